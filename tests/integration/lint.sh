@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Source rules from STYLE.md that a machine can check: no banned calls, one clang-format style.
+. "$(dirname "$0")/../lib/tap.sh"
+
+cd "$IMZA_SRCDIR" || bail "no source dir"
+if ! git rev-parse --git-dir >/dev/null 2>&1; then
+	skip "banned calls" "not a git checkout"
+	skip "clang-format" "not a git checkout"
+	done_testing
+	exit 0
+fi
+mapfile -t files < <(git ls-files '*.c' '*.h')
+[ ${#files[@]} -gt 0 ] || bail "no C files tracked"
+bad=$(grep -nE '\b(strcpy|sprintf|strcat|gets|atoi|vsprintf)[[:space:]]*\(' "${files[@]}" /dev/null || true)
+[ -z "$bad" ] && pass "no banned calls in ${#files[@]} files" || { echo "$bad" >>"$LOG"; fail "no banned calls"; }
+if command -v clang-format >/dev/null; then
+	check "every C file follows .clang-format" clang-format --dry-run -Werror "${files[@]}"
+else
+	skip "every C file follows .clang-format" "clang-format not installed"
+fi
+done_testing

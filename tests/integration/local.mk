@@ -1,0 +1,10 @@
+# Shell tests (TAP) against the private stack: pcscd + vpcd + virtual cards (+ imzad from the core on).
+dist_check_SCRIPTS += tests/harness/stack tests/lib/tap.sh
+INTEGRATION_TESTS = \
+	tests/integration/lint.sh \
+	tests/integration/harness.sh \
+	tests/integration/vcard-opensc.sh \
+	tests/integration/vcard-pin.sh \
+	tests/integration/vcard-random.sh
+TESTS += $(INTEGRATION_TESTS)
+EXTRA_DIST += $(INTEGRATION_TESTS)

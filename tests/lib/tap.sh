@@ -1,0 +1,79 @@
+# tap.sh: TAP output and stack lifecycle for the shell tests. Source it, then call check/pass/fail,
+# and end with done_testing. A script that dies before done_testing has no plan: the driver counts
+# that as an error, so an early exit can never pass for success.
+set -uo pipefail
+
+IMZA_SRCDIR=${IMZA_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+IMZA_BUILDDIR=${IMZA_BUILDDIR:-$IMZA_SRCDIR}
+STACK=$IMZA_SRCDIR/tests/harness/stack
+PROBE=$IMZA_BUILDDIR/tests/tools/pcsc-probe
+
+tap_n=0
+tap_failed=0
+tap_name=$(basename "$0" .sh)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/imza-$tap_name.XXXXXX")
+LOG=$WORK/test.log
+: >"$LOG"
+tap_stacks=()
+
+pass() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $*"; }
+fail() {
+	tap_n=$((tap_n + 1))
+	tap_failed=$((tap_failed + 1))
+	echo "not ok $tap_n - $*"
+	# The last lines of the log say why.
+	tail -n 15 "$LOG" | sed 's/^/# /'
+}
+skip() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $1 # SKIP $2"; }
+# check DESCRIPTION COMMAND...: the command's output goes to the log.
+check() {
+	local d=$1
+	shift
+	echo "## $d: $*" >>"$LOG"
+	if "$@" >>"$LOG" 2>&1; then pass "$d"; else fail "$d"; fi
+}
+# check_output DESCRIPTION PATTERN COMMAND...: passes when the output matches the extended regex.
+check_output() {
+	local d=$1 pat=$2 out
+	shift 2
+	echo "## $d: $*" >>"$LOG"
+	out=$("$@" 2>&1)
+	echo "$out" >>"$LOG"
+	if grep -Eq -- "$pat" <<<"$out"; then pass "$d"; else fail "$d (no /$pat/)"; fi
+}
+note() { echo "# $*"; }
+bail() { echo "Bail out! $*"; exit 1; }
+
+# stack_up NAME [ARGS]: start a stack in $WORK/NAME and source its env.
+stack_up() {
+	local d=$WORK/$1
+	shift
+	tap_stacks+=("$d")
+	"$STACK" up "$d" "$@" >>"$LOG" 2>&1 || { tail -n 20 "$LOG" | sed 's/^/# /'; bail "stack up failed"; }
+	# shellcheck disable=SC1091
+	. "$d/env"
+}
+
+# stacks_down: stop every stack this test started, then look for sanitizer reports in their logs
+# (a sanitizer in a background process would otherwise go unseen).
+stacks_down() {
+	local d reports
+	for d in "${tap_stacks[@]}"; do
+		"$STACK" down "$d" >>"$LOG" 2>&1
+		reports=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$d"/*.log 2>/dev/null || true)
+		if [ -n "$reports" ]; then fail "no sanitizer reports in $d ($reports)"; else pass "no sanitizer reports in $(basename "$d")'s processes"; fi
+	done
+	tap_stacks=()
+}
+
+tap_cleanup() {
+	local d
+	for d in "${tap_stacks[@]}"; do "$STACK" down "$d" >>"$LOG" 2>&1; done
+	if [ "$tap_failed" = 0 ] && [ -z "${IMZA_KEEP:-}" ]; then rm -rf "$WORK"; else echo "# kept $WORK"; fi
+}
+trap tap_cleanup EXIT
+
+done_testing() {
+	stacks_down
+	echo "1..$tap_n"
+}
