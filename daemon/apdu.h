@@ -1,0 +1,37 @@
+/* ISO 7816-4 APDU layer shared by the card drivers: encodes short or extended commands, chains long
+ * data, follows 61xx with GET RESPONSE and 6Cxx with a corrected Le, and bounds every response. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest response the layer assembles from 61xx pieces; drivers pass smaller caps. */
+#define APDU_RESP_MAX (64 * 1024)
+/* Le = APDU_LE_MAX asks for "all available" (short 00, extended 0000). */
+#define APDU_LE_MAX 65536
+
+struct apdu_transport {
+	/* Sends one APDU as encoded and writes the response (data + SW1 SW2). *resp_len is the
+	 * buffer size on entry. Returns 0 or a negative errno (-ENODEV card gone, -EIO). */
+	int (*transmit)(void *ctx, const uint8_t *cmd, size_t cmd_len, uint8_t *resp, size_t *resp_len);
+	void *ctx;
+	bool extended;            /* the card takes extended-length APDUs */
+	unsigned long apdu_count; /* APDUs sent, for metrics and tests */
+};
+
+struct apdu_cmd {
+	uint8_t cla, ins, p1, p2;
+	const uint8_t *data;
+	size_t lc;
+	size_t le; /* 0: no Le field; APDU_LE_MAX: all available */
+};
+
+/* Runs one command; the response data goes to out (up to cap bytes), the final status word to
+ * *ret_sw. Data beyond cap is an error (-EMSGSIZE), not truncated. Chaining steps that do not answer
+ * 9000 end the exchange with that status word. */
+int apdu_exchange(struct apdu_transport *t, const struct apdu_cmd *c, uint8_t *out, size_t cap,
+                  size_t *ret_len, uint16_t *ret_sw);
+
+/* Encodes one command without chaining; returns the length or a negative errno. */
+int apdu_encode(const struct apdu_cmd *c, bool extended, uint8_t *out, size_t cap, size_t *ret_len);

@@ -1,0 +1,13 @@
+# imzad's card side: APDU layer, BER-TLV, card drivers. Binaries and tests link this library.
+noinst_LIBRARIES += daemon/libimzad.a
+daemon_libimzad_a_SOURCES = \
+	daemon/apdu.c daemon/apdu.h \
+	daemon/tlv.c daemon/tlv.h \
+	daemon/piv.c daemon/piv.h
+daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS)
+
+check_PROGRAMS += tests/unit/test-apdu
+TESTS += tests/unit/test-apdu
+tests_unit_test_apdu_SOURCES = tests/unit/test-apdu.c
+tests_unit_test_apdu_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_apdu_LDADD = daemon/libimzad.a $(CMOCKA_LIBS)

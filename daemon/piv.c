@@ -1,0 +1,222 @@
+/* PIV driver (see piv.h). Object sizes and template shapes come from the card; each is checked before
+ * use, and a card that answers outside the standard gets -EPROTO, never a crash. */
+#include <errno.h>
+#include <string.h>
+
+#include "daemon/piv.h"
+#include "daemon/tlv.h"
+
+static const uint8_t piv_aid[] = {0xA0, 0x00, 0x00, 0x03, 0x08};
+
+const struct piv_slot piv_slots[4] = {
+        {0x9A, 0x5FC105, 0x01, false, true, "PIV AUTH key", "Certificate for PIV Authentication"},
+        {0x9C, 0x5FC10A, 0x02, true, true, "SIGN key", "Certificate for Digital Signature"},
+        {0x9D, 0x5FC10B, 0x03, false, true, "KEY MAN key", "Certificate for Key Management"},
+        {0x9E, 0x5FC101, 0x04, false, false, "CARD AUTH key", "Certificate for Card Authentication"},
+};
+
+const struct piv_slot *piv_slot_by_keyref(uint8_t keyref)
+{
+	for (size_t i = 0; i < sizeof(piv_slots) / sizeof(piv_slots[0]); i++)
+		if (piv_slots[i].keyref == keyref)
+			return &piv_slots[i];
+	return NULL;
+}
+
+static int sw_to_err(uint16_t sw)
+{
+	if (sw == 0x9000)
+		return 0;
+	if (sw == 0x6A82)
+		return PIV_E_NOT_FOUND;
+	if (sw == 0x6982)
+		return PIV_E_NOT_LOGGED_IN;
+	if (sw == 0x6983 || sw == 0x63C0)
+		return PIV_E_PIN_LOCKED;
+	if ((sw & 0xFFF0) == 0x63C0)
+		return PIV_E_PIN_INCORRECT;
+	return -EIO;
+}
+
+int piv_select(struct apdu_transport *t)
+{
+	uint8_t resp[256];
+	size_t len;
+	uint16_t sw;
+	struct apdu_cmd c = {.ins = 0xA4, .p1 = 0x04, .data = piv_aid, .lc = sizeof(piv_aid), .le = 256};
+	int r = apdu_exchange(t, &c, resp, sizeof(resp), &len, &sw);
+
+	if (r < 0)
+		return r;
+	return sw_to_err(sw);
+}
+
+int piv_get_object(struct apdu_transport *t, uint32_t tag, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	static _Thread_local uint8_t buf[PIV_OBJECT_MAX + 16];
+	uint8_t q[5] = {0x5C, 0x03, (uint8_t)(tag >> 16), (uint8_t)(tag >> 8), (uint8_t)tag};
+	struct apdu_cmd c = {.ins = 0xCB, .p1 = 0x3F, .p2 = 0xFF, .data = q, .lc = 5, .le = APDU_LE_MAX};
+	const uint8_t *p = buf;
+	size_t len, left;
+	struct tlv obj;
+	uint16_t sw;
+	int r;
+
+	if (tag <= 0xFF) {
+		/* One-byte tags (7E Discovery, 7F61 BIT group is two bytes) are asked for as such. */
+		q[1] = 0x01;
+		q[2] = (uint8_t)tag;
+		c.lc = 3;
+	}
+	r = apdu_exchange(t, &c, buf, sizeof(buf), &len, &sw);
+	if (r < 0)
+		return r;
+	r = sw_to_err(sw);
+	if (r < 0)
+		return r;
+	left = len;
+	if (tlv_next(&p, &left, &obj) < 0 || (tag > 0xFF && obj.tag != 0x53) ||
+	    (tag <= 0xFF && obj.tag != tag))
+		return -EPROTO;
+	if (obj.len > cap)
+		return -EMSGSIZE;
+	memcpy(out, obj.value, obj.len);
+	*ret_len = obj.len;
+	return 0;
+}
+
+int piv_read_guid(struct apdu_transport *t, uint8_t ret_guid[PIV_GUID_LEN])
+{
+	uint8_t chuid[PIV_OBJECT_MAX];
+	struct tlv guid;
+	size_t len;
+	int r = piv_get_object(t, 0x5FC102, chuid, sizeof(chuid), &len);
+
+	if (r < 0)
+		return r;
+	if (tlv_find(chuid, len, 0x34, &guid) < 0 || guid.len != PIV_GUID_LEN)
+		return -EPROTO;
+	memcpy(ret_guid, guid.value, PIV_GUID_LEN);
+	return 0;
+}
+
+int piv_read_cert(struct apdu_transport *t, const struct piv_slot *slot, uint8_t *out, size_t cap,
+                  size_t *ret_len)
+{
+	uint8_t obj[PIV_OBJECT_MAX];
+	struct tlv cert, info;
+	size_t len;
+	int r = piv_get_object(t, slot->cert_tag, obj, sizeof(obj), &len);
+
+	if (r < 0)
+		return r;
+	if (len == 0)
+		return PIV_E_NOT_FOUND;
+	if (tlv_find(obj, len, 0x70, &cert) < 0 || cert.len == 0)
+		return -EPROTO;
+	/* CertInfo bit 0 set means gzip-compressed: not something this driver accepts. */
+	if (tlv_find(obj, len, 0x71, &info) == 0 && info.len == 1 && (info.value[0] & 0x01))
+		return -EOPNOTSUPP;
+	if (cert.len > cap)
+		return -EMSGSIZE;
+	memcpy(out, cert.value, cert.len);
+	*ret_len = cert.len;
+	return 0;
+}
+
+int piv_verify(struct apdu_transport *t, const uint8_t *pin, size_t len, int *ret_tries)
+{
+	uint8_t buf[PIV_PIN_MAX];
+	uint8_t resp[8];
+	size_t rlen;
+	uint16_t sw;
+	struct apdu_cmd c = {.ins = 0x20, .p2 = PIV_PIN_REF, .data = buf, .lc = PIV_PIN_MAX};
+	int r;
+
+	if (len == 0 || len > PIV_PIN_MAX)
+		return -EINVAL;
+	memset(buf, 0xFF, sizeof(buf));
+	memcpy(buf, pin, len);
+	r = apdu_exchange(t, &c, resp, sizeof(resp), &rlen, &sw);
+	explicit_bzero(buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	r = sw_to_err(sw);
+	if (r == PIV_E_PIN_INCORRECT || r == PIV_E_PIN_LOCKED)
+		*ret_tries = (sw & 0xFFF0) == 0x63C0 ? (sw & 0x0F) : 0;
+	return r;
+}
+
+int piv_pin_status(struct apdu_transport *t, bool *ret_verified, int *ret_tries)
+{
+	uint8_t resp[8];
+	size_t rlen;
+	uint16_t sw;
+	struct apdu_cmd c = {.ins = 0x20, .p2 = PIV_PIN_REF};
+	int r = apdu_exchange(t, &c, resp, sizeof(resp), &rlen, &sw);
+
+	if (r < 0)
+		return r;
+	if (sw == 0x9000) {
+		*ret_verified = true;
+		*ret_tries = -1;
+		return 0;
+	}
+	if ((sw & 0xFFF0) == 0x63C0 || sw == 0x6983) {
+		*ret_verified = false;
+		*ret_tries = sw == 0x6983 ? 0 : (sw & 0x0F);
+		return 0;
+	}
+	return -EIO;
+}
+
+int piv_reset_security(struct apdu_transport *t)
+{
+	uint8_t resp[8];
+	size_t rlen;
+	uint16_t sw;
+	struct apdu_cmd c = {.ins = 0x20, .p1 = 0xFF, .p2 = PIV_PIN_REF};
+	int r = apdu_exchange(t, &c, resp, sizeof(resp), &rlen, &sw);
+
+	return r < 0 ? r : sw_to_err(sw);
+}
+
+int piv_general_auth(struct apdu_transport *t, uint8_t alg, uint8_t keyref, const uint8_t *in, size_t inlen,
+                     uint8_t *out, size_t cap, size_t *ret_len)
+{
+	uint8_t cmd[16 + 512], resp[1024], inner[8 + 512];
+	size_t n = 0, clen, rlen, left;
+	const uint8_t *p = resp;
+	struct tlv tmpl, res;
+	uint16_t sw;
+	int r;
+
+	if (inlen == 0 || inlen > 512)
+		return -EINVAL;
+	inner[n++] = 0x82;
+	inner[n++] = 0x00;
+	clen = tlv_put(inner + n, sizeof(inner) - n, 0x81, in, inlen);
+	if (clen == 0)
+		return -EINVAL;
+	n += clen;
+	clen = tlv_put(cmd, sizeof(cmd), 0x7C, inner, n);
+	if (clen == 0)
+		return -EINVAL;
+	struct apdu_cmd c = {
+	        .ins = 0x87, .p1 = alg, .p2 = keyref, .data = cmd, .lc = clen, .le = APDU_LE_MAX};
+	r = apdu_exchange(t, &c, resp, sizeof(resp), &rlen, &sw);
+	if (r < 0)
+		return r;
+	r = sw_to_err(sw);
+	if (r < 0)
+		return r;
+	left = rlen;
+	if (tlv_next(&p, &left, &tmpl) < 0 || tmpl.tag != 0x7C ||
+	    tlv_find(tmpl.value, tmpl.len, 0x82, &res) < 0 || res.len == 0)
+		return -EPROTO;
+	if (res.len > cap)
+		return -EMSGSIZE;
+	memcpy(out, res.value, res.len);
+	*ret_len = res.len;
+	return 0;
+}
