@@ -3,11 +3,18 @@ noinst_LIBRARIES += daemon/libimzad.a
 daemon_libimzad_a_SOURCES = \
 	daemon/apdu.c daemon/apdu.h \
 	daemon/tlv.c daemon/tlv.h \
-	daemon/piv.c daemon/piv.h
-daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS)
+	daemon/piv.c daemon/piv.h \
+	daemon/mech.c daemon/mech.h
+daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS)
 
 check_PROGRAMS += tests/unit/test-apdu
 TESTS += tests/unit/test-apdu
 tests_unit_test_apdu_SOURCES = tests/unit/test-apdu.c
 tests_unit_test_apdu_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_apdu_LDADD = daemon/libimzad.a $(CMOCKA_LIBS)
+
+check_PROGRAMS += tests/unit/test-mech
+TESTS += tests/unit/test-mech
+tests_unit_test_mech_SOURCES = tests/unit/test-mech.c
+tests_unit_test_mech_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS)
+tests_unit_test_mech_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
