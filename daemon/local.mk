@@ -4,7 +4,8 @@ daemon_libimzad_a_SOURCES = \
 	daemon/apdu.c daemon/apdu.h \
 	daemon/tlv.c daemon/tlv.h \
 	daemon/piv.c daemon/piv.h \
-	daemon/mech.c daemon/mech.h
+	daemon/mech.c daemon/mech.h \
+	daemon/token.c daemon/token.h
 daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS)
 
 check_PROGRAMS += tests/unit/test-apdu
@@ -18,3 +19,9 @@ TESTS += tests/unit/test-mech
 tests_unit_test_mech_SOURCES = tests/unit/test-mech.c
 tests_unit_test_mech_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS)
 tests_unit_test_mech_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
+
+check_PROGRAMS += tests/unit/test-token
+TESTS += tests/unit/test-token
+tests_unit_test_token_SOURCES = tests/unit/test-token.c
+tests_unit_test_token_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS)
+tests_unit_test_token_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)

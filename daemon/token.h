@@ -1,0 +1,67 @@
+/* The object model of one token: certificates, public and private keys with the attributes that NSS,
+ * OpenSSL and p11-kit read, built from what the card driver found (certificates per key slot).
+ * Attribute values are kept in host form (CK_ULONG, CK_BBOOL) ready for C_GetAttributeValue. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <p11-kit/pkcs11.h>
+
+#define TOKEN_MAX_OBJECTS 32
+
+struct token_attr {
+	CK_ATTRIBUTE_TYPE type;
+	void *value;
+	size_t len;
+};
+
+struct token_key_info {
+	CK_KEY_TYPE type; /* CKK_RSA or CKK_EC */
+	size_t size;      /* RSA: modulus bytes; EC: field bytes */
+	uint8_t card_alg; /* driver's algorithm id (PIV 07, 11, 14) */
+	uint8_t keyref;   /* driver's key reference (PIV 9A ...) */
+	bool pin_always;
+	bool needs_pin;
+};
+
+struct token_object {
+	CK_OBJECT_HANDLE handle;
+	CK_OBJECT_CLASS cls;
+	bool is_private; /* CKA_PRIVATE: visible only to a logged-in application */
+	struct token_key_info key;
+	struct token_attr *attrs;
+	size_t nattrs;
+};
+
+struct token {
+	char label[33]; /* space padded, NUL after */
+	char serial[17];
+	uint8_t guid[16];
+	struct token_object objs[TOKEN_MAX_OBJECTS];
+	size_t nobjs;
+};
+
+/* Per key slot: what the driver knows before the certificate is parsed. */
+struct token_slot_desc {
+	uint8_t id; /* CKA_ID byte */
+	uint8_t keyref;
+	bool pin_always;
+	bool needs_pin;
+	const char *key_label;
+	const char *cert_label;
+};
+
+struct token *token_new(const char *label, const uint8_t guid[16]);
+void token_free(struct token *t);
+/* Adds the certificate, public key and private key of one slot from its certificate DER.
+ * -EBADMSG for a certificate OpenSSL cannot parse, -EOPNOTSUPP for a key type we do not drive. */
+int token_add_slot(struct token *t, const struct token_slot_desc *slot, const uint8_t *der, size_t len);
+
+const struct token_attr *token_attr(const struct token_object *o, CK_ATTRIBUTE_TYPE type);
+struct token_object *token_object(struct token *t, CK_OBJECT_HANDLE h);
+/* True for attributes that a private key never reveals (CKR_ATTRIBUTE_SENSITIVE). */
+bool token_attr_sensitive(const struct token_object *o, CK_ATTRIBUTE_TYPE type);
+/* Whether an object matches a search template given in host form. */
+bool token_match(const struct token_object *o, const CK_ATTRIBUTE *tmpl, size_t n);
