@@ -5,8 +5,13 @@ daemon_libimzad_a_SOURCES = \
 	daemon/tlv.c daemon/tlv.h \
 	daemon/piv.c daemon/piv.h \
 	daemon/mech.c daemon/mech.h \
-	daemon/token.c daemon/token.h
-daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS)
+	daemon/token.c daemon/token.h \
+	daemon/card.h \
+	daemon/reader.c daemon/reader.h \
+	daemon/log.c daemon/log.h
+daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS) $(LIBEVENT_CFLAGS) \
+	$(LIBSYSTEMD_CFLAGS)
+DAEMON_LIBS = daemon/libimzad.a $(LIBCRYPTO_LIBS) $(PCSC_LIBS) $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) -lpthread
 
 check_PROGRAMS += tests/unit/test-apdu
 TESTS += tests/unit/test-apdu
@@ -25,3 +30,10 @@ TESTS += tests/unit/test-token
 tests_unit_test_token_SOURCES = tests/unit/test-token.c
 tests_unit_test_token_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS)
 tests_unit_test_token_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
+
+# The PIV driver against the virtual card's applet, in one process.
+check_PROGRAMS += tests/unit/test-piv-driver
+TESTS += tests/unit/test-piv-driver
+tests_unit_test_piv_driver_SOURCES = tests/unit/test-piv-driver.c
+tests_unit_test_piv_driver_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS)
+tests_unit_test_piv_driver_LDADD = daemon/libimzad.a tests/vcard/libvcard.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)

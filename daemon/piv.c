@@ -3,6 +3,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+
+#include "daemon/card.h"
 #include "daemon/piv.h"
 #include "daemon/tlv.h"
 
@@ -220,3 +224,96 @@ int piv_general_auth(struct apdu_transport *t, uint8_t alg, uint8_t keyref, cons
 	*ret_len = res.len;
 	return 0;
 }
+
+/* The card_driver face of PIV. */
+
+static int drv_probe(struct apdu_transport *t)
+{
+	int r = piv_select(t);
+
+	return r == PIV_E_NOT_FOUND || r == -EIO ? -ENOENT : r;
+}
+
+/* The token label: the signer's name from the first certificate that has a CN, as a person reads it. */
+static void label_from_cert(const uint8_t *der, size_t len, char *out, size_t cap)
+{
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+
+	if (x != NULL)
+		X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, out, (int)cap);
+	X509_free(x);
+}
+
+static int drv_read_token(struct apdu_transport *t, struct token **ret_token)
+{
+	static _Thread_local uint8_t der[4][PIV_OBJECT_MAX];
+	size_t len[4] = {0};
+	uint8_t guid[PIV_GUID_LEN];
+	char label[65] = "";
+	struct token *tok;
+	int r;
+
+	r = piv_read_guid(t, guid);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < 4; i++) {
+		r = piv_read_cert(t, &piv_slots[i], der[i], sizeof(der[i]), &len[i]);
+		if (r == PIV_E_NOT_FOUND) {
+			len[i] = 0;
+			continue;
+		}
+		if (r < 0)
+			return r;
+		if (label[0] == '\0')
+			label_from_cert(der[i], len[i], label, sizeof(label));
+	}
+	tok = token_new(label[0] ? label : "PIV card", guid);
+	if (tok == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < 4; i++) {
+		const struct piv_slot *s = &piv_slots[i];
+		struct token_slot_desc d = {s->id,        s->keyref, s->pin_always,
+		                            s->needs_pin, s->label,  s->cert_label};
+
+		if (len[i] == 0)
+			continue;
+		r = token_add_slot(tok, &d, der[i], len[i]);
+		/* A slot we cannot drive (another key type) is left out; the rest of the card still works. */
+		if (r < 0 && r != -EOPNOTSUPP && r != -EBADMSG) {
+			token_free(tok);
+			return r;
+		}
+	}
+	*ret_token = tok;
+	return 0;
+}
+
+static int drv_pin_status(struct apdu_transport *t, struct card_pin_status *ret)
+{
+	bool verified;
+	int tries, r = piv_pin_status(t, &verified, &tries);
+
+	if (r < 0)
+		return r;
+	ret->verified = verified;
+	ret->tries_left = tries;
+	ret->tries_max = 3;
+	return 0;
+}
+
+static int drv_private_op(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *in,
+                          size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	return piv_general_auth(t, key->card_alg, key->keyref, in, inlen, out, cap, ret_len);
+}
+
+const struct card_driver piv_driver = {
+        .name = "piv",
+        .probe = drv_probe,
+        .read_token = drv_read_token,
+        .verify = piv_verify,
+        .pin_status = drv_pin_status,
+        .logout = piv_reset_security,
+        .private_op = drv_private_op,
+};

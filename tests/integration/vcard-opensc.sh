@@ -63,14 +63,16 @@ check "decrypted text matches" cmp "$WORK/plain" "$WORK/plain2"
 
 check_output "pkcs11-tool --test --login prints No errors" '^No errors' p11 --test --login --pin "$IMZA_PIN"
 
-# Removal and reinsertion.
-before=$(p11 -O 2>/dev/null)
+# Removal and reinsertion. pkcs11-tool numbers data and profile objects anew on every run, so those lines are
+# left out of the comparison; certificates and keys are compared whole.
+objects() { p11 -O 2>/dev/null | grep -Ev '^(Data|Profile) object'; }
+before=$(objects)
 check "card removed" "$STACK" card "$IMZA_STACK_DIR" remove
 out=$(p11 -L 2>&1)
 echo "$out" >>"$LOG"
 if grep -q 'token label' <<<"$out"; then fail "OpenSC sees no token after removal"; else pass "OpenSC sees no token after removal"; fi
 check "card reinserted" "$STACK" card "$IMZA_STACK_DIR" insert
-after=$(p11 -O 2>/dev/null)
+after=$(objects)
 [ -n "$after" ] && [ "$before" = "$after" ] && pass "token back with the same objects" ||
 	fail "token back with the same objects"
 

@@ -6,10 +6,11 @@
 stack_up s
 M=$IMZA_OPENSC_MODULE
 p11() { pkcs11-tool --module "$M" "$@"; }
-# Tries left as the card itself reports them to an empty VERIFY (63Cx), or "ok" when verified.
+# Tries left as the card itself reports them to an empty VERIFY (63Cx). A real card stays verified after
+# pkcs11-tool exits, so the security status is reset first (VERIFY P1=FF).
 tries() {
 	local sw
-	sw=$("$PROBE" apdu 00A4040005A000000308 0020008000 | tail -n 1)
+	sw=$("$PROBE" apdu 00A4040005A000000308 0020FF8000 0020008000 | tail -n 1)
 	case $sw in 63C?) echo "${sw:3:1}" ;; 6983) echo 0 ;; 9000) echo ok ;; *) echo "?$sw" ;; esac
 }
 login_with() { p11 --login --pin "$1" -O 2>&1; }
@@ -17,7 +18,8 @@ login_with() { p11 --login --pin "$1" -O 2>&1; }
 check_output "card starts with 3 tries" '^3$' tries
 check_output "wrong PIN gives CKR_PIN_INCORRECT" 'CKR_PIN_INCORRECT' login_with 000000
 check_output "the counter drops by exactly one" '^2$' tries
-check_output "token flags show the count low" 'user PIN count low' p11 -L
+# OpenSC 0.23's PIV code never learns the maximum tries, so it shows no "count low" flag; the card's
+# own counter (above) is the measure, and "final try" / "locked" below are what OpenSC can show.
 check_output "right PIN logs in" 'Private Key Object' login_with "$IMZA_PIN"
 check_output "a good login resets the counter" '^3$' tries
 

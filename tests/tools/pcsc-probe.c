@@ -271,8 +271,8 @@ static int cmd_sign9e(SCARDHANDLE h, const char *hashfile, const char *sigfile)
 	if (transmit(h, piv_select, sizeof(piv_select), resp, sizeof(resp)) < 2)
 		return 1;
 	cmd[p++] = 0x00, cmd[p++] = 0x87, cmd[p++] = 0x14, cmd[p++] = 0x9E;
-	cmd[p++] = 4 + 48;
-	cmd[p++] = 0x7C, cmd[p++] = 2 + 48, cmd[p++] = 0x82, cmd[p++] = 0x00;
+	cmd[p++] = 2 + 2 + 2 + 48; /* Lc: 7C L { 82 00, 81 30 hash } */
+	cmd[p++] = 0x7C, cmd[p++] = 2 + 2 + 48, cmd[p++] = 0x82, cmd[p++] = 0x00;
 	cmd[p++] = 0x81, cmd[p++] = 48;
 	memcpy(cmd + p, hash, 48);
 	p += 48;
@@ -363,8 +363,9 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return usage();
 	cmd = argv[1];
+	/* Options may stand anywhere after the command; GNU getopt moves the operands to the end. */
 	optind = 2;
-	while ((opt = getopt(argc, argv, "+r:n:s:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "r:n:s:t:")) != -1) {
 		unsigned long *dst = opt == 'r'   ? &reader
 		                     : opt == 'n' ? &count
 		                     : opt == 's' ? &seed
@@ -373,9 +374,16 @@ int main(int argc, char **argv)
 		if (opt == '?' || parse_ulong(optarg, 10000000, dst) < 0)
 			return usage();
 	}
-	if (SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx) != SCARD_S_SUCCESS) {
-		fprintf(stderr, "pcsc-probe: no PC/SC service\n");
-		return 1;
+	/* `wait` may run while pcscd is still starting: keep trying for its timeout. */
+	for (double until = now_us() + (strcmp(cmd, "wait") == 0 ? (double)timeout * 1e6 : 0);;) {
+		if (SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx) == SCARD_S_SUCCESS)
+			break;
+		if (now_us() >= until) {
+			fprintf(stderr, "pcsc-probe: no PC/SC service\n");
+			return 1;
+		}
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
 	}
 	if (strcmp(cmd, "list") == 0) {
 		rc = cmd_list(ctx);

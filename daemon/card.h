@@ -1,0 +1,40 @@
+/* The card driver interface: what imzad needs from any card, whatever speaks to it underneath (PIV over
+ * APDUs now; a vendor PKCS#11 module later). Every call runs on the reader's worker thread. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/apdu.h"
+#include "daemon/token.h"
+
+/* Error codes beyond errno that drivers return. */
+#define CARD_E_PIN_INCORRECT (-EKEYREJECTED)
+#define CARD_E_PIN_LOCKED (-EKEYREVOKED)
+#define CARD_E_NOT_LOGGED_IN (-EACCES)
+#define CARD_E_REMOVED (-ENODEV)
+
+struct card_pin_status {
+	bool verified;
+	int tries_left; /* -1 unknown */
+	int tries_max;
+};
+
+struct card_driver {
+	const char *name;
+	/* Selects the application; 0 if this driver serves the card, -ENOENT if not. */
+	int (*probe)(struct apdu_transport *t);
+	/* Reads the card's identity and objects. */
+	int (*read_token)(struct apdu_transport *t, struct token **ret_token);
+	int (*verify)(struct apdu_transport *t, const uint8_t *pin, size_t len, int *ret_tries);
+	int (*pin_status)(struct apdu_transport *t, struct card_pin_status *ret);
+	/* Forgets the card's login state (PIV: VERIFY P1=FF). */
+	int (*logout)(struct apdu_transport *t);
+	/* Raw private-key operation with the key of obj: RSA (in is modulus-sized; out the raw result) or
+	 * ECDSA (in is the field-sized hash; out the DER signature). */
+	int (*private_op)(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *in,
+	                  size_t inlen, uint8_t *out, size_t cap, size_t *ret_len);
+};
+
+extern const struct card_driver piv_driver;

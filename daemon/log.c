@@ -1,0 +1,46 @@
+/* imzad's log sink (see log.h). The journal check follows systemd's rule: JOURNAL_STREAM names the
+ * device and inode of the stream that stderr must still be. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <systemd/sd-journal.h>
+
+#include "daemon/log.h"
+
+static bool use_journal;
+static enum log_level max_level = LOG_LVL_INFO;
+
+void log_setup(bool verbose)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	max_level = verbose ? LOG_LVL_DEBUG : LOG_LVL_INFO;
+	use_journal = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &st) == 0 &&
+	              (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (lvl > max_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (use_journal) {
+		sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", (int)lvl, "SYSLOG_IDENTIFIER=imzad", NULL);
+		return;
+	}
+	static const char *names[] = {[LOG_LVL_ERROR] = "error",
+	                              [LOG_LVL_WARNING] = "warning",
+	                              [LOG_LVL_INFO] = "info",
+	                              [LOG_LVL_DEBUG] = "debug"};
+	fprintf(stderr, "imzad: %s: %s\n", names[lvl], msg);
+}

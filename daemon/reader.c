@@ -1,0 +1,596 @@
+/* PC/SC monitor and per-reader workers (see reader.h). Threads never call back into the main loop's
+ * state: they post events to a queue that a libevent event drains on the main loop's thread. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <PCSC/winscard.h>
+#include <PCSC/wintypes.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "daemon/log.h"
+#include "daemon/reader.h"
+
+#define MAX_READERS 16
+#define READER_NAME_MAX 256
+#define RESTART_DELAY_MS 250
+#define PNP_NAME "\\\\?PnP?\\Notification"
+
+enum mev_kind { MEV_READER_ADDED, MEV_READER_REMOVED, MEV_CARD_READY, MEV_CARD_REMOVED, MEV_JOB_DONE };
+
+struct mev {
+	enum mev_kind kind;
+	struct reader *r;
+	uint64_t seq;
+	int err;
+	struct token *tok;
+	struct reader_job *job;
+	struct mev *next;
+};
+
+struct reader {
+	struct reader_monitor *m;
+	char name[READER_NAME_MAX];
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	/* Under lock: the queue, what the monitor wants, and whether the worker has ended. */
+	struct reader_job *head, *tail;
+	bool stopping, exited, want_present;
+	uint64_t want_seq;
+	/* Worker only. */
+	SCARDCONTEXT ctx;
+	SCARDHANDLE h;
+	DWORD proto;
+	bool connected;
+	struct reader_card card;
+	/* Monitor only. */
+	DWORD state;
+	uint64_t seq;
+	/* Main loop only: insertions it has seen go. */
+	uint64_t removed_seq;
+	atomic_ulong apdus;
+};
+
+struct reader_monitor {
+	struct event_base *base;
+	struct reader_callbacks cb;
+	void *ud;
+	pthread_t thread;
+	struct event *wake;
+	pthread_mutex_t lock; /* guards the event queue, ctx validity and stopping */
+	pthread_cond_t cond;
+	struct mev *head, *tail;
+	bool stopping, ctx_valid;
+	SCARDCONTEXT ctx;
+	struct reader *readers[MAX_READERS];
+	size_t nreaders;
+};
+
+static void post(struct reader_monitor *m, struct mev ev)
+{
+	struct mev *e = malloc(sizeof(*e));
+
+	if (e == NULL) {
+		/* Out of memory in a worker: nothing better to do than say so; the event is lost. */
+		log_error("reader: out of memory posting an event");
+		return;
+	}
+	*e = ev;
+	e->next = NULL;
+	pthread_mutex_lock(&m->lock);
+	if (m->tail)
+		m->tail->next = e;
+	else
+		m->head = e;
+	m->tail = e;
+	pthread_mutex_unlock(&m->lock);
+	event_active(m->wake, EV_READ, 0);
+}
+
+static int pcsc_err(LONG rv)
+{
+	switch (rv) {
+	case SCARD_S_SUCCESS:
+		return 0;
+	case SCARD_W_REMOVED_CARD:
+	case SCARD_E_NO_SMARTCARD:
+	case SCARD_E_READER_UNAVAILABLE:
+	case SCARD_E_UNKNOWN_READER:
+	case SCARD_W_UNPOWERED_CARD:
+		return CARD_E_REMOVED;
+	case SCARD_W_RESET_CARD:
+		return -ERESTART;
+	case SCARD_E_NO_SERVICE:
+	case SCARD_E_SERVICE_STOPPED:
+	case SCARD_F_COMM_ERROR:
+		return -ECONNRESET;
+	default:
+		return -EIO;
+	}
+}
+
+static int pcsc_transmit(void *ctx, const uint8_t *cmd, size_t len, uint8_t *resp, size_t *resp_len)
+{
+	struct reader *r = ctx;
+	DWORD rl = (DWORD)*resp_len;
+	const SCARD_IO_REQUEST *pci = r->proto == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
+	LONG rv = SCardTransmit(r->h, pci, cmd, (DWORD)len, NULL, resp, &rl);
+
+	atomic_fetch_add(&r->apdus, 1);
+	if (rv != SCARD_S_SUCCESS)
+		return pcsc_err(rv);
+	*resp_len = rl;
+	return 0;
+}
+
+static void worker_disconnect(struct reader *r)
+{
+	if (r->connected && r->h)
+		SCardDisconnect(r->h, SCARD_RESET_CARD);
+	r->connected = false;
+	r->h = 0;
+}
+
+/* Connects to the card of insertion seq, finds its driver and reads its token. */
+static void worker_insert(struct reader *r, uint64_t seq)
+{
+	static const struct card_driver *drivers[] = {&piv_driver};
+	struct token *tok = NULL;
+	LONG rv;
+	int err = -ENOENT;
+
+	worker_disconnect(r);
+	rv = SCardConnect(r->ctx, r->name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &r->h,
+	                  &r->proto);
+	if (rv != SCARD_S_SUCCESS) {
+		post(r->m, (struct mev){.kind = MEV_CARD_REMOVED, .r = r, .seq = seq, .err = pcsc_err(rv)});
+		return;
+	}
+	r->connected = true;
+	r->card.seq = seq;
+	r->card.driver = NULL;
+	r->card.t = (struct apdu_transport){.transmit = pcsc_transmit, .ctx = r};
+	if (SCardBeginTransaction(r->h) == SCARD_S_SUCCESS) {
+		for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++) {
+			err = drivers[i]->probe(&r->card.t);
+			if (err == -ENOENT)
+				continue;
+			if (err == 0)
+				err = drivers[i]->read_token(&r->card.t, &tok);
+			if (err == 0)
+				r->card.driver = drivers[i];
+			break;
+		}
+		SCardEndTransaction(r->h, SCARD_LEAVE_CARD);
+	} else {
+		err = -EIO;
+	}
+	if (err < 0) {
+		log_warning("reader %s: card not usable (%s)", r->name, strerror(-err));
+		post(r->m, (struct mev){.kind = MEV_CARD_REMOVED, .r = r, .seq = seq, .err = err});
+		return;
+	}
+	post(r->m, (struct mev){.kind = MEV_CARD_READY, .r = r, .seq = seq, .tok = tok});
+}
+
+static int worker_run_job(struct reader *r, struct reader_job *job)
+{
+	LONG rv;
+	int res;
+
+	if (!r->connected || r->card.driver == NULL || job->seq != r->card.seq)
+		return CARD_E_REMOVED;
+	rv = SCardBeginTransaction(r->h);
+	if (rv == SCARD_W_RESET_CARD) {
+		/* Another application reset the card: reconnect; its login state is gone, which the
+		 * job's own checks see as "not logged in". */
+		rv = SCardReconnect(r->h, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+		                    SCARD_LEAVE_CARD, &r->proto);
+		if (rv == SCARD_S_SUCCESS)
+			rv = SCardBeginTransaction(r->h);
+		if (rv == SCARD_S_SUCCESS && r->card.driver->probe(&r->card.t) < 0) {
+			SCardEndTransaction(r->h, SCARD_LEAVE_CARD);
+			return -EIO;
+		}
+	}
+	if (rv != SCARD_S_SUCCESS)
+		return pcsc_err(rv);
+	res = job->run(job, &r->card);
+	SCardEndTransaction(r->h, SCARD_LEAVE_CARD);
+	return res;
+}
+
+static void *worker_main(void *arg)
+{
+	struct reader *r = arg;
+	LONG rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &r->ctx);
+	bool have_ctx = rv == SCARD_S_SUCCESS;
+
+	for (;;) {
+		struct reader_job *job;
+
+		pthread_mutex_lock(&r->lock);
+		while (!r->stopping && r->head == NULL &&
+		       r->want_present == (r->connected && r->card.seq == r->want_seq))
+			pthread_cond_wait(&r->cond, &r->lock);
+		if (r->stopping)
+			break;
+		if (r->want_present && !(r->connected && r->card.seq == r->want_seq)) {
+			uint64_t seq = r->want_seq;
+
+			pthread_mutex_unlock(&r->lock);
+			if (have_ctx) {
+				worker_insert(r, seq);
+				/* A failed connect must not spin: the card stays unusable until reinserted. */
+				if (!r->connected) {
+					r->connected = true;
+					r->card.seq = seq;
+					r->card.driver = NULL;
+					r->h = 0;
+				}
+			}
+			continue;
+		}
+		if (!r->want_present && r->connected) {
+			pthread_mutex_unlock(&r->lock);
+			worker_disconnect(r);
+			continue;
+		}
+		job = r->head;
+		r->head = job->next;
+		if (r->head == NULL)
+			r->tail = NULL;
+		pthread_mutex_unlock(&r->lock);
+		job->result = have_ctx && r->h ? worker_run_job(r, job) : CARD_E_REMOVED;
+		post(r->m, (struct mev){.kind = MEV_JOB_DONE, .job = job});
+	}
+	/* Still holding the lock: end, and hand every queued job back as "card removed". */
+	r->exited = true;
+	while (r->head) {
+		struct reader_job *job = r->head;
+
+		r->head = job->next;
+		job->result = CARD_E_REMOVED;
+		post(r->m, (struct mev){.kind = MEV_JOB_DONE, .job = job});
+	}
+	r->tail = NULL;
+	pthread_mutex_unlock(&r->lock);
+	worker_disconnect(r);
+	if (have_ctx)
+		SCardReleaseContext(r->ctx);
+	return NULL;
+}
+
+static struct reader *reader_start(struct reader_monitor *m, const char *name)
+{
+	struct reader *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->m = m;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	r->state = SCARD_STATE_UNAWARE;
+	if (pthread_create(&r->thread, NULL, worker_main, r) != 0) {
+		pthread_mutex_destroy(&r->lock);
+		pthread_cond_destroy(&r->cond);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Monitor side: stops the worker and waits for it, so everything it posted precedes the removal. */
+static void reader_stop(struct reader *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->stopping = true;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	pthread_join(r->thread, NULL);
+}
+
+static void reader_destroy(struct reader *r)
+{
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->cond);
+	free(r);
+}
+
+static void set_card(struct reader *r, bool present)
+{
+	pthread_mutex_lock(&r->lock);
+	r->want_present = present;
+	if (present)
+		r->want_seq = ++r->seq;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void monitor_remove_reader(struct reader_monitor *m, size_t i)
+{
+	struct reader *r = m->readers[i];
+
+	if (r->want_present)
+		post(m, (struct mev){.kind = MEV_CARD_REMOVED, .r = r, .seq = r->seq});
+	reader_stop(r);
+	post(m, (struct mev){.kind = MEV_READER_REMOVED, .r = r});
+	m->readers[i] = m->readers[--m->nreaders];
+}
+
+/* Brings the reader list in line with what pcscd lists now. */
+static void monitor_sync(struct reader_monitor *m, const char *names, DWORD len)
+{
+	for (size_t i = 0; i < m->nreaders;) {
+		bool found = false;
+
+		for (const char *p = names; p && p < names + len && *p; p += strlen(p) + 1)
+			found = found || strcmp(p, m->readers[i]->name) == 0;
+		if (found)
+			i++;
+		else
+			monitor_remove_reader(m, i);
+	}
+	for (const char *p = names; p && p < names + len && *p; p += strlen(p) + 1) {
+		bool known = false;
+		struct reader *r;
+
+		for (size_t i = 0; i < m->nreaders; i++)
+			known = known || strcmp(p, m->readers[i]->name) == 0;
+		if (known || m->nreaders == MAX_READERS)
+			continue;
+		r = reader_start(m, p);
+		if (r == NULL)
+			continue;
+		m->readers[m->nreaders++] = r;
+		post(m, (struct mev){.kind = MEV_READER_ADDED, .r = r});
+	}
+}
+
+static void sleep_ms(struct reader_monitor *m, long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&m->lock);
+	if (!m->stopping)
+		pthread_cond_timedwait(&m->cond, &m->lock, &ts);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static bool monitor_stopping(struct reader_monitor *m)
+{
+	bool s;
+
+	pthread_mutex_lock(&m->lock);
+	s = m->stopping;
+	pthread_mutex_unlock(&m->lock);
+	return s;
+}
+
+static void *monitor_main(void *arg)
+{
+	struct reader_monitor *m = arg;
+	SCARD_READERSTATE st[MAX_READERS + 1];
+	DWORD pnp_state = SCARD_STATE_UNAWARE;
+	char names[8192];
+	bool warned = false;
+
+	while (!monitor_stopping(m)) {
+		DWORD len = sizeof(names);
+		LONG rv;
+
+		if (!m->ctx_valid) {
+			SCARDCONTEXT ctx;
+
+			rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx);
+			if (rv != SCARD_S_SUCCESS) {
+				if (!warned)
+					log_warning("pcscd not reachable (%s); retrying",
+					            pcsc_stringify_error(rv));
+				warned = true;
+				sleep_ms(m, RESTART_DELAY_MS);
+				continue;
+			}
+			pthread_mutex_lock(&m->lock);
+			m->ctx = ctx;
+			m->ctx_valid = true;
+			pthread_mutex_unlock(&m->lock);
+			if (warned)
+				log_info("pcscd reachable again");
+			warned = false;
+			pnp_state = SCARD_STATE_UNAWARE;
+		}
+		rv = SCardListReaders(m->ctx, NULL, names, &len);
+		if (rv == SCARD_E_NO_READERS_AVAILABLE) {
+			len = 0;
+			names[0] = '\0';
+			rv = SCARD_S_SUCCESS;
+		}
+		if (rv == SCARD_S_SUCCESS)
+			monitor_sync(m, names, len);
+		st[0] = (SCARD_READERSTATE){.szReader = PNP_NAME, .dwCurrentState = pnp_state};
+		for (size_t i = 0; i < m->nreaders; i++)
+			st[i + 1] = (SCARD_READERSTATE){.szReader = m->readers[i]->name,
+			                                .dwCurrentState = m->readers[i]->state};
+		if (rv == SCARD_S_SUCCESS)
+			rv = SCardGetStatusChange(m->ctx, INFINITE, st, (DWORD)m->nreaders + 1);
+		if (rv == SCARD_E_CANCELLED || rv == SCARD_E_TIMEOUT)
+			continue;
+		if (rv != SCARD_S_SUCCESS) {
+			/* pcscd went away or restarted: drop everything and start again with a new context. */
+			log_warning("pcscd connection lost (%s); re-establishing", pcsc_stringify_error(rv));
+			while (m->nreaders > 0)
+				monitor_remove_reader(m, m->nreaders - 1);
+			pthread_mutex_lock(&m->lock);
+			m->ctx_valid = false;
+			pthread_mutex_unlock(&m->lock);
+			SCardReleaseContext(m->ctx);
+			sleep_ms(m, RESTART_DELAY_MS);
+			continue;
+		}
+		pnp_state = st[0].dwEventState & ~SCARD_STATE_CHANGED;
+		for (size_t i = 0; i < m->nreaders; i++) {
+			struct reader *r = m->readers[i];
+			DWORD ev = st[i + 1].dwEventState;
+			bool was = r->want_present;
+			bool now = (ev & SCARD_STATE_PRESENT) && !(ev & SCARD_STATE_MUTE);
+			/* pcscd counts insertions and removals in the high word: a card swapped between two
+			 * calls shows as present both times with another count. */
+			bool swapped = was && now && r->state != SCARD_STATE_UNAWARE &&
+			               (ev >> 16) != (r->state >> 16);
+
+			r->state = ev & ~SCARD_STATE_CHANGED;
+			if (was && (!now || swapped)) {
+				post(m, (struct mev){.kind = MEV_CARD_REMOVED, .r = r, .seq = r->seq});
+				set_card(r, false);
+			}
+			if (now && (!was || swapped))
+				set_card(r, true);
+		}
+	}
+	while (m->nreaders > 0)
+		monitor_remove_reader(m, m->nreaders - 1);
+	pthread_mutex_lock(&m->lock);
+	if (m->ctx_valid)
+		SCardReleaseContext(m->ctx);
+	m->ctx_valid = false;
+	pthread_mutex_unlock(&m->lock);
+	return NULL;
+}
+
+static void dispatch(struct reader_monitor *m, struct mev *e)
+{
+	switch (e->kind) {
+	case MEV_READER_ADDED:
+		if (m->cb.reader_added)
+			m->cb.reader_added(m->ud, e->r);
+		break;
+	case MEV_READER_REMOVED:
+		if (m->cb.reader_removed)
+			m->cb.reader_removed(m->ud, e->r);
+		reader_destroy(e->r);
+		break;
+	case MEV_CARD_READY:
+		/* A card read just before it was pulled: the removal came first, drop the stale token. */
+		if (e->seq <= e->r->removed_seq || m->cb.card_ready == NULL)
+			token_free(e->tok);
+		else
+			m->cb.card_ready(m->ud, e->r, e->seq, e->tok);
+		break;
+	case MEV_CARD_REMOVED:
+		if (e->seq > e->r->removed_seq) {
+			e->r->removed_seq = e->seq;
+			if (m->cb.card_removed)
+				m->cb.card_removed(m->ud, e->r, e->seq, e->err);
+		}
+		break;
+	case MEV_JOB_DONE:
+		e->job->done(e->job, e->job->result);
+		break;
+	}
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct reader_monitor *m = arg;
+	struct mev *e;
+
+	pthread_mutex_lock(&m->lock);
+	e = m->head;
+	m->head = m->tail = NULL;
+	pthread_mutex_unlock(&m->lock);
+	while (e) {
+		struct mev *next = e->next;
+
+		dispatch(m, e);
+		free(e);
+		e = next;
+	}
+}
+
+int reader_monitor_new(struct event_base *base, const struct reader_callbacks *cb, void *ud,
+                       struct reader_monitor **ret)
+{
+	struct reader_monitor *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return -ENOMEM;
+	m->base = base;
+	m->cb = *cb;
+	m->ud = ud;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_cond_init(&m->cond, NULL);
+	m->wake = event_new(base, -1, 0, on_wake, m);
+	if (m->wake == NULL || pthread_create(&m->thread, NULL, monitor_main, m) != 0) {
+		if (m->wake)
+			event_free(m->wake);
+		pthread_mutex_destroy(&m->lock);
+		pthread_cond_destroy(&m->cond);
+		free(m);
+		return -ENOMEM;
+	}
+	*ret = m;
+	return 0;
+}
+
+void reader_monitor_free(struct reader_monitor *m)
+{
+	if (m == NULL)
+		return;
+	pthread_mutex_lock(&m->lock);
+	m->stopping = true;
+	if (m->ctx_valid)
+		SCardCancel(m->ctx);
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+	pthread_join(m->thread, NULL);
+	/* Deliver what the threads posted last (job results, removals) before going. */
+	on_wake(-1, 0, m);
+	event_free(m->wake);
+	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->cond);
+	free(m);
+}
+
+const char *reader_name(const struct reader *r)
+{
+	return r->name;
+}
+
+unsigned long reader_apdu_count(const struct reader *r)
+{
+	return atomic_load(&r->apdus);
+}
+
+void reader_submit(struct reader *r, struct reader_job *job)
+{
+	job->reader = r;
+	job->next = NULL;
+	pthread_mutex_lock(&r->lock);
+	if (r->exited || r->stopping) {
+		pthread_mutex_unlock(&r->lock);
+		job->result = CARD_E_REMOVED;
+		post(r->m, (struct mev){.kind = MEV_JOB_DONE, .job = job});
+		return;
+	}
+	if (r->tail)
+		r->tail->next = job;
+	else
+		r->head = job;
+	r->tail = job;
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}

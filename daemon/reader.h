@@ -1,0 +1,56 @@
+/* The PC/SC side of imzad. A monitor thread follows readers and cards (SCardGetStatusChange with the PnP
+ * notification) and re-establishes its context when pcscd restarts; each reader has one worker thread
+ * that owns that reader's context and card handle and runs jobs from a queue. Everything the main loop
+ * sees (readers, cards, job results) arrives as callbacks on the main loop's thread. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "daemon/apdu.h"
+#include "daemon/card.h"
+#include "daemon/token.h"
+
+struct event_base;
+struct reader;
+struct reader_monitor;
+
+/* The card as a job sees it on the worker thread. */
+struct reader_card {
+	struct apdu_transport t;
+	const struct card_driver *driver;
+	uint64_t seq; /* which insertion this is */
+};
+
+struct reader_job {
+	/* On the worker, with the card of insertion `seq` connected and inside a PC/SC transaction. */
+	int (*run)(struct reader_job *job, struct reader_card *card);
+	/* On the main loop, with run's result (or CARD_E_REMOVED when the card was not there). */
+	void (*done)(struct reader_job *job, int result);
+	uint64_t seq;
+	/* Owned by the reader layer. */
+	struct reader_job *next;
+	int result;
+	struct reader *reader;
+};
+
+struct reader_callbacks {
+	void (*reader_added)(void *ud, struct reader *r);
+	/* r is freed after this returns. */
+	void (*reader_removed)(void *ud, struct reader *r);
+	/* A card was inserted and read; tok now belongs to the callee. */
+	void (*card_ready)(void *ud, struct reader *r, uint64_t seq, struct token *tok);
+	/* A card went away (or could not be read: err < 0 then, and no card_ready came). */
+	void (*card_removed)(void *ud, struct reader *r, uint64_t seq, int err);
+};
+
+int reader_monitor_new(struct event_base *base, const struct reader_callbacks *cb, void *ud,
+                       struct reader_monitor **ret);
+/* Stops the monitor and every worker; queued jobs complete with CARD_E_REMOVED first. */
+void reader_monitor_free(struct reader_monitor *m);
+
+const char *reader_name(const struct reader *r);
+/* Queues a job for the reader's worker; its done() always runs later, on the main loop. */
+void reader_submit(struct reader *r, struct reader_job *job);
+/* APDUs sent to this reader's cards since imzad started (metrics). */
+unsigned long reader_apdu_count(const struct reader *r);

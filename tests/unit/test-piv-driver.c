@@ -1,0 +1,208 @@
+/* The PIV driver (daemon/piv.c) against the virtual card's applet (tests/vcard/piv.c) in the same process:
+ * every driver call goes through the real APDU layer and the card's own parser, with no pcscd between. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "daemon/card.h"
+#include "daemon/mech.h"
+#include "daemon/piv.h"
+#include "tests/vcard/piv.h"
+
+static char dir[] = "/tmp/imza-test-piv-driver.XXXXXX";
+
+struct fixture {
+	struct piv_card *card;
+	struct apdu_transport t;
+};
+
+static int card_transmit(void *ctx, const uint8_t *cmd, size_t len, uint8_t *resp, size_t *resp_len)
+{
+	*resp_len = piv_card_apdu(ctx, cmd, len, resp, *resp_len);
+	return 0;
+}
+
+static int group_setup(void **state)
+{
+	const char *gen = getenv("IMZA_VCARD_GEN");
+	char cmd[512];
+
+	if (gen == NULL || mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "'%s' '%s/card' >/dev/null 2>&1", gen, dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/card", dir);
+	if (f == NULL || piv_card_load(&f->card, path) < 0)
+		return -1;
+	f->t = (struct apdu_transport){.transmit = card_transmit, .ctx = f->card};
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	piv_card_free(f->card);
+	free(f);
+	return 0;
+}
+
+static void test_probe_selects_piv_and_read_token_finds_all_slots(void **state)
+{
+	struct fixture *f = *state;
+	struct token *tok = NULL;
+
+	assert_int_equal(piv_driver.probe(&f->t), 0);
+	assert_int_equal(piv_driver.read_token(&f->t, &tok), 0);
+	assert_int_equal(tok->nobjs, 12);
+	/* SELECT, CHUID and four certificates: the whole read in few APDUs even with chaining. */
+	assert_true(f->t.apdu_count < 30);
+	token_free(tok);
+}
+
+static void test_wrong_pin_costs_one_try_and_right_pin_restores(void **state)
+{
+	struct fixture *f = *state;
+	struct card_pin_status st;
+	int tries = -1;
+
+	assert_int_equal(piv_driver.pin_status(&f->t, &st), 0);
+	assert_false(st.verified);
+	assert_int_equal(st.tries_left, 3);
+	assert_int_equal(piv_driver.verify(&f->t, (const uint8_t *)"000000", 6, &tries),
+	                 CARD_E_PIN_INCORRECT);
+	assert_int_equal(tries, 2);
+	assert_int_equal(piv_driver.pin_status(&f->t, &st), 0);
+	assert_int_equal(st.tries_left, 2);
+	assert_int_equal(piv_driver.verify(&f->t, (const uint8_t *)"123456", 6, &tries), 0);
+	assert_int_equal(piv_driver.pin_status(&f->t, &st), 0);
+	assert_true(st.verified);
+	assert_int_equal(piv_driver.logout(&f->t), 0);
+	assert_int_equal(piv_driver.pin_status(&f->t, &st), 0);
+	assert_false(st.verified);
+	assert_int_equal(st.tries_left, 3);
+}
+
+static EVP_PKEY *slot_pubkey(const struct token *tok, uint8_t keyref)
+{
+	for (size_t i = 0; i < tok->nobjs; i++) {
+		const struct token_object *o = &tok->objs[i];
+		const struct token_attr *a;
+		const unsigned char *p;
+
+		if (o->cls != CKO_PUBLIC_KEY || o->key.keyref != keyref)
+			continue;
+		a = token_attr(o, CKA_PUBLIC_KEY_INFO);
+		p = a->value;
+		return d2i_PUBKEY(NULL, &p, (long)a->len);
+	}
+	return NULL;
+}
+
+static const struct token_key_info *slot_key(const struct token *tok, uint8_t keyref)
+{
+	for (size_t i = 0; i < tok->nobjs; i++)
+		if (tok->objs[i].cls == CKO_PRIVATE_KEY && tok->objs[i].key.keyref == keyref)
+			return &tok->objs[i].key;
+	return NULL;
+}
+
+static void test_pin_always_key_signs_once_per_verify_and_signature_verifies(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t msg[] = "AD: AHMET SOY: YILMAZ";
+	const struct mech_desc *m = mech_find(CKM_SHA256_RSA_PKCS);
+	struct token *tok;
+	uint8_t block[256], sig[256];
+	size_t siglen;
+	int tries;
+	EVP_PKEY *pub;
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+
+	assert_int_equal(piv_driver.read_token(&f->t, &tok), 0);
+	const struct token_key_info *k = slot_key(tok, 0x9C);
+	assert_non_null(k);
+	assert_true(k->pin_always);
+	assert_int_equal(mech_rsa_block(m, NULL, msg, sizeof(msg), block, sizeof(block)), 0);
+	assert_int_equal(piv_driver.private_op(&f->t, k, block, 256, sig, sizeof(sig), &siglen),
+	                 CARD_E_NOT_LOGGED_IN);
+	assert_int_equal(piv_driver.verify(&f->t, (const uint8_t *)"123456", 6, &tries), 0);
+	assert_int_equal(piv_driver.private_op(&f->t, k, block, 256, sig, sizeof(sig), &siglen), 0);
+	assert_int_equal(siglen, 256);
+	/* PIN-always: the next use needs another VERIFY. */
+	assert_int_equal(piv_driver.private_op(&f->t, k, block, 256, sig, sizeof(sig), &siglen),
+	                 CARD_E_NOT_LOGGED_IN);
+	pub = slot_pubkey(tok, 0x9C);
+	assert_non_null(pub);
+	assert_int_equal(EVP_DigestVerifyInit_ex(mctx, NULL, "SHA256", NULL, NULL, pub, NULL), 1);
+	assert_int_equal(EVP_DigestVerify(mctx, sig, 256, msg, sizeof(msg)), 1);
+	EVP_MD_CTX_free(mctx);
+	EVP_PKEY_free(pub);
+	token_free(tok);
+}
+
+static void test_card_auth_ec_key_signs_without_pin(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t msg[] = "imza";
+	const struct mech_desc *m = mech_find(CKM_ECDSA_SHA384);
+	struct token *tok;
+	uint8_t in[48], der[128], raw[96];
+	size_t len;
+	EVP_PKEY *pub;
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+
+	assert_int_equal(piv_driver.read_token(&f->t, &tok), 0);
+	const struct token_key_info *k = slot_key(tok, 0x9E);
+	assert_non_null(k);
+	assert_int_equal(mech_ec_input(m, msg, sizeof(msg), in, k->size), 0);
+	assert_int_equal(piv_driver.private_op(&f->t, k, in, k->size, der, sizeof(der), &len), 0);
+	assert_int_equal(mech_ec_der_to_raw(der, len, raw, k->size), 0);
+	pub = slot_pubkey(tok, 0x9E);
+	assert_int_equal(EVP_DigestVerifyInit_ex(mctx, NULL, "SHA384", NULL, NULL, pub, NULL), 1);
+	assert_int_equal(EVP_DigestVerify(mctx, der, len, msg, sizeof(msg)), 1);
+	EVP_MD_CTX_free(mctx);
+	EVP_PKEY_free(pub);
+	token_free(tok);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_setup_teardown(test_probe_selects_piv_and_read_token_finds_all_slots, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_wrong_pin_costs_one_try_and_right_pin_restores, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_pin_always_key_signs_once_per_verify_and_signature_verifies, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_card_auth_ec_key_signs_without_pin, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("piv-driver", tests, group_setup, group_teardown);
+}
