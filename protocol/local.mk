@@ -1,0 +1,1 @@
+# The wire protocol library lands here (see DESIGN.md section 2).

@@ -1,0 +1,1 @@
+# Fuzz targets and their corpus replay land here.
