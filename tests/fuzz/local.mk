@@ -1,1 +1,48 @@
-# Fuzz targets and their corpus replay land here.
+# tests/fuzz/: fuzz targets (DESIGN §6). Each target is built twice: linked with replay.c into a
+# plain program that `make check` runs over the target's corpus (any compiler), and, with
+# --enable-fuzzing (automake conditional ENABLE_FUZZING, clang), linked with libFuzzer.
+# Included by the top-level Makefile.am after protocol/local.mk (it uses PROTO_TEST_FAKE and
+# PROTO_TEST_CPPFLAGS from there); paths are relative to the top. Also appends to noinst_PROGRAMS,
+# EXTRA_PROGRAMS and EXTRA_DIST.
+#
+# libFuzzer needs coverage instrumentation in the code under test, and fuzzing without ASan finds
+# little: fuzzers link instrumented copies of the libraries (built here, from the same sources)
+# so the regular libraries, the module and the daemon stay uninstrumented.
+FUZZ_INSTRUMENT = -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_LINK = -fsanitize=fuzzer,address,undefined
+
+FUZZ_REPLAY = tests/fuzz/replay.c
+
+# ---- protocol: frames, HELLO, every call id through the server decoders ----
+FUZZ_PROTO_SOURCES = tests/fuzz/fuzz-proto.c $(PROTO_TEST_FAKE)
+
+check_PROGRAMS += tests/fuzz/replay-proto
+TESTS += tests/fuzz/replay-proto
+tests_fuzz_replay_proto_SOURCES = $(FUZZ_REPLAY) $(FUZZ_PROTO_SOURCES)
+# TESTS entries take no arguments: the corpus directory is compiled in.
+tests_fuzz_replay_proto_CPPFLAGS = $(PROTO_TEST_CPPFLAGS) \
+	-DREPLAY_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/proto"'
+tests_fuzz_replay_proto_LDADD = protocol/libimzaproto.a
+
+EXTRA_DIST += tests/fuzz/corpus/proto
+
+# Regenerates the seed corpus from the table: make tests/fuzz/gen-proto-corpus, then run it
+# with tests/fuzz/corpus/proto as its argument and commit the files.
+EXTRA_PROGRAMS += tests/fuzz/gen-proto-corpus
+tests_fuzz_gen_proto_corpus_SOURCES = tests/fuzz/gen-proto-corpus.c $(PROTO_TEST_FAKE)
+tests_fuzz_gen_proto_corpus_CPPFLAGS = $(PROTO_TEST_CPPFLAGS)
+tests_fuzz_gen_proto_corpus_LDADD = protocol/libimzaproto.a
+
+if ENABLE_FUZZING
+noinst_LIBRARIES += protocol/libimzaproto-fuzz.a
+protocol_libimzaproto_fuzz_a_SOURCES = $(protocol_libimzaproto_a_SOURCES)
+protocol_libimzaproto_fuzz_a_CPPFLAGS = $(protocol_libimzaproto_a_CPPFLAGS)
+protocol_libimzaproto_fuzz_a_CFLAGS = $(AM_CFLAGS) $(FUZZ_INSTRUMENT)
+
+noinst_PROGRAMS += tests/fuzz/fuzz-proto
+tests_fuzz_fuzz_proto_SOURCES = $(FUZZ_PROTO_SOURCES)
+tests_fuzz_fuzz_proto_CPPFLAGS = $(PROTO_TEST_CPPFLAGS)
+tests_fuzz_fuzz_proto_CFLAGS = $(AM_CFLAGS) $(FUZZ_INSTRUMENT)
+tests_fuzz_fuzz_proto_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
+tests_fuzz_fuzz_proto_LDADD = protocol/libimzaproto-fuzz.a
+endif

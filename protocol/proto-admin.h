@@ -1,0 +1,51 @@
+/* proto-admin: imza's own calls for imzactl (ids from 0x1000, see rpc.h): daemon status and the
+ * certificates of every token. Request: the u32 id alone. Response: u32 id, u64 CK_RV, then the body. */
+#ifndef IMZA_PROTO_ADMIN_H
+#define IMZA_PROTO_ADMIN_H
+
+#include <stdint.h>
+
+#include "proto-buf.h"
+
+#define PROTO_ADMIN_SLOTS_MAX 16
+#define PROTO_ADMIN_CERTS_MAX 64
+
+struct proto_status_slot {
+	uint64_t id;
+	char reader[256];
+	uint8_t reader_present, token_present;
+	char label[33];
+	char serial[17];
+	uint64_t apdus;
+	int32_t pin_tries; /* -1 unknown */
+};
+
+struct proto_status {
+	char server[256];
+	uint64_t apdus_total;
+	uint32_t nclients;
+	uint32_t nslots;
+	struct proto_status_slot slots[PROTO_ADMIN_SLOTS_MAX];
+};
+
+struct proto_cert_entry {
+	uint64_t slot;
+	char reader[256];
+	char label[64];
+	uint8_t id[16];
+	uint32_t id_len;
+	const uint8_t *der; /* a view into the message */
+	uint32_t der_len;
+};
+
+struct proto_cert_list {
+	uint32_t n;
+	struct proto_cert_entry certs[PROTO_ADMIN_CERTS_MAX];
+};
+
+int proto_status_encode(struct proto_buf *w, const struct proto_status *s);
+int proto_status_decode(struct proto_reader *r, struct proto_status *ret);
+int proto_certs_encode(struct proto_buf *w, const struct proto_cert_list *l);
+int proto_certs_decode(struct proto_reader *r, struct proto_cert_list *ret);
+
+#endif

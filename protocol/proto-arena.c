@@ -1,0 +1,95 @@
+/* proto-arena: a bump allocator in blocks with a hard bound on the memory it takes (see
+ * proto-arena.h). Small allocations share blocks; a large one gets a block of its own. */
+#include "proto-arena.h"
+
+#include <stdalign.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_BLOCK_SIZE 16384u
+#define ARENA_ALIGN alignof(max_align_t)
+
+struct proto_arena_block {
+	struct proto_arena_block *next;
+	size_t size; /* usable bytes after the header */
+	size_t used;
+	alignas(max_align_t) unsigned char data[];
+};
+
+void proto_arena_init(struct proto_arena *a, size_t max)
+{
+	*a = (struct proto_arena)PROTO_ARENA_INIT(max);
+}
+
+void *proto_arena_alloc(struct proto_arena *a, size_t size)
+{
+	struct proto_arena_block *b = a->head;
+	size_t need, block_size, total;
+	void *p;
+
+	/* Round up so the next allocation stays aligned; 0 still takes a slot of its own. */
+	if (size > SIZE_MAX - ARENA_ALIGN)
+		return NULL;
+	need = size ? (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1) : ARENA_ALIGN;
+
+	if (!b || b->size - b->used < need) {
+		block_size = need > ARENA_BLOCK_SIZE ? need : ARENA_BLOCK_SIZE;
+		total = sizeof(*b) + block_size;
+		if (total < block_size || total > a->max || a->used > a->max - total) {
+			/* A smaller exact block may still fit under the bound. */
+			block_size = need;
+			total = sizeof(*b) + block_size;
+			if (total < block_size || total > a->max || a->used > a->max - total)
+				return NULL;
+		}
+		b = malloc(total);
+		if (!b)
+			return NULL;
+		b->size = block_size;
+		b->used = 0;
+		/* A dedicated big block goes behind the head so the head keeps serving small ones. */
+		if (a->head && block_size == need && need > ARENA_BLOCK_SIZE) {
+			b->next = a->head->next;
+			a->head->next = b;
+		} else {
+			b->next = a->head;
+			a->head = b;
+		}
+		a->used += total;
+	}
+	p = b->data + b->used;
+	b->used += need;
+	memset(p, 0, need);
+	return p;
+}
+
+void *proto_arena_calloc(struct proto_arena *a, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	return proto_arena_alloc(a, n * size);
+}
+
+void *proto_arena_memdup(struct proto_arena *a, const void *p, size_t size)
+{
+	void *d = proto_arena_alloc(a, size);
+
+	if (d && size)
+		memcpy(d, p, size);
+	return d;
+}
+
+void proto_arena_free(struct proto_arena *a)
+{
+	struct proto_arena_block *b = a->head, *next;
+
+	while (b) {
+		next = b->next;
+		explicit_bzero(b->data, b->used);
+		free(b);
+		b = next;
+	}
+	a->head = NULL;
+	a->used = 0;
+}

@@ -1,0 +1,37 @@
+/* proto-arena: where a decoded message lives. Everything a decoder allocates for one message
+ * comes from one arena with a hard bound and is wiped and freed at once when the call is done,
+ * so a decoder never frees on its error paths and a hostile message cannot grow memory past
+ * the bound. */
+#ifndef IMZA_PROTO_ARENA_H
+#define IMZA_PROTO_ARENA_H
+
+#include <stddef.h>
+
+/* Enough for any message that fits a frame plus the output buffers the caller asked for,
+ * each of those clamped to the frame cap (see rpc.c). */
+#define PROTO_ARENA_MAX (2u * 1024u * 1024u)
+
+struct proto_arena_block;
+
+struct proto_arena {
+	struct proto_arena_block *head;
+	size_t used; /* bytes taken from malloc, block headers included: the bound is real memory */
+	size_t max;
+};
+
+#define PROTO_ARENA_INIT(maximum)  \
+	{                          \
+		NULL, 0, (maximum) \
+	}
+
+void proto_arena_init(struct proto_arena *a, size_t max);
+/* Zeroed memory aligned for any type, or NULL when the bound (or malloc) says no. Like malloc it
+ * returns the pointer itself; callers turn NULL into -ENOMEM. Size 0 gives a unique pointer. */
+void *proto_arena_alloc(struct proto_arena *a, size_t size);
+/* n elements of size bytes each, with the multiplication checked. */
+void *proto_arena_calloc(struct proto_arena *a, size_t n, size_t size);
+void *proto_arena_memdup(struct proto_arena *a, const void *p, size_t size);
+/* Wipes (decoded PINs live here) and frees every block; the arena is empty and reusable. */
+void proto_arena_free(struct proto_arena *a);
+
+#endif

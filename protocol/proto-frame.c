@@ -1,0 +1,162 @@
+/* proto-frame: frame header checks and blocking frame I/O (see proto-frame.h). */
+#include "proto-frame.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+int proto_frame_need(const uint8_t hdr[PROTO_FRAME_HEADER], uint32_t *ret_len)
+{
+	uint32_t len = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+
+	if (len > PROTO_FRAME_MAX)
+		return -EMSGSIZE;
+	if (len == 0)
+		return -EBADMSG;
+	*ret_len = len;
+	return 0;
+}
+
+void proto_frame_put_header(uint8_t hdr[PROTO_FRAME_HEADER], uint32_t len)
+{
+	hdr[0] = (uint8_t)(len >> 24);
+	hdr[1] = (uint8_t)(len >> 16);
+	hdr[2] = (uint8_t)(len >> 8);
+	hdr[3] = (uint8_t)len;
+}
+
+int proto_frame_split(const uint8_t *data, size_t avail, const uint8_t **ret_payload, uint32_t *ret_len,
+                      size_t *ret_consumed)
+{
+	uint32_t len;
+	int r;
+
+	if (avail < PROTO_FRAME_HEADER)
+		return -EAGAIN;
+	r = proto_frame_need(data, &len);
+	if (r < 0)
+		return r;
+	if (avail - PROTO_FRAME_HEADER < len)
+		return -EAGAIN;
+	*ret_payload = data + PROTO_FRAME_HEADER;
+	*ret_len = len;
+	*ret_consumed = PROTO_FRAME_HEADER + (size_t)len;
+	return 0;
+}
+
+int proto_frame_begin(struct proto_buf *b)
+{
+	uint8_t *hdr;
+
+	proto_buf_reset(b);
+	return proto_buf_reserve(b, PROTO_FRAME_HEADER, &hdr);
+}
+
+int proto_frame_end(struct proto_buf *b)
+{
+	size_t len;
+
+	if (b->error)
+		return b->error;
+	if (b->len < PROTO_FRAME_HEADER)
+		return -EINVAL;
+	len = b->len - PROTO_FRAME_HEADER;
+	if (len == 0 || len > PROTO_FRAME_MAX)
+		return -EMSGSIZE;
+	proto_frame_put_header(b->data, (uint32_t)len);
+	return 0;
+}
+
+/* One sendmsg/writev over what is left of iov; 0 or -errno, *ret_n bytes written. */
+static int send_some(int fd, struct iovec *iov, int iovcnt, size_t *ret_n)
+{
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
+	ssize_t n;
+
+	for (;;) {
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		if (n < 0 && errno == ENOTSOCK)
+			n = writev(fd, iov, iovcnt);
+		if (n >= 0)
+			break;
+		if (errno != EINTR)
+			return -errno;
+	}
+	*ret_n = (size_t)n;
+	return 0;
+}
+
+int proto_send_frame(int fd, const void *payload, size_t len)
+{
+	uint8_t hdr[PROTO_FRAME_HEADER];
+	struct iovec iov[2];
+	size_t n = 0;
+	int i = 0, r;
+
+	if (len == 0 || len > PROTO_FRAME_MAX)
+		return -EMSGSIZE;
+	proto_frame_put_header(hdr, (uint32_t)len);
+	iov[0] = (struct iovec){.iov_base = hdr, .iov_len = sizeof(hdr)};
+	iov[1] = (struct iovec){.iov_base = (void *)payload, .iov_len = len};
+
+	while (i < 2) {
+		r = send_some(fd, iov + i, 2 - i, &n);
+		if (r < 0)
+			return r;
+		if (n == 0)
+			return -EPIPE;
+		for (; i < 2 && n >= iov[i].iov_len; i++)
+			n -= iov[i].iov_len;
+		if (i < 2) {
+			iov[i].iov_base = (uint8_t *)iov[i].iov_base + n;
+			iov[i].iov_len -= n;
+		}
+	}
+	return 0;
+}
+
+static int read_full(int fd, uint8_t *p, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = read(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int proto_recv_frame(int fd, struct proto_buf *b)
+{
+	uint8_t hdr[PROTO_FRAME_HEADER];
+	uint32_t len;
+	uint8_t *p;
+	int r;
+
+	proto_buf_reset(b);
+	r = read_full(fd, hdr, sizeof(hdr));
+	if (r < 0)
+		return r;
+	r = proto_frame_need(hdr, &len);
+	if (r < 0)
+		return r;
+	r = proto_buf_reserve(b, len, &p);
+	if (r < 0)
+		return r;
+	r = read_full(fd, p, len);
+	if (r < 0) {
+		proto_buf_reset(b);
+		return r;
+	}
+	return 0;
+}

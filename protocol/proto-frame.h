@@ -1,0 +1,44 @@
+/* proto-frame: the framing of the imza socket protocol (DESIGN §2): a 4-byte big-endian payload
+ * length, then the payload. The length is checked against the cap before anything is allocated;
+ * a bad frame ends that connection only. Event-loop users peek the header and call
+ * proto_frame_need(); blocking users (the module, the CLI) use proto_send_frame/proto_recv_frame. */
+#ifndef IMZA_PROTO_FRAME_H
+#define IMZA_PROTO_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto-buf.h"
+
+#define PROTO_FRAME_MAX (256u * 1024u) /* payload bytes */
+#define PROTO_FRAME_HEADER 4u
+/* Max for a proto_buf that holds a whole frame, header included. */
+#define PROTO_FRAME_BUF_MAX (PROTO_FRAME_MAX + PROTO_FRAME_HEADER)
+
+/* Payload length announced by a header: -EMSGSIZE over the cap, -EBADMSG for an empty frame
+ * (every message has at least a call id or a magic). */
+int proto_frame_need(const uint8_t hdr[PROTO_FRAME_HEADER], uint32_t *ret_len);
+void proto_frame_put_header(uint8_t hdr[PROTO_FRAME_HEADER], uint32_t len);
+
+/* Splits the first frame off a contiguous byte range: 0 with the payload view and the total
+ * bytes consumed, -EAGAIN when more bytes are needed, or proto_frame_need's errors. */
+int proto_frame_split(const uint8_t *data, size_t avail, const uint8_t **ret_payload, uint32_t *ret_len,
+                      size_t *ret_consumed);
+
+/* Encoding a message straight into a frame: begin resets b and reserves the header, end writes
+ * the payload length into it (-EMSGSIZE if the payload is empty or over the cap). b->max should
+ * be PROTO_FRAME_BUF_MAX. */
+int proto_frame_begin(struct proto_buf *b);
+int proto_frame_end(struct proto_buf *b);
+
+/* Blocking I/O on a stream socket (or pipe): whole frames, retried on EINTR and short
+ * transfers; sockets are written with MSG_NOSIGNAL so a dead peer gives -EPIPE, not SIGPIPE
+ * (the module must never disturb the host's signals; plain pipes can't offer that).
+ * A receive timeout set with SO_RCVTIMEO surfaces as -EAGAIN. */
+int proto_send_frame(int fd, const void *payload, size_t len);
+/* Receives one frame's payload into b (reset first). EOF before a whole frame is -ECONNRESET;
+ * an oversized header is -EMSGSIZE and nothing is allocated for it. b->max must be at least
+ * PROTO_FRAME_MAX. */
+int proto_recv_frame(int fd, struct proto_buf *b);
+
+#endif
