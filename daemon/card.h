@@ -2,6 +2,7 @@
  * APDUs now; a vendor PKCS#11 module later). Every call runs on the reader's worker thread. */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

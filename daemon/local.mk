@@ -8,10 +8,16 @@ daemon_libimzad_a_SOURCES = \
 	daemon/token.c daemon/token.h \
 	daemon/card.h \
 	daemon/reader.c daemon/reader.h \
-	daemon/log.c daemon/log.h
+	daemon/log.c daemon/log.h \
+	daemon/daemon.h \
+	daemon/pin.c daemon/pin.h \
+	daemon/app.c daemon/slots.c daemon/p11.c \
+	daemon/admin.c daemon/admin.h \
+	daemon/server.c daemon/server.h
+daemon_libimzad_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol
 daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBSYSTEMD_CFLAGS)
-DAEMON_LIBS = daemon/libimzad.a $(LIBCRYPTO_LIBS) $(PCSC_LIBS) $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) -lpthread
+DAEMON_LIBS = daemon/libimzad.a protocol/libimzaproto.a $(LIBCRYPTO_LIBS) $(PCSC_LIBS) $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) -lpthread
 
 check_PROGRAMS += tests/unit/test-apdu
 TESTS += tests/unit/test-apdu
@@ -37,3 +43,10 @@ TESTS += tests/unit/test-piv-driver
 tests_unit_test_piv_driver_SOURCES = tests/unit/test-piv-driver.c
 tests_unit_test_piv_driver_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS)
 tests_unit_test_piv_driver_LDADD = daemon/libimzad.a tests/vcard/libvcard.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
+
+# imzad: a thin main over the library.
+bin_PROGRAMS += daemon/imzad
+daemon_imzad_SOURCES = daemon/imzad.c
+daemon_imzad_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS)
+daemon_imzad_CFLAGS = $(daemon_libimzad_a_CFLAGS)
+daemon_imzad_LDADD = $(DAEMON_LIBS)

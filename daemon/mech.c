@@ -119,78 +119,97 @@ static int digest_info(const char *name, const uint8_t *hash, size_t hlen, uint8
 	return 0;
 }
 
+/* EMSA-PSS of a hash. digest_name, when set, is the mechanism's own digest that params must name. */
+static int pss_block(const char *digest_name, const struct mech_pss *pss, const uint8_t *hash, size_t hlen,
+                     uint8_t *block, size_t modlen)
+{
+	const char *hname = pss ? mech_hash_name(pss->hash) : NULL;
+	const char *mname = pss ? mech_mgf_name(pss->mgf) : NULL;
+	EVP_MD *md, *mgf;
+	RSA *rsa;
+	BIGNUM *n, *e;
+	int ok;
+
+	if (hname == NULL || mname == NULL || (digest_name != NULL && strcmp(digest_name, hname) != 0))
+		return -EINVAL;
+	md = EVP_MD_fetch(NULL, hname, NULL);
+	if (md == NULL || (size_t)EVP_MD_get_size(md) != hlen || pss->salt_len > modlen) {
+		EVP_MD_free(md);
+		return -EINVAL;
+	}
+	/* The padding routine only reads the modulus size from the RSA object. */
+	mgf = EVP_MD_fetch(NULL, mname, NULL);
+	rsa = RSA_new();
+	n = BN_new();
+	e = BN_new();
+	ok = mgf && rsa && n && e && BN_set_bit(n, (int)modlen * 8 - 1) == 1 && BN_set_bit(n, 0) == 1 &&
+	     BN_set_word(e, RSA_F4) == 1 && RSA_set0_key(rsa, n, e, NULL) == 1;
+	if (ok)
+		n = e = NULL;
+	ok = ok && RSA_padding_add_PKCS1_PSS_mgf1(rsa, block, hash, md, mgf, (int)pss->salt_len) == 1;
+	BN_free(n);
+	BN_free(e);
+	RSA_free(rsa);
+	EVP_MD_free(md);
+	EVP_MD_free(mgf);
+	return ok ? 0 : -EINVAL;
+}
+
+/* The block for the card from a hash the mechanism's digest already made (hashing mechanisms). */
+static int rsa_block_from_hash(const struct mech_desc *m, const struct mech_pss *pss, const uint8_t *hash,
+                               size_t hlen, uint8_t *block, size_t modlen)
+{
+	uint8_t info[EVP_MAX_MD_SIZE + 32];
+	size_t ilen;
+	int r;
+
+	if (m->family == MECH_RSA_PKCS) {
+		r = digest_info(m->digest, hash, hlen, info, sizeof(info), &ilen);
+		if (r < 0)
+			return r;
+		return RSA_padding_add_PKCS1_type_1(block, (int)modlen, info, (int)ilen) == 1 ? 0 : -EINVAL;
+	}
+	return pss_block(m->digest, pss, hash, hlen, block, modlen);
+}
+
 int mech_rsa_block(const struct mech_desc *m, const struct mech_pss *pss, const uint8_t *data, size_t len,
                    uint8_t *block, size_t modlen)
 {
-	uint8_t hash[EVP_MAX_MD_SIZE], info[EVP_MAX_MD_SIZE + 32];
+	uint8_t hash[EVP_MAX_MD_SIZE];
 	unsigned int hlen = 0;
-	size_t ilen;
 	int r;
 
 	if (modlen < 64 || modlen > 512)
 		return -EINVAL;
+	if (m->digest != NULL) {
+		r = digest(m->digest, data, len, hash, &hlen);
+		if (r < 0)
+			return r;
+		return rsa_block_from_hash(m, pss, hash, hlen, block, modlen);
+	}
 	if (m->family == MECH_RSA_PKCS) {
-		const uint8_t *in = data;
-		size_t inlen = len;
-
-		if (m->digest != NULL) {
-			r = digest(m->digest, data, len, hash, &hlen);
-			if (r == 0)
-				r = digest_info(m->digest, hash, hlen, info, sizeof(info), &ilen);
-			if (r < 0)
-				return r;
-			in = info;
-			inlen = ilen;
-		}
-		if (inlen > modlen - 11)
+		if (len > modlen - 11)
 			return -EMSGSIZE;
-		return RSA_padding_add_PKCS1_type_1(block, (int)modlen, in, (int)inlen) == 1 ? 0 : -EINVAL;
+		return RSA_padding_add_PKCS1_type_1(block, (int)modlen, data, (int)len) == 1 ? 0 : -EINVAL;
 	}
-	if (m->family == MECH_RSA_PSS) {
-		const char *hname = pss ? mech_hash_name(pss->hash) : NULL;
-		const char *mname = pss ? mech_mgf_name(pss->mgf) : NULL;
-		EVP_MD *md, *mgf;
-		RSA *rsa;
-		BIGNUM *n, *e;
-		int ok;
-
-		if (hname == NULL || mname == NULL || (m->digest != NULL && strcmp(m->digest, hname) != 0))
-			return -EINVAL;
-		if (m->digest != NULL) {
-			r = digest(m->digest, data, len, hash, &hlen);
-			if (r < 0)
-				return r;
-		} else {
-			EVP_MD *tmp = EVP_MD_fetch(NULL, hname, NULL);
-			size_t want = tmp ? (size_t)EVP_MD_get_size(tmp) : 0;
-
-			EVP_MD_free(tmp);
-			if (len != want)
-				return -EINVAL;
-			memcpy(hash, data, len);
-		}
-		if (pss->salt_len > modlen)
-			return -EINVAL;
-		/* The padding routine only reads the modulus size from the RSA object. */
-		md = EVP_MD_fetch(NULL, hname, NULL);
-		mgf = EVP_MD_fetch(NULL, mname, NULL);
-		rsa = RSA_new();
-		n = BN_new();
-		e = BN_new();
-		ok = md && mgf && rsa && n && e && BN_set_bit(n, (int)modlen * 8 - 1) == 1 &&
-		     BN_set_bit(n, 0) == 1 && BN_set_word(e, RSA_F4) == 1 &&
-		     RSA_set0_key(rsa, n, e, NULL) == 1;
-		if (ok)
-			n = e = NULL;
-		ok = ok && RSA_padding_add_PKCS1_PSS_mgf1(rsa, block, hash, md, mgf, (int)pss->salt_len) == 1;
-		BN_free(n);
-		BN_free(e);
-		RSA_free(rsa);
-		EVP_MD_free(md);
-		EVP_MD_free(mgf);
-		return ok ? 0 : -EINVAL;
-	}
+	if (m->family == MECH_RSA_PSS)
+		return pss_block(NULL, pss, data, len, block, modlen);
 	return -EINVAL;
+}
+
+int mech_block_from_hash(const struct mech_desc *m, const struct mech_pss *pss, const uint8_t *hash,
+                         size_t hlen, uint8_t *out, size_t size)
+{
+	if (m->digest == NULL)
+		return -EINVAL;
+	if (m->family == MECH_ECDSA) {
+		const struct mech_desc raw = {m->type, MECH_ECDSA, NULL};
+
+		return mech_ec_input(&raw, hash, hlen, out, size);
+	}
+	if (size < 64 || size > 512)
+		return -EINVAL;
+	return rsa_block_from_hash(m, pss, hash, hlen, out, size);
 }
 
 int mech_ec_input(const struct mech_desc *m, const uint8_t *data, size_t len, uint8_t *out, size_t fieldlen)

@@ -41,6 +41,9 @@ const char *mech_mgf_name(CK_RSA_PKCS_MGF_TYPE mgf);
  * data is the message (hashing mechanisms) or the hash/DigestInfo (raw ones). */
 int mech_rsa_block(const struct mech_desc *m, const struct mech_pss *pss, const uint8_t *data, size_t len,
                    uint8_t *block, size_t modlen);
+/* The same for a hashing mechanism whose digest the caller computed (multi-part operations). */
+int mech_block_from_hash(const struct mech_desc *m, const struct mech_pss *pss, const uint8_t *hash,
+                         size_t hlen, uint8_t *out, size_t size);
 /* Builds the curve-sized input for the card's ECDSA (hash truncated or left-padded). */
 int mech_ec_input(const struct mech_desc *m, const uint8_t *data, size_t len, uint8_t *out, size_t fieldlen);
 /* Converts the card's DER ECDSA-Sig-Value to PKCS#11's r || s, each fieldlen bytes. */

@@ -162,8 +162,16 @@ static void worker_insert(struct reader *r, uint64_t seq)
 				continue;
 			if (err == 0)
 				err = drivers[i]->read_token(&r->card.t, &tok);
-			if (err == 0)
+			if (err == 0) {
+				struct card_pin_status ps;
+
 				r->card.driver = drivers[i];
+				/* The counter for the token flags; one short APDU. */
+				if (drivers[i]->pin_status(&r->card.t, &ps) == 0) {
+					tok->pin_tries_left = ps.verified ? ps.tries_max : ps.tries_left;
+					tok->pin_tries_max = ps.tries_max;
+				}
+			}
 			break;
 		}
 		SCardEndTransaction(r->h, SCARD_LEAVE_CARD);

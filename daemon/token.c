@@ -183,6 +183,7 @@ struct token *token_new(const char *label, const uint8_t guid[16])
 	memset(t->label, ' ', 32);
 	memcpy(t->label, label, n > 32 ? 32 : n);
 	memcpy(t->guid, guid, 16);
+	t->pin_tries_left = t->pin_tries_max = -1;
 	/* As OpenSC does for PIV: the serial is the last 8 bytes of the GUID in hex. */
 	for (int i = 0; i < 8; i++) {
 		t->serial[2 * i] = hex[guid[8 + i] >> 4];

@@ -41,6 +41,8 @@ struct token {
 	uint8_t guid[16];
 	struct token_object objs[TOKEN_MAX_OBJECTS];
 	size_t nobjs;
+	/* The PIN counter as last seen on the card (-1: unknown). */
+	int pin_tries_left, pin_tries_max;
 };
 
 /* Per key slot: what the driver knows before the certificate is parsed. */

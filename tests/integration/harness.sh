@@ -21,8 +21,8 @@ g1=$(sed -n 's/^guid=//p' "$d/card1/card.conf")
 check "the cards share the test CA" openssl verify -CAfile "$IMZA_TEST_CA" \
 	<(openssl x509 -inform DER -in "$d/card1/9c.crt.der")
 mapfile -t pids < <("$STACK" pids "$d" | awk '{ print $1 }')
-[ "${#pids[@]}" = 3 ] && pass "three processes recorded (pcscd, two cards)" ||
-	fail "three processes recorded (saw ${#pids[@]})"
+[ "${#pids[@]}" = 4 ] && pass "four processes recorded (pcscd, imzad, two cards)" ||
+	fail "four processes recorded (saw ${#pids[@]})"
 check "card 1 removed" "$STACK" card "$d" remove 1
 check_output "first card still in" '^0 present' "$PROBE" list
 check_output "second card's reader empty" '^2 absent' "$PROBE" list
@@ -55,7 +55,7 @@ mapfile -t pids < <("$STACK" pids "$d2" | awk '{ print $1 }')
 "$STACK" down "$d2" >>"$LOG" 2>&1
 left=0
 for p in "${pids[@]}"; do [ -r "/proc/$p/stat" ] && [ "$(awk '{print $3}' "/proc/$p/stat")" != Z ] && left=$((left + 1)); done
-[ "${#pids[@]}" = 2 ] && [ "$left" = 0 ] && pass "down after a failed test stops its processes" ||
+[ "${#pids[@]}" = 3 ] && [ "$left" = 0 ] && pass "down after a failed test stops its processes" ||
 	fail "down after a failed test stops its processes (${#pids[@]} recorded, $left alive)"
 
 done_testing

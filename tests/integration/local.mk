@@ -5,6 +5,8 @@ INTEGRATION_TESTS = \
 	tests/integration/harness.sh \
 	tests/integration/vcard-opensc.sh \
 	tests/integration/vcard-pin.sh \
-	tests/integration/vcard-random.sh
+	tests/integration/vcard-random.sh \
+	tests/integration/daemon-peers.sh \
+	tests/integration/imzactl.sh
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS)
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/daemon_peers.py

@@ -1,0 +1,159 @@
+/* Applications (see daemon.h): every connection of one client process shares one application, so
+ * that a module's pool of connections, and the one it keeps for C_WaitForSlotEvent, see one login
+ * state and one set of sessions, as PKCS#11 defines them for an application. */
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+
+#define MAX_APPS 256
+
+struct app *app_attach(struct daemon *d, pid_t pid, uid_t uid, int kind, const char *name, const char *exe)
+{
+	struct app *a;
+	size_t n = 0;
+
+	for (a = d->apps; a; a = a->next, n++) {
+		if (a->pid == pid && a->uid == uid && a->kind == kind && a->nconn > 0) {
+			a->nconn++;
+			return a;
+		}
+	}
+	if (n >= MAX_APPS)
+		return NULL;
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return NULL;
+	a->d = d;
+	a->id = ++d->next_app_id;
+	a->pid = pid;
+	a->uid = uid;
+	a->kind = kind;
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	snprintf(a->exe, sizeof(a->exe), "%s", exe);
+	a->nconn = 1;
+	a->next_handle = 1;
+	a->next = d->apps;
+	d->apps = a;
+	return a;
+}
+
+void op_reset(struct op *op)
+{
+	if (op->md_ctx)
+		EVP_MD_CTX_free(op->md_ctx);
+	explicit_bzero(op, sizeof(*op));
+}
+
+static void session_free(struct session *s)
+{
+	op_reset(&s->op);
+	op_reset(&s->find);
+	free(s);
+}
+
+static void app_maybe_free(struct app *a)
+{
+	struct daemon *d = a->d;
+	struct app **pp;
+
+	if (a->nconn > 0 || a->ncalls > 0)
+		return;
+	for (size_t i = 0; i < APP_MAX_SESSIONS; i++)
+		if (a->sessions[i])
+			session_free(a->sessions[i]);
+	/* Its login must not outlive it on a card another application will use. */
+	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++)
+		if (d->slots[i].owner_app == a->id)
+			d->slots[i].owner_app = 0;
+	for (pp = &d->apps; *pp; pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			break;
+		}
+	}
+	free(a);
+}
+
+void app_detach(struct daemon *d, struct app *a)
+{
+	(void)d;
+	a->nconn--;
+	app_maybe_free(a);
+}
+
+void app_call_start(struct app *a)
+{
+	a->ncalls++;
+}
+
+void app_call_done(struct app *a)
+{
+	a->ncalls--;
+	app_maybe_free(a);
+}
+
+struct session *app_session(struct app *a, CK_SESSION_HANDLE h)
+{
+	for (size_t i = 0; i < APP_MAX_SESSIONS; i++)
+		if (a->sessions[i] && a->sessions[i]->handle == h)
+			return a->sessions[i];
+	return NULL;
+}
+
+void app_close_session(struct app *a, CK_SESSION_HANDLE h)
+{
+	for (size_t i = 0; i < APP_MAX_SESSIONS; i++) {
+		if (a->sessions[i] && a->sessions[i]->handle == h) {
+			session_free(a->sessions[i]);
+			a->sessions[i] = NULL;
+		}
+	}
+}
+
+void app_drop_slot(struct daemon *d, CK_SLOT_ID id)
+{
+	for (struct app *a = d->apps; a; a = a->next) {
+		for (size_t i = 0; i < APP_MAX_SESSIONS; i++) {
+			if (a->sessions[i] && a->sessions[i]->slot == id) {
+				session_free(a->sessions[i]);
+				a->sessions[i] = NULL;
+			}
+		}
+	}
+}
+
+/* A slot changed: each application learns it from C_WaitForSlotEvent, now or at its next call. */
+void app_slot_event(struct daemon *d, CK_SLOT_ID id)
+{
+	struct slot *s = slot_get(d, id);
+	size_t idx;
+
+	if (s == NULL)
+		return;
+	idx = (size_t)(s - d->slots);
+	for (struct app *a = d->apps; a; a = a->next) {
+		struct call *w = a->waiting;
+
+		if (w) {
+			a->waiting = NULL;
+			*w->args[1].pul = id;
+			call_complete(w, CKR_OK);
+		} else {
+			a->event[idx] = true;
+		}
+	}
+}
+
+void app_call_cancel(struct app *a, struct call *c)
+{
+	if (a->waiting == c) {
+		a->waiting = NULL;
+		call_complete(c, CKR_FUNCTION_CANCELED);
+	}
+}

@@ -1,0 +1,135 @@
+/* imzad's shared state on the main loop: slots (one per reader, stable ids by reader name), the
+ * applications (one per client process, as PKCS#11 defines an application) with their sessions and
+ * logins, and the calls in progress. Only the main loop's thread touches any of it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "protocol/rpc.h"
+#include "daemon/mech.h"
+#include "daemon/reader.h"
+#include "daemon/token.h"
+
+#define DAEMON_MAX_SLOTS 16
+#define APP_MAX_SESSIONS 64
+#define APP_MAX_CONNECTIONS 16
+/* Data collected by a multi-part operation without a digest (raw mechanisms) is bounded. */
+#define OP_DATA_MAX 1024
+/* An internal "answer later" code: never sent, it tells the server the call completes itself. */
+#define CKR_IMZA_PENDING (CKR_VENDOR_DEFINED | 0x1a5eUL)
+
+struct daemon;
+struct client;
+struct app;
+
+struct slot {
+	bool used;
+	CK_SLOT_ID id;
+	char reader_name[256];
+	struct reader *reader; /* NULL while the reader is unplugged */
+	struct token *token;   /* NULL without a (usable) card */
+	uint64_t card_seq;     /* insertion the token belongs to */
+	struct card_pin_status pin;
+	bool pin_known;
+	uint64_t owner_app; /* app whose PIN the card holds verified (0: none) */
+	unsigned queued;    /* card jobs queued or running */
+};
+
+enum op_kind { OP_NONE, OP_SIGN, OP_DECRYPT, OP_FIND };
+
+struct op {
+	enum op_kind kind;
+	const struct mech_desc *mech; /* sign */
+	struct mech_pss pss;
+	bool has_pss;
+	CK_OBJECT_HANDLE key;
+	void *md_ctx; /* EVP_MD_CTX for hashing multi-part */
+	uint8_t data[OP_DATA_MAX];
+	size_t data_len;
+	bool multi;          /* Update was called */
+	bool context_login;  /* CKU_CONTEXT_SPECIFIC done for this operation */
+	uint8_t result[512]; /* decrypt result kept for a buffer-too-small retry */
+	size_t result_len;
+	bool have_result;
+	/* find */
+	CK_OBJECT_HANDLE found[TOKEN_MAX_OBJECTS];
+	size_t nfound, next;
+};
+
+struct session {
+	CK_SESSION_HANDLE handle;
+	CK_SLOT_ID slot;
+	uint64_t card_seq;
+	CK_FLAGS flags;
+	struct op op;
+	struct op find;
+};
+
+struct app {
+	struct daemon *d;
+	uint64_t id;
+	pid_t pid;
+	uid_t uid;
+	int kind;
+	char name[256];
+	char exe[256];
+	unsigned nconn;
+	unsigned ncalls; /* calls in progress keep the app alive after its last connection */
+	struct app *next;
+	struct session *sessions[APP_MAX_SESSIONS];
+	CK_SESSION_HANDLE next_handle;
+	/* Login per slot, bound to the card insertion it was made on. */
+	uint64_t login_seq[DAEMON_MAX_SLOTS];
+	/* Slot events not yet reported by C_WaitForSlotEvent. */
+	bool event[DAEMON_MAX_SLOTS];
+	struct call *waiting; /* a C_WaitForSlotEvent in progress */
+};
+
+/* One request in progress. */
+struct call {
+	struct client *client;
+	struct app *app;
+	const struct rpc_call_desc *desc;
+	union rpc_arg args[RPC_KINDS_MAX];
+	struct proto_arena arena;
+	bool pending;
+	bool cancelled; /* the client went away: complete without answering */
+};
+
+struct daemon {
+	struct event_base *base;
+	struct reader_monitor *monitor;
+	struct slot slots[DAEMON_MAX_SLOTS];
+	CK_SLOT_ID next_slot_id;
+	struct app *apps;
+	uint64_t next_app_id;
+	unsigned long apdus_total;
+};
+
+extern const struct rpc_server_ops p11_ops;
+
+/* slots.c */
+extern const struct reader_callbacks slot_callbacks;
+struct slot *slot_get(struct daemon *d, CK_SLOT_ID id);
+struct slot *slot_by_index(struct daemon *d, size_t i);
+
+/* server.c */
+void call_complete(struct call *c, CK_RV rv);
+struct daemon *call_daemon(const struct call *c);
+
+/* app.c */
+struct app *app_attach(struct daemon *d, pid_t pid, uid_t uid, int kind, const char *name, const char *exe);
+void app_detach(struct daemon *d, struct app *a);
+struct session *app_session(struct app *a, CK_SESSION_HANDLE h);
+void app_close_session(struct app *a, CK_SESSION_HANDLE h);
+void app_slot_event(struct daemon *d, CK_SLOT_ID id);
+void app_call_start(struct app *a);
+void app_call_done(struct app *a);
+/* The client of a pending call went away: a waiting C_WaitForSlotEvent ends at once. */
+void app_call_cancel(struct app *a, struct call *c);
+/* Ends every session of every app on a slot whose card went (or changed). */
+void app_drop_slot(struct daemon *d, CK_SLOT_ID id);
+void op_reset(struct op *op);

@@ -1,0 +1,161 @@
+/* imzad: the smart-card daemon. Owns the PC/SC connection, serves imza-pkcs11.so and imzactl over a
+ * Unix socket, and runs in the foreground (systemd: Type=notify, socket activation, watchdog). */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <systemd/sd-daemon.h>
+
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+#include "daemon/server.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: imzad [--socket PATH] [--foreground] [--verbose] [--version]\n"
+	           "  --socket PATH  listen there (default $XDG_RUNTIME_DIR/imza/imzad.sock)\n"
+	           "  --foreground   stay in the foreground (always so; for service managers)\n"
+	           "  --verbose      debug messages\n");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base *base = arg;
+
+	log_info("signal %d: shutting down", (int)sig);
+	event_base_loopexit(base, NULL);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+
+/* The listening socket: handed over by systemd, or bound here. */
+static int get_listener(const char *path, int *ret_fd)
+{
+	char def[PATH_MAX];
+	bool private_dir = path == NULL;
+	int n = sd_listen_fds(1);
+
+	if (n > 0) {
+		if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) <= 0) {
+			log_error("the socket systemd passed is not a listening Unix stream socket");
+			return -EINVAL;
+		}
+		*ret_fd = SD_LISTEN_FDS_START;
+		return 0;
+	}
+	if (path == NULL) {
+		if (server_default_path(def, sizeof(def)) < 0) {
+			log_error("no XDG_RUNTIME_DIR: give --socket PATH");
+			return -ENOENT;
+		}
+		path = def;
+	}
+	n = server_bind(path, private_dir, ret_fd);
+	if (n < 0)
+		log_error("cannot listen on %s: %s", path, strerror(-n));
+	else
+		log_info("listening on %s", path);
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"socket", required_argument, NULL, 's'}, {"foreground", no_argument, NULL, 'f'},
+	        {"verbose", no_argument, NULL, 'v'},      {"version", no_argument, NULL, 'V'},
+	        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	struct daemon d = {.next_slot_id = 1};
+	const char *sock_path = NULL;
+	struct event *sigterm, *sigint, *watchdog = NULL;
+	struct server *srv = NULL;
+	bool verbose = false;
+	uint64_t wd_usec = 0;
+	int opt, fd, rc = 1;
+
+	while ((opt = getopt_long(argc, argv, "s:fvVh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			sock_path = optarg;
+			break;
+		case 'f':
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'V':
+			printf("imzad %s\n", PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	log_setup(verbose);
+	/* Replies go out with write(): a client gone away must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	umask(0077);
+	if (evthread_use_pthreads() < 0) {
+		log_error("libevent has no thread support");
+		return 1;
+	}
+	d.base = event_base_new();
+	if (d.base == NULL)
+		return 1;
+	if (get_listener(sock_path, &fd) < 0)
+		goto out;
+	if (server_new(&d, fd, &srv) < 0) {
+		close(fd);
+		goto out;
+	}
+	if (reader_monitor_new(d.base, &slot_callbacks, &d, &d.monitor) < 0) {
+		log_error("cannot start the reader monitor");
+		goto out;
+	}
+	sigterm = evsignal_new(d.base, SIGTERM, on_signal, d.base);
+	sigint = evsignal_new(d.base, SIGINT, on_signal, d.base);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+		struct timeval tv = {(time_t)(wd_usec / 2000000), (suseconds_t)((wd_usec / 2) % 1000000)};
+
+		watchdog = event_new(d.base, -1, EV_PERSIST, on_watchdog, NULL);
+		event_add(watchdog, &tv);
+	}
+	sd_notify(0, "READY=1");
+	log_info("imzad %s ready", PACKAGE_VERSION);
+	event_base_dispatch(d.base);
+	sd_notify(0, "STOPPING=1");
+	rc = 0;
+	event_free(sigterm);
+	event_free(sigint);
+	if (watchdog)
+		event_free(watchdog);
+out:
+	/* Clients first (their pending calls end), then the readers (queued jobs end too). */
+	server_free(srv);
+	reader_monitor_free(d.monitor);
+	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++)
+		token_free(d.slots[i].token);
+	event_base_free(d.base);
+	return rc;
+}

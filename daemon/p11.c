@@ -1,0 +1,1046 @@
+/* The PKCS#11 semantics of imzad: what each call means for slots, sessions, logins and operations.
+ * Listings and attribute reads answer from the token model at once; anything that needs the card
+ * (login, logout, sign, decrypt) becomes a job on the reader's worker and answers when it is done.
+ * Login state belongs to the application (all connections of one client process). */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "daemon/daemon.h"
+#include "daemon/log.h"
+#include "daemon/pin.h"
+#include "daemon/piv.h"
+
+#define CALL(ctx) ((struct call *)(ctx))
+#define APP(ctx) (CALL(ctx)->app)
+#define DMN(ctx) (APP(ctx)->d)
+
+static void pad(CK_UTF8CHAR *dst, size_t n, const char *src)
+{
+	size_t l = strlen(src);
+
+	memset(dst, ' ', n);
+	memcpy(dst, src, l > n ? n : l);
+}
+
+static CK_VERSION version(void)
+{
+	return (CK_VERSION){0, 1};
+}
+
+/* ---- lookups ---- */
+
+static size_t slot_index(struct daemon *d, const struct slot *s)
+{
+	return (size_t)(s - d->slots);
+}
+
+static bool logged_in(struct app *a, struct slot *s)
+{
+	return s->token && a->login_seq[slot_index(a->d, s)] == s->card_seq;
+}
+
+/* A session, its slot and token, or the PKCS#11 error that says why not. */
+static CK_RV get_session(void *ctx, CK_SESSION_HANDLE h, struct session **ret_sess, struct slot **ret_slot)
+{
+	struct session *sess = app_session(APP(ctx), h);
+	struct slot *s;
+
+	if (sess == NULL)
+		return CKR_SESSION_HANDLE_INVALID;
+	s = slot_get(DMN(ctx), sess->slot);
+	if (s == NULL || s->token == NULL || s->card_seq != sess->card_seq) {
+		app_close_session(APP(ctx), h);
+		return CKR_DEVICE_REMOVED;
+	}
+	*ret_sess = sess;
+	*ret_slot = s;
+	return CKR_OK;
+}
+
+static bool visible(struct app *a, struct slot *s, const struct token_object *o)
+{
+	return !o->is_private || logged_in(a, s);
+}
+
+static CK_BBOOL attr_bool(const struct token_object *o, CK_ATTRIBUTE_TYPE t)
+{
+	const struct token_attr *a = token_attr(o, t);
+
+	return a && a->len == 1 && *(CK_BBOOL *)a->value;
+}
+
+/* ---- card jobs ---- */
+
+enum job_kind { JOB_LOGIN, JOB_LOGOUT, JOB_PRIVATE };
+
+struct p11_job {
+	struct reader_job rj;
+	enum job_kind kind;
+	struct call *call;
+	struct daemon *d;
+	CK_SLOT_ID slot;
+	uint64_t app_id;
+	struct pin_secret pin;
+	struct token_key_info key;
+	uint8_t in[512];
+	size_t inlen;
+	uint8_t out[1024];
+	size_t outlen;
+	int tries;
+	void (*finish)(struct p11_job *j, int r);
+};
+
+static int job_run(struct reader_job *rj, struct reader_card *card)
+{
+	struct p11_job *j = (struct p11_job *)rj;
+	int r;
+
+	switch (j->kind) {
+	case JOB_LOGIN:
+		j->tries = -1;
+		r = card->driver->verify(&card->t, j->pin.page, j->pin.len, &j->tries);
+		pin_secret_wipe(&j->pin);
+		return r;
+	case JOB_LOGOUT:
+		return card->driver->logout(&card->t);
+	case JOB_PRIVATE:
+		return card->driver->private_op(&card->t, &j->key, j->in, j->inlen, j->out, sizeof(j->out),
+		                                &j->outlen);
+	}
+	return -EINVAL;
+}
+
+static void job_done(struct reader_job *rj, int r)
+{
+	struct p11_job *j = (struct p11_job *)rj;
+
+	pin_secret_wipe(&j->pin);
+	j->finish(j, r);
+	explicit_bzero(j, sizeof(*j));
+	free(j);
+}
+
+static struct p11_job *job_new(void *ctx, struct slot *s, enum job_kind kind,
+                               void (*finish)(struct p11_job *, int))
+{
+	struct p11_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->rj.run = job_run;
+	j->rj.done = job_done;
+	j->rj.seq = s->card_seq;
+	j->kind = kind;
+	j->call = CALL(ctx);
+	j->d = DMN(ctx);
+	j->slot = s->id;
+	j->app_id = APP(ctx)->id;
+	j->finish = finish;
+	return j;
+}
+
+static CK_RV card_rv(int r)
+{
+	switch (r) {
+	case 0:
+		return CKR_OK;
+	case CARD_E_PIN_INCORRECT:
+		return CKR_PIN_INCORRECT;
+	case CARD_E_PIN_LOCKED:
+		return CKR_PIN_LOCKED;
+	case CARD_E_NOT_LOGGED_IN:
+		return CKR_USER_NOT_LOGGED_IN;
+	case CARD_E_REMOVED:
+		return CKR_DEVICE_REMOVED;
+	case -ENOMEM:
+		return CKR_DEVICE_MEMORY;
+	default:
+		return CKR_DEVICE_ERROR;
+	}
+}
+
+/* ---- general, slots, tokens ---- */
+
+static CK_RV p_GetInfo(void *ctx, CK_INFO_PTR info)
+{
+	if (info == NULL)
+		return CKR_ARGUMENTS_BAD;
+	memset(info, 0, sizeof(*info));
+	info->cryptokiVersion = (CK_VERSION){2, 40};
+	pad(info->manufacturerID, sizeof(info->manufacturerID), "imza");
+	pad(info->libraryDescription, sizeof(info->libraryDescription), "imza smart-card signing");
+	info->libraryVersion = version();
+	return CKR_OK;
+}
+
+static CK_RV p_GetSlotList(void *ctx, CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
+{
+	struct daemon *d = DMN(ctx);
+	CK_ULONG n = 0;
+
+	if (count == NULL)
+		return CKR_ARGUMENTS_BAD;
+	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++) {
+		struct slot *s = slot_by_index(d, i);
+
+		if (s == NULL || s->reader == NULL || (present && s->token == NULL))
+			continue;
+		if (list && n < *count)
+			list[n] = s->id;
+		n++;
+	}
+	if (list && *count < n) {
+		*count = n;
+		return CKR_BUFFER_TOO_SMALL;
+	}
+	*count = n;
+	return CKR_OK;
+}
+
+static CK_RV p_GetSlotInfo(void *ctx, CK_SLOT_ID id, CK_SLOT_INFO_PTR info)
+{
+	struct slot *s = slot_get(DMN(ctx), id);
+
+	if (s == NULL)
+		return CKR_SLOT_ID_INVALID;
+	if (info == NULL)
+		return CKR_ARGUMENTS_BAD;
+	memset(info, 0, sizeof(*info));
+	pad(info->slotDescription, sizeof(info->slotDescription), s->reader_name);
+	pad(info->manufacturerID, sizeof(info->manufacturerID), "imza");
+	info->flags = CKF_REMOVABLE_DEVICE | CKF_HW_SLOT | (s->token ? CKF_TOKEN_PRESENT : 0);
+	info->hardwareVersion = version();
+	info->firmwareVersion = version();
+	return CKR_OK;
+}
+
+static CK_RV p_GetTokenInfo(void *ctx, CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
+{
+	struct slot *s = slot_get(DMN(ctx), id);
+	struct token *t;
+
+	if (s == NULL)
+		return CKR_SLOT_ID_INVALID;
+	if (s->token == NULL)
+		return CKR_TOKEN_NOT_PRESENT;
+	if (info == NULL)
+		return CKR_ARGUMENTS_BAD;
+	t = s->token;
+	memset(info, 0, sizeof(*info));
+	memcpy(info->label, t->label, sizeof(info->label));
+	pad(info->manufacturerID, sizeof(info->manufacturerID), "imza (PIV card)");
+	pad(info->model, sizeof(info->model), "PIV II");
+	memcpy(info->serialNumber, t->serial, sizeof(info->serialNumber));
+	info->flags =
+	        CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED | CKF_WRITE_PROTECTED;
+	if (t->pin_tries_left == 0)
+		info->flags |= CKF_USER_PIN_LOCKED;
+	else if (t->pin_tries_left == 1)
+		info->flags |= CKF_USER_PIN_FINAL_TRY;
+	if (t->pin_tries_left >= 0 && t->pin_tries_left < t->pin_tries_max)
+		info->flags |= CKF_USER_PIN_COUNT_LOW;
+	info->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
+	info->ulSessionCount = CK_UNAVAILABLE_INFORMATION;
+	info->ulMaxRwSessionCount = 0;
+	info->ulRwSessionCount = CK_UNAVAILABLE_INFORMATION;
+	info->ulMaxPinLen = 8;
+	info->ulMinPinLen = 4;
+	info->ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
+	info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
+	info->ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
+	info->ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
+	info->hardwareVersion = version();
+	info->firmwareVersion = version();
+	return CKR_OK;
+}
+
+static CK_RV p_GetMechanismList(void *ctx, CK_SLOT_ID id, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
+{
+	struct slot *s = slot_get(DMN(ctx), id);
+	CK_ULONG n = (CK_ULONG)mech_sign_count;
+
+	if (s == NULL)
+		return CKR_SLOT_ID_INVALID;
+	if (s->token == NULL)
+		return CKR_TOKEN_NOT_PRESENT;
+	if (count == NULL)
+		return CKR_ARGUMENTS_BAD;
+	if (list && *count < n) {
+		*count = n;
+		return CKR_BUFFER_TOO_SMALL;
+	}
+	for (CK_ULONG i = 0; list && i < n; i++)
+		list[i] = mech_sign_table[i].type;
+	*count = n;
+	return CKR_OK;
+}
+
+static CK_RV p_GetMechanismInfo(void *ctx, CK_SLOT_ID id, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
+{
+	struct slot *s = slot_get(DMN(ctx), id);
+	const struct mech_desc *m = mech_find(type);
+
+	if (s == NULL)
+		return CKR_SLOT_ID_INVALID;
+	if (s->token == NULL)
+		return CKR_TOKEN_NOT_PRESENT;
+	if (m == NULL)
+		return CKR_MECHANISM_INVALID;
+	if (info == NULL)
+		return CKR_ARGUMENTS_BAD;
+	memset(info, 0, sizeof(*info));
+	if (m->family == MECH_ECDSA) {
+		info->ulMinKeySize = 256;
+		info->ulMaxKeySize = 384;
+		info->flags = CKF_HW | CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
+	} else {
+		info->ulMinKeySize = 2048;
+		info->ulMaxKeySize = 2048;
+		info->flags = CKF_HW | CKF_SIGN | (type == CKM_RSA_PKCS ? CKF_DECRYPT : 0);
+	}
+	return CKR_OK;
+}
+
+static CK_RV p_WaitForSlotEvent(void *ctx, CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserved)
+{
+	struct app *a = APP(ctx);
+
+	if (slot == NULL)
+		return CKR_ARGUMENTS_BAD;
+	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++) {
+		if (a->event[i]) {
+			a->event[i] = false;
+			*slot = a->d->slots[i].id;
+			return CKR_OK;
+		}
+	}
+	if (flags & CKF_DONT_BLOCK)
+		return CKR_NO_EVENT;
+	if (a->waiting)
+		return CKR_FUNCTION_FAILED;
+	a->waiting = CALL(ctx);
+	return CKR_IMZA_PENDING;
+}
+
+/* ---- sessions ---- */
+
+static CK_RV p_OpenSession(void *ctx, CK_SLOT_ID id, CK_FLAGS flags, CK_VOID_PTR app_ptr, CK_NOTIFY notify,
+                           CK_SESSION_HANDLE_PTR ret)
+{
+	struct app *a = APP(ctx);
+	struct slot *s = slot_get(a->d, id);
+	struct session *sess;
+
+	if (s == NULL)
+		return CKR_SLOT_ID_INVALID;
+	if (!(flags & CKF_SERIAL_SESSION))
+		return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
+	if (s->token == NULL)
+		return CKR_TOKEN_NOT_PRESENT;
+	if (ret == NULL)
+		return CKR_ARGUMENTS_BAD;
+	for (size_t i = 0; i < APP_MAX_SESSIONS; i++) {
+		if (a->sessions[i])
+			continue;
+		sess = calloc(1, sizeof(*sess));
+		if (sess == NULL)
+			return CKR_HOST_MEMORY;
+		sess->handle = a->next_handle++;
+		sess->slot = id;
+		sess->card_seq = s->card_seq;
+		sess->flags = flags & (CKF_SERIAL_SESSION | CKF_RW_SESSION);
+		a->sessions[i] = sess;
+		*ret = sess->handle;
+		return CKR_OK;
+	}
+	return CKR_SESSION_COUNT;
+}
+
+static CK_RV p_CloseSession(void *ctx, CK_SESSION_HANDLE h)
+{
+	if (app_session(APP(ctx), h) == NULL)
+		return CKR_SESSION_HANDLE_INVALID;
+	app_close_session(APP(ctx), h);
+	return CKR_OK;
+}
+
+static CK_RV p_CloseAllSessions(void *ctx, CK_SLOT_ID id)
+{
+	struct app *a = APP(ctx);
+
+	if (slot_get(a->d, id) == NULL)
+		return CKR_SLOT_ID_INVALID;
+	for (size_t i = 0; i < APP_MAX_SESSIONS; i++)
+		if (a->sessions[i] && a->sessions[i]->slot == id)
+			app_close_session(a, a->sessions[i]->handle);
+	return CKR_OK;
+}
+
+static CK_RV p_GetSessionInfo(void *ctx, CK_SESSION_HANDLE h, CK_SESSION_INFO_PTR info)
+{
+	struct session *sess;
+	struct slot *s;
+	CK_RV rv = get_session(ctx, h, &sess, &s);
+	bool rw, user;
+
+	if (rv != CKR_OK)
+		return rv;
+	if (info == NULL)
+		return CKR_ARGUMENTS_BAD;
+	rw = sess->flags & CKF_RW_SESSION;
+	user = logged_in(APP(ctx), s);
+	info->slotID = sess->slot;
+	info->state = rw ? (user ? CKS_RW_USER_FUNCTIONS : CKS_RW_PUBLIC_SESSION)
+	                 : (user ? CKS_RO_USER_FUNCTIONS : CKS_RO_PUBLIC_SESSION);
+	info->flags = sess->flags;
+	info->ulDeviceError = 0;
+	return CKR_OK;
+}
+
+/* ---- login ---- */
+
+static void login_finish(struct p11_job *j, int r)
+{
+	struct slot *s = slot_get(j->d, j->slot);
+	struct app *a = j->call->app;
+	CK_RV rv = card_rv(r);
+
+	if (s && s->token && s->card_seq == j->rj.seq) {
+		if (r == 0) {
+			s->owner_app = j->app_id;
+			s->token->pin_tries_left = s->token->pin_tries_max;
+			if (a && j->call->args[1].ul == CKU_USER)
+				a->login_seq[slot_index(j->d, s)] = s->card_seq;
+		} else {
+			/* A failed VERIFY leaves the card's login state unknown: no one holds it now. */
+			s->owner_app = 0;
+			if (r == CARD_E_PIN_INCORRECT && j->tries >= 0)
+				s->token->pin_tries_left = j->tries;
+			if (r == CARD_E_PIN_LOCKED)
+				s->token->pin_tries_left = 0;
+		}
+	}
+	if (r == 0 && a && j->call->args[1].ul == CKU_CONTEXT_SPECIFIC) {
+		struct session *sess = app_session(a, j->call->args[0].ul);
+
+		if (sess)
+			sess->op.context_login = true;
+	}
+	call_complete(j->call, rv);
+}
+
+static CK_RV p_Login(void *ctx, CK_SESSION_HANDLE h, CK_USER_TYPE type, CK_UTF8CHAR_PTR pin, CK_ULONG len)
+{
+	struct app *a = APP(ctx);
+	struct session *sess;
+	struct slot *s;
+	struct p11_job *j;
+	CK_RV rv = get_session(ctx, h, &sess, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (type == CKU_SO)
+		return CKR_USER_TYPE_INVALID;
+	if (type != CKU_USER && type != CKU_CONTEXT_SPECIFIC)
+		return CKR_USER_TYPE_INVALID;
+	if (type == CKU_USER && logged_in(a, s))
+		return CKR_USER_ALREADY_LOGGED_IN;
+	if (type == CKU_CONTEXT_SPECIFIC) {
+		if (sess->op.kind != OP_SIGN && sess->op.kind != OP_DECRYPT)
+			return CKR_OPERATION_NOT_INITIALIZED;
+		if (!logged_in(a, s))
+			return CKR_USER_NOT_LOGGED_IN;
+	}
+	/* No PIN pad support yet: a NULL PIN (protected authentication path) is refused. */
+	if (pin == NULL)
+		return CKR_ARGUMENTS_BAD;
+	if (len < 1 || len > PIV_PIN_MAX)
+		return CKR_PIN_LEN_RANGE;
+	j = job_new(ctx, s, JOB_LOGIN, login_finish);
+	if (j == NULL)
+		return CKR_HOST_MEMORY;
+	if (pin_secret_set(&j->pin, pin, len) < 0) {
+		free(j);
+		return CKR_HOST_MEMORY;
+	}
+	reader_submit(s->reader, &j->rj);
+	return CKR_IMZA_PENDING;
+}
+
+static void logout_finish(struct p11_job *j, int r)
+{
+	struct slot *s = slot_get(j->d, j->slot);
+
+	if (s && s->owner_app == j->app_id)
+		s->owner_app = 0;
+	call_complete(j->call, r == 0 || r == CARD_E_REMOVED ? CKR_OK : card_rv(r));
+}
+
+static CK_RV p_Logout(void *ctx, CK_SESSION_HANDLE h)
+{
+	struct app *a = APP(ctx);
+	struct session *sess;
+	struct slot *s;
+	struct p11_job *j;
+	CK_RV rv = get_session(ctx, h, &sess, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (!logged_in(a, s))
+		return CKR_USER_NOT_LOGGED_IN;
+	a->login_seq[slot_index(a->d, s)] = 0;
+	for (size_t i = 0; i < APP_MAX_SESSIONS; i++)
+		if (a->sessions[i] && a->sessions[i]->slot == s->id)
+			op_reset(&a->sessions[i]->op);
+	/* The card forgets the PIN only if it holds ours: another application's login stays. */
+	if (s->owner_app != a->id)
+		return CKR_OK;
+	j = job_new(ctx, s, JOB_LOGOUT, logout_finish);
+	if (j == NULL)
+		return CKR_HOST_MEMORY;
+	reader_submit(s->reader, &j->rj);
+	return CKR_IMZA_PENDING;
+}
+
+/* ---- objects ---- */
+
+static CK_RV p_FindObjectsInit(void *ctx, CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
+{
+	struct session *sess;
+	struct slot *s;
+	CK_RV rv = get_session(ctx, h, &sess, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (sess->find.kind == OP_FIND)
+		return CKR_OPERATION_ACTIVE;
+	if (tmpl == NULL && n > 0)
+		return CKR_ARGUMENTS_BAD;
+	op_reset(&sess->find);
+	sess->find.kind = OP_FIND;
+	for (size_t i = 0; i < s->token->nobjs; i++) {
+		const struct token_object *o = &s->token->objs[i];
+
+		if (visible(APP(ctx), s, o) && token_match(o, tmpl, n))
+			sess->find.found[sess->find.nfound++] = o->handle;
+	}
+	return CKR_OK;
+}
+
+static CK_RV p_FindObjects(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR out, CK_ULONG max,
+                           CK_ULONG_PTR count)
+{
+	struct session *sess;
+	struct slot *s;
+	CK_RV rv = get_session(ctx, h, &sess, &s);
+	CK_ULONG n = 0;
+
+	if (rv != CKR_OK)
+		return rv;
+	if (sess->find.kind != OP_FIND)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	if (count == NULL || (out == NULL && max > 0))
+		return CKR_ARGUMENTS_BAD;
+	while (n < max && sess->find.next < sess->find.nfound)
+		out[n++] = sess->find.found[sess->find.next++];
+	*count = n;
+	return CKR_OK;
+}
+
+static CK_RV p_FindObjectsFinal(void *ctx, CK_SESSION_HANDLE h)
+{
+	struct session *sess;
+	struct slot *s;
+	CK_RV rv = get_session(ctx, h, &sess, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (sess->find.kind != OP_FIND)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	op_reset(&sess->find);
+	return CKR_OK;
+}
+
+static CK_RV find_object(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, struct session **ret_sess,
+                         struct slot **ret_slot, struct token_object **ret_obj)
+{
+	CK_RV rv = get_session(ctx, h, ret_sess, ret_slot);
+	struct token_object *o;
+
+	if (rv != CKR_OK)
+		return rv;
+	o = token_object((*ret_slot)->token, oh);
+	if (o == NULL || !visible(APP(ctx), *ret_slot, o))
+		return CKR_OBJECT_HANDLE_INVALID;
+	*ret_obj = o;
+	return CKR_OK;
+}
+
+/* PKCS#11 2.40 §5.7: every attribute is answered; the worst problem found is the return value. */
+static CK_RV p_GetAttributeValue(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE_PTR t,
+                                 CK_ULONG n)
+{
+	struct session *sess;
+	struct slot *s;
+	struct token_object *o;
+	CK_RV rv = find_object(ctx, h, oh, &sess, &s, &o);
+	bool sensitive = false, invalid = false, small = false;
+
+	if (rv != CKR_OK)
+		return rv;
+	if (t == NULL && n > 0)
+		return CKR_ARGUMENTS_BAD;
+	for (CK_ULONG i = 0; i < n; i++) {
+		const struct token_attr *a = token_attr(o, t[i].type);
+
+		if (token_attr_sensitive(o, t[i].type)) {
+			t[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+			sensitive = true;
+		} else if (a == NULL) {
+			t[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+			invalid = true;
+		} else if (t[i].pValue == NULL) {
+			t[i].ulValueLen = a->len;
+		} else if (t[i].ulValueLen < a->len) {
+			t[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+			small = true;
+		} else {
+			memcpy(t[i].pValue, a->value, a->len);
+			t[i].ulValueLen = a->len;
+		}
+	}
+	if (sensitive)
+		return CKR_ATTRIBUTE_SENSITIVE;
+	if (invalid)
+		return CKR_ATTRIBUTE_TYPE_INVALID;
+	return small ? CKR_BUFFER_TOO_SMALL : CKR_OK;
+}
+
+static CK_RV p_GetObjectSize(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ULONG_PTR size)
+{
+	struct session *sess;
+	struct slot *s;
+	struct token_object *o;
+	CK_RV rv = find_object(ctx, h, oh, &sess, &s, &o);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (size == NULL)
+		return CKR_ARGUMENTS_BAD;
+	*size = CK_UNAVAILABLE_INFORMATION;
+	return CKR_OK;
+}
+
+/* The token is write-protected: object management is refused as such. */
+static CK_RV p_CreateObject(void *ctx, CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+                            CK_OBJECT_HANDLE_PTR r)
+{
+	struct session *sess;
+	struct slot *s;
+	CK_RV rv = get_session(ctx, h, &sess, &s);
+
+	return rv != CKR_OK ? rv : CKR_TOKEN_WRITE_PROTECTED;
+}
+
+static CK_RV p_DestroyObject(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
+{
+	struct session *sess;
+	struct slot *s;
+	struct token_object *o;
+	CK_RV rv = find_object(ctx, h, oh, &sess, &s, &o);
+
+	return rv != CKR_OK ? rv : CKR_ACTION_PROHIBITED;
+}
+
+static CK_RV p_SetAttributeValue(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE_PTR t,
+                                 CK_ULONG n)
+{
+	struct session *sess;
+	struct slot *s;
+	struct token_object *o;
+	CK_RV rv = find_object(ctx, h, oh, &sess, &s, &o);
+
+	return rv != CKR_OK ? rv : CKR_ACTION_PROHIBITED;
+}
+
+/* ---- signing and decryption ---- */
+
+static size_t out_len(const struct token_key_info *k)
+{
+	return k->type == CKK_EC ? 2 * k->size : k->size;
+}
+
+static CK_RV op_init(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key,
+                     enum op_kind kind)
+{
+	struct app *a = APP(ctx);
+	struct session *sess;
+	struct slot *s;
+	struct token_object *o;
+	const struct mech_desc *md;
+	CK_RV rv = get_session(ctx, h, &sess, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (m == NULL) {
+		/* PKCS#11 3.0: a NULL mechanism ends the operation. */
+		op_reset(&sess->op);
+		return CKR_OK;
+	}
+	if (sess->op.kind != OP_NONE)
+		return CKR_OPERATION_ACTIVE;
+	o = token_object(s->token, key);
+	if (o == NULL || o->cls != CKO_PRIVATE_KEY)
+		return CKR_KEY_HANDLE_INVALID;
+	if (!visible(a, s, o))
+		return CKR_USER_NOT_LOGGED_IN;
+	if (kind == OP_DECRYPT) {
+		if (m->mechanism != CKM_RSA_PKCS)
+			return CKR_MECHANISM_INVALID;
+		if (o->key.type != CKK_RSA)
+			return CKR_KEY_TYPE_INCONSISTENT;
+		if (!attr_bool(o, CKA_DECRYPT))
+			return CKR_KEY_FUNCTION_NOT_PERMITTED;
+		md = NULL;
+	} else {
+		md = mech_find(m->mechanism);
+		if (md == NULL)
+			return CKR_MECHANISM_INVALID;
+		if ((md->family == MECH_ECDSA) != (o->key.type == CKK_EC))
+			return CKR_KEY_TYPE_INCONSISTENT;
+		if (!attr_bool(o, CKA_SIGN))
+			return CKR_KEY_FUNCTION_NOT_PERMITTED;
+	}
+	op_reset(&sess->op);
+	if (md && md->family == MECH_RSA_PSS) {
+		const CK_RSA_PKCS_PSS_PARAMS *p = m->pParameter;
+		const char *hn;
+
+		if (p == NULL || m->ulParameterLen != sizeof(*p))
+			return CKR_MECHANISM_PARAM_INVALID;
+		hn = mech_hash_name(p->hashAlg);
+		if (hn == NULL || mech_mgf_name(p->mgf) == NULL ||
+		    (md->digest && strcmp(md->digest, hn) != 0) || p->sLen > o->key.size)
+			return CKR_MECHANISM_PARAM_INVALID;
+		sess->op.pss = (struct mech_pss){p->hashAlg, p->mgf, p->sLen};
+		sess->op.has_pss = true;
+	}
+	sess->op.kind = kind;
+	sess->op.mech = md;
+	sess->op.key = key;
+	return CKR_OK;
+}
+
+static CK_RV p_SignInit(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
+{
+	return op_init(ctx, h, m, key, OP_SIGN);
+}
+
+static CK_RV p_DecryptInit(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key)
+{
+	return op_init(ctx, h, m, key, OP_DECRYPT);
+}
+
+/* Collects data of a multi-part signature: hashed at once for hashing mechanisms, kept (bounded)
+ * for raw ones. */
+static CK_RV op_update(struct op *op, const uint8_t *data, size_t len)
+{
+	if (op->mech->digest) {
+		if (op->md_ctx == NULL) {
+			EVP_MD *md = EVP_MD_fetch(NULL, op->mech->digest, NULL);
+
+			op->md_ctx = EVP_MD_CTX_new();
+			if (md == NULL || op->md_ctx == NULL ||
+			    EVP_DigestInit_ex(op->md_ctx, md, NULL) != 1) {
+				EVP_MD_free(md);
+				return CKR_HOST_MEMORY;
+			}
+			EVP_MD_free(md);
+		}
+		return EVP_DigestUpdate(op->md_ctx, data, len) == 1 ? CKR_OK : CKR_FUNCTION_FAILED;
+	}
+	if (len > sizeof(op->data) - op->data_len)
+		return CKR_DATA_LEN_RANGE;
+	memcpy(op->data + op->data_len, data, len);
+	op->data_len += len;
+	return CKR_OK;
+}
+
+static void sign_finish(struct p11_job *j, int r)
+{
+	struct call *c = j->call;
+	struct app *a = c->app;
+	struct session *sess = a ? app_session(a, c->args[0].ul) : NULL;
+	/* C_Sign's output is its third argument, C_SignFinal's its second. */
+	union rpc_arg *out = &c->args[c->desc->id == RPC_CALL_C_Sign ? 2 : 1];
+	struct slot *s = slot_get(j->d, j->slot);
+	size_t need = out_len(&j->key);
+	CK_RV rv = card_rv(r);
+
+	if (r == CARD_E_NOT_LOGGED_IN && a && s) {
+		/* The card no longer holds this application's login (another logged in, or reset). */
+		a->login_seq[slot_index(j->d, s)] = 0;
+	}
+	if (r == 0 && j->key.type == CKK_EC) {
+		uint8_t raw[132];
+
+		if (mech_ec_der_to_raw(j->out, j->outlen, raw, j->key.size) < 0) {
+			rv = CKR_DEVICE_ERROR;
+		} else {
+			memcpy(out->out.p, raw, need);
+			*out->out.n = need;
+		}
+	} else if (r == 0) {
+		if (j->outlen != need) {
+			rv = CKR_DEVICE_ERROR;
+		} else {
+			memcpy(out->out.p, j->out, need);
+			*out->out.n = need;
+		}
+	}
+	if (sess)
+		op_reset(&sess->op);
+	call_complete(c, rv);
+}
+
+static void decrypt_finish(struct p11_job *j, int r)
+{
+	struct call *c = j->call;
+	struct app *a = c->app;
+	struct session *sess = a ? app_session(a, c->args[0].ul) : NULL;
+	union rpc_arg *out = &c->args[2];
+	struct slot *s = slot_get(j->d, j->slot);
+	CK_RV rv = card_rv(r);
+
+	if (r == CARD_E_NOT_LOGGED_IN && a && s)
+		a->login_seq[slot_index(j->d, s)] = 0;
+	if (r == 0 && sess) {
+		struct op *op = &sess->op;
+
+		if (mech_rsa_unpad_pkcs1(j->out, j->outlen, op->result, sizeof(op->result), &op->result_len) <
+		    0) {
+			rv = CKR_ENCRYPTED_DATA_INVALID;
+		} else if (*out->out.n < op->result_len) {
+			/* Kept for the caller's retry with a larger buffer: the card is not asked again. */
+			op->have_result = true;
+			*out->out.n = op->result_len;
+			explicit_bzero(j->out, sizeof(j->out));
+			call_complete(c, CKR_BUFFER_TOO_SMALL);
+			return;
+		} else {
+			memcpy(out->out.p, op->result, op->result_len);
+			*out->out.n = op->result_len;
+		}
+	}
+	explicit_bzero(j->out, sizeof(j->out));
+	if (sess)
+		op_reset(&sess->op);
+	call_complete(c, rv);
+}
+
+/* Checks the login the key needs and queues the card operation. */
+static CK_RV submit_private(void *ctx, struct session *sess, struct slot *s, const struct token_object *o,
+                            const uint8_t *in, size_t inlen, void (*finish)(struct p11_job *, int))
+{
+	struct app *a = APP(ctx);
+	struct p11_job *j;
+
+	if (o->key.needs_pin) {
+		if (!logged_in(a, s) || s->owner_app != a->id) {
+			a->login_seq[slot_index(a->d, s)] = 0;
+			op_reset(&sess->op);
+			return CKR_USER_NOT_LOGGED_IN;
+		}
+		if (o->key.pin_always && !sess->op.context_login) {
+			op_reset(&sess->op);
+			return CKR_USER_NOT_LOGGED_IN;
+		}
+	}
+	j = job_new(ctx, s, JOB_PRIVATE, finish);
+	if (j == NULL)
+		return CKR_HOST_MEMORY;
+	j->key = o->key;
+	memcpy(j->in, in, inlen);
+	j->inlen = inlen;
+	reader_submit(s->reader, &j->rj);
+	return CKR_IMZA_PENDING;
+}
+
+/* Signs what the operation has collected (plus data, for single-part C_Sign). */
+static CK_RV sign_common(void *ctx, CK_SESSION_HANDLE h, const uint8_t *data, size_t len, CK_BYTE_PTR sig,
+                         CK_ULONG_PTR siglen, bool final)
+{
+	struct session *sess;
+	struct slot *s;
+	const struct token_object *o;
+	struct op *op;
+	uint8_t block[512];
+	size_t need;
+	CK_RV rv = get_session(ctx, h, &sess, &s);
+	int e;
+
+	if (rv != CKR_OK)
+		return rv;
+	op = &sess->op;
+	if (op->kind != OP_SIGN)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	if (!final && op->multi)
+		return CKR_OPERATION_ACTIVE;
+	if (siglen == NULL) {
+		op_reset(op);
+		return CKR_ARGUMENTS_BAD;
+	}
+	o = token_object(s->token, op->key);
+	need = out_len(&o->key);
+	/* PKCS#11 2.40 §5.2: a length query or a short buffer leaves the operation going. */
+	if (sig == NULL) {
+		*siglen = need;
+		return CKR_OK;
+	}
+	if (*siglen < need) {
+		*siglen = need;
+		return CKR_BUFFER_TOO_SMALL;
+	}
+	if (!final && data && len > 0) {
+		rv = op_update(op, data, len);
+		if (rv != CKR_OK) {
+			op_reset(op);
+			return rv;
+		}
+	}
+	if (op->mech->digest) {
+		uint8_t hash[EVP_MAX_MD_SIZE];
+		unsigned int hlen = 0;
+
+		/* A single-part sign over empty data still needs the digest context. */
+		if (op->md_ctx == NULL && (rv = op_update(op, (const uint8_t *)"", 0)) != CKR_OK) {
+			op_reset(op);
+			return rv;
+		}
+		if (EVP_DigestFinal_ex(op->md_ctx, hash, &hlen) != 1) {
+			op_reset(op);
+			return CKR_FUNCTION_FAILED;
+		}
+		e = mech_block_from_hash(op->mech, op->has_pss ? &op->pss : NULL, hash, hlen, block,
+		                         o->key.size);
+	} else if (o->key.type == CKK_EC) {
+		e = mech_ec_input(op->mech, op->data, op->data_len, block, o->key.size);
+	} else {
+		e = mech_rsa_block(op->mech, op->has_pss ? &op->pss : NULL, op->data, op->data_len, block,
+		                   o->key.size);
+	}
+	if (e < 0) {
+		op_reset(op);
+		return e == -EMSGSIZE || e == -EINVAL ? CKR_DATA_LEN_RANGE : CKR_FUNCTION_FAILED;
+	}
+	return submit_private(ctx, sess, s, o, block, o->key.size, sign_finish);
+}
+
+static CK_RV p_Sign(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
+                    CK_ULONG_PTR siglen)
+{
+	if (data == NULL && len > 0)
+		return CKR_ARGUMENTS_BAD;
+	return sign_common(ctx, h, data, len, sig, siglen, false);
+}
+
+static CK_RV p_SignUpdate(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len)
+{
+	struct session *sess;
+	struct slot *s;
+	CK_RV rv = get_session(ctx, h, &sess, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (sess->op.kind != OP_SIGN)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	if (data == NULL && len > 0) {
+		op_reset(&sess->op);
+		return CKR_ARGUMENTS_BAD;
+	}
+	sess->op.multi = true;
+	rv = op_update(&sess->op, data, len);
+	if (rv != CKR_OK)
+		op_reset(&sess->op);
+	return rv;
+}
+
+static CK_RV p_SignFinal(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG_PTR siglen)
+{
+	return sign_common(ctx, h, NULL, 0, sig, siglen, true);
+}
+
+static CK_RV p_Decrypt(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
+                       CK_ULONG_PTR outlen)
+{
+	struct session *sess;
+	struct slot *s;
+	const struct token_object *o;
+	struct op *op;
+	CK_RV rv = get_session(ctx, h, &sess, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	op = &sess->op;
+	if (op->kind != OP_DECRYPT)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	if (outlen == NULL || (in == NULL && inlen > 0)) {
+		op_reset(op);
+		return CKR_ARGUMENTS_BAD;
+	}
+	o = token_object(s->token, op->key);
+	if (op->have_result) {
+		if (out == NULL || *outlen < op->result_len) {
+			*outlen = op->result_len;
+			return out == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
+		}
+		memcpy(out, op->result, op->result_len);
+		*outlen = op->result_len;
+		op_reset(op);
+		return CKR_OK;
+	}
+	if (inlen != o->key.size) {
+		op_reset(op);
+		return CKR_ENCRYPTED_DATA_LEN_RANGE;
+	}
+	if (out == NULL) {
+		/* An upper bound, as §5.2 allows: the exact length needs the card. */
+		*outlen = o->key.size - 11;
+		return CKR_OK;
+	}
+	return submit_private(ctx, sess, s, o, in, inlen, decrypt_finish);
+}
+
+const struct rpc_server_ops p11_ops = {
+        .C_GetInfo = p_GetInfo,
+        .C_GetSlotList = p_GetSlotList,
+        .C_GetSlotInfo = p_GetSlotInfo,
+        .C_GetTokenInfo = p_GetTokenInfo,
+        .C_GetMechanismList = p_GetMechanismList,
+        .C_GetMechanismInfo = p_GetMechanismInfo,
+        .C_WaitForSlotEvent = p_WaitForSlotEvent,
+        .C_OpenSession = p_OpenSession,
+        .C_CloseSession = p_CloseSession,
+        .C_CloseAllSessions = p_CloseAllSessions,
+        .C_GetSessionInfo = p_GetSessionInfo,
+        .C_Login = p_Login,
+        .C_Logout = p_Logout,
+        .C_CreateObject = p_CreateObject,
+        .C_DestroyObject = p_DestroyObject,
+        .C_GetObjectSize = p_GetObjectSize,
+        .C_GetAttributeValue = p_GetAttributeValue,
+        .C_SetAttributeValue = p_SetAttributeValue,
+        .C_FindObjectsInit = p_FindObjectsInit,
+        .C_FindObjects = p_FindObjects,
+        .C_FindObjectsFinal = p_FindObjectsFinal,
+        .C_SignInit = p_SignInit,
+        .C_Sign = p_Sign,
+        .C_SignUpdate = p_SignUpdate,
+        .C_SignFinal = p_SignFinal,
+        .C_DecryptInit = p_DecryptInit,
+        .C_Decrypt = p_Decrypt,
+};

@@ -1,0 +1,476 @@
+/* imzad's RPC server (see server.h). Frames are read by hand rather than through a bufferevent so a
+ * request (which may carry a PIN) lives in one buffer of ours that is wiped after use; replies go out
+ * through an evbuffer. A client that sends garbage, oversized frames or stops reading loses its own
+ * connection and nothing else. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "daemon/admin.h"
+#include "daemon/log.h"
+#include "daemon/server.h"
+#include "protocol/proto-hello.h"
+
+#define MAX_CLIENTS 256
+/* Replies a client has not read yet: past this we stop reading its requests. */
+#define OUT_PAUSE (1u << 20)
+/* A client that reads nothing of a pending reply for this long is dropped. */
+#define WRITE_TIMEOUT_S 30
+
+struct client {
+	struct server *srv;
+	int fd;
+	struct event *rev, *wev;
+	struct evbuffer *out;
+	uint8_t hdr[PROTO_FRAME_HEADER];
+	size_t hdr_got;
+	uint8_t *msg;
+	uint32_t msg_len;
+	size_t msg_got;
+	bool hello_done;
+	pid_t pid;
+	uid_t uid;
+	struct app *app;
+	struct call *call;
+	struct client *next, *prev;
+};
+
+struct server {
+	struct daemon *d;
+	int fd;
+	struct event *lev;
+	struct client *clients;
+	size_t nclients;
+};
+
+static void client_free(struct client *c, const char *why);
+
+struct daemon *call_daemon(const struct call *c)
+{
+	return c->client ? c->client->srv->d : NULL;
+}
+
+static void update_events(struct client *c)
+{
+	struct timeval tv = {WRITE_TIMEOUT_S, 0};
+	bool want_read = c->call == NULL && evbuffer_get_length(c->out) < OUT_PAUSE;
+
+	if (want_read)
+		event_add(c->rev, NULL);
+	else
+		event_del(c->rev);
+	if (evbuffer_get_length(c->out) > 0) {
+		if (!event_pending(c->wev, EV_WRITE, NULL))
+			event_add(c->wev, &tv);
+	} else {
+		event_del(c->wev);
+	}
+}
+
+static void flush_out(struct client *c)
+{
+	while (evbuffer_get_length(c->out) > 0) {
+		int n = evbuffer_write(c->out, c->fd);
+
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			break;
+		client_free(c, "write failed");
+		return;
+	}
+	update_events(c);
+}
+
+/* Sends one frame whose payload is w's bytes after the header reserved by proto_frame_begin. */
+static void send_frame(struct client *c, struct proto_buf *w)
+{
+	if (proto_frame_end(w) < 0 || evbuffer_add(c->out, w->data, w->len) < 0) {
+		proto_buf_free(w);
+		client_free(c, "reply too large");
+		return;
+	}
+	proto_buf_free(w);
+	flush_out(c);
+}
+
+static void call_free(struct call *c)
+{
+	proto_arena_free(&c->arena);
+	explicit_bzero(c->args, sizeof(c->args));
+	free(c);
+}
+
+void call_complete(struct call *call, CK_RV rv)
+{
+	struct client *c = call->client;
+	struct proto_buf w = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
+	int e;
+
+	if (call->app)
+		app_call_done(call->app);
+	if (call->cancelled || c == NULL) {
+		call_free(call);
+		return;
+	}
+	c->call = NULL;
+	proto_frame_begin(&w);
+	e = rpc_response_encode(call->desc, call->args, rv, &w);
+	if (e < 0) {
+		/* The call ran but its results can't be sent; say so instead. */
+		proto_frame_begin(&w);
+		rpc_response_bare(&w, call->desc->id, e == -EINVAL ? CKR_GENERAL_ERROR : CKR_HOST_MEMORY);
+	}
+	call_free(call);
+	send_frame(c, &w);
+}
+
+static void handle_hello(struct client *c, const uint8_t *msg, size_t len)
+{
+	struct proto_hello h;
+	struct proto_hello_reply rep = {.major = PROTO_VERSION_MAJOR};
+	struct proto_buf w = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
+	char exe[PATH_MAX] = "", link[64];
+	ssize_t n;
+	int e;
+
+	if (proto_hello_decode(msg, len, &h) < 0) {
+		client_free(c, "no valid HELLO");
+		return;
+	}
+	e = proto_hello_negotiate(&h, PROTO_VERSION_MAJOR, PROTO_VERSION_MINOR, &rep.minor);
+	snprintf(rep.server_name, sizeof(rep.server_name), "imzad %s", PACKAGE_VERSION);
+	proto_frame_begin(&w);
+	proto_hello_reply_encode(&w, &rep);
+	send_frame(c, &w);
+	if (e < 0) {
+		log_info("client pid %d speaks protocol %u.x; closing", (int)c->pid, h.major);
+		client_free(c, NULL);
+		return;
+	}
+	/* The executable as the kernel knows it: the client's own name is only a claim. */
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)c->pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	c->app = app_attach(c->srv->d, c->pid, c->uid, (int)h.kind, h.app_name, exe);
+	if (c->app == NULL) {
+		client_free(c, "too many applications");
+		return;
+	}
+	c->hello_done = true;
+	log_debug("client pid %d (%s, %s) connected", (int)c->pid, h.app_name, exe);
+}
+
+static void handle_call(struct client *c, const uint8_t *msg, size_t len)
+{
+	struct proto_buf w = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
+	struct proto_reader r;
+	struct call *call;
+	uint32_t id;
+	CK_RV rv;
+	int e;
+
+	proto_reader_init(&r, msg, len);
+	if (proto_get_u32(&r, &id) < 0) {
+		client_free(c, "malformed request");
+		return;
+	}
+	if (id >= RPC_CALL_IMZA_STATUS) {
+		proto_frame_begin(&w);
+		e = admin_handle(c->srv->d, c->app, id, &r, &w);
+		if (e < 0) {
+			proto_buf_free(&w);
+			client_free(c, "malformed admin request");
+			return;
+		}
+		send_frame(c, &w);
+		return;
+	}
+	call = calloc(1, sizeof(*call));
+	if (call == NULL) {
+		client_free(c, "out of memory");
+		return;
+	}
+	call->desc = rpc_call_find(id);
+	if (call->desc == NULL) {
+		free(call);
+		proto_frame_begin(&w);
+		rpc_response_bare(&w, id, CKR_FUNCTION_NOT_SUPPORTED);
+		send_frame(c, &w);
+		return;
+	}
+	proto_arena_init(&call->arena, PROTO_ARENA_MAX);
+	e = rpc_request_decode(call->desc, &r, &call->arena, call->args);
+	if (e == -ENOMEM) {
+		call_free(call);
+		proto_frame_begin(&w);
+		rpc_response_bare(&w, id, CKR_HOST_MEMORY);
+		send_frame(c, &w);
+		return;
+	}
+	if (e < 0) {
+		call_free(call);
+		client_free(c, "malformed request");
+		return;
+	}
+	call->client = c;
+	call->app = c->app;
+	c->call = call;
+	app_call_start(c->app);
+	rv = rpc_server_invoke(&p11_ops, call, call->desc, call->args);
+	if (rv == CKR_IMZA_PENDING) {
+		call->pending = true;
+		update_events(c);
+		return;
+	}
+	call_complete(call, rv);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+	ssize_t n;
+
+	if (c->hdr_got < PROTO_FRAME_HEADER) {
+		n = recv(fd, c->hdr + c->hdr_got, PROTO_FRAME_HEADER - c->hdr_got, 0);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			client_free(c, c->hdr_got || c->msg ? "connection closed inside a frame" : NULL);
+			return;
+		}
+		if (n < 0)
+			return;
+		c->hdr_got += (size_t)n;
+		if (c->hdr_got < PROTO_FRAME_HEADER)
+			return;
+		/* The cap is checked before anything is allocated for the frame. */
+		if (proto_frame_need(c->hdr, &c->msg_len) < 0) {
+			client_free(c, "frame over the size cap or empty");
+			return;
+		}
+		c->msg = malloc(c->msg_len);
+		if (c->msg == NULL) {
+			client_free(c, "out of memory");
+			return;
+		}
+		c->msg_got = 0;
+	}
+	n = recv(fd, c->msg + c->msg_got, c->msg_len - c->msg_got, 0);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		client_free(c, "connection closed inside a frame");
+		return;
+	}
+	if (n < 0)
+		return;
+	c->msg_got += (size_t)n;
+	if (c->msg_got < c->msg_len)
+		return;
+	{
+		uint8_t *msg = c->msg;
+		uint32_t len = c->msg_len;
+
+		c->msg = NULL;
+		c->hdr_got = 0;
+		if (c->hello_done)
+			handle_call(c, msg, len);
+		else
+			handle_hello(c, msg, len);
+		/* Requests carry PINs: nothing of them stays in memory. */
+		explicit_bzero(msg, len);
+		free(msg);
+	}
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	if (what & EV_TIMEOUT) {
+		client_free(c, "client stopped reading its replies");
+		return;
+	}
+	flush_out(c);
+}
+
+static void client_free(struct client *c, const char *why)
+{
+	struct server *s = c->srv;
+
+	if (why)
+		log_info("client pid %d: %s; connection closed", (int)c->pid, why);
+	if (c->call) {
+		/* The card job still holds the call; it is freed when the job ends. */
+		c->call->cancelled = true;
+		c->call->client = NULL;
+		if (c->app)
+			app_call_cancel(c->app, c->call);
+	}
+	if (c->app)
+		app_detach(s->d, c->app);
+	event_free(c->rev);
+	event_free(c->wev);
+	evbuffer_free(c->out);
+	close(c->fd);
+	if (c->msg) {
+		explicit_bzero(c->msg, c->msg_len);
+		free(c->msg);
+	}
+	explicit_bzero(c->hdr, sizeof(c->hdr));
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nclients--;
+	free(c);
+}
+
+static void on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct server *s = arg;
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	struct client *c;
+	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
+	    (cred.uid != getuid() && cred.uid != 0)) {
+		log_warning("refused a connection from uid %d", (int)cred.uid);
+		close(fd);
+		return;
+	}
+	if (s->nclients >= MAX_CLIENTS) {
+		log_warning("refused a connection: %d clients already", MAX_CLIENTS);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		close(fd);
+		return;
+	}
+	c->srv = s;
+	c->fd = fd;
+	c->pid = cred.pid;
+	c->uid = cred.uid;
+	c->out = evbuffer_new();
+	c->rev = event_new(s->d->base, fd, EV_READ | EV_PERSIST, on_read, c);
+	c->wev = event_new(s->d->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
+	if (c->out == NULL || c->rev == NULL || c->wev == NULL) {
+		if (c->out)
+			evbuffer_free(c->out);
+		if (c->rev)
+			event_free(c->rev);
+		if (c->wev)
+			event_free(c->wev);
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = s->clients;
+	if (s->clients)
+		s->clients->prev = c;
+	s->clients = c;
+	s->nclients++;
+	event_add(c->rev, NULL);
+}
+
+int server_new(struct daemon *d, int listen_fd, struct server **ret)
+{
+	struct server *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return -ENOMEM;
+	s->d = d;
+	s->fd = listen_fd;
+	s->lev = event_new(d->base, listen_fd, EV_READ | EV_PERSIST, on_accept, s);
+	if (s->lev == NULL || event_add(s->lev, NULL) < 0) {
+		if (s->lev)
+			event_free(s->lev);
+		free(s);
+		return -ENOMEM;
+	}
+	*ret = s;
+	return 0;
+}
+
+void server_free(struct server *s)
+{
+	if (s == NULL)
+		return;
+	while (s->clients)
+		client_free(s->clients, NULL);
+	event_free(s->lev);
+	close(s->fd);
+	free(s);
+}
+
+int server_default_path(char *out, size_t cap)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (rt == NULL || rt[0] != '/')
+		return -ENOENT;
+	n = snprintf(out, cap, "%s/imza/imzad.sock", rt);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+int server_bind(const char *path, bool private_dir, int *ret_fd)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char dir[sizeof(sa.sun_path)];
+	char *slash;
+	struct stat st;
+	mode_t old;
+	int fd, e;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	memcpy(dir, path, strlen(path) + 1);
+	slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		/* The directory must be ours and no one else may replace the socket in it; our own runtime
+		 * directory must also be closed to others. */
+		if (stat(dir, &st) < 0)
+			return -errno;
+		if (st.st_uid != getuid() || (st.st_mode & (private_dir ? 0077 : 0022)))
+			return -EPERM;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A stale socket from a previous run that no one answers on may go. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		return -EADDRINUSE;
+	}
+	unlink(path);
+	old = umask(0177);
+	e = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	umask(old);
+	if (e == 0 && listen(fd, 64) < 0)
+		e = -errno;
+	if (e < 0) {
+		close(fd);
+		return e;
+	}
+	*ret_fd = fd;
+	return 0;
+}

@@ -1,0 +1,18 @@
+/* imzad's RPC server: the Unix socket, one connection per client, frames in and out, the HELLO,
+ * and dispatch of each call to the PKCS#11 layer (p11.c), which may answer at once or later. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "daemon/daemon.h"
+
+struct server;
+
+/* Serves on listen_fd (already bound and listening). */
+int server_new(struct daemon *d, int listen_fd, struct server **ret);
+void server_free(struct server *s);
+/* Binds a Unix socket at path: its directory is created 0700 if missing and must be ours and not
+ * writable by others (private_dir: not open to others at all), the socket is 0600. */
+int server_bind(const char *path, bool private_dir, int *ret_fd);
+/* The default socket: $XDG_RUNTIME_DIR/imza/imzad.sock, or NULL without XDG_RUNTIME_DIR. */
+int server_default_path(char *out, size_t cap);

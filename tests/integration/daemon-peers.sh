@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Bad peers on imzad's socket (see daemon_peers.py): each loses at most its own connection.
+. "$(dirname "$0")/../lib/tap.sh"
+
+stack_up s
+pid=$("$STACK" pids "$IMZA_STACK_DIR" | awk '$2 == "imzad" { print $1 }')
+while IFS= read -r line; do
+	case $line in
+	"ok - "*) pass "${line#ok - }" ;;
+	"not ok - "*) fail "${line#not ok - }" ;;
+	*) echo "$line" ;;
+	esac
+done < <(python3 "$IMZA_SRCDIR/tests/integration/daemon_peers.py" 2>>"$LOG")
+pid2=$("$STACK" pids "$IMZA_STACK_DIR" | awk '$2 == "imzad" { print $1 }')
+[ -n "$pid" ] && [ "$pid" = "$pid2" ] && pass "imzad is the same process (pid $pid)" || fail "imzad is the same process"
+check_output "imzactl still gets the status" 'card: AHMET' "$IMZA_BUILDDIR/tools/imzactl" status
+done_testing

@@ -1,0 +1,224 @@
+/* imzactl: imza's command-line tool. Asks imzad (over the same socket and protocol the module uses)
+ * for its status and the certificates of the cards it sees. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+
+#include "protocol/proto-admin.h"
+#include "protocol/proto-ck.h"
+#include "protocol/proto-client.h"
+#include "protocol/proto-frame.h"
+#include "protocol/rpc.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: imzactl [--socket PATH] status [--verbose]\n"
+	           "       imzactl [--socket PATH] certs\n");
+}
+
+/* One admin call: its response body is left in resp, read through *r. */
+static int admin_call(const char *path, uint32_t id, struct proto_buf *resp, struct proto_reader *r)
+{
+	struct proto_buf req = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
+	struct proto_hello_reply rep;
+	uint32_t rid;
+	CK_RV rv = 0;
+	int fd, e;
+
+	e = proto_client_connect(path, PROTO_CLIENT_CLI, "imzactl", &rep, &fd);
+	if (e < 0) {
+		fprintf(stderr, "imzactl: cannot reach imzad at %s: %s\n", path, strerror(-e));
+		return e;
+	}
+	proto_frame_begin(&req);
+	proto_put_u32(&req, id);
+	e = proto_client_call(fd, &req, resp);
+	proto_buf_free(&req);
+	close(fd);
+	if (e < 0) {
+		fprintf(stderr, "imzactl: imzad did not answer: %s\n", strerror(-e));
+		return e;
+	}
+	proto_reader_init(r, resp->data, resp->len);
+	proto_get_u32(r, &rid);
+	proto_get_ulong(r, &rv);
+	if (r->error || rid != id || rv != CKR_OK) {
+		fprintf(stderr, "imzactl: imzad refused the request\n");
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int cmd_status(const char *path, int verbose)
+{
+	struct proto_buf resp = PROTO_BUF_INIT(PROTO_FRAME_MAX);
+	static struct proto_status st;
+	struct proto_reader r;
+	int e = admin_call(path, RPC_CALL_IMZA_STATUS, &resp, &r);
+
+	if (e == 0 && (proto_status_decode(&r, &st) < 0 || proto_reader_end(&r) < 0))
+		e = -EBADMSG;
+	if (e < 0) {
+		proto_buf_free(&resp);
+		return 1;
+	}
+	printf("daemon: %s\n", st.server);
+	printf("clients: %u\n", st.nclients);
+	if (verbose)
+		printf("apdus: %llu\n", (unsigned long long)st.apdus_total);
+	printf("readers: %u\n", st.nslots);
+	for (uint32_t i = 0; i < st.nslots; i++) {
+		const struct proto_status_slot *s = &st.slots[i];
+
+		printf("slot %llu: %s%s\n", (unsigned long long)s->id, s->reader,
+		       s->reader_present ? "" : " (unplugged)");
+		if (s->token_present) {
+			printf("  card: %s (serial %s)\n", s->label, s->serial);
+			if (s->pin_tries >= 0)
+				printf("  pin tries left: %d\n", s->pin_tries);
+		} else {
+			printf("  card: none\n");
+		}
+		if (verbose)
+			printf("  apdus: %llu\n", (unsigned long long)s->apdus);
+	}
+	proto_buf_free(&resp);
+	return 0;
+}
+
+static void print_name(const char *what, const X509_NAME *n)
+{
+	char buf[512];
+
+	X509_NAME_oneline(n, buf, sizeof(buf));
+	printf("  %s: %s\n", what, buf);
+}
+
+static void print_time(const char *what, const ASN1_TIME *t)
+{
+	struct tm tm;
+	char buf[64];
+
+	if (t && ASN1_TIME_to_tm(t, &tm) == 1 && strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm) > 0)
+		printf("  %s: %s\n", what, buf);
+}
+
+static void print_key(const X509 *x)
+{
+	EVP_PKEY *k = X509_get0_pubkey(x);
+	char group[64];
+
+	if (k == NULL)
+		return;
+	if (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA)
+		printf("  key: RSA %d\n", EVP_PKEY_get_bits(k));
+	else if (EVP_PKEY_get_base_id(k) == EVP_PKEY_EC &&
+	         EVP_PKEY_get_group_name(k, group, sizeof(group), NULL) == 1)
+		printf("  key: EC %s\n", group);
+	else
+		printf("  key: %s\n", OBJ_nid2sn(EVP_PKEY_get_base_id(k)));
+}
+
+static int cmd_certs(const char *path)
+{
+	struct proto_buf resp = PROTO_BUF_INIT(PROTO_FRAME_MAX);
+	static struct proto_cert_list l;
+	struct proto_reader r;
+	int e = admin_call(path, RPC_CALL_IMZA_LIST_CERTS, &resp, &r);
+
+	if (e == 0 && (proto_certs_decode(&r, &l) < 0 || proto_reader_end(&r) < 0))
+		e = -EBADMSG;
+	if (e < 0) {
+		proto_buf_free(&resp);
+		return 1;
+	}
+	for (uint32_t i = 0; i < l.n; i++) {
+		const struct proto_cert_entry *c = &l.certs[i];
+		const unsigned char *p = c->der;
+		X509 *x = d2i_X509(NULL, &p, c->der_len);
+		char serial[128] = "";
+
+		printf("%s\n  slot: %llu (%s)\n  id: ", c->label, (unsigned long long)c->slot, c->reader);
+		for (uint32_t j = 0; j < c->id_len; j++)
+			printf("%02x", c->id[j]);
+		printf("\n");
+		if (x == NULL) {
+			printf("  (certificate could not be parsed)\n");
+			continue;
+		}
+		print_name("subject", X509_get_subject_name(x));
+		print_name("issuer", X509_get_issuer_name(x));
+		{
+			BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
+			char *hex = bn ? BN_bn2hex(bn) : NULL;
+
+			if (hex)
+				snprintf(serial, sizeof(serial), "%s", hex);
+			OPENSSL_free(hex);
+			BN_free(bn);
+		}
+		printf("  serial: %s\n", serial);
+		print_time("not before", X509_get0_notBefore(x));
+		print_time("not after", X509_get0_notAfter(x));
+		print_key(x);
+		X509_free(x);
+	}
+	printf("%u certificate%s\n", l.n, l.n == 1 ? "" : "s");
+	proto_buf_free(&resp);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"socket", required_argument, NULL, 's'},
+	        {"verbose", no_argument, NULL, 'v'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
+	};
+	char path[PATH_MAX];
+	const char *sock = NULL;
+	int opt, verbose = 0;
+
+	while ((opt = getopt_long(argc, argv, "s:vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (sock == NULL) {
+		if (proto_client_socket_path(path, sizeof(path)) < 0) {
+			fprintf(stderr, "imzactl: no IMZA_SOCKET or XDG_RUNTIME_DIR; give --socket PATH\n");
+			return 1;
+		}
+		sock = path;
+	}
+	if (strcmp(argv[optind], "status") == 0 && argc - optind == 1)
+		return cmd_status(sock, verbose);
+	if (strcmp(argv[optind], "certs") == 0 && argc - optind == 1)
+		return cmd_certs(sock);
+	usage(stderr);
+	return 2;
+}
