@@ -46,3 +46,29 @@ tests_fuzz_fuzz_proto_CFLAGS = $(AM_CFLAGS) $(FUZZ_INSTRUMENT)
 tests_fuzz_fuzz_proto_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_LINK)
 tests_fuzz_fuzz_proto_LDADD = protocol/libimzaproto-fuzz.a
 endif
+
+# ---- card answers: the APDU layer, BER-TLV and the PIV driver against hostile responses ----
+check_PROGRAMS += tests/fuzz/replay-card
+TESTS += tests/fuzz/replay-card
+tests_fuzz_replay_card_SOURCES = $(FUZZ_REPLAY) tests/fuzz/fuzz-card.c
+tests_fuzz_replay_card_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS) \
+	-DREPLAY_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/card"'
+tests_fuzz_replay_card_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
+tests_fuzz_replay_card_LDADD = daemon/libimzad.a $(LIBCRYPTO_LIBS)
+EXTRA_DIST += tests/fuzz/corpus/card
+
+# Regenerates the card seeds: gen-card-corpus CARD_DIR tests/fuzz/corpus/card/NAME
+EXTRA_PROGRAMS += tests/fuzz/gen-card-corpus
+tests_fuzz_gen_card_corpus_SOURCES = tests/fuzz/gen-card-corpus.c
+tests_fuzz_gen_card_corpus_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS)
+tests_fuzz_gen_card_corpus_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
+tests_fuzz_gen_card_corpus_LDADD = daemon/libimzad.a tests/vcard/libvcard.a $(LIBCRYPTO_LIBS)
+
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz-card
+tests_fuzz_fuzz_card_SOURCES = tests/fuzz/fuzz-card.c
+tests_fuzz_fuzz_card_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS)
+tests_fuzz_fuzz_card_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_card_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_card_LDADD = daemon/libimzad.a $(LIBCRYPTO_LIBS)
+endif

@@ -35,3 +35,12 @@ tests_vcard_fuzz_piv_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) -fsanitize=fuzzer
 tests_vcard_fuzz_piv_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,undefined
 tests_vcard_fuzz_piv_LDADD = $(LIBCRYPTO_LIBS)
 endif
+
+# make check replays the corpus through the same entry point (tests/fuzz/replay.c); IMZA_VCARD_GEN
+# (AM_TESTS_ENVIRONMENT) makes the card it runs against.
+check_PROGRAMS += tests/vcard/replay-piv
+TESTS += tests/vcard/replay-piv
+tests_vcard_replay_piv_SOURCES = tests/fuzz/replay.c tests/vcard/fuzz-piv.c
+tests_vcard_replay_piv_CPPFLAGS = $(AM_CPPFLAGS) -DREPLAY_CORPUS='"$(abs_top_srcdir)/tests/vcard/corpus"'
+tests_vcard_replay_piv_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
+tests_vcard_replay_piv_LDADD = tests/vcard/libvcard.a $(LIBCRYPTO_LIBS)
