@@ -49,14 +49,14 @@ int apdu_encode(const struct apdu_cmd *c, bool extended, uint8_t *out, size_t ca
 }
 
 /* One transmit: resp gets data + SW; returns the data length via *ret_len and SW via *ret_sw. */
-static int transmit_one(struct apdu_transport *t, const struct apdu_cmd *c, uint8_t *resp, size_t rcap,
-                        size_t *ret_len, uint16_t *ret_sw)
+static int transmit_one(struct apdu_transport *t, const struct apdu_cmd *c, bool ext, uint8_t *resp,
+                        size_t rcap, size_t *ret_len, uint16_t *ret_sw)
 {
 	uint8_t cmd[4 + 3 + 65535 + 3];
 	size_t clen, rlen = rcap;
 	int r;
 
-	r = apdu_encode(c, t->extended, cmd, sizeof(cmd), &clen);
+	r = apdu_encode(c, ext, cmd, sizeof(cmd), &clen);
 	if (r < 0)
 		return r;
 	t->apdu_count++;
@@ -72,8 +72,8 @@ static int transmit_one(struct apdu_transport *t, const struct apdu_cmd *c, uint
 	return 0;
 }
 
-int apdu_exchange(struct apdu_transport *t, const struct apdu_cmd *c, uint8_t *out, size_t cap,
-                  size_t *ret_len, uint16_t *ret_sw)
+static int exchange(struct apdu_transport *t, const struct apdu_cmd *c, bool ext, uint8_t *out, size_t cap,
+                    size_t *ret_len, uint16_t *ret_sw)
 {
 	static _Thread_local uint8_t resp[APDU_LE_MAX + 2];
 	struct apdu_cmd step = *c;
@@ -82,7 +82,7 @@ int apdu_exchange(struct apdu_transport *t, const struct apdu_cmd *c, uint8_t *o
 	int r, steps = 0;
 
 	/* Command chaining when the data does not fit one short APDU and the card is short-only. */
-	if (!t->extended && c->lc > SHORT_LC_MAX) {
+	if (!ext && c->lc > SHORT_LC_MAX) {
 		size_t off = 0;
 
 		if (c->cla & 0x10)
@@ -95,7 +95,7 @@ int apdu_exchange(struct apdu_transport *t, const struct apdu_cmd *c, uint8_t *o
 			                        .data = c->data + off,
 			                        .lc = SHORT_LC_MAX};
 
-			r = transmit_one(t, &part, resp, sizeof(resp), &len, &sw);
+			r = transmit_one(t, &part, false, resp, sizeof(resp), &len, &sw);
 			if (r < 0)
 				return r;
 			if (sw != 0x9000) {
@@ -108,13 +108,13 @@ int apdu_exchange(struct apdu_transport *t, const struct apdu_cmd *c, uint8_t *o
 		step.data = c->data + off;
 		step.lc = c->lc - off;
 	}
-	if (!t->extended && step.le > 256)
+	if (!ext && step.le > 256)
 		step.le = 256;
 
 	for (;;) {
 		if (++steps > MAX_STEPS)
 			return -EPROTO;
-		r = transmit_one(t, &step, resp, sizeof(resp), &len, &sw);
+		r = transmit_one(t, &step, ext, resp, sizeof(resp), &len, &sw);
 		if (r < 0)
 			return r;
 		if ((sw >> 8) == 0x6C && step.ins != 0xC0 && steps == 1) {
@@ -134,5 +134,26 @@ int apdu_exchange(struct apdu_transport *t, const struct apdu_cmd *c, uint8_t *o
 	}
 	*ret_len = total;
 	*ret_sw = sw;
+	return 0;
+}
+
+int apdu_exchange(struct apdu_transport *t, const struct apdu_cmd *c, uint8_t *out, size_t cap,
+                  size_t *ret_len, uint16_t *ret_sw)
+{
+	bool wants_ext = c->lc > SHORT_LC_MAX || c->le > 256;
+	int r;
+
+	if (!wants_ext || t->ext == APDU_EXT_NO)
+		return exchange(t, c, false, out, cap, ret_len, ret_sw);
+	if (t->ext == APDU_EXT_YES)
+		return exchange(t, c, true, out, cap, ret_len, ret_sw);
+	r = exchange(t, c, true, out, cap, ret_len, ret_sw);
+	if (r < 0)
+		return r;
+	if (*ret_sw == 0x6700 || *ret_sw == 0x6D00 || *ret_sw == 0x6E00) {
+		t->ext = APDU_EXT_NO;
+		return exchange(t, c, false, out, cap, ret_len, ret_sw);
+	}
+	t->ext = APDU_EXT_YES;
 	return 0;
 }

@@ -11,12 +11,15 @@
 /* Le = APDU_LE_MAX asks for "all available" (short 00, extended 0000). */
 #define APDU_LE_MAX 65536
 
+/* Whether the card takes extended-length APDUs. Zero is "no": a transport says otherwise. */
+enum apdu_ext { APDU_EXT_NO = 0, APDU_EXT_UNKNOWN, APDU_EXT_YES };
+
 struct apdu_transport {
 	/* Sends one APDU as encoded and writes the response (data + SW1 SW2). *resp_len is the
 	 * buffer size on entry. Returns 0 or a negative errno (-ENODEV card gone, -EIO). */
 	int (*transmit)(void *ctx, const uint8_t *cmd, size_t cmd_len, uint8_t *resp, size_t *resp_len);
 	void *ctx;
-	bool extended;            /* the card takes extended-length APDUs */
+	enum apdu_ext ext;        /* UNKNOWN: the first command that needs it finds out */
 	unsigned long apdu_count; /* APDUs sent, for metrics and tests */
 };
 
@@ -29,7 +32,9 @@ struct apdu_cmd {
 
 /* Runs one command; the response data goes to out (up to cap bytes), the final status word to
  * *ret_sw. Data beyond cap is an error (-EMSGSIZE), not truncated. Chaining steps that do not answer
- * 9000 end the exchange with that status word. */
+ * 9000 end the exchange with that status word. A command too long for a short APDU goes out extended
+ * when the card takes that; while unknown, one try tells (6700/6D00/6E00: chain from then on). Commands
+ * that fit a short APDU (VERIFY) are never sent twice. */
 int apdu_exchange(struct apdu_transport *t, const struct apdu_cmd *c, uint8_t *out, size_t cap,
                   size_t *ret_len, uint16_t *ret_sw);
 

@@ -1015,7 +1015,28 @@ static CK_RV p_Decrypt(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG 
 	return submit_private(ctx, sess, s, o, in, inlen, decrypt_finish);
 }
 
+/* The token does not claim CKF_RNG: both random calls say there is none to use. */
+static CK_RV p_GenerateRandom(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
+{
+	struct session *sess;
+	struct slot *s;
+	CK_RV rv = get_session(ctx, h, &sess, &s);
+
+	return rv != CKR_OK ? rv : CKR_RANDOM_NO_RNG;
+}
+
+static CK_RV p_SeedRandom(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len)
+{
+	struct session *sess;
+	struct slot *s;
+	CK_RV rv = get_session(ctx, h, &sess, &s);
+
+	return rv != CKR_OK ? rv : CKR_RANDOM_NO_RNG;
+}
+
 const struct rpc_server_ops p11_ops = {
+	.C_GenerateRandom = p_GenerateRandom,
+	.C_SeedRandom = p_SeedRandom,
         .C_GetInfo = p_GetInfo,
         .C_GetSlotList = p_GetSlotList,
         .C_GetSlotInfo = p_GetSlotInfo,

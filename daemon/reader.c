@@ -154,7 +154,7 @@ static void worker_insert(struct reader *r, uint64_t seq)
 	r->connected = true;
 	r->card.seq = seq;
 	r->card.driver = NULL;
-	r->card.t = (struct apdu_transport){.transmit = pcsc_transmit, .ctx = r};
+	r->card.t = (struct apdu_transport){.transmit = pcsc_transmit, .ctx = r, .ext = APDU_EXT_UNKNOWN};
 	if (SCardBeginTransaction(r->h) == SCARD_S_SUCCESS) {
 		for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++) {
 			err = drivers[i]->probe(&r->card.t);

@@ -18,7 +18,7 @@
 struct script {
 	int n, pos;
 	struct {
-		uint8_t cmd[300];
+		uint8_t cmd[600];
 		size_t cmd_len;
 		uint8_t resp[300];
 		size_t resp_len;
@@ -44,6 +44,8 @@ static void add(struct script *s, const char *cmd_hex, const char *resp_hex)
 {
 	size_t i;
 
+	assert_true(strlen(cmd_hex) / 2 <= sizeof(s->step[0].cmd) &&
+	            strlen(resp_hex) / 2 <= sizeof(s->step[0].resp));
 	for (i = 0; cmd_hex[2 * i]; i++)
 		sscanf(cmd_hex + 2 * i, "%2hhx", &s->step[s->n].cmd[i]);
 	s->step[s->n].cmd_len = i;
@@ -219,6 +221,64 @@ static void test_card_answering_61xx_forever_is_cut_off(void **state)
 	assert_true(t.apdu_count <= 600);
 }
 
+static void test_unknown_card_gets_one_extended_try_then_chaining(void **state)
+{
+	struct script s = {0};
+	struct apdu_transport t = {.transmit = scripted, .ctx = &s, .ext = APDU_EXT_UNKNOWN};
+	uint8_t out[8];
+	size_t len;
+	uint16_t sw;
+	struct apdu_cmd c = {.ins = 0xCB, .p1 = 0x3F, .p2 = 0xFF, .le = APDU_LE_MAX};
+
+	add(&s, "00CB3FFF000000", "6700");
+	add(&s, "00CB3FFF00", "01029000");
+	assert_int_equal(apdu_exchange(&t, &c, out, sizeof(out), &len, &sw), 0);
+	assert_int_equal(sw, 0x9000);
+	assert_int_equal(len, 2);
+	assert_int_equal(t.ext, APDU_EXT_NO);
+	/* From now on short APDUs only: no second try. */
+	add(&s, "00CB3FFF00", "039000");
+	assert_int_equal(apdu_exchange(&t, &c, out, sizeof(out), &len, &sw), 0);
+	assert_int_equal(s.pos, 3);
+}
+
+static void test_card_that_takes_extended_gets_long_data_in_one_apdu(void **state)
+{
+	struct script s = {0};
+	struct apdu_transport t = {.transmit = scripted, .ctx = &s, .ext = APDU_EXT_UNKNOWN};
+	uint8_t data[300], out[8];
+	char hex[700];
+	size_t len;
+	uint16_t sw;
+	struct apdu_cmd c = {.ins = 0x87, .p1 = 0x07, .p2 = 0x9C, .data = data, .lc = 300, .le = APDU_LE_MAX};
+
+	memset(data, 0xAB, sizeof(data));
+	memcpy(hex, "0087079C00012C", 14);
+	for (int i = 0; i < 300; i++)
+		memcpy(hex + 14 + 2 * i, "AB", 2);
+	memcpy(hex + 614, "0000", 5);
+	add(&s, hex, "AA9000");
+	assert_int_equal(apdu_exchange(&t, &c, out, sizeof(out), &len, &sw), 0);
+	assert_int_equal(t.ext, APDU_EXT_YES);
+	assert_int_equal(t.apdu_count, 1);
+}
+
+static void test_short_verify_is_never_sent_twice(void **state)
+{
+	struct script s = {0};
+	struct apdu_transport t = {.transmit = scripted, .ctx = &s, .ext = APDU_EXT_UNKNOWN};
+	uint8_t pin[8] = {'0', '0', '0', '0', '0', '0', 0xFF, 0xFF}, out[8];
+	size_t len;
+	uint16_t sw;
+	struct apdu_cmd c = {.ins = 0x20, .p2 = 0x80, .data = pin, .lc = 8};
+
+	add(&s, "0020008008303030303030FFFF", "6700");
+	assert_int_equal(apdu_exchange(&t, &c, out, sizeof(out), &len, &sw), 0);
+	assert_int_equal(sw, 0x6700);
+	assert_int_equal(t.apdu_count, 1);
+	assert_int_equal(t.ext, APDU_EXT_UNKNOWN);
+}
+
 static void test_tlv_reads_multibyte_tags_and_long_lengths(void **state)
 {
 	uint8_t buf[300] = {0x5F, 0xC1, 0x02, 0x82, 0x01, 0x00};
@@ -289,6 +349,9 @@ int main(void)
 	        cmocka_unit_test(test_response_larger_than_buffer_is_an_error_not_truncated),
 	        cmocka_unit_test(test_response_without_status_word_is_a_protocol_error),
 	        cmocka_unit_test(test_card_answering_61xx_forever_is_cut_off),
+	        cmocka_unit_test(test_unknown_card_gets_one_extended_try_then_chaining),
+	        cmocka_unit_test(test_card_that_takes_extended_gets_long_data_in_one_apdu),
+	        cmocka_unit_test(test_short_verify_is_never_sent_twice),
 	        cmocka_unit_test(test_tlv_reads_multibyte_tags_and_long_lengths),
 	        cmocka_unit_test(test_tlv_length_beyond_buffer_is_rejected),
 	        cmocka_unit_test(test_tlv_truncated_at_every_offset_never_reads_past_end),
