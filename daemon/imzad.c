@@ -40,6 +40,9 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 	sd_notify(0, "WATCHDOG=1");
 }
 
+/* The socket file we bound ourselves, removed again on the way out. */
+static char bound_path[PATH_MAX];
+
 /* The listening socket: handed over by systemd, or bound here. */
 static int get_listener(const char *path, int *ret_fd)
 {
@@ -63,11 +66,13 @@ static int get_listener(const char *path, int *ret_fd)
 		path = def;
 	}
 	n = server_bind(path, private_dir, ret_fd);
-	if (n < 0)
+	if (n < 0) {
 		log_error("cannot listen on %s: %s", path, strerror(-n));
-	else
-		log_info("listening on %s", path);
-	return n;
+		return n;
+	}
+	log_info("listening on %s", path);
+	snprintf(bound_path, sizeof(bound_path), "%s", path);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -157,5 +162,7 @@ out:
 	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++)
 		token_free(d.slots[i].token);
 	event_base_free(d.base);
+	if (bound_path[0])
+		unlink(bound_path);
 	return rc;
 }
