@@ -443,8 +443,7 @@ static CK_RV p_Login(void *ctx, CK_SESSION_HANDLE h, CK_USER_TYPE type, CK_UTF8C
 
 	if (rv != CKR_OK)
 		return rv;
-	if (type == CKU_SO)
-		return CKR_USER_TYPE_INVALID;
+	/* PIV's administrator is the card management key, not a PIN: there is no SO login. */
 	if (type != CKU_USER && type != CKU_CONTEXT_SPECIFIC)
 		return CKR_USER_TYPE_INVALID;
 	if (type == CKU_USER && logged_in(a, s))
@@ -580,6 +579,26 @@ static CK_RV find_object(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, st
 	return CKR_OK;
 }
 
+/* For calls that only need a valid session (or object) before giving their fixed answer. */
+static CK_RV session_then(void *ctx, CK_SESSION_HANDLE h, CK_RV answer)
+{
+	struct session *sess;
+	struct slot *s;
+	CK_RV rv = get_session(ctx, h, &sess, &s);
+
+	return rv != CKR_OK ? rv : answer;
+}
+
+static CK_RV object_then(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_RV answer)
+{
+	struct session *sess;
+	struct slot *s;
+	struct token_object *o;
+	CK_RV rv = find_object(ctx, h, oh, &sess, &s, &o);
+
+	return rv != CKR_OK ? rv : answer;
+}
+
 /* PKCS#11 2.40 §5.7: every attribute is answered; the worst problem found is the return value. */
 static CK_RV p_GetAttributeValue(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE_PTR t,
                                  CK_ULONG n)
@@ -639,32 +658,18 @@ static CK_RV p_GetObjectSize(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh
 static CK_RV p_CreateObject(void *ctx, CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n,
                             CK_OBJECT_HANDLE_PTR r)
 {
-	struct session *sess;
-	struct slot *s;
-	CK_RV rv = get_session(ctx, h, &sess, &s);
-
-	return rv != CKR_OK ? rv : CKR_TOKEN_WRITE_PROTECTED;
+	return session_then(ctx, h, CKR_TOKEN_WRITE_PROTECTED);
 }
 
 static CK_RV p_DestroyObject(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
 {
-	struct session *sess;
-	struct slot *s;
-	struct token_object *o;
-	CK_RV rv = find_object(ctx, h, oh, &sess, &s, &o);
-
-	return rv != CKR_OK ? rv : CKR_ACTION_PROHIBITED;
+	return object_then(ctx, h, oh, CKR_ACTION_PROHIBITED);
 }
 
 static CK_RV p_SetAttributeValue(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE_PTR t,
                                  CK_ULONG n)
 {
-	struct session *sess;
-	struct slot *s;
-	struct token_object *o;
-	CK_RV rv = find_object(ctx, h, oh, &sess, &s, &o);
-
-	return rv != CKR_OK ? rv : CKR_ACTION_PROHIBITED;
+	return object_then(ctx, h, oh, CKR_ACTION_PROHIBITED);
 }
 
 /* ---- signing and decryption ---- */
@@ -1018,25 +1023,17 @@ static CK_RV p_Decrypt(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG 
 /* The token does not claim CKF_RNG: both random calls say there is none to use. */
 static CK_RV p_GenerateRandom(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
 {
-	struct session *sess;
-	struct slot *s;
-	CK_RV rv = get_session(ctx, h, &sess, &s);
-
-	return rv != CKR_OK ? rv : CKR_RANDOM_NO_RNG;
+	return session_then(ctx, h, CKR_RANDOM_NO_RNG);
 }
 
 static CK_RV p_SeedRandom(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len)
 {
-	struct session *sess;
-	struct slot *s;
-	CK_RV rv = get_session(ctx, h, &sess, &s);
-
-	return rv != CKR_OK ? rv : CKR_RANDOM_NO_RNG;
+	return session_then(ctx, h, CKR_RANDOM_NO_RNG);
 }
 
 const struct rpc_server_ops p11_ops = {
-	.C_GenerateRandom = p_GenerateRandom,
-	.C_SeedRandom = p_SeedRandom,
+        .C_GenerateRandom = p_GenerateRandom,
+        .C_SeedRandom = p_SeedRandom,
         .C_GetInfo = p_GetInfo,
         .C_GetSlotList = p_GetSlotList,
         .C_GetSlotInfo = p_GetSlotInfo,
