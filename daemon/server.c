@@ -31,6 +31,9 @@ struct client {
 	struct server *srv;
 	int fd;
 	struct event *rev, *wev;
+	/* Watches for the peer hanging up while its reads are paused (a pending call): a module's
+	 * C_Finalize must end its waits and its login at once, not at the next slot event. */
+	struct event *cev;
 	struct evbuffer *out;
 	uint8_t hdr[PROTO_FRAME_HEADER];
 	size_t hdr_got;
@@ -290,6 +293,11 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void on_closed(evutil_socket_t fd, short what, void *arg)
+{
+	client_free(arg, NULL);
+}
+
 static void on_write(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *c = arg;
@@ -318,6 +326,7 @@ static void client_free(struct client *c, const char *why)
 		app_detach(s->d, c->app);
 	event_free(c->rev);
 	event_free(c->wev);
+	event_free(c->cev);
 	evbuffer_free(c->out);
 	close(c->fd);
 	if (c->msg) {
@@ -368,13 +377,16 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 	c->out = evbuffer_new();
 	c->rev = event_new(s->d->base, fd, EV_READ | EV_PERSIST, on_read, c);
 	c->wev = event_new(s->d->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
-	if (c->out == NULL || c->rev == NULL || c->wev == NULL) {
+	c->cev = event_new(s->d->base, fd, EV_CLOSED | EV_PERSIST, on_closed, c);
+	if (c->out == NULL || c->rev == NULL || c->wev == NULL || c->cev == NULL) {
 		if (c->out)
 			evbuffer_free(c->out);
 		if (c->rev)
 			event_free(c->rev);
 		if (c->wev)
 			event_free(c->wev);
+		if (c->cev)
+			event_free(c->cev);
 		close(fd);
 		free(c);
 		return;
@@ -385,6 +397,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 	s->clients = c;
 	s->nclients++;
 	event_add(c->rev, NULL);
+	event_add(c->cev, NULL);
 }
 
 int server_new(struct daemon *d, int listen_fd, struct server **ret)
