@@ -7,6 +7,9 @@ INTEGRATION_TESTS = \
 	tests/integration/vcard-pin.sh \
 	tests/integration/vcard-random.sh \
 	tests/integration/daemon-peers.sh \
-	tests/integration/imzactl.sh
+	tests/integration/daemon-socket.sh \
+	tests/integration/imzactl.sh \
+	tests/integration/p11-clients.sh \
+	tests/integration/p11-finalize.sh
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/daemon_peers.py
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/daemon_peers.py tests/integration/p11_finalize.py

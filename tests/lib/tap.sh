@@ -66,6 +66,19 @@ stacks_down() {
 	tap_stacks=()
 }
 
+# host_env COMMAND...: runs a program that loads our module. An ASan-built module inside an
+# uninstrumented host (pkcs11-tool, certutil, python3...) needs the ASan runtime loaded first (and
+# libstdc++ with it, for hosts that throw C++ exceptions, as PyKCS11 does), and the host's own leaks
+# are not ours to report. (grep without -q: under pipefail an early exit would fail nm with SIGPIPE.)
+host_env() {
+	if [ -n "${IMZA_MODULE:-}" ] && nm -D "$IMZA_MODULE" 2>/dev/null | grep __asan_init >/dev/null; then
+		LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libstdc++.so.6)${LD_PRELOAD:+:$LD_PRELOAD}" \
+			ASAN_OPTIONS="detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" "$@"
+	else
+		"$@"
+	fi
+}
+
 tap_cleanup() {
 	local d
 	for d in "${tap_stacks[@]}"; do "$STACK" down "$d" >>"$LOG" 2>&1; done

@@ -1,0 +1,401 @@
+/* conn: the module's connections to imzad. Each one starts with a HELLO; ordinary calls share a
+ * small pool, blocking C_WaitForSlotEvent calls get their own. A broken connection (the daemon
+ * exited or restarted) moves the epoch on, which ends every session of the old daemon without a
+ * module handle ever pointing at a new daemon's session of the same number. Every socket the
+ * module opens is also in a lock-free registry, so a forked child can close exactly those. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "module.h"
+#include "proto-frame.h"
+#include "proto-hello.h"
+
+/* How long a HELLO may take: a daemon started by socket activation answers well within it. */
+#define HELLO_TIMEOUT_S 10
+
+/* ---- fd registry ----
+ * fd + 1 per entry, 0 for none. An entry is cleared before its fd is closed, so a child never
+ * closes a number the application has reused; at worst it keeps one socket open. */
+#define REG_MAX (P11_POOL_MAX + P11_WAITERS_MAX)
+static _Atomic int reg_fds[REG_MAX];
+
+static int reg_add(int fd)
+{
+	for (int i = 0; i < REG_MAX; i++) {
+		int none = 0;
+
+		if (atomic_compare_exchange_strong(&reg_fds[i], &none, fd + 1))
+			return i;
+	}
+	return -1;
+}
+
+static void reg_close(int idx, int fd)
+{
+	if (idx >= 0 && idx < REG_MAX)
+		atomic_store(&reg_fds[idx], 0);
+	close(fd);
+}
+
+void p11_conn_forget_inherited(void)
+{
+	for (int i = 0; i < REG_MAX; i++) {
+		int v = atomic_exchange(&reg_fds[i], 0);
+
+		/* close() sends nothing: the parent's end of each socket stays as it was. */
+		if (v > 0)
+			close(v - 1);
+	}
+	memset(&p11_g.pool, 0, sizeof(p11_g.pool));
+	memset(&p11_g.waiters, 0, sizeof(p11_g.waiters));
+}
+
+static void pool_init(struct p11_pool *p, unsigned cap)
+{
+	memset(p, 0, sizeof(*p));
+	p->cap = cap;
+	for (unsigned i = 0; i < cap; i++) {
+		p->c[i].fd = -1;
+		p->c[i].reg = -1;
+	}
+}
+
+void p11_conn_init(void)
+{
+	pool_init(&p11_g.pool, P11_POOL_MAX);
+	pool_init(&p11_g.waiters, P11_WAITERS_MAX);
+	p11_g.daemon_pid = 0;
+}
+
+/* ---- opening a connection ---- */
+
+static int socket_path(struct sockaddr_un *sa)
+{
+	const char *env = secure_getenv("IMZA_SOCKET");
+	int n;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (env && env[0]) {
+		n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s", env);
+	} else {
+		env = secure_getenv("XDG_RUNTIME_DIR");
+		if (!env || env[0] != '/')
+			return -ENOENT;
+		n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/imza/imzad.sock", env);
+	}
+	if (n < 0 || (size_t)n >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int connect_unix(int fd, const struct sockaddr_un *sa)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+		return 0;
+	if (errno != EINTR && errno != EINPROGRESS)
+		return -errno;
+	/* Interrupted: the connection goes on by itself; wait for its outcome. */
+	while (poll(&pfd, 1, HELLO_TIMEOUT_S * 1000) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return -errno;
+	return err ? -err : 0;
+}
+
+static void set_timeouts(int fd, int seconds)
+{
+	struct timeval tv = {seconds, 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* The self-declared name: the program's short name with anything unprintable replaced. */
+static void app_name(char out[PROTO_NAME_MAX + 1])
+{
+	const char *src = program_invocation_short_name;
+	size_t n = 0;
+
+	if (src) {
+		for (; src[n] && n < PROTO_NAME_MAX; n++) {
+			unsigned char ch = (unsigned char)src[n];
+
+			out[n] = ch < 0x20 || ch == 0x7f ? '?' : (char)ch;
+		}
+	}
+	out[n] = '\0';
+}
+
+static int hello(int fd)
+{
+	struct proto_hello h = {.major = PROTO_VERSION_MAJOR,
+	                        .minor = PROTO_VERSION_MINOR,
+	                        .kind = PROTO_CLIENT_PKCS11,
+	                        .pid = (uint32_t)getpid()};
+	struct proto_buf w = PROTO_BUF_INIT(PROTO_FRAME_MAX);
+	struct proto_hello_reply rep;
+	int r;
+
+	app_name(h.app_name);
+	r = proto_hello_encode(&w, &h);
+	if (r == 0)
+		r = proto_send_frame(fd, w.data, w.len);
+	if (r == 0)
+		r = proto_recv_frame(fd, &w);
+	if (r == 0)
+		r = proto_hello_reply_decode(w.data, w.len, &rep);
+	if (r == 0)
+		r = proto_hello_reply_check(&rep, PROTO_VERSION_MAJOR, PROTO_VERSION_MINOR);
+	proto_buf_free(&w);
+	return r;
+}
+
+static pid_t peer_pid(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return 0;
+	return cred.pid;
+}
+
+/* Whether the daemon closed this connection (or, on an idle one, sent anything at all: it never
+ * speaks unasked, so that is garbage). Never blocks. */
+static bool conn_gone(int fd, bool idle)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLRDHUP | (idle ? POLLIN : 0)};
+
+	if (poll(&pfd, 1, 0) <= 0)
+		return false;
+	return pfd.revents & (POLLIN | POLLRDHUP | POLLHUP | POLLERR | POLLNVAL);
+}
+
+static void close_idle_locked(struct p11_pool *p)
+{
+	for (unsigned i = 0; i < p->cap; i++) {
+		struct p11_conn *c = &p->c[i];
+
+		if (c->fd >= 0 && !c->busy) {
+			reg_close(c->reg, c->fd);
+			c->fd = -1;
+			c->reg = -1;
+		}
+	}
+}
+
+void p11_conn_bump_epoch_locked(void)
+{
+	p11_g.epoch++;
+	p11_g.daemon_pid = 0;
+	close_idle_locked(&p11_g.pool);
+	close_idle_locked(&p11_g.waiters);
+	p11_sess_clear();
+	p11_lock_broadcast(&p11_g.lock);
+}
+
+/* A new connection reached the daemon: if the ones we have reach another (it restarted and no
+ * call has noticed yet), their epoch is over before anything is sent on the new one. */
+static void check_same_daemon_locked(struct p11_conn *nc, pid_t pid)
+{
+	struct p11_pool *pools[] = {&p11_g.pool, &p11_g.waiters};
+	bool gone = pid && p11_g.daemon_pid && pid != p11_g.daemon_pid;
+
+	for (size_t k = 0; k < 2 && !gone; k++) {
+		for (unsigned i = 0; i < pools[k]->cap && !gone; i++) {
+			struct p11_conn *c = &pools[k]->c[i];
+
+			if (c != nc && c->fd >= 0 && c->epoch == p11_g.epoch && !(c->busy && c->fresh))
+				gone = conn_gone(c->fd, !c->busy);
+		}
+	}
+	if (gone)
+		p11_conn_bump_epoch_locked();
+	if (pid)
+		p11_g.daemon_pid = pid;
+}
+
+/* Connects the reserved entry c (busy, no fd) and says HELLO. */
+static int conn_open(struct p11_conn *c)
+{
+	struct sockaddr_un sa;
+	int fd, reg, r;
+
+	r = socket_path(&sa);
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	reg = reg_add(fd);
+	if (reg < 0) {
+		close(fd);
+		return -EMFILE;
+	}
+	/* Published before connecting, so C_Finalize can interrupt the HELLO. */
+	p11_lock(&p11_g.lock);
+	if (atomic_load(&p11_state) != P11_READY) {
+		p11_unlock(&p11_g.lock);
+		reg_close(reg, fd);
+		return -ESHUTDOWN;
+	}
+	c->fd = fd;
+	c->reg = reg;
+	p11_unlock(&p11_g.lock);
+
+	set_timeouts(fd, HELLO_TIMEOUT_S);
+	r = connect_unix(fd, &sa);
+	if (r == 0)
+		r = hello(fd);
+	set_timeouts(fd, 0);
+
+	p11_lock(&p11_g.lock);
+	if (r == 0 && atomic_load(&p11_state) != P11_READY)
+		r = -ESHUTDOWN;
+	if (r < 0) {
+		c->fd = -1;
+		c->reg = -1;
+		p11_unlock(&p11_g.lock);
+		reg_close(reg, fd);
+		return r;
+	}
+	check_same_daemon_locked(c, peer_pid(fd));
+	c->epoch = p11_g.epoch;
+	p11_unlock(&p11_g.lock);
+	return 0;
+}
+
+/* ---- pool ---- */
+
+int p11_conn_acquire(struct p11_pool *p, bool wait, struct p11_conn **ret)
+{
+	struct p11_conn *c;
+	int r;
+
+	p11_lock(&p11_g.lock);
+	for (;;) {
+		struct p11_conn *idle = NULL, *free_entry = NULL;
+
+		if (atomic_load(&p11_state) != P11_READY) {
+			p11_unlock(&p11_g.lock);
+			return -ESHUTDOWN;
+		}
+		for (unsigned i = 0; i < p->cap; i++) {
+			c = &p->c[i];
+			if (c->busy)
+				continue;
+			if (c->fd >= 0 && c->epoch != p11_g.epoch) {
+				/* Left over from an older epoch (release closes those; be sure). */
+				reg_close(c->reg, c->fd);
+				c->fd = -1;
+				c->reg = -1;
+			}
+			if (c->fd >= 0 && !idle)
+				idle = c;
+			else if (c->fd < 0 && !free_entry)
+				free_entry = c;
+		}
+		if (idle) {
+			idle->busy = true;
+			idle->fresh = false;
+			if (conn_gone(idle->fd, true)) {
+				/* The daemon went away while this one sat idle. */
+				idle->busy = false;
+				p11_conn_bump_epoch_locked();
+				continue;
+			}
+			p11_unlock(&p11_g.lock);
+			*ret = idle;
+			return 0;
+		}
+		if (free_entry) {
+			free_entry->busy = true;
+			free_entry->fresh = true;
+			p11_unlock(&p11_g.lock);
+			r = conn_open(free_entry);
+			if (r < 0) {
+				p11_lock(&p11_g.lock);
+				free_entry->busy = false;
+				free_entry->fresh = false;
+				p11_lock_broadcast(&p11_g.lock);
+				p11_unlock(&p11_g.lock);
+				return r;
+			}
+			*ret = free_entry;
+			return 0;
+		}
+		if (!wait) {
+			p11_unlock(&p11_g.lock);
+			return -EBUSY;
+		}
+		p11_lock_wait(&p11_g.lock, 100);
+	}
+}
+
+void p11_conn_release(struct p11_conn *c, bool broken)
+{
+	int fd = -1, reg = -1;
+
+	p11_lock(&p11_g.lock);
+	if (broken && c->epoch == p11_g.epoch)
+		p11_conn_bump_epoch_locked();
+	if (broken || c->epoch != p11_g.epoch || atomic_load(&p11_state) != P11_READY) {
+		fd = c->fd;
+		reg = c->reg;
+		c->fd = -1;
+		c->reg = -1;
+	}
+	c->busy = false;
+	c->fresh = false;
+	p11_lock_broadcast(&p11_g.lock);
+	p11_unlock(&p11_g.lock);
+	if (fd >= 0)
+		reg_close(reg, fd);
+}
+
+int p11_conn_roundtrip(struct p11_conn *c, const struct proto_buf *req, struct proto_buf *resp)
+{
+	int r = proto_send_frame(c->fd, req->data, req->len);
+
+	if (r < 0)
+		return r;
+	return proto_recv_frame(c->fd, resp);
+}
+
+/* ---- C_Finalize ---- */
+
+void p11_conn_shutdown_locked(void)
+{
+	struct p11_pool *pools[] = {&p11_g.pool, &p11_g.waiters};
+
+	for (size_t k = 0; k < 2; k++) {
+		for (unsigned i = 0; i < pools[k]->cap; i++) {
+			struct p11_conn *c = &pools[k]->c[i];
+
+			/* The owner closes a busy one; shutdown makes its blocked read return. */
+			if (c->fd >= 0 && c->busy)
+				shutdown(c->fd, SHUT_RDWR);
+		}
+		close_idle_locked(pools[k]);
+	}
+	p11_lock_broadcast(&p11_g.lock);
+}
+
+void p11_conn_close_all(void)
+{
+	close_idle_locked(&p11_g.pool);
+	close_idle_locked(&p11_g.waiters);
+}

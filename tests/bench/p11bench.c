@@ -1,0 +1,180 @@
+/* p11bench: times PKCS#11 calls through any module (imza's or OpenSC's) for make bench, and the raw
+ * AF_UNIX request/reply round trip that bounds what any socket-based module can do.
+ *   p11bench unix N                          raw round trip over a socketpair
+ *   p11bench MODULE getinfo N                C_GetInfo
+ *   p11bench MODULE getattr N                C_GetAttributeValue (a certificate's CKA_VALUE)
+ *   p11bench MODULE sign N PIN ID            C_SignInit [+ context login] + C_Sign, SHA256-RSA-PKCS
+ *   p11bench MODULE sign1 PIN ID             one login and one signature from this fresh process
+ * Prints one `bench NAME VALUE UNIT` line. */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <p11-kit/pkcs11.h>
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static void *echo(void *arg)
+{
+	int fd = *(int *)arg;
+	char buf[64];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, (size_t)n) != n)
+			break;
+	return NULL;
+}
+
+/* A request/reply of the size of a C_GetInfo exchange, through a thread, as imzad's loop would. */
+static int bench_unix(long n)
+{
+	int sv[2];
+	pthread_t t;
+	char req[16] = {0}, rep[16];
+	double t0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 || pthread_create(&t, NULL, echo, &sv[1]) != 0)
+		return 1;
+	t0 = now_us();
+	for (long i = 0; i < n; i++)
+		if (write(sv[0], req, sizeof(req)) != sizeof(req) ||
+		    read(sv[0], rep, sizeof(rep)) != sizeof(rep))
+			return 1;
+	printf("bench unix_rtt %.2f us\n", (now_us() - t0) / (double)n);
+	close(sv[0]);
+	pthread_join(t, NULL);
+	close(sv[1]);
+	return 0;
+}
+
+static CK_FUNCTION_LIST_PTR load(const char *path)
+{
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	CK_C_GetFunctionList gfl;
+	CK_FUNCTION_LIST_PTR f = NULL;
+
+	if (h == NULL) {
+		fprintf(stderr, "p11bench: %s\n", dlerror());
+		return NULL;
+	}
+	gfl = (CK_C_GetFunctionList)dlsym(h, "C_GetFunctionList");
+	if (gfl == NULL || gfl(&f) != CKR_OK || f->C_Initialize(NULL) != CKR_OK)
+		return NULL;
+	return f;
+}
+
+static int first_slot(CK_FUNCTION_LIST_PTR f, CK_SLOT_ID *ret)
+{
+	CK_ULONG n = 1;
+
+	return f->C_GetSlotList(CK_TRUE, ret, &n) == CKR_OK && n >= 1 ? 0 : -1;
+}
+
+static CK_OBJECT_HANDLE find(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls,
+                             const CK_BYTE *id)
+{
+	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, (void *)id, 1}};
+	CK_OBJECT_HANDLE o = CK_INVALID_HANDLE;
+	CK_ULONG n = 0;
+
+	if (f->C_FindObjectsInit(s, t, id ? 2 : 1) != CKR_OK)
+		return CK_INVALID_HANDLE;
+	f->C_FindObjects(s, &o, 1, &n);
+	f->C_FindObjectsFinal(s);
+	return n == 1 ? o : CK_INVALID_HANDLE;
+}
+
+static int sign_once(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE key, const char *pin)
+{
+	CK_MECHANISM m = {CKM_SHA256_RSA_PKCS, NULL, 0};
+	CK_BYTE data[] = "imza bench", sig[512];
+	CK_ULONG siglen = sizeof(sig);
+	CK_BBOOL always = CK_FALSE;
+	CK_ATTRIBUTE a = {CKA_ALWAYS_AUTHENTICATE, &always, sizeof(always)};
+
+	f->C_GetAttributeValue(s, key, &a, 1);
+	if (f->C_SignInit(s, &m, key) != CKR_OK)
+		return -1;
+	if (always && f->C_Login(s, CKU_CONTEXT_SPECIFIC, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK)
+		return -1;
+	return f->C_Sign(s, data, sizeof(data) - 1, sig, &siglen) == CKR_OK ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+	CK_FUNCTION_LIST_PTR f;
+	CK_SLOT_ID slot;
+	CK_SESSION_HANDLE s;
+	CK_INFO info;
+	double t0;
+	long n;
+
+	if (argc == 3 && strcmp(argv[1], "unix") == 0)
+		return bench_unix(strtol(argv[2], NULL, 10));
+	if (argc < 3 || (f = load(argv[1])) == NULL) {
+		fprintf(stderr, "usage: see the head of p11bench.c\n");
+		return 2;
+	}
+	n = argc > 3 ? strtol(argv[3], NULL, 10) : 1;
+	if (n < 1)
+		n = 1;
+	if (strcmp(argv[2], "getinfo") == 0) {
+		f->C_GetInfo(&info);
+		t0 = now_us();
+		for (long i = 0; i < n; i++)
+			if (f->C_GetInfo(&info) != CKR_OK)
+				return 1;
+		printf("bench getinfo %.2f us\n", (now_us() - t0) / (double)n);
+		return 0;
+	}
+	if (first_slot(f, &slot) < 0 || f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK)
+		return 1;
+	if (strcmp(argv[2], "getattr") == 0) {
+		CK_OBJECT_HANDLE cert = find(f, s, CKO_CERTIFICATE, NULL);
+		CK_BYTE buf[4096];
+		CK_ATTRIBUTE a = {CKA_VALUE, buf, sizeof(buf)};
+
+		if (cert == CK_INVALID_HANDLE)
+			return 1;
+		t0 = now_us();
+		for (long i = 0; i < n; i++) {
+			a.ulValueLen = sizeof(buf);
+			if (f->C_GetAttributeValue(s, cert, &a, 1) != CKR_OK)
+				return 1;
+		}
+		printf("bench getattr %.2f us\n", (now_us() - t0) / (double)n);
+		return 0;
+	}
+	if ((strcmp(argv[2], "sign") == 0 && argc == 6) || (strcmp(argv[2], "sign1") == 0 && argc == 5)) {
+		const char *pin = argv[argc - 2];
+		CK_BYTE id = (CK_BYTE)strtol(argv[argc - 1], NULL, 16);
+		CK_OBJECT_HANDLE key;
+
+		if (strcmp(argv[2], "sign1") == 0)
+			n = 1;
+		if (f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)) != CKR_OK)
+			return 1;
+		key = find(f, s, CKO_PRIVATE_KEY, &id);
+		if (key == CK_INVALID_HANDLE)
+			return 1;
+		t0 = now_us();
+		for (long i = 0; i < n; i++)
+			if (sign_once(f, s, key, pin) < 0)
+				return 1;
+		printf("bench sign %.1f us\n", (now_us() - t0) / (double)n);
+		return 0;
+	}
+	return 2;
+}
