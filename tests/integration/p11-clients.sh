@@ -19,7 +19,7 @@ done
 mkdir -p "$WORK/nss"
 echo "$IMZA_PIN" >"$WORK/pin"
 certutil -N -d "sql:$WORK/nss" --empty-password >>"$LOG" 2>&1
-check "modutil -add the module" sh -c "echo | modutil -dbdir 'sql:$WORK/nss' -add imza -libfile '$M' -force"
+check "modutil -add the module" host_env sh -c "echo | modutil -dbdir 'sql:$WORK/nss' -add imza -libfile '$M' -force"
 out=$(host_env certutil -L -d "sql:$WORK/nss" -h all -f "$WORK/pin" 2>&1)
 echo "$out" >>"$LOG"
 n=$(grep -c '^AHMET YILMAZ:Certificate for' <<<"$out")
