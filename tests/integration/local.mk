@@ -10,6 +10,8 @@ INTEGRATION_TESTS = \
 	tests/integration/daemon-socket.sh \
 	tests/integration/imzactl.sh \
 	tests/integration/p11-clients.sh \
-	tests/integration/p11-finalize.sh
+	tests/integration/p11-finalize.sh \
+	tests/integration/p11-rules.sh
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/daemon_peers.py tests/integration/p11_finalize.py
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
+	tests/integration/p11_rules.py
