@@ -72,3 +72,28 @@ tests_fuzz_fuzz_card_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_card_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_card_LDADD = daemon/libimzad.a $(LIBCRYPTO_LIBS)
 endif
+
+# ---- imzad's PKCS#11 layer against a hostile client ----
+FUZZ_DISPATCH_LIBS = daemon/libimzad.a protocol/libimzaproto.a $(LIBCRYPTO_LIBS) $(LIBSYSTEMD_LIBS)
+check_PROGRAMS += tests/fuzz/replay-dispatch
+TESTS += tests/fuzz/replay-dispatch
+tests_fuzz_replay_dispatch_SOURCES = $(FUZZ_REPLAY) tests/fuzz/fuzz-dispatch.c
+tests_fuzz_replay_dispatch_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS) \
+	-DREPLAY_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/dispatch"'
+tests_fuzz_replay_dispatch_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
+tests_fuzz_replay_dispatch_LDADD = $(FUZZ_DISPATCH_LIBS)
+EXTRA_DIST += tests/fuzz/corpus/dispatch
+
+EXTRA_PROGRAMS += tests/fuzz/gen-dispatch-corpus
+tests_fuzz_gen_dispatch_corpus_SOURCES = tests/fuzz/gen-dispatch-corpus.c
+tests_fuzz_gen_dispatch_corpus_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS)
+tests_fuzz_gen_dispatch_corpus_LDADD = protocol/libimzaproto.a
+
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz-dispatch
+tests_fuzz_fuzz_dispatch_SOURCES = tests/fuzz/fuzz-dispatch.c
+tests_fuzz_fuzz_dispatch_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS)
+tests_fuzz_fuzz_dispatch_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_dispatch_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_dispatch_LDADD = $(FUZZ_DISPATCH_LIBS)
+endif
