@@ -119,6 +119,8 @@ static void job_done(struct reader_job *rj, int r)
 	struct p11_job *j = (struct p11_job *)rj;
 
 	pin_secret_wipe(&j->pin);
+	if (r < 0)
+		log_debug("card job on slot %lu: %s", (unsigned long)j->slot, strerror(-r));
 	j->finish(j, r);
 	explicit_bzero(j, sizeof(*j));
 	free(j);

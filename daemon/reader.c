@@ -18,6 +18,8 @@
 #define MAX_READERS 16
 #define READER_NAME_MAX 256
 #define RESTART_DELAY_MS 250
+/* How long a failed exchange waits to learn whether the card was pulled. */
+#define REMOVAL_GRACE_MS 600
 #define PNP_NAME "\\\\?PnP?\\Notification"
 
 enum mev_kind { MEV_READER_ADDED, MEV_READER_REMOVED, MEV_CARD_READY, MEV_CARD_REMOVED, MEV_JOB_DONE };
@@ -210,6 +212,15 @@ static int worker_run_job(struct reader *r, struct reader_job *job)
 		return pcsc_err(rv);
 	res = job->run(job, &r->card);
 	SCardEndTransaction(r->h, SCARD_LEAVE_CARD);
+	if (res == -EIO || res == -EPROTO || res == -ECONNRESET) {
+		/* A card pulled in the middle of an exchange can look like a garbled answer before pcscd
+		 * has noticed it is gone: give the reader a moment to tell. */
+		SCARD_READERSTATE rs = {.szReader = r->name, .dwCurrentState = SCARD_STATE_PRESENT};
+		LONG st = SCardGetStatusChange(r->ctx, REMOVAL_GRACE_MS, &rs, 1);
+
+		if (st == SCARD_S_SUCCESS && !(rs.dwEventState & SCARD_STATE_PRESENT))
+			res = CARD_E_REMOVED;
+	}
 	return res;
 }
 
@@ -311,12 +322,17 @@ static void reader_destroy(struct reader *r)
 	free(r);
 }
 
+/* Insertions are numbered across all readers and reader lifetimes: a login, a session or a job bound to
+ * one insertion can never match a later card, even after the reader went away and came back (pcscd
+ * restarted) and started counting again. */
+static atomic_uint_fast64_t insertion_counter;
+
 static void set_card(struct reader *r, bool present)
 {
 	pthread_mutex_lock(&r->lock);
 	r->want_present = present;
 	if (present)
-		r->want_seq = ++r->seq;
+		r->want_seq = r->seq = atomic_fetch_add(&insertion_counter, 1) + 1;
 	pthread_cond_signal(&r->cond);
 	pthread_mutex_unlock(&r->lock);
 }

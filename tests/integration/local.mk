@@ -11,7 +11,9 @@ INTEGRATION_TESTS = \
 	tests/integration/imzactl.sh \
 	tests/integration/p11-clients.sh \
 	tests/integration/p11-finalize.sh \
-	tests/integration/p11-rules.sh
+	tests/integration/p11-rules.sh \
+	tests/integration/p11-apps.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
-	tests/integration/p11_rules.py
+	tests/integration/p11_rules.py \
+	tests/integration/p11_apps.py

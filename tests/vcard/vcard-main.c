@@ -28,7 +28,8 @@ static volatile sig_atomic_t stop;
 struct vcard {
 	struct piv_card *card;
 	int fd;
-	int log_fd; /* -1: no APDU log */
+	int log_fd;            /* -1: no APDU log */
+	char stall_path[4096]; /* a file holding milliseconds to wait before a GENERAL AUTHENTICATE answer */
 	bool quickack;
 	sigset_t waitmask; /* the mask during ppoll: SIGTERM/SIGINT let through */
 	uint8_t in[PIV_CAPDU_MAX];
@@ -177,6 +178,30 @@ static void log_apdu(struct vcard *v, const uint8_t *buf, size_t n, bool is_comm
 		fprintf(stderr, "imza-vcard: apdu log: %s\n", strerror(errno));
 }
 
+/* Tests make the card slow on demand (a signature that takes seconds, to pull the card meanwhile or to
+ * see that other clients are not held up): the stall file's number of milliseconds, read per APDU. */
+/* Returns false when the card was pulled (SIGTERM) while stalling: it then never answers. */
+static bool maybe_stall(struct vcard *v, const uint8_t *apdu, size_t n)
+{
+	char buf[16] = "";
+	unsigned long ms;
+	FILE *f;
+
+	if (n < 2 || apdu[1] != 0x87 || (f = fopen(v->stall_path, "r")) == NULL)
+		return true;
+	if (fgets(buf, sizeof(buf), f) != NULL) {
+		ms = strtoul(buf, NULL, 10);
+		if (ms > 0 && ms <= 60000) {
+			struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+
+			/* SIGTERM is blocked outside ppoll: sleep in one, so that pulling the card interrupts. */
+			ppoll(NULL, 0, &ts, &v->waitmask);
+		}
+	}
+	fclose(f);
+	return !stop;
+}
+
 static int serve(struct vcard *v)
 {
 	const uint8_t *atr;
@@ -213,6 +238,8 @@ static int serve(struct vcard *v)
 			continue;
 		}
 		log_apdu(v, v->in, n, true);
+		if (!maybe_stall(v, v->in, n))
+			return 0;
 		n = piv_card_apdu(v->card, v->in, n, v->out + 2, PIV_RAPDU_MAX);
 		log_apdu(v, v->out + 2, n, false);
 		r = send_msg(v, v->out + 2, n);
@@ -285,6 +312,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
+	snprintf(v->stall_path, sizeof(v->stall_path), "%s/stall", state);
 	r = piv_card_load(&v->card, state);
 	if (r < 0) {
 		fprintf(stderr, "imza-vcard: cannot load card from %s: %s\n", state, strerror(-r));
