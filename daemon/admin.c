@@ -4,7 +4,10 @@
 #include <string.h>
 
 #include "daemon/admin.h"
+#include "daemon/cache.h"
+#include "daemon/known.h"
 #include "protocol/proto-admin.h"
+#include "protocol/proto-ck.h"
 
 static void trim_copy(char *dst, size_t cap, const char *src, size_t n)
 {
@@ -78,12 +81,71 @@ static void fill_certs(struct daemon *d, struct proto_cert_list *l)
 	}
 }
 
+static int add_cached(void *ud, const struct cache_entry *e)
+{
+	struct proto_cache_list *l = ud;
+	struct proto_cached_card *c;
+
+	if (l->n == PROTO_ADMIN_CACHED_MAX || e->id_len > sizeof(c->id))
+		return 0;
+	c = &l->cards[l->n++];
+	snprintf(c->driver, sizeof(c->driver), "%s", e->driver);
+	memcpy(c->id, e->id, e->id_len);
+	c->id_len = (uint32_t)e->id_len;
+	snprintf(c->label, sizeof(c->label), "%s", e->label);
+	snprintf(c->serial, sizeof(c->serial), "%s", e->serial);
+	c->last_seen = (uint64_t)e->last_seen;
+	c->nobjs = (uint32_t)e->nobjs;
+	return 0;
+}
+
+/* The cache calls: list, forget one card, clear. Without a cache they answer CKR_FUNCTION_FAILED. */
+static int admin_cache(struct daemon *d, uint32_t id, struct proto_reader *r, struct proto_buf *w)
+{
+	static struct proto_cache_list list;
+	const uint8_t *drv = NULL, *cid = NULL;
+	size_t drv_len = 0, cid_len = 0;
+	char driver[16];
+	int e;
+
+	if (id == RPC_CALL_IMZA_CACHE_FORGET) {
+		proto_get_bytes(r, &drv, &drv_len);
+		proto_get_bytes(r, &cid, &cid_len);
+	}
+	if (proto_reader_end(r) < 0 || drv_len >= sizeof(driver) || cid_len > 32)
+		return -EBADMSG;
+	proto_put_u32(w, id);
+	if (d->cache == NULL)
+		return proto_put_ulong(w, CKR_FUNCTION_FAILED);
+	switch (id) {
+	case RPC_CALL_IMZA_CACHE_LIST:
+		memset(&list, 0, sizeof(list));
+		e = cache_list(d->cache, add_cached, &list);
+		proto_put_ulong(w, e < 0 ? CKR_FUNCTION_FAILED : CKR_OK);
+		return e < 0 ? w->error : proto_cache_list_encode(w, &list);
+	case RPC_CALL_IMZA_CACHE_FORGET:
+		memcpy(driver, drv, drv_len);
+		driver[drv_len] = '\0';
+		e = cache_forget(d->cache, driver, cid, cid_len);
+		known_forget(d->known, driver, cid, cid_len);
+		return proto_put_ulong(w, e == -ENOENT ? CKR_ARGUMENTS_BAD
+		                          : e < 0      ? CKR_FUNCTION_FAILED
+		                                       : CKR_OK);
+	default:
+		e = cache_clear(d->cache);
+		known_clear(d->known);
+		return proto_put_ulong(w, e < 0 ? CKR_FUNCTION_FAILED : CKR_OK);
+	}
+}
+
 int admin_handle(struct daemon *d, struct app *a, uint32_t id, struct proto_reader *r, struct proto_buf *w)
 {
 	static struct proto_status st;
 	static struct proto_cert_list certs;
 
 	(void)a;
+	if (id >= RPC_CALL_IMZA_CACHE_LIST && id <= RPC_CALL_IMZA_CACHE_CLEAR)
+		return admin_cache(d, id, r, w);
 	if (proto_reader_end(r) < 0)
 		return -EBADMSG;
 	proto_put_u32(w, id);

@@ -26,7 +26,10 @@ struct card_driver {
 	const char *name;
 	/* Selects the application; 0 if this driver serves the card, -ENOENT if not. */
 	int (*probe)(struct apdu_transport *t);
-	/* Reads the card's identity and objects. */
+	/* The card's identity, as cheaply as the card allows (PIV: the GUID from the CHUID): the key under
+	 * which a known card's token is cached. */
+	int (*read_identity)(struct apdu_transport *t, uint8_t *id, size_t cap, size_t *ret_len);
+	/* Reads the card's identity and objects; the token carries the identity (driver, id). */
 	int (*read_token)(struct apdu_transport *t, struct token **ret_token);
 	int (*verify)(struct apdu_transport *t, const uint8_t *pin, size_t len, int *ret_tries);
 	int (*pin_status)(struct apdu_transport *t, struct card_pin_status *ret);

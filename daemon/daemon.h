@@ -99,8 +99,13 @@ struct call {
 	bool cancelled; /* the client went away: complete without answering */
 };
 
+struct cache;
+struct known;
+
 struct daemon {
 	struct event_base *base;
+	struct cache *cache; /* NULL when the cache could not be opened: cards are then always read */
+	struct known *known;
 	struct reader_monitor *monitor;
 	struct slot slots[DAEMON_MAX_SLOTS];
 	CK_SLOT_ID next_slot_id;
@@ -113,6 +118,8 @@ extern const struct rpc_server_ops p11_ops;
 
 /* slots.c */
 extern const struct reader_callbacks slot_callbacks;
+/* Loads every cached card into the in-memory mirror the reader threads use. */
+void slots_load_known(struct daemon *d);
 struct slot *slot_get(struct daemon *d, CK_SLOT_ID id);
 struct slot *slot_by_index(struct daemon *d, size_t i);
 

@@ -15,14 +15,17 @@
 #include <event2/thread.h>
 #include <systemd/sd-daemon.h>
 
+#include "daemon/cache.h"
 #include "daemon/daemon.h"
+#include "daemon/known.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: imzad [--socket PATH] [--foreground] [--verbose] [--version]\n"
+	fprintf(f, "usage: imzad [--socket PATH] [--state-dir DIR] [--foreground] [--verbose] [--version]\n"
 	           "  --socket PATH  listen there (default $XDG_RUNTIME_DIR/imza/imzad.sock)\n"
+	           "  --state-dir DIR  the card cache (default $XDG_STATE_HOME/imza, ~/.local/state/imza)\n"
 	           "  --foreground   stay in the foreground (always so; for service managers)\n"
 	           "  --verbose      debug messages\n");
 }
@@ -38,6 +41,38 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 {
 	sd_notify(0, "WATCHDOG=1");
+}
+
+/* The state directory: --state-dir, else $XDG_STATE_HOME/imza, else ~/.local/state/imza. */
+static int state_dir(const char *given, char *out, size_t cap)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	int n;
+
+	if (given)
+		n = snprintf(out, cap, "%s", given);
+	else if (xdg && xdg[0] == '/')
+		n = snprintf(out, cap, "%s/imza", xdg);
+	else if (home && home[0] == '/')
+		n = snprintf(out, cap, "%s/.local/state/imza", home);
+	else
+		return -ENOENT;
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+/* Opens the card cache; without one imzad still works, reading every card in full. */
+static void open_cache(struct daemon *d, const char *given)
+{
+	char dir[PATH_MAX];
+	int e = state_dir(given, dir, sizeof(dir));
+
+	if (e == 0 && (e = known_new(&d->known)) == 0 && (e = cache_open(dir, &d->cache)) == 0) {
+		log_info("card cache in %s", dir);
+		slots_load_known(d);
+		return;
+	}
+	log_warning("no card cache (%s): every card is read in full", strerror(-e));
+	d->cache = NULL;
 }
 
 /* The socket file we bound ourselves, removed again on the way out. */
@@ -78,22 +113,29 @@ static int get_listener(const char *path, int *ret_fd)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"socket", required_argument, NULL, 's'}, {"foreground", no_argument, NULL, 'f'},
-	        {"verbose", no_argument, NULL, 'v'},      {"version", no_argument, NULL, 'V'},
-	        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	        {"socket", required_argument, NULL, 's'},
+	        {"state-dir", required_argument, NULL, 'S'},
+	        {"foreground", no_argument, NULL, 'f'},
+	        {"verbose", no_argument, NULL, 'v'},
+	        {"version", no_argument, NULL, 'V'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	struct daemon d = {.next_slot_id = 1};
-	const char *sock_path = NULL;
+	const char *sock_path = NULL, *state = NULL;
 	struct event *sigterm, *sigint, *watchdog = NULL;
 	struct server *srv = NULL;
 	bool verbose = false;
 	uint64_t wd_usec = 0;
 	int opt, fd, rc = 1;
 
-	while ((opt = getopt_long(argc, argv, "s:fvVh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "s:S:fvVh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			sock_path = optarg;
+			break;
+		case 'S':
+			state = optarg;
 			break;
 		case 'f':
 			break;
@@ -128,6 +170,7 @@ int main(int argc, char **argv)
 		return 1;
 	if (get_listener(sock_path, &fd) < 0)
 		goto out;
+	open_cache(&d, state);
 	if (server_new(&d, fd, &srv) < 0) {
 		close(fd);
 		goto out;
@@ -162,6 +205,8 @@ out:
 	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++)
 		token_free(d.slots[i].token);
 	event_base_free(d.base);
+	cache_close(d.cache);
+	known_free(d.known);
 	if (bound_path[0])
 		unlink(bound_path);
 	return rc;

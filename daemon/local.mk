@@ -13,11 +13,15 @@ daemon_libimzad_a_SOURCES = \
 	daemon/pin.c daemon/pin.h \
 	daemon/app.c daemon/slots.c daemon/p11.c \
 	daemon/admin.c daemon/admin.h \
-	daemon/server.c daemon/server.h
+	daemon/server.c daemon/server.h \
+	daemon/token-store.c daemon/token-store.h \
+	daemon/cache.c daemon/cache.h \
+	daemon/known.c daemon/known.h
 daemon_libimzad_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol
 daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS) $(LIBEVENT_CFLAGS) \
-	$(LIBSYSTEMD_CFLAGS)
-DAEMON_LIBS = daemon/libimzad.a protocol/libimzaproto.a $(LIBCRYPTO_LIBS) $(PCSC_LIBS) $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) -lpthread
+	$(LIBSYSTEMD_CFLAGS) $(SQLITE_CFLAGS)
+DAEMON_LIBS = daemon/libimzad.a protocol/libimzaproto.a $(LIBCRYPTO_LIBS) $(PCSC_LIBS) $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) \
+	$(SQLITE_LIBS) -lpthread
 
 check_PROGRAMS += tests/unit/test-apdu
 TESTS += tests/unit/test-apdu
@@ -36,6 +40,14 @@ TESTS += tests/unit/test-token
 tests_unit_test_token_SOURCES = tests/unit/test-token.c
 tests_unit_test_token_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS)
 tests_unit_test_token_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
+
+# The card cache and the token blob; writes under a mkdtemp directory in /tmp.
+check_PROGRAMS += tests/unit/test-cache
+TESTS += tests/unit/test-cache
+tests_unit_test_cache_SOURCES = tests/unit/test-cache.c
+tests_unit_test_cache_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS) $(SQLITE_CFLAGS)
+tests_unit_test_cache_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS) \
+	$(SQLITE_LIBS) $(LIBSYSTEMD_LIBS)
 
 # The PIV driver against the virtual card's applet, in one process.
 check_PROGRAMS += tests/unit/test-piv-driver

@@ -1,6 +1,7 @@
 /* PIV driver (see piv.h). Object sizes and template shapes come from the card; each is checked before
  * use, and a card that answers outside the standard gets -EPROTO, never a crash. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/objects.h>
@@ -271,6 +272,9 @@ static int drv_read_token(struct apdu_transport *t, struct token **ret_token)
 	tok = token_new(label[0] ? label : "PIV card", guid);
 	if (tok == NULL)
 		return -ENOMEM;
+	snprintf(tok->driver, sizeof(tok->driver), "piv");
+	memcpy(tok->id, guid, PIV_GUID_LEN);
+	tok->id_len = PIV_GUID_LEN;
 	for (size_t i = 0; i < 4; i++) {
 		const struct piv_slot *s = &piv_slots[i];
 		struct token_slot_desc d = {s->id,        s->keyref, s->pin_always,
@@ -287,6 +291,18 @@ static int drv_read_token(struct apdu_transport *t, struct token **ret_token)
 	}
 	*ret_token = tok;
 	return 0;
+}
+
+static int drv_read_identity(struct apdu_transport *t, uint8_t *id, size_t cap, size_t *ret_len)
+{
+	int r;
+
+	if (cap < PIV_GUID_LEN)
+		return -ENOBUFS;
+	r = piv_read_guid(t, id);
+	if (r == 0)
+		*ret_len = PIV_GUID_LEN;
+	return r;
 }
 
 static int drv_pin_status(struct apdu_transport *t, struct card_pin_status *ret)
@@ -311,6 +327,7 @@ static int drv_private_op(struct apdu_transport *t, const struct token_key_info 
 const struct card_driver piv_driver = {
         .name = "piv",
         .probe = drv_probe,
+        .read_identity = drv_read_identity,
         .read_token = drv_read_token,
         .verify = piv_verify,
         .pin_status = drv_pin_status,

@@ -20,9 +20,19 @@
 #define RESTART_DELAY_MS 250
 /* How long a failed exchange waits to learn whether the card was pulled. */
 #define REMOVAL_GRACE_MS 600
+/* A card served from the cache is read in full this long after insertion (or before its first job),
+ * so that the listing that follows an insertion costs the card nothing beyond its identity. */
+#define CHECK_DELAY_MS 1500
 #define PNP_NAME "\\\\?PnP?\\Notification"
 
-enum mev_kind { MEV_READER_ADDED, MEV_READER_REMOVED, MEV_CARD_READY, MEV_CARD_REMOVED, MEV_JOB_DONE };
+enum mev_kind {
+	MEV_READER_ADDED,
+	MEV_READER_REMOVED,
+	MEV_CARD_READY,
+	MEV_CARD_REMOVED,
+	MEV_CARD_CHECKED,
+	MEV_JOB_DONE
+};
 
 struct mev {
 	enum mev_kind kind;
@@ -45,6 +55,8 @@ struct reader {
 	bool stopping, exited, want_present;
 	uint64_t want_seq;
 	/* Worker only. */
+	bool check_pending; /* a token served from the cache waits to be checked against the card */
+	struct timespec check_at;
 	SCARDCONTEXT ctx;
 	SCARDHANDLE h;
 	DWORD proto;
@@ -138,15 +150,42 @@ static void worker_disconnect(struct reader *r)
 	r->h = 0;
 }
 
-/* Connects to the card of insertion seq, finds its driver and reads its token. */
+/* The PIN counter for the token flags: one short APDU. */
+static void read_pin_status(struct reader *r, struct token *tok)
+{
+	struct card_pin_status ps;
+
+	if (r->card.driver->pin_status(&r->card.t, &ps) == 0) {
+		tok->pin_tries_left = ps.verified ? ps.tries_max : ps.tries_left;
+		tok->pin_tries_max = ps.tries_max;
+	}
+}
+
+static void set_check_time(struct reader *r)
+{
+	clock_gettime(CLOCK_REALTIME, &r->check_at);
+	r->check_at.tv_sec += CHECK_DELAY_MS / 1000;
+	r->check_at.tv_nsec += (CHECK_DELAY_MS % 1000) * 1000000L;
+	if (r->check_at.tv_nsec >= 1000000000L) {
+		r->check_at.tv_sec++;
+		r->check_at.tv_nsec -= 1000000000L;
+	}
+}
+
+/* Connects to the card of insertion seq and finds its driver. A card the cache knows (by the identity
+ * its driver reads first) is served from the cache at once and checked in full later; any other is
+ * read now. */
 static void worker_insert(struct reader *r, uint64_t seq)
 {
 	static const struct card_driver *drivers[] = {&piv_driver};
 	struct token *tok = NULL;
+	uint8_t id[32];
+	size_t id_len = 0;
 	LONG rv;
 	int err = -ENOENT;
 
 	worker_disconnect(r);
+	r->check_pending = false;
 	rv = SCardConnect(r->ctx, r->name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &r->h,
 	                  &r->proto);
 	if (rv != SCARD_S_SUCCESS) {
@@ -162,17 +201,21 @@ static void worker_insert(struct reader *r, uint64_t seq)
 			err = drivers[i]->probe(&r->card.t);
 			if (err == -ENOENT)
 				continue;
-			if (err == 0)
+			if (err < 0)
+				break;
+			r->card.driver = drivers[i];
+			if (r->m->cb.known &&
+			    drivers[i]->read_identity(&r->card.t, id, sizeof(id), &id_len) == 0)
+				tok = r->m->cb.known(r->m->ud, drivers[i]->name, id, id_len);
+			if (tok != NULL) {
+				tok->unchecked = true;
+				tok->pin_tries_left = -1;
+				r->check_pending = true;
+				set_check_time(r);
+			} else {
 				err = drivers[i]->read_token(&r->card.t, &tok);
-			if (err == 0) {
-				struct card_pin_status ps;
-
-				r->card.driver = drivers[i];
-				/* The counter for the token flags; one short APDU. */
-				if (drivers[i]->pin_status(&r->card.t, &ps) == 0) {
-					tok->pin_tries_left = ps.verified ? ps.tries_max : ps.tries_left;
-					tok->pin_tries_max = ps.tries_max;
-				}
+				if (err == 0)
+					read_pin_status(r, tok);
 			}
 			break;
 		}
@@ -181,11 +224,31 @@ static void worker_insert(struct reader *r, uint64_t seq)
 		err = -EIO;
 	}
 	if (err < 0) {
+		r->card.driver = NULL;
 		log_warning("reader %s: card not usable (%s)", r->name, strerror(-err));
 		post(r->m, (struct mev){.kind = MEV_CARD_REMOVED, .r = r, .seq = seq, .err = err});
 		return;
 	}
 	post(r->m, (struct mev){.kind = MEV_CARD_READY, .r = r, .seq = seq, .tok = tok});
+}
+
+/* The full read of a card that was served from the cache; the main loop compares and keeps or replaces. */
+static void worker_check(struct reader *r)
+{
+	struct token *tok = NULL;
+	int err;
+
+	r->check_pending = false;
+	if (!r->connected || r->card.driver == NULL || SCardBeginTransaction(r->h) != SCARD_S_SUCCESS)
+		return;
+	err = r->card.driver->read_token(&r->card.t, &tok);
+	if (err == 0)
+		read_pin_status(r, tok);
+	SCardEndTransaction(r->h, SCARD_LEAVE_CARD);
+	if (err == 0)
+		post(r->m, (struct mev){.kind = MEV_CARD_CHECKED, .r = r, .seq = r->card.seq, .tok = tok});
+	else
+		log_info("reader %s: checking the cached card failed (%s)", r->name, strerror(-err));
 }
 
 static int worker_run_job(struct reader *r, struct reader_job *job)
@@ -235,10 +298,27 @@ static void *worker_main(void *arg)
 
 		pthread_mutex_lock(&r->lock);
 		while (!r->stopping && r->head == NULL &&
-		       r->want_present == (r->connected && r->card.seq == r->want_seq))
-			pthread_cond_wait(&r->cond, &r->lock);
+		       r->want_present == (r->connected && r->card.seq == r->want_seq)) {
+			if (!r->check_pending) {
+				pthread_cond_wait(&r->cond, &r->lock);
+			} else if (pthread_cond_timedwait(&r->cond, &r->lock, &r->check_at) == ETIMEDOUT) {
+				break;
+			}
+		}
 		if (r->stopping)
 			break;
+		/* The cached token is checked when due, and always before the card does any job. */
+		if (r->check_pending && r->want_present && r->connected && r->card.seq == r->want_seq) {
+			struct timespec now;
+
+			clock_gettime(CLOCK_REALTIME, &now);
+			if (r->head != NULL || now.tv_sec > r->check_at.tv_sec ||
+			    (now.tv_sec == r->check_at.tv_sec && now.tv_nsec >= r->check_at.tv_nsec)) {
+				pthread_mutex_unlock(&r->lock);
+				worker_check(r);
+				continue;
+			}
+		}
 		if (r->want_present && !(r->connected && r->card.seq == r->want_seq)) {
 			uint64_t seq = r->want_seq;
 
@@ -520,6 +600,12 @@ static void dispatch(struct reader_monitor *m, struct mev *e)
 			if (m->cb.card_removed)
 				m->cb.card_removed(m->ud, e->r, e->seq, e->err);
 		}
+		break;
+	case MEV_CARD_CHECKED:
+		if (e->seq <= e->r->removed_seq || m->cb.card_checked == NULL)
+			token_free(e->tok);
+		else
+			m->cb.card_checked(m->ud, e->r, e->seq, e->tok);
 		break;
 	case MEV_JOB_DONE:
 		e->job->done(e->job, e->job->result);

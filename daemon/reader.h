@@ -42,6 +42,10 @@ struct reader_callbacks {
 	void (*card_ready)(void *ud, struct reader *r, uint64_t seq, struct token *tok);
 	/* A card went away (or could not be read: err < 0 then, and no card_ready came). */
 	void (*card_removed)(void *ud, struct reader *r, uint64_t seq, int err);
+	/* On a reader's worker thread: a copy of the cached token of this card, or NULL. */
+	struct token *(*known)(void *ud, const char *driver, const uint8_t *id, size_t id_len);
+	/* A card served from the cache (tok->unchecked) was read in full: fresh belongs to the callee. */
+	void (*card_checked)(void *ud, struct reader *r, uint64_t seq, struct token *fresh);
 };
 
 int reader_monitor_new(struct event_base *base, const struct reader_callbacks *cb, void *ud,

@@ -3,8 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
+#include "daemon/cache.h"
 #include "daemon/daemon.h"
+#include "daemon/known.h"
 #include "daemon/log.h"
+#include "daemon/token-store.h"
 
 struct slot *slot_get(struct daemon *d, CK_SLOT_ID id)
 {
@@ -86,6 +91,19 @@ static void on_reader_removed(void *ud, struct reader *r)
 	app_slot_event(d, s->id);
 }
 
+/* A token read in full goes to the cache and its in-memory mirror. */
+static void remember(struct daemon *d, const struct token *tok)
+{
+	int e;
+
+	if (tok->id_len == 0)
+		return;
+	if (d->known)
+		known_put(d->known, tok);
+	if (d->cache && (e = cache_put_token(d->cache, tok->driver, tok->id, tok->id_len, tok)) < 0)
+		log_warning("card cache: cannot store the card (%s)", strerror(-e));
+}
+
 static void on_card_ready(void *ud, struct reader *r, uint64_t seq, struct token *tok)
 {
 	struct daemon *d = ud;
@@ -98,8 +116,109 @@ static void on_card_ready(void *ud, struct reader *r, uint64_t seq, struct token
 	forget_card(d, s);
 	s->token = tok;
 	s->card_seq = seq;
-	log_info("slot %lu: card \"%.32s\" (%zu objects)", (unsigned long)s->id, tok->label, tok->nobjs);
+	log_info("slot %lu: card \"%.32s\" (%zu objects%s)", (unsigned long)s->id, tok->label, tok->nobjs,
+	         tok->unchecked ? ", from the cache" : "");
+	if (!tok->unchecked)
+		remember(d, tok);
 	app_slot_event(d, s->id);
+}
+
+/* The same objects? The PIN counter and the check flag are not part of what a token is. */
+static bool same_token(const struct token *a, const struct token *b)
+{
+	struct proto_buf wa = PROTO_BUF_INIT(TOKEN_STORE_MAX_BLOB), wb = PROTO_BUF_INIT(TOKEN_STORE_MAX_BLOB);
+	struct token ca = *a, cb = *b;
+	bool same;
+
+	ca.pin_tries_left = cb.pin_tries_left = ca.pin_tries_max = cb.pin_tries_max = 0;
+	same = token_serialize(&ca, &wa) == 0 && token_serialize(&cb, &wb) == 0 && wa.len == wb.len &&
+	       memcmp(wa.data, wb.data, wa.len) == 0;
+	proto_buf_free(&wa);
+	proto_buf_free(&wb);
+	return same;
+}
+
+static void on_card_checked(void *ud, struct reader *r, uint64_t seq, struct token *fresh)
+{
+	struct daemon *d = ud;
+	struct slot *s = slot_for_reader(d, reader_name(r), false);
+
+	if (s == NULL || s->reader != r || s->token == NULL || s->card_seq != seq) {
+		token_free(fresh);
+		return;
+	}
+	if (same_token(s->token, fresh)) {
+		s->token->pin_tries_left = fresh->pin_tries_left;
+		s->token->pin_tries_max = fresh->pin_tries_max;
+		s->token->unchecked = false;
+		remember(d, s->token);
+		token_free(fresh);
+		return;
+	}
+	/* Changed behind the cache's back (same identity, other objects): the new contents replace the
+	 * old, and nothing opened or logged in on the old ones carries over. */
+	log_info("slot %lu: the card's contents changed; serving what it holds now", (unsigned long)s->id);
+	app_drop_slot(d, s->id);
+	for (struct app *a = d->apps; a; a = a->next)
+		a->login_seq[s - d->slots] = 0;
+	s->owner_app = 0;
+	token_free(s->token);
+	s->token = fresh;
+	remember(d, fresh);
+	app_slot_event(d, s->id);
+}
+
+static struct token *on_known(void *ud, const char *driver, const uint8_t *id, size_t id_len)
+{
+	struct daemon *d = ud;
+
+	return d->known ? known_get(d->known, driver, id, id_len) : NULL;
+}
+
+struct id_list {
+	char driver[16];
+	uint8_t id[32];
+	size_t id_len;
+};
+
+static int collect(void *ud, const struct cache_entry *e)
+{
+	struct id_list **pp = ud;
+	struct id_list *l = *pp;
+
+	if (e->id_len > sizeof(l->id) || strlen(e->driver) >= sizeof(l->driver))
+		return 0;
+	snprintf(l->driver, sizeof(l->driver), "%s", e->driver);
+	memcpy(l->id, e->id, e->id_len);
+	l->id_len = e->id_len;
+	(*pp)++;
+	return 0;
+}
+
+void slots_load_known(struct daemon *d)
+{
+	static struct id_list ids[256];
+	struct id_list *end = ids;
+	size_t n = 0;
+
+	if (d->cache == NULL || d->known == NULL)
+		return;
+	/* cache_list's callback may not call into the cache: collect first, then load. */
+	if (cache_list(d->cache, collect, &end) < 0)
+		return;
+	for (struct id_list *p = ids; p < end && p < ids + 256; p++) {
+		struct token *t;
+
+		if (cache_get_token(d->cache, p->driver, p->id, p->id_len, &t) < 0)
+			continue;
+		memcpy(t->driver, p->driver, sizeof(t->driver));
+		memcpy(t->id, p->id, p->id_len);
+		t->id_len = p->id_len;
+		if (known_put(d->known, t) == 0)
+			n++;
+		token_free(t);
+	}
+	log_info("card cache: %zu known card%s", n, n == 1 ? "" : "s");
 }
 
 static void on_card_removed(void *ud, struct reader *r, uint64_t seq, int err)
@@ -121,4 +240,6 @@ const struct reader_callbacks slot_callbacks = {
         .reader_removed = on_reader_removed,
         .card_ready = on_card_ready,
         .card_removed = on_card_removed,
+        .known = on_known,
+        .card_checked = on_card_checked,
 };

@@ -43,6 +43,12 @@ struct token {
 	size_t nobjs;
 	/* The PIN counter as last seen on the card (-1: unknown). */
 	int pin_tries_left, pin_tries_max;
+	/* The card's identity as its driver defines it (PIV: the GUID), the key of the card cache. */
+	char driver[16];
+	uint8_t id[32];
+	size_t id_len;
+	/* Served from the cache and not yet checked against the card. Not stored. */
+	bool unchecked;
 };
 
 /* Per key slot: what the driver knows before the certificate is parsed. */

@@ -124,3 +124,51 @@ int proto_certs_decode(struct proto_reader *r, struct proto_cert_list *ret)
 	ret->n = n;
 	return r->error;
 }
+
+int proto_cache_list_encode(struct proto_buf *w, const struct proto_cache_list *l)
+{
+	if (l->n > PROTO_ADMIN_CACHED_MAX)
+		return -EINVAL;
+	proto_put_u32(w, l->n);
+	for (uint32_t i = 0; i < l->n; i++) {
+		const struct proto_cached_card *c = &l->cards[i];
+
+		put_str(w, c->driver);
+		proto_put_bytes(w, c->id, c->id_len);
+		put_str(w, c->label);
+		put_str(w, c->serial);
+		proto_put_u64(w, c->last_seen);
+		proto_put_u32(w, c->nobjs);
+	}
+	return w->error;
+}
+
+int proto_cache_list_decode(struct proto_reader *r, struct proto_cache_list *ret)
+{
+	uint32_t n;
+
+	memset(ret, 0, sizeof(*ret));
+	if (proto_get_u32(r, &n) < 0)
+		return r->error;
+	if (n > PROTO_ADMIN_CACHED_MAX)
+		return proto_reader_fail(r, -EBADMSG);
+	for (uint32_t i = 0; i < n && !r->error; i++) {
+		struct proto_cached_card *c = &ret->cards[i];
+		const uint8_t *p;
+		size_t len;
+
+		get_str(r, c->driver, sizeof(c->driver));
+		if (proto_get_bytes(r, &p, &len) == 0) {
+			if (len > sizeof(c->id))
+				return proto_reader_fail(r, -EBADMSG);
+			memcpy(c->id, p, len);
+			c->id_len = (uint32_t)len;
+		}
+		get_str(r, c->label, sizeof(c->label));
+		get_str(r, c->serial, sizeof(c->serial));
+		proto_get_u64(r, &c->last_seen);
+		proto_get_u32(r, &c->nobjs);
+	}
+	ret->n = n;
+	return r->error;
+}

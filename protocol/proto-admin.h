@@ -43,6 +43,27 @@ struct proto_cert_list {
 	struct proto_cert_entry certs[PROTO_ADMIN_CERTS_MAX];
 };
 
+/* The card cache as imzactl lists it. */
+#define PROTO_ADMIN_CACHED_MAX 256
+
+struct proto_cached_card {
+	char driver[16];
+	uint8_t id[32];
+	uint32_t id_len;
+	char label[33];
+	char serial[17];
+	uint64_t last_seen;
+	uint32_t nobjs;
+};
+
+struct proto_cache_list {
+	uint32_t n;
+	struct proto_cached_card cards[PROTO_ADMIN_CACHED_MAX];
+};
+
+int proto_cache_list_encode(struct proto_buf *w, const struct proto_cache_list *l);
+int proto_cache_list_decode(struct proto_reader *r, struct proto_cache_list *ret);
+
 int proto_status_encode(struct proto_buf *w, const struct proto_status *s);
 int proto_status_decode(struct proto_reader *r, struct proto_status *ret);
 int proto_certs_encode(struct proto_buf *w, const struct proto_cert_list *l);

@@ -266,6 +266,9 @@ enum rpc_call_id {
 	/* imza's own calls for the CLI; ids reserved, encodings to be defined with them. */
 	RPC_CALL_IMZA_STATUS = 0x1000,
 	RPC_CALL_IMZA_LIST_CERTS = 0x1001,
+	RPC_CALL_IMZA_CACHE_LIST = 0x1002,
+	RPC_CALL_IMZA_CACHE_FORGET = 0x1003, /* request: bytes driver, bytes id */
+	RPC_CALL_IMZA_CACHE_CLEAR = 0x1004,
 };
 
 /* The table's rows in table order, and lookup by id (NULL for an id not in the table). */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -21,11 +22,15 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: imzactl [--socket PATH] status [--verbose]\n"
-	           "       imzactl [--socket PATH] certs\n");
+	           "       imzactl [--socket PATH] certs\n"
+	           "       imzactl [--socket PATH] cache list|clear\n"
+	           "       imzactl [--socket PATH] cache forget DRIVER:HEXID\n");
 }
 
-/* One admin call: its response body is left in resp, read through *r. */
-static int admin_call(const char *path, uint32_t id, struct proto_buf *resp, struct proto_reader *r)
+/* One admin call (id, then the optional argument bytes): its response body is left in resp, read
+ * through *r. */
+static int admin_call_args(const char *path, uint32_t id, const struct proto_buf *args,
+                           struct proto_buf *resp, struct proto_reader *r)
 {
 	struct proto_buf req = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
 	struct proto_hello_reply rep;
@@ -40,6 +45,8 @@ static int admin_call(const char *path, uint32_t id, struct proto_buf *resp, str
 	}
 	proto_frame_begin(&req);
 	proto_put_u32(&req, id);
+	if (args)
+		proto_put_raw(&req, args->data, args->len);
 	e = proto_client_call(fd, &req, resp);
 	proto_buf_free(&req);
 	close(fd);
@@ -55,6 +62,84 @@ static int admin_call(const char *path, uint32_t id, struct proto_buf *resp, str
 		return -EPROTO;
 	}
 	return 0;
+}
+
+static int admin_call(const char *path, uint32_t id, struct proto_buf *resp, struct proto_reader *r)
+{
+	return admin_call_args(path, id, NULL, resp, r);
+}
+
+static int hexval(int c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                              : -1;
+}
+
+static int cmd_cache(const char *path, int argc, char **argv)
+{
+	struct proto_buf resp = PROTO_BUF_INIT(PROTO_FRAME_MAX), args = PROTO_BUF_INIT(4096);
+	static struct proto_cache_list l;
+	struct proto_reader r;
+	int e = -EINVAL;
+
+	if (argc == 1 && strcmp(argv[0], "list") == 0) {
+		e = admin_call(path, RPC_CALL_IMZA_CACHE_LIST, &resp, &r);
+		if (e == 0 && (proto_cache_list_decode(&r, &l) < 0 || proto_reader_end(&r) < 0))
+			e = -EBADMSG;
+		for (uint32_t i = 0; e == 0 && i < l.n; i++) {
+			char when[64] = "";
+			time_t t = (time_t)l.cards[i].last_seen;
+			struct tm tm;
+
+			if (gmtime_r(&t, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+			printf("%s:", l.cards[i].driver);
+			for (uint32_t j = 0; j < l.cards[i].id_len; j++)
+				printf("%02x", l.cards[i].id[j]);
+			printf("  %s  serial %s  %u objects  last seen %s\n", l.cards[i].label,
+			       l.cards[i].serial, l.cards[i].nobjs, when);
+		}
+		if (e == 0)
+			printf("%u card%s cached\n", l.n, l.n == 1 ? "" : "s");
+	} else if (argc == 1 && strcmp(argv[0], "clear") == 0) {
+		e = admin_call(path, RPC_CALL_IMZA_CACHE_CLEAR, &resp, &r);
+		if (e == 0)
+			printf("cache cleared\n");
+	} else if (argc == 2 && strcmp(argv[0], "forget") == 0) {
+		const char *colon = strchr(argv[1], ':'), *hex;
+		uint8_t id[32];
+		size_t n = 0;
+
+		if (colon == NULL || colon == argv[1] || (size_t)(colon - argv[1]) >= 16) {
+			usage(stderr);
+			return 2;
+		}
+		for (hex = colon + 1; hex[0] && hex[1] && n < sizeof(id); hex += 2) {
+			int hi = hexval(hex[0]), lo = hexval(hex[1]);
+
+			if (hi < 0 || lo < 0)
+				break;
+			id[n++] = (uint8_t)(hi << 4 | lo);
+		}
+		if (*hex != '\0' || n == 0) {
+			fprintf(stderr,
+			        "imzactl: a card is DRIVER:HEXID, as `imzactl cache list` shows it\n");
+			return 2;
+		}
+		proto_put_bytes(&args, argv[1], (size_t)(colon - argv[1]));
+		proto_put_bytes(&args, id, n);
+		e = admin_call_args(path, RPC_CALL_IMZA_CACHE_FORGET, &args, &resp, &r);
+		if (e == 0)
+			printf("forgot %s\n", argv[1]);
+	} else {
+		usage(stderr);
+		return 2;
+	}
+	proto_buf_free(&args);
+	proto_buf_free(&resp);
+	return e == 0 ? 0 : 1;
 }
 
 static int cmd_status(const char *path, int verbose)
@@ -219,6 +304,8 @@ int main(int argc, char **argv)
 		return cmd_status(sock, verbose);
 	if (strcmp(argv[optind], "certs") == 0 && argc - optind == 1)
 		return cmd_certs(sock);
+	if (strcmp(argv[optind], "cache") == 0)
+		return cmd_cache(sock, argc - optind - 1, argv + optind + 1);
 	usage(stderr);
 	return 2;
 }
