@@ -5,6 +5,8 @@
  *   p11bench MODULE getattr N                C_GetAttributeValue (a certificate's CKA_VALUE)
  *   p11bench MODULE sign N PIN ID            C_SignInit [+ context login] + C_Sign, SHA256-RSA-PKCS
  *   p11bench MODULE sign1 PIN ID             one login and one signature from this fresh process
+ *   p11bench MODULE coldlist                 a browser's start: load, initialize, list every object
+ *                                            with its attributes, in this fresh process
  * Prints one `bench NAME VALUE UNIT` line. */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -56,6 +58,40 @@ static int bench_unix(long n)
 	close(sv[0]);
 	pthread_join(t, NULL);
 	close(sv[1]);
+	return 0;
+}
+
+/* What a PKCS#11 host does when it starts: every slot's token, every object's common attributes. */
+static int list_all(CK_FUNCTION_LIST_PTR f)
+{
+	CK_SLOT_ID slots[16];
+	CK_ULONG ns = 16;
+
+	if (f->C_GetSlotList(CK_TRUE, slots, &ns) != CKR_OK)
+		return -1;
+	for (CK_ULONG i = 0; i < ns; i++) {
+		CK_TOKEN_INFO ti;
+		CK_SESSION_HANDLE s;
+		CK_OBJECT_HANDLE objs[64];
+		CK_ULONG n = 0;
+
+		if (f->C_GetTokenInfo(slots[i], &ti) != CKR_OK ||
+		    f->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK ||
+		    f->C_FindObjectsInit(s, NULL, 0) != CKR_OK || f->C_FindObjects(s, objs, 64, &n) != CKR_OK)
+			return -1;
+		f->C_FindObjectsFinal(s);
+		for (CK_ULONG j = 0; j < n; j++) {
+			CK_BYTE label[256], id[64], value[4096];
+			CK_OBJECT_CLASS cls;
+			CK_ATTRIBUTE a[] = {{CKA_CLASS, &cls, sizeof(cls)},
+			                    {CKA_LABEL, label, sizeof(label)},
+			                    {CKA_ID, id, sizeof(id)},
+			                    {CKA_VALUE, value, sizeof(value)}};
+
+			f->C_GetAttributeValue(s, objs[j], a, 4);
+		}
+		f->C_CloseSession(s);
+	}
 	return 0;
 }
 
@@ -123,6 +159,14 @@ int main(int argc, char **argv)
 
 	if (argc == 3 && strcmp(argv[1], "unix") == 0)
 		return bench_unix(strtol(argv[2], NULL, 10));
+	if (argc == 3 && strcmp(argv[2], "coldlist") == 0) {
+		double t1 = now_us();
+
+		if ((f = load(argv[1])) == NULL || list_all(f) < 0)
+			return 1;
+		printf("bench coldlist %.0f us\n", now_us() - t1);
+		return 0;
+	}
 	if (argc < 3 || (f = load(argv[1])) == NULL) {
 		fprintf(stderr, "usage: see the head of p11bench.c\n");
 		return 2;
