@@ -340,6 +340,11 @@ static void *worker_main(void *arg)
 			worker_disconnect(r);
 			continue;
 		}
+		if (r->head == NULL) {
+			/* Woken early (a wait timed out a hair before the check was due): look again. */
+			pthread_mutex_unlock(&r->lock);
+			continue;
+		}
 		job = r->head;
 		r->head = job->next;
 		if (r->head == NULL)

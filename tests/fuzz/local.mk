@@ -97,3 +97,29 @@ tests_fuzz_fuzz_dispatch_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) -fsanitize=fu
 tests_fuzz_fuzz_dispatch_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_dispatch_LDADD = $(FUZZ_DISPATCH_LIBS)
 endif
+
+# ---- cached token blobs from a damaged or hostile cache file ----
+FUZZ_TOKEN_LIBS = daemon/libimzad.a protocol/libimzaproto.a $(LIBCRYPTO_LIBS)
+check_PROGRAMS += tests/fuzz/replay-token-store
+TESTS += tests/fuzz/replay-token-store
+tests_fuzz_replay_token_store_SOURCES = $(FUZZ_REPLAY) tests/fuzz/fuzz-token-store.c
+tests_fuzz_replay_token_store_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS) \
+	-DREPLAY_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/token-store"'
+tests_fuzz_replay_token_store_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
+tests_fuzz_replay_token_store_LDADD = $(FUZZ_TOKEN_LIBS)
+EXTRA_DIST += tests/fuzz/corpus/token-store
+
+EXTRA_PROGRAMS += tests/fuzz/gen-token-corpus
+tests_fuzz_gen_token_corpus_SOURCES = tests/fuzz/gen-token-corpus.c
+tests_fuzz_gen_token_corpus_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS)
+tests_fuzz_gen_token_corpus_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
+tests_fuzz_gen_token_corpus_LDADD = daemon/libimzad.a tests/vcard/libvcard.a protocol/libimzaproto.a $(LIBCRYPTO_LIBS)
+
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz-token-store
+tests_fuzz_fuzz_token_store_SOURCES = tests/fuzz/fuzz-token-store.c
+tests_fuzz_fuzz_token_store_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS)
+tests_fuzz_fuzz_token_store_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_token_store_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_token_store_LDADD = $(FUZZ_TOKEN_LIBS)
+endif
