@@ -280,16 +280,75 @@ static int conn_open(struct p11_conn *c)
 
 /* ---- pool ---- */
 
+static void enqueue_locked(struct p11_pool *p, struct p11_waiter *w)
+{
+	w->next = NULL;
+	if (p->tail)
+		p->tail->next = w;
+	else
+		p->head = w;
+	p->tail = w;
+}
+
+/* Takes w (the head) off the queue and wakes the next one, which may find another free connection. */
+static void dequeue_locked(struct p11_pool *p, struct p11_waiter *w, bool *queued)
+{
+	if (!*queued)
+		return;
+	*queued = false;
+	if (p->head == w) {
+		p->head = w->next;
+		if (p->head == NULL)
+			p->tail = NULL;
+	} else {
+		for (struct p11_waiter *q = p->head; q; q = q->next) {
+			if (q->next == w) {
+				q->next = w->next;
+				if (p->tail == w)
+					p->tail = q;
+				break;
+			}
+		}
+	}
+	if (p->head && !p11_g.lock.app)
+		pthread_cond_signal(&p->head->c);
+	if (!p11_g.lock.app)
+		pthread_cond_destroy(&w->c);
+}
+
+/* With the lock held: waits to be woken as the queue's head, or for at most 100 ms. */
+static void wait_turn_locked(struct p11_waiter *w)
+{
+	struct timespec ts;
+
+	if (p11_g.lock.app) {
+		p11_lock_wait(&p11_g.lock, 100);
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += 100 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&w->c, &p11_g.lock.m, &ts);
+}
+
 int p11_conn_acquire(struct p11_pool *p, bool wait, struct p11_conn **ret)
 {
+	struct p11_waiter me;
 	struct p11_conn *c;
+	bool queued = false;
 	int r;
 
 	p11_lock(&p11_g.lock);
 	for (;;) {
 		struct p11_conn *idle = NULL, *free_entry = NULL;
+		/* First come, first served: a newcomer only when no one waits, a waiter at the head. */
+		bool my_turn = queued ? p->head == &me : p->head == NULL;
 
 		if (atomic_load(&p11_state) != P11_READY) {
+			dequeue_locked(p, &me, &queued);
 			p11_unlock(&p11_g.lock);
 			return -ESHUTDOWN;
 		}
@@ -308,7 +367,7 @@ int p11_conn_acquire(struct p11_pool *p, bool wait, struct p11_conn **ret)
 			else if (c->fd < 0 && !free_entry)
 				free_entry = c;
 		}
-		if (idle) {
+		if (idle && my_turn) {
 			idle->busy = true;
 			idle->fresh = false;
 			if (conn_gone(idle->fd, true)) {
@@ -317,19 +376,23 @@ int p11_conn_acquire(struct p11_pool *p, bool wait, struct p11_conn **ret)
 				p11_conn_bump_epoch_locked();
 				continue;
 			}
+			dequeue_locked(p, &me, &queued);
 			p11_unlock(&p11_g.lock);
 			*ret = idle;
 			return 0;
 		}
-		if (free_entry) {
+		if (free_entry && my_turn) {
 			free_entry->busy = true;
 			free_entry->fresh = true;
+			dequeue_locked(p, &me, &queued);
 			p11_unlock(&p11_g.lock);
 			r = conn_open(free_entry);
 			if (r < 0) {
 				p11_lock(&p11_g.lock);
 				free_entry->busy = false;
 				free_entry->fresh = false;
+				if (p->head && !p11_g.lock.app)
+					pthread_cond_signal(&p->head->c);
 				p11_lock_broadcast(&p11_g.lock);
 				p11_unlock(&p11_g.lock);
 				return r;
@@ -338,10 +401,23 @@ int p11_conn_acquire(struct p11_pool *p, bool wait, struct p11_conn **ret)
 			return 0;
 		}
 		if (!wait) {
+			dequeue_locked(p, &me, &queued);
 			p11_unlock(&p11_g.lock);
 			return -EBUSY;
 		}
-		p11_lock_wait(&p11_g.lock, 100);
+		if (!queued) {
+			if (!p11_g.lock.app) {
+				pthread_condattr_t ca;
+
+				pthread_condattr_init(&ca);
+				pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+				pthread_cond_init(&me.c, &ca);
+				pthread_condattr_destroy(&ca);
+			}
+			enqueue_locked(p, &me);
+			queued = true;
+		}
+		wait_turn_locked(&me);
 	}
 }
 
@@ -360,6 +436,10 @@ void p11_conn_release(struct p11_conn *c, bool broken)
 	}
 	c->busy = false;
 	c->fresh = false;
+	/* The queue's head gets this connection; whoever else waits on the lock (C_Finalize) too. */
+	for (struct p11_pool *pools[] = {&p11_g.pool, &p11_g.waiters}, **pp = pools; pp < pools + 2; pp++)
+		if ((*pp)->head && !p11_g.lock.app)
+			pthread_cond_signal(&(*pp)->head->c);
 	p11_lock_broadcast(&p11_g.lock);
 	p11_unlock(&p11_g.lock);
 	if (fd >= 0)
@@ -390,6 +470,9 @@ void p11_conn_shutdown_locked(void)
 				shutdown(c->fd, SHUT_RDWR);
 		}
 		close_idle_locked(pools[k]);
+		/* Every queued waiter looks at the state now and leaves. */
+		for (struct p11_waiter *w = pools[k]->head; w && !p11_g.lock.app; w = w->next)
+			pthread_cond_signal(&w->c);
 	}
 	p11_lock_broadcast(&p11_g.lock);
 }

@@ -35,9 +35,18 @@ struct p11_conn {
 	bool fresh;     /* connected for the call that holds it */
 };
 
+/* A thread waiting for a connection. Waiters queue in arrival order and the one at the head is
+ * woken alone (its own condition variable): with many threads on few connections, neither a wake-up
+ * race (some threads starve for seconds) nor a broadcast (all wake, one proceeds) serves them well. */
+struct p11_waiter {
+	pthread_cond_t c;
+	struct p11_waiter *next;
+};
+
 struct p11_pool {
 	struct p11_conn c[P11_POOL_MAX > P11_WAITERS_MAX ? P11_POOL_MAX : P11_WAITERS_MAX];
 	unsigned cap;
+	struct p11_waiter *head, *tail;
 };
 
 /* One session of the application: the module's handle (never reused) for the daemon's handle in
