@@ -37,14 +37,14 @@ tests_unit_test_mech_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
 
 check_PROGRAMS += tests/unit/test-token
 TESTS += tests/unit/test-token
-tests_unit_test_token_SOURCES = tests/unit/test-token.c
+tests_unit_test_token_SOURCES = tests/unit/test-token.c tests/lib/testcert.c tests/lib/testcert.h
 tests_unit_test_token_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS)
 tests_unit_test_token_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
 
 # The card cache and the token blob; writes under a mkdtemp directory in /tmp.
 check_PROGRAMS += tests/unit/test-cache
 TESTS += tests/unit/test-cache
-tests_unit_test_cache_SOURCES = tests/unit/test-cache.c
+tests_unit_test_cache_SOURCES = tests/unit/test-cache.c tests/lib/testcert.c tests/lib/testcert.h
 tests_unit_test_cache_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS) $(SQLITE_CFLAGS)
 tests_unit_test_cache_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS) \
 	$(SQLITE_LIBS) $(LIBSYSTEMD_LIBS)

@@ -15,6 +15,7 @@
 #include "daemon/daemon.h"
 #include "daemon/reader.h"
 #include "protocol/proto-frame.h"
+#include "tests/lib/testcert.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -65,34 +66,6 @@ void call_complete(struct call *c, CK_RV rv)
 
 /* ---- the token ---- */
 
-static size_t make_cert(const char *type, const char *ku, uint8_t **ret_der)
-{
-	EVP_PKEY *k = strcmp(type, "RSA") == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
-	                                       : EVP_PKEY_Q_keygen(NULL, NULL, "EC", type);
-	X509 *x = X509_new();
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
-	unsigned char *der = NULL;
-	int len;
-
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
-	                           (const unsigned char *)"FUZZ", -1, -1, 0);
-	X509_set_issuer_name(x, X509_get_subject_name(x));
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-	X509_set_pubkey(x, k);
-	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage, ku);
-	X509_add_ext(x, ext, -1);
-	X509_EXTENSION_free(ext);
-	X509_sign(x, k, EVP_sha256());
-	len = i2d_X509(x, &der);
-	X509_free(x);
-	EVP_PKEY_free(k);
-	*ret_der = der;
-	return len > 0 ? (size_t)len : 0;
-}
-
 static struct token *token;
 
 static void setup(void)
@@ -108,13 +81,13 @@ static void setup(void)
 	size_t len;
 
 	token = token_new("FUZZ", guid);
-	len = make_cert("RSA", "nonRepudiation", &der);
+	len = testcert_make("RSA", "nonRepudiation", &der, NULL);
 	token_add_slot(token, &sign, der, len);
 	OPENSSL_free(der);
-	len = make_cert("P-256", "digitalSignature,keyAgreement", &der);
+	len = testcert_make("P-256", "digitalSignature,keyAgreement", &der, NULL);
 	token_add_slot(token, &auth, der, len);
 	OPENSSL_free(der);
-	len = make_cert("RSA", "keyEncipherment", &der);
+	len = testcert_make("RSA", "keyEncipherment", &der, NULL);
 	token_add_slot(token, &km, der, len);
 	OPENSSL_free(der);
 	token->pin_tries_left = token->pin_tries_max = 3;

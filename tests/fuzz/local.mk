@@ -77,7 +77,7 @@ endif
 FUZZ_DISPATCH_LIBS = daemon/libimzad.a protocol/libimzaproto.a $(LIBCRYPTO_LIBS) $(LIBSYSTEMD_LIBS) $(SQLITE_LIBS)
 check_PROGRAMS += tests/fuzz/replay-dispatch
 TESTS += tests/fuzz/replay-dispatch
-tests_fuzz_replay_dispatch_SOURCES = $(FUZZ_REPLAY) tests/fuzz/fuzz-dispatch.c
+tests_fuzz_replay_dispatch_SOURCES = $(FUZZ_REPLAY) tests/fuzz/fuzz-dispatch.c tests/lib/testcert.c
 tests_fuzz_replay_dispatch_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS) \
 	-DREPLAY_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/dispatch"'
 tests_fuzz_replay_dispatch_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
@@ -91,7 +91,7 @@ tests_fuzz_gen_dispatch_corpus_LDADD = protocol/libimzaproto.a
 
 if ENABLE_FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz-dispatch
-tests_fuzz_fuzz_dispatch_SOURCES = tests/fuzz/fuzz-dispatch.c
+tests_fuzz_fuzz_dispatch_SOURCES = tests/fuzz/fuzz-dispatch.c tests/lib/testcert.c
 tests_fuzz_fuzz_dispatch_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS)
 tests_fuzz_fuzz_dispatch_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_dispatch_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer

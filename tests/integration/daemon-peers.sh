@@ -4,13 +4,7 @@
 
 stack_up s
 pid=$("$STACK" pids "$IMZA_STACK_DIR" | awk '$2 == "imzad" { print $1 }')
-while IFS= read -r line; do
-	case $line in
-	"ok - "*) pass "${line#ok - }" ;;
-	"not ok - "*) fail "${line#not ok - }" ;;
-	*) echo "$line" ;;
-	esac
-done < <(python3 "$IMZA_SRCDIR/tests/integration/daemon_peers.py" 2>>"$LOG")
+run_checks python3 "$IMZA_SRCDIR/tests/integration/daemon_peers.py"
 pid2=$("$STACK" pids "$IMZA_STACK_DIR" | awk '$2 == "imzad" { print $1 }')
 [ -n "$pid" ] && [ "$pid" = "$pid2" ] && pass "imzad is the same process (pid $pid)" || fail "imzad is the same process"
 check_output "imzactl still gets the status" 'card: AHMET' "$IMZA_BUILDDIR/tools/imzactl" status

@@ -4,11 +4,5 @@
 
 stack_up s
 export STACK
-while IFS= read -r line; do
-	case $line in
-	"ok - "*) pass "${line#ok - }" ;;
-	"not ok - "*) fail "${line#not ok - }" ;;
-	*) echo "# $line" ;;
-	esac
-done < <(host_env /usr/bin/python3 "$IMZA_SRCDIR/tests/integration/p11_apps.py" 2>>"$LOG")
+run_checks host_env /usr/bin/python3 "$IMZA_SRCDIR/tests/integration/p11_apps.py"
 done_testing

@@ -3,11 +3,5 @@
 . "$(dirname "$0")/../lib/tap.sh"
 
 stack_up s
-while IFS= read -r line; do
-	case $line in
-	"ok - "*) pass "${line#ok - }" ;;
-	"not ok - "*) fail "${line#not ok - }" ;;
-	*) echo "# $line" ;;
-	esac
-done < <(host_env /usr/bin/python3 "$IMZA_SRCDIR/tests/integration/p11_rules.py" 2>>"$LOG")
+run_checks host_env /usr/bin/python3 "$IMZA_SRCDIR/tests/integration/p11_rules.py"
 done_testing

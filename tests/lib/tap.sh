@@ -79,6 +79,23 @@ host_env() {
 	fi
 }
 
+# run_checks COMMAND...: a helper program prints "ok - what" / "not ok - what" lines, each becomes a
+# check here; anything else it prints is kept as a comment. The helper must also end with status 0:
+# one that dies half-way would otherwise just report fewer checks.
+run_checks() {
+	local line rc
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) pass "${line#ok - }" ;;
+		"not ok - "*) fail "${line#not ok - }" ;;
+		*) echo "# $line" ;;
+		esac
+	done < <("$@" 2>>"$LOG")
+	wait $!
+	rc=$?
+	[ "$rc" = 0 ] && pass "$(basename "${*: -1}") ran to its end" || fail "$(basename "${*: -1}") ran to its end (exit $rc)"
+}
+
 tap_cleanup() {
 	local d
 	for d in "${tap_stacks[@]}"; do "$STACK" down "$d" >>"$LOG" 2>&1; done

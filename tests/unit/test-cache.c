@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "daemon/cache.h"
+#include "tests/lib/testcert.h"
 #include "daemon/token-store.h"
 
 static const uint8_t guid[16] = {0, 1, 2, 3, 4, 5, 6, 7, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17};
@@ -35,48 +36,12 @@ static struct {
 	size_t rsa_len, ec_len;
 } fx = {.root = "/tmp/imza-test-cache.XXXXXX"};
 
-/* A self-signed certificate for a fresh key, as DER (as in test-token.c). */
-static size_t make_cert(const char *type, const char *ku, uint8_t **ret_der)
-{
-	EVP_PKEY *k = strcmp(type, "RSA") == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
-	                                       : EVP_PKEY_Q_keygen(NULL, NULL, "EC", type);
-	X509 *x = X509_new();
-	X509_NAME *n = X509_NAME_new();
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
-	unsigned char *der = NULL;
-	int len;
-
-	if (k == NULL || x == NULL || n == NULL)
-		abort();
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)"AHMET YILMAZ", -1, -1, 0);
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 4242);
-	X509_set_subject_name(x, n);
-	X509_set_issuer_name(x, n);
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-	X509_set_pubkey(x, k);
-	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage, ku);
-	X509_add_ext(x, ext, -1);
-	X509_EXTENSION_free(ext);
-	if (X509_sign(x, k, EVP_sha256()) <= 0)
-		abort();
-	len = i2d_X509(x, &der);
-	X509_NAME_free(n);
-	X509_free(x);
-	EVP_PKEY_free(k);
-	*ret_der = der;
-	return (size_t)len;
-}
-
 static int group_setup(void **state)
 {
 	if (mkdtemp(fx.root) == NULL)
 		return -1;
-	fx.rsa_len = make_cert("RSA", "critical,nonRepudiation", &fx.rsa_der);
-	fx.ec_len = make_cert("P-256", "digitalSignature,keyAgreement", &fx.ec_der);
+	fx.rsa_len = testcert_make("RSA", "critical,nonRepudiation", &fx.rsa_der, NULL);
+	fx.ec_len = testcert_make("P-256", "digitalSignature,keyAgreement", &fx.ec_der, NULL);
 	return 0;
 }
 

@@ -13,42 +13,9 @@
 #include <openssl/x509v3.h>
 
 #include "daemon/token.h"
+#include "tests/lib/testcert.h"
 
 static const uint8_t guid[16] = {0, 1, 2, 3, 4, 5, 6, 7, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17};
-
-/* A self-signed certificate for a fresh key, as DER. */
-static size_t make_cert(const char *type, const char *ku, uint8_t **ret_der, EVP_PKEY **ret_key)
-{
-	EVP_PKEY *k = strcmp(type, "RSA") == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
-	                                       : EVP_PKEY_Q_keygen(NULL, NULL, "EC", type);
-	X509 *x = X509_new();
-	X509_NAME *n = X509_NAME_new();
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
-	unsigned char *der = NULL;
-	int len;
-
-	assert_non_null(k);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)"AHMET YILMAZ", -1, -1, 0);
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 4242);
-	X509_set_subject_name(x, n);
-	X509_set_issuer_name(x, n);
-	X509_gmtime_adj(X509_getm_notBefore(x), 0);
-	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-	X509_set_pubkey(x, k);
-	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage, ku);
-	X509_add_ext(x, ext, -1);
-	X509_EXTENSION_free(ext);
-	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
-	len = i2d_X509(x, &der);
-	X509_NAME_free(n);
-	X509_free(x);
-	*ret_der = der;
-	*ret_key = k;
-	return (size_t)len;
-}
 
 static CK_ULONG ulong_attr(const struct token_object *o, CK_ATTRIBUTE_TYPE type)
 {
@@ -76,7 +43,7 @@ static void test_rsa_slot_gives_three_objects_sharing_the_id(void **state)
 	struct token_slot_desc d = {2, 0x9C, true, true, "SIGN key", "Certificate for Digital Signature"};
 	EVP_PKEY *k;
 	uint8_t *der;
-	size_t len = make_cert("RSA", "critical,nonRepudiation", &der, &k);
+	size_t len = testcert_make("RSA", "critical,nonRepudiation", &der, &k);
 
 	assert_int_equal(token_add_slot(t, &d, der, len), 0);
 	assert_int_equal(t->nobjs, 3);
@@ -117,7 +84,7 @@ static void test_ec_slot_has_params_and_point_and_derive_only_with_key_agreement
 	        4, 0x9E, false, false, "CARD AUTH key", "Certificate for Card Authentication"};
 	EVP_PKEY *k;
 	uint8_t *der;
-	size_t len = make_cert("P-384", "digitalSignature", &der, &k);
+	size_t len = testcert_make("P-384", "digitalSignature", &der, &k);
 	const struct token_attr *point, *params;
 
 	assert_int_equal(token_add_slot(t, &d, der, len), 0);
@@ -143,7 +110,7 @@ static void test_template_match_and_lookup(void **state)
 	struct token_slot_desc d = {3, 0x9D, false, true, "KEY MAN key", "Certificate for Key Management"};
 	EVP_PKEY *k;
 	uint8_t *der;
-	size_t len = make_cert("RSA", "keyEncipherment", &der, &k);
+	size_t len = testcert_make("RSA", "keyEncipherment", &der, &k);
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_BBOOL yes = CK_TRUE;
 	CK_ATTRIBUTE want[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_DECRYPT, &yes, 1}};
