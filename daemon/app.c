@@ -67,10 +67,11 @@ static void app_maybe_free(struct app *a)
 	for (size_t i = 0; i < APP_MAX_SESSIONS; i++)
 		if (a->sessions[i])
 			session_free(a->sessions[i]);
-	/* Its login must not outlive it on a card another application will use. */
+	/* Its login must not outlive it: the card forgets the PIN, for imza's clients and any other
+	 * PC/SC application alike. */
 	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++)
 		if (d->slots[i].owner_app == a->id)
-			d->slots[i].owner_app = 0;
+			p11_release_card(d, &d->slots[i], a->id);
 	for (pp = &d->apps; *pp; pp = &(*pp)->next) {
 		if (*pp == a) {
 			*pp = a->next;

@@ -115,6 +115,8 @@ struct daemon {
 };
 
 extern const struct rpc_server_ops p11_ops;
+/* The application that holds the card's login is gone: the card forgets the PIN (no reply to anyone). */
+void p11_release_card(struct daemon *d, struct slot *s, uint64_t app_id);
 
 /* slots.c */
 extern const struct reader_callbacks slot_callbacks;

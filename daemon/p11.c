@@ -85,6 +85,7 @@ struct p11_job {
 	CK_SLOT_ID slot;
 	uint64_t app_id;
 	struct pin_secret pin;
+	bool reset_first; /* the card holds another application's login: forget it before ours */
 	struct token_key_info key;
 	uint8_t in[512];
 	size_t inlen;
@@ -102,6 +103,11 @@ static int job_run(struct reader_job *rj, struct reader_card *card)
 	switch (j->kind) {
 	case JOB_LOGIN:
 		j->tries = -1;
+		/* So that a wrong PIN of ours never leaves the card verified for the other application. */
+		if (j->reset_first && (r = card->driver->logout(&card->t)) < 0) {
+			pin_secret_wipe(&j->pin);
+			return r;
+		}
 		r = card->driver->verify(&card->t, j->pin.page, j->pin.len, &j->tries);
 		pin_secret_wipe(&j->pin);
 		return r;
@@ -464,6 +470,7 @@ static CK_RV p_Login(void *ctx, CK_SESSION_HANDLE h, CK_USER_TYPE type, CK_UTF8C
 	j = job_new(ctx, s, JOB_LOGIN, login_finish);
 	if (j == NULL)
 		return CKR_HOST_MEMORY;
+	j->reset_first = s->owner_app != 0 && s->owner_app != a->id;
 	if (pin_secret_set(&j->pin, pin, len) < 0) {
 		free(j);
 		return CKR_HOST_MEMORY;
@@ -479,6 +486,34 @@ static void logout_finish(struct p11_job *j, int r)
 	if (s && s->owner_app == j->app_id)
 		s->owner_app = 0;
 	call_complete(j->call, r == 0 || r == CARD_E_REMOVED ? CKR_OK : card_rv(r));
+}
+
+static void release_finish(struct p11_job *j, int r)
+{
+	struct slot *s = slot_get(j->d, j->slot);
+
+	if (s && s->owner_app == j->app_id)
+		s->owner_app = 0;
+}
+
+void p11_release_card(struct daemon *d, struct slot *s, uint64_t app_id)
+{
+	struct p11_job *j;
+
+	if (s->reader == NULL || s->token == NULL || s->owner_app != app_id)
+		return;
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return;
+	j->rj.run = job_run;
+	j->rj.done = job_done;
+	j->rj.seq = s->card_seq;
+	j->kind = JOB_LOGOUT;
+	j->d = d;
+	j->slot = s->id;
+	j->app_id = app_id;
+	j->finish = release_finish;
+	reader_submit(s->reader, &j->rj);
 }
 
 static CK_RV p_Logout(void *ctx, CK_SESSION_HANDLE h)

@@ -151,6 +151,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (a->waiting)
 		app_call_cancel(a, a->waiting);
 	app_detach(&d, a);
+	/* The card forgets a departed application's login: that job runs too. */
+	while (nqueued > 0) {
+		struct reader_job *j = queued[--nqueued];
+
+		j->done(j, card_answer);
+	}
 	if (d.apps != NULL)
 		abort();
 	return 0;

@@ -85,6 +85,8 @@ def worker():
             rv = 0 if state["s"] else 1
         elif cmd[0] == "login":
             rv = m.C_Login(state["s"], 1, pin, len(pin))
+        elif cmd[0] == "loginwrong":
+            rv = m.C_Login(state["s"], 1, b"000000", 6)
         elif cmd[0] == "logout":
             rv = m.C_Logout(state["s"])
         elif cmd[0] == "sign":
@@ -159,6 +161,13 @@ def main():
     report(b.do("login")[0] == 0, "B logs in (the card is now B's)")
     report(a.do("sign 1")[0] == CKR_USER_NOT_LOGGED_IN, "A's next signature asks for A's own login again")
     report(a.do("login")[0] == 0 and a.do("sign 1")[0] == 0, "A logs in and signs")
+    # B's wrong PIN while the card holds A's login: the card forgets A's login first, so no one is
+    # left verified by it, and A must log in again.
+    b.do("logout")
+    report(b.do("loginwrong")[0] == 0xA0, "B's wrong PIN: CKR_PIN_INCORRECT")
+    report(card_verify_status() == "63C2", "the card is not left verified (empty VERIFY: %s)" % card_verify_status())
+    report(a.do("sign 1")[0] == CKR_USER_NOT_LOGGED_IN and a.do("login")[0] == 0 and a.do("sign 1")[0] == 0,
+           "A logs in again and signs (the counter is back to 3)")
 
     # pcscd restarts: slots come back on their own, signing works, no client restarted.
     stack("pcscd", "kill-restart")
@@ -191,8 +200,20 @@ def main():
     time.sleep(0.3)
     report(a.do("open")[0] == 0 and a.do("login")[0] == 0 and a.do("sign 1")[0] == 0,
            "reinserted: a new session logs in and signs")
-    a.close()
     b.close()
+    report(card_verify_status().startswith("90"), "A still holds the card's login while it runs")
+    a.close()
+    time.sleep(0.5)
+    report(card_verify_status() == "63C3", "A's process gone: the card forgets the PIN (empty VERIFY: %s)" %
+           card_verify_status())
+
+
+def card_verify_status():
+    """The card's own answer to an empty VERIFY, from another PC/SC client (pcsc-probe)."""
+    probe = os.path.join(os.environ["IMZA_BUILDDIR"], "tests/tools/pcsc-probe")
+    out = subprocess.run([probe, "apdu", "00A4040005A000000308", "0020008000"], capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}).stdout.split()
+    return out[-1] if out else "?"
 
 
 if len(sys.argv) > 1 and sys.argv[1] == "worker":
