@@ -132,8 +132,9 @@ static void job_done(struct reader_job *rj, int r)
 	free(j);
 }
 
-static struct p11_job *job_new(void *ctx, struct slot *s, enum job_kind kind,
-                               void (*finish)(struct p11_job *, int))
+/* A card job for slot s; call is the request to answer when it is done (NULL: nobody waits). */
+static struct p11_job *job_alloc(struct daemon *d, struct slot *s, uint64_t app_id, struct call *call,
+                                 enum job_kind kind, void (*finish)(struct p11_job *, int))
 {
 	struct p11_job *j = calloc(1, sizeof(*j));
 
@@ -143,12 +144,18 @@ static struct p11_job *job_new(void *ctx, struct slot *s, enum job_kind kind,
 	j->rj.done = job_done;
 	j->rj.seq = s->card_seq;
 	j->kind = kind;
-	j->call = CALL(ctx);
-	j->d = DMN(ctx);
+	j->call = call;
+	j->d = d;
 	j->slot = s->id;
-	j->app_id = APP(ctx)->id;
+	j->app_id = app_id;
 	j->finish = finish;
 	return j;
+}
+
+static struct p11_job *job_new(void *ctx, struct slot *s, enum job_kind kind,
+                               void (*finish)(struct p11_job *, int))
+{
+	return job_alloc(DMN(ctx), s, APP(ctx)->id, CALL(ctx), kind, finish);
 }
 
 static CK_RV card_rv(int r)
@@ -502,18 +509,9 @@ void p11_release_card(struct daemon *d, struct slot *s, uint64_t app_id)
 
 	if (s->reader == NULL || s->token == NULL || s->owner_app != app_id)
 		return;
-	j = calloc(1, sizeof(*j));
-	if (j == NULL)
-		return;
-	j->rj.run = job_run;
-	j->rj.done = job_done;
-	j->rj.seq = s->card_seq;
-	j->kind = JOB_LOGOUT;
-	j->d = d;
-	j->slot = s->id;
-	j->app_id = app_id;
-	j->finish = release_finish;
-	reader_submit(s->reader, &j->rj);
+	j = job_alloc(d, s, app_id, NULL, JOB_LOGOUT, release_finish);
+	if (j != NULL)
+		reader_submit(s->reader, &j->rj);
 }
 
 static CK_RV p_Logout(void *ctx, CK_SESSION_HANDLE h)
