@@ -4,5 +4,10 @@
 
 stack_up s
 export STACK IMZA_BUILDDIR
+check_output "before: the card's reader is slot 1" '^slot 1: Imza Virtual A 00 00$' "$IMZA_BUILDDIR/tools/imzactl" status
 run_checks host_env /usr/bin/python3 "$IMZA_SRCDIR/tests/integration/p11_apps.py"
+# The script restarted pcscd: the reader came back under the slot id it had.
+check_output "after pcscd's restart the reader is slot 1 again" '^slot 1: Imza Virtual A 00 00$' \
+	"$IMZA_BUILDDIR/tools/imzactl" status
+check_output "and no other slot took its place" '^readers: 2$' "$IMZA_BUILDDIR/tools/imzactl" status
 done_testing
