@@ -16,7 +16,8 @@ daemon_libimzad_a_SOURCES = \
 	daemon/server.c daemon/server.h \
 	daemon/token-store.c daemon/token-store.h \
 	daemon/cache.c daemon/cache.h \
-	daemon/known.c daemon/known.h
+	daemon/known.c daemon/known.h \
+	daemon/cades.c daemon/cades.h
 daemon_libimzad_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol
 daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBSYSTEMD_CFLAGS) $(SQLITE_CFLAGS)
@@ -40,6 +41,14 @@ TESTS += tests/unit/test-token
 tests_unit_test_token_SOURCES = tests/unit/test-token.c tests/lib/testcert.c tests/lib/testcert.h
 tests_unit_test_token_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS)
 tests_unit_test_token_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
+
+# CAdES-BES with the test as the card; runs the openssl command on files under a mkdtemp directory in /tmp.
+check_PROGRAMS += tests/unit/test-cades
+TESTS += tests/unit/test-cades
+tests_unit_test_cades_SOURCES = tests/unit/test-cades.c tests/lib/testcert.c tests/lib/testcert.h
+tests_unit_test_cades_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS)
+tests_unit_test_cades_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS) \
+	$(SQLITE_LIBS) $(LIBSYSTEMD_LIBS)
 
 # The card cache and the token blob; writes under a mkdtemp directory in /tmp.
 check_PROGRAMS += tests/unit/test-cache
