@@ -239,27 +239,43 @@ static int get_value_entry(struct proto_reader *r, struct proto_arena *a, CK_ATT
 	return 0;
 }
 
-int proto_get_template(struct proto_reader *r, struct proto_arena *a, CK_ATTRIBUTE **ret_t, CK_ULONG *ret_n)
+/* The head of a template on the wire: a NULL template with the caller's count (1, *ret_count set), or
+ * n zeroed entries from the arena to decode into (0, *ret_t and *ret_n set); negative on error. */
+static int get_template_head(struct proto_reader *r, struct proto_arena *a, CK_ATTRIBUTE **ret_t,
+                             uint32_t *ret_n, CK_ULONG *ret_count)
 {
 	CK_ATTRIBUTE *t;
-	CK_ULONG count;
 	uint8_t present;
 	uint32_t n;
 
 	if (proto_get_u8(r, &present) < 0)
 		return r->error;
-	if (present == 0) {
-		if (proto_get_ulong(r, &count) < 0)
-			return r->error;
-		*ret_t = NULL;
-		*ret_n = count;
-		return 0;
-	}
+	if (present == 0)
+		return proto_get_ulong(r, ret_count) < 0 ? r->error : 1;
 	if (present != 1 || proto_get_count(r, ENTRY_MIN, &n) < 0)
 		return proto_reader_fail(r, -EBADMSG);
 	t = proto_arena_calloc(a, n, sizeof(CK_ATTRIBUTE));
 	if (!t)
 		return proto_reader_fail(r, -ENOMEM);
+	*ret_t = t;
+	*ret_n = n;
+	return 0;
+}
+
+int proto_get_template(struct proto_reader *r, struct proto_arena *a, CK_ATTRIBUTE **ret_t, CK_ULONG *ret_n)
+{
+	CK_ATTRIBUTE *t = NULL;
+	CK_ULONG count = 0;
+	uint32_t n = 0;
+	int e = get_template_head(r, a, &t, &n, &count);
+
+	if (e < 0)
+		return e;
+	if (e == 1) {
+		*ret_t = NULL;
+		*ret_n = count;
+		return 0;
+	}
 	for (uint32_t i = 0; i < n; i++)
 		if (get_value_entry(r, a, &t[i], 1) < 0)
 			return r->error;
@@ -364,26 +380,21 @@ int proto_get_attr_query(struct proto_reader *r, struct proto_arena *a, CK_ATTRI
                          struct proto_attr_shadow **ret_shadow)
 {
 	struct proto_attr_shadow *sh;
-	CK_ATTRIBUTE *t;
-	CK_ULONG count;
-	uint8_t present;
-	uint32_t n;
+	CK_ATTRIBUTE *t = NULL;
+	CK_ULONG count = 0;
+	uint32_t n = 0;
+	int e = get_template_head(r, a, &t, &n, &count);
 
-	if (proto_get_u8(r, &present) < 0)
-		return r->error;
-	if (present == 0) {
-		if (proto_get_ulong(r, &count) < 0)
-			return r->error;
+	if (e < 0)
+		return e;
+	if (e == 1) {
 		*ret_t = NULL;
 		*ret_n = count;
 		*ret_shadow = NULL;
 		return 0;
 	}
-	if (present != 1 || proto_get_count(r, ENTRY_MIN, &n) < 0)
-		return proto_reader_fail(r, -EBADMSG);
-	t = proto_arena_calloc(a, n, sizeof(CK_ATTRIBUTE));
 	sh = proto_arena_calloc(a, n, sizeof(*sh));
-	if (!t || !sh)
+	if (!sh)
 		return proto_reader_fail(r, -ENOMEM);
 	for (uint32_t i = 0; i < n; i++)
 		if (get_query_entry(r, a, &t[i], &sh[i], 1) < 0)
