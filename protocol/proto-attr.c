@@ -144,16 +144,26 @@ static int put_value_entry(struct proto_buf *b, const CK_ATTRIBUTE *at, int dept
 	}
 }
 
-int proto_put_template(struct proto_buf *b, const CK_ATTRIBUTE *t, CK_ULONG n)
+/* The head of a template on the wire (see get_template_head): 1 when t is NULL and nothing follows,
+ * 0 when n entries are to follow, negative on error. */
+static int put_template_head(struct proto_buf *b, const CK_ATTRIBUTE *t, CK_ULONG n)
 {
 	if (!t) {
 		proto_put_u8(b, 0);
-		return proto_put_ulong(b, n);
+		return proto_put_ulong(b, n) < 0 ? b->error : 1;
 	}
 	if (n > UINT32_MAX)
 		return proto_buf_fail(b, -EINVAL);
 	proto_put_u8(b, 1);
-	proto_put_u32(b, (uint32_t)n);
+	return proto_put_u32(b, (uint32_t)n);
+}
+
+int proto_put_template(struct proto_buf *b, const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+	int e = put_template_head(b, t, n);
+
+	if (e != 0)
+		return e < 0 ? e : 0;
 	for (CK_ULONG i = 0; i < n && !b->error; i++)
 		put_value_entry(b, &t[i], 1);
 	return b->error;
@@ -315,14 +325,10 @@ static int put_query_entry(struct proto_buf *b, const CK_ATTRIBUTE *at, int dept
 
 int proto_put_attr_query(struct proto_buf *b, const CK_ATTRIBUTE *t, CK_ULONG n)
 {
-	if (!t) {
-		proto_put_u8(b, 0);
-		return proto_put_ulong(b, n);
-	}
-	if (n > UINT32_MAX)
-		return proto_buf_fail(b, -EINVAL);
-	proto_put_u8(b, 1);
-	proto_put_u32(b, (uint32_t)n);
+	int e = put_template_head(b, t, n);
+
+	if (e != 0)
+		return e < 0 ? e : 0;
 	for (CK_ULONG i = 0; i < n && !b->error; i++)
 		put_query_entry(b, &t[i], 1);
 	return b->error;
