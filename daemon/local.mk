@@ -20,9 +20,10 @@ daemon_libimzad_a_SOURCES = \
 	daemon/cades.c daemon/cades.h
 daemon_libimzad_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol
 daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS) $(LIBEVENT_CFLAGS) \
-	$(LIBSYSTEMD_CFLAGS) $(SQLITE_CFLAGS)
-DAEMON_LIBS = daemon/libimzad.a protocol/libimzaproto.a $(LIBCRYPTO_LIBS) $(PCSC_LIBS) $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) \
-	$(SQLITE_LIBS) -lpthread
+	$(LIBSYSTEMD_CFLAGS) $(SQLITE_CFLAGS) $(LIBEVENT_HTTPS_CFLAGS) $(JANSSON_CFLAGS) $(LIBASSUAN_CFLAGS) \
+	$(LIBSSL_CFLAGS)
+DAEMON_LIBS = daemon/libimzad.a protocol/libimzaproto.a $(LIBEVENT_HTTPS_LIBS) $(LIBSSL_LIBS) $(LIBCRYPTO_LIBS) \
+	$(PCSC_LIBS) $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(SQLITE_LIBS) $(JANSSON_LIBS) $(LIBASSUAN_LIBS) -lpthread
 
 check_PROGRAMS += tests/unit/test-apdu
 TESTS += tests/unit/test-apdu

@@ -1,0 +1,36 @@
+/* What a person (and the HTTPS API) needs to know of an X.509 certificate: names, serial, validity,
+ * key, key usage and whether it is a qualified certificate. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define CERTINFO_KU_DIGITAL_SIGNATURE 0x001
+#define CERTINFO_KU_NON_REPUDIATION 0x002
+#define CERTINFO_KU_KEY_ENCIPHERMENT 0x004
+#define CERTINFO_KU_DATA_ENCIPHERMENT 0x008
+#define CERTINFO_KU_KEY_AGREEMENT 0x010
+#define CERTINFO_KU_KEY_CERT_SIGN 0x020
+#define CERTINFO_KU_CRL_SIGN 0x040
+
+struct certinfo {
+	char subject[512]; /* RFC 2253 style, UTF-8: "CN=...,O=...,C=TR" */
+	char issuer[512];
+	char common_name[256]; /* subject CN, "" if none */
+	char serial[130];      /* hex, upper case, no separators */
+	time_t not_before, not_after;
+	char key_type[4]; /* "RSA" or "EC" */
+	unsigned key_bits;
+	unsigned key_usage; /* CERTINFO_KU_*; 0 when the extension is absent */
+	bool has_key_usage;
+	bool qualified; /* QcCompliance statement, or a qualified policy (docs/API.md) */
+};
+
+/* 0, or -EBADMSG for DER OpenSSL cannot parse, -EOPNOTSUPP for a key neither RSA nor EC. */
+int certinfo_parse(const uint8_t *der, size_t len, struct certinfo *ret);
+/* The names of the bits set, in order, for JSON ("digitalSignature", "nonRepudiation", ...). */
+size_t certinfo_key_usage_names(unsigned ku, const char **names, size_t cap);
+/* "YYYY-MM-DDTHH:MM:SSZ" */
+void certinfo_time(time_t t, char out[21]);

@@ -1,0 +1,28 @@
+/* imzad's configuration file ($XDG_CONFIG_HOME/imza/imzad.conf, or --config FILE): lines of
+ * `key = value`, `#` comments, blank lines. Unknown keys and bad values are errors with the line
+ * number: imzad refuses to start on a broken file rather than guess. */
+#pragma once
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_FILE_MAX (64 * 1024)
+#define IMZA_HTTPS_PORT_DEFAULT 38443
+
+struct imzad_config {
+	bool https;              /* https = yes|no (default yes) */
+	uint16_t https_port;     /* https_port = 1..65535 */
+	char pinentry[PATH_MAX]; /* pinentry = program (default "pinentry") */
+};
+
+void config_defaults(struct imzad_config *c);
+/* Parses text (len bytes, need not be NUL-terminated) over c. 0, or -EINVAL with a message in err
+ * ("line 3: unknown key 'foo'"). */
+int config_parse(const char *text, size_t len, struct imzad_config *c, char *err, size_t errcap);
+/* Reads and parses path: -ENOENT when it does not exist (the defaults stand), -EFBIG over
+ * CONFIG_FILE_MAX, -EINVAL (err says why), other -errno from reading. */
+int config_load(const char *path, struct imzad_config *c, char *err, size_t errcap);
+/* $XDG_CONFIG_HOME/imza, else ~/.config/imza. */
+int config_dir_default(char *out, size_t cap);

@@ -1,0 +1,34 @@
+/* The user's dialogs through pinentry (Assuan, with libassuan): the consent question for a web origin
+ * and the PIN entry that shows what is about to be signed. Every call blocks until the user answers (or
+ * the program fails): call them from a thread, never from the main loop. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/pin.h"
+
+enum dialog_consent { DIALOG_DENY, DIALOG_ONCE, DIALOG_ALWAYS };
+
+struct dialog_request {
+	const char *program;  /* pinentry to run: an absolute path, or a name looked up in PATH */
+	const char *origin;   /* who asks: a web origin, or a local program's description */
+	bool can_remember;    /* offer "always" (a web origin); else only once / deny */
+	const char *subject;  /* the signer's certificate subject (PIN dialog), or NULL */
+	const uint8_t *content; /* what is signed (PIN dialog), or NULL */
+	size_t len;
+	bool is_text;   /* content is UTF-8 text: shown (shortened past 1500 characters, with its
+	                 * SHA-256); else its size, SHA-256 and first bytes in hex are shown */
+	int tries_left; /* PIN tries left on the card, -1 unknown: shown when low (1 or 2) */
+	unsigned timeout_s; /* the dialog closes itself after this (pinentry's SETTIMEOUT); 0: none */
+};
+
+/* Asks whether origin may use imza. 0 and *ret set; -ECANCELED when the user closed the dialog
+ * (treat as deny, not stored); -ETIMEDOUT; -ENOENT when the program cannot be started; -EIO/-EPROTO
+ * when it fails. */
+int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret);
+/* Shows origin, subject and content and asks for the PIN. 0 with the PIN in *ret (locked memory; the
+ * caller wipes it with pin_secret_wipe); -ECANCELED; -ETIMEDOUT; -ENOENT; -EIO/-EPROTO; -E2BIG for a PIN
+ * over PIN_MAX_LEN bytes. */
+int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret);

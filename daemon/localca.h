@@ -1,0 +1,16 @@
+/* imza's local certificate authority for the HTTPS endpoint. In the config dir (0700):
+ *   ca.crt      the CA certificate (public; what `imzactl trust` installs)
+ *   ca.key      its private key (0600; never leaves the directory)
+ *   server.crt  server certificate for localhost, 127.0.0.1 and ::1, signed by the CA
+ *   server.key  its key (0600)
+ * Made on first start; the server certificate is renewed when it has less than 30 days left (or does
+ * not match the CA), the CA when it has less than a year left (then the server certificate too). */
+#pragma once
+
+#include <openssl/ssl.h>
+
+#define LOCALCA_CA_FILE "ca.crt"
+
+/* Creates or renews what is missing, then returns a server SSL_CTX (TLS 1.2 and later) with the server
+ * certificate and key loaded. -EPERM when dir or a key file is not ours alone (logged), -errno else. */
+int localca_server_ctx(const char *dir, SSL_CTX **ret);
