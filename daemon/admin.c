@@ -2,10 +2,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "daemon/admin.h"
 #include "daemon/cache.h"
 #include "daemon/known.h"
+#include "daemon/log.h"
+#include "daemon/sign.h"
 #include "protocol/proto-admin.h"
 #include "protocol/proto-ck.h"
 
@@ -138,6 +141,165 @@ static int admin_cache(struct daemon *d, uint32_t id, struct proto_reader *r, st
 	}
 }
 
+static void sign_done(void *ud, const struct sign_result *res)
+{
+	struct call *call = ud;
+	struct proto_buf w = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
+	struct proto_sign_reply a = {
+	        .err = (uint32_t)res->err,
+	        .tries_left = res->tries_left,
+	        .sig = res->sig,
+	        .sig_len = (uint32_t)res->sig_len,
+	        .cert = res->cert,
+	        .cert_len = (uint32_t)res->cert_len,
+	};
+
+	snprintf(a.code, sizeof(a.code), "%s", sign_err_code(res->err));
+	snprintf(a.message, sizeof(a.message), "%s", res->message ? res->message : "");
+	proto_frame_begin(&w);
+	proto_put_u32(&w, RPC_CALL_IMZA_SIGN);
+	proto_put_u64(&w, CKR_OK);
+	if (proto_sign_reply_encode(&w, &a) < 0) {
+		/* Too large for a frame: say so rather than send half. */
+		proto_frame_begin(&w);
+		proto_put_u32(&w, RPC_CALL_IMZA_SIGN);
+		proto_put_u64(&w, CKR_OK);
+		a = (struct proto_sign_reply){.err = SIGN_E_INTERNAL, .tries_left = -1};
+		snprintf(a.code, sizeof(a.code), "%s", sign_err_code(SIGN_E_INTERNAL));
+		snprintf(a.message, sizeof(a.message), "the signature does not fit in a reply");
+		proto_sign_reply_encode(&w, &a);
+	}
+	call_reply(call, &w);
+}
+
+static void sign_cancel(struct call *call)
+{
+	sign_abandon(call->priv);
+	call_release(call);
+}
+
+int admin_start(struct daemon *d, struct call *call, uint32_t id, struct proto_reader *r)
+{
+	struct proto_sign_request q;
+	struct sign_peer peer = {.web = false};
+	struct sign_args args = {0};
+	struct app *a = call->app;
+	struct sign_pending *p;
+
+	if (id != RPC_CALL_IMZA_SIGN || proto_sign_request_decode(r, &q) < 0)
+		return -EBADMSG;
+	/* Cut to fit: the name is the client's claim, the pid and executable are what the kernel says. */
+	snprintf(peer.app, sizeof(peer.app), "%.60s (pid %d, %.200s)",
+	         a && a->name[0] ? a->name : "local program", a ? (int)a->pid : -1,
+	         a && a->exe[0] ? a->exe : "?");
+	memcpy(args.cert_id, q.cert_id, sizeof(args.cert_id));
+	args.format = q.format == 1 ? SIGN_FMT_RAW : SIGN_FMT_CADES;
+	args.detached = q.detached;
+	args.is_text = q.is_text;
+	args.wait_s = q.wait_s;
+	args.content = q.content;
+	args.len = q.len;
+	if (d->signsvc == NULL) {
+		struct sign_result res = {.err = SIGN_E_INTERNAL, .message = "imzad has no signing service",
+		                          .tries_left = -1};
+
+		sign_done(call, &res);
+		return 0;
+	}
+	call->on_cancel = sign_cancel;
+	/* NULL: sign_done already ran and the call is gone. */
+	p = sign_submit(d->signsvc, &peer, &args, sign_done, call);
+	if (p)
+		call->priv = p;
+	return 0;
+}
+
+static int add_audit(void *ud, const struct audit_entry *e)
+{
+	struct proto_audit_list *l = ud;
+	struct proto_audit_entry *o;
+
+	if (l->n == PROTO_AUDIT_MAX)
+		return -1;
+	o = &l->e[l->n++];
+	o->seq = (uint64_t)e->seq;
+	o->time = e->time;
+	snprintf(o->origin, sizeof(o->origin), "%s", e->origin);
+	snprintf(o->result, sizeof(o->result), "%s", e->result);
+	if (e->cert_sha256) {
+		o->has_cert = 1;
+		memcpy(o->cert_sha256, e->cert_sha256, 32);
+	}
+	if (e->content_sha256) {
+		o->has_content = 1;
+		memcpy(o->content_sha256, e->content_sha256, 32);
+	}
+	return 0;
+}
+
+static int add_grant(void *ud, const char *origin, bool allow, int64_t time)
+{
+	struct proto_grant_list *l = ud;
+
+	if (l->n == PROTO_GRANTS_MAX)
+		return -1;
+	snprintf(l->g[l->n].origin, sizeof(l->g[l->n].origin), "%s", origin);
+	l->g[l->n].allow = allow;
+	l->g[l->n].time = time;
+	l->n++;
+	return 0;
+}
+
+/* The audit log and the grants; without a cache file there are none (CKR_FUNCTION_FAILED). */
+static int admin_records(struct daemon *d, uint32_t id, struct proto_reader *r, struct proto_buf *w)
+{
+	static struct proto_audit_list audit;
+	static struct proto_grant_list grants;
+	const uint8_t *origin = NULL;
+	size_t olen = 0;
+	uint32_t limit = 0;
+	uint8_t op = 0;
+	char o[CACHE_ORIGIN_MAX + 1];
+	int e;
+
+	if (id == RPC_CALL_IMZA_AUDIT)
+		proto_get_u32(r, &limit);
+	if (id == RPC_CALL_IMZA_GRANT_SET) {
+		proto_get_bytes(r, &origin, &olen);
+		proto_get_u8(r, &op);
+	}
+	if (proto_reader_end(r) < 0 || olen > CACHE_ORIGIN_MAX || op > 2 ||
+	    (origin && memchr(origin, 0, olen)))
+		return -EBADMSG;
+	proto_put_u32(w, id);
+	if (d->cache == NULL)
+		return proto_put_ulong(w, CKR_FUNCTION_FAILED);
+	switch (id) {
+	case RPC_CALL_IMZA_AUDIT:
+		memset(&audit, 0, sizeof(audit));
+		e = cache_audit_list(d->cache, limit && limit < PROTO_AUDIT_MAX ? limit : PROTO_AUDIT_MAX,
+		                     add_audit, &audit);
+		proto_put_ulong(w, e < 0 ? CKR_FUNCTION_FAILED : CKR_OK);
+		return e < 0 ? w->error : proto_audit_encode(w, &audit);
+	case RPC_CALL_IMZA_GRANTS:
+		memset(&grants, 0, sizeof(grants));
+		e = cache_grant_list(d->cache, add_grant, &grants);
+		proto_put_ulong(w, e < 0 ? CKR_FUNCTION_FAILED : CKR_OK);
+		return e < 0 ? w->error : proto_grants_encode(w, &grants);
+	default:
+		if (olen == 0)
+			return -EBADMSG;
+		memcpy(o, origin, olen);
+		o[olen] = '\0';
+		e = op == 0 ? cache_grant_forget(d->cache, o) : cache_grant_put(d->cache, o, op == 1, (int64_t)time(NULL));
+		if (e == 0)
+			log_info("imzactl: origin %s %s", o, op == 0 ? "forgotten" : op == 1 ? "allowed" : "denied");
+		return proto_put_ulong(w, e == -ENOENT ? CKR_ARGUMENTS_BAD
+		                          : e < 0      ? CKR_FUNCTION_FAILED
+		                                       : CKR_OK);
+	}
+}
+
 int admin_handle(struct daemon *d, struct app *a, uint32_t id, struct proto_reader *r, struct proto_buf *w)
 {
 	static struct proto_status st;
@@ -146,6 +308,8 @@ int admin_handle(struct daemon *d, struct app *a, uint32_t id, struct proto_read
 	(void)a;
 	if (id >= RPC_CALL_IMZA_CACHE_LIST && id <= RPC_CALL_IMZA_CACHE_CLEAR)
 		return admin_cache(d, id, r, w);
+	if (id >= RPC_CALL_IMZA_AUDIT && id <= RPC_CALL_IMZA_GRANT_SET)
+		return admin_records(d, id, r, w);
 	if (proto_reader_end(r) < 0)
 		return -EBADMSG;
 	proto_put_u32(w, id);

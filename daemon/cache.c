@@ -32,13 +32,13 @@
  * cards: one row per card. driver + id is the card identity (id: bytes the driver chooses, PIV: the
  *   GUID); token is token_serialize()'s blob; label, serial, objects are copies of what it holds so
  *   that a listing needs no decoding; last_seen is the unix time the card was last stored or served.
- * audit (filled by later work): one row per signing or decryption request, whatever its outcome.
+ * audit: one row per signing or decryption request, whatever its outcome.
  *   time: unix time; origin: who asked (local application as imzad describes the peer, or web origin);
  *   cert_sha256: SHA-256 of the DER of the certificate whose key was used, NULL when none was chosen;
  *   content_sha256: SHA-256 of the bytes the signer was given (the document for a web origin; the
  *   data, digest or DigestInfo a PKCS#11 application passed);
  *   result: "ok" or a short reason it was not done ("denied", "pin-locked", "card-error: ...").
- * grants (filled by later work): the user's standing answer for a web origin (scheme://host[:port]):
+ * grants: the user's standing answer for a web origin (scheme://host[:port]):
  *   decision "allow" or "deny", time: unix time it was given. */
 static const char *const migrations[] = {
         "CREATE TABLE cards ("
@@ -673,4 +673,231 @@ int cache_clear(struct cache *c)
 	if (c == NULL)
 		return -EINVAL;
 	return run(c, c->clear, SQLITE_OK);
+}
+
+/* ---- audit log and origin grants ---- */
+
+/* A statement used once: these calls are rare (one per signature or per answer of the user). */
+static int prepare_once(struct cache *c, const char *sql, sqlite3_stmt **ret)
+{
+	int rc;
+
+	if (c == NULL)
+		return -EINVAL;
+	rc = sqlite3_prepare_v2(c->db, sql, -1, ret, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("cache: %s: %s", sql, sqlite3_errmsg(c->db));
+		return sqlite_errno(rc) ? sqlite_errno(rc) : -EIO;
+	}
+	return 0;
+}
+
+static int run_once(struct cache *c, sqlite3_stmt *st, int rc)
+{
+	int r = run(c, st, rc);
+
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int bind_text_capped(sqlite3_stmt *st, int i, const char *s, size_t cap)
+{
+	return sqlite3_bind_text(st, i, s, (int)strnlen(s, cap), SQLITE_STATIC);
+}
+
+static int bind_hash(sqlite3_stmt *st, int i, const uint8_t *h)
+{
+	return h ? sqlite3_bind_blob(st, i, h, 32, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+int cache_audit_add(struct cache *c, int64_t time, const char *origin, const uint8_t *cert_sha256,
+                    const uint8_t *content_sha256, const char *result)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	if (origin == NULL || result == NULL)
+		return -EINVAL;
+	r = prepare_once(c, "INSERT INTO audit (time, origin, cert_sha256, content_sha256, result)"
+	                    " VALUES (?1, ?2, ?3, ?4, ?5)",
+	                 &st);
+	if (r < 0)
+		return r;
+	rc = sqlite3_bind_int64(st, 1, time);
+	if (rc == SQLITE_OK)
+		rc = bind_text_capped(st, 2, origin, CACHE_ORIGIN_MAX);
+	if (rc == SQLITE_OK)
+		rc = bind_hash(st, 3, cert_sha256);
+	if (rc == SQLITE_OK)
+		rc = bind_hash(st, 4, content_sha256);
+	if (rc == SQLITE_OK)
+		rc = bind_text_capped(st, 5, result, CACHE_RESULT_MAX);
+	return run_once(c, st, rc);
+}
+
+static const uint8_t *column_hash(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_bytes(st, i) == 32 ? sqlite3_column_blob(st, i) : NULL;
+}
+
+static const char *column_text(sqlite3_stmt *st, int i)
+{
+	const char *s = (const char *)sqlite3_column_text(st, i);
+
+	return s ? s : "";
+}
+
+/* Steps st, calling row() for each row; row's negative return stops and is returned. */
+static int each_row(struct cache *c, sqlite3_stmt *st, int rc, int (*row)(sqlite3_stmt *st, void *ud), void *ud)
+{
+	int r = 0;
+
+	if (rc == SQLITE_OK) {
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			if ((r = row(st, ud)) < 0)
+				break;
+	}
+	if (r == 0 && rc != SQLITE_DONE) {
+		log_debug("cache: %s: %s", sqlite3_sql(st), sqlite3_errmsg(c->db));
+		r = sqlite_errno(rc) ? sqlite_errno(rc) : -EIO;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+struct audit_walk {
+	int (*cb)(void *ud, const struct audit_entry *e);
+	void *ud;
+};
+
+static int audit_row(sqlite3_stmt *st, void *ud)
+{
+	struct audit_walk *w = ud;
+	struct audit_entry e = {
+	        .seq = sqlite3_column_int64(st, 0),
+	        .time = sqlite3_column_int64(st, 1),
+	        .origin = column_text(st, 2),
+	        .cert_sha256 = column_hash(st, 3),
+	        .content_sha256 = column_hash(st, 4),
+	        .result = column_text(st, 5),
+	};
+
+	return w->cb(w->ud, &e) < 0 ? -ECANCELED : 0;
+}
+
+int cache_audit_list(struct cache *c, unsigned limit, int (*cb)(void *ud, const struct audit_entry *e),
+                     void *ud)
+{
+	struct audit_walk w = {cb, ud};
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (cb == NULL)
+		return -EINVAL;
+	r = prepare_once(c, "SELECT seq, time, origin, cert_sha256, content_sha256, result FROM"
+	                    " (SELECT * FROM audit ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
+	                 &st);
+	if (r < 0)
+		return r;
+	return each_row(c, st, sqlite3_bind_int64(st, 1, limit), audit_row, &w);
+}
+
+struct grant_found {
+	bool found, allow;
+};
+
+static int grant_row(sqlite3_stmt *st, void *ud)
+{
+	struct grant_found *g = ud;
+
+	g->found = true;
+	g->allow = strcmp(column_text(st, 0), "allow") == 0;
+	return 0;
+}
+
+int cache_grant_get(struct cache *c, const char *origin, bool *ret_allow)
+{
+	struct grant_found g = {false, false};
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (origin == NULL)
+		return -EINVAL;
+	r = prepare_once(c, "SELECT decision FROM grants WHERE origin = ?1", &st);
+	if (r < 0)
+		return r;
+	r = each_row(c, st, bind_text_capped(st, 1, origin, CACHE_ORIGIN_MAX), grant_row, &g);
+	if (r < 0)
+		return r;
+	if (!g.found)
+		return -ENOENT;
+	*ret_allow = g.allow;
+	return 0;
+}
+
+int cache_grant_put(struct cache *c, const char *origin, bool allow, int64_t time)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, r;
+
+	if (origin == NULL || *origin == '\0')
+		return -EINVAL;
+	r = prepare_once(c, "INSERT INTO grants (origin, decision, time) VALUES (?1, ?2, ?3)"
+	                    " ON CONFLICT (origin) DO UPDATE SET decision = excluded.decision,"
+	                    " time = excluded.time",
+	                 &st);
+	if (r < 0)
+		return r;
+	rc = bind_text_capped(st, 1, origin, CACHE_ORIGIN_MAX);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 2, allow ? "allow" : "deny", -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, time);
+	return run_once(c, st, rc);
+}
+
+int cache_grant_forget(struct cache *c, const char *origin)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (origin == NULL)
+		return -EINVAL;
+	r = prepare_once(c, "DELETE FROM grants WHERE origin = ?1", &st);
+	if (r < 0)
+		return r;
+	r = run_once(c, st, bind_text_capped(st, 1, origin, CACHE_ORIGIN_MAX));
+	if (r < 0)
+		return r;
+	return sqlite3_changes(c->db) > 0 ? 0 : -ENOENT;
+}
+
+struct grant_walk {
+	int (*cb)(void *ud, const char *origin, bool allow, int64_t time);
+	void *ud;
+};
+
+static int grant_list_row(sqlite3_stmt *st, void *ud)
+{
+	struct grant_walk *w = ud;
+
+	return w->cb(w->ud, column_text(st, 0), strcmp(column_text(st, 1), "allow") == 0,
+	             sqlite3_column_int64(st, 2)) < 0
+	               ? -ECANCELED
+	               : 0;
+}
+
+int cache_grant_list(struct cache *c, int (*cb)(void *ud, const char *origin, bool allow, int64_t time),
+                     void *ud)
+{
+	struct grant_walk w = {cb, ud};
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	if (cb == NULL)
+		return -EINVAL;
+	r = prepare_once(c, "SELECT origin, decision, time FROM grants ORDER BY origin", &st);
+	if (r < 0)
+		return r;
+	return each_row(c, st, SQLITE_OK, grant_list_row, &w);
 }

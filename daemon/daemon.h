@@ -97,16 +97,22 @@ struct call {
 	struct proto_arena arena;
 	bool pending;
 	bool cancelled; /* the client went away: complete without answering */
+	/* For calls that complete outside PKCS#11 (imzactl sign): called when the client goes away,
+	 * instead of waiting for a completion; it must end with call_release(). */
+	void (*on_cancel)(struct call *c);
+	void *priv;
 };
 
 struct cache;
 struct known;
+struct signsvc;
 
 struct daemon {
 	struct event_base *base;
 	struct cache *cache; /* NULL when the cache could not be opened: cards are then always read */
 	struct known *known;
 	struct reader_monitor *monitor;
+	struct signsvc *signsvc; /* the signing service (HTTPS endpoint, imzactl sign) */
 	struct slot slots[DAEMON_MAX_SLOTS];
 	CK_SLOT_ID next_slot_id;
 	struct app *apps;
@@ -127,6 +133,10 @@ struct slot *slot_by_index(struct daemon *d, size_t i);
 
 /* server.c */
 void call_complete(struct call *c, CK_RV rv);
+/* Completes a call with a reply frame of the caller's making (begun with proto_frame_begin). */
+void call_reply(struct call *c, struct proto_buf *w);
+/* Frees a call whose client went away (from its on_cancel). */
+void call_release(struct call *c);
 struct daemon *call_daemon(const struct call *c);
 
 /* app.c */

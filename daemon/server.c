@@ -114,6 +114,28 @@ static void call_free(struct call *c)
 	free(c);
 }
 
+void call_release(struct call *call)
+{
+	if (call->app)
+		app_call_done(call->app);
+	call_free(call);
+}
+
+void call_reply(struct call *call, struct proto_buf *w)
+{
+	struct client *c = call->client;
+
+	if (call->app)
+		app_call_done(call->app);
+	call_free(call);
+	if (c == NULL) {
+		proto_buf_free(w);
+		return;
+	}
+	c->call = NULL;
+	send_frame(c, w);
+}
+
 void call_complete(struct call *call, CK_RV rv)
 {
 	struct client *c = call->client;
@@ -174,6 +196,34 @@ static void handle_hello(struct client *c, const uint8_t *msg, size_t len)
 	log_debug("client pid %d (%s, %s) connected", (int)c->pid, h.app_name, exe);
 }
 
+/* An admin call that answers later (imzactl sign): reads pause until it does. */
+static void handle_admin_async(struct client *c, uint32_t id, struct proto_reader *r)
+{
+	struct call *call = calloc(1, sizeof(*call));
+	int e;
+
+	if (call == NULL) {
+		client_free(c, "out of memory");
+		return;
+	}
+	proto_arena_init(&call->arena, PROTO_ARENA_MAX);
+	call->client = c;
+	call->app = c->app;
+	call->pending = true;
+	c->call = call;
+	app_call_start(c->app);
+	update_events(c);
+	e = admin_start(c->srv->d, call, id, r);
+	if (e < 0) {
+		/* Nothing was started: the call is still ours. */
+		if (c->call == call) {
+			c->call = NULL;
+			call_release(call);
+		}
+		client_free(c, "malformed admin request");
+	}
+}
+
 static void handle_call(struct client *c, const uint8_t *msg, size_t len)
 {
 	struct proto_buf w = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
@@ -186,6 +236,10 @@ static void handle_call(struct client *c, const uint8_t *msg, size_t len)
 	proto_reader_init(&r, msg, len);
 	if (proto_get_u32(&r, &id) < 0) {
 		client_free(c, "malformed request");
+		return;
+	}
+	if (id == RPC_CALL_IMZA_SIGN) {
+		handle_admin_async(c, id, &r);
 		return;
 	}
 	if (id >= RPC_CALL_IMZA_STATUS) {
@@ -317,10 +371,15 @@ static void client_free(struct client *c, const char *why)
 		log_info("client pid %d: %s; connection closed", (int)c->pid, why);
 	if (c->call) {
 		/* The card job still holds the call; it is freed when the job ends. */
-		c->call->cancelled = true;
-		c->call->client = NULL;
-		if (c->app)
-			app_call_cancel(c->app, c->call);
+		struct call *call = c->call;
+
+		call->cancelled = true;
+		call->client = NULL;
+		c->call = NULL;
+		if (call->on_cancel)
+			call->on_cancel(call);
+		else if (c->app)
+			app_call_cancel(c->app, call);
 	}
 	if (c->app)
 		app_detach(s->d, c->app);

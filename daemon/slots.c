@@ -9,6 +9,7 @@
 #include "daemon/daemon.h"
 #include "daemon/known.h"
 #include "daemon/log.h"
+#include "daemon/sign.h"
 #include "daemon/token-store.h"
 
 struct slot *slot_get(struct daemon *d, CK_SLOT_ID id)
@@ -121,6 +122,7 @@ static void on_card_ready(void *ud, struct reader *r, uint64_t seq, struct token
 	if (!tok->unchecked)
 		remember(d, tok);
 	app_slot_event(d, s->id);
+	signsvc_card_event(d->signsvc);
 }
 
 /* The same objects? The PIN counter and the check flag are not part of what a token is. */
@@ -166,6 +168,7 @@ static void on_card_checked(void *ud, struct reader *r, uint64_t seq, struct tok
 	s->token = fresh;
 	remember(d, fresh);
 	app_slot_event(d, s->id);
+	signsvc_card_event(d->signsvc);
 }
 
 static struct token *on_known(void *ud, const char *driver, const uint8_t *id, size_t id_len)

@@ -172,3 +172,151 @@ int proto_cache_list_decode(struct proto_reader *r, struct proto_cache_list *ret
 	ret->n = n;
 	return r->error;
 }
+
+static void get_fixed(struct proto_reader *r, uint8_t *out, size_t n)
+{
+	const uint8_t *p;
+
+	if (proto_get_raw(r, n, &p) == 0)
+		memcpy(out, p, n);
+}
+
+int proto_sign_request_encode(struct proto_buf *w, const struct proto_sign_request *q)
+{
+	if (q->len > PROTO_SIGN_CONTENT_MAX)
+		return -E2BIG;
+	proto_put_raw(w, q->cert_id, sizeof(q->cert_id));
+	proto_put_u32(w, q->format);
+	proto_put_u8(w, q->detached);
+	proto_put_u8(w, q->is_text);
+	proto_put_u32(w, q->wait_s);
+	proto_put_bytes(w, q->content, q->len);
+	return w->error;
+}
+
+int proto_sign_request_decode(struct proto_reader *r, struct proto_sign_request *ret)
+{
+	size_t n = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	get_fixed(r, ret->cert_id, sizeof(ret->cert_id));
+	proto_get_u32(r, &ret->format);
+	proto_get_u8(r, &ret->detached);
+	proto_get_u8(r, &ret->is_text);
+	proto_get_u32(r, &ret->wait_s);
+	proto_get_bytes(r, &ret->content, &n);
+	if (r->error == 0 && (n > PROTO_SIGN_CONTENT_MAX || ret->format > 1 || ret->detached > 1 || ret->is_text > 1))
+		proto_reader_fail(r, -EBADMSG);
+	ret->len = (uint32_t)n;
+	return r->error ? r->error : proto_reader_end(r);
+}
+
+int proto_sign_reply_encode(struct proto_buf *w, const struct proto_sign_reply *a)
+{
+	proto_put_u32(w, a->err);
+	proto_put_u32(w, (uint32_t)a->tries_left);
+	put_str(w, a->code);
+	put_str(w, a->message);
+	proto_put_bytes(w, a->sig, a->sig_len);
+	proto_put_bytes(w, a->cert, a->cert_len);
+	return w->error;
+}
+
+int proto_sign_reply_decode(struct proto_reader *r, struct proto_sign_reply *ret)
+{
+	uint32_t tries = 0;
+	size_t n1 = 0, n2 = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	proto_get_u32(r, &ret->err);
+	proto_get_u32(r, &tries);
+	get_str(r, ret->code, sizeof(ret->code));
+	get_str(r, ret->message, sizeof(ret->message));
+	proto_get_bytes(r, &ret->sig, &n1);
+	proto_get_bytes(r, &ret->cert, &n2);
+	ret->tries_left = (int32_t)tries;
+	ret->sig_len = (uint32_t)n1;
+	ret->cert_len = (uint32_t)n2;
+	return r->error ? r->error : proto_reader_end(r);
+}
+
+int proto_audit_encode(struct proto_buf *w, const struct proto_audit_list *l)
+{
+	if (l->n > PROTO_AUDIT_MAX)
+		return -EINVAL;
+	proto_put_u32(w, l->n);
+	for (uint32_t i = 0; i < l->n; i++) {
+		const struct proto_audit_entry *e = &l->e[i];
+
+		proto_put_u64(w, e->seq);
+		proto_put_u64(w, (uint64_t)e->time);
+		put_str(w, e->origin);
+		proto_put_u8(w, e->has_cert);
+		proto_put_raw(w, e->cert_sha256, 32);
+		proto_put_u8(w, e->has_content);
+		proto_put_raw(w, e->content_sha256, 32);
+		put_str(w, e->result);
+	}
+	return w->error;
+}
+
+int proto_audit_decode(struct proto_reader *r, struct proto_audit_list *ret)
+{
+	uint32_t n;
+
+	memset(ret, 0, sizeof(*ret));
+	if (proto_get_u32(r, &n) < 0)
+		return r->error;
+	if (n > PROTO_AUDIT_MAX)
+		return proto_reader_fail(r, -EBADMSG);
+	for (uint32_t i = 0; i < n && r->error == 0; i++) {
+		struct proto_audit_entry *e = &ret->e[i];
+		uint64_t t = 0;
+
+		proto_get_u64(r, &e->seq);
+		proto_get_u64(r, &t);
+		e->time = (int64_t)t;
+		get_str(r, e->origin, sizeof(e->origin));
+		proto_get_u8(r, &e->has_cert);
+		get_fixed(r, e->cert_sha256, 32);
+		proto_get_u8(r, &e->has_content);
+		get_fixed(r, e->content_sha256, 32);
+		get_str(r, e->result, sizeof(e->result));
+	}
+	ret->n = n;
+	return r->error ? r->error : proto_reader_end(r);
+}
+
+int proto_grants_encode(struct proto_buf *w, const struct proto_grant_list *l)
+{
+	if (l->n > PROTO_GRANTS_MAX)
+		return -EINVAL;
+	proto_put_u32(w, l->n);
+	for (uint32_t i = 0; i < l->n; i++) {
+		put_str(w, l->g[i].origin);
+		proto_put_u8(w, l->g[i].allow);
+		proto_put_u64(w, (uint64_t)l->g[i].time);
+	}
+	return w->error;
+}
+
+int proto_grants_decode(struct proto_reader *r, struct proto_grant_list *ret)
+{
+	uint32_t n;
+
+	memset(ret, 0, sizeof(*ret));
+	if (proto_get_u32(r, &n) < 0)
+		return r->error;
+	if (n > PROTO_GRANTS_MAX)
+		return proto_reader_fail(r, -EBADMSG);
+	for (uint32_t i = 0; i < n && r->error == 0; i++) {
+		uint64_t t = 0;
+
+		get_str(r, ret->g[i].origin, sizeof(ret->g[i].origin));
+		proto_get_u8(r, &ret->g[i].allow);
+		proto_get_u64(r, &t);
+		ret->g[i].time = (int64_t)t;
+	}
+	ret->n = n;
+	return r->error ? r->error : proto_reader_end(r);
+}

@@ -69,4 +69,72 @@ int proto_status_decode(struct proto_reader *r, struct proto_status *ret);
 int proto_certs_encode(struct proto_buf *w, const struct proto_cert_list *l);
 int proto_certs_decode(struct proto_reader *r, struct proto_cert_list *ret);
 
+/* imzactl sign: the same request the HTTPS endpoint takes, from a local program. The content must fit in
+ * one frame with its reply (the CMS carries it again when attached). */
+#define PROTO_SIGN_CONTENT_MAX (100 * 1024)
+
+struct proto_sign_request {
+	uint8_t cert_id[32];
+	uint32_t format; /* 0 CAdES-BES, 1 raw */
+	uint8_t detached;
+	uint8_t is_text;
+	uint32_t wait_s;
+	const uint8_t *content; /* a view into the message */
+	uint32_t len;
+};
+
+struct proto_sign_reply {
+	uint32_t err;       /* enum sign_err */
+	int32_t tries_left; /* -1 unknown */
+	char code[32];
+	char message[160];
+	const uint8_t *sig; /* views into the message */
+	uint32_t sig_len;
+	const uint8_t *cert;
+	uint32_t cert_len;
+};
+
+int proto_sign_request_encode(struct proto_buf *w, const struct proto_sign_request *q);
+int proto_sign_request_decode(struct proto_reader *r, struct proto_sign_request *ret);
+int proto_sign_reply_encode(struct proto_buf *w, const struct proto_sign_reply *a);
+int proto_sign_reply_decode(struct proto_reader *r, struct proto_sign_reply *ret);
+
+/* imzactl log: the audit log's last entries, oldest first. */
+#define PROTO_AUDIT_MAX 200
+
+struct proto_audit_entry {
+	uint64_t seq;
+	int64_t time;
+	char origin[320];
+	uint8_t has_cert, has_content;
+	uint8_t cert_sha256[32];
+	uint8_t content_sha256[32];
+	char result[128];
+};
+
+struct proto_audit_list {
+	uint32_t n;
+	struct proto_audit_entry e[PROTO_AUDIT_MAX];
+};
+
+int proto_audit_encode(struct proto_buf *w, const struct proto_audit_list *l);
+int proto_audit_decode(struct proto_reader *r, struct proto_audit_list *ret);
+
+/* imzactl grants: the web origins' standing answers. */
+#define PROTO_GRANTS_MAX 256
+
+struct proto_grant {
+	char origin[320];
+	uint8_t allow;
+	int64_t time;
+};
+
+struct proto_grant_list {
+	uint32_t n;
+	struct proto_grant g[PROTO_GRANTS_MAX];
+};
+
+int proto_grants_encode(struct proto_buf *w, const struct proto_grant_list *l);
+int proto_grants_decode(struct proto_reader *r, struct proto_grant_list *ret);
+
 #endif

@@ -18,18 +18,21 @@
 #include "protocol/proto-client.h"
 #include "protocol/proto-frame.h"
 #include "protocol/rpc.h"
+#include "tools/imzactl.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: imzactl [--socket PATH] status [--verbose]\n"
 	           "       imzactl [--socket PATH] certs\n"
 	           "       imzactl [--socket PATH] cache list|clear\n"
-	           "       imzactl [--socket PATH] cache forget DRIVER:HEXID\n");
+	           "       imzactl [--socket PATH] cache forget DRIVER:HEXID\n"
+	           "       imzactl [--socket PATH] sign --cert ID --in FILE --out FILE.p7s [--detached] [--raw]\n"
+	           "               [--text] [--wait SECONDS]\n"
+	           "       imzactl [--socket PATH] log [--last N]\n"
+	           "       imzactl [--socket PATH] grants [allow|deny|forget ORIGIN]\n");
 }
 
-/* One admin call (id, then the optional argument bytes): its response body is left in resp, read
- * through *r. */
-static int admin_call_args(const char *path, uint32_t id, const struct proto_buf *args,
+int admin_call_args(const char *path, uint32_t id, const struct proto_buf *args,
                            struct proto_buf *resp, struct proto_reader *r)
 {
 	struct proto_buf req = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
@@ -234,6 +237,14 @@ static int cmd_certs(const char *path)
 		printf("%s\n  slot: %llu (%s)\n  id: ", c->label, (unsigned long long)c->slot, c->reader);
 		for (uint32_t j = 0; j < c->id_len; j++)
 			printf("%02x", c->id[j]);
+		printf("\n  sign id: ");
+		{
+			uint8_t h[32];
+
+			if (c->der && EVP_Digest(c->der, c->der_len, h, NULL, EVP_sha256(), NULL) == 1)
+				for (size_t j = 0; j < sizeof(h); j++)
+					printf("%02x", h[j]);
+		}
 		printf("\n");
 		if (x == NULL) {
 			printf("  (certificate could not be parsed)\n");
@@ -306,6 +317,12 @@ int main(int argc, char **argv)
 		return cmd_certs(sock);
 	if (strcmp(argv[optind], "cache") == 0)
 		return cmd_cache(sock, argc - optind - 1, argv + optind + 1);
+	if (strcmp(argv[optind], "sign") == 0)
+		return cmd_sign(sock, argc - optind, argv + optind);
+	if (strcmp(argv[optind], "log") == 0)
+		return cmd_log(sock, argc - optind, argv + optind);
+	if (strcmp(argv[optind], "grants") == 0)
+		return cmd_grants(sock, argc - optind, argv + optind);
 	usage(stderr);
 	return 2;
 }

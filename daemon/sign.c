@@ -1,0 +1,1063 @@
+/* The signing service (see sign.h). Requests wait in one queue and are served one at a time: the
+ * user sees one dialog at a time, and a card does one signature at a time. A request moves through
+ * consent (web origins without a standing answer), waiting for its card, the PIN dialog and the card
+ * job; each step ends on the main loop, and a requester that went away stops it at the next step. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "daemon/cache.h"
+#include "daemon/cades.h"
+#include "daemon/daemon.h"
+#include "daemon/dialog.h"
+#include "daemon/known.h"
+#include "daemon/log.h"
+#include "daemon/sign.h"
+
+/* How long a request may wait in the queue, and how long a dialog stays up. */
+#define QUEUE_TIMEOUT_S 120
+#define DIALOG_TIMEOUT_S 120
+/* After "deny", an origin is not asked again for this long (no dialog storm from a hostile page). */
+#define DENY_MEMORY_S 600
+#define DENY_MEMORY_SLOTS 16
+
+enum req_kind { REQ_CONSENT, REQ_SIGN };
+enum req_step { ST_QUEUED, ST_CONSENT, ST_WAIT_CARD, ST_PIN, ST_CARD };
+
+struct sign_pending {
+	struct signsvc *svc;
+	enum req_kind kind;
+	enum req_step step;
+	struct sign_peer peer;
+	struct sign_args args;
+	uint8_t *content; /* owned copy of args.content */
+	uint8_t content_sha256[32];
+	sign_consent_cb consent_cb;
+	sign_done_cb done_cb;
+	void *ud;
+	bool abandoned;
+	struct event *timer; /* queue timeout, then the card wait */
+	struct sign_pending *next;
+	/* Where the certificate was found, for the card job. */
+	CK_SLOT_ID slot;
+	uint64_t card_seq;
+};
+
+struct dialog_task;
+
+struct signsvc {
+	struct daemon *d;
+	char *pinentry;
+	struct sign_pending *head, *current;
+	size_t queued;
+	struct dialog_task *dialog; /* the dialog on screen, if any */
+	struct {
+		char origin[256];
+		time_t until;
+	} denied[DENY_MEMORY_SLOTS];
+	struct event *kick;
+};
+
+/* ---- the outcome ---- */
+
+const char *sign_err_code(enum sign_err e)
+{
+	static const char *const codes[] = {
+	        [SIGN_OK] = "ok",
+	        [SIGN_E_BAD_REQUEST] = "bad_request",
+	        [SIGN_E_ORIGIN_DENIED] = "origin_denied",
+	        [SIGN_E_USER_CANCELLED] = "user_cancelled",
+	        [SIGN_E_PIN_INCORRECT] = "pin_incorrect",
+	        [SIGN_E_PIN_LOCKED] = "pin_locked",
+	        [SIGN_E_CERT_UNKNOWN] = "certificate_unknown",
+	        [SIGN_E_CARD_ABSENT] = "card_absent",
+	        [SIGN_E_TIMEOUT] = "timeout",
+	        [SIGN_E_BUSY] = "busy",
+	        [SIGN_E_INTERNAL] = "internal",
+	};
+
+	return (size_t)e < sizeof(codes) / sizeof(codes[0]) && codes[e] ? codes[e] : "internal";
+}
+
+static const char *default_message(enum sign_err e)
+{
+	switch (e) {
+	case SIGN_OK:
+		return "signed";
+	case SIGN_E_BAD_REQUEST:
+		return "the request is malformed";
+	case SIGN_E_ORIGIN_DENIED:
+		return "the user did not allow this origin to use imza";
+	case SIGN_E_USER_CANCELLED:
+		return "the user cancelled";
+	case SIGN_E_PIN_INCORRECT:
+		return "the PIN is incorrect";
+	case SIGN_E_PIN_LOCKED:
+		return "the PIN is blocked";
+	case SIGN_E_CERT_UNKNOWN:
+		return "no known card holds this certificate";
+	case SIGN_E_CARD_ABSENT:
+		return "the card holding this certificate is not in a reader";
+	case SIGN_E_TIMEOUT:
+		return "the request waited too long";
+	case SIGN_E_BUSY:
+		return "too many requests are waiting";
+	case SIGN_E_INTERNAL:
+		break;
+	}
+	return "imzad could not complete the request";
+}
+
+static void advance(struct signsvc *svc);
+
+static const char *peer_name(const struct sign_peer *p)
+{
+	if (!p->web)
+		return p->app;
+	return p->origin[0] ? p->origin : "(web request without Origin)";
+}
+
+static void audit(struct signsvc *svc, struct sign_pending *rq, const char *result)
+{
+	if (rq->kind != REQ_SIGN || svc->d->cache == NULL)
+		return;
+	if (cache_audit_add(svc->d->cache, (int64_t)time(NULL), peer_name(&rq->peer), rq->args.cert_id,
+	                    rq->content_sha256, result) < 0)
+		log_warning("audit: could not record a signature request of %s", peer_name(&rq->peer));
+}
+
+static void req_free(struct sign_pending *rq)
+{
+	if (rq->timer)
+		event_free(rq->timer);
+	if (rq->content) {
+		OPENSSL_cleanse(rq->content, rq->args.len);
+		free(rq->content);
+	}
+	free(rq);
+}
+
+/* Ends the current request: audit, answer (unless abandoned), next one. */
+static void finish(struct sign_pending *rq, const struct sign_result *res, const char *audit_result)
+{
+	struct signsvc *svc = rq->svc;
+	char why[CACHE_RESULT_MAX];
+
+	if (audit_result == NULL) {
+		snprintf(why, sizeof(why), "%s", sign_err_code(res->err));
+		audit_result = res->err == SIGN_OK ? "ok" : why;
+	}
+	audit(svc, rq, rq->abandoned && res->err != SIGN_OK ? "abandoned" : audit_result);
+	if (!rq->abandoned) {
+		if (rq->kind == REQ_CONSENT)
+			rq->consent_cb(rq->ud, res->err);
+		else
+			rq->done_cb(rq->ud, res);
+	}
+	if (svc->current == rq)
+		svc->current = NULL;
+	req_free(rq);
+	advance(svc);
+}
+
+static void finish_err(struct sign_pending *rq, enum sign_err e, int tries_left)
+{
+	struct sign_result res = {.err = e, .message = default_message(e), .tries_left = tries_left};
+
+	finish(rq, &res, NULL);
+}
+
+/* ---- grants ---- */
+
+static bool deny_remembered(struct signsvc *svc, const char *origin)
+{
+	time_t now = time(NULL);
+
+	for (size_t i = 0; i < DENY_MEMORY_SLOTS; i++)
+		if (svc->denied[i].until > now && strcmp(svc->denied[i].origin, origin) == 0)
+			return true;
+	return false;
+}
+
+static void deny_remember(struct signsvc *svc, const char *origin)
+{
+	size_t oldest = 0;
+
+	for (size_t i = 0; i < DENY_MEMORY_SLOTS; i++)
+		if (svc->denied[i].until < svc->denied[oldest].until)
+			oldest = i;
+	snprintf(svc->denied[oldest].origin, sizeof(svc->denied[oldest].origin), "%s", origin);
+	svc->denied[oldest].until = time(NULL) + DENY_MEMORY_S;
+}
+
+int sign_origin_decision(struct signsvc *svc, const char *origin)
+{
+	bool allow;
+	int r;
+
+	if (origin == NULL || origin[0] == '\0' || svc->d->cache == NULL)
+		return -ENOENT;
+	r = cache_grant_get(svc->d->cache, origin, &allow);
+	if (r < 0)
+		return -ENOENT;
+	return allow ? 1 : 0;
+}
+
+bool sign_origin_granted(struct signsvc *svc, const char *origin)
+{
+	return sign_origin_decision(svc, origin) == 1;
+}
+
+/* ---- dialogs, on a thread of their own ---- */
+
+enum dialog_kind { DLG_CONSENT, DLG_PIN };
+
+struct dialog_task {
+	pthread_mutex_t mu;
+	bool orphan; /* the service is gone: the thread frees the task */
+	enum dialog_kind kind;
+	struct dialog_request rq;
+	char *program, *origin, *subject;
+	uint8_t *content;
+	int result;
+	enum dialog_consent consent;
+	struct pin_secret pin;
+	struct event *done;
+	struct signsvc *svc;
+};
+
+static void task_free(struct dialog_task *t)
+{
+	pin_secret_wipe(&t->pin);
+	if (t->done)
+		event_free(t->done);
+	free(t->program);
+	free(t->origin);
+	free(t->subject);
+	if (t->content) {
+		OPENSSL_cleanse(t->content, t->rq.len);
+		free(t->content);
+	}
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+static void *dialog_thread(void *arg)
+{
+	struct dialog_task *t = arg;
+	bool orphan;
+
+	if (t->kind == DLG_CONSENT)
+		t->result = dialog_consent(&t->rq, &t->consent);
+	else
+		t->result = dialog_pin(&t->rq, &t->pin);
+	pthread_mutex_lock(&t->mu);
+	orphan = t->orphan;
+	if (!orphan)
+		event_active(t->done, 0, 0);
+	pthread_mutex_unlock(&t->mu);
+	if (orphan)
+		task_free(t);
+	return NULL;
+}
+
+static void on_consent_done(struct sign_pending *rq, struct dialog_task *t);
+static void on_pin_done(struct sign_pending *rq, struct dialog_task *t);
+
+static void on_dialog_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct dialog_task *t = arg;
+	struct signsvc *svc = t->svc;
+	struct sign_pending *rq = svc->current;
+
+	svc->dialog = NULL;
+	if (rq == NULL) {
+		task_free(t);
+		return;
+	}
+	if (t->kind == DLG_CONSENT)
+		on_consent_done(rq, t);
+	else
+		on_pin_done(rq, t);
+	task_free(t);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* Starts a dialog for the current request; the answer comes to on_dialog_done. */
+static int start_dialog(struct signsvc *svc, enum dialog_kind kind, const struct dialog_request *rq)
+{
+	struct dialog_task *t = calloc(1, sizeof(*t));
+	pthread_attr_t attr;
+	pthread_t th;
+	int e;
+
+	if (t == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&t->mu, NULL);
+	t->kind = kind;
+	t->svc = svc;
+	t->rq = *rq;
+	t->program = dup_or_null(svc->pinentry ? svc->pinentry : "pinentry");
+	t->origin = dup_or_null(rq->origin);
+	t->subject = dup_or_null(rq->subject);
+	if (rq->len > 0) {
+		t->content = malloc(rq->len);
+		if (t->content)
+			memcpy(t->content, rq->content, rq->len);
+	}
+	t->done = event_new(svc->d->base, -1, 0, on_dialog_done, t);
+	if (t->program == NULL || t->origin == NULL || (rq->subject && t->subject == NULL) ||
+	    (rq->len > 0 && t->content == NULL) || t->done == NULL) {
+		task_free(t);
+		return -ENOMEM;
+	}
+	t->rq.program = t->program;
+	t->rq.origin = t->origin;
+	t->rq.subject = t->subject;
+	t->rq.content = t->content;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	e = pthread_create(&th, &attr, dialog_thread, t);
+	pthread_attr_destroy(&attr);
+	if (e != 0) {
+		task_free(t);
+		return -e;
+	}
+	svc->dialog = t;
+	return 0;
+}
+
+/* ---- finding the certificate ---- */
+
+struct found {
+	struct slot *slot;
+	const struct token_object *cert, *key;
+};
+
+static bool same_id(const struct token_object *a, const struct token_object *b)
+{
+	const struct token_attr *x = token_attr(a, CKA_ID), *y = token_attr(b, CKA_ID);
+
+	return x && y && x->len == y->len && memcmp(x->value, y->value, x->len) == 0;
+}
+
+static bool cert_matches(const struct token_object *o, const uint8_t id[32])
+{
+	const struct token_attr *der = token_attr(o, CKA_VALUE);
+	uint8_t h[32];
+
+	return o->cls == CKO_CERTIFICATE && der &&
+	       EVP_Digest(der->value, der->len, h, NULL, EVP_sha256(), NULL) == 1 && memcmp(h, id, 32) == 0;
+}
+
+static const struct token_object *find_in_token(const struct token *t, const uint8_t id[32],
+                                                const struct token_object **ret_key)
+{
+	for (size_t i = 0; i < t->nobjs; i++) {
+		const struct token_object *c = &t->objs[i];
+
+		if (!cert_matches(c, id))
+			continue;
+		for (size_t j = 0; j < t->nobjs; j++)
+			if (t->objs[j].cls == CKO_PRIVATE_KEY && same_id(&t->objs[j], c)) {
+				*ret_key = &t->objs[j];
+				return c;
+			}
+	}
+	return NULL;
+}
+
+static bool find_present(struct signsvc *svc, const uint8_t id[32], struct found *ret)
+{
+	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++) {
+		struct slot *s = slot_by_index(svc->d, i);
+		const struct token_object *key = NULL, *cert;
+
+		if (s == NULL || s->reader == NULL || s->token == NULL)
+			continue;
+		cert = find_in_token(s->token, id, &key);
+		if (cert) {
+			*ret = (struct found){s, cert, key};
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Cached cards not present: their identities come from the cache, their tokens from the mirror. */
+struct absent_walk {
+	struct signsvc *svc;
+	int (*cb)(void *ud, const struct token *t);
+	void *ud;
+	int r;
+};
+
+static bool card_present(struct signsvc *svc, const char *driver, const uint8_t *id, size_t len)
+{
+	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++) {
+		struct slot *s = slot_by_index(svc->d, i);
+
+		if (s && s->reader && s->token && strcmp(s->token->driver, driver) == 0 &&
+		    s->token->id_len == len && memcmp(s->token->id, id, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int absent_entry(void *ud, const struct cache_entry *e)
+{
+	struct absent_walk *w = ud;
+	struct token *t;
+
+	if (card_present(w->svc, e->driver, e->id, e->id_len))
+		return 0;
+	t = known_get(w->svc->d->known, e->driver, e->id, e->id_len);
+	if (t == NULL)
+		return 0;
+	w->r = w->cb(w->ud, t);
+	token_free(t);
+	return w->r < 0 ? w->r : 0;
+}
+
+static int each_absent_token(struct signsvc *svc, int (*cb)(void *ud, const struct token *t), void *ud)
+{
+	struct absent_walk w = {svc, cb, ud, 0};
+
+	if (svc->d->cache == NULL || svc->d->known == NULL)
+		return 0;
+	return cache_list(svc->d->cache, absent_entry, &w);
+}
+
+static int known_has(void *ud, const struct token *t)
+{
+	const uint8_t *id = ud;
+	const struct token_object *key = NULL;
+
+	return find_in_token(t, id, &key) ? 1 : 0;
+}
+
+struct known_check {
+	const uint8_t *id;
+	bool found;
+};
+
+static int known_check_cb(void *ud, const struct token *t)
+{
+	struct known_check *k = ud;
+
+	if (known_has((void *)k->id, t)) {
+		k->found = true;
+		return -1;
+	}
+	return 0;
+}
+
+static bool cert_known(struct signsvc *svc, const uint8_t id[32])
+{
+	struct known_check k = {id, false};
+
+	each_absent_token(svc, known_check_cb, &k);
+	return k.found;
+}
+
+struct list_walk {
+	int (*cb)(void *ud, const struct sign_cert *c);
+	void *ud;
+	const char *reader;
+	bool present;
+};
+
+static int list_token(void *ud, const struct token *t)
+{
+	struct list_walk *w = ud;
+
+	for (size_t i = 0; i < t->nobjs; i++) {
+		const struct token_object *o = &t->objs[i];
+		const struct token_attr *der = token_attr(o, CKA_VALUE), *label = token_attr(o, CKA_LABEL);
+		struct sign_cert c = {.reader = w->reader, .present = w->present};
+		char lbl[128];
+		int r;
+
+		if (o->cls != CKO_CERTIFICATE || der == NULL)
+			continue;
+		if (EVP_Digest(der->value, der->len, c.id, NULL, EVP_sha256(), NULL) != 1)
+			return -ENOMEM;
+		snprintf(lbl, sizeof(lbl), "%.*s", label ? (int)label->len : 0,
+		         label ? (const char *)label->value : "");
+		c.der = der->value;
+		c.der_len = der->len;
+		c.label = lbl;
+		r = w->cb(w->ud, &c);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int sign_list_certs(struct signsvc *svc, int (*cb)(void *ud, const struct sign_cert *c), void *ud)
+{
+	struct list_walk w = {cb, ud, NULL, true};
+	int r;
+
+	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++) {
+		struct slot *s = slot_by_index(svc->d, i);
+
+		if (s == NULL || s->reader == NULL || s->token == NULL)
+			continue;
+		w.reader = s->reader_name;
+		r = list_token(&w, s->token);
+		if (r < 0)
+			return r;
+	}
+	w.reader = NULL;
+	w.present = false;
+	return each_absent_token(svc, list_token, &w);
+}
+
+/* ---- the card job ---- */
+
+struct sign_job {
+	struct reader_job rj;
+	struct signsvc *svc;
+	struct sign_pending *rq;
+	struct pin_secret pin;
+	bool reset_first;
+	struct token_key_info key;
+	uint8_t *cert;
+	size_t cert_len;
+	int tries;
+	bool verified; /* the PIN was accepted: a later failure is the card's or ours, not the user's */
+	uint8_t *out; /* CMS DER (OPENSSL_free) or raw signature (in raw[]) */
+	size_t out_len;
+	uint8_t raw[512];
+	struct reader_card *card; /* during run only */
+};
+
+static int card_sign_digest(void *ud, const uint8_t *digest, size_t len, uint8_t *sig, size_t cap,
+                            size_t *ret_len)
+{
+	struct sign_job *j = ud;
+	const struct mech_desc *m =
+	        mech_find(j->key.type == CKK_EC ? CKM_ECDSA_SHA256 : CKM_SHA256_RSA_PKCS);
+	uint8_t in[512];
+	int r;
+
+	if (m == NULL || j->key.size == 0 || j->key.size > sizeof(in))
+		return -EINVAL;
+	r = mech_block_from_hash(m, NULL, digest, len, in, j->key.size);
+	if (r < 0)
+		return r;
+	return j->card->driver->private_op(&j->card->t, &j->key, in, j->key.size, sig, cap, ret_len);
+}
+
+static int sign_job_run(struct reader_job *rj, struct reader_card *card)
+{
+	struct sign_job *j = (struct sign_job *)rj;
+	struct sign_pending *rq = j->rq;
+	struct cades_signer signer = {card_sign_digest, j};
+	int r, e;
+
+	j->card = card;
+	j->tries = -1;
+	if (j->reset_first && (r = card->driver->logout(&card->t)) < 0) {
+		pin_secret_wipe(&j->pin);
+		return r;
+	}
+	r = card->driver->verify(&card->t, j->pin.page, j->pin.len, &j->tries);
+	pin_secret_wipe(&j->pin);
+	if (r < 0)
+		return r;
+	j->verified = true;
+	if (rq->args.format == SIGN_FMT_CADES) {
+		r = cades_sign(rq->content, rq->args.len, rq->args.detached, j->cert, j->cert_len, &signer, &j->out,
+		               &j->out_len);
+	} else {
+		uint8_t h[32];
+
+		r = EVP_Digest(rq->content, rq->args.len, h, NULL, EVP_sha256(), NULL) == 1 ? 0 : -ENOMEM;
+		if (r == 0)
+			r = card_sign_digest(j, h, sizeof(h), j->raw, sizeof(j->raw), &j->out_len);
+	}
+	/* The card forgets the PIN at once: no one else's operation runs on this login. */
+	e = card->driver->logout(&card->t);
+	if (e < 0)
+		log_warning("card: logout after a signature failed: %s", strerror(-e));
+	j->card = NULL;
+	return r;
+}
+
+static enum sign_err card_err(int r)
+{
+	switch (r) {
+	case 0:
+		return SIGN_OK;
+	case CARD_E_PIN_INCORRECT:
+		return SIGN_E_PIN_INCORRECT;
+	case CARD_E_PIN_LOCKED:
+		return SIGN_E_PIN_LOCKED;
+	case CARD_E_REMOVED:
+		return SIGN_E_CARD_ABSENT;
+	default:
+		return SIGN_E_INTERNAL;
+	}
+}
+
+static void sign_job_done(struct reader_job *rj, int r)
+{
+	struct sign_job *j = (struct sign_job *)rj;
+	struct sign_pending *rq = j->rq;
+	struct slot *s = slot_get(j->svc->d, rq->slot);
+	struct sign_result res = {.err = card_err(r), .tries_left = -1};
+	char why[CACHE_RESULT_MAX];
+
+	pin_secret_wipe(&j->pin);
+	if (s && s->token && s->card_seq == rj->seq) {
+		/* We reset the card's login before and after: no application holds it now. */
+		s->owner_app = 0;
+		if (r == 0 || j->verified)
+			s->token->pin_tries_left = s->token->pin_tries_max;
+		else if (r == CARD_E_PIN_INCORRECT && j->tries >= 0)
+			s->token->pin_tries_left = j->tries;
+		else if (r == CARD_E_PIN_LOCKED)
+			s->token->pin_tries_left = 0;
+	}
+	if (r == CARD_E_PIN_INCORRECT)
+		res.tries_left = j->tries;
+	if (r < 0 && j->verified && r != CARD_E_REMOVED)
+		res.err = SIGN_E_INTERNAL;
+	res.message = default_message(res.err);
+	if (res.err == SIGN_OK) {
+		res.sig = rq->args.format == SIGN_FMT_CADES ? j->out : j->raw;
+		res.sig_len = j->out_len;
+		res.cert = j->cert;
+		res.cert_len = j->cert_len;
+	} else if (res.err == SIGN_E_INTERNAL) {
+		log_warning("signature for %s failed on the card: %s", peer_name(&rq->peer), strerror(-r));
+	}
+	if (res.err == SIGN_E_INTERNAL)
+		snprintf(why, sizeof(why), "card-error: %s", strerror(-r));
+	else
+		snprintf(why, sizeof(why), "%s", res.err == SIGN_OK ? "ok" : sign_err_code(res.err));
+	finish(rq, &res, why);
+	OPENSSL_free(j->out);
+	free(j->cert);
+	explicit_bzero(j, sizeof(*j));
+	free(j);
+}
+
+static void start_card(struct sign_pending *rq, struct pin_secret *pin)
+{
+	struct signsvc *svc = rq->svc;
+	struct found f;
+	const struct token_attr *der;
+	struct sign_job *j;
+
+	if (!find_present(svc, rq->args.cert_id, &f) || f.slot->id != rq->slot || f.slot->card_seq != rq->card_seq) {
+		pin_secret_wipe(pin);
+		finish_err(rq, SIGN_E_CARD_ABSENT, -1);
+		return;
+	}
+	j = calloc(1, sizeof(*j));
+	der = token_attr(f.cert, CKA_VALUE);
+	if (j == NULL || der == NULL || (j->cert = malloc(der->len)) == NULL) {
+		free(j);
+		pin_secret_wipe(pin);
+		finish_err(rq, SIGN_E_INTERNAL, -1);
+		return;
+	}
+	memcpy(j->cert, der->value, der->len);
+	j->cert_len = der->len;
+	j->rj.run = sign_job_run;
+	j->rj.done = sign_job_done;
+	j->rj.seq = f.slot->card_seq;
+	j->svc = svc;
+	j->rq = rq;
+	j->pin = *pin;
+	*pin = (struct pin_secret){0};
+	j->key = f.key->key;
+	j->reset_first = true;
+	rq->step = ST_CARD;
+	reader_submit(f.slot->reader, &j->rj);
+}
+
+/* ---- the steps ---- */
+
+static void subject_of(const struct token_object *cert, char *out, size_t cap)
+{
+	const struct token_attr *der = token_attr(cert, CKA_VALUE);
+	const unsigned char *p = der ? der->value : NULL;
+	X509 *x = p ? d2i_X509(NULL, &p, (long)der->len) : NULL;
+	BIO *b = BIO_new(BIO_s_mem());
+	int n = 0;
+
+	out[0] = '\0';
+	if (x && b &&
+	    X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0)
+		n = BIO_read(b, out, (int)cap - 1);
+	out[n > 0 ? n : 0] = '\0';
+	BIO_free(b);
+	X509_free(x);
+}
+
+static void ask_pin(struct sign_pending *rq, const struct found *f)
+{
+	struct signsvc *svc = rq->svc;
+	char subject[512];
+	struct dialog_request d = {
+	        .origin = peer_name(&rq->peer),
+	        .subject = subject,
+	        .content = rq->content,
+	        .len = rq->args.len,
+	        .is_text = rq->args.is_text,
+	        .tries_left = f->slot->token->pin_tries_left,
+	        .timeout_s = DIALOG_TIMEOUT_S,
+	};
+
+	subject_of(f->cert, subject, sizeof(subject));
+	rq->slot = f->slot->id;
+	rq->card_seq = f->slot->card_seq;
+	rq->step = ST_PIN;
+	if (f->slot->token->pin_tries_left == 0) {
+		finish_err(rq, SIGN_E_PIN_LOCKED, 0);
+		return;
+	}
+	if (start_dialog(svc, DLG_PIN, &d) < 0)
+		finish_err(rq, SIGN_E_INTERNAL, -1);
+}
+
+static void on_card_wait_over(evutil_socket_t fd, short what, void *arg)
+{
+	struct sign_pending *rq = arg;
+
+	finish_err(rq, cert_known(rq->svc, rq->args.cert_id) ? SIGN_E_CARD_ABSENT : SIGN_E_CERT_UNKNOWN, -1);
+}
+
+/* The certificate's card: present, or waited for as long as the request allows. */
+static void look_for_card(struct sign_pending *rq)
+{
+	struct found f;
+	struct timeval tv = {(time_t)rq->args.wait_s, 0};
+
+	if (find_present(rq->svc, rq->args.cert_id, &f)) {
+		if (rq->timer)
+			event_del(rq->timer);
+		ask_pin(rq, &f);
+		return;
+	}
+	if (rq->step == ST_WAIT_CARD)
+		return;
+	if (rq->args.wait_s == 0) {
+		on_card_wait_over(-1, 0, rq);
+		return;
+	}
+	rq->step = ST_WAIT_CARD;
+	event_del(rq->timer);
+	event_assign(rq->timer, rq->svc->d->base, -1, 0, on_card_wait_over, rq);
+	event_add(rq->timer, &tv);
+}
+
+static void after_consent(struct sign_pending *rq)
+{
+	struct sign_result ok = {.err = SIGN_OK, .message = "allowed"};
+
+	if (rq->abandoned) {
+		finish_err(rq, SIGN_E_USER_CANCELLED, -1);
+		return;
+	}
+	if (rq->kind == REQ_CONSENT)
+		finish(rq, &ok, NULL);
+	else
+		look_for_card(rq);
+}
+
+static void on_consent_done(struct sign_pending *rq, struct dialog_task *t)
+{
+	struct signsvc *svc = rq->svc;
+
+	if (t->result == -ETIMEDOUT) {
+		finish_err(rq, SIGN_E_TIMEOUT, -1);
+		return;
+	}
+	if (t->result < 0) {
+		log_warning("pinentry (%s) failed: %s", svc->pinentry ? svc->pinentry : "pinentry",
+		            strerror(-t->result));
+		finish_err(rq, SIGN_E_INTERNAL, -1);
+		return;
+	}
+	switch (t->consent) {
+	case DIALOG_DENY:
+		if (rq->peer.origin[0])
+			deny_remember(svc, rq->peer.origin);
+		log_info("the user denied %s", peer_name(&rq->peer));
+		finish_err(rq, SIGN_E_ORIGIN_DENIED, -1);
+		return;
+	case DIALOG_ALWAYS:
+		if (rq->peer.origin[0] && svc->d->cache &&
+		    cache_grant_put(svc->d->cache, rq->peer.origin, true, (int64_t)time(NULL)) == 0)
+			log_info("the user allowed %s from now on", rq->peer.origin);
+		break;
+	case DIALOG_ONCE:
+		break;
+	}
+	after_consent(rq);
+}
+
+static void on_pin_done(struct sign_pending *rq, struct dialog_task *t)
+{
+	if (rq->abandoned) {
+		finish_err(rq, SIGN_E_USER_CANCELLED, -1);
+		return;
+	}
+	switch (t->result) {
+	case 0:
+		start_card(rq, &t->pin);
+		return;
+	case -ECANCELED:
+	case -EINVAL: /* an empty PIN */
+		finish_err(rq, SIGN_E_USER_CANCELLED, -1);
+		return;
+	case -ETIMEDOUT:
+		finish_err(rq, SIGN_E_TIMEOUT, -1);
+		return;
+	default:
+		log_warning("pinentry failed: %s", strerror(-t->result));
+		finish_err(rq, SIGN_E_INTERNAL, -1);
+	}
+}
+
+/* Consent first: a stored answer, the remembered deny, else the dialog. */
+static void start(struct sign_pending *rq)
+{
+	struct signsvc *svc = rq->svc;
+	struct dialog_request d = {
+	        .origin = peer_name(&rq->peer),
+	        .can_remember = rq->peer.web && rq->peer.origin[0] != '\0' && svc->d->cache != NULL,
+	        .tries_left = -1,
+	        .timeout_s = DIALOG_TIMEOUT_S,
+	};
+	int decision;
+
+	event_del(rq->timer);
+	if (!rq->peer.web) {
+		/* A local program reached the user's own socket: the PIN dialog is its consent. */
+		after_consent(rq);
+		return;
+	}
+	decision = sign_origin_decision(svc, rq->peer.origin);
+	if (decision == 1) {
+		after_consent(rq);
+		return;
+	}
+	if (decision == 0 || (rq->peer.origin[0] && deny_remembered(svc, rq->peer.origin))) {
+		finish_err(rq, SIGN_E_ORIGIN_DENIED, -1);
+		return;
+	}
+	rq->step = ST_CONSENT;
+	if (start_dialog(svc, DLG_CONSENT, &d) < 0)
+		finish_err(rq, SIGN_E_INTERNAL, -1);
+}
+
+static void advance(struct signsvc *svc)
+{
+	/* Not from inside a callback chain: the next request starts from the loop. */
+	if (svc->kick && svc->current == NULL && svc->head)
+		event_active(svc->kick, 0, 0);
+}
+
+static void on_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct signsvc *svc = arg;
+	struct sign_pending *rq;
+
+	if (svc->current || svc->head == NULL)
+		return;
+	rq = svc->head;
+	svc->head = rq->next;
+	svc->queued--;
+	rq->next = NULL;
+	svc->current = rq;
+	start(rq);
+}
+
+static void unlink_queued(struct signsvc *svc, struct sign_pending *rq)
+{
+	for (struct sign_pending **p = &svc->head; *p; p = &(*p)->next)
+		if (*p == rq) {
+			*p = rq->next;
+			svc->queued--;
+			return;
+		}
+}
+
+static void on_queue_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct sign_pending *rq = arg;
+
+	unlink_queued(rq->svc, rq);
+	finish_err(rq, SIGN_E_TIMEOUT, -1);
+}
+
+static struct sign_pending *enqueue(struct signsvc *svc, struct sign_pending *rq)
+{
+	struct timeval tv = {QUEUE_TIMEOUT_S, 0};
+	struct sign_pending **p;
+
+	rq->svc = svc;
+	rq->timer = event_new(svc->d->base, -1, 0, on_queue_timeout, rq);
+	if (rq->timer == NULL || svc->queued >= SIGN_QUEUE_MAX) {
+		enum sign_err e = rq->timer ? SIGN_E_BUSY : SIGN_E_INTERNAL;
+
+		/* Not the current request: finish() answers and frees without touching the queue. */
+		finish_err(rq, e, -1);
+		return NULL;
+	}
+	event_add(rq->timer, &tv);
+	for (p = &svc->head; *p; p = &(*p)->next)
+		;
+	*p = rq;
+	svc->queued++;
+	advance(svc);
+	return rq;
+}
+
+struct sign_pending *sign_consent(struct signsvc *svc, const struct sign_peer *p, sign_consent_cb cb, void *ud)
+{
+	struct sign_pending *rq;
+	int decision = p->web ? sign_origin_decision(svc, p->origin) : 1;
+
+	if (decision == 1) {
+		cb(ud, SIGN_OK);
+		return NULL;
+	}
+	if (decision == 0 || (p->origin[0] && deny_remembered(svc, p->origin))) {
+		cb(ud, SIGN_E_ORIGIN_DENIED);
+		return NULL;
+	}
+	rq = calloc(1, sizeof(*rq));
+	if (rq == NULL) {
+		cb(ud, SIGN_E_INTERNAL);
+		return NULL;
+	}
+	rq->kind = REQ_CONSENT;
+	rq->peer = *p;
+	rq->consent_cb = cb;
+	rq->ud = ud;
+	return enqueue(svc, rq);
+}
+
+struct sign_pending *sign_submit(struct signsvc *svc, const struct sign_peer *p, const struct sign_args *a,
+                                 sign_done_cb cb, void *ud)
+{
+	struct sign_result res = {.err = SIGN_E_BAD_REQUEST, .tries_left = -1};
+	struct sign_pending *rq;
+
+	if (a->len > SIGN_CONTENT_MAX || a->wait_s > SIGN_WAIT_MAX || (a->len > 0 && a->content == NULL) ||
+	    (a->detached && a->format != SIGN_FMT_CADES)) {
+		res.message = default_message(res.err);
+		cb(ud, &res);
+		return NULL;
+	}
+	rq = calloc(1, sizeof(*rq));
+	if (rq == NULL || (a->len > 0 && (rq->content = malloc(a->len)) == NULL)) {
+		free(rq);
+		res.err = SIGN_E_INTERNAL;
+		res.message = default_message(res.err);
+		cb(ud, &res);
+		return NULL;
+	}
+	rq->kind = REQ_SIGN;
+	rq->peer = *p;
+	rq->args = *a;
+	if (a->len > 0)
+		memcpy(rq->content, a->content, a->len);
+	rq->args.content = rq->content;
+	EVP_Digest(rq->content ? rq->content : (const uint8_t *)"", a->len, rq->content_sha256, NULL,
+	           EVP_sha256(), NULL);
+	rq->done_cb = cb;
+	rq->ud = ud;
+	return enqueue(svc, rq);
+}
+
+void sign_abandon(struct sign_pending *rq)
+{
+	struct signsvc *svc;
+
+	if (rq == NULL)
+		return;
+	svc = rq->svc;
+	rq->abandoned = true;
+	if (rq->step == ST_QUEUED && svc->current != rq) {
+		unlink_queued(svc, rq);
+		finish_err(rq, SIGN_E_USER_CANCELLED, -1);
+	} else if (rq->step == ST_WAIT_CARD) {
+		finish_err(rq, SIGN_E_USER_CANCELLED, -1);
+	}
+	/* In a dialog or on the card: the step ends, sees the flag and stops there. */
+}
+
+void signsvc_card_event(struct signsvc *svc)
+{
+	if (svc && svc->current && svc->current->step == ST_WAIT_CARD)
+		look_for_card(svc->current);
+}
+
+int signsvc_new(struct daemon *d, const char *pinentry, struct signsvc **ret)
+{
+	struct signsvc *svc = calloc(1, sizeof(*svc));
+
+	if (svc == NULL)
+		return -ENOMEM;
+	svc->d = d;
+	svc->pinentry = pinentry ? strdup(pinentry) : NULL;
+	svc->kick = event_new(d->base, -1, 0, on_kick, svc);
+	if ((pinentry && svc->pinentry == NULL) || svc->kick == NULL) {
+		signsvc_free(svc);
+		return -ENOMEM;
+	}
+	*ret = svc;
+	return 0;
+}
+
+void signsvc_free(struct signsvc *svc)
+{
+	struct sign_pending *rq;
+
+	if (svc == NULL)
+		return;
+	if (svc->dialog) {
+		/* The dialog thread may still be waiting for the user: it frees its task itself. */
+		pthread_mutex_lock(&svc->dialog->mu);
+		svc->dialog->orphan = true;
+		event_free(svc->dialog->done);
+		svc->dialog->done = NULL;
+		pthread_mutex_unlock(&svc->dialog->mu);
+		svc->dialog = NULL;
+	}
+	/* Nothing may start now: answer everything still here. imzad frees the reader monitor first, so
+	 * no request is on a card any more. */
+	if (svc->kick)
+		event_free(svc->kick);
+	svc->kick = NULL;
+	while ((rq = svc->head) != NULL) {
+		svc->head = rq->next;
+		svc->queued--;
+		finish_err(rq, SIGN_E_INTERNAL, -1);
+	}
+	if ((rq = svc->current) != NULL) {
+		svc->current = NULL;
+		finish_err(rq, SIGN_E_INTERNAL, -1);
+	}
+	free(svc->pinentry);
+	free(svc);
+}

@@ -1,0 +1,303 @@
+/* imzactl sign, log and grants: a signature through imzad (its PIN dialog, its audit log), the audit
+ * log itself, and the web origins' standing answers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocol/proto-admin.h"
+#include "protocol/proto-frame.h"
+#include "protocol/rpc.h"
+#include "tools/imzactl.h"
+
+static int hexdigit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int parse_id(const char *s, uint8_t out[32])
+{
+	if (strlen(s) != 64)
+		return -EINVAL;
+	for (size_t i = 0; i < 32; i++) {
+		int hi = hexdigit(s[2 * i]), lo = hexdigit(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/* The whole file, at most max bytes. */
+static int read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	uint8_t *buf;
+	size_t n;
+
+	if (f == NULL)
+		return -errno;
+	buf = malloc(max + 1);
+	if (buf == NULL) {
+		if (f != stdin)
+			fclose(f);
+		return -ENOMEM;
+	}
+	n = fread(buf, 1, max + 1, f);
+	if (ferror(f) || n > max) {
+		int e = ferror(f) ? -EIO : -EFBIG;
+
+		if (f != stdin)
+			fclose(f);
+		free(buf);
+		return e;
+	}
+	if (f != stdin)
+		fclose(f);
+	*ret = buf;
+	*ret_len = n;
+	return 0;
+}
+
+static int write_file(const char *path, const uint8_t *p, size_t n)
+{
+	int fd = strcmp(path, "-") == 0 ? STDOUT_FILENO : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	size_t off = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (off < n) {
+		ssize_t w = write(fd, p + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? -errno : -EIO;
+
+			if (fd != STDOUT_FILENO)
+				close(fd);
+			return e;
+		}
+		off += (size_t)w;
+	}
+	if (fd != STDOUT_FILENO && close(fd) < 0)
+		return -errno;
+	return 0;
+}
+
+int cmd_sign(const char *path, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"cert", required_argument, NULL, 'c'}, {"in", required_argument, NULL, 'i'},
+	        {"out", required_argument, NULL, 'o'},  {"detached", no_argument, NULL, 'd'},
+	        {"raw", no_argument, NULL, 'r'},        {"text", no_argument, NULL, 't'},
+	        {"wait", required_argument, NULL, 'w'}, {NULL, 0, NULL, 0},
+	};
+	struct proto_sign_request q = {0};
+	struct proto_sign_reply a;
+	struct proto_buf args = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX), resp = PROTO_BUF_INIT(PROTO_FRAME_MAX);
+	struct proto_reader r;
+	const char *cert = NULL, *in = NULL, *out = NULL;
+	uint8_t *content = NULL;
+	size_t len = 0;
+	unsigned long wait_s = 0;
+	char *end;
+	int opt, e, rc = 1;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			cert = optarg;
+			break;
+		case 'i':
+			in = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'd':
+			q.detached = 1;
+			break;
+		case 'r':
+			q.format = 1;
+			break;
+		case 't':
+			q.is_text = 1;
+			break;
+		case 'w':
+			errno = 0;
+			wait_s = strtoul(optarg, &end, 10);
+			if (errno || *end || end == optarg || wait_s > 300) {
+				fprintf(stderr, "imzactl: --wait takes 0 to 300 seconds\n");
+				return 2;
+			}
+			break;
+		default:
+			return 2;
+		}
+	}
+	if (cert == NULL || in == NULL || out == NULL || optind != argc || (q.detached && q.format == 1)) {
+		fprintf(stderr, "usage: imzactl sign --cert ID --in FILE --out FILE [--detached | --raw] [--text] "
+		                "[--wait SECONDS]\n  ID: the sign id `imzactl certs` shows\n");
+		return 2;
+	}
+	if (parse_id(cert, q.cert_id) < 0) {
+		fprintf(stderr, "imzactl: the certificate id is 64 hex digits (`imzactl certs` shows it)\n");
+		return 2;
+	}
+	e = read_file(in, PROTO_SIGN_CONTENT_MAX, &content, &len);
+	if (e < 0) {
+		fprintf(stderr, "imzactl: %s: %s\n", in,
+		        e == -EFBIG ? "larger than imzactl sign takes (100 KiB)" : strerror(-e));
+		return 1;
+	}
+	q.wait_s = (uint32_t)wait_s;
+	q.content = content;
+	q.len = (uint32_t)len;
+	if (proto_sign_request_encode(&args, &q) < 0 ||
+	    admin_call_args(path, RPC_CALL_IMZA_SIGN, &args, &resp, &r) < 0)
+		goto out;
+	if (proto_sign_reply_decode(&r, &a) < 0) {
+		fprintf(stderr, "imzactl: imzad's answer is malformed\n");
+		goto out;
+	}
+	if (a.err != 0) {
+		if (a.tries_left >= 0 && strcmp(a.code, "pin_incorrect") == 0)
+			fprintf(stderr, "imzactl: not signed: %s (%s; %d tries left)\n", a.message, a.code,
+			        (int)a.tries_left);
+		else
+			fprintf(stderr, "imzactl: not signed: %s (%s)\n", a.message, a.code);
+		goto out;
+	}
+	e = write_file(out, a.sig, a.sig_len);
+	if (e < 0) {
+		fprintf(stderr, "imzactl: %s: %s\n", out, strerror(-e));
+		goto out;
+	}
+	if (strcmp(out, "-") != 0)
+		printf("signed %zu bytes: %s (%u bytes, %s)\n", len, out, a.sig_len,
+		       q.format == 1 ? "raw signature" : q.detached ? "CAdES-BES, detached" : "CAdES-BES");
+	rc = 0;
+out:
+	free(content);
+	proto_buf_free(&args);
+	proto_buf_free(&resp);
+	return rc;
+}
+
+static void print_hex(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("%02x", p[i]);
+}
+
+int cmd_log(const char *path, int argc, char **argv)
+{
+	static struct proto_audit_list l;
+	struct proto_buf args = PROTO_BUF_INIT(64), resp = PROTO_BUF_INIT(PROTO_FRAME_MAX);
+	struct proto_reader r;
+	unsigned long last = PROTO_AUDIT_MAX;
+	char *end;
+	int rc = 1;
+
+	if (argc == 3 && strcmp(argv[1], "--last") == 0) {
+		errno = 0;
+		last = strtoul(argv[2], &end, 10);
+		if (errno || *end || end == argv[2] || last == 0 || last > PROTO_AUDIT_MAX) {
+			fprintf(stderr, "imzactl: --last takes 1 to %d\n", PROTO_AUDIT_MAX);
+			return 2;
+		}
+	} else if (argc != 1) {
+		fprintf(stderr, "usage: imzactl log [--last N]\n");
+		return 2;
+	}
+	proto_put_u32(&args, (uint32_t)last);
+	if (admin_call_args(path, RPC_CALL_IMZA_AUDIT, &args, &resp, &r) < 0)
+		goto out;
+	if (proto_audit_decode(&r, &l) < 0) {
+		fprintf(stderr, "imzactl: imzad's answer is malformed\n");
+		goto out;
+	}
+	for (uint32_t i = 0; i < l.n; i++) {
+		const struct proto_audit_entry *e = &l.e[i];
+		time_t t = (time_t)e->time;
+		struct tm tm;
+		char when[32] = "?";
+
+		if (gmtime_r(&t, &tm))
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("%s  %s  %s\n  certificate: ", when, e->result, e->origin);
+		if (e->has_cert)
+			print_hex(e->cert_sha256, 32);
+		printf("\n  content sha256: ");
+		if (e->has_content)
+			print_hex(e->content_sha256, 32);
+		printf("\n");
+	}
+	printf("%u entr%s\n", l.n, l.n == 1 ? "y" : "ies");
+	rc = 0;
+out:
+	proto_buf_free(&args);
+	proto_buf_free(&resp);
+	return rc;
+}
+
+int cmd_grants(const char *path, int argc, char **argv)
+{
+	static struct proto_grant_list l;
+	struct proto_buf args = PROTO_BUF_INIT(1024), resp = PROTO_BUF_INIT(PROTO_FRAME_MAX);
+	struct proto_reader r;
+	int rc = 1;
+
+	if (argc == 1 || (argc == 2 && strcmp(argv[1], "list") == 0)) {
+		if (admin_call_args(path, RPC_CALL_IMZA_GRANTS, NULL, &resp, &r) < 0)
+			goto out;
+		if (proto_grants_decode(&r, &l) < 0) {
+			fprintf(stderr, "imzactl: imzad's answer is malformed\n");
+			goto out;
+		}
+		for (uint32_t i = 0; i < l.n; i++) {
+			time_t t = (time_t)l.g[i].time;
+			struct tm tm;
+			char when[32] = "?";
+
+			if (gmtime_r(&t, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			printf("%s  %s  since %s\n", l.g[i].allow ? "allow" : "deny ", l.g[i].origin, when);
+		}
+		printf("%u origin%s\n", l.n, l.n == 1 ? "" : "s");
+		rc = 0;
+		goto out;
+	}
+	if (argc == 3 && (strcmp(argv[1], "allow") == 0 || strcmp(argv[1], "deny") == 0 ||
+	                  strcmp(argv[1], "forget") == 0)) {
+		uint8_t op = strcmp(argv[1], "forget") == 0 ? 0 : strcmp(argv[1], "allow") == 0 ? 1 : 2;
+
+		proto_put_bytes(&args, argv[2], strlen(argv[2]));
+		proto_put_u8(&args, op);
+		if (admin_call_args(path, RPC_CALL_IMZA_GRANT_SET, &args, &resp, &r) < 0)
+			goto out;
+		printf("%s: %s\n", argv[2], op == 0 ? "forgotten" : op == 1 ? "allowed" : "denied");
+		rc = 0;
+		goto out;
+	}
+	fprintf(stderr, "usage: imzactl grants [list]\n       imzactl grants allow|deny|forget ORIGIN\n");
+	rc = 2;
+out:
+	proto_buf_free(&args);
+	proto_buf_free(&resp);
+	return rc;
+}
