@@ -16,16 +16,28 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon/cache.h"
+#include "daemon/config.h"
 #include "daemon/daemon.h"
+#include "daemon/https.h"
+#include "daemon/localca.h"
 #include "daemon/known.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
+#include "daemon/sign.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: imzad [--socket PATH] [--state-dir DIR] [--foreground] [--verbose] [--version]\n"
+	fprintf(f, "usage: imzad [--socket PATH] [--state-dir DIR] [--config FILE] [--config-dir DIR]\n"
+	           "             [--https-port PORT | --no-https] [--pinentry PROGRAM] [--foreground] [--verbose]\n"
+	           "             [--version]\n"
 	           "  --socket PATH  listen there (default $XDG_RUNTIME_DIR/imza/imzad.sock)\n"
-	           "  --state-dir DIR  the card cache (default $XDG_STATE_HOME/imza, ~/.local/state/imza)\n"
+	           "  --state-dir DIR  the card cache, audit log and origin grants\n"
+	           "                 (default $XDG_STATE_HOME/imza, ~/.local/state/imza)\n"
+	           "  --config FILE  settings (default CONFIG-DIR/imzad.conf)\n"
+	           "  --config-dir DIR  the local CA of the HTTPS endpoint (default $XDG_CONFIG_HOME/imza)\n"
+	           "  --https-port PORT  the HTTPS signing endpoint's port on 127.0.0.1 and ::1 (default 38443)\n"
+	           "  --no-https     no HTTPS endpoint\n"
+	           "  --pinentry PROGRAM  the consent and PIN dialog (default pinentry)\n"
 	           "  --foreground   stay in the foreground (always so; for service managers)\n"
 	           "  --verbose      debug messages\n");
 }
@@ -78,19 +90,32 @@ static void open_cache(struct daemon *d, const char *given)
 /* The socket file we bound ourselves, removed again on the way out. */
 static char bound_path[PATH_MAX];
 
+/* Sockets systemd passed for the HTTPS endpoint (TCP), beside the Unix one. */
+static int https_fds[4];
+static size_t n_https_fds;
+
 /* The listening socket: handed over by systemd, or bound here. */
 static int get_listener(const char *path, int *ret_fd)
 {
 	char def[PATH_MAX];
 	bool private_dir = path == NULL;
-	int n = sd_listen_fds(1);
+	int n = sd_listen_fds(1), unix_fd = -1;
 
 	if (n > 0) {
-		if (sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) <= 0) {
-			log_error("the socket systemd passed is not a listening Unix stream socket");
+		for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
+			if (unix_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0)
+				unix_fd = fd;
+			else if (sd_is_socket_inet(fd, 0, SOCK_STREAM, 1, 0) > 0 &&
+			         n_https_fds < sizeof(https_fds) / sizeof(https_fds[0]))
+				https_fds[n_https_fds++] = fd;
+			else
+				log_warning("ignoring socket %d from systemd: not one imzad serves", fd);
+		}
+		if (unix_fd < 0) {
+			log_error("systemd passed no listening Unix stream socket");
 			return -EINVAL;
 		}
-		*ret_fd = SD_LISTEN_FDS_START;
+		*ret_fd = unix_fd;
 		return 0;
 	}
 	if (path == NULL) {
@@ -110,11 +135,67 @@ static int get_listener(const char *path, int *ret_fd)
 	return 0;
 }
 
+/* The config file and the HTTPS endpoint's settings; command-line options win. */
+static int load_config(const char *file, const char *dir_given, struct imzad_config *cfg, char *dir, size_t cap)
+{
+	char path[PATH_MAX], err[256] = "";
+	int e;
+
+	config_defaults(cfg);
+	if (dir_given)
+		e = snprintf(dir, cap, "%s", dir_given) >= (int)cap ? -ENAMETOOLONG : 0;
+	else
+		e = config_dir_default(dir, cap);
+	if (e < 0) {
+		log_error("no config dir (set XDG_CONFIG_HOME or HOME, or give --config-dir)");
+		return e;
+	}
+	if (file == NULL) {
+		if (snprintf(path, sizeof(path), "%s/imzad.conf", dir) >= (int)sizeof(path))
+			return -ENAMETOOLONG;
+		file = path;
+	}
+	e = config_load(file, cfg, err, sizeof(err));
+	if (e == -ENOENT && file == path)
+		return 0;
+	if (e < 0) {
+		log_error("%s: %s", file, e == -EINVAL ? err : strerror(-e));
+		return e;
+	}
+	log_info("settings from %s", file);
+	return 0;
+}
+
+static int start_https(struct daemon *d, const struct imzad_config *cfg, const char *dir, SSL_CTX **ret_ctx,
+                       struct https_server **ret)
+{
+	int e;
+
+	e = localca_server_ctx(dir, ret_ctx);
+	if (e < 0) {
+		log_error("HTTPS endpoint: no server certificate in %s: %s", dir, strerror(-e));
+		return e;
+	}
+	e = https_server_new(d, d->signsvc, *ret_ctx, cfg->https_port, https_fds, n_https_fds, ret);
+	if (e < 0) {
+		log_error("HTTPS endpoint: cannot listen on port %u: %s", (unsigned)cfg->https_port, strerror(-e));
+		return e;
+	}
+	log_info("HTTPS endpoint on https://127.0.0.1:%u (local CA in %s/%s)", (unsigned)cfg->https_port, dir,
+	         LOCALCA_CA_FILE);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	        {"socket", required_argument, NULL, 's'},
 	        {"state-dir", required_argument, NULL, 'S'},
+	        {"config", required_argument, NULL, 'c'},
+	        {"config-dir", required_argument, NULL, 'C'},
+	        {"https-port", required_argument, NULL, 'p'},
+	        {"no-https", no_argument, NULL, 'n'},
+	        {"pinentry", required_argument, NULL, 'P'},
 	        {"foreground", no_argument, NULL, 'f'},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"version", no_argument, NULL, 'V'},
@@ -122,7 +203,13 @@ int main(int argc, char **argv)
 	        {NULL, 0, NULL, 0},
 	};
 	struct daemon d = {.next_slot_id = 1};
-	const char *sock_path = NULL, *state = NULL;
+	const char *sock_path = NULL, *state = NULL, *config_file = NULL, *config_dir = NULL;
+	const char *pinentry = NULL, *port_arg = NULL;
+	bool no_https = false;
+	struct imzad_config cfg;
+	char cdir[PATH_MAX];
+	SSL_CTX *tls = NULL;
+	struct https_server *https = NULL;
 	struct event *sigterm, *sigint, *watchdog = NULL;
 	struct server *srv = NULL;
 	bool verbose = false;
@@ -136,6 +223,21 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			state = optarg;
+			break;
+		case 'c':
+			config_file = optarg;
+			break;
+		case 'C':
+			config_dir = optarg;
+			break;
+		case 'p':
+			port_arg = optarg;
+			break;
+		case 'n':
+			no_https = true;
+			break;
+		case 'P':
+			pinentry = optarg;
 			break;
 		case 'f':
 			break;
@@ -158,6 +260,24 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_setup(verbose);
+	if (load_config(config_file, config_dir, &cfg, cdir, sizeof(cdir)) < 0)
+		return 1;
+	if (port_arg) {
+		char *end;
+		unsigned long port;
+
+		errno = 0;
+		port = strtoul(port_arg, &end, 10);
+		if (errno || *end || end == port_arg || port == 0 || port > 65535) {
+			log_error("--https-port takes 1 to 65535");
+			return 2;
+		}
+		cfg.https_port = (uint16_t)port;
+	}
+	if (no_https)
+		cfg.https = false;
+	if (pinentry)
+		snprintf(cfg.pinentry, sizeof(cfg.pinentry), "%s", pinentry);
 	/* Replies go out with write(): a client gone away must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	umask(0077);
@@ -171,6 +291,10 @@ int main(int argc, char **argv)
 	if (get_listener(sock_path, &fd) < 0)
 		goto out;
 	open_cache(&d, state);
+	if (signsvc_new(&d, cfg.pinentry, &d.signsvc) < 0)
+		goto out;
+	if (cfg.https && start_https(&d, &cfg, cdir, &tls, &https) < 0)
+		goto out;
 	if (server_new(&d, fd, &srv) < 0) {
 		close(fd);
 		goto out;
@@ -199,9 +323,13 @@ int main(int argc, char **argv)
 	if (watchdog)
 		event_free(watchdog);
 out:
-	/* Clients first (their pending calls end), then the readers (queued jobs end too). */
+	/* Clients first (their pending calls end), then the readers (queued jobs end too), then the
+	 * signing service (nothing of it is on a card any more). */
+	https_server_free(https);
 	server_free(srv);
 	reader_monitor_free(d.monitor);
+	signsvc_free(d.signsvc);
+	SSL_CTX_free(tls);
 	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++)
 		token_free(d.slots[i].token);
 	event_base_free(d.base);
