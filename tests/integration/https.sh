@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# The HTTPS signing endpoint against the virtual card, through curl: TLS with the local CA, the request
+# guards (Host, body cap, strict JSON, routes, origins), consent and PIN through the test pinentry,
+# CAdES-BES that openssl verifies, wrong PIN, cancel, card absent with and without waiting, two
+# origins at once, imzactl sign, the audit log, and no PIN anywhere it should not be.
+. "$(dirname "$0")/../lib/tap.sh"
+
+command -v curl >/dev/null || bail "curl missing (package curl)"
+stack_up s
+CTL=$IMZA_BUILDDIR/tools/imzactl
+URL=$IMZA_HTTPS_URL
+PORT=${URL##*:}
+SCRIPT=$IMZA_PINENTRY_SCRIPT
+PLOG=$IMZA_PINENTRY_LOG
+CA=$IMZA_LOCAL_CA
+T=$WORK/t
+mkdir -p "$T"
+
+# api METHOD PATH [BODY] [CURL ARGS...]: prints the HTTP status; the body is in $T/body.
+api() {
+	local m=$1 p=$2 body=${3:-}
+	shift 3 2>/dev/null || shift $#
+	local args=(-sS --cacert "$CA" -o "$T/body" -w '%{http_code}' -X "$m" "$@")
+	[ -n "$body" ] && args+=(-H 'Content-Type: text/plain' --data-binary "$body")
+	curl "${args[@]}" "$URL$p" 2>>"$LOG"
+	echo "## $m $p -> $(head -c 300 "$T/body")" >>"$LOG"
+}
+# json EXPR: evaluates a Python expression over the last body (as j).
+json() { python3 -c "import json,sys; j=json.load(open('$T/body')); print($1)" 2>>"$LOG"; }
+expect() { # expect DESCRIPTION STATUS CODE GOT_STATUS
+	local code
+	code=$(json 'j.get("error","")')
+	if [ "$4" = "$2" ] && [ "$code" = "$3" ]; then pass "$1 ($2 $3)"; else fail "$1: want $2 $3, got $4 '$code'"; fi
+}
+script() { printf '%s\n' "$@" >"$SCRIPT"; }
+apdus() { wc -l <"$IMZA_CARD_DIR/apdu.log"; }
+tries() { "$CTL" status | sed -n 's/^  pin tries left: //p' | head -n1; }
+
+[ -f "$CA" ] && pass "imzad made its local CA ($CA)" || fail "imzad made its local CA"
+[ "$(stat -c %a "$(dirname "$CA")/ca.key" 2>/dev/null)" = 600 ] && pass "the CA key is 0600" || fail "the CA key is 0600"
+
+# TLS, and nothing but TLS.
+st=$(api GET /v1/info "")
+[ "$st" = 200 ] && [ "$(json 'j["name"]')" = imza ] && pass "curl with the local CA reaches /v1/info over TLS" ||
+	fail "curl with the local CA reaches /v1/info over TLS ($st)"
+if curl -sS -m 5 -o /dev/null "http://127.0.0.1:$PORT/v1/info" 2>>"$LOG"; then fail "plain HTTP is refused"; else
+	pass "plain HTTP is refused"; fi
+if curl -sS -m 5 -o /dev/null "https://127.0.0.1:$PORT/v1/info" 2>>"$LOG"; then
+	fail "a client without the CA does not trust the endpoint"; else pass "a client without the CA does not trust the endpoint"; fi
+if curl -sS -m 5 --cacert "$CA" --tls-max 1.1 -o /dev/null "$URL/v1/info" 2>>"$LOG"; then fail "TLS 1.1 is refused"; else
+	pass "TLS 1.1 is refused"; fi
+curl -sS -m 5 --cacert "$CA" -o /dev/null "https://[::1]:$PORT/v1/info" 2>>"$LOG" && pass "::1 answers too" ||
+	fail "::1 answers too"
+curl -sS -m 5 --cacert "$CA" -o /dev/null "https://localhost:$PORT/v1/info" 2>>"$LOG" &&
+	pass "the certificate is valid for localhost" || fail "the certificate is valid for localhost"
+
+# Guards.
+expect "Host evil.example" 421 bad_host "$(api GET /v1/info "" -H 'Host: evil.example')"
+expect "Host with another port" 421 bad_host "$(api GET /v1/info "" -H "Host: 127.0.0.1:1")"
+expect "unknown route" 404 not_found "$(api GET /v2/nothing "")"
+expect "wrong method" 405 method_not_allowed "$(api GET /v1/sign "")"
+head -c $((2 * 1024 * 1024)) /dev/zero | tr '\0' 'a' >"$T/big"
+expect "2 MiB body" 413 too_large "$(api POST /v1/sign "" -H 'Content-Type: application/json' --data-binary "@$T/big")"
+imzactl_grant() { "$CTL" grants "$@" >>"$LOG" 2>&1; }
+imzactl_grant allow https://portal.example
+expect "malformed JSON" 400 bad_request "$(api POST /v1/sign '{"certificate":' -H 'Origin: https://portal.example')"
+expect "an extra field" 400 bad_request "$(api POST /v1/sign '{"certificate":"00","text":"x","pin":"1234"}' -H 'Origin: https://portal.example')"
+expect "origin null" 403 origin_denied "$(api GET /v1/certificates "" -H 'Origin: null')"
+
+# A denied origin never reaches the card.
+imzactl_grant deny https://evil.example
+before=$(apdus)
+: >"$PLOG"
+expect "denied origin" 403 origin_denied "$(api POST /v1/sign '{"certificate":"'"$(printf '0%.0s' $(seq 64))"'","text":"x"}' -H 'Origin: https://evil.example')"
+[ "$(apdus)" = "$before" ] && [ ! -s "$PLOG" ] && pass "no card access and no dialog for the denied origin" ||
+	fail "no card access and no dialog for the denied origin"
+st=$(curl -sS --cacert "$CA" -o /dev/null -w '%{http_code}' -X OPTIONS -H 'Origin: https://portal.example' \
+	-H 'Access-Control-Request-Method: POST' -H 'Access-Control-Request-Private-Network: true' -D "$T/hdr" "$URL/v1/sign" 2>>"$LOG")
+[ "$st" = 204 ] && grep -qi '^access-control-allow-origin: https://portal.example' "$T/hdr" &&
+	grep -qi '^access-control-allow-private-network: true' "$T/hdr" && grep -qi '^vary: .*origin' "$T/hdr" &&
+	pass "a granted origin's preflight: 204, exact origin, private network, Vary" || fail "a granted origin's preflight"
+
+# A new origin asks the user first: deny.
+script 'consent deny'
+: >"$PLOG"
+expect "the user denies a new origin" 403 origin_denied "$(api GET /v1/certificates "" -H 'Origin: https://new.example')"
+grep -q '"cmd":"CONFIRM"' "$PLOG" && grep -q 'https://new.example' "$PLOG" &&
+	pass "the consent dialog named the origin" || fail "the consent dialog named the origin"
+
+# The certificates, and the qualified one.
+script 'consent always' "pin $IMZA_PIN"
+st=$(api GET /v1/certificates "" -H 'Origin: https://portal.example')
+[ "$st" = 200 ] && [ "$(json 'len(j["certificates"])')" = 4 ] && pass "four certificates listed" ||
+	fail "four certificates listed ($st)"
+CERT=$(json '[c["id"] for c in j["certificates"] if c["qualified"]][0]')
+want=$(openssl x509 -inform DER -in "$IMZA_CARD_DIR/9c.crt.der" -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1)
+[ "$CERT" = "$want" ] && pass "the qualified certificate is the card's 9C one" || fail "the qualified certificate is 9C ($CERT)"
+[ "$(json '[c["present"] for c in j["certificates"]].count(True)')" = 4 ] && pass "all marked present" ||
+	fail "all marked present"
+
+# Sign a declaration.
+TEXT="Kamu SM'ye başvurumu imzalıyorum.
+AD:AHMET SOY:YILMAZ TC:12345678950"
+body=$(python3 -c 'import json,sys; print(json.dumps({"certificate":sys.argv[1],"text":sys.argv[2],"format":"cades-bes"}))' "$CERT" "$TEXT")
+: >"$PLOG"
+st=$(api POST /v1/sign "$body" -H 'Origin: https://portal.example' -D "$T/hdr")
+if [ "$st" = 200 ]; then pass "signed (200)"; else fail "signed ($st)"; fi
+grep -qi '^access-control-allow-origin: https://portal.example' "$T/hdr" && pass "CORS names the exact origin" ||
+	fail "CORS names the exact origin"
+json 'j["signature"]' | base64 -d >"$T/decl.p7s"
+printf '%s' "$TEXT" >"$T/decl.txt"
+check "openssl cms -verify accepts it for exactly the declaration" \
+	sh -c "openssl cms -verify -inform DER -in '$T/decl.p7s' -CAfile '$IMZA_TEST_CA' -purpose any -out '$T/out.txt' && cmp '$T/out.txt' '$T/decl.txt'"
+out=$(openssl cms -cmsout -print -inform DER -in "$T/decl.p7s" 2>&1)
+for a in signingCertificateV2 signingTime contentType messageDigest; do
+	grep -q "$a" <<<"$out" && pass "signed attribute $a" || fail "signed attribute $a"
+done
+python3 - "$PLOG" "$TEXT" <<'EOF' >>"$LOG" 2>&1 && pass "the PIN dialog showed origin, signer and the text" || fail "the PIN dialog showed origin, signer and the text"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+desc = " ".join(l["arg"] for l in lines if l["cmd"] == "SETDESC")
+assert "https://portal.example" in desc, desc
+assert "AHMET YILMAZ" in desc, desc
+assert sys.argv[2] in desc, desc
+assert any(l["cmd"] == "GETPIN" for l in lines)
+EOF
+
+# Raw and detached.
+body=$(python3 -c 'import json,sys; print(json.dumps({"certificate":sys.argv[1],"data":"aGVsbG8=","format":"raw"}))' "$CERT")
+st=$(api POST /v1/sign "$body" -H 'Origin: https://portal.example')
+json 'j["signature"]' | base64 -d >"$T/raw.sig"
+openssl x509 -inform DER -in "$IMZA_CARD_DIR/9c.crt.der" -pubkey -noout >"$T/9c.pub"
+printf hello >"$T/hello"
+[ "$st" = 200 ] && openssl dgst -sha256 -verify "$T/9c.pub" -signature "$T/raw.sig" "$T/hello" >>"$LOG" 2>&1 &&
+	pass "raw signature verifies" || fail "raw signature verifies ($st)"
+body=$(python3 -c 'import json,sys; print(json.dumps({"certificate":sys.argv[1],"text":"detached","detached":True}))' "$CERT")
+st=$(api POST /v1/sign "$body" -H 'Origin: https://portal.example')
+json 'j["signature"]' | base64 -d >"$T/det.p7s"
+printf detached >"$T/det.txt"
+[ "$st" = 200 ] && openssl cms -verify -inform DER -in "$T/det.p7s" -content "$T/det.txt" -CAfile "$IMZA_TEST_CA" \
+	-purpose any -out /dev/null >>"$LOG" 2>&1 && pass "detached CAdES verifies with the content beside it" ||
+	fail "detached CAdES verifies ($st)"
+
+# Wrong PIN: one try gone, never retried; then the right PIN resets the counter.
+t0=$(tries)
+script 'consent always' 'pin 00000000'
+: >"$PLOG"
+body=$(python3 -c 'import json,sys; print(json.dumps({"certificate":sys.argv[1],"text":"x"}))' "$CERT")
+st=$(api POST /v1/sign "$body" -H 'Origin: https://portal.example')
+expect "wrong PIN" 403 pin_incorrect "$st"
+[ "$(json 'j["tries_left"]')" = $((t0 - 1)) ] && pass "tries_left is $((t0 - 1))" || fail "tries_left ($(json 'j.get("tries_left")'), was $t0)"
+[ "$(tries)" = $((t0 - 1)) ] && pass "the card's counter dropped by one" || fail "the card's counter dropped by one ($(tries))"
+[ "$(grep -c '"cmd":"GETPIN"' "$PLOG")" = 1 ] && pass "the wrong PIN was not retried" || fail "the wrong PIN was not retried"
+script 'consent always' 'pin cancel'
+expect "cancel" 403 user_cancelled "$(api POST /v1/sign "$body" -H 'Origin: https://portal.example')"
+script 'consent always' "pin $IMZA_PIN"
+st=$(api POST /v1/sign "$body" -H 'Origin: https://portal.example')
+[ "$st" = 200 ] && [ "$(tries)" = "$t0" ] && pass "the right PIN signs and resets the counter" || fail "the right PIN resets the counter ($st, $(tries))"
+
+# Card absent: at once without wait, completes on insertion with it.
+check "card removed" "$STACK" card "$IMZA_STACK_DIR" remove
+sleep 0.5
+expect "no card, no wait" 409 card_absent "$(api POST /v1/sign "$body" -H 'Origin: https://portal.example')"
+body_wait=$(python3 -c 'import json,sys; print(json.dumps({"certificate":sys.argv[1],"text":"waited","wait":30}))' "$CERT")
+( api POST /v1/sign "$body_wait" -H 'Origin: https://portal.example' >"$T/wait.status"; cp "$T/body" "$T/wait.body" ) &
+waiter=$!
+sleep 1.5
+check "card inserted while the request waits" "$STACK" card "$IMZA_STACK_DIR" insert
+wait "$waiter"
+[ "$(cat "$T/wait.status")" = 200 ] && pass "the waiting request completed once the card came" ||
+	fail "the waiting request completed once the card came ($(cat "$T/wait.status"))"
+
+# Two origins at once, each with its own consent, served one after the other.
+script 'consent always' "pin $IMZA_PIN" 'delay 300'
+: >"$PLOG"
+for o in a b; do
+	b=$(python3 -c 'import json,sys; print(json.dumps({"certificate":sys.argv[1],"text":"from "+sys.argv[2]}))' "$CERT" "$o")
+	( curl -sS --cacert "$CA" -o "$T/two-$o.json" -w '%{http_code}' -H "Origin: https://$o.example" \
+		-H 'Content-Type: text/plain' --data-binary "$b" "$URL/v1/sign" >"$T/two-$o.status" 2>>"$LOG" ) &
+done
+wait
+for o in a b; do
+	python3 -c "import json,base64; open('$T/two-$o.p7s','wb').write(base64.b64decode(json.load(open('$T/two-$o.json'))['signature']))" 2>>"$LOG"
+	[ "$(cat "$T/two-$o.status")" = 200 ] && openssl cms -verify -inform DER -in "$T/two-$o.p7s" -CAfile "$IMZA_TEST_CA" \
+		-purpose any 2>>"$LOG" | grep -qx "from $o" && pass "origin $o got its own signature" || fail "origin $o got its own signature"
+done
+python3 - "$PLOG" <<'EOF' >>"$LOG" 2>&1 && pass "each origin had its own consent, and the dialogs did not overlap" || fail "each origin had its own consent, dialogs serialised"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+confirms = [l for l in lines if l["cmd"] == "SETDESC" and (".example" in l["arg"])]
+origins = {o for o in ("https://a.example", "https://b.example") if any(o in l["arg"] for l in confirms)}
+assert origins == {"https://a.example", "https://b.example"}, origins
+# pinentry processes in order: one ends (its answers) before the next starts
+order = []
+for l in lines:
+    if not order or order[-1] != l["pid"]:
+        order.append(l["pid"])
+assert len(order) == len(set(order)), order
+EOF
+
+# imzactl sign: the same service from the command line.
+printf 'imzactl ile imzalanan belge\n' >"$T/doc.txt"
+check "imzactl sign writes a .p7s" "$CTL" sign --cert "$CERT" --in "$T/doc.txt" --out "$T/doc.p7s" --text
+check "and openssl verifies it" sh -c "openssl cms -verify -inform DER -in '$T/doc.p7s' -CAfile '$IMZA_TEST_CA' -purpose any -out '$T/doc.out' && cmp '$T/doc.out' '$T/doc.txt'"
+if "$CTL" sign --cert 1234 --in "$T/doc.txt" --out "$T/x.p7s" >>"$LOG" 2>&1; then fail "a bad id is refused"; else pass "a bad id is refused"; fi
+
+# The audit log: every signature with its origin and digest.
+out=$("$CTL" log 2>&1)
+echo "$out" >>"$LOG"
+oks=$(grep -c '  ok  ' <<<"$out")
+[ "$oks" -ge 7 ] && pass "imzactl log lists the signatures ($oks ok)" || fail "imzactl log lists the signatures ($oks ok)"
+d=$(printf '%s' "$TEXT" | openssl dgst -sha256 -r | cut -d' ' -f1)
+grep -q "content sha256: $d" <<<"$out" && pass "the declaration's digest is in the log" || fail "the declaration's digest is in the log"
+grep -q 'ok  https://portal.example' <<<"$out" && grep -q 'pin_incorrect  https://portal.example' <<<"$out" &&
+	grep -q 'user_cancelled' <<<"$out" && grep -q 'origin_denied  https://evil.example' <<<"$out" &&
+	grep -q 'ok  imzactl' <<<"$out" && pass "outcomes and origins are recorded" || fail "outcomes and origins are recorded"
+
+# The PIN is nowhere: not in imzad's log, the pinentry record, or the SQLite files.
+if grep -a -l -F "$IMZA_PIN" "$IMZA_STACK_DIR"/imzad.log "$PLOG" "$IMZA_STACK_DIR"/state/* >>"$LOG" 2>&1; then
+	fail "no PIN in any log or in the SQLite file"
+else
+	pass "no PIN in any log or in the SQLite file"
+fi
+done_testing
