@@ -200,8 +200,8 @@ int admin_start(struct daemon *d, struct call *call, uint32_t id, struct proto_r
 	args.content = q.content;
 	args.len = q.len;
 	if (d->signsvc == NULL) {
-		struct sign_result res = {.err = SIGN_E_INTERNAL, .message = "imzad has no signing service",
-		                          .tries_left = -1};
+		struct sign_result res = {
+		        .err = SIGN_E_INTERNAL, .message = "imzad has no signing service", .tries_left = -1};
 
 		sign_done(call, &res);
 		return 0;
@@ -291,9 +291,13 @@ static int admin_records(struct daemon *d, uint32_t id, struct proto_reader *r, 
 			return -EBADMSG;
 		memcpy(o, origin, olen);
 		o[olen] = '\0';
-		e = op == 0 ? cache_grant_forget(d->cache, o) : cache_grant_put(d->cache, o, op == 1, (int64_t)time(NULL));
+		e = op == 0 ? cache_grant_forget(d->cache, o)
+		            : cache_grant_put(d->cache, o, op == 1, (int64_t)time(NULL));
 		if (e == 0)
-			log_info("imzactl: origin %s %s", o, op == 0 ? "forgotten" : op == 1 ? "allowed" : "denied");
+			log_info("imzactl: origin %s %s", o,
+			         op == 0   ? "forgotten"
+			         : op == 1 ? "allowed"
+			                   : "denied");
 		return proto_put_ulong(w, e == -ENOENT ? CKR_ARGUMENTS_BAD
 		                          : e < 0      ? CKR_FUNCTION_FAILED
 		                                       : CKR_OK);

@@ -718,8 +718,9 @@ int cache_audit_add(struct cache *c, int64_t time, const char *origin, const uin
 
 	if (origin == NULL || result == NULL)
 		return -EINVAL;
-	r = prepare_once(c, "INSERT INTO audit (time, origin, cert_sha256, content_sha256, result)"
-	                    " VALUES (?1, ?2, ?3, ?4, ?5)",
+	r = prepare_once(c,
+	                 "INSERT INTO audit (time, origin, cert_sha256, content_sha256, result)"
+	                 " VALUES (?1, ?2, ?3, ?4, ?5)",
 	                 &st);
 	if (r < 0)
 		return r;
@@ -748,7 +749,8 @@ static const char *column_text(sqlite3_stmt *st, int i)
 }
 
 /* Steps st, calling row() for each row; row's negative return stops and is returned. */
-static int each_row(struct cache *c, sqlite3_stmt *st, int rc, int (*row)(sqlite3_stmt *st, void *ud), void *ud)
+static int each_row(struct cache *c, sqlite3_stmt *st, int rc, int (*row)(sqlite3_stmt *st, void *ud),
+                    void *ud)
 {
 	int r = 0;
 
@@ -794,8 +796,9 @@ int cache_audit_list(struct cache *c, unsigned limit, int (*cb)(void *ud, const 
 
 	if (cb == NULL)
 		return -EINVAL;
-	r = prepare_once(c, "SELECT seq, time, origin, cert_sha256, content_sha256, result FROM"
-	                    " (SELECT * FROM audit ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
+	r = prepare_once(c,
+	                 "SELECT seq, time, origin, cert_sha256, content_sha256, result FROM"
+	                 " (SELECT * FROM audit ORDER BY seq DESC LIMIT ?1) ORDER BY seq",
 	                 &st);
 	if (r < 0)
 		return r;
@@ -842,9 +845,10 @@ int cache_grant_put(struct cache *c, const char *origin, bool allow, int64_t tim
 
 	if (origin == NULL || *origin == '\0')
 		return -EINVAL;
-	r = prepare_once(c, "INSERT INTO grants (origin, decision, time) VALUES (?1, ?2, ?3)"
-	                    " ON CONFLICT (origin) DO UPDATE SET decision = excluded.decision,"
-	                    " time = excluded.time",
+	r = prepare_once(c,
+	                 "INSERT INTO grants (origin, decision, time) VALUES (?1, ?2, ?3)"
+	                 " ON CONFLICT (origin) DO UPDATE SET decision = excluded.decision,"
+	                 " time = excluded.time",
 	                 &st);
 	if (r < 0)
 		return r;

@@ -67,7 +67,7 @@ struct audit_entry {
 	int64_t seq;
 	int64_t time;
 	const char *origin;
-	const uint8_t *cert_sha256; /* 32 bytes, or NULL */
+	const uint8_t *cert_sha256;    /* 32 bytes, or NULL */
 	const uint8_t *content_sha256; /* 32 bytes, or NULL */
 	const char *result;
 };

@@ -28,14 +28,16 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: imzad [--socket PATH] [--state-dir DIR] [--config FILE] [--config-dir DIR]\n"
-	           "             [--https-port PORT | --no-https] [--pinentry PROGRAM] [--foreground] [--verbose]\n"
+	           "             [--https-port PORT | --no-https] [--pinentry PROGRAM] [--foreground] "
+	           "[--verbose]\n"
 	           "             [--version]\n"
 	           "  --socket PATH  listen there (default $XDG_RUNTIME_DIR/imza/imzad.sock)\n"
 	           "  --state-dir DIR  the card cache, audit log and origin grants\n"
 	           "                 (default $XDG_STATE_HOME/imza, ~/.local/state/imza)\n"
 	           "  --config FILE  settings (default CONFIG-DIR/imzad.conf)\n"
 	           "  --config-dir DIR  the local CA of the HTTPS endpoint (default $XDG_CONFIG_HOME/imza)\n"
-	           "  --https-port PORT  the HTTPS signing endpoint's port on 127.0.0.1 and ::1 (default 38443)\n"
+	           "  --https-port PORT  the HTTPS signing endpoint's port on 127.0.0.1 and ::1 (default "
+	           "38443)\n"
 	           "  --no-https     no HTTPS endpoint\n"
 	           "  --pinentry PROGRAM  the consent and PIN dialog (default pinentry)\n"
 	           "  --foreground   stay in the foreground (always so; for service managers)\n"
@@ -136,7 +138,8 @@ static int get_listener(const char *path, int *ret_fd)
 }
 
 /* The config file and the HTTPS endpoint's settings; command-line options win. */
-static int load_config(const char *file, const char *dir_given, struct imzad_config *cfg, char *dir, size_t cap)
+static int load_config(const char *file, const char *dir_given, struct imzad_config *cfg, char *dir,
+                       size_t cap)
 {
 	char path[PATH_MAX], err[256] = "";
 	int e;
@@ -178,7 +181,8 @@ static int start_https(struct daemon *d, const struct imzad_config *cfg, const c
 	}
 	e = https_server_new(d, d->signsvc, *ret_ctx, cfg->https_port, https_fds, n_https_fds, ret);
 	if (e < 0) {
-		log_error("HTTPS endpoint: cannot listen on port %u: %s", (unsigned)cfg->https_port, strerror(-e));
+		log_error("HTTPS endpoint: cannot listen on port %u: %s", (unsigned)cfg->https_port,
+		          strerror(-e));
 		return e;
 	}
 	log_info("HTTPS endpoint on https://127.0.0.1:%u (local CA in %s/%s)", (unsigned)cfg->https_port, dir,

@@ -538,7 +538,7 @@ struct sign_job {
 	size_t cert_len;
 	int tries;
 	bool verified; /* the PIN was accepted: a later failure is the card's or ours, not the user's */
-	uint8_t *out; /* CMS DER (OPENSSL_free) or raw signature (in raw[]) */
+	uint8_t *out;  /* CMS DER (OPENSSL_free) or raw signature (in raw[]) */
 	size_t out_len;
 	uint8_t raw[512];
 	struct reader_card *card; /* during run only */
@@ -548,8 +548,7 @@ static int card_sign_digest(void *ud, const uint8_t *digest, size_t len, uint8_t
                             size_t *ret_len)
 {
 	struct sign_job *j = ud;
-	const struct mech_desc *m =
-	        mech_find(j->key.type == CKK_EC ? CKM_ECDSA_SHA256 : CKM_SHA256_RSA_PKCS);
+	const struct mech_desc *m = mech_find(j->key.type == CKK_EC ? CKM_ECDSA_SHA256 : CKM_SHA256_RSA_PKCS);
 	uint8_t in[512];
 	int r;
 
@@ -580,8 +579,8 @@ static int sign_job_run(struct reader_job *rj, struct reader_card *card)
 		return r;
 	j->verified = true;
 	if (rq->args.format == SIGN_FMT_CADES) {
-		r = cades_sign(rq->content, rq->args.len, rq->args.detached, j->cert, j->cert_len, &signer, &j->out,
-		               &j->out_len);
+		r = cades_sign(rq->content, rq->args.len, rq->args.detached, j->cert, j->cert_len, &signer,
+		               &j->out, &j->out_len);
 	} else {
 		uint8_t h[32];
 
@@ -663,7 +662,8 @@ static void start_card(struct sign_pending *rq, struct pin_secret *pin)
 	const struct token_attr *der;
 	struct sign_job *j;
 
-	if (!find_present(svc, rq->args.cert_id, &f) || f.slot->id != rq->slot || f.slot->card_seq != rq->card_seq) {
+	if (!find_present(svc, rq->args.cert_id, &f) || f.slot->id != rq->slot ||
+	    f.slot->card_seq != rq->card_seq) {
 		pin_secret_wipe(pin);
 		finish_err(rq, SIGN_E_CARD_ABSENT, -1);
 		return;
@@ -931,7 +931,8 @@ static struct sign_pending *enqueue(struct signsvc *svc, struct sign_pending *rq
 	return rq;
 }
 
-struct sign_pending *sign_consent(struct signsvc *svc, const struct sign_peer *p, sign_consent_cb cb, void *ud)
+struct sign_pending *sign_consent(struct signsvc *svc, const struct sign_peer *p, sign_consent_cb cb,
+                                  void *ud)
 {
 	struct sign_pending *rq;
 	int decision = p->web ? sign_origin_decision(svc, p->origin) : 1;

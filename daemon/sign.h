@@ -47,10 +47,10 @@ enum sign_format { SIGN_FMT_CADES, SIGN_FMT_RAW };
 struct sign_args {
 	uint8_t cert_id[32]; /* SHA-256 of the certificate's DER */
 	enum sign_format format;
-	bool detached;      /* CAdES only */
+	bool detached;          /* CAdES only */
 	const uint8_t *content; /* copied by sign_submit */
 	size_t len;
-	bool is_text; /* content is UTF-8 text, shown as such in the dialog */
+	bool is_text;    /* content is UTF-8 text, shown as such in the dialog */
 	unsigned wait_s; /* how long to wait for the card, 0..SIGN_WAIT_MAX */
 };
 

@@ -205,7 +205,8 @@ int proto_sign_request_decode(struct proto_reader *r, struct proto_sign_request 
 	proto_get_u8(r, &ret->is_text);
 	proto_get_u32(r, &ret->wait_s);
 	proto_get_bytes(r, &ret->content, &n);
-	if (r->error == 0 && (n > PROTO_SIGN_CONTENT_MAX || ret->format > 1 || ret->detached > 1 || ret->is_text > 1))
+	if (r->error == 0 &&
+	    (n > PROTO_SIGN_CONTENT_MAX || ret->format > 1 || ret->detached > 1 || ret->is_text > 1))
 		proto_reader_fail(r, -EBADMSG);
 	ret->len = (uint32_t)n;
 	return r->error ? r->error : proto_reader_end(r);

@@ -269,8 +269,8 @@ enum rpc_call_id {
 	RPC_CALL_IMZA_CACHE_LIST = 0x1002,
 	RPC_CALL_IMZA_CACHE_FORGET = 0x1003, /* request: bytes driver, bytes id */
 	RPC_CALL_IMZA_CACHE_CLEAR = 0x1004,
-	RPC_CALL_IMZA_SIGN = 0x1005,      /* request: proto_sign_request; answered when signed */
-	RPC_CALL_IMZA_AUDIT = 0x1006,     /* request: u32 how many of the last entries */
+	RPC_CALL_IMZA_SIGN = 0x1005,  /* request: proto_sign_request; answered when signed */
+	RPC_CALL_IMZA_AUDIT = 0x1006, /* request: u32 how many of the last entries */
 	RPC_CALL_IMZA_GRANTS = 0x1007,
 	RPC_CALL_IMZA_GRANT_SET = 0x1008, /* request: bytes origin, u8 0 forget / 1 allow / 2 deny */
 };

@@ -26,14 +26,15 @@ static void usage(FILE *f)
 	           "       imzactl [--socket PATH] certs\n"
 	           "       imzactl [--socket PATH] cache list|clear\n"
 	           "       imzactl [--socket PATH] cache forget DRIVER:HEXID\n"
-	           "       imzactl [--socket PATH] sign --cert ID --in FILE --out FILE.p7s [--detached] [--raw]\n"
+	           "       imzactl [--socket PATH] sign --cert ID --in FILE --out FILE.p7s [--detached] "
+	           "[--raw]\n"
 	           "               [--text] [--wait SECONDS]\n"
 	           "       imzactl [--socket PATH] log [--last N]\n"
 	           "       imzactl [--socket PATH] grants [allow|deny|forget ORIGIN]\n");
 }
 
-int admin_call_args(const char *path, uint32_t id, const struct proto_buf *args,
-                           struct proto_buf *resp, struct proto_reader *r)
+int admin_call_args(const char *path, uint32_t id, const struct proto_buf *args, struct proto_buf *resp,
+                    struct proto_reader *r)
 {
 	struct proto_buf req = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
 	struct proto_hello_reply rep;

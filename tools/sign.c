@@ -73,7 +73,8 @@ static int read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_le
 
 static int write_file(const char *path, const uint8_t *p, size_t n)
 {
-	int fd = strcmp(path, "-") == 0 ? STDOUT_FILENO : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = strcmp(path, "-") == 0 ? STDOUT_FILENO
+	                                : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	size_t off = 0;
 
 	if (fd < 0)
@@ -150,8 +151,9 @@ int cmd_sign(const char *path, int argc, char **argv)
 		}
 	}
 	if (cert == NULL || in == NULL || out == NULL || optind != argc || (q.detached && q.format == 1)) {
-		fprintf(stderr, "usage: imzactl sign --cert ID --in FILE --out FILE [--detached | --raw] [--text] "
-		                "[--wait SECONDS]\n  ID: the sign id `imzactl certs` shows\n");
+		fprintf(stderr,
+		        "usage: imzactl sign --cert ID --in FILE --out FILE [--detached | --raw] [--text] "
+		        "[--wait SECONDS]\n  ID: the sign id `imzactl certs` shows\n");
 		return 2;
 	}
 	if (parse_id(cert, q.cert_id) < 0) {
@@ -189,7 +191,9 @@ int cmd_sign(const char *path, int argc, char **argv)
 	}
 	if (strcmp(out, "-") != 0)
 		printf("signed %zu bytes: %s (%u bytes, %s)\n", len, out, a.sig_len,
-		       q.format == 1 ? "raw signature" : q.detached ? "CAdES-BES, detached" : "CAdES-BES");
+		       q.format == 1 ? "raw signature"
+		       : q.detached  ? "CAdES-BES, detached"
+		                     : "CAdES-BES");
 	rc = 0;
 out:
 	free(content);

@@ -1040,6 +1040,140 @@ static void test_blob_limits_and_fields_are_checked(void **state)
 	token_free(t);
 }
 
+struct audit_seen {
+	int n;
+	int64_t seq[8], time[8];
+	char origin[8][64], result[8][64];
+	bool has_cert[8], has_content[8];
+	uint8_t content[8][32];
+};
+
+static int audit_collect(void *ud, const struct audit_entry *e)
+{
+	struct audit_seen *a = ud;
+
+	if (a->n == 8)
+		return -E2BIG;
+	a->seq[a->n] = e->seq;
+	a->time[a->n] = e->time;
+	snprintf(a->origin[a->n], sizeof(a->origin[0]), "%s", e->origin);
+	snprintf(a->result[a->n], sizeof(a->result[0]), "%s", e->result);
+	a->has_cert[a->n] = e->cert_sha256 != NULL;
+	a->has_content[a->n] = e->content_sha256 != NULL;
+	if (e->content_sha256)
+		memcpy(a->content[a->n], e->content_sha256, 32);
+	a->n++;
+	return 0;
+}
+
+static void test_audit_rows_come_back_oldest_first_with_their_fields(void **state)
+{
+	char dir[128];
+	struct cache *c = NULL;
+	struct audit_seen a = {0};
+	uint8_t cert[32], content[32];
+
+	memset(cert, 0xc5, sizeof(cert));
+	memset(content, 0x7a, sizeof(content));
+	new_dir(dir, sizeof(dir));
+	assert_int_equal(cache_open(dir, &c), 0);
+	assert_int_equal(cache_audit_add(c, 100, "https://portal.example", cert, content, "ok"), 0);
+	assert_int_equal(
+	        cache_audit_add(c, 101, "imzactl (pid 7, /usr/bin/imzactl)", NULL, content, "user_cancelled"),
+	        0);
+	assert_int_equal(cache_audit_add(c, 102, "https://evil.example", cert, NULL, "origin_denied"), 0);
+	assert_int_equal(cache_audit_list(c, 10, audit_collect, &a), 0);
+	assert_int_equal(a.n, 3);
+	assert_true(a.seq[0] < a.seq[1] && a.seq[1] < a.seq[2]);
+	assert_int_equal(a.time[0], 100);
+	assert_string_equal(a.origin[0], "https://portal.example");
+	assert_string_equal(a.result[1], "user_cancelled");
+	assert_false(a.has_cert[1]);
+	assert_false(a.has_content[2]);
+	assert_memory_equal(a.content[0], content, 32);
+	/* The last two only, still oldest first. */
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(cache_audit_list(c, 2, audit_collect, &a), 0);
+	assert_int_equal(a.n, 2);
+	assert_string_equal(a.result[0], "user_cancelled");
+	/* The log survives clearing the card cache. */
+	assert_int_equal(cache_clear(c), 0);
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(cache_audit_list(c, 10, audit_collect, &a), 0);
+	assert_int_equal(a.n, 3);
+	cache_close(c);
+}
+
+static void test_audit_origin_and_result_are_cut_to_their_caps(void **state)
+{
+	char dir[128], big[2048];
+	struct cache *c = NULL;
+	struct audit_seen a = {0};
+
+	memset(big, 'o', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	new_dir(dir, sizeof(dir));
+	assert_int_equal(cache_open(dir, &c), 0);
+	assert_int_equal(cache_audit_add(c, 1, big, NULL, NULL, big), 0);
+	assert_int_equal(cache_audit_add(c, 1, NULL, NULL, NULL, "ok"), -EINVAL);
+	assert_int_equal(cache_audit_list(c, 10, audit_collect, &a), 0);
+	assert_int_equal(a.n, 1);
+	cache_close(c);
+}
+
+struct grant_seen {
+	int n;
+	char origin[4][64];
+	bool allow[4];
+};
+
+static int grant_collect(void *ud, const char *origin, bool allow, int64_t time)
+{
+	struct grant_seen *g = ud;
+
+	(void)time;
+	if (g->n == 4)
+		return -E2BIG;
+	snprintf(g->origin[g->n], sizeof(g->origin[0]), "%s", origin);
+	g->allow[g->n++] = allow;
+	return 0;
+}
+
+static void test_grants_store_replace_list_and_forget_an_origins_answer(void **state)
+{
+	char dir[128];
+	struct cache *c = NULL;
+	struct grant_seen g = {0};
+	bool allow = false;
+
+	new_dir(dir, sizeof(dir));
+	assert_int_equal(cache_open(dir, &c), 0);
+	assert_int_equal(cache_grant_get(c, "https://portal.example", &allow), -ENOENT);
+	assert_int_equal(cache_grant_put(c, "https://portal.example", true, 5), 0);
+	assert_int_equal(cache_grant_put(c, "https://evil.example", false, 6), 0);
+	assert_int_equal(cache_grant_get(c, "https://portal.example", &allow), 0);
+	assert_true(allow);
+	assert_int_equal(cache_grant_get(c, "https://evil.example", &allow), 0);
+	assert_false(allow);
+	/* A new answer replaces the old one. */
+	assert_int_equal(cache_grant_put(c, "https://evil.example", true, 7), 0);
+	assert_int_equal(cache_grant_get(c, "https://evil.example", &allow), 0);
+	assert_true(allow);
+	assert_int_equal(cache_grant_list(c, grant_collect, &g), 0);
+	assert_int_equal(g.n, 2);
+	assert_string_equal(g.origin[0], "https://evil.example");
+	assert_int_equal(cache_grant_forget(c, "https://evil.example"), 0);
+	assert_int_equal(cache_grant_forget(c, "https://evil.example"), -ENOENT);
+	assert_int_equal(cache_grant_put(c, "", true, 1), -EINVAL);
+	/* Grants outlive a closed and reopened file, and clearing the card cache. */
+	assert_int_equal(cache_clear(c), 0);
+	cache_close(c);
+	assert_int_equal(cache_open(dir, &c), 0);
+	assert_int_equal(cache_grant_get(c, "https://portal.example", &allow), 0);
+	assert_true(allow);
+	cache_close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1050,6 +1184,9 @@ int main(void)
 	        cmocka_unit_test(test_bad_arguments_are_einval),
 	        cmocka_unit_test(test_forget_drops_one_card_and_an_unknown_card_is_enoent),
 	        cmocka_unit_test(test_clear_forgets_every_card),
+	        cmocka_unit_test(test_audit_rows_come_back_oldest_first_with_their_fields),
+	        cmocka_unit_test(test_audit_origin_and_result_are_cut_to_their_caps),
+	        cmocka_unit_test(test_grants_store_replace_list_and_forget_an_origins_answer),
 	        cmocka_unit_test(test_list_reports_each_card_with_its_label_serial_objects_and_time),
 	        cmocka_unit_test(test_list_puts_the_most_recently_seen_card_first),
 	        cmocka_unit_test(test_new_dir_is_0700_and_file_0600_whatever_the_umask),
