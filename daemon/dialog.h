@@ -12,15 +12,15 @@
 enum dialog_consent { DIALOG_DENY, DIALOG_ONCE, DIALOG_ALWAYS };
 
 struct dialog_request {
-	const char *program;  /* pinentry to run: an absolute path, or a name looked up in PATH */
-	const char *origin;   /* who asks: a web origin, or a local program's description */
-	bool can_remember;    /* offer "always" (a web origin); else only once / deny */
-	const char *subject;  /* the signer's certificate subject (PIN dialog), or NULL */
+	const char *program;    /* pinentry to run: an absolute path, or a name looked up in PATH */
+	const char *origin;     /* who asks: a web origin, or a local program's description */
+	bool can_remember;      /* offer "always" (a web origin); else only once / deny */
+	const char *subject;    /* the signer's certificate subject (PIN dialog), or NULL */
 	const uint8_t *content; /* what is signed (PIN dialog), or NULL */
 	size_t len;
-	bool is_text;   /* content is UTF-8 text: shown (shortened past 1500 characters, with its
-	                 * SHA-256); else its size, SHA-256 and first bytes in hex are shown */
-	int tries_left; /* PIN tries left on the card, -1 unknown: shown when low (1 or 2) */
+	bool is_text;       /* content is UTF-8 text: shown (shortened past 1500 characters, with its
+	                     * SHA-256); else its size, SHA-256 and first bytes in hex are shown */
+	int tries_left;     /* PIN tries left on the card, -1 unknown: shown when low (1 or 2) */
 	unsigned timeout_s; /* the dialog closes itself after this (pinentry's SETTIMEOUT); 0: none */
 };
 

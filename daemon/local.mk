@@ -17,7 +17,8 @@ daemon_libimzad_a_SOURCES = \
 	daemon/token-store.c daemon/token-store.h \
 	daemon/cache.c daemon/cache.h \
 	daemon/known.c daemon/known.h \
-	daemon/cades.c daemon/cades.h
+	daemon/cades.c daemon/cades.h \
+	daemon/dialog.c daemon/dialog.h
 daemon_libimzad_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol
 daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBSYSTEMD_CFLAGS) $(SQLITE_CFLAGS) $(LIBEVENT_HTTPS_CFLAGS) $(JANSSON_CFLAGS) $(LIBASSUAN_CFLAGS) \
