@@ -19,7 +19,7 @@ struct dialog_request {
 	const uint8_t *content; /* what is signed (PIN dialog), or NULL */
 	size_t len;
 	bool is_text;       /* content is UTF-8 text: shown (shortened past 1500 characters, with its
-	                 * SHA-256); else its size, SHA-256 and first bytes in hex are shown */
+	                     * SHA-256); else its size, SHA-256 and first bytes in hex are shown */
 	int tries_left;     /* PIN tries left on the card, -1 unknown: shown when low (1 or 2) */
 	unsigned timeout_s; /* the dialog closes itself after this (pinentry's SETTIMEOUT); 0: none */
 };

@@ -18,7 +18,8 @@ daemon_libimzad_a_SOURCES = \
 	daemon/cache.c daemon/cache.h \
 	daemon/known.c daemon/known.h \
 	daemon/cades.c daemon/cades.h \
-	daemon/sign.c daemon/sign.h
+	daemon/sign.c daemon/sign.h \
+	daemon/dialog.c daemon/dialog.h
 daemon_libimzad_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol
 daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBSYSTEMD_CFLAGS) $(SQLITE_CFLAGS) $(LIBEVENT_HTTPS_CFLAGS) $(JANSSON_CFLAGS) $(LIBASSUAN_CFLAGS) \
@@ -66,6 +67,15 @@ TESTS += tests/unit/test-piv-driver
 tests_unit_test_piv_driver_SOURCES = tests/unit/test-piv-driver.c
 tests_unit_test_piv_driver_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS)
 tests_unit_test_piv_driver_LDADD = daemon/libimzad.a tests/vcard/libvcard.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
+
+# The pinentry dialogs against tests/pinentry/imza-test-pinentry ($IMZA_BUILDDIR, or beside the test's
+# directory); its script and log live under a mkdtemp directory in /tmp.
+check_PROGRAMS += tests/unit/test-dialog
+TESTS += tests/unit/test-dialog
+tests_unit_test_dialog_SOURCES = tests/unit/test-dialog.c
+tests_unit_test_dialog_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBCRYPTO_CFLAGS)
+tests_unit_test_dialog_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(JANSSON_LIBS) $(LIBASSUAN_LIBS) \
+	$(LIBCRYPTO_LIBS) $(LIBSYSTEMD_LIBS) -lpthread
 
 # imzad: a thin main over the library.
 bin_PROGRAMS += daemon/imzad

@@ -1,0 +1,4 @@
+# tests/pinentry: a scripted pinentry (Assuan, stdin/stdout) for the dialog tests and the quickstart.
+# Built by `make check` (also with TESTS= empty) like the other test tools.
+check_PROGRAMS += tests/pinentry/imza-test-pinentry
+tests_pinentry_imza_test_pinentry_SOURCES = tests/pinentry/imza-test-pinentry.c

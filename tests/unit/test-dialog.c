@@ -1,0 +1,918 @@
+/* Unit tests for the pinentry dialogs (daemon/dialog.c) against tests/pinentry/imza-test-pinentry: the
+ * answers map as dialog.h says, the pinentry's log shows what the user would read (and never the PIN),
+ * and every way a pinentry can fail ends in an error code with its process reaped. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "daemon/dialog.h"
+
+#define ORIGIN "https://portal.example.gov.tr"
+#define SUBJECT "CN=AHMET YILMAZ, SERIALNUMBER=12345678901, C=TR"
+
+static char pinentry[PATH_MAX];
+static char dir[64];
+static char script_path[128];
+static char log_path[128];
+
+struct entry {
+	char *cmd;
+	char *arg;
+	size_t arg_len;
+	long pid;
+};
+
+struct log {
+	struct entry *e;
+	size_t n;
+	char *raw;
+	size_t raw_len;
+};
+
+static void write_script(const char *text)
+{
+	FILE *f = fopen(script_path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *read_file(const char *path, size_t *ret_len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if (f == NULL) {
+		*ret_len = 0;
+		return calloc(1, 1);
+	}
+	do {
+		if (cap - len < 4096) {
+			cap = cap * 2 + 4096;
+			buf = realloc(buf, cap + 1);
+			assert_non_null(buf);
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	buf[len] = '\0';
+	*ret_len = len;
+	return buf;
+}
+
+static struct log read_log(void)
+{
+	struct log lg = {0};
+	char *p, *nl;
+
+	lg.raw = read_file(log_path, &lg.raw_len);
+	for (p = lg.raw; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		json_error_t jerr;
+		json_t *j, *arg;
+		struct entry *e;
+
+		j = json_loadb(p, (size_t)(nl - p), JSON_ALLOW_NUL, &jerr);
+		if (j == NULL)
+			fail_msg("bad log line: %s", jerr.text);
+		lg.e = realloc(lg.e, (lg.n + 1) * sizeof(*lg.e));
+		assert_non_null(lg.e);
+		e = &lg.e[lg.n++];
+		e->cmd = strdup(json_string_value(json_object_get(j, "cmd")));
+		arg = json_object_get(j, "arg");
+		assert_true(json_is_string(arg));
+		e->arg_len = json_string_length(arg);
+		e->arg = malloc(e->arg_len + 1);
+		assert_non_null(e->arg);
+		memcpy(e->arg, json_string_value(arg), e->arg_len + 1);
+		e->pid = (long)json_integer_value(json_object_get(j, "pid"));
+		json_decref(j);
+	}
+	return lg;
+}
+
+static void free_log(struct log *lg)
+{
+	for (size_t i = 0; i < lg->n; i++) {
+		free(lg->e[i].cmd);
+		free(lg->e[i].arg);
+	}
+	free(lg->e);
+	free(lg->raw);
+	*lg = (struct log){0};
+}
+
+/* The last entry for cmd, or NULL. */
+static const struct entry *find(const struct log *lg, const char *cmd)
+{
+	const struct entry *found = NULL;
+
+	for (size_t i = 0; i < lg->n; i++)
+		if (strcmp(lg->e[i].cmd, cmd) == 0)
+			found = &lg->e[i];
+	return found;
+}
+
+static size_t count(const struct log *lg, const char *cmd)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < lg->n; i++)
+		c += strcmp(lg->e[i].cmd, cmd) == 0;
+	return c;
+}
+
+static bool has(const struct entry *e, const char *s)
+{
+	return e != NULL && memmem(e->arg, e->arg_len, s, strlen(s)) != NULL;
+}
+
+static void assert_arg(const struct log *lg, const char *cmd, const char *want)
+{
+	const struct entry *e = find(lg, cmd);
+
+	if (e == NULL)
+		fail_msg("no %s in the log", cmd);
+	assert_string_equal(e->arg, want);
+}
+
+static void sha256_hex(const void *data, size_t len, char hex[65])
+{
+	uint8_t md[32];
+	unsigned int n = 0;
+
+	assert_int_equal(EVP_Digest(data, len, md, &n, EVP_sha256(), NULL), 1);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Assuan's escaped size of a decoded argument. */
+static size_t escaped_len(const char *s, size_t n)
+{
+	size_t r = 0;
+
+	for (size_t i = 0; i < n; i++)
+		r += (s[i] == '%' || (unsigned char)s[i] < 0x20) ? 3 : 1;
+	return r;
+}
+
+static struct dialog_request request(void)
+{
+	return (struct dialog_request){
+	        .program = pinentry,
+	        .origin = ORIGIN,
+	        .can_remember = true,
+	        .subject = NULL,
+	        .tries_left = -1,
+	};
+}
+
+static struct dialog_request text_request(const char *text)
+{
+	struct dialog_request rq = request();
+
+	rq.subject = SUBJECT;
+	rq.content = (const uint8_t *)text;
+	rq.len = strlen(text);
+	rq.is_text = true;
+	return rq;
+}
+
+static void assert_no_child_left(void)
+{
+	errno = 0;
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+static int setup(void **state)
+{
+	int fd;
+
+	snprintf(dir, sizeof(dir), "/tmp/imza-test-dialog-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(script_path, sizeof(script_path), "%s/script", dir);
+	snprintf(log_path, sizeof(log_path), "%s/log", dir);
+	fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	setenv("IMZA_TEST_PINENTRY_SCRIPT", script_path, 1);
+	setenv("IMZA_TEST_PINENTRY_LOG", log_path, 1);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	assert_no_child_left();
+	unlink(script_path);
+	unlink(log_path);
+	rmdir(dir);
+	return 0;
+}
+
+static void test_consent_ok_button_is_once(void **state)
+{
+	struct dialog_request rq = request();
+	enum dialog_consent c = DIALOG_DENY;
+	struct log lg;
+
+	write_script("# the user presses OK\nconsent once\n");
+	assert_int_equal(dialog_consent(&rq, &c), 0);
+	assert_int_equal(c, DIALOG_ONCE);
+	lg = read_log();
+	assert_arg(&lg, "SETTITLE", "imza");
+	assert_arg(&lg, "SETOK", "İzin ver");
+	assert_arg(&lg, "SETNOTOK", "Her zaman izin ver");
+	assert_arg(&lg, "SETCANCEL", "Reddet");
+	assert_true(has(find(&lg, "SETDESC"), ORIGIN));
+	assert_int_equal(count(&lg, "CONFIRM"), 1);
+	assert_arg(&lg, "ANSWER", "once");
+	assert_int_equal(count(&lg, "SETTIMEOUT"), 0);
+	free_log(&lg);
+}
+
+static void test_consent_notok_button_is_always(void **state)
+{
+	struct dialog_request rq = request();
+	enum dialog_consent c = DIALOG_DENY;
+
+	write_script("consent always\n");
+	assert_int_equal(dialog_consent(&rq, &c), 0);
+	assert_int_equal(c, DIALOG_ALWAYS);
+}
+
+static void test_consent_cancel_button_is_deny(void **state)
+{
+	struct dialog_request rq = request();
+	enum dialog_consent c = DIALOG_ONCE;
+
+	write_script("consent deny\n");
+	assert_int_equal(dialog_consent(&rq, &c), 0);
+	assert_int_equal(c, DIALOG_DENY);
+}
+
+static void test_consent_without_remember_never_offers_always(void **state)
+{
+	struct dialog_request rq = request();
+	enum dialog_consent c = DIALOG_DENY;
+	struct log lg;
+
+	rq.can_remember = false;
+	write_script("consent once\n");
+	assert_int_equal(dialog_consent(&rq, &c), 0);
+	assert_int_equal(c, DIALOG_ONCE);
+	lg = read_log();
+	assert_int_equal(count(&lg, "SETNOTOK"), 0);
+	assert_arg(&lg, "SETOK", "İzin ver");
+	assert_arg(&lg, "SETCANCEL", "Reddet");
+	free_log(&lg);
+}
+
+static void test_always_answer_that_was_not_offered_is_a_protocol_error(void **state)
+{
+	struct dialog_request rq = request();
+	enum dialog_consent c = DIALOG_DENY;
+
+	rq.can_remember = false;
+	write_script("consent always\n");
+	assert_int_equal(dialog_consent(&rq, &c), -EPROTO);
+	assert_int_equal(c, DIALOG_DENY);
+}
+
+static void test_timeout_is_sent_and_reported_as_etimedout(void **state)
+{
+	struct dialog_request rq = request();
+	struct pin_secret pin = {0};
+	enum dialog_consent c = DIALOG_ONCE;
+	struct log lg;
+
+	rq.timeout_s = 7;
+	write_script("consent timeout\npin timeout\n");
+	assert_int_equal(dialog_consent(&rq, &c), -ETIMEDOUT);
+	assert_int_equal(c, DIALOG_ONCE);
+	assert_int_equal(dialog_pin(&rq, &pin), -ETIMEDOUT);
+	assert_null(pin.page);
+	lg = read_log();
+	assert_int_equal(count(&lg, "SETTIMEOUT"), 2);
+	assert_arg(&lg, "SETTIMEOUT", "7");
+	free_log(&lg);
+}
+
+/* ASan turns mlock into a no-op, so a sanitizer build can only see MADV_DONTDUMP. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MLOCK_WORKS false
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MLOCK_WORKS false
+#endif
+#endif
+#ifndef MLOCK_WORKS
+#define MLOCK_WORKS true
+#endif
+
+/* The page's mapping in /proc/self/smaps: locked (where RLIMIT_MEMLOCK lets pin.c lock it) and kept out
+ * of core dumps. */
+static void assert_page_locked_and_not_dumped(const void *page)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	uintptr_t a = (uintptr_t)page;
+	bool in = false, seen = false, expect_lock;
+	struct rlimit rl;
+	char line[512];
+
+	assert_non_null(f);
+	assert_int_equal(getrlimit(RLIMIT_MEMLOCK, &rl), 0);
+	expect_lock =
+	        MLOCK_WORKS && (geteuid() == 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= 1024 * 1024);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = lo <= a && a < hi;
+			continue;
+		}
+		if (!in || strncmp(line, "VmFlags:", 8) != 0)
+			continue;
+		seen = true;
+		assert_non_null(strstr(line, " dd"));
+		if (expect_lock)
+			assert_non_null(strstr(line, " lo"));
+	}
+	fclose(f);
+	assert_true(seen);
+}
+
+static void test_pin_is_returned_exactly_in_a_locked_page(void **state)
+{
+	struct dialog_request rq = text_request("Beyan: bilgilerim doğrudur.");
+	struct pin_secret pin = {0};
+	struct log lg;
+
+	write_script("pin 123456\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	assert_non_null(pin.page);
+	assert_int_equal(pin.len, 6);
+	assert_memory_equal(pin.page, "123456", 6);
+	assert_int_equal((uintptr_t)pin.page % (uintptr_t)sysconf(_SC_PAGESIZE), 0);
+	assert_page_locked_and_not_dumped(pin.page);
+	pin_secret_wipe(&pin);
+	assert_null(pin.page);
+	assert_int_equal(pin.len, 0);
+
+	lg = read_log();
+	assert_arg(&lg, "SETPROMPT", "PIN:");
+	assert_arg(&lg, "SETOK", "İmzala");
+	assert_arg(&lg, "SETCANCEL", "Vazgeç");
+	assert_int_equal(count(&lg, "SETNOTOK"), 0);
+	assert_int_equal(count(&lg, "GETPIN"), 1);
+	assert_arg(&lg, "ANSWER", "pin");
+	free_log(&lg);
+}
+
+static void test_pin_with_special_characters_is_decoded(void **state)
+{
+	struct dialog_request rq = text_request("x");
+	struct pin_secret pin = {0};
+
+	write_script("pin 1%2 3+4\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	assert_int_equal(pin.len, 7);
+	assert_memory_equal(pin.page, "1%2 3+4", 7);
+	pin_secret_wipe(&pin);
+}
+
+static void test_pin_desc_shows_origin_subject_and_full_text(void **state)
+{
+	static const char text[] =
+	        "Başvuru Nedeni: Kayıp\nAd Soyad: Ahmet Yılmaz\nGüvenlik sözcüğü: kırmızı\n"
+	        "Kurum: Kamu SM, İl: Ankara, İlçe: Çankaya";
+	struct dialog_request rq = text_request(text);
+	struct pin_secret pin = {0};
+	const struct entry *d;
+	struct log lg;
+
+	write_script("pin 0000\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	pin_secret_wipe(&pin);
+	lg = read_log();
+	d = find(&lg, "SETDESC");
+	assert_true(has(d, ORIGIN " şu içeriği imzalamak istiyor:"));
+	assert_true(has(d, SUBJECT));
+	assert_true(has(d, text));
+	assert_false(has(d, "SHA-256"));
+	assert_false(has(d, "Kalan PIN"));
+	free_log(&lg);
+}
+
+static void test_long_text_is_shortened_with_its_size_and_sha256(void **state)
+{
+	char *text = malloc(3001), hex[65], want[128];
+	struct dialog_request rq;
+	struct pin_secret pin = {0};
+	const struct entry *d;
+	struct log lg;
+
+	assert_non_null(text);
+	for (int i = 0; i < 3000; i++)
+		text[i] = (char)('a' + i % 26);
+	text[3000] = '\0';
+	rq = text_request(text);
+	write_script("pin 0000\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	pin_secret_wipe(&pin);
+
+	sha256_hex(text, 3000, hex);
+	snprintf(want, sizeof(want), "…\n(3000 bayt, SHA-256: %s)", hex);
+	lg = read_log();
+	d = find(&lg, "SETDESC");
+	assert_true(has(d, want));
+	text[200] = '\0'; /* the start of the text is still shown */
+	assert_true(has(d, text));
+	assert_true(has(d, SUBJECT));
+	assert_true(escaped_len(d->arg, d->arg_len) + strlen("SETDESC ") <= 1000);
+	free_log(&lg);
+	free(text);
+}
+
+static void test_long_text_is_cut_between_utf8_characters(void **state)
+{
+	static const char g[] = "ğ";
+	char *text = malloc(2000 * 2 + 1);
+	struct dialog_request rq;
+	struct pin_secret pin = {0};
+	const struct entry *d;
+	struct log lg;
+
+	assert_non_null(text);
+	for (int i = 0; i < 2000; i++)
+		memcpy(text + 2 * i, g, 2);
+	text[4000] = '\0';
+	rq = text_request(text);
+	write_script("pin 0000\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	pin_secret_wipe(&pin);
+	lg = read_log();
+	d = find(&lg, "SETDESC");
+	assert_true(has(d, "ğğğğ…\n(4000 bayt, SHA-256: "));
+	assert_false(has(d, "\xef\xbf\xbd")); /* the pinentry found no broken sequence */
+	free_log(&lg);
+	free(text);
+}
+
+static void test_binary_content_shows_size_sha256_and_first_bytes(void **state)
+{
+	uint8_t data[100];
+	char hex[65], head[65], want[128];
+	struct dialog_request rq = request();
+	struct pin_secret pin = {0};
+	const struct entry *d;
+	struct log lg;
+
+	for (int i = 0; i < 100; i++)
+		data[i] = (uint8_t)i;
+	for (int i = 0; i < 32; i++)
+		snprintf(head + 2 * i, 3, "%02x", data[i]);
+	rq.subject = SUBJECT;
+	rq.content = data;
+	rq.len = sizeof(data);
+	rq.is_text = false;
+	write_script("pin 0000\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	pin_secret_wipe(&pin);
+
+	sha256_hex(data, sizeof(data), hex);
+	lg = read_log();
+	d = find(&lg, "SETDESC");
+	assert_true(has(d, "100 bayt"));
+	snprintf(want, sizeof(want), "SHA-256: %s", hex);
+	assert_true(has(d, want));
+	snprintf(want, sizeof(want), "İlk 32 bayt: %s", head);
+	assert_true(has(d, want));
+	snprintf(want, sizeof(want), "%s20", head); /* only the first 32 */
+	assert_false(has(d, want));
+	assert_false(has(d, "\x01"));
+	free_log(&lg);
+}
+
+static void test_pin_cancel_is_ecanceled(void **state)
+{
+	struct dialog_request rq = text_request("metin");
+	struct pin_secret pin = {(uint8_t *)&pin, 77};
+
+	write_script("# defaults: pin cancel\n");
+	assert_int_equal(dialog_pin(&rq, &pin), -ECANCELED);
+	assert_ptr_equal(pin.page, (uint8_t *)&pin); /* untouched on failure */
+	assert_int_equal(pin.len, 77);
+}
+
+static void test_empty_pin_is_einval(void **state)
+{
+	struct dialog_request rq = text_request("metin");
+	struct pin_secret pin = {0};
+
+	write_script("pin\n");
+	assert_int_equal(dialog_pin(&rq, &pin), -EINVAL);
+	assert_null(pin.page);
+}
+
+static void test_pin_over_max_length_is_e2big(void **state)
+{
+	struct dialog_request rq = text_request("metin");
+	struct pin_secret pin = {0};
+	char sc[PIN_MAX_LEN + 16];
+
+	snprintf(sc, sizeof(sc), "pin %0*d\n", PIN_MAX_LEN, 7);
+	write_script(sc);
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	assert_int_equal(pin.len, PIN_MAX_LEN);
+	pin_secret_wipe(&pin);
+
+	snprintf(sc, sizeof(sc), "pin %0*d\n", PIN_MAX_LEN + 1, 7);
+	write_script(sc);
+	assert_int_equal(dialog_pin(&rq, &pin), -E2BIG);
+	assert_null(pin.page);
+}
+
+static void test_missing_program_is_enoent(void **state)
+{
+	struct dialog_request rq = text_request("metin");
+	struct pin_secret pin = {0};
+	enum dialog_consent c = DIALOG_ONCE;
+	char path[PATH_MAX + 16];
+	struct log lg;
+
+	snprintf(path, sizeof(path), "%s/no-such-pinentry", dir);
+	rq.program = path;
+	assert_int_equal(dialog_consent(&rq, &c), -ENOENT);
+	assert_int_equal(dialog_pin(&rq, &pin), -ENOENT);
+	rq.program = "imza-no-such-pinentry";
+	assert_int_equal(dialog_consent(&rq, &c), -ENOENT);
+	rq.program = dir; /* a directory is no program */
+	assert_int_equal(dialog_consent(&rq, &c), -ENOENT);
+	rq.program = "";
+	assert_int_equal(dialog_consent(&rq, &c), -ENOENT);
+	assert_int_equal(c, DIALOG_ONCE);
+	assert_null(pin.page);
+	lg = read_log();
+	assert_int_equal(lg.n, 0);
+	free_log(&lg);
+}
+
+static void test_bare_name_is_found_through_path(void **state)
+{
+	struct dialog_request rq = request();
+	enum dialog_consent c = DIALOG_DENY;
+	char *old = strdup(getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
+	char path[PATH_MAX + 64], *slash;
+
+	snprintf(path, sizeof(path), "/nonexistent::%s", pinentry);
+	slash = strrchr(path, '/');
+	*slash = '\0';
+	setenv("PATH", path, 1);
+	rq.program = "imza-test-pinentry";
+	write_script("consent once\n");
+	assert_int_equal(dialog_consent(&rq, &c), 0);
+	assert_int_equal(c, DIALOG_ONCE);
+	setenv("PATH", old, 1);
+	free(old);
+}
+
+static void test_pinentry_dying_mid_dialog_fails_and_is_reaped(void **state)
+{
+	static const char *const consent_deaths[] = {"die SETTITLE\n", "die SETDESC\n", "die SETNOTOK\n",
+	                                             "die CONFIRM\n"};
+	static const char *const pin_deaths[] = {"die SETDESC\n", "die SETPROMPT\n", "die GETPIN\n"};
+	struct dialog_request rq = text_request("metin");
+	struct pin_secret pin = {0};
+	enum dialog_consent c = DIALOG_ONCE;
+	int r;
+
+	for (size_t i = 0; i < sizeof(consent_deaths) / sizeof(consent_deaths[0]); i++) {
+		write_script(consent_deaths[i]);
+		r = dialog_consent(&rq, &c);
+		if (r != -EIO && r != -EPROTO)
+			fail_msg("%s: %d", consent_deaths[i], r);
+		assert_no_child_left();
+	}
+	for (size_t i = 0; i < sizeof(pin_deaths) / sizeof(pin_deaths[0]); i++) {
+		write_script(pin_deaths[i]);
+		r = dialog_pin(&rq, &pin);
+		if (r != -EIO && r != -EPROTO)
+			fail_msg("%s: %d", pin_deaths[i], r);
+		assert_no_child_left();
+	}
+	assert_int_equal(c, DIALOG_ONCE);
+	assert_null(pin.page);
+
+	/* Programs that are no pinentry at all: one exits at once, one greets with garbage. */
+	rq.program = "/bin/false";
+	assert_int_equal(dialog_consent(&rq, &c), -EIO);
+	assert_no_child_left();
+	rq.program = "/bin/echo";
+	r = dialog_pin(&rq, &pin);
+	assert_true(r == -EIO || r == -EPROTO);
+	assert_no_child_left();
+}
+
+static void test_low_tries_left_is_shown(void **state)
+{
+	static const int tries[] = {1, 2, 3, -1};
+	static const bool shown[] = {true, true, false, false};
+	struct dialog_request rq = text_request("metin");
+	struct pin_secret pin = {0};
+	char want[64];
+	struct log lg;
+
+	write_script("pin 0000\n");
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		rq.tries_left = tries[i];
+		assert_int_equal(dialog_pin(&rq, &pin), 0);
+		pin_secret_wipe(&pin);
+		lg = read_log();
+		snprintf(want, sizeof(want), "Kalan PIN deneme hakkı: %d", tries[i]);
+		assert_int_equal(has(find(&lg, "SETDESC"), want), shown[i]);
+		assert_int_equal(has(find(&lg, "SETDESC"), "Kalan PIN"), shown[i]);
+		free_log(&lg);
+		assert_int_equal(truncate(log_path, 0), 0);
+	}
+}
+
+static void test_pin_never_appears_in_the_log(void **state)
+{
+	struct dialog_request rq = text_request("metin");
+	struct pin_secret pin = {0};
+	struct log lg;
+
+	write_script("pin 918273645\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	assert_memory_equal(pin.page, "918273645", 9);
+	pin_secret_wipe(&pin);
+	lg = read_log();
+	assert_true(lg.raw_len > 0);
+	assert_null(memmem(lg.raw, lg.raw_len, "918273645", 9));
+	assert_arg(&lg, "ANSWER", "pin");
+	free_log(&lg);
+}
+
+static void test_control_characters_round_trip_through_escaping(void **state)
+{
+	static const char text[] = "100% doğru\r\nikinci satır\x01son %0A %% \t.";
+	struct dialog_request rq = text_request(text);
+	struct pin_secret pin = {0};
+	const struct entry *d;
+	struct log lg;
+
+	rq.origin = "https://a%41.example";
+	write_script("pin 0000\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	pin_secret_wipe(&pin);
+	lg = read_log();
+	d = find(&lg, "SETDESC");
+	assert_true(has(d, text));
+	assert_true(has(d, "https://a%41.example şu"));
+	free_log(&lg);
+}
+
+static void test_long_origin_and_subject_keep_the_line_within_assuan_limit(void **state)
+{
+	char *origin = malloc(2001), *subject = malloc(2001), *text = malloc(3001);
+	struct dialog_request rq;
+	struct pin_secret pin = {0};
+	const struct entry *d;
+	struct log lg;
+
+	assert_non_null(origin);
+	assert_non_null(subject);
+	assert_non_null(text);
+	memset(origin, 'o', 2000);
+	origin[2000] = '\0';
+	for (int i = 0; i < 2000; i++)
+		subject[i] = i % 2 ? '%' : 's'; /* every other byte escaped */
+	subject[2000] = '\0';
+	memset(text, '\n', 3000);
+	text[3000] = '\0';
+	rq = text_request(text);
+	rq.origin = origin;
+	rq.subject = subject;
+	rq.tries_left = 1;
+	write_script("pin 0000\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	pin_secret_wipe(&pin);
+	lg = read_log();
+	d = find(&lg, "SETDESC");
+	assert_non_null(d);
+	assert_true(escaped_len(d->arg, d->arg_len) + strlen("SETDESC ") <= 1000);
+	assert_true(has(d, "ooo… şu içeriği imzalamak istiyor:"));
+	assert_true(has(d, "(3000 bayt, SHA-256: "));
+	assert_true(has(d, "s%s…\nKalan PIN deneme hakkı: 1"));
+	/* Nothing was cut off the end of the line. */
+	assert_true(d->arg_len > 30);
+	assert_string_equal(d->arg + d->arg_len - strlen("Kalan PIN deneme hakkı: 1"),
+	                    "Kalan PIN deneme hakkı: 1");
+	free_log(&lg);
+	free(origin);
+	free(subject);
+	free(text);
+}
+
+static void test_display_and_tty_are_passed_as_options(void **state)
+{
+	struct dialog_request rq = request();
+	enum dialog_consent c;
+	char *old_display = getenv("DISPLAY") ? strdup(getenv("DISPLAY")) : NULL;
+	char *old_tty = getenv("GPG_TTY") ? strdup(getenv("GPG_TTY")) : NULL;
+	char *old_term = getenv("TERM") ? strdup(getenv("TERM")) : NULL;
+	struct log lg;
+	bool display = false, tty = false, term = false;
+
+	setenv("DISPLAY", ":77", 1);
+	setenv("GPG_TTY", "/dev/pts/77", 1);
+	setenv("TERM", "xterm-256color", 1);
+	write_script("consent once\n");
+	assert_int_equal(dialog_consent(&rq, &c), 0);
+	lg = read_log();
+	for (size_t i = 0; i < lg.n; i++) {
+		if (strcmp(lg.e[i].cmd, "OPTION") != 0)
+			continue;
+		display = display || strcmp(lg.e[i].arg, "display=:77") == 0;
+		tty = tty || strcmp(lg.e[i].arg, "ttyname=/dev/pts/77") == 0;
+		term = term || strcmp(lg.e[i].arg, "ttytype=xterm-256color") == 0;
+	}
+	assert_true(display && tty && term);
+	free_log(&lg);
+
+	unsetenv("DISPLAY");
+	unsetenv("GPG_TTY");
+	assert_int_equal(truncate(log_path, 0), 0);
+	assert_int_equal(dialog_consent(&rq, &c), 0);
+	lg = read_log();
+	assert_int_equal(count(&lg, "OPTION"), 0);
+	free_log(&lg);
+
+	if (old_display)
+		setenv("DISPLAY", old_display, 1);
+	if (old_tty)
+		setenv("GPG_TTY", old_tty, 1);
+	if (old_term)
+		setenv("TERM", old_term, 1);
+	else
+		unsetenv("TERM");
+	free(old_display);
+	free(old_tty);
+	free(old_term);
+}
+
+struct worker {
+	pthread_t t;
+	int r;
+	struct pin_secret pin;
+};
+
+static void *pin_worker(void *arg)
+{
+	struct worker *w = arg;
+	struct dialog_request rq = text_request("aynı anda");
+
+	w->r = dialog_pin(&rq, &w->pin);
+	return NULL;
+}
+
+static void test_dialogs_in_two_threads_at_once(void **state)
+{
+	struct worker w[2] = {0};
+	struct log lg;
+	long pids[2] = {0, 0};
+	size_t np = 0;
+
+	write_script("pin 2468\ndelay 100\n");
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&w[i].t, NULL, pin_worker, &w[i]), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(w[i].t, NULL), 0);
+		assert_int_equal(w[i].r, 0);
+		assert_int_equal(w[i].pin.len, 4);
+		assert_memory_equal(w[i].pin.page, "2468", 4);
+		pin_secret_wipe(&w[i].pin);
+	}
+	lg = read_log();
+	for (size_t i = 0; i < lg.n; i++) {
+		if (strcmp(lg.e[i].cmd, "ANSWER") != 0)
+			continue;
+		assert_true(np < 2);
+		pids[np++] = lg.e[i].pid;
+	}
+	assert_int_equal(np, 2);
+	assert_true(pids[0] != pids[1]);
+	free_log(&lg);
+}
+
+static void test_bad_requests_are_einval(void **state)
+{
+	struct dialog_request rq = request();
+	struct pin_secret pin = {0};
+	enum dialog_consent c;
+
+	assert_int_equal(dialog_consent(NULL, &c), -EINVAL);
+	assert_int_equal(dialog_consent(&rq, NULL), -EINVAL);
+	assert_int_equal(dialog_pin(&rq, NULL), -EINVAL);
+	rq.origin = NULL;
+	assert_int_equal(dialog_pin(&rq, &pin), -EINVAL);
+	rq.origin = ORIGIN;
+	rq.len = 5; /* content NULL */
+	assert_int_equal(dialog_pin(&rq, &pin), -EINVAL);
+}
+
+/* The test pinentry: $IMZA_BUILDDIR/tests/pinentry/, else beside this program's directory. */
+static void find_pinentry(const char *argv0)
+{
+	const char *b = getenv("IMZA_BUILDDIR");
+	char exe[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (b != NULL) {
+		if (snprintf(pinentry, sizeof(pinentry), "%s/tests/pinentry/imza-test-pinentry", b) >=
+		    (int)sizeof(pinentry))
+			exit(99);
+		return;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0) {
+		fprintf(stderr, "cannot find %s\n", argv0);
+		exit(99);
+	}
+	exe[n] = '\0';
+	for (int i = 0; i < 2 && (slash = strrchr(exe, '/')) != NULL; i++)
+		*slash = '\0';
+	if (snprintf(pinentry, sizeof(pinentry), "%s/pinentry/imza-test-pinentry", exe) >=
+	    (int)sizeof(pinentry))
+		exit(99);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_setup_teardown(test_consent_ok_button_is_once, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_consent_notok_button_is_always, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_consent_cancel_button_is_deny, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_consent_without_remember_never_offers_always, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_always_answer_that_was_not_offered_is_a_protocol_error,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_timeout_is_sent_and_reported_as_etimedout, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_pin_is_returned_exactly_in_a_locked_page, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_pin_with_special_characters_is_decoded, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_pin_desc_shows_origin_subject_and_full_text, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_long_text_is_shortened_with_its_size_and_sha256, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_long_text_is_cut_between_utf8_characters, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_binary_content_shows_size_sha256_and_first_bytes, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_pin_cancel_is_ecanceled, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_empty_pin_is_einval, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_pin_over_max_length_is_e2big, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_missing_program_is_enoent, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_bare_name_is_found_through_path, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_pinentry_dying_mid_dialog_fails_and_is_reaped, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_low_tries_left_is_shown, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_pin_never_appears_in_the_log, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_control_characters_round_trip_through_escaping, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_long_origin_and_subject_keep_the_line_within_assuan_limit, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_display_and_tty_are_passed_as_options, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_dialogs_in_two_threads_at_once, setup, teardown),
+	        cmocka_unit_test(test_bad_requests_are_einval),
+	};
+
+	(void)argc;
+	find_pinentry(argv[0]);
+	/* As imzad does: a pinentry that dies must not kill us through a write on its pipe. */
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
