@@ -17,7 +17,8 @@ daemon_libimzad_a_SOURCES = \
 	daemon/token-store.c daemon/token-store.h \
 	daemon/cache.c daemon/cache.h \
 	daemon/known.c daemon/known.h \
-	daemon/cades.c daemon/cades.h
+	daemon/cades.c daemon/cades.h \
+	daemon/config.c daemon/config.h
 daemon_libimzad_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol
 daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBSYSTEMD_CFLAGS) $(SQLITE_CFLAGS) $(LIBEVENT_HTTPS_CFLAGS) $(JANSSON_CFLAGS) $(LIBASSUAN_CFLAGS) \
@@ -65,6 +66,13 @@ TESTS += tests/unit/test-piv-driver
 tests_unit_test_piv_driver_SOURCES = tests/unit/test-piv-driver.c
 tests_unit_test_piv_driver_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS)
 tests_unit_test_piv_driver_LDADD = daemon/libimzad.a tests/vcard/libvcard.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
+
+# imzad's configuration file: every rule of the format, loading, the default directory.
+check_PROGRAMS += tests/unit/test-config
+TESTS += tests/unit/test-config
+tests_unit_test_config_SOURCES = tests/unit/test-config.c
+tests_unit_test_config_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_config_LDADD = daemon/libimzad.a $(CMOCKA_LIBS)
 
 # imzad: a thin main over the library.
 bin_PROGRAMS += daemon/imzad
