@@ -18,13 +18,16 @@
 #include "protocol/proto-client.h"
 #include "protocol/proto-frame.h"
 #include "protocol/rpc.h"
+#include "tools/trust.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: imzactl [--socket PATH] status [--verbose]\n"
 	           "       imzactl [--socket PATH] certs\n"
 	           "       imzactl [--socket PATH] cache list|clear\n"
-	           "       imzactl [--socket PATH] cache forget DRIVER:HEXID\n");
+	           "       imzactl [--socket PATH] cache forget DRIVER:HEXID\n"
+	           "       imzactl trust [--config-dir DIR]\n"
+	           "       imzactl untrust\n");
 }
 
 /* One admin call (id, then the optional argument bytes): its response body is left in resp, read
@@ -273,6 +276,9 @@ int main(int argc, char **argv)
 	const char *sock = NULL;
 	int opt, verbose = 0;
 
+	/* trust/untrust work on NSS databases, not through imzad: their own options, no socket. */
+	if (argc > 1 && trust_is_command(argv[1]))
+		return trust_main(argc - 1, argv + 1);
 	while ((opt = getopt_long(argc, argv, "s:vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
