@@ -19,7 +19,9 @@ daemon_libimzad_a_SOURCES = \
 	daemon/known.c daemon/known.h \
 	daemon/cades.c daemon/cades.h \
 	daemon/sign.c daemon/sign.h \
-	daemon/dialog.c daemon/dialog.h
+	daemon/dialog.c daemon/dialog.h \
+	daemon/config.c daemon/config.h \
+	daemon/localca.c daemon/localca.h
 daemon_libimzad_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol
 daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBSYSTEMD_CFLAGS) $(SQLITE_CFLAGS) $(LIBEVENT_HTTPS_CFLAGS) $(JANSSON_CFLAGS) $(LIBASSUAN_CFLAGS) \
@@ -76,6 +78,21 @@ tests_unit_test_dialog_SOURCES = tests/unit/test-dialog.c
 tests_unit_test_dialog_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBCRYPTO_CFLAGS)
 tests_unit_test_dialog_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(JANSSON_LIBS) $(LIBASSUAN_LIBS) \
 	$(LIBCRYPTO_LIBS) $(LIBSYSTEMD_LIBS) -lpthread
+
+# imzad's configuration file: every rule of the format, loading, the default directory.
+check_PROGRAMS += tests/unit/test-config
+TESTS += tests/unit/test-config
+tests_unit_test_config_SOURCES = tests/unit/test-config.c
+tests_unit_test_config_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_config_LDADD = daemon/libimzad.a $(CMOCKA_LIBS)
+
+# The local CA: files, modes, renewal in time, a TLS handshake over a socketpair; writes under a mkdtemp
+# directory in /tmp.
+check_PROGRAMS += tests/unit/test-localca
+TESTS += tests/unit/test-localca
+tests_unit_test_localca_SOURCES = tests/unit/test-localca.c
+tests_unit_test_localca_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBSSL_CFLAGS) $(LIBCRYPTO_CFLAGS)
+tests_unit_test_localca_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBSSL_LIBS) $(LIBCRYPTO_LIBS) $(LIBSYSTEMD_LIBS)
 
 # imzad: a thin main over the library.
 bin_PROGRAMS += daemon/imzad

@@ -7,6 +7,8 @@
  * not match the CA), the CA when it has less than a year left (then the server certificate too). */
 #pragma once
 
+#include <time.h>
+
 #include <openssl/ssl.h>
 
 #define LOCALCA_CA_FILE "ca.crt"
@@ -14,3 +16,6 @@
 /* Creates or renews what is missing, then returns a server SSL_CTX (TLS 1.2 and later) with the server
  * certificate and key loaded. -EPERM when dir or a key file is not ours alone (logged), -errno else. */
 int localca_server_ctx(const char *dir, SSL_CTX **ret);
+/* What localca_server_ctx does to the files, as if the time were now (tests move the clock). 0 when
+ * the four files are in place and good at now, with the same errors as localca_server_ctx. */
+int localca_ensure(const char *dir, time_t now);

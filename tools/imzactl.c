@@ -19,6 +19,7 @@
 #include "protocol/proto-frame.h"
 #include "protocol/rpc.h"
 #include "tools/imzactl.h"
+#include "tools/trust.h"
 
 static void usage(FILE *f)
 {
@@ -30,7 +31,9 @@ static void usage(FILE *f)
 	           "[--raw]\n"
 	           "               [--text] [--wait SECONDS]\n"
 	           "       imzactl [--socket PATH] log [--last N]\n"
-	           "       imzactl [--socket PATH] grants [allow|deny|forget ORIGIN]\n");
+	           "       imzactl [--socket PATH] grants [allow|deny|forget ORIGIN]\n"
+	           "       imzactl trust [--config-dir DIR]\n"
+	           "       imzactl untrust\n");
 }
 
 int admin_call_args(const char *path, uint32_t id, const struct proto_buf *args, struct proto_buf *resp,
@@ -285,6 +288,9 @@ int main(int argc, char **argv)
 	const char *sock = NULL;
 	int opt, verbose = 0;
 
+	/* trust/untrust work on NSS databases, not through imzad: their own options, no socket. */
+	if (argc > 1 && trust_is_command(argv[1]))
+		return trust_main(argc - 1, argv + 1);
 	while ((opt = getopt_long(argc, argv, "s:vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':

@@ -123,3 +123,20 @@ tests_fuzz_fuzz_token_store_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) -fsanitize
 tests_fuzz_fuzz_token_store_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_token_store_LDADD = $(FUZZ_TOKEN_LIBS)
 endif
+
+# ---- imzad's configuration file, damaged or hostile ----
+check_PROGRAMS += tests/fuzz/replay-config
+TESTS += tests/fuzz/replay-config
+tests_fuzz_replay_config_SOURCES = $(FUZZ_REPLAY) tests/fuzz/fuzz-config.c
+tests_fuzz_replay_config_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DREPLAY_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/config"'
+tests_fuzz_replay_config_LDADD = daemon/libimzad.a
+EXTRA_DIST += tests/fuzz/corpus/config
+
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz-config
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz-config.c
+tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_config_LDADD = daemon/libimzad.a
+endif
