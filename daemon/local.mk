@@ -17,7 +17,8 @@ daemon_libimzad_a_SOURCES = \
 	daemon/token-store.c daemon/token-store.h \
 	daemon/cache.c daemon/cache.h \
 	daemon/known.c daemon/known.h \
-	daemon/cades.c daemon/cades.h
+	daemon/cades.c daemon/cades.h \
+	daemon/certinfo.c daemon/certinfo.h
 daemon_libimzad_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol
 daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBSYSTEMD_CFLAGS) $(SQLITE_CFLAGS) $(LIBEVENT_HTTPS_CFLAGS) $(JANSSON_CFLAGS) $(LIBASSUAN_CFLAGS) \
@@ -50,6 +51,13 @@ tests_unit_test_cades_SOURCES = tests/unit/test-cades.c tests/lib/testcert.c tes
 tests_unit_test_cades_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS)
 tests_unit_test_cades_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS) \
 	$(SQLITE_LIBS) $(LIBSYSTEMD_LIBS)
+
+# What the API shows of a certificate: names, serial, times, key, key usage, qualified.
+check_PROGRAMS += tests/unit/test-certinfo
+TESTS += tests/unit/test-certinfo
+tests_unit_test_certinfo_SOURCES = tests/unit/test-certinfo.c tests/lib/testcert.c tests/lib/testcert.h
+tests_unit_test_certinfo_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS)
+tests_unit_test_certinfo_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
 
 # The card cache and the token blob; writes under a mkdtemp directory in /tmp.
 check_PROGRAMS += tests/unit/test-cache
