@@ -18,7 +18,8 @@ daemon_libimzad_a_SOURCES = \
 	daemon/cache.c daemon/cache.h \
 	daemon/known.c daemon/known.h \
 	daemon/cades.c daemon/cades.h \
-	daemon/certinfo.c daemon/certinfo.h
+	daemon/certinfo.c daemon/certinfo.h \
+	daemon/api.c daemon/api.h
 daemon_libimzad_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol
 daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBSYSTEMD_CFLAGS) $(SQLITE_CFLAGS) $(LIBEVENT_HTTPS_CFLAGS) $(JANSSON_CFLAGS) $(LIBASSUAN_CFLAGS) \
@@ -58,6 +59,13 @@ TESTS += tests/unit/test-certinfo
 tests_unit_test_certinfo_SOURCES = tests/unit/test-certinfo.c tests/lib/testcert.c tests/lib/testcert.h
 tests_unit_test_certinfo_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS)
 tests_unit_test_certinfo_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
+
+# The HTTPS API's rules and JSON (daemon/api.c), no sockets.
+check_PROGRAMS += tests/unit/test-api
+TESTS += tests/unit/test-api
+tests_unit_test_api_SOURCES = tests/unit/test-api.c tests/lib/testcert.c tests/lib/testcert.h
+tests_unit_test_api_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(JANSSON_CFLAGS) $(P11KIT_CFLAGS)
+tests_unit_test_api_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(JANSSON_LIBS) $(LIBCRYPTO_LIBS)
 
 # The card cache and the token blob; writes under a mkdtemp directory in /tmp.
 check_PROGRAMS += tests/unit/test-cache
