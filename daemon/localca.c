@@ -523,7 +523,7 @@ static int ensure(const char *dir, time_t now, struct pair *ret_srv)
 {
 	struct pair ca = {NULL, NULL}, srv = {NULL, NULL};
 	const char *ca_why = NULL, *srv_why = NULL;
-	int dfd, r, rs;
+	int dfd = -1, r, rs;
 
 	if (dir == NULL || dir[0] == '\0')
 		return -EINVAL;
