@@ -291,7 +291,7 @@ static void firefox_profiles(struct dbs *d, const char *inidir)
 	char ini[PATH_MAX], path[PATH_MAX] = "";
 	bool in_profile = false;
 	int relative = -1;
-	struct buf b;
+	struct buf b = {0};
 	char *line, *next;
 
 	if (path_join(ini, sizeof(ini), inidir, "profiles.ini") < 0 || read_small_file(ini, INI_MAX, &b) < 0)
