@@ -21,7 +21,10 @@ daemon_libimzad_a_SOURCES = \
 	daemon/sign.c daemon/sign.h \
 	daemon/dialog.c daemon/dialog.h \
 	daemon/config.c daemon/config.h \
-	daemon/localca.c daemon/localca.h
+	daemon/localca.c daemon/localca.h \
+	daemon/certinfo.c daemon/certinfo.h \
+	daemon/api.c daemon/api.h \
+	daemon/https.c daemon/https.h
 daemon_libimzad_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol
 daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBSYSTEMD_CFLAGS) $(SQLITE_CFLAGS) $(LIBEVENT_HTTPS_CFLAGS) $(JANSSON_CFLAGS) $(LIBASSUAN_CFLAGS) \
@@ -54,6 +57,32 @@ tests_unit_test_cades_SOURCES = tests/unit/test-cades.c tests/lib/testcert.c tes
 tests_unit_test_cades_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS)
 tests_unit_test_cades_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS) \
 	$(SQLITE_LIBS) $(LIBSYSTEMD_LIBS)
+
+# What the API shows of a certificate: names, serial, times, key, key usage, qualified.
+check_PROGRAMS += tests/unit/test-certinfo
+TESTS += tests/unit/test-certinfo
+tests_unit_test_certinfo_SOURCES = tests/unit/test-certinfo.c tests/lib/testcert.c tests/lib/testcert.h
+tests_unit_test_certinfo_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS)
+tests_unit_test_certinfo_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
+
+# The HTTPS API's rules and JSON (daemon/api.c), no sockets.
+check_PROGRAMS += tests/unit/test-api
+TESTS += tests/unit/test-api
+tests_unit_test_api_SOURCES = tests/unit/test-api.c tests/lib/testcert.c tests/lib/testcert.h
+tests_unit_test_api_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(JANSSON_CFLAGS) $(P11KIT_CFLAGS)
+tests_unit_test_api_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(JANSSON_LIBS) $(LIBCRYPTO_LIBS)
+
+# The HTTPS endpoint over real TLS against a fake signing service: the test defines the sign.h functions,
+# so https.c, api.c and certinfo.c are compiled into it (with a 2 s idle timeout and a cap of 8
+# connections) rather than taken from libimzad.a, which still provides log.c.
+check_PROGRAMS += tests/unit/test-https
+TESTS += tests/unit/test-https
+tests_unit_test_https_SOURCES = tests/unit/test-https.c daemon/https.c daemon/api.c daemon/certinfo.c \
+	tests/lib/testcert.c tests/lib/testcert.h
+tests_unit_test_https_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS) -DHTTPS_TIMEOUT_S=2 -DHTTPS_MAX_CONNS=8
+tests_unit_test_https_CFLAGS = $(daemon_libimzad_a_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_https_LDADD = daemon/libimzad.a $(LIBEVENT_HTTPS_LIBS) $(LIBSSL_LIBS) $(JANSSON_LIBS) \
+	$(LIBCRYPTO_LIBS) $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(CMOCKA_LIBS) -lpthread
 
 # The card cache and the token blob; writes under a mkdtemp directory in /tmp.
 check_PROGRAMS += tests/unit/test-cache

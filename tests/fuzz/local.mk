@@ -140,3 +140,37 @@ tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_config_LDADD = daemon/libimzad.a
 endif
+
+# ---- the HTTPS API: POST /v1/sign bodies, and the Host, Origin and Content-Type checks ----
+FUZZ_API_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(JANSSON_CFLAGS) $(P11KIT_CFLAGS)
+FUZZ_API_LIBS = daemon/libimzad.a $(JANSSON_LIBS) $(LIBCRYPTO_LIBS)
+
+check_PROGRAMS += tests/fuzz/replay-api-sign
+TESTS += tests/fuzz/replay-api-sign
+tests_fuzz_replay_api_sign_SOURCES = $(FUZZ_REPLAY) tests/fuzz/fuzz-api-sign.c
+tests_fuzz_replay_api_sign_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DREPLAY_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/api-sign"'
+tests_fuzz_replay_api_sign_CFLAGS = $(FUZZ_API_CFLAGS)
+tests_fuzz_replay_api_sign_LDADD = $(FUZZ_API_LIBS)
+EXTRA_DIST += tests/fuzz/corpus/api-sign
+
+check_PROGRAMS += tests/fuzz/replay-api-headers
+TESTS += tests/fuzz/replay-api-headers
+tests_fuzz_replay_api_headers_SOURCES = $(FUZZ_REPLAY) tests/fuzz/fuzz-api-headers.c
+tests_fuzz_replay_api_headers_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DREPLAY_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/api-headers"'
+tests_fuzz_replay_api_headers_CFLAGS = $(FUZZ_API_CFLAGS)
+tests_fuzz_replay_api_headers_LDADD = $(FUZZ_API_LIBS)
+EXTRA_DIST += tests/fuzz/corpus/api-headers
+
+if ENABLE_FUZZING
+noinst_PROGRAMS += tests/fuzz/fuzz-api-sign tests/fuzz/fuzz-api-headers
+tests_fuzz_fuzz_api_sign_SOURCES = tests/fuzz/fuzz-api-sign.c
+tests_fuzz_fuzz_api_sign_CFLAGS = $(FUZZ_API_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_api_sign_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_api_sign_LDADD = $(FUZZ_API_LIBS)
+tests_fuzz_fuzz_api_headers_SOURCES = tests/fuzz/fuzz-api-headers.c
+tests_fuzz_fuzz_api_headers_CFLAGS = $(FUZZ_API_CFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_api_headers_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
+tests_fuzz_fuzz_api_headers_LDADD = $(FUZZ_API_LIBS)
+endif
