@@ -475,11 +475,6 @@ static void handle_sign(struct hreq *r)
 		hreq_free(r);
 		return;
 	}
-	if (len > API_BODY_MAX) {
-		reply_error(r, 413, "too_large", "the body is over 1 MiB");
-		hreq_free(r);
-		return;
-	}
 	data = len ? evbuffer_pullup(body, -1) : (const uint8_t *)"";
 	e = data ? api_sign_parse(data, len, &rq, err, sizeof(err)) : -ENOMEM;
 	if (e < 0) {
@@ -641,6 +636,12 @@ static void on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 
+	/* libevent stops bodies past HTTPS_MAX_BODY_HARD itself; the API's limit is ours, in JSON. */
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > API_BODY_MAX) {
+		reply_error(r, 413, "too_large", "the body is over 1 MiB");
+		hreq_free(r);
+		return;
+	}
 	/* "null" (sandboxed frames, file: pages) names no one and cannot be granted; a malformed or repeated
 	 * Origin is no better. */
 	if (origin && !r->has_origin) {

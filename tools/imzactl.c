@@ -291,7 +291,7 @@ int main(int argc, char **argv)
 	/* trust/untrust work on NSS databases, not through imzad: their own options, no socket. */
 	if (argc > 1 && trust_is_command(argv[1]))
 		return trust_main(argc - 1, argv + 1);
-	while ((opt = getopt_long(argc, argv, "s:vh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			sock = optarg;
@@ -318,6 +318,10 @@ int main(int argc, char **argv)
 		}
 		sock = path;
 	}
+	/* Options stop at the command ("+"): each command parses its own. */
+	if (strcmp(argv[optind], "status") == 0 && argc - optind == 2 &&
+	    (strcmp(argv[optind + 1], "--verbose") == 0 || strcmp(argv[optind + 1], "-v") == 0))
+		return cmd_status(sock, 1);
 	if (strcmp(argv[optind], "status") == 0 && argc - optind == 1)
 		return cmd_status(sock, verbose);
 	if (strcmp(argv[optind], "certs") == 0 && argc - optind == 1)

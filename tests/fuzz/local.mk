@@ -74,7 +74,7 @@ tests_fuzz_fuzz_card_LDADD = daemon/libimzad.a $(LIBCRYPTO_LIBS)
 endif
 
 # ---- imzad's PKCS#11 layer against a hostile client ----
-FUZZ_DISPATCH_LIBS = daemon/libimzad.a protocol/libimzaproto.a $(LIBCRYPTO_LIBS) $(LIBSYSTEMD_LIBS) $(SQLITE_LIBS)
+FUZZ_DISPATCH_LIBS = $(DAEMON_LIBS)
 check_PROGRAMS += tests/fuzz/replay-dispatch
 TESTS += tests/fuzz/replay-dispatch
 tests_fuzz_replay_dispatch_SOURCES = $(FUZZ_REPLAY) tests/fuzz/fuzz-dispatch.c tests/lib/testcert.c

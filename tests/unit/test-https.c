@@ -775,6 +775,11 @@ static void test_body_over_1mib_is_413_json(void **state)
 	sign_request(&r, NULL, body);
 	expect(&r, 413, "too_large");
 	resp_clear(&r);
+	/* Any route: the limit is on every request. */
+	requestf(&r, "GET", "/v1/info", "Origin: " GRANTED "\r\n", body);
+	expect(&r, 413, "too_large");
+	assert_string_equal(header(&r, "Access-Control-Allow-Origin"), GRANTED);
+	resp_clear(&r);
 	free(body);
 	assert_int_equal(fx_global->svc.submits, 0);
 }
