@@ -7,3 +7,15 @@ EXTRA_DIST += web/imza.js web/demo-server web/demo/index.html web/demo/demo.css 
 WEB_TESTS = tests/e2e/imza-js.sh tests/e2e/demo-server.sh
 TESTS += $(WEB_TESTS)
 EXTRA_DIST += $(WEB_TESTS)
+
+# The acceptance test of the signing issue: headless Chromium through the demo against the real stack
+# (needs tests/e2e/node_modules, from `npm ci --prefix tests/e2e`, and /usr/bin/chromium; fails without).
+# It runs after the integration tests, so that Chromium's load does not skew their timing checks; alone:
+# tests/e2e/portal.sh (IMZA_BUILDDIR=... for a build elsewhere). Screenshots in tests/e2e/artifacts/.
+EXTRA_DIST += tests/e2e/portal.mjs tests/e2e/portal.sh
+TESTS += tests/e2e/portal.sh
+tests/e2e/portal.log: $(INTEGRATION_TESTS:.sh=.log)
+clean-local: clean-e2e-artifacts
+clean-e2e-artifacts:
+	rm -rf tests/e2e/artifacts
+.PHONY: clean-e2e-artifacts

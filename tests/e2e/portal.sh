@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The signing issue's acceptance test: headless Chromium (playwright-core, tests/e2e/portal.mjs) walks the
+# demo portal, served on its own origin by web/demo-server, against the real stack (imzad's HTTPS
+# endpoint, the test pinentry, the virtual card): login, form, SMS, the qualified certificate, İmzala, the
+# .p7s that openssl verifies; what the PIN dialog showed; Local Network Access from a public page; the
+# cancelled and wrong-PIN screens. Chromium trusts the endpoint through `imzactl trust` in a private HOME,
+# never through --ignore-certificate-errors. Screenshots: $IMZA_BUILDDIR/tests/e2e/artifacts/.
+. "$(dirname "$0")/../lib/tap.sh"
+
+E2E=$IMZA_SRCDIR/tests/e2e
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+ART=$IMZA_BUILDDIR/tests/e2e/artifacts
+CTL=$IMZA_BUILDDIR/tools/imzactl
+
+# What the test needs is installed by packaging/quickstart: missing, it fails (a skip would hide that the
+# acceptance test never ran).
+missing=""
+command -v node >/dev/null || missing+=" node (package nodejs)"
+[ -f "$E2E/node_modules/playwright-core/package.json" ] ||
+	missing+=" $E2E/node_modules/playwright-core (npm ci --prefix tests/e2e)"
+[ -x "$CHROMIUM" ] || missing+=" $CHROMIUM (package chromium)"
+command -v certutil >/dev/null || missing+=" certutil (package libnss3-tools)"
+command -v openssl >/dev/null || missing+=" openssl"
+if [ -n "$missing" ]; then
+	fail "the browser test's tools are installed: missing$missing (packaging/quickstart deps build)"
+	done_testing
+	exit 0
+fi
+pass "node $(node --version), playwright-core $(node -p "require('$E2E/node_modules/playwright-core/package.json').version"), $("$CHROMIUM" --version 2>/dev/null)"
+
+stack_up s
+
+# The demo portal on its own origin, stopped by pid whichever way this script ends.
+demo_pid=""
+demo_down() {
+	[ -n "$demo_pid" ] || return 0
+	kill -TERM "$demo_pid" 2>/dev/null
+	wait "$demo_pid" 2>/dev/null
+	demo_pid=""
+}
+trap 'demo_down; tap_cleanup' EXIT
+
+# A private HOME: Chromium reads trust from $HOME/.pki/nssdb, and keeps nothing of the user's.
+export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_CACHE_HOME=$WORK/home/.cache TMPDIR=$WORK/tmp
+mkdir -p "$HOME" "$TMPDIR"
+check "imzactl trust puts the endpoint's CA into \$HOME/.pki/nssdb" "$CTL" trust --config-dir "$IMZA_STACK_DIR/config"
+check_output "certutil lists it there, trusted for TLS servers" '^imza local CA +C,' certutil -L -d "sql:$HOME/.pki/nssdb"
+
+"$IMZA_SRCDIR/web/demo-server" --port 0 --pidfile "$WORK/demo.pid" --quiet >"$WORK/demo.url" 2>>"$LOG" &
+demo_pid=$!
+for _ in $(seq 1 100); do [ -s "$WORK/demo.url" ] && break; sleep 0.05; done
+DEMO_URL=$(head -n 1 "$WORK/demo.url")
+if [[ $DEMO_URL =~ ^http://127\.0\.0\.1:[0-9]+/demo/$ ]]; then pass "the demo portal is served on its own origin ($DEMO_URL)"; else
+	fail "the demo portal is served on its own origin (got '$DEMO_URL')"
+	done_testing
+	exit 0
+fi
+
+rm -f "$ART"/portal-*.png
+mkdir -p "$ART" "$WORK/files"
+start=$(date +%s)
+# timeout: a hung browser must not hang make check; SIGTERM lets playwright close Chromium.
+run_checks env DEMO_URL="$DEMO_URL" IMZA_CTL="$CTL" PORTAL_ARTIFACTS="$ART" PORTAL_WORK="$WORK/files" \
+	CHROMIUM="$CHROMIUM" timeout -k 10 150 node "$E2E/portal.mjs"
+note "portal.mjs took $(($(date +%s) - start)) s"
+
+demo_down
+[ ! -e "$WORK/demo.pid" ] && pass "the demo server stopped and removed its pid file" ||
+	fail "the demo server stopped and removed its pid file"
+done_testing
