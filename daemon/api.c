@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "daemon/api.h"
+#include "protocol/proto-hex.h"
 
 /* Longest base64 text whose decoding can fit SIGN_CONTENT_MAX. */
 #define B64_MAX (4 * ((SIGN_CONTENT_MAX + 2) / 3))
@@ -22,17 +23,6 @@ static int fail(char *err, size_t errcap, const char *prefix, const char *detail
 	if (err != NULL && errcap > 0)
 		snprintf(err, errcap, "%s%s", prefix, detail);
 	return -EINVAL;
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static int b64_value(unsigned char c)
@@ -126,14 +116,9 @@ int api_sign_parse(const uint8_t *body, size_t len, struct api_sign_request *ret
 		fail(err, errcap, "", "certificate must be 64 hex digits");
 		goto out;
 	}
-	for (size_t i = 0; i < sizeof(rq.args.cert_id); i++) {
-		int hi = hex_value(cert[2 * i]), lo = hex_value(cert[2 * i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			fail(err, errcap, "", "certificate must be 64 hex digits");
-			goto out;
-		}
-		rq.args.cert_id[i] = (uint8_t)(hi << 4 | lo);
+	if (proto_hex_decode(cert, rq.args.cert_id, sizeof(rq.args.cert_id)) < 0) {
+		fail(err, errcap, "", "certificate must be 64 hex digits");
+		goto out;
 	}
 	if (format == NULL || strcmp(format, "cades-bes") == 0) {
 		rq.args.format = SIGN_FMT_CADES;
@@ -289,6 +274,26 @@ bool api_content_type_ok(const char *ct)
 			return true;
 	}
 	return false;
+}
+
+/* The API's names for the signing service's outcomes (sign.h): here, beside their HTTP statuses. */
+const char *sign_err_code(enum sign_err e)
+{
+	static const char *const codes[] = {
+	        [SIGN_OK] = "ok",
+	        [SIGN_E_BAD_REQUEST] = "bad_request",
+	        [SIGN_E_ORIGIN_DENIED] = "origin_denied",
+	        [SIGN_E_USER_CANCELLED] = "user_cancelled",
+	        [SIGN_E_PIN_INCORRECT] = "pin_incorrect",
+	        [SIGN_E_PIN_LOCKED] = "pin_locked",
+	        [SIGN_E_CERT_UNKNOWN] = "certificate_unknown",
+	        [SIGN_E_CARD_ABSENT] = "card_absent",
+	        [SIGN_E_TIMEOUT] = "timeout",
+	        [SIGN_E_BUSY] = "busy",
+	        [SIGN_E_INTERNAL] = "internal",
+	};
+
+	return (size_t)e < sizeof(codes) / sizeof(codes[0]) && codes[e] ? codes[e] : "internal";
 }
 
 int api_err_status(enum sign_err e)

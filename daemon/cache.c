@@ -16,6 +16,7 @@
 
 #include "daemon/cache.h"
 #include "daemon/log.h"
+#include "daemon/privdir.h"
 #include "daemon/token-store.h"
 
 #define CACHE_FILE "cache.sqlite"
@@ -291,46 +292,11 @@ static int open_db(const char *path, struct verdict *v, sqlite3 **ret_db)
 	return 0;
 }
 
-/* state_dir and any missing parents are made 0700. An existing one must be ours and writable by us
- * alone: the file's grants decide what web pages may ask to sign, so nobody else may swap it. */
+/* state_dir must be ours and writable by us alone: the file's grants decide what web pages may ask to
+ * sign, so nobody else may swap it. */
 static int open_state_dir(const char *state_dir, int *ret_fd)
 {
-	char *p = strdup(state_dir);
-	struct stat st;
-	int fd;
-
-	if (p == NULL)
-		return -ENOMEM;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = 0;
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			free(p);
-			return -errno;
-		}
-		*s = '/';
-	}
-	free(p);
-	if (mkdir(state_dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return -errno;
-	}
-	if (st.st_uid != geteuid() || (st.st_mode & 022)) {
-		log_error("cache: %s must belong to uid %u and be writable by it alone (it is uid %u, mode "
-		          "%04o)",
-		          state_dir, (unsigned)geteuid(), (unsigned)st.st_uid,
-		          (unsigned)(st.st_mode & 07777));
-		close(fd);
-		return -EPERM;
-	}
-	*ret_fd = fd;
-	return 0;
+	return privdir_open("cache", state_dir, 022, ret_fd);
 }
 
 static const char *const side_files[] = {"-wal", "-shm"};

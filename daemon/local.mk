@@ -16,6 +16,7 @@ daemon_libimzad_a_SOURCES = \
 	daemon/server.c daemon/server.h \
 	daemon/token-store.c daemon/token-store.h \
 	daemon/cache.c daemon/cache.h \
+	daemon/privdir.c daemon/privdir.h \
 	daemon/known.c daemon/known.h \
 	daemon/cades.c daemon/cades.h \
 	daemon/sign.c daemon/sign.h \
@@ -70,7 +71,7 @@ check_PROGRAMS += tests/unit/test-api
 TESTS += tests/unit/test-api
 tests_unit_test_api_SOURCES = tests/unit/test-api.c tests/lib/testcert.c tests/lib/testcert.h
 tests_unit_test_api_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(JANSSON_CFLAGS) $(P11KIT_CFLAGS)
-tests_unit_test_api_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(JANSSON_LIBS) $(LIBCRYPTO_LIBS)
+tests_unit_test_api_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(JANSSON_LIBS) $(LIBCRYPTO_LIBS)
 
 # The HTTPS endpoint over real TLS against a fake signing service: the test defines the sign.h functions,
 # so https.c, api.c and certinfo.c are compiled into it (with a 2 s idle timeout and a cap of 8
@@ -81,7 +82,7 @@ tests_unit_test_https_SOURCES = tests/unit/test-https.c daemon/https.c daemon/ap
 	tests/lib/testcert.c tests/lib/testcert.h
 tests_unit_test_https_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS) -DHTTPS_TIMEOUT_S=2 -DHTTPS_MAX_CONNS=8
 tests_unit_test_https_CFLAGS = $(daemon_libimzad_a_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_https_LDADD = daemon/libimzad.a $(LIBEVENT_HTTPS_LIBS) $(LIBSSL_LIBS) $(JANSSON_LIBS) \
+tests_unit_test_https_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(LIBEVENT_HTTPS_LIBS) $(LIBSSL_LIBS) $(JANSSON_LIBS) \
 	$(LIBCRYPTO_LIBS) $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(CMOCKA_LIBS) -lpthread
 
 # The card cache and the token blob; writes under a mkdtemp directory in /tmp.
@@ -97,7 +98,7 @@ check_PROGRAMS += tests/unit/test-piv-driver
 TESTS += tests/unit/test-piv-driver
 tests_unit_test_piv_driver_SOURCES = tests/unit/test-piv-driver.c
 tests_unit_test_piv_driver_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS)
-tests_unit_test_piv_driver_LDADD = daemon/libimzad.a tests/vcard/libvcard.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
+tests_unit_test_piv_driver_LDADD = daemon/libimzad.a tests/vcard/libvcard.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
 
 # The pinentry dialogs against tests/pinentry/imza-test-pinentry ($IMZA_BUILDDIR, or beside the test's
 # directory); its script and log live under a mkdtemp directory in /tmp.

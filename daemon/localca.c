@@ -22,6 +22,7 @@
 #include <openssl/x509v3.h>
 
 #include "daemon/localca.h"
+#include "daemon/privdir.h"
 #include "daemon/log.h"
 
 #define CA_KEY_FILE "ca.key"
@@ -60,64 +61,11 @@ static const char *ssl_error(void)
 	return why ? why : "unknown OpenSSL error";
 }
 
-/* dir and any missing parents are made 0700. An existing dir must be ours and closed to everyone
- * else: the CA key in it can make certificates that browsers trust for any site once the CA is
- * installed. */
+/* An existing dir must be ours and closed to everyone else: the CA key in it can make certificates that
+ * browsers trust for any site once the CA is installed. */
 static int open_dir(const char *dir, int *ret_fd)
 {
-	char *p = strdup(dir);
-	bool made = false;
-	struct stat st;
-	int fd;
-
-	if (p == NULL)
-		return -ENOMEM;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			int r = -errno;
-
-			log_error("localca: cannot make %s: %s", p, strerror(-r));
-			free(p);
-			return r;
-		}
-		*s = '/';
-	}
-	free(p);
-	if (mkdir(dir, 0700) == 0)
-		made = true;
-	else if (errno != EEXIST)
-		return -errno;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* Exactly 0700 for a directory we made, whatever the umask took away. */
-	if (made && fchmod(fd, 0700) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	if (st.st_uid != geteuid() || (st.st_mode & 077)) {
-		if (st.st_uid != geteuid())
-			log_error("localca: %s belongs to uid %u, not to us (uid %u)", dir,
-			          (unsigned)st.st_uid, (unsigned)geteuid());
-		else
-			log_error("localca: %s is open to group or others (mode %04o): chmod 700 it", dir,
-			          (unsigned)(st.st_mode & 07777));
-		close(fd);
-		return -EPERM;
-	}
-	*ret_fd = fd;
-	return 0;
+	return privdir_open("localca", dir, 077, ret_fd);
 }
 
 /* Reads name into a new buffer (free it with OPENSSL_clear_free: it may be a key). -ENOENT when

@@ -98,19 +98,10 @@ struct p11_job {
 static int job_run(struct reader_job *rj, struct reader_card *card)
 {
 	struct p11_job *j = (struct p11_job *)rj;
-	int r;
 
 	switch (j->kind) {
 	case JOB_LOGIN:
-		j->tries = -1;
-		/* So that a wrong PIN of ours never leaves the card verified for the other application. */
-		if (j->reset_first && (r = card->driver->logout(&card->t)) < 0) {
-			pin_secret_wipe(&j->pin);
-			return r;
-		}
-		r = card->driver->verify(&card->t, j->pin.page, j->pin.len, &j->tries);
-		pin_secret_wipe(&j->pin);
-		return r;
+		return pin_verify_on_card(card->driver, &card->t, j->reset_first, &j->pin, &j->tries);
 	case JOB_LOGOUT:
 		return card->driver->logout(&card->t);
 	case JOB_PRIVATE:

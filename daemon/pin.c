@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "daemon/card.h"
 #include "daemon/log.h"
 #include "daemon/pin.h"
 
@@ -41,4 +42,18 @@ void pin_secret_wipe(struct pin_secret *s)
 	munmap(s->page, page);
 	s->page = NULL;
 	s->len = 0;
+}
+
+int pin_verify_on_card(const struct card_driver *drv, struct apdu_transport *t, bool reset_first,
+                       struct pin_secret *pin, int *ret_tries)
+{
+	int r = 0;
+
+	*ret_tries = -1;
+	if (reset_first)
+		r = drv->logout(t);
+	if (r == 0)
+		r = drv->verify(t, pin->page, pin->len, ret_tries);
+	pin_secret_wipe(pin);
+	return r;
 }

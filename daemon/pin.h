@@ -2,6 +2,7 @@
  * of core dumps, then wiped and unmapped as soon as the card has it. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,3 +15,12 @@ struct pin_secret {
 
 int pin_secret_set(struct pin_secret *s, const uint8_t *pin, size_t len);
 void pin_secret_wipe(struct pin_secret *s);
+
+struct card_driver;
+struct apdu_transport;
+
+/* On a reader's worker: gives the card the PIN, after making it forget another application's login
+ * (reset_first), so that a wrong PIN of ours never leaves the card verified for someone else. The PIN
+ * is wiped whatever happens; *ret_tries is the card's count after a wrong PIN (-1 unknown). */
+int pin_verify_on_card(const struct card_driver *drv, struct apdu_transport *t, bool reset_first,
+                       struct pin_secret *pin, int *ret_tries);

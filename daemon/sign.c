@@ -67,25 +67,6 @@ struct signsvc {
 
 /* ---- the outcome ---- */
 
-const char *sign_err_code(enum sign_err e)
-{
-	static const char *const codes[] = {
-	        [SIGN_OK] = "ok",
-	        [SIGN_E_BAD_REQUEST] = "bad_request",
-	        [SIGN_E_ORIGIN_DENIED] = "origin_denied",
-	        [SIGN_E_USER_CANCELLED] = "user_cancelled",
-	        [SIGN_E_PIN_INCORRECT] = "pin_incorrect",
-	        [SIGN_E_PIN_LOCKED] = "pin_locked",
-	        [SIGN_E_CERT_UNKNOWN] = "certificate_unknown",
-	        [SIGN_E_CARD_ABSENT] = "card_absent",
-	        [SIGN_E_TIMEOUT] = "timeout",
-	        [SIGN_E_BUSY] = "busy",
-	        [SIGN_E_INTERNAL] = "internal",
-	};
-
-	return (size_t)e < sizeof(codes) / sizeof(codes[0]) && codes[e] ? codes[e] : "internal";
-}
-
 static const char *default_message(enum sign_err e)
 {
 	switch (e) {
@@ -568,13 +549,7 @@ static int sign_job_run(struct reader_job *rj, struct reader_card *card)
 	int r, e;
 
 	j->card = card;
-	j->tries = -1;
-	if (j->reset_first && (r = card->driver->logout(&card->t)) < 0) {
-		pin_secret_wipe(&j->pin);
-		return r;
-	}
-	r = card->driver->verify(&card->t, j->pin.page, j->pin.len, &j->tries);
-	pin_secret_wipe(&j->pin);
+	r = pin_verify_on_card(card->driver, &card->t, j->reset_first, &j->pin, &j->tries);
 	if (r < 0)
 		return r;
 	j->verified = true;

@@ -28,6 +28,7 @@ enum sign_err {
 	SIGN_E_INTERNAL,
 };
 
+/* (defined in api.c, with the HTTP statuses) */
 const char *sign_err_code(enum sign_err e);
 
 /* Who asks. A web request names its origin (the Origin header; "" when it had none); a local program

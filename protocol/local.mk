@@ -28,6 +28,8 @@ protocol_libimzaproto_a_SOURCES = \
 	protocol/proto-frame.h \
 	protocol/proto-hello.c \
 	protocol/proto-hello.h \
+	protocol/proto-hex.c \
+	protocol/proto-hex.h \
 	protocol/rpc-calls.h \
 	protocol/rpc.c \
 	protocol/rpc.h

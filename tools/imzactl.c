@@ -17,6 +17,7 @@
 #include "protocol/proto-ck.h"
 #include "protocol/proto-client.h"
 #include "protocol/proto-frame.h"
+#include "protocol/proto-hex.h"
 #include "protocol/rpc.h"
 #include "tools/imzactl.h"
 #include "tools/trust.h"
@@ -76,14 +77,6 @@ static int admin_call(const char *path, uint32_t id, struct proto_buf *resp, str
 	return admin_call_args(path, id, NULL, resp, r);
 }
 
-static int hexval(int c)
-{
-	return c >= '0' && c <= '9'   ? c - '0'
-	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
-	                              : -1;
-}
-
 static int cmd_cache(const char *path, int argc, char **argv)
 {
 	struct proto_buf resp = PROTO_BUF_INIT(PROTO_FRAME_MAX), args = PROTO_BUF_INIT(4096);
@@ -124,7 +117,7 @@ static int cmd_cache(const char *path, int argc, char **argv)
 			return 2;
 		}
 		for (hex = colon + 1; hex[0] && hex[1] && n < sizeof(id); hex += 2) {
-			int hi = hexval(hex[0]), lo = hexval(hex[1]);
+			int hi = proto_hex_digit(hex[0]), lo = proto_hex_digit(hex[1]);
 
 			if (hi < 0 || lo < 0)
 				break;

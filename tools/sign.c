@@ -12,32 +12,13 @@
 
 #include "protocol/proto-admin.h"
 #include "protocol/proto-frame.h"
+#include "protocol/proto-hex.h"
 #include "protocol/rpc.h"
 #include "tools/imzactl.h"
 
-static int hexdigit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int parse_id(const char *s, uint8_t out[32])
 {
-	if (strlen(s) != 64)
-		return -EINVAL;
-	for (size_t i = 0; i < 32; i++) {
-		int hi = hexdigit(s[2 * i]), lo = hexdigit(s[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
+	return strlen(s) == 64 ? proto_hex_decode(s, out, 32) : -EINVAL;
 }
 
 /* The whole file, at most max bytes. */

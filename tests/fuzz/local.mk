@@ -62,7 +62,7 @@ EXTRA_PROGRAMS += tests/fuzz/gen-card-corpus
 tests_fuzz_gen_card_corpus_SOURCES = tests/fuzz/gen-card-corpus.c
 tests_fuzz_gen_card_corpus_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS)
 tests_fuzz_gen_card_corpus_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
-tests_fuzz_gen_card_corpus_LDADD = daemon/libimzad.a tests/vcard/libvcard.a $(LIBCRYPTO_LIBS)
+tests_fuzz_gen_card_corpus_LDADD = daemon/libimzad.a tests/vcard/libvcard.a protocol/libimzaproto.a $(LIBCRYPTO_LIBS)
 
 if ENABLE_FUZZING
 noinst_PROGRAMS += tests/fuzz/fuzz-card
@@ -143,7 +143,7 @@ endif
 
 # ---- the HTTPS API: POST /v1/sign bodies, and the Host, Origin and Content-Type checks ----
 FUZZ_API_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(JANSSON_CFLAGS) $(P11KIT_CFLAGS)
-FUZZ_API_LIBS = daemon/libimzad.a $(JANSSON_LIBS) $(LIBCRYPTO_LIBS)
+FUZZ_API_LIBS = daemon/libimzad.a protocol/libimzaproto.a $(JANSSON_LIBS) $(LIBCRYPTO_LIBS)
 
 check_PROGRAMS += tests/fuzz/replay-api-sign
 TESTS += tests/fuzz/replay-api-sign

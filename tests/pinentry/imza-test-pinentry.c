@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "protocol/proto-hex.h"
+
 /* Error codes as pinentry sends them: GPG_ERR_SOURCE_PINENTRY (5) << 24 | code. */
 #define ERR_NOT_CONFIRMED "ERR 83886194 Not confirmed <Pinentry>"
 #define ERR_CANCELED "ERR 83886179 Operation cancelled <Pinentry>"
@@ -75,27 +77,16 @@ static void reply(const char *s)
 	free(buf);
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* In place; returns the decoded length (the result may hold NUL bytes). */
 static size_t percent_decode(char *s)
 {
 	size_t i = 0, o = 0;
 
 	while (s[i] != '\0') {
-		if (s[i] == '%' && hexval((unsigned char)s[i + 1]) >= 0 &&
-		    hexval((unsigned char)s[i + 2]) >= 0) {
-			s[o++] = (char)(hexval((unsigned char)s[i + 1]) * 16 +
-			                hexval((unsigned char)s[i + 2]));
+		if (s[i] == '%' && proto_hex_digit((unsigned char)s[i + 1]) >= 0 &&
+		    proto_hex_digit((unsigned char)s[i + 2]) >= 0) {
+			s[o++] = (char)(proto_hex_digit((unsigned char)s[i + 1]) * 16 +
+			                proto_hex_digit((unsigned char)s[i + 2]));
 			i += 3;
 		} else {
 			s[o++] = s[i++];

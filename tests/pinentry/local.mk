@@ -2,3 +2,4 @@
 # Built by `make check` (also with TESTS= empty) like the other test tools.
 check_PROGRAMS += tests/pinentry/imza-test-pinentry
 tests_pinentry_imza_test_pinentry_SOURCES = tests/pinentry/imza-test-pinentry.c
+tests_pinentry_imza_test_pinentry_LDADD = protocol/libimzaproto.a

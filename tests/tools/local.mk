@@ -2,4 +2,4 @@
 check_PROGRAMS += tests/tools/pcsc-probe
 tests_tools_pcsc_probe_SOURCES = tests/tools/pcsc-probe.c
 tests_tools_pcsc_probe_CFLAGS = $(AM_CFLAGS) $(PCSC_CFLAGS)
-tests_tools_pcsc_probe_LDADD = $(PCSC_LIBS)
+tests_tools_pcsc_probe_LDADD = protocol/libimzaproto.a $(PCSC_LIBS)

@@ -14,6 +14,8 @@
 #include <PCSC/winscard.h>
 #include <PCSC/wintypes.h>
 
+#include "protocol/proto-hex.h"
+
 #define MAX_READERS 16
 #define RBUF_MAX (65536 + 2)
 
@@ -306,17 +308,6 @@ static int cmd_sign9e(SCARDHANDLE h, const char *hashfile, const char *sigfile)
 	return fclose(f) == 0 ? 0 : 1;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Sends each argument as one APDU and prints the answer in hex, one line each. */
 static int cmd_apdu(SCARDHANDLE h, int argc, char **argv)
 {
@@ -333,8 +324,8 @@ static int cmd_apdu(SCARDHANDLE h, int argc, char **argv)
 
 			if (*s == ' ' || *s == ':')
 				continue;
-			hi = hexval(s[0]);
-			lo = s[1] ? hexval(s[1]) : -1;
+			hi = proto_hex_digit(s[0]);
+			lo = s[1] ? proto_hex_digit(s[1]) : -1;
 			if (hi < 0 || lo < 0 || len >= sizeof(cmd)) {
 				fprintf(stderr, "pcsc-probe: bad hex APDU\n");
 				return 2;

@@ -77,25 +77,6 @@ struct sign_pending {
 
 static struct event_base *base;
 
-const char *sign_err_code(enum sign_err e)
-{
-	static const char *const codes[] = {
-	        [SIGN_OK] = "ok",
-	        [SIGN_E_BAD_REQUEST] = "bad_request",
-	        [SIGN_E_ORIGIN_DENIED] = "origin_denied",
-	        [SIGN_E_USER_CANCELLED] = "user_cancelled",
-	        [SIGN_E_PIN_INCORRECT] = "pin_incorrect",
-	        [SIGN_E_PIN_LOCKED] = "pin_locked",
-	        [SIGN_E_CERT_UNKNOWN] = "certificate_unknown",
-	        [SIGN_E_CARD_ABSENT] = "card_absent",
-	        [SIGN_E_TIMEOUT] = "timeout",
-	        [SIGN_E_BUSY] = "busy",
-	        [SIGN_E_INTERNAL] = "internal",
-	};
-
-	return (unsigned)e < sizeof(codes) / sizeof(codes[0]) ? codes[e] : "internal";
-}
-
 int sign_origin_decision(struct signsvc *s, const char *origin)
 {
 	if (strcmp(origin, GRANTED) == 0)

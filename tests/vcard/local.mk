@@ -8,7 +8,7 @@ tests_vcard_libvcard_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
 
 noinst_PROGRAMS += tests/vcard/imza-vcard
 tests_vcard_imza_vcard_SOURCES = tests/vcard/vcard-main.c
-tests_vcard_imza_vcard_LDADD = tests/vcard/libvcard.a $(LIBCRYPTO_LIBS)
+tests_vcard_imza_vcard_LDADD = tests/vcard/libvcard.a protocol/libimzaproto.a $(LIBCRYPTO_LIBS)
 
 # Cards come from imza-vcard-gen (IMZA_VCARD_GEN, or $srcdir/tests/vcard/).
 dist_check_SCRIPTS += tests/vcard/imza-vcard-gen
@@ -16,7 +16,7 @@ check_PROGRAMS += tests/vcard/test-piv
 TESTS += tests/vcard/test-piv
 tests_vcard_test_piv_SOURCES = tests/vcard/test-piv.c
 tests_vcard_test_piv_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(CMOCKA_CFLAGS)
-tests_vcard_test_piv_LDADD = tests/vcard/libvcard.a $(LIBCRYPTO_LIBS) $(CMOCKA_LIBS)
+tests_vcard_test_piv_LDADD = tests/vcard/libvcard.a protocol/libimzaproto.a $(LIBCRYPTO_LIBS) $(CMOCKA_LIBS)
 
 # LLVMFuzzerTestOneInput over a vpcd-framed APDU stream; a plain replay driver can link
 # fuzz-piv.c with libvcard.a and replay tests/vcard/corpus/.
@@ -33,7 +33,7 @@ noinst_PROGRAMS += tests/vcard/fuzz-piv
 tests_vcard_fuzz_piv_SOURCES = tests/vcard/fuzz-piv.c tests/vcard/piv.c tests/vcard/piv.h
 tests_vcard_fuzz_piv_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) -fsanitize=fuzzer,address,undefined
 tests_vcard_fuzz_piv_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer,address,undefined
-tests_vcard_fuzz_piv_LDADD = $(LIBCRYPTO_LIBS)
+tests_vcard_fuzz_piv_LDADD = protocol/libimzaproto.a $(LIBCRYPTO_LIBS)
 endif
 
 # make check replays the corpus through the same entry point (tests/fuzz/replay.c); IMZA_VCARD_GEN
@@ -43,4 +43,4 @@ TESTS += tests/vcard/replay-piv
 tests_vcard_replay_piv_SOURCES = tests/fuzz/replay.c tests/vcard/fuzz-piv.c
 tests_vcard_replay_piv_CPPFLAGS = $(AM_CPPFLAGS) -DREPLAY_CORPUS='"$(abs_top_srcdir)/tests/vcard/corpus"'
 tests_vcard_replay_piv_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
-tests_vcard_replay_piv_LDADD = tests/vcard/libvcard.a $(LIBCRYPTO_LIBS)
+tests_vcard_replay_piv_LDADD = tests/vcard/libvcard.a protocol/libimzaproto.a $(LIBCRYPTO_LIBS)

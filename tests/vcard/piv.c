@@ -2,6 +2,7 @@
  * and response chaining, the PIV data objects, PIN/PUK checks with retry
  * counters persisted in the card directory, and GENERAL AUTHENTICATE (EVP). */
 #include "piv.h"
+#include "protocol/proto-hex.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -265,17 +266,6 @@ static int read_file(const char *dir, const char *name, size_t max, uint8_t **re
 	return 0;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int hex_decode(const char *s, uint8_t *out, size_t cap, size_t *ret_len)
 {
 	size_t n = 0;
@@ -286,8 +276,8 @@ static int hex_decode(const char *s, uint8_t *out, size_t cap, size_t *ret_len)
 			s++;
 			continue;
 		}
-		hi = hex_value(s[0]);
-		lo = hi < 0 ? -1 : hex_value(s[1]);
+		hi = proto_hex_digit(s[0]);
+		lo = hi < 0 ? -1 : proto_hex_digit(s[1]);
 		if (lo < 0 || n == cap)
 			return -EINVAL;
 		out[n++] = (uint8_t)(hi << 4 | lo);

@@ -1,0 +1,13 @@
+/* Hex digits, as every text interface of imza writes identifiers (certificate ids, card ids, APDUs). */
+#ifndef IMZA_PROTO_HEX_H
+#define IMZA_PROTO_HEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The value of one hex digit (either case), or -1. */
+int proto_hex_digit(int c);
+/* Decodes exactly 2 * n hex digits of s into out: 0, or -EINVAL at the first other character. */
+int proto_hex_decode(const char *s, uint8_t *out, size_t n);
+
+#endif
