@@ -26,7 +26,10 @@
 #define DIALOG_TIMEOUT_S 120
 /* After "deny", an origin is not asked again for this long (no dialog storm from a hostile page). */
 #define DENY_MEMORY_S 600
-#define DENY_MEMORY_SLOTS 16
+/* "Allow once" covers the page's visit: its certificate listing and the signature that follows it (each
+ * signature still shows its own PIN dialog with the content). */
+#define ONCE_MEMORY_S 120
+#define MEMORY_SLOTS 16
 
 enum req_kind { REQ_CONSENT, REQ_SIGN };
 enum req_step { ST_QUEUED, ST_CONSENT, ST_WAIT_CARD, ST_PIN, ST_CARD };
@@ -58,10 +61,10 @@ struct signsvc {
 	struct sign_pending *head, *current;
 	size_t queued;
 	struct dialog_task *dialog; /* the dialog on screen, if any */
-	struct {
+	struct origin_memory {
 		char origin[256];
 		time_t until;
-	} denied[DENY_MEMORY_SLOTS];
+	} denied[MEMORY_SLOTS], once[MEMORY_SLOTS];
 	struct event *kick;
 };
 
@@ -157,25 +160,45 @@ static void finish_err(struct sign_pending *rq, enum sign_err e, int tries_left)
 
 /* ---- grants ---- */
 
-static bool deny_remembered(struct signsvc *svc, const char *origin)
+static bool remembered(const struct origin_memory *m, const char *origin)
 {
 	time_t now = time(NULL);
 
-	for (size_t i = 0; i < DENY_MEMORY_SLOTS; i++)
-		if (svc->denied[i].until > now && strcmp(svc->denied[i].origin, origin) == 0)
+	for (size_t i = 0; i < MEMORY_SLOTS; i++)
+		if (m[i].until > now && strcmp(m[i].origin, origin) == 0)
 			return true;
 	return false;
 }
 
-static void deny_remember(struct signsvc *svc, const char *origin)
+static void remember(struct origin_memory *m, const char *origin, time_t for_s)
 {
-	size_t oldest = 0;
+	size_t slot = 0;
 
-	for (size_t i = 0; i < DENY_MEMORY_SLOTS; i++)
-		if (svc->denied[i].until < svc->denied[oldest].until)
-			oldest = i;
-	snprintf(svc->denied[oldest].origin, sizeof(svc->denied[oldest].origin), "%s", origin);
-	svc->denied[oldest].until = time(NULL) + DENY_MEMORY_S;
+	for (size_t i = 0; i < MEMORY_SLOTS; i++) {
+		if (strcmp(m[i].origin, origin) == 0) {
+			slot = i;
+			break;
+		}
+		if (m[i].until < m[slot].until)
+			slot = i;
+	}
+	snprintf(m[slot].origin, sizeof(m[slot].origin), "%s", origin);
+	m[slot].until = time(NULL) + for_s;
+}
+
+/* The answer that stands for an origin now: 1 allow, 0 deny, -ENOENT ask. */
+static int standing_answer(struct signsvc *svc, const struct sign_peer *p)
+{
+	int decision;
+
+	if (!p->web)
+		return 1;
+	decision = sign_origin_decision(svc, p->origin);
+	if (decision >= 0 || p->origin[0] == '\0')
+		return decision;
+	if (remembered(svc->denied, p->origin))
+		return 0;
+	return remembered(svc->once, p->origin) ? 1 : -ENOENT;
 }
 
 int sign_origin_decision(struct signsvc *svc, const char *origin)
@@ -773,7 +796,7 @@ static void on_consent_done(struct sign_pending *rq, struct dialog_task *t)
 	switch (t->consent) {
 	case DIALOG_DENY:
 		if (rq->peer.origin[0])
-			deny_remember(svc, rq->peer.origin);
+			remember(svc->denied, rq->peer.origin, DENY_MEMORY_S);
 		log_info("the user denied %s", peer_name(&rq->peer));
 		finish_err(rq, SIGN_E_ORIGIN_DENIED, -1);
 		return;
@@ -783,6 +806,8 @@ static void on_consent_done(struct sign_pending *rq, struct dialog_task *t)
 			log_info("the user allowed %s from now on", rq->peer.origin);
 		break;
 	case DIALOG_ONCE:
+		if (rq->peer.origin[0])
+			remember(svc->once, rq->peer.origin, ONCE_MEMORY_S);
 		break;
 	}
 	after_consent(rq);
@@ -824,17 +849,13 @@ static void start(struct sign_pending *rq)
 	int decision;
 
 	event_del(rq->timer);
-	if (!rq->peer.web) {
-		/* A local program reached the user's own socket: the PIN dialog is its consent. */
-		after_consent(rq);
-		return;
-	}
-	decision = sign_origin_decision(svc, rq->peer.origin);
+	decision = standing_answer(svc, &rq->peer);
 	if (decision == 1) {
+		/* (A local program reached the user's own socket: the PIN dialog is its consent.) */
 		after_consent(rq);
 		return;
 	}
-	if (decision == 0 || (rq->peer.origin[0] && deny_remembered(svc, rq->peer.origin))) {
+	if (decision == 0) {
 		finish_err(rq, SIGN_E_ORIGIN_DENIED, -1);
 		return;
 	}
@@ -910,14 +931,10 @@ struct sign_pending *sign_consent(struct signsvc *svc, const struct sign_peer *p
                                   void *ud)
 {
 	struct sign_pending *rq;
-	int decision = p->web ? sign_origin_decision(svc, p->origin) : 1;
+	int decision = standing_answer(svc, p);
 
-	if (decision == 1) {
-		cb(ud, SIGN_OK);
-		return NULL;
-	}
-	if (decision == 0 || (p->origin[0] && deny_remembered(svc, p->origin))) {
-		cb(ud, SIGN_E_ORIGIN_DENIED);
+	if (decision >= 0) {
+		cb(ud, decision == 1 ? SIGN_OK : SIGN_E_ORIGIN_DENIED);
 		return NULL;
 	}
 	rq = calloc(1, sizeof(*rq));

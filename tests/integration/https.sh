@@ -198,6 +198,31 @@ for l in lines:
 assert len(order) == len(set(order)), order
 EOF
 
+# "Allow once" covers the visit: the listing asks, the signature that follows only asks the PIN.
+script 'consent once' "pin $IMZA_PIN"
+: >"$PLOG"
+st1=$(api GET /v1/certificates "" -H 'Origin: https://once.example')
+st2=$(api POST /v1/sign "$body" -H 'Origin: https://once.example')
+[ "$st1" = 200 ] && [ "$st2" = 200 ] && [ "$(grep -c '"cmd":"CONFIRM"' "$PLOG")" = 1 ] &&
+	[ "$(grep -c '"cmd":"GETPIN"' "$PLOG")" = 1 ] && pass "allow once: one consent for the listing and the signature" ||
+	fail "allow once: one consent for the listing and the signature ($st1 $st2)"
+"$CTL" grants | grep -q 'once.example' && fail "allow once is not stored" || pass "allow once is not stored"
+
+# A queue that is full says busy, with Retry-After; what was queued completes.
+script 'consent always' 'pin cancel' 'delay 400'
+for i in $(seq 1 11); do
+	( curl -sS --cacert "$CA" -o /dev/null -D "$T/busy-$i.hdr" -w '%{http_code}' -H 'Origin: https://portal.example' \
+		-H 'Content-Type: text/plain' --data-binary "$body" "$URL/v1/sign" >"$T/busy-$i.status" 2>>"$LOG" ) &
+done
+wait
+busy=$(for f in "$T"/busy-*.status; do cat "$f"; echo; done | grep -c 503 || true)
+cancelled=$(for f in "$T"/busy-*.status; do cat "$f"; echo; done | grep -c 403 || true)
+echo "## busy: $busy, cancelled: $cancelled" >>"$LOG"
+[ "$busy" -ge 1 ] && [ $((busy + cancelled)) = 11 ] && grep -qi '^retry-after:' $(grep -l 503 "$T"/busy-*.status | head -1 | sed 's/status$/hdr/') &&
+	pass "11 at once: $busy busy (503, Retry-After), the other $cancelled served in turn" ||
+	fail "11 at once: busy with Retry-After ($busy busy, $cancelled served)"
+script 'consent always' "pin $IMZA_PIN"
+
 # imzactl sign: the same service from the command line.
 printf 'imzactl ile imzalanan belge\n' >"$T/doc.txt"
 check "imzactl sign writes a .p7s" "$CTL" sign --cert "$CERT" --in "$T/doc.txt" --out "$T/doc.p7s" --text
