@@ -25,6 +25,11 @@
 #include "daemon/privdir.h"
 #include "daemon/log.h"
 
+/* The CA may only vouch for this machine's loopback names: were its key ever stolen, it still could not
+ * impersonate any other site to a browser that trusts it (NSS and OpenSSL enforce name constraints). */
+#define CA_NAME_CONSTRAINTS                                                        \
+	"critical,permitted;DNS:localhost,permitted;IP:127.0.0.1/255.255.255.255," \
+	"permitted;IP:::1/ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
 #define CA_KEY_FILE "ca.key"
 #define SRV_CRT_FILE "server.crt"
 #define SRV_KEY_FILE "server.key"
@@ -220,6 +225,8 @@ static const char *ca_problem(struct pair *ca, time_t now)
 		why = "ca.key does not match ca.crt";
 	else if (X509_check_ca(ca->crt) < 1 || X509_verify(ca->crt, ca->key) != 1)
 		why = "ca.crt is not a self-signed CA certificate";
+	else if (X509_get_ext_by_NID(ca->crt, NID_name_constraints, -1) < 0)
+		why = "ca.crt is not limited to localhost (no name constraints)";
 	else
 		why = validity_problem(ca->crt, now, CA_RENEW_DAYS);
 	ERR_clear_error();
@@ -334,6 +341,7 @@ static int make_ca(time_t now, struct pair *ret)
 	if (ca.crt == NULL ||
 	    add_ext(ca.crt, ca.crt, NID_basic_constraints, "critical,CA:TRUE,pathlen:0") < 0 ||
 	    add_ext(ca.crt, ca.crt, NID_key_usage, "critical,keyCertSign,cRLSign") < 0 ||
+	    add_ext(ca.crt, ca.crt, NID_name_constraints, CA_NAME_CONSTRAINTS) < 0 ||
 	    add_ext(ca.crt, ca.crt, NID_subject_key_identifier, "hash") < 0 ||
 	    add_ext(ca.crt, ca.crt, NID_authority_key_identifier, "keyid:always") < 0 ||
 	    X509_sign(ca.crt, ca.key, EVP_sha256()) <= 0)

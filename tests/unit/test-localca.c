@@ -387,6 +387,61 @@ static void test_server_cert_verifies_against_ca_and_names_localhost_and_both_lo
 	X509_free(srv);
 }
 
+/* Were ca.key stolen, a certificate it makes for another site is still refused: name constraints. */
+static void test_ca_is_limited_to_the_loopback_names(void **state)
+{
+	struct fx *f = *state;
+	char path[256];
+	X509 *ca, *evil = X509_new();
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	EVP_PKEY *cakey, *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509V3_CTX v3;
+	X509_EXTENSION *san;
+	int crit = 0;
+	void *nc;
+	FILE *fp;
+
+	assert_int_equal(localca_ensure(f->dir, f->now), 0);
+	ca = load_cert(f, "ca.crt");
+	nc = X509_get_ext_d2i(ca, NID_name_constraints, &crit, NULL);
+	assert_non_null(nc);
+	assert_int_equal(crit, 1);
+	NAME_CONSTRAINTS_free(nc);
+	snprintf(path, sizeof(path), "%s/ca.key", f->dir);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	cakey = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+	fclose(fp);
+	assert_non_null(cakey);
+	assert_non_null(evil);
+	assert_int_equal(X509_set_version(evil, X509_VERSION_3), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(evil), 7), 1);
+	assert_int_equal(X509_set_issuer_name(evil, X509_get_subject_name(ca)), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(evil), "CN", MBSTRING_ASC,
+	                                            (const unsigned char *)"bank.example", -1, -1, 0),
+	                 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(evil), -3600));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(evil), 3600));
+	assert_int_equal(X509_set_pubkey(evil, key), 1);
+	X509V3_set_ctx(&v3, ca, evil, NULL, NULL, 0);
+	san = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "DNS:bank.example");
+	assert_non_null(san);
+	assert_int_equal(X509_add_ext(evil, san, -1), 1);
+	X509_EXTENSION_free(san);
+	assert_true(X509_sign(evil, cakey, EVP_sha256()) > 0);
+	assert_int_equal(X509_STORE_add_cert(store, ca), 1);
+	assert_int_equal(X509_STORE_CTX_init(ctx, store, evil, NULL), 1);
+	assert_int_not_equal(X509_verify_cert(ctx), 1);
+	assert_int_equal(X509_STORE_CTX_get_error(ctx), X509_V_ERR_PERMITTED_VIOLATION);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	X509_free(evil);
+	X509_free(ca);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(cakey);
+}
+
 static void test_second_run_changes_nothing(void **state)
 {
 	struct fx *f = *state;
@@ -858,6 +913,7 @@ int main(void)
 	        T(test_ca_is_a_p256_ca_for_ten_years_named_after_the_user),
 	        T(test_serials_are_random),
 	        T(test_server_cert_verifies_against_ca_and_names_localhost_and_both_loopbacks),
+	        T(test_ca_is_limited_to_the_loopback_names),
 	        T(test_second_run_changes_nothing),
 	        T(test_server_near_its_end_is_renewed_and_the_ca_kept),
 	        T(test_ca_near_its_end_is_renewed_and_the_server_with_it),
