@@ -239,6 +239,41 @@ grep -q "content sha256: $d" <<<"$out" && pass "the declaration's digest is in t
 grep -q 'ok  https://portal.example' <<<"$out" && grep -q 'pin_incorrect  https://portal.example' <<<"$out" &&
 	grep -q 'user_cancelled' <<<"$out" && grep -q 'card_absent' <<<"$out" && grep -q 'ok  imzactl' <<<"$out" && pass "outcomes and origins are recorded" || fail "outcomes and origins are recorded"
 
+# Hostile peers: random bytes in clear, random requests inside TLS, idle and half-open connections.
+pid_before=$(cut -d' ' -f1 "$IMZA_STACK_DIR/pids/imzad")
+python3 - "$PORT" "$CA" <<'EOF' >>"$LOG" 2>&1 && pass "400 hostile connections handled" || fail "400 hostile connections handled"
+import os, random, socket, ssl, sys
+port, ca = int(sys.argv[1]), sys.argv[2]
+rnd = random.Random(5)
+ctx = ssl.create_default_context(cafile=ca)
+def conn():
+    return socket.create_connection(("127.0.0.1", port), timeout=5)
+for i in range(400):
+    kind = i % 4
+    try:
+        if kind == 0:  # junk in clear
+            with conn() as c:
+                c.sendall(os.urandom(rnd.randrange(1, 4000)))
+                c.recv(100)
+        elif kind == 1:  # junk request inside TLS
+            with ctx.wrap_socket(conn(), server_hostname="localhost") as c:
+                c.sendall(bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 3000))))
+                c.recv(100)
+        elif kind == 2:  # half a request, then gone
+            with ctx.wrap_socket(conn(), server_hostname="localhost") as c:
+                c.sendall(b"POST /v1/sign HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: 100000\r\n\r\n{" % port)
+        else:  # a request line that never ends
+            with ctx.wrap_socket(conn(), server_hostname="localhost") as c:
+                c.sendall(b"GET /" + b"a" * rnd.randrange(10, 20000))
+                c.recv(100)
+    except (OSError, ssl.SSLError):
+        pass
+EOF
+st=$(api GET /v1/info "")
+pid_after=$(cut -d' ' -f1 "$IMZA_STACK_DIR/pids/imzad")
+[ "$st" = 200 ] && [ "$pid_before" = "$pid_after" ] && kill -0 "$pid_after" 2>/dev/null &&
+	pass "imzad (same pid) still answers after them" || fail "imzad still answers after hostile peers ($st)"
+
 # The PIN is nowhere: not in imzad's log, the pinentry record, or the SQLite files.
 if grep -a -l -F "$IMZA_PIN" "$IMZA_STACK_DIR"/imzad.log "$PLOG" "$IMZA_STACK_DIR"/state/* >>"$LOG" 2>&1; then
 	fail "no PIN in any log or in the SQLite file"
