@@ -709,8 +709,9 @@ static int listen_loopback(struct https_server *h, int family)
 
 /* A socket from systemd: it must listen on a loopback address. evhttp gets a duplicate, so the caller's
  * descriptor stays the caller's. */
-static int adopt(struct https_server *h, int fd)
+static int adopt(struct https_server *h, int fd, bool first)
 {
+	uint16_t port;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	int listening = 0, dup_fd;
@@ -729,6 +730,16 @@ static int adopt(struct https_server *h, int fd)
 	if (!listening || !loopback) {
 		log_error("https: socket %d is not listening on 127.0.0.1 or ::1", fd);
 		return -EADDRNOTAVAIL;
+	}
+	/* The port the Host header must name is the one the sockets listen on, whatever the config says. */
+	port = ntohs(ss.ss_family == AF_INET ? ((const struct sockaddr_in *)&ss)->sin_port
+	                                     : ((const struct sockaddr_in6 *)&ss)->sin6_port);
+	if (first)
+		h->port = port;
+	else if (port != h->port) {
+		log_error("https: the sockets passed listen on ports %u and %u: give them one port", h->port,
+		          port);
+		return -EINVAL;
 	}
 	dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	if (dup_fd < 0)
@@ -784,7 +795,7 @@ int https_server_new(struct daemon *d, struct signsvc *svc, SSL_CTX *ctx, uint16
 
 	if (nfds > 0) {
 		for (size_t i = 0; i < nfds && e == 0; i++)
-			e = adopt(h, fds[i]);
+			e = adopt(h, fds[i], i == 0);
 		listening = (unsigned)nfds;
 	} else {
 		for (size_t i = 0; i < sizeof(families) / sizeof(families[0]) && e == 0; i++) {
@@ -807,9 +818,14 @@ int https_server_new(struct daemon *d, struct signsvc *svc, SSL_CTX *ctx, uint16
 		https_server_free(h);
 		return e;
 	}
-	log_info("https: listening on port %u", port);
+	log_info("https: listening on port %u", h->port);
 	*ret = h;
 	return 0;
+}
+
+uint16_t https_server_port(const struct https_server *h)
+{
+	return h->port;
 }
 
 void https_server_free(struct https_server *h)

@@ -185,8 +185,8 @@ static int start_https(struct daemon *d, const struct imzad_config *cfg, const c
 		          strerror(-e));
 		return e;
 	}
-	log_info("HTTPS endpoint on https://127.0.0.1:%u (local CA in %s/%s)", (unsigned)cfg->https_port, dir,
-	         LOCALCA_CA_FILE);
+	log_info("HTTPS endpoint on https://127.0.0.1:%u (local CA in %s/%s)",
+	         (unsigned)https_server_port(*ret), dir, LOCALCA_CA_FILE);
 	return 0;
 }
 
@@ -297,8 +297,10 @@ int main(int argc, char **argv)
 	open_cache(&d, state);
 	if (signsvc_new(&d, cfg.pinentry, &d.signsvc) < 0)
 		goto out;
+	/* Without the endpoint (port taken, config dir unusable) the applications on the socket are still
+	 * served: imzad says why and goes on. */
 	if (cfg.https && start_https(&d, &cfg, cdir, &tls, &https) < 0)
-		goto out;
+		log_warning("running without the HTTPS endpoint");
 	if (server_new(&d, fd, &srv) < 0) {
 		close(fd);
 		goto out;

@@ -18,6 +18,11 @@ pids+=($!)
 for _ in $(seq 1 100); do [ -S "$rt/imza/imzad.sock" ] && break; sleep 0.05; done
 check_output "the runtime directory is 0700" '^700$' stat -c %a "$rt/imza"
 check_output "the socket is 0600" '^600$' stat -c %a "$rt/imza/imzad.sock"
+# Bound first, then the readers: wait for the card.
+for _ in $(seq 1 100); do
+	env -u IMZA_SOCKET XDG_RUNTIME_DIR="$rt" "$CTL" status 2>/dev/null | grep -q 'card: AHMET' && break
+	sleep 0.05
+done
 check_output "imzactl finds it through XDG_RUNTIME_DIR" 'card: AHMET' env -u IMZA_SOCKET XDG_RUNTIME_DIR="$rt" "$CTL" status
 # A second daemon on the same socket is refused, and does not break the first.
 if XDG_RUNTIME_DIR=$rt timeout 5 "$IMZAD" >"$WORK/imzad2.log" 2>&1; then fail "a second imzad on a live socket refuses to start"; else
@@ -47,12 +52,22 @@ pids=()
 check_output "it said it was shutting down" 'shutting down' cat "$WORK/imzad1.log"
 [ ! -e "$rt/imza/imzad.sock" ] && pass "the socket file is gone" || fail "the socket file is gone"
 # Socket activation: systemd hands over the listening socket (LISTEN_FDS).
-systemd-socket-activate -E PCSCLITE_CSOCK_NAME -l "$WORK/act.sock" "$IMZAD" >"$WORK/imzad3.log" 2>&1 &
+systemd-socket-activate -E PCSCLITE_CSOCK_NAME -E XDG_CONFIG_HOME -E XDG_STATE_HOME -l "$WORK/act.sock" "$IMZAD" >"$WORK/imzad3.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do [ -S "$WORK/act.sock" ] && break; sleep 0.05; done
 # The first connection starts it; the card shows once it has been read.
 for _ in $(seq 1 50); do "$CTL" --socket "$WORK/act.sock" status 2>/dev/null | grep -q 'card: AHMET' && break; sleep 0.1; done
 check_output "a socket-activated imzad answers on the socket it was given" 'card: AHMET' "$CTL" --socket "$WORK/act.sock" status
+stop_pids
+# Socket activation of the HTTPS endpoint too: one Unix and one TCP socket passed, each served.
+aport=$((40000 + RANDOM % 20000))
+systemd-socket-activate -E PCSCLITE_CSOCK_NAME -E XDG_CONFIG_HOME -E XDG_STATE_HOME -l "$WORK/act2.sock" \
+	-l "127.0.0.1:$aport" "$IMZAD" >"$WORK/imzad5.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do [ -S "$WORK/act2.sock" ] && break; sleep 0.05; done
+for _ in $(seq 1 50); do "$CTL" --socket "$WORK/act2.sock" status 2>/dev/null | grep -q 'card: AHMET' && break; sleep 0.1; done
+check_output "activated with a TCP socket as well: the HTTPS endpoint answers on it" '"name": *"imza"' \
+	curl -sS -m 10 --cacert "$XDG_CONFIG_HOME/imza/ca.crt" "https://127.0.0.1:$aport/v1/info"
 stop_pids
 # systemd's notify protocol: READY=1 once serving, then WATCHDOG=1 at half the watchdog interval.
 /usr/bin/python3 - "$WORK/notify" >"$WORK/notify.out" 2>&1 <<'PY' &

@@ -282,6 +282,18 @@ pid_after=$(cut -d' ' -f1 "$IMZA_STACK_DIR/pids/imzad")
 [ "$st" = 200 ] && [ "$pid_before" = "$pid_after" ] && kill -0 "$pid_after" 2>/dev/null &&
 	pass "imzad (same pid) still answers after them" || fail "imzad still answers after hostile peers ($st)"
 
+# A second imzad whose HTTPS port is taken still serves its socket, and says why it has no endpoint.
+"$IMZA_BUILDDIR/daemon/imzad" --socket "$WORK/second.sock" --state-dir "$WORK/second-state" \
+	--config-dir "$WORK/second-config" --https-port "$PORT" >"$WORK/second.log" 2>&1 &
+second=$!
+for _ in $(seq 1 100); do [ -S "$WORK/second.sock" ] && break; sleep 0.05; done
+"$CTL" --socket "$WORK/second.sock" status >>"$LOG" 2>&1 && grep -q 'running without the HTTPS endpoint' "$WORK/second.log" &&
+	pass "HTTPS port taken: imzad serves its socket without the endpoint, and logs it" ||
+	fail "HTTPS port taken: imzad serves its socket without the endpoint"
+kill "$second" 2>/dev/null
+wait "$second" 2>/dev/null
+grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK/second.log" >>"$LOG" && fail "no sanitizer report from the second imzad"
+
 # The PIN is nowhere: not in imzad's log, the pinentry record, or the SQLite files.
 if grep -a -l -F "$IMZA_PIN" "$IMZA_STACK_DIR"/imzad.log "$PLOG" "$IMZA_STACK_DIR"/state/* >>"$LOG" 2>&1; then
 	fail "no PIN in any log or in the SQLite file"

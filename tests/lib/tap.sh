@@ -14,6 +14,8 @@ tap_name=$(basename "$0" .sh)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/imza-$tap_name.XXXXXX")
 LOG=$WORK/test.log
 : >"$LOG"
+# Whatever a test starts keeps its settings, CA and cache under WORK, never in the user's own dirs.
+export XDG_CONFIG_HOME=$WORK/xdg-config XDG_STATE_HOME=$WORK/xdg-state
 tap_stacks=()
 
 pass() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $*"; }
