@@ -510,7 +510,7 @@ int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret)
 		r = err_to_errno(err) == -EIO ? -EIO : -EPROTO;
 		goto out;
 	}
-	r = command(ctx, rq, "SETOK", "İzin ver");
+	r = command(ctx, rq, "SETOK", "Bu seferlik izin ver");
 	if (r == 0 && rq->can_remember)
 		r = command(ctx, rq, "SETNOTOK", "Her zaman izin ver");
 	if (r == 0)

@@ -24,8 +24,9 @@ struct dialog_request {
 	unsigned timeout_s; /* the dialog closes itself after this (pinentry's SETTIMEOUT); 0: none */
 };
 
-/* Asks whether origin may use imza: one CONFIRM with the buttons "İzin ver" (OK: once), "Her zaman izin
- * ver" (NOTOK: always; only when can_remember) and "Reddet" (Cancel, or the window closed: deny).
+/* Asks whether origin may use imza: one CONFIRM with the buttons "Bu seferlik izin ver" (OK: once),
+ * "Her zaman izin ver" (NOTOK: always; only when can_remember) and "Reddet" (Cancel, or the window
+ * closed: deny).
  * 0 and *ret set; -ETIMEDOUT; -ENOENT when the program cannot be started; -EIO/-EPROTO when it fails. */
 int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret);
 /* Shows origin, subject and content and asks for the PIN. 0 with the PIN in *ret (locked memory; the

@@ -241,7 +241,7 @@ static void test_consent_ok_button_is_once(void **state)
 	assert_int_equal(c, DIALOG_ONCE);
 	lg = read_log();
 	assert_arg(&lg, "SETTITLE", "imza");
-	assert_arg(&lg, "SETOK", "İzin ver");
+	assert_arg(&lg, "SETOK", "Bu seferlik izin ver");
 	assert_arg(&lg, "SETNOTOK", "Her zaman izin ver");
 	assert_arg(&lg, "SETCANCEL", "Reddet");
 	assert_true(has(find(&lg, "SETDESC"), ORIGIN));
@@ -283,7 +283,7 @@ static void test_consent_without_remember_never_offers_always(void **state)
 	assert_int_equal(c, DIALOG_ONCE);
 	lg = read_log();
 	assert_int_equal(count(&lg, "SETNOTOK"), 0);
-	assert_arg(&lg, "SETOK", "İzin ver");
+	assert_arg(&lg, "SETOK", "Bu seferlik izin ver");
 	assert_arg(&lg, "SETCANCEL", "Reddet");
 	free_log(&lg);
 }
