@@ -484,6 +484,29 @@ static bool request_ok(const struct dialog_request *rq)
 
 /* ---- the dialogs ---- */
 
+/* Starts the pinentry, sets it up and gives it the description: the part both dialogs share. */
+static int dialog_begin(const struct dialog_request *rq, struct line *desc, assuan_context_t *ret_ctx)
+{
+	assuan_context_t ctx = NULL;
+	gpg_error_t err;
+	int r;
+
+	r = dialog_open(rq, &ctx);
+	if (r < 0)
+		return r;
+	r = dialog_setup(ctx, rq);
+	if (r == 0 && (err = transact(ctx, desc)) != 0) {
+		log_failure(rq, "SETDESC", err);
+		r = err_to_errno(err) == -EIO ? -EIO : -EPROTO;
+	}
+	if (r < 0) {
+		dialog_close(ctx);
+		return r;
+	}
+	*ret_ctx = ctx;
+	return 0;
+}
+
 int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret)
 {
 	assuan_context_t ctx = NULL;
@@ -493,23 +516,13 @@ int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret)
 
 	if (!request_ok(rq) || ret == NULL)
 		return -EINVAL;
-	r = dialog_open(rq, &ctx);
-	if (r < 0)
-		return r;
-	r = dialog_setup(ctx, rq);
-	if (r < 0)
-		goto out;
-
 	line_init(&desc, "SETDESC ");
 	line_put_clipped(&desc, rq->origin, ORIGIN_MAX_ESC);
 	line_put_str(&desc, " e-imza kartınızı kullanmak istiyor.\nSertifikalarınızı görebilir ve imza "
 	                    "isteyebilir; her imza için PIN ayrıca sorulur.\n\nİzin veriyor musunuz?");
-	err = transact(ctx, &desc);
-	if (err) {
-		log_failure(rq, "SETDESC", err);
-		r = err_to_errno(err) == -EIO ? -EIO : -EPROTO;
-		goto out;
-	}
+	r = dialog_begin(rq, &desc, &ctx);
+	if (r < 0)
+		return r;
 	r = command(ctx, rq, "SETOK", "Bu seferlik izin ver");
 	if (r == 0 && rq->can_remember)
 		r = command(ctx, rq, "SETNOTOK", "Her zaman izin ver");
@@ -615,22 +628,12 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 
 	if (!request_ok(rq) || ret == NULL)
 		return -EINVAL;
-	r = dialog_open(rq, &ctx);
-	if (r < 0)
-		return r;
-	r = dialog_setup(ctx, rq);
-	if (r < 0)
-		goto out;
-
 	r = pin_desc(rq, &desc);
 	if (r < 0)
-		goto out;
-	err = transact(ctx, &desc);
-	if (err) {
-		log_failure(rq, "SETDESC", err);
-		r = err_to_errno(err) == -EIO ? -EIO : -EPROTO;
-		goto out;
-	}
+		return r;
+	r = dialog_begin(rq, &desc, &ctx);
+	if (r < 0)
+		return r;
 	r = command(ctx, rq, "SETPROMPT", "PIN:");
 	if (r == 0)
 		r = command(ctx, rq, "SETOK", "İmzala");
