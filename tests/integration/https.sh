@@ -223,6 +223,28 @@ echo "## busy: $busy, cancelled: $cancelled" >>"$LOG"
 	fail "11 at once: busy with Retry-After ($busy busy, $cancelled served)"
 script 'consent always' "pin $IMZA_PIN"
 
+# A page that goes away while its PIN dialog is up, or while it waits in the queue: no signature is
+# made for it, the audit log says so, and imzad goes on.
+script 'consent always' "pin $IMZA_PIN" 'delay 1500'
+before=$(apdus)
+b1=$(python3 -c 'import json,sys; print(json.dumps({"certificate":sys.argv[1],"text":"left during the dialog"}))' "$CERT")
+b2=$(python3 -c 'import json,sys; print(json.dumps({"certificate":sys.argv[1],"text":"left while queued"}))' "$CERT")
+for b in "$b1" "$b2"; do
+	curl -sS -m 0.7 --cacert "$CA" -o /dev/null -H 'Origin: https://portal.example' -H 'Content-Type: text/plain' \
+		--data-binary "$b" "$URL/v1/sign" >>"$LOG" 2>&1 &
+	sleep 0.2
+done
+wait
+sleep 2.5
+[ "$(apdus)" = "$before" ] && pass "requesters gone before the PIN: the card was not used" ||
+	fail "requesters gone before the PIN: the card was not used ($before -> $(apdus) APDUs)"
+out=$("$CTL" log --last 2 2>&1)
+echo "$out" >>"$LOG"
+[ "$(grep -c '  abandoned  https://portal.example' <<<"$out")" = 2 ] && pass "both are in the audit log as abandoned" ||
+	fail "both are in the audit log as abandoned"
+script 'consent always' "pin $IMZA_PIN"
+expect "and the next request is served" 200 "" "$(api POST /v1/sign "$body" -H 'Origin: https://portal.example')"
+
 # imzactl sign: the same service from the command line.
 printf 'imzactl ile imzalanan belge\n' >"$T/doc.txt"
 check "imzactl sign writes a .p7s" "$CTL" sign --cert "$CERT" --in "$T/doc.txt" --out "$T/doc.p7s" --text
