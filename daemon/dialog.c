@@ -248,18 +248,103 @@ static size_t clip_len(const uint8_t *s, size_t n, size_t budget, size_t max_cha
 	return i;
 }
 
-/* s escaped, or as much of it as fits budget followed by "…". */
-static void line_put_clipped(struct line *l, const char *s, size_t budget)
-{
-	size_t n = strlen(s), k;
+/* ---- what the user sees is what is signed ---- */
 
-	if (esc_len(s, n) <= budget) {
-		line_put_esc(l, s, n);
+/* Of a long text only the start can be shown; the rest is covered by the SHA-256. */
+#define VISIBLE_IN_MAX 4096
+/* The widest marker, "\u27e8U+10FFFF\u27e9". */
+#define MARKER_MAX 14
+
+/* Characters that would make the dialog show other than what is signed: controls but LF and TAB
+ * (CR, ESC sequences rewrite a terminal pinentry's screen), DEL and C1, and the invisible or
+ * reordering format characters (zero-width ones, bidi overrides and isolates, the soft hyphen, BOM). */
+static bool hidden_char(uint32_t cp)
+{
+	return (cp < 0x20 && cp != '\n' && cp != '\t') || (cp >= 0x7f && cp <= 0x9f) || cp == 0xad ||
+	       cp == 0x61c || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
+	       (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff;
+}
+
+/* One UTF-8 sequence at s: its length, and its code point or -1 when it is not valid UTF-8 (then the
+ * length is 1: that byte alone is shown as a marker). */
+static size_t utf8_next(const uint8_t *s, size_t n, int32_t *ret_cp)
+{
+	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+	size_t len = s[0] < 0x80             ? 1
+	             : (s[0] & 0xe0) == 0xc0 ? 2
+	             : (s[0] & 0xf0) == 0xe0 ? 3
+	             : (s[0] & 0xf8) == 0xf0 ? 4
+	                                     : 0;
+	uint32_t cp;
+
+	*ret_cp = -1;
+	if (len == 0 || len > n)
+		return 1;
+	cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 1;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 1;
+	*ret_cp = (int32_t)cp;
+	return len;
+}
+
+/* The first VISIBLE_IN_MAX bytes of s with every hidden character or invalid byte replaced by a visible
+ * marker ("\u27e8U+202E\u27e9", "\u27e80xFF\u27e9"). Sets *ret_changed when anything was replaced. Free it. */
+static char *visible_copy(const uint8_t *s, size_t n, size_t *ret_len, bool *ret_changed)
+{
+	size_t in = n < VISIBLE_IN_MAX ? n : VISIBLE_IN_MAX, o = 0;
+	char *out = malloc(in * MARKER_MAX + 1);
+
+	*ret_changed = false;
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < in;) {
+		int32_t cp;
+		size_t k = utf8_next(s + i, in - i, &cp);
+
+		if (cp < 0)
+			o += (size_t)snprintf(out + o, MARKER_MAX + 1,
+			                      "\xe2\x9f\xa8"
+			                      "0x%02X\xe2\x9f\xa9",
+			                      s[i]);
+		else if (hidden_char((uint32_t)cp))
+			o += (size_t)snprintf(out + o, MARKER_MAX + 1,
+			                      "\xe2\x9f\xa8"
+			                      "U+%04X\xe2\x9f\xa9",
+			                      (unsigned)cp);
+		else
+			memcpy(out + o, s + i, k), o += k;
+		*ret_changed |= cp < 0 || hidden_char((uint32_t)cp);
+		i += k;
+	}
+	out[o] = '\0';
+	*ret_len = o;
+	return out;
+}
+
+/* s escaped, or as much of it as fits budget followed by "…". */
+static void line_put_clipped(struct line *l, const char *str, size_t budget)
+{
+	bool changed;
+	size_t n, k;
+	char *s = visible_copy((const uint8_t *)str, strlen(str), &n, &changed);
+
+	if (s == NULL) {
+		l->overflow = true;
 		return;
 	}
-	k = clip_len((const uint8_t *)s, n, budget - strlen(ELLIPSIS), SIZE_MAX);
-	line_put_esc(l, s, k);
-	line_put_str(l, ELLIPSIS);
+	if (esc_len(s, n) <= budget && strlen(str) <= VISIBLE_IN_MAX) {
+		line_put_esc(l, s, n);
+	} else {
+		k = clip_len((const uint8_t *)s, n, budget - strlen(ELLIPSIS), SIZE_MAX);
+		line_put_esc(l, s, k);
+		line_put_str(l, ELLIPSIS);
+	}
+	free(s);
 }
 
 static int sha256_hex(const uint8_t *data, size_t len, char hex[static 65])
@@ -280,24 +365,43 @@ static int sha256_hex(const uint8_t *data, size_t len, char hex[static 65])
 
 /* Text: whole when it fits and is at most TEXT_MAX_CHARS characters; else a prefix, "…", and its size
  * and SHA-256 so that the whole can still be compared with what the page shows. */
-static int put_text(struct line *l, const uint8_t *s, size_t n, size_t budget)
+static int put_text(struct line *l, const uint8_t *content, size_t n, size_t budget)
 {
 	char suffix[160], hex[65];
-	size_t slen, k;
+	size_t slen, k, dn;
+	bool changed, whole;
 	int r;
+	char *d = visible_copy(content, n, &dn, &changed);
+	const uint8_t *s = (const uint8_t *)d;
 
-	if (esc_len(s, n) <= budget && clip_len(s, n, SIZE_MAX, TEXT_MAX_CHARS) == n) {
-		line_put_esc(l, s, n);
+	if (d == NULL)
+		return -ENOMEM;
+	whole = n <= VISIBLE_IN_MAX && esc_len(s, dn) <= budget &&
+	        clip_len(s, dn, SIZE_MAX, TEXT_MAX_CHARS) == dn;
+	if (whole && !changed) {
+		line_put_esc(l, s, dn);
+		free(d);
 		return 0;
 	}
-	r = sha256_hex(s, n, hex);
-	if (r < 0)
+	/* Cut, or shown with markers: the size and SHA-256 name exactly what is signed. */
+	r = sha256_hex(content, n, hex);
+	if (r < 0) {
+		free(d);
 		return r;
-	snprintf(suffix, sizeof(suffix), ELLIPSIS "\n(%zu bayt, SHA-256: %s)", n, hex);
+	}
+	snprintf(suffix, sizeof(suffix), "\n(%zu bayt, SHA-256: %s)", n, hex);
 	slen = esc_len(suffix, strlen(suffix));
-	k = clip_len(s, n, budget > slen ? budget - slen : 0, TEXT_MAX_CHARS);
+	if (!whole || esc_len(s, dn) + slen > budget) {
+		/* Cut: "…" before the size. */
+		snprintf(suffix, sizeof(suffix), ELLIPSIS "\n(%zu bayt, SHA-256: %s)", n, hex);
+		slen = esc_len(suffix, strlen(suffix));
+		k = clip_len(s, dn, budget > slen ? budget - slen : 0, TEXT_MAX_CHARS);
+	} else {
+		k = dn;
+	}
 	line_put_esc(l, s, k);
 	line_put_str(l, suffix);
+	free(d);
 	return 0;
 }
 

@@ -688,8 +688,47 @@ static void test_control_characters_round_trip_through_escaping(void **state)
 	pin_secret_wipe(&pin);
 	lg = read_log();
 	d = find(&lg, "SETDESC");
-	assert_true(has(d, text));
+	/* %, LF and TAB pass the escaping as they are; CR and 0x01 are shown as markers. */
+	assert_true(has(d,
+	                "100% doğru\xe2\x9f\xa8U+000D\xe2\x9f\xa9\nikinci satır\xe2\x9f\xa8U+0001\xe2\x9f\xa9"
+	                "son %0A %% \t."));
 	assert_true(has(d, "https://a%41.example şu"));
+	free_log(&lg);
+}
+
+static void test_hidden_and_reordering_characters_are_shown_as_markers_with_the_digest(void **state)
+{
+	/* CR + ESC sequences (a terminal pinentry), a right-to-left override, a zero-width space, a
+	 * byte that is not UTF-8: none reaches the dialog as it is. */
+	static const char text[] = "Odeme: 100 TL\r\x1b[2K\x1b[1AOdeme: 1 TL \xe2\x80\xae\xe2\x80\x8b\xff.";
+	struct dialog_request rq = text_request(text);
+	struct pin_secret pin = {0};
+	const struct entry *d;
+	struct log lg;
+	char want[160];
+	uint8_t md[32];
+
+	rq.origin = "imzactl (pid 7, name \xe2\x80\xae"
+	            "evil)";
+	write_script("pin 0000\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	pin_secret_wipe(&pin);
+	lg = read_log();
+	d = find(&lg, "SETDESC");
+	assert_true(has(d, "Odeme: 100 TL\xe2\x9f\xa8U+000D\xe2\x9f\xa9\xe2\x9f\xa8U+001B\xe2\x9f\xa9[2K"));
+	assert_true(has(d, "\xe2\x9f\xa8U+202E\xe2\x9f\xa9\xe2\x9f\xa8U+200B\xe2\x9f\xa9\xe2\x9f\xa8"
+	                   "0xFF\xe2\x9f\xa9."));
+	assert_false(has(d, "\xe2\x80\xae"));
+	assert_false(has(d, "\x1b"));
+	assert_true(has(d, "name \xe2\x9f\xa8U+202E\xe2\x9f\xa9"
+	                   "evil"));
+	/* Not cut, so no "…", but the digest of exactly what is signed. */
+	assert_int_equal(EVP_Digest(text, strlen(text), md, NULL, EVP_sha256(), NULL), 1);
+	snprintf(want, sizeof(want), "\n(%zu bayt, SHA-256: ", strlen(text));
+	for (int i = 0; i < 32; i++)
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%02x", md[i]);
+	assert_true(has(d, want));
+	assert_false(has(d, "\xe2\x80\xa6\n("));
 	free_log(&lg);
 }
 
@@ -903,6 +942,9 @@ int main(int argc, char **argv)
 	        cmocka_unit_test_setup_teardown(test_pin_never_appears_in_the_log, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_control_characters_round_trip_through_escaping, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_hidden_and_reordering_characters_are_shown_as_markers_with_the_digest, setup,
+	                teardown),
 	        cmocka_unit_test_setup_teardown(
 	                test_long_origin_and_subject_keep_the_line_within_assuan_limit, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_display_and_tty_are_passed_as_options, setup, teardown),
