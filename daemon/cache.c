@@ -699,7 +699,13 @@ int cache_audit_add(struct cache *c, int64_t time, const char *origin, const uin
 		rc = bind_hash(st, 4, content_sha256);
 	if (rc == SQLITE_OK)
 		rc = bind_text_capped(st, 5, result, CACHE_RESULT_MAX);
-	return run_once(c, st, rc);
+	r = run_once(c, st, rc);
+	if (r < 0)
+		return r;
+	r = prepare_once(c, "DELETE FROM audit WHERE seq <= last_insert_rowid() - ?1", &st);
+	if (r < 0)
+		return r;
+	return run_once(c, st, sqlite3_bind_int64(st, 1, CACHE_AUDIT_KEEP));
 }
 
 static const uint8_t *column_hash(sqlite3_stmt *st, int i)

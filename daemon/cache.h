@@ -62,6 +62,8 @@ int cache_clear(struct cache *c);
 
 #define CACHE_ORIGIN_MAX 320
 #define CACHE_RESULT_MAX 128
+/* The audit log keeps the newest entries only: a bound on the file, whatever happens. */
+#define CACHE_AUDIT_KEEP 100000
 
 struct audit_entry {
 	int64_t seq;
@@ -72,7 +74,7 @@ struct audit_entry {
 	const char *result;
 };
 
-/* Appends one row; origin and result are cut to their caps. */
+/* Appends one row; origin and result are cut to their caps. Rows beyond the newest CACHE_AUDIT_KEEP go. */
 int cache_audit_add(struct cache *c, int64_t time, const char *origin, const uint8_t *cert_sha256,
                     const uint8_t *content_sha256, const char *result);
 /* The last `limit` rows, oldest first. The entry's pointers are valid during the callback only. */

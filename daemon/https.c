@@ -659,6 +659,15 @@ static void on_request(struct evhttp_request *req, void *arg)
 		hreq_free(r);
 		return;
 	}
+	/* A browser leaves Origin out of no-cors requests (an <img> or <script> pointing here), so any page
+	 * could make the user answer "(no origin)" dialogs; browsers mark every request with Sec-Fetch-*.
+	 * Without an Origin, only programs that are not browsers get the dialog. */
+	if (origin == NULL &&
+	    (evhttp_find_header(in, "Sec-Fetch-Mode") || evhttp_find_header(in, "Sec-Fetch-Site"))) {
+		reply_error(r, 403, "origin_denied", "a browser request without Origin cannot be granted");
+		hreq_free(r);
+		return;
+	}
 	/* Every other route needs consent: a stored "deny" answers at once, before anything else. */
 	decision = r->has_origin ? sign_origin_decision(h->svc, r->origin) : -ENOENT;
 	if (decision == 0) {

@@ -46,6 +46,7 @@ struct sign_pending {
 	sign_done_cb done_cb;
 	void *ud;
 	bool abandoned;
+	bool queued;         /* it got a place in the queue (only those are audited) */
 	struct event *timer; /* queue timeout, then the card wait */
 	struct sign_pending *next;
 	/* Where the certificate was found, for the card job. */
@@ -110,7 +111,9 @@ static const char *peer_name(const struct sign_peer *p)
 
 static void audit(struct signsvc *svc, struct sign_pending *rq, const char *result)
 {
-	if (rq->kind != REQ_SIGN || svc->d->cache == NULL)
+	/* Only what reached the queue: refusals at the door (busy, a standing deny) would let a hostile page
+	 * grow the log at will. */
+	if (rq->kind != REQ_SIGN || !rq->queued || svc->d->cache == NULL)
 		return;
 	if (cache_audit_add(svc->d->cache, (int64_t)time(NULL), peer_name(&rq->peer), rq->args.cert_id,
 	                    rq->content_sha256, result) < 0)
@@ -225,7 +228,8 @@ enum dialog_kind { DLG_CONSENT, DLG_PIN };
 
 struct dialog_task {
 	pthread_mutex_t mu;
-	bool orphan; /* the service is gone: the thread frees the task */
+	bool orphan;   /* the service is gone: the thread frees the task */
+	bool finished; /* the thread is done with the dialog (its done event may never run now) */
 	enum dialog_kind kind;
 	struct dialog_request rq;
 	char *program, *origin, *subject;
@@ -264,8 +268,10 @@ static void *dialog_thread(void *arg)
 		t->result = dialog_pin(&t->rq, &t->pin);
 	pthread_mutex_lock(&t->mu);
 	orphan = t->orphan;
+	t->finished = true;
 	if (!orphan)
 		event_active(t->done, 0, 0);
+	/* After this unlock the task is the main loop's: the thread touches nothing of it any more. */
 	pthread_mutex_unlock(&t->mu);
 	if (orphan)
 		task_free(t);
@@ -273,6 +279,14 @@ static void *dialog_thread(void *arg)
 }
 
 static void on_consent_done(struct sign_pending *rq, struct dialog_task *t);
+/* The card's PIN counter as last seen, for a wrong PIN the card never saw. */
+static int tries_of(struct sign_pending *rq)
+{
+	struct slot *s = slot_get(rq->svc->d, rq->slot);
+
+	return s && s->token && s->card_seq == rq->card_seq ? s->token->pin_tries_left : -1;
+}
+
 static void on_pin_done(struct sign_pending *rq, struct dialog_task *t);
 
 static void on_dialog_done(evutil_socket_t fd, short what, void *arg)
@@ -280,6 +294,10 @@ static void on_dialog_done(evutil_socket_t fd, short what, void *arg)
 	struct dialog_task *t = arg;
 	struct signsvc *svc = t->svc;
 	struct sign_pending *rq = svc->current;
+
+	/* The thread activated us while holding the lock: wait for its unlock before the task goes. */
+	pthread_mutex_lock(&t->mu);
+	pthread_mutex_unlock(&t->mu);
 
 	svc->dialog = NULL;
 	if (rq == NULL) {
@@ -629,7 +647,12 @@ static void sign_job_done(struct reader_job *rj, int r)
 		else if (r == CARD_E_PIN_LOCKED)
 			s->token->pin_tries_left = 0;
 	}
-	if (r == CARD_E_PIN_INCORRECT)
+	/* A PIN the card cannot even take (PIV: over 8 bytes) is a wrong PIN; the card was not asked. */
+	if (r == -EINVAL && !j->verified) {
+		res.err = SIGN_E_PIN_INCORRECT;
+		j->tries = s && s->token ? s->token->pin_tries_left : -1;
+	}
+	if (res.err == SIGN_E_PIN_INCORRECT)
 		res.tries_left = j->tries;
 	if (r < 0 && j->verified && r != CARD_E_REMOVED)
 		res.err = SIGN_E_INTERNAL;
@@ -755,7 +778,9 @@ static void look_for_card(struct sign_pending *rq)
 	}
 	if (rq->step == ST_WAIT_CARD)
 		return;
-	if (rq->args.wait_s == 0) {
+	/* A certificate no known card holds will not come by waiting (the page took the id from the listing,
+	 * which holds known cards only): the queue is not held for it. */
+	if (rq->args.wait_s == 0 || (rq->svc->d->cache && !cert_known(rq->svc, rq->args.cert_id))) {
 		on_card_wait_over(-1, 0, rq);
 		return;
 	}
@@ -826,6 +851,9 @@ static void on_pin_done(struct sign_pending *rq, struct dialog_task *t)
 	case -ECANCELED:
 	case -EINVAL: /* an empty PIN */
 		finish_err(rq, SIGN_E_USER_CANCELLED, -1);
+		return;
+	case -E2BIG: /* longer than any PIN: wrong, and the card was not asked */
+		finish_err(rq, SIGN_E_PIN_INCORRECT, tries_of(rq));
 		return;
 	case -ETIMEDOUT:
 		finish_err(rq, SIGN_E_TIMEOUT, -1);
@@ -922,6 +950,7 @@ static struct sign_pending *enqueue(struct signsvc *svc, struct sign_pending *rq
 	for (p = &svc->head; *p; p = &(*p)->next)
 		;
 	*p = rq;
+	rq->queued = true;
 	svc->queued++;
 	advance(svc);
 	return rq;
@@ -957,6 +986,12 @@ struct sign_pending *sign_submit(struct signsvc *svc, const struct sign_peer *p,
 
 	if (a->len > SIGN_CONTENT_MAX || a->wait_s > SIGN_WAIT_MAX || (a->len > 0 && a->content == NULL) ||
 	    (a->detached && a->format != SIGN_FMT_CADES)) {
+		res.message = default_message(res.err);
+		cb(ud, &res);
+		return NULL;
+	}
+	if (standing_answer(svc, p) == 0) {
+		res.err = SIGN_E_ORIGIN_DENIED;
 		res.message = default_message(res.err);
 		cb(ud, &res);
 		return NULL;
@@ -1029,12 +1064,19 @@ void signsvc_free(struct signsvc *svc)
 	if (svc == NULL)
 		return;
 	if (svc->dialog) {
-		/* The dialog thread may still be waiting for the user: it frees its task itself. */
-		pthread_mutex_lock(&svc->dialog->mu);
-		svc->dialog->orphan = true;
-		event_free(svc->dialog->done);
-		svc->dialog->done = NULL;
-		pthread_mutex_unlock(&svc->dialog->mu);
+		struct dialog_task *t = svc->dialog;
+		bool finished;
+
+		/* A dialog still waiting for the user frees its task itself; one that ended while the loop no
+		 * longer ran is freed here. */
+		pthread_mutex_lock(&t->mu);
+		finished = t->finished;
+		t->orphan = true;
+		event_free(t->done);
+		t->done = NULL;
+		pthread_mutex_unlock(&t->mu);
+		if (finished)
+			task_free(t);
 		svc->dialog = NULL;
 	}
 	/* Nothing may start now: answer everything still here. imzad frees the reader monitor first, so

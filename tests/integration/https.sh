@@ -86,6 +86,19 @@ script 'consent deny'
 expect "the user denies a new origin" 403 origin_denied "$(api GET /v1/certificates "" -H 'Origin: https://new.example')"
 grep -q '"cmd":"CONFIRM"' "$PLOG" && grep -q 'https://new.example' "$PLOG" &&
 	pass "the consent dialog named the origin" || fail "the consent dialog named the origin"
+# Once denied, the origin is refused at the door for a while: no dialog, no card, no audit rows.
+entries() { "$CTL" log | sed -n 's/^\([0-9]*\) entr.*/\1/p'; }
+n0=$(entries)
+: >"$PLOG"
+codes=$(for i in $(seq 1 30); do api POST /v1/sign '{"certificate":"'"$(printf '0%.0s' $(seq 64))"'","text":"x"}' \
+	-H 'Origin: https://new.example'; echo; done | sort | uniq -c | tr -s ' ')
+[ "$codes" = " 30 403" ] && [ ! -s "$PLOG" ] && [ "$(entries)" = "$n0" ] &&
+	pass "a denied origin's 30 requests: 403, no dialog, the audit log does not grow" ||
+	fail "a denied origin's 30 requests: 403, no dialog, no audit ($codes, $n0 -> $(entries))"
+# A browser's no-cors request (an <img> at the endpoint) carries no Origin: refused without a dialog.
+expect "a browser request without Origin" 403 origin_denied \
+	"$(api GET /v1/certificates "" -H 'Sec-Fetch-Mode: no-cors' -H 'Sec-Fetch-Site: cross-site')"
+[ ! -s "$PLOG" ] && pass "and no dialog for it" || fail "and no dialog for it"
 
 # The certificates, and the qualified one.
 script 'consent always' "pin $IMZA_PIN"
@@ -210,6 +223,7 @@ st2=$(api POST /v1/sign "$body" -H 'Origin: https://once.example')
 
 # A queue that is full says busy, with Retry-After; what was queued completes.
 script 'consent always' 'pin cancel' 'delay 400'
+n0=$(entries)
 for i in $(seq 1 11); do
 	( curl -sS --cacert "$CA" -o /dev/null -D "$T/busy-$i.hdr" -w '%{http_code}' -H 'Origin: https://portal.example' \
 		-H 'Content-Type: text/plain' --data-binary "$body" "$URL/v1/sign" >"$T/busy-$i.status" 2>>"$LOG" ) &
@@ -221,6 +235,22 @@ echo "## busy: $busy, cancelled: $cancelled" >>"$LOG"
 [ "$busy" -ge 1 ] && [ $((busy + cancelled)) = 11 ] && grep -qi '^retry-after:' $(grep -l 503 "$T"/busy-*.status | head -1 | sed 's/status$/hdr/') &&
 	pass "11 at once: $busy busy (503, Retry-After), the other $cancelled served in turn" ||
 	fail "11 at once: busy with Retry-After ($busy busy, $cancelled served)"
+[ "$(entries)" = $((n0 + cancelled)) ] && pass "only the $cancelled served are audited, not the busy ones" ||
+	fail "only the served are audited ($n0 -> $(entries), $cancelled served)"
+# A PIN longer than the card takes: a wrong PIN, the card never asked, its counter unchanged.
+t0=$(tries)
+script 'consent always' 'pin 123456789012'
+st=$(api POST /v1/sign "$body" -H 'Origin: https://portal.example')
+expect "a PIN too long for the card" 403 pin_incorrect "$st"
+[ "$(json 'j["tries_left"]')" = "$t0" ] && [ "$(tries)" = "$t0" ] && pass "tries left unchanged ($t0)" ||
+	fail "tries left unchanged ($(json 'j.get("tries_left")'), card $(tries), was $t0)"
+# An id no known card holds does not hold the queue for its wait.
+script 'consent always' "pin $IMZA_PIN"
+start=$(date +%s%N)
+expect "an unknown certificate, with wait 30" 404 certificate_unknown \
+	"$(api POST /v1/sign '{"certificate":"'"$(printf 'ab%.0s' $(seq 32))"'","text":"x","wait":30}' -H 'Origin: https://portal.example')"
+ms=$((($(date +%s%N) - start) / 1000000))
+[ "$ms" -lt 5000 ] && pass "answered without waiting (${ms} ms)" || fail "answered without waiting (${ms} ms)"
 script 'consent always' "pin $IMZA_PIN"
 
 # A page that goes away while its PIN dialog is up, or while it waits in the queue: no signature is

@@ -1121,6 +1121,33 @@ static void test_audit_origin_and_result_are_cut_to_their_caps(void **state)
 	cache_close(c);
 }
 
+static void test_audit_keeps_only_the_newest_rows(void **state)
+{
+	char dir[128], path[160], sql[160];
+	struct cache *c = NULL;
+	struct audit_seen a = {0};
+	sqlite3 *db = NULL;
+
+	new_dir(dir, sizeof(dir));
+	assert_int_equal(cache_open(dir, &c), 0);
+	assert_int_equal(cache_audit_add(c, 1, "https://old.example", NULL, NULL, "ok"), 0);
+	cache_close(c);
+	/* A log as long as the cap allows, without writing all of it: the next row is number KEEP + 2. */
+	path_in(path, sizeof(path), dir, "cache.sqlite");
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	snprintf(sql, sizeof(sql), "INSERT INTO audit (seq, time, origin, result) VALUES (%d, 2, 'x', 'ok')",
+	         CACHE_AUDIT_KEEP + 1);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(cache_open(dir, &c), 0);
+	assert_int_equal(cache_audit_add(c, 3, "https://new.example", NULL, NULL, "ok"), 0);
+	assert_int_equal(cache_audit_list(c, 10, audit_collect, &a), 0);
+	assert_int_equal(a.n, 2);
+	assert_string_equal(a.origin[0], "x");
+	assert_string_equal(a.origin[1], "https://new.example");
+	cache_close(c);
+}
+
 struct grant_seen {
 	int n;
 	char origin[4][64];
@@ -1186,6 +1213,7 @@ int main(void)
 	        cmocka_unit_test(test_clear_forgets_every_card),
 	        cmocka_unit_test(test_audit_rows_come_back_oldest_first_with_their_fields),
 	        cmocka_unit_test(test_audit_origin_and_result_are_cut_to_their_caps),
+	        cmocka_unit_test(test_audit_keeps_only_the_newest_rows),
 	        cmocka_unit_test(test_grants_store_replace_list_and_forget_an_origins_answer),
 	        cmocka_unit_test(test_list_reports_each_card_with_its_label_serial_objects_and_time),
 	        cmocka_unit_test(test_list_puts_the_most_recently_seen_card_first),
