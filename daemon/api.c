@@ -296,6 +296,35 @@ const char *sign_err_code(enum sign_err e)
 	return (size_t)e < sizeof(codes) / sizeof(codes[0]) && codes[e] ? codes[e] : "internal";
 }
 
+const char *sign_err_message(enum sign_err e)
+{
+	switch (e) {
+	case SIGN_OK:
+		return "signed";
+	case SIGN_E_BAD_REQUEST:
+		return "the request is malformed";
+	case SIGN_E_ORIGIN_DENIED:
+		return "the user did not allow this origin to use imza";
+	case SIGN_E_USER_CANCELLED:
+		return "the user cancelled";
+	case SIGN_E_PIN_INCORRECT:
+		return "the PIN is incorrect";
+	case SIGN_E_PIN_LOCKED:
+		return "the PIN is blocked";
+	case SIGN_E_CERT_UNKNOWN:
+		return "no known card holds this certificate";
+	case SIGN_E_CARD_ABSENT:
+		return "the card holding this certificate is not in a reader";
+	case SIGN_E_TIMEOUT:
+		return "the request waited too long";
+	case SIGN_E_BUSY:
+		return "too many requests are waiting";
+	case SIGN_E_INTERNAL:
+		break;
+	}
+	return "imzad could not complete the request";
+}
+
 int api_err_status(enum sign_err e)
 {
 	switch (e) {
@@ -417,17 +446,12 @@ json_t *api_info_json(bool granted)
 
 json_t *api_cert_json(const struct sign_cert *c, const struct certinfo *ci)
 {
-	static const char hex[] = "0123456789abcdef";
 	char id[2 * sizeof(c->id) + 1], nb[21], na[21];
 	const char *ku[8];
 	size_t nku = certinfo_key_usage_names(ci->key_usage, ku, sizeof(ku) / sizeof(ku[0]));
 	json_t *usage = json_array();
 
-	for (size_t i = 0; i < sizeof(c->id); i++) {
-		id[2 * i] = hex[c->id[i] >> 4];
-		id[2 * i + 1] = hex[c->id[i] & 0x0f];
-	}
-	id[sizeof(id) - 1] = '\0';
+	proto_hex_encode(c->id, sizeof(c->id), id);
 	certinfo_time(ci->not_before, nb);
 	certinfo_time(ci->not_after, na);
 	for (size_t i = 0; usage && i < nku; i++)

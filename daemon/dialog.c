@@ -20,6 +20,7 @@
 #include "daemon/dialog.h"
 #include "daemon/log.h"
 #include "daemon/pin.h"
+#include "protocol/proto-hex.h"
 
 /* One Assuan line without its LF (assuan.h: 1000 + [CR,]LF). libassuan silently cuts a longer one, which
  * would cut the end of a description, so every line is built to fit. */
@@ -349,17 +350,12 @@ static void line_put_clipped(struct line *l, const char *str, size_t budget)
 
 static int sha256_hex(const uint8_t *data, size_t len, char hex[static 65])
 {
-	static const char digits[] = "0123456789abcdef";
 	uint8_t md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
 	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
 		return -ENOMEM;
-	for (unsigned int i = 0; i < 32; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 0xf];
-	}
-	hex[64] = '\0';
+	proto_hex_encode(md, 32, hex);
 	return 0;
 }
 
@@ -408,7 +404,6 @@ static int put_text(struct line *l, const uint8_t *content, size_t n, size_t bud
 /* Binary content: its size, SHA-256 and first bytes in hex. */
 static int put_binary(struct line *l, const uint8_t *s, size_t n)
 {
-	static const char digits[] = "0123456789abcdef";
 	char text[256], hex[65], head[2 * HEAD_BYTES + 1];
 	size_t h = n < HEAD_BYTES ? n : HEAD_BYTES;
 	int r;
@@ -416,11 +411,7 @@ static int put_binary(struct line *l, const uint8_t *s, size_t n)
 	r = sha256_hex(s, n, hex);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < h; i++) {
-		head[2 * i] = digits[s[i] >> 4];
-		head[2 * i + 1] = digits[s[i] & 0xf];
-	}
-	head[2 * h] = '\0';
+	proto_hex_encode(s, h, head);
 	snprintf(text, sizeof(text), "İkili veri, %zu bayt\nSHA-256: %s\nİlk %zu bayt: %s", n, hex, h, head);
 	line_put_str(l, text);
 	return 0;

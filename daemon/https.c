@@ -192,35 +192,6 @@ static void hreq_free(struct hreq *r)
 	free(r);
 }
 
-static const char *default_message(enum sign_err e)
-{
-	switch (e) {
-	case SIGN_OK:
-		return "ok";
-	case SIGN_E_BAD_REQUEST:
-		return "bad request";
-	case SIGN_E_ORIGIN_DENIED:
-		return "this origin may not use imza";
-	case SIGN_E_USER_CANCELLED:
-		return "the user cancelled";
-	case SIGN_E_PIN_INCORRECT:
-		return "wrong PIN";
-	case SIGN_E_PIN_LOCKED:
-		return "the PIN is blocked";
-	case SIGN_E_CERT_UNKNOWN:
-		return "no known card holds this certificate";
-	case SIGN_E_CARD_ABSENT:
-		return "the card is not in a reader";
-	case SIGN_E_TIMEOUT:
-		return "the request waited too long";
-	case SIGN_E_BUSY:
-		return "too many requests are waiting";
-	case SIGN_E_INTERNAL:
-	default:
-		return "internal error";
-	}
-}
-
 /* Sends the answer: body (a reference we take; NULL for none, e.g. 204) with the headers every answer
  * has. A refused request is logged here, once, without its body. */
 static void reply(struct hreq *r, int status, json_t *body, const char *code)
@@ -265,10 +236,8 @@ static void reply_sign_error(struct hreq *r, enum sign_err e, const char *messag
 {
 	const char *code = sign_err_code(e);
 
-	if (code == NULL)
-		code = "internal";
 	if (message == NULL)
-		message = default_message(e);
+		message = sign_err_message(e);
 	if (e == SIGN_E_BUSY)
 		evhttp_add_header(evhttp_request_get_output_headers(r->req), "Retry-After",
 		                  HTTPS_RETRY_AFTER_S);
@@ -378,13 +347,9 @@ static void on_signed(void *ud, const struct sign_result *res)
 	answered(r);
 }
 
-struct cert_list {
-	json_t *arr;
-};
-
 static int add_cert(void *ud, const struct sign_cert *c)
 {
-	struct cert_list *l = ud;
+	json_t *arr = ud;
 	struct certinfo ci;
 	json_t *j;
 	int e = certinfo_parse(c->der, c->der_len, &ci);
@@ -396,23 +361,23 @@ static int add_cert(void *ud, const struct sign_cert *c)
 		return 0;
 	}
 	j = api_cert_json(c, &ci);
-	if (j == NULL || json_array_append_new(l->arr, j) != 0)
+	if (j == NULL || json_array_append_new(arr, j) != 0)
 		return -ENOMEM;
 	return 0;
 }
 
 static void reply_certs(struct hreq *r)
 {
-	struct cert_list l = {json_array()};
-	int e = l.arr ? sign_list_certs(r->h->svc, add_cert, &l) : -ENOMEM;
+	json_t *arr = json_array();
+	int e = arr ? sign_list_certs(r->h->svc, add_cert, arr) : -ENOMEM;
 
 	if (e < 0) {
-		json_decref(l.arr);
+		json_decref(arr);
 		log_error("https: listing certificates: %s", strerror(-e));
 		reply_error(r, 500, "internal", "internal error");
 		return;
 	}
-	reply(r, 200, json_pack("{s:o}", "certificates", l.arr), NULL);
+	reply(r, 200, json_pack("{s:o}", "certificates", arr), NULL);
 }
 
 static void on_consent(void *ud, enum sign_err e)
@@ -805,7 +770,6 @@ int https_server_new(struct daemon *d, struct signsvc *svc, SSL_CTX *ctx, uint16
 	if (nfds > 0) {
 		for (size_t i = 0; i < nfds && e == 0; i++)
 			e = adopt(h, fds[i], i == 0);
-		listening = (unsigned)nfds;
 	} else {
 		for (size_t i = 0; i < sizeof(families) / sizeof(families[0]) && e == 0; i++) {
 			const char *name = families[i] == AF_INET ? "127.0.0.1" : "[::1]";
@@ -827,7 +791,6 @@ int https_server_new(struct daemon *d, struct signsvc *svc, SSL_CTX *ctx, uint16
 		https_server_free(h);
 		return e;
 	}
-	log_info("https: listening on port %u", h->port);
 	*ret = h;
 	return 0;
 }

@@ -49,7 +49,7 @@ check_PROGRAMS += tests/unit/test-token
 TESTS += tests/unit/test-token
 tests_unit_test_token_SOURCES = tests/unit/test-token.c tests/lib/testcert.c tests/lib/testcert.h
 tests_unit_test_token_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS)
-tests_unit_test_token_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
+tests_unit_test_token_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
 
 # CAdES-BES with the test as the card; runs the openssl command on files under a mkdtemp directory in /tmp.
 check_PROGRAMS += tests/unit/test-cades
@@ -106,7 +106,7 @@ check_PROGRAMS += tests/unit/test-dialog
 TESTS += tests/unit/test-dialog
 tests_unit_test_dialog_SOURCES = tests/unit/test-dialog.c
 tests_unit_test_dialog_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBCRYPTO_CFLAGS)
-tests_unit_test_dialog_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(JANSSON_LIBS) $(LIBASSUAN_LIBS) \
+tests_unit_test_dialog_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(JANSSON_LIBS) $(LIBASSUAN_LIBS) \
 	$(LIBCRYPTO_LIBS) $(LIBSYSTEMD_LIBS) -lpthread
 
 # imzad's configuration file: every rule of the format, loading, the default directory.

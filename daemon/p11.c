@@ -477,21 +477,19 @@ static CK_RV p_Login(void *ctx, CK_SESSION_HANDLE h, CK_USER_TYPE type, CK_UTF8C
 	return CKR_IMZA_PENDING;
 }
 
-static void logout_finish(struct p11_job *j, int r)
-{
-	struct slot *s = slot_get(j->d, j->slot);
-
-	if (s && s->owner_app == j->app_id)
-		s->owner_app = 0;
-	call_complete(j->call, r == 0 || r == CARD_E_REMOVED ? CKR_OK : card_rv(r));
-}
-
+/* The card forgot this application's login: nobody holds it now. */
 static void release_finish(struct p11_job *j, int r)
 {
 	struct slot *s = slot_get(j->d, j->slot);
 
 	if (s && s->owner_app == j->app_id)
 		s->owner_app = 0;
+}
+
+static void logout_finish(struct p11_job *j, int r)
+{
+	release_finish(j, r);
+	call_complete(j->call, r == 0 || r == CARD_E_REMOVED ? CKR_OK : card_rv(r));
 }
 
 void p11_release_card(struct daemon *d, struct slot *s, uint64_t app_id)

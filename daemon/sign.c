@@ -11,10 +11,10 @@
 
 #include <event2/event.h>
 #include <openssl/evp.h>
-#include <openssl/x509.h>
 
 #include "daemon/cache.h"
 #include "daemon/cades.h"
+#include "daemon/certinfo.h"
 #include "daemon/daemon.h"
 #include "daemon/dialog.h"
 #include "daemon/known.h"
@@ -70,35 +70,6 @@ struct signsvc {
 };
 
 /* ---- the outcome ---- */
-
-static const char *default_message(enum sign_err e)
-{
-	switch (e) {
-	case SIGN_OK:
-		return "signed";
-	case SIGN_E_BAD_REQUEST:
-		return "the request is malformed";
-	case SIGN_E_ORIGIN_DENIED:
-		return "the user did not allow this origin to use imza";
-	case SIGN_E_USER_CANCELLED:
-		return "the user cancelled";
-	case SIGN_E_PIN_INCORRECT:
-		return "the PIN is incorrect";
-	case SIGN_E_PIN_LOCKED:
-		return "the PIN is blocked";
-	case SIGN_E_CERT_UNKNOWN:
-		return "no known card holds this certificate";
-	case SIGN_E_CARD_ABSENT:
-		return "the card holding this certificate is not in a reader";
-	case SIGN_E_TIMEOUT:
-		return "the request waited too long";
-	case SIGN_E_BUSY:
-		return "too many requests are waiting";
-	case SIGN_E_INTERNAL:
-		break;
-	}
-	return "imzad could not complete the request";
-}
 
 static void advance(struct signsvc *svc);
 
@@ -156,7 +127,7 @@ static void finish(struct sign_pending *rq, const struct sign_result *res, const
 
 static void finish_err(struct sign_pending *rq, enum sign_err e, int tries_left)
 {
-	struct sign_result res = {.err = e, .message = default_message(e), .tries_left = tries_left};
+	struct sign_result res = {.err = e, .message = sign_err_message(e), .tries_left = tries_left};
 
 	finish(rq, &res, NULL);
 }
@@ -279,14 +250,6 @@ static void *dialog_thread(void *arg)
 }
 
 static void on_consent_done(struct sign_pending *rq, struct dialog_task *t);
-/* The card's PIN counter as last seen, for a wrong PIN the card never saw. */
-static int tries_of(struct sign_pending *rq)
-{
-	struct slot *s = slot_get(rq->svc->d, rq->slot);
-
-	return s && s->token && s->card_seq == rq->card_seq ? s->token->pin_tries_left : -1;
-}
-
 static void on_pin_done(struct sign_pending *rq, struct dialog_task *t);
 
 static void on_dialog_done(evutil_socket_t fd, short what, void *arg)
@@ -330,7 +293,7 @@ static int start_dialog(struct signsvc *svc, enum dialog_kind kind, const struct
 	t->kind = kind;
 	t->svc = svc;
 	t->rq = *rq;
-	t->program = dup_or_null(svc->pinentry ? svc->pinentry : "pinentry");
+	t->program = dup_or_null(svc->pinentry);
 	t->origin = dup_or_null(rq->origin);
 	t->subject = dup_or_null(rq->subject);
 	if (rq->len > 0) {
@@ -361,6 +324,14 @@ static int start_dialog(struct signsvc *svc, enum dialog_kind kind, const struct
 }
 
 /* ---- finding the certificate ---- */
+
+/* Slot i when a card is in its reader, else NULL. */
+static struct slot *present_slot(struct signsvc *svc, size_t i)
+{
+	struct slot *s = slot_by_index(svc->d, i);
+
+	return s && s->reader && s->token ? s : NULL;
+}
 
 struct found {
 	struct slot *slot;
@@ -403,10 +374,10 @@ static const struct token_object *find_in_token(const struct token *t, const uin
 static bool find_present(struct signsvc *svc, const uint8_t id[32], struct found *ret)
 {
 	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++) {
-		struct slot *s = slot_by_index(svc->d, i);
+		struct slot *s = present_slot(svc, i);
 		const struct token_object *key = NULL, *cert;
 
-		if (s == NULL || s->reader == NULL || s->token == NULL)
+		if (s == NULL)
 			continue;
 		cert = find_in_token(s->token, id, &key);
 		if (cert) {
@@ -422,16 +393,15 @@ struct absent_walk {
 	struct signsvc *svc;
 	int (*cb)(void *ud, const struct token *t);
 	void *ud;
-	int r;
 };
 
 static bool card_present(struct signsvc *svc, const char *driver, const uint8_t *id, size_t len)
 {
 	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++) {
-		struct slot *s = slot_by_index(svc->d, i);
+		struct slot *s = present_slot(svc, i);
 
-		if (s && s->reader && s->token && strcmp(s->token->driver, driver) == 0 &&
-		    s->token->id_len == len && memcmp(s->token->id, id, len) == 0)
+		if (s && strcmp(s->token->driver, driver) == 0 && s->token->id_len == len &&
+		    memcmp(s->token->id, id, len) == 0)
 			return true;
 	}
 	return false;
@@ -441,32 +411,25 @@ static int absent_entry(void *ud, const struct cache_entry *e)
 {
 	struct absent_walk *w = ud;
 	struct token *t;
+	int r;
 
 	if (card_present(w->svc, e->driver, e->id, e->id_len))
 		return 0;
 	t = known_get(w->svc->d->known, e->driver, e->id, e->id_len);
 	if (t == NULL)
 		return 0;
-	w->r = w->cb(w->ud, t);
+	r = w->cb(w->ud, t);
 	token_free(t);
-	return w->r < 0 ? w->r : 0;
+	return r < 0 ? r : 0;
 }
 
 static int each_absent_token(struct signsvc *svc, int (*cb)(void *ud, const struct token *t), void *ud)
 {
-	struct absent_walk w = {svc, cb, ud, 0};
+	struct absent_walk w = {svc, cb, ud};
 
 	if (svc->d->cache == NULL || svc->d->known == NULL)
 		return 0;
 	return cache_list(svc->d->cache, absent_entry, &w);
-}
-
-static int known_has(void *ud, const struct token *t)
-{
-	const uint8_t *id = ud;
-	const struct token_object *key = NULL;
-
-	return find_in_token(t, id, &key) ? 1 : 0;
 }
 
 struct known_check {
@@ -477,8 +440,9 @@ struct known_check {
 static int known_check_cb(void *ud, const struct token *t)
 {
 	struct known_check *k = ud;
+	const struct token_object *key;
 
-	if (known_has((void *)k->id, t)) {
+	if (find_in_token(t, k->id, &key)) {
 		k->found = true;
 		return -1;
 	}
@@ -533,9 +497,9 @@ int sign_list_certs(struct signsvc *svc, int (*cb)(void *ud, const struct sign_c
 	int r;
 
 	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++) {
-		struct slot *s = slot_by_index(svc->d, i);
+		struct slot *s = present_slot(svc, i);
 
-		if (s == NULL || s->reader == NULL || s->token == NULL)
+		if (s == NULL)
 			continue;
 		w.reader = s->reader_name;
 		r = list_token(&w, s->token);
@@ -549,12 +513,19 @@ int sign_list_certs(struct signsvc *svc, int (*cb)(void *ud, const struct sign_c
 
 /* ---- the card job ---- */
 
+/* The card's PIN counter as last seen, for a wrong PIN the card never saw. */
+static int tries_of(struct sign_pending *rq)
+{
+	struct slot *s = slot_get(rq->svc->d, rq->slot);
+
+	return s && s->token && s->card_seq == rq->card_seq ? s->token->pin_tries_left : -1;
+}
+
 struct sign_job {
 	struct reader_job rj;
 	struct signsvc *svc;
 	struct sign_pending *rq;
 	struct pin_secret pin;
-	bool reset_first;
 	struct token_key_info key;
 	uint8_t *cert;
 	size_t cert_len;
@@ -590,7 +561,8 @@ static int sign_job_run(struct reader_job *rj, struct reader_card *card)
 	int r, e;
 
 	j->card = card;
-	r = pin_verify_on_card(card->driver, &card->t, j->reset_first, &j->pin, &j->tries);
+	/* Whoever holds the card's login, ours starts from none. */
+	r = pin_verify_on_card(card->driver, &card->t, true, &j->pin, &j->tries);
 	if (r < 0)
 		return r;
 	j->verified = true;
@@ -650,13 +622,13 @@ static void sign_job_done(struct reader_job *rj, int r)
 	/* A PIN the card cannot even take (PIV: over 8 bytes) is a wrong PIN; the card was not asked. */
 	if (r == -EINVAL && !j->verified) {
 		res.err = SIGN_E_PIN_INCORRECT;
-		j->tries = s && s->token ? s->token->pin_tries_left : -1;
+		j->tries = tries_of(rq);
 	}
 	if (res.err == SIGN_E_PIN_INCORRECT)
 		res.tries_left = j->tries;
 	if (r < 0 && j->verified && r != CARD_E_REMOVED)
 		res.err = SIGN_E_INTERNAL;
-	res.message = default_message(res.err);
+	res.message = sign_err_message(res.err);
 	if (res.err == SIGN_OK) {
 		res.sig = rq->args.format == SIGN_FMT_CADES ? j->out : j->raw;
 		res.sig_len = j->out_len;
@@ -664,12 +636,9 @@ static void sign_job_done(struct reader_job *rj, int r)
 		res.cert_len = j->cert_len;
 	} else if (res.err == SIGN_E_INTERNAL) {
 		log_warning("signature for %s failed on the card: %s", peer_name(&rq->peer), strerror(-r));
-	}
-	if (res.err == SIGN_E_INTERNAL)
 		snprintf(why, sizeof(why), "card-error: %s", strerror(-r));
-	else
-		snprintf(why, sizeof(why), "%s", res.err == SIGN_OK ? "ok" : sign_err_code(res.err));
-	finish(rq, &res, why);
+	}
+	finish(rq, &res, res.err == SIGN_E_INTERNAL ? why : NULL);
 	OPENSSL_free(j->out);
 	free(j->cert);
 	explicit_bzero(j, sizeof(*j));
@@ -707,37 +676,20 @@ static void start_card(struct sign_pending *rq, struct pin_secret *pin)
 	j->pin = *pin;
 	*pin = (struct pin_secret){0};
 	j->key = f.key->key;
-	j->reset_first = true;
 	rq->step = ST_CARD;
 	reader_submit(f.slot->reader, &j->rj);
 }
 
 /* ---- the steps ---- */
 
-static void subject_of(const struct token_object *cert, char *out, size_t cap)
-{
-	const struct token_attr *der = token_attr(cert, CKA_VALUE);
-	const unsigned char *p = der ? der->value : NULL;
-	X509 *x = p ? d2i_X509(NULL, &p, (long)der->len) : NULL;
-	BIO *b = BIO_new(BIO_s_mem());
-	int n = 0;
-
-	out[0] = '\0';
-	if (x && b &&
-	    X509_NAME_print_ex(b, X509_get_subject_name(x), 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0)
-		n = BIO_read(b, out, (int)cap - 1);
-	out[n > 0 ? n : 0] = '\0';
-	BIO_free(b);
-	X509_free(x);
-}
-
 static void ask_pin(struct sign_pending *rq, const struct found *f)
 {
 	struct signsvc *svc = rq->svc;
-	char subject[512];
+	const struct token_attr *der = token_attr(f->cert, CKA_VALUE);
+	struct certinfo ci;
 	struct dialog_request d = {
 	        .origin = peer_name(&rq->peer),
-	        .subject = subject,
+	        .subject = ci.subject,
 	        .content = rq->content,
 	        .len = rq->args.len,
 	        .is_text = rq->args.is_text,
@@ -745,7 +697,8 @@ static void ask_pin(struct sign_pending *rq, const struct found *f)
 	        .timeout_s = DIALOG_TIMEOUT_S,
 	};
 
-	subject_of(f->cert, subject, sizeof(subject));
+	if (der == NULL || certinfo_parse(der->value, der->len, &ci) < 0)
+		ci.subject[0] = '\0';
 	rq->slot = f->slot->id;
 	rq->card_seq = f->slot->card_seq;
 	rq->step = ST_PIN;
@@ -813,8 +766,7 @@ static void on_consent_done(struct sign_pending *rq, struct dialog_task *t)
 		return;
 	}
 	if (t->result < 0) {
-		log_warning("pinentry (%s) failed: %s", svc->pinentry ? svc->pinentry : "pinentry",
-		            strerror(-t->result));
+		log_warning("pinentry (%s) failed: %s", svc->pinentry, strerror(-t->result));
 		finish_err(rq, SIGN_E_INTERNAL, -1);
 		return;
 	}
@@ -978,31 +930,29 @@ struct sign_pending *sign_consent(struct signsvc *svc, const struct sign_peer *p
 	return enqueue(svc, rq);
 }
 
+/* An answer at once, before the queue (nothing audited). */
+static struct sign_pending *answer_now(sign_done_cb cb, void *ud, enum sign_err e)
+{
+	struct sign_result res = {.err = e, .message = sign_err_message(e), .tries_left = -1};
+
+	cb(ud, &res);
+	return NULL;
+}
+
 struct sign_pending *sign_submit(struct signsvc *svc, const struct sign_peer *p, const struct sign_args *a,
                                  sign_done_cb cb, void *ud)
 {
-	struct sign_result res = {.err = SIGN_E_BAD_REQUEST, .tries_left = -1};
 	struct sign_pending *rq;
 
 	if (a->len > SIGN_CONTENT_MAX || a->wait_s > SIGN_WAIT_MAX || (a->len > 0 && a->content == NULL) ||
-	    (a->detached && a->format != SIGN_FMT_CADES)) {
-		res.message = default_message(res.err);
-		cb(ud, &res);
-		return NULL;
-	}
-	if (standing_answer(svc, p) == 0) {
-		res.err = SIGN_E_ORIGIN_DENIED;
-		res.message = default_message(res.err);
-		cb(ud, &res);
-		return NULL;
-	}
+	    (a->detached && a->format != SIGN_FMT_CADES))
+		return answer_now(cb, ud, SIGN_E_BAD_REQUEST);
+	if (standing_answer(svc, p) == 0)
+		return answer_now(cb, ud, SIGN_E_ORIGIN_DENIED);
 	rq = calloc(1, sizeof(*rq));
 	if (rq == NULL || (a->len > 0 && (rq->content = malloc(a->len)) == NULL)) {
 		free(rq);
-		res.err = SIGN_E_INTERNAL;
-		res.message = default_message(res.err);
-		cb(ud, &res);
-		return NULL;
+		return answer_now(cb, ud, SIGN_E_INTERNAL);
 	}
 	rq->kind = REQ_SIGN;
 	rq->peer = *p;
@@ -1047,9 +997,9 @@ int signsvc_new(struct daemon *d, const char *pinentry, struct signsvc **ret)
 	if (svc == NULL)
 		return -ENOMEM;
 	svc->d = d;
-	svc->pinentry = pinentry ? strdup(pinentry) : NULL;
+	svc->pinentry = strdup(pinentry ? pinentry : "pinentry");
 	svc->kick = event_new(d->base, -1, 0, on_kick, svc);
-	if ((pinentry && svc->pinentry == NULL) || svc->kick == NULL) {
+	if (svc->pinentry == NULL || svc->kick == NULL) {
 		signsvc_free(svc);
 		return -ENOMEM;
 	}

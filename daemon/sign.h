@@ -28,8 +28,10 @@ enum sign_err {
 	SIGN_E_INTERNAL,
 };
 
-/* (defined in api.c, with the HTTP statuses) */
+/* The API's code ("pin_incorrect") and a short English message for each outcome (both defined in
+ * api.c, with the HTTP statuses). */
 const char *sign_err_code(enum sign_err e);
+const char *sign_err_message(enum sign_err e);
 
 /* Who asks. A web request names its origin (the Origin header; "" when it had none); a local program
  * (imzactl) is described by what the daemon knows of its peer. */

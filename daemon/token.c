@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "daemon/token.h"
+#include "protocol/proto-hex.h"
 
 #define MAX_ATTRS 40
 
@@ -175,7 +176,6 @@ static void attr_list_clear(struct attr_list *l)
 struct token *token_new(const char *label, const uint8_t guid[16])
 {
 	struct token *t = calloc(1, sizeof(*t));
-	static const char hex[] = "0123456789abcdef";
 	size_t n = strlen(label);
 
 	if (t == NULL)
@@ -185,10 +185,7 @@ struct token *token_new(const char *label, const uint8_t guid[16])
 	memcpy(t->guid, guid, 16);
 	t->pin_tries_left = t->pin_tries_max = -1;
 	/* As OpenSC does for PIV: the serial is the last 8 bytes of the GUID in hex. */
-	for (int i = 0; i < 8; i++) {
-		t->serial[2 * i] = hex[guid[8 + i] >> 4];
-		t->serial[2 * i + 1] = hex[guid[8 + i] & 15];
-	}
+	proto_hex_encode(guid + 8, 8, t->serial);
 	return t;
 }
 

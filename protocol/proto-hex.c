@@ -26,3 +26,14 @@ int proto_hex_decode(const char *s, uint8_t *out, size_t n)
 	}
 	return 0;
 }
+
+void proto_hex_encode(const uint8_t *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 0x0f];
+	}
+	out[2 * n] = '\0';
+}

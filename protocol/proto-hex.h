@@ -7,6 +7,8 @@
 
 /* The value of one hex digit (either case), or -1. */
 int proto_hex_digit(int c);
+/* Writes the n bytes of p as 2 * n lower-case hex digits and a NUL into out (2 * n + 1 bytes). */
+void proto_hex_encode(const uint8_t *p, size_t n, char *out);
 /* Decodes exactly 2 * n hex digits of s into out: 0, or -EINVAL at the first other character. */
 int proto_hex_decode(const char *s, uint8_t *out, size_t n);
 

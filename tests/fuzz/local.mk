@@ -54,7 +54,7 @@ tests_fuzz_replay_card_SOURCES = $(FUZZ_REPLAY) tests/fuzz/fuzz-card.c
 tests_fuzz_replay_card_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS) \
 	-DREPLAY_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/card"'
 tests_fuzz_replay_card_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
-tests_fuzz_replay_card_LDADD = daemon/libimzad.a $(LIBCRYPTO_LIBS)
+tests_fuzz_replay_card_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(LIBCRYPTO_LIBS)
 EXTRA_DIST += tests/fuzz/corpus/card
 
 # Regenerates the card seeds: gen-card-corpus CARD_DIR tests/fuzz/corpus/card/NAME
@@ -70,7 +70,7 @@ tests_fuzz_fuzz_card_SOURCES = tests/fuzz/fuzz-card.c
 tests_fuzz_fuzz_card_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS)
 tests_fuzz_fuzz_card_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_card_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
-tests_fuzz_fuzz_card_LDADD = daemon/libimzad.a $(LIBCRYPTO_LIBS)
+tests_fuzz_fuzz_card_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(LIBCRYPTO_LIBS)
 endif
 
 # ---- imzad's PKCS#11 layer against a hostile client ----
