@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/privdir.h"
 
 /* Longest line, newline not counted. */
 #define CONFIG_LINE_MAX 4096
@@ -239,25 +240,13 @@ int config_load(const char *path, struct imzad_config *c, char *err, size_t errc
 		r = fail(-ENOMEM, err, errcap, "%s: out of memory", path);
 		goto out;
 	}
-	for (;;) {
-		ssize_t n = read(fd, buf + len, CONFIG_FILE_MAX + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			r = fail(r, err, errcap, "%s: %s", path, strerror(-r));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > CONFIG_FILE_MAX) {
-			r = fail(-EFBIG, err, errcap, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
-			goto out;
-		}
-	}
-	r = config_parse(buf, len, c, err, errcap);
+	r = privdir_read_all(fd, buf, CONFIG_FILE_MAX, &len);
+	if (r == -EFBIG)
+		r = fail(-EFBIG, err, errcap, "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+	else if (r < 0)
+		r = fail(r, err, errcap, "%s: %s", path, strerror(-r));
+	else
+		r = config_parse(buf, len, c, err, errcap);
 out:
 	free(buf);
 	close(fd);

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,14 +51,11 @@ static void *secmem_malloc(size_t n)
 		return NULL;
 	}
 	total = (SECMEM_HDR + n + page - 1) / page * page;
-	p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
+	p = pin_pages_new(total);
+	if (p == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* Best effort as in pin.c: without the lock the pages are still wiped on free. */
-	(void)mlock(p, total);
-	(void)madvise(p, total, MADV_DONTDUMP);
 	memcpy(p, &total, sizeof(total));
 	return p + SECMEM_HDR;
 }
@@ -73,9 +69,7 @@ static void secmem_free(void *ptr)
 		return;
 	p = (unsigned char *)ptr - SECMEM_HDR;
 	memcpy(&total, p, sizeof(total));
-	explicit_bzero(p, total);
-	munlock(p, total);
-	munmap(p, total);
+	pin_pages_free(p, total);
 }
 
 static void *secmem_realloc(void *ptr, size_t n)

@@ -123,27 +123,12 @@ static int read_file(int dfd, const char *dir, const char *name, bool key, char 
 		close(fd);
 		return -ENOMEM;
 	}
-	for (;;) {
-		ssize_t n = read(fd, buf + len, PEM_FILE_MAX + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			OPENSSL_clear_free(buf, PEM_FILE_MAX + 1);
-			close(fd);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > PEM_FILE_MAX) {
-			OPENSSL_clear_free(buf, PEM_FILE_MAX + 1);
-			close(fd);
-			return -EBADMSG;
-		}
-	}
+	r = privdir_read_all(fd, buf, PEM_FILE_MAX, &len);
 	close(fd);
+	if (r < 0) {
+		OPENSSL_clear_free(buf, PEM_FILE_MAX + 1);
+		return r == -EFBIG ? -EBADMSG : r;
+	}
 	*ret_buf = buf;
 	*ret_len = len;
 	return 0;

@@ -1,5 +1,6 @@
 /* PIN pages (see pin.h). A page per PIN, so unlocking it never unlocks anything else. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -8,23 +9,42 @@
 #include "daemon/log.h"
 #include "daemon/pin.h"
 
+void *pin_pages_new(size_t size)
+{
+	static atomic_bool warned;
+	void *p;
+
+	if (size == 0 || size % (size_t)sysconf(_SC_PAGESIZE) != 0)
+		return NULL;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (mlock(p, size) < 0 && !atomic_exchange(&warned, true)) {
+		/* RLIMIT_MEMLOCK too small: go on, the pages are still wiped right after use. */
+		log_warning("cannot lock PIN memory (%s)", strerror(errno));
+	}
+	madvise(p, size, MADV_DONTDUMP);
+	return p;
+}
+
+void pin_pages_free(void *p, size_t size)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, size);
+	munlock(p, size);
+	munmap(p, size);
+}
+
 int pin_secret_set(struct pin_secret *s, const uint8_t *pin, size_t len)
 {
-	static int warned;
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	void *p;
+	uint8_t *p;
 
 	if (len > PIN_MAX_LEN)
 		return -EINVAL;
-	p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
+	p = pin_pages_new((size_t)sysconf(_SC_PAGESIZE));
+	if (p == NULL)
 		return -ENOMEM;
-	if (mlock(p, page) < 0 && !warned) {
-		/* RLIMIT_MEMLOCK too small: go on, the page is still wiped right after use. */
-		log_warning("cannot lock PIN memory (%s)", strerror(errno));
-		warned = 1;
-	}
-	madvise(p, page, MADV_DONTDUMP);
 	memcpy(p, pin, len);
 	s->page = p;
 	s->len = len;
@@ -33,13 +53,7 @@ int pin_secret_set(struct pin_secret *s, const uint8_t *pin, size_t len)
 
 void pin_secret_wipe(struct pin_secret *s)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-
-	if (s->page == NULL)
-		return;
-	explicit_bzero(s->page, page);
-	munlock(s->page, page);
-	munmap(s->page, page);
+	pin_pages_free(s->page, (size_t)sysconf(_SC_PAGESIZE));
 	s->page = NULL;
 	s->len = 0;
 }

@@ -13,6 +13,11 @@ struct pin_secret {
 	size_t len;
 };
 
+/* Pages for secrets: size (a multiple of the page size) bytes, locked (best effort: one warning when the
+ * limit refuses), kept out of core dumps; freed wiped. The PIN's page, and pinentry's buffers. */
+void *pin_pages_new(size_t size);
+void pin_pages_free(void *p, size_t size);
+
 int pin_secret_set(struct pin_secret *s, const uint8_t *pin, size_t len);
 void pin_secret_wipe(struct pin_secret *s);
 

@@ -72,3 +72,24 @@ int privdir_open(const char *who, const char *dir, mode_t forbidden, int *ret_fd
 	*ret_fd = fd;
 	return 0;
 }
+
+int privdir_read_all(int fd, char *buf, size_t max, size_t *ret_len)
+{
+	size_t len = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, buf + len, max + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max)
+			return -EFBIG;
+	}
+	*ret_len = len;
+	return 0;
+}

@@ -183,6 +183,16 @@ out:
 	return rc;
 }
 
+/* "2026-11-26T13:51:40Z", or "?" */
+static void iso_time(int64_t when, char out[32])
+{
+	time_t t = (time_t)when;
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "?");
+}
+
 static void print_hex(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -218,12 +228,9 @@ int cmd_log(const char *path, int argc, char **argv)
 	}
 	for (uint32_t i = 0; i < l.n; i++) {
 		const struct proto_audit_entry *e = &l.e[i];
-		time_t t = (time_t)e->time;
-		struct tm tm;
-		char when[32] = "?";
+		char when[32];
 
-		if (gmtime_r(&t, &tm))
-			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		iso_time(e->time, when);
 		printf("%s  %s  %s\n  certificate: ", when, e->result, e->origin);
 		if (e->has_cert)
 			print_hex(e->cert_sha256, 32);
@@ -255,12 +262,9 @@ int cmd_grants(const char *path, int argc, char **argv)
 			goto out;
 		}
 		for (uint32_t i = 0; i < l.n; i++) {
-			time_t t = (time_t)l.g[i].time;
-			struct tm tm;
-			char when[32] = "?";
+			char when[32];
 
-			if (gmtime_r(&t, &tm))
-				strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			iso_time(l.g[i].time, when);
 			printf("%s  %s  since %s\n", l.g[i].allow ? "allow" : "deny ", l.g[i].origin, when);
 		}
 		printf("%u origin%s\n", l.n, l.n == 1 ? "" : "s");
