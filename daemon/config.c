@@ -12,6 +12,7 @@
 
 #include "daemon/config.h"
 #include "daemon/privdir.h"
+#include "protocol/proto-client.h"
 
 /* Longest line, newline not counted. */
 #define CONFIG_LINE_MAX 4096
@@ -253,32 +254,7 @@ out:
 	return r;
 }
 
-static int join(char *out, size_t cap, const char *a, const char *b)
-{
-	int w = snprintf(out, cap, "%s%s", a, b);
-
-	if (w < 0 || (size_t)w >= cap)
-		return -ENAMETOOLONG;
-	return 0;
-}
-
 int config_dir_default(char *out, size_t cap)
 {
-	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-	char tmp[PATH_MAX];
-	int r;
-
-	/* The XDG spec: a relative XDG_CONFIG_HOME is invalid and must be ignored. */
-	if (xdg && xdg[0] == '/')
-		r = join(tmp, sizeof(tmp), xdg, "/imza");
-	else if (home && home[0] == '/')
-		r = join(tmp, sizeof(tmp), home, "/.config/imza");
-	else
-		return -ENOENT;
-	if (r < 0)
-		return r;
-	if (strlen(tmp) >= cap)
-		return -ENAMETOOLONG;
-	memcpy(out, tmp, strlen(tmp) + 1);
-	return 0;
+	return proto_xdg_dir("XDG_CONFIG_HOME", NULL, ".config", out, cap);
 }

@@ -24,6 +24,7 @@
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "daemon/sign.h"
+#include "protocol/proto-client.h"
 
 static void usage(FILE *f)
 {
@@ -60,18 +61,9 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 /* The state directory: --state-dir, else $XDG_STATE_HOME/imza, else ~/.local/state/imza. */
 static int state_dir(const char *given, char *out, size_t cap)
 {
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	int n;
-
-	if (given)
-		n = snprintf(out, cap, "%s", given);
-	else if (xdg && xdg[0] == '/')
-		n = snprintf(out, cap, "%s/imza", xdg);
-	else if (home && home[0] == '/')
-		n = snprintf(out, cap, "%s/.local/state/imza", home);
-	else
-		return -ENOENT;
-	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+	if (given == NULL)
+		return proto_xdg_dir("XDG_STATE_HOME", NULL, ".local/state", out, cap);
+	return snprintf(out, cap, "%s", given) >= (int)cap ? -ENAMETOOLONG : 0;
 }
 
 /* Opens the card cache; without one imzad still works, reading every card in full. */

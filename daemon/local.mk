@@ -114,7 +114,7 @@ check_PROGRAMS += tests/unit/test-config
 TESTS += tests/unit/test-config
 tests_unit_test_config_SOURCES = tests/unit/test-config.c
 tests_unit_test_config_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_config_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBSYSTEMD_LIBS)
+tests_unit_test_config_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(LIBSYSTEMD_LIBS)
 
 # The local CA: files, modes, renewal in time, a TLS handshake over a socketpair; writes under a mkdtemp
 # directory in /tmp.

@@ -1,5 +1,6 @@
 /* Client end of the imza socket (see proto-client.h). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,27 @@ int proto_client_socket_path(char *out, size_t cap)
 	else
 		return -ENOENT;
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+int proto_xdg_dir(const char *var, const char *home, const char *home_rel, char *out, size_t cap)
+{
+	const char *xdg = getenv(var);
+	char tmp[PATH_MAX];
+	int n;
+
+	if (home == NULL)
+		home = getenv("HOME");
+	if (xdg && xdg[0] == '/')
+		n = snprintf(tmp, sizeof(tmp), "%s/imza", xdg);
+	else if (home && home[0] == '/')
+		n = snprintf(tmp, sizeof(tmp), "%s/%s/imza", home, home_rel);
+	else
+		return -ENOENT;
+	/* out is written only when the whole path fits. */
+	if (n < 0 || (size_t)n >= sizeof(tmp) || (size_t)n >= cap)
+		return -ENAMETOOLONG;
+	memcpy(out, tmp, (size_t)n + 1);
+	return 0;
 }
 
 int proto_client_call(int fd, struct proto_buf *req, struct proto_buf *resp)

@@ -10,6 +10,10 @@
 
 /* The daemon's socket: $IMZA_SOCKET, else $XDG_RUNTIME_DIR/imza/imzad.sock. */
 int proto_client_socket_path(char *out, size_t cap);
+/* imza's directory under an XDG base directory, as imzad and imzactl both find it: $var/imza when var
+ * (XDG_CONFIG_HOME, XDG_STATE_HOME) is absolute (the spec ignores a relative one), else
+ * home/home_rel/imza (home NULL: $HOME). -ENOENT without either, -ENAMETOOLONG past cap. */
+int proto_xdg_dir(const char *var, const char *home, const char *home_rel, char *out, size_t cap);
 /* Connects to path and runs the HELLO; *ret_fd is a blocking, close-on-exec socket. */
 int proto_client_connect(const char *path, enum proto_client_kind kind, const char *app_name,
                          struct proto_hello_reply *ret_reply, int *ret_fd);

@@ -20,6 +20,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "protocol/proto-client.h"
 #include "tools/trust.h"
 
 extern char **environ;
@@ -220,14 +221,7 @@ static int home_dir(char *out, size_t cap)
  * else ~/.config/imza. */
 static int config_dir(const char *home, char *out, size_t cap)
 {
-	const char *xdg = getenv("XDG_CONFIG_HOME");
-	int w;
-
-	if (xdg && xdg[0] == '/')
-		w = snprintf(out, cap, "%s/imza", xdg);
-	else
-		w = snprintf(out, cap, "%s/.config/imza", home);
-	return w < 0 || (size_t)w >= cap ? -ENAMETOOLONG : 0;
+	return proto_xdg_dir("XDG_CONFIG_HOME", home, ".config", out, cap);
 }
 
 static void add_db(struct dbs *d, const char *path)

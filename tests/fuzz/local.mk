@@ -130,7 +130,7 @@ TESTS += tests/fuzz/replay-config
 tests_fuzz_replay_config_SOURCES = $(FUZZ_REPLAY) tests/fuzz/fuzz-config.c
 tests_fuzz_replay_config_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DREPLAY_CORPUS='"$(abs_top_srcdir)/tests/fuzz/corpus/config"'
-tests_fuzz_replay_config_LDADD = daemon/libimzad.a $(LIBSYSTEMD_LIBS)
+tests_fuzz_replay_config_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(LIBSYSTEMD_LIBS)
 EXTRA_DIST += tests/fuzz/corpus/config
 
 if ENABLE_FUZZING
@@ -138,7 +138,7 @@ noinst_PROGRAMS += tests/fuzz/fuzz-config
 tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz-config.c
 tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) -fsanitize=fuzzer
 tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) -fsanitize=fuzzer
-tests_fuzz_fuzz_config_LDADD = daemon/libimzad.a $(LIBSYSTEMD_LIBS)
+tests_fuzz_fuzz_config_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(LIBSYSTEMD_LIBS)
 endif
 
 # ---- the HTTPS API: POST /v1/sign bodies, and the Host, Origin and Content-Type checks ----
