@@ -25,13 +25,14 @@ daemon_libimzad_a_SOURCES = \
 	daemon/localca.c daemon/localca.h \
 	daemon/certinfo.c daemon/certinfo.h \
 	daemon/api.c daemon/api.h \
+	daemon/site.c daemon/site.h \
 	daemon/https.c daemon/https.h
 daemon_libimzad_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol
 daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBSYSTEMD_CFLAGS) $(SQLITE_CFLAGS) $(LIBEVENT_HTTPS_CFLAGS) $(JANSSON_CFLAGS) $(LIBASSUAN_CFLAGS) \
-	$(LIBSSL_CFLAGS)
+	$(LIBSSL_CFLAGS) $(LIBPSL_CFLAGS)
 DAEMON_LIBS = daemon/libimzad.a protocol/libimzaproto.a $(LIBEVENT_HTTPS_LIBS) $(LIBSSL_LIBS) $(LIBCRYPTO_LIBS) \
-	$(PCSC_LIBS) $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(SQLITE_LIBS) $(JANSSON_LIBS) $(LIBASSUAN_LIBS) -lpthread
+	$(PCSC_LIBS) $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(SQLITE_LIBS) $(JANSSON_LIBS) $(LIBASSUAN_LIBS) $(LIBPSL_LIBS) -lpthread
 
 check_PROGRAMS += tests/unit/test-apdu
 TESTS += tests/unit/test-apdu
@@ -84,6 +85,13 @@ tests_unit_test_https_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS) -DHTTPS_TIMEOUT_S
 tests_unit_test_https_CFLAGS = $(daemon_libimzad_a_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_https_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(LIBEVENT_HTTPS_LIBS) $(LIBSSL_LIBS) $(JANSSON_LIBS) \
 	$(LIBCRYPTO_LIBS) $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(CMOCKA_LIBS) -lpthread
+
+# Sites of web origins (libpsl): registrable domains, IP literals, which origins may be remembered.
+check_PROGRAMS += tests/unit/test-site
+TESTS += tests/unit/test-site
+tests_unit_test_site_SOURCES = tests/unit/test-site.c
+tests_unit_test_site_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_site_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBPSL_LIBS)
 
 # The card cache and the token blob; writes under a mkdtemp directory in /tmp.
 check_PROGRAMS += tests/unit/test-cache
