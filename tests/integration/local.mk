@@ -15,7 +15,8 @@ INTEGRATION_TESTS = \
 	tests/integration/p11-apps.sh \
 	tests/integration/cache.sh \
 	tests/integration/https.sh \
-	tests/integration/trust.sh
+	tests/integration/trust.sh \
+	tests/integration/tls.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
 	tests/integration/p11_rules.py \
