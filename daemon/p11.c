@@ -13,6 +13,7 @@
 #include "daemon/log.h"
 #include "daemon/pin.h"
 #include "daemon/piv.h"
+#include "daemon/token-store.h"
 
 #define CALL(ctx) ((struct call *)(ctx))
 #define APP(ctx) (CALL(ctx)->app)
@@ -878,6 +879,16 @@ static CK_RV submit_private(void *ctx, struct session *sess, struct slot *s, con
 	struct app *a = APP(ctx);
 	struct p11_job *j;
 
+	/* The key's size comes from the token, which may come from the cache file: never trust it to fit
+	 * the job's buffers (the input here, the signature and its EC conversion in sign_finish). */
+	if (inlen == 0 || inlen > sizeof(j->in) || !token_key_info_ok(&o->key) ||
+	    out_len(&o->key) > sizeof(j->out)) {
+		log_warning(
+		        "slot %lu: refusing a private-key operation with %zu input bytes for a key of %zu",
+		        (unsigned long)s->id, inlen, o->key.size);
+		op_reset(&sess->op);
+		return CKR_DATA_LEN_RANGE;
+	}
 	if (o->key.needs_pin) {
 		if (!logged_in(a, s) || s->owner_app != a->id) {
 			a->login_seq[slot_index(a->d, s)] = 0;
@@ -1032,7 +1043,7 @@ static CK_RV p_Decrypt(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG 
 		op_reset(op);
 		return CKR_OK;
 	}
-	if (inlen != o->key.size) {
+	if (inlen != o->key.size || inlen < 11) {
 		op_reset(op);
 		return CKR_ENCRYPTED_DATA_LEN_RANGE;
 	}

@@ -973,6 +973,61 @@ static void expect_blob(struct proto_buf *w, int want)
 	proto_buf_free(w);
 }
 
+/* A key object with the given type and size, and one attribute of len bytes. */
+static void blob_key(struct proto_buf *w, CK_KEY_TYPE type, uint64_t size, size_t attr_len)
+{
+	static uint8_t value[TOKEN_STORE_MAX_ATTR_LEN + 1];
+
+	blob_header(w, 1, 1);
+	proto_put_u64(w, CKO_PRIVATE_KEY);
+	proto_put_u8(w, 0);
+	proto_put_u64(w, type);
+	proto_put_u64(w, size);
+	proto_put_u8(w, 0x07);
+	proto_put_u8(w, 0x9d);
+	proto_put_u8(w, 0);
+	proto_put_u32(w, 1);
+	proto_put_u64(w, CKA_VALUE);
+	proto_put_bytes(w, value, attr_len);
+}
+
+/* A tampered cache file names a key larger than any buffer sized for RSA 4096 / P-521 (C_Decrypt
+ * copied key-size bytes into a 512-byte card job: a heap overflow), an attribute value past its cap,
+ * or a key type we cannot use: the blob is refused, as are tokens that would write such a blob. */
+static void test_tampered_key_size_and_value_length_are_refused(void **state)
+{
+	struct token *t = make_token("x", guid);
+	struct proto_buf w;
+
+	blob_key(&w, CKK_RSA, TOKEN_KEY_BYTES_MAX, 1);
+	expect_blob(&w, 0);
+	blob_key(&w, CKK_RSA, TOKEN_KEY_BYTES_MAX + 1, 1);
+	expect_blob(&w, -EBADMSG);
+	blob_key(&w, CKK_RSA, 4096, 1);
+	expect_blob(&w, -EBADMSG);
+	blob_key(&w, CKK_RSA, UINT64_MAX, 1);
+	expect_blob(&w, -EBADMSG);
+	blob_key(&w, CKK_EC, TOKEN_EC_FIELD_BYTES_MAX, 1);
+	expect_blob(&w, 0);
+	blob_key(&w, CKK_EC, TOKEN_EC_FIELD_BYTES_MAX + 1, 1);
+	expect_blob(&w, -EBADMSG);
+	blob_key(&w, CKK_DSA, 128, 1);
+	expect_blob(&w, -EBADMSG);
+	blob_key(&w, CKK_RSA, 256, TOKEN_STORE_MAX_ATTR_LEN);
+	expect_blob(&w, 0);
+	blob_key(&w, CKK_RSA, 256, TOKEN_STORE_MAX_ATTR_LEN + 1);
+	expect_blob(&w, -EBADMSG);
+
+	/* The writer keeps the same bounds. */
+	for (size_t i = 0; i < t->nobjs; i++)
+		if (t->objs[i].cls == CKO_PRIVATE_KEY)
+			t->objs[i].key.size = TOKEN_KEY_BYTES_MAX + 1;
+	proto_buf_init(&w, TOKEN_STORE_MAX_BLOB);
+	assert_int_equal(token_serialize(t, &w), -EINVAL);
+	proto_buf_free(&w);
+	token_free(t);
+}
+
 static void test_blob_limits_and_fields_are_checked(void **state)
 {
 	struct proto_buf w;
@@ -1234,6 +1289,7 @@ int main(void)
 	        cmocka_unit_test(test_every_truncation_of_a_blob_fails_cleanly),
 	        cmocka_unit_test(test_random_and_mutated_blobs_never_crash),
 	        cmocka_unit_test(test_blob_limits_and_fields_are_checked),
+	        cmocka_unit_test(test_tampered_key_size_and_value_length_are_refused),
 	};
 
 	return cmocka_run_group_tests_name("cache", tests, group_setup, group_teardown);
