@@ -17,7 +17,8 @@ INTEGRATION_TESTS = \
 	tests/integration/https.sh \
 	tests/integration/trust.sh \
 	tests/integration/tls.sh \
-	tests/integration/cache-tamper.sh
+	tests/integration/cache-tamper.sh \
+	tests/integration/records.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
 	tests/integration/p11_rules.py \
