@@ -8,6 +8,8 @@
 #include "daemon/cache.h"
 #include "daemon/known.h"
 #include "daemon/log.h"
+#include "daemon/records.h"
+#include "daemon/site.h"
 #include "daemon/sign.h"
 #include "protocol/proto-admin.h"
 #include "protocol/proto-ck.h"
@@ -224,8 +226,10 @@ static int add_audit(void *ud, const struct audit_entry *e)
 	o = &l->e[l->n++];
 	o->seq = (uint64_t)e->seq;
 	o->time = e->time;
-	snprintf(o->origin, sizeof(o->origin), "%s", e->origin);
+	snprintf(o->origin, sizeof(o->origin), "%s", e->origin ? e->origin : "");
 	snprintf(o->result, sizeof(o->result), "%s", e->result);
+	snprintf(o->exe, sizeof(o->exe), "%s", e->exe ? e->exe : "");
+	o->pid = e->pid;
 	if (e->cert_sha256) {
 		o->has_cert = 1;
 		memcpy(o->cert_sha256, e->cert_sha256, 32);
@@ -234,73 +238,128 @@ static int add_audit(void *ud, const struct audit_entry *e)
 		o->has_content = 1;
 		memcpy(o->content_sha256, e->content_sha256, 32);
 	}
+	if (e->key_id && e->key_id_len <= sizeof(o->key_id)) {
+		memcpy(o->key_id, e->key_id, e->key_id_len);
+		o->key_id_len = (uint32_t)e->key_id_len;
+	}
 	return 0;
 }
 
-static int add_grant(void *ud, const char *origin, bool allow, int64_t time)
+static int add_grant(void *ud, const char *who, bool allow, int64_t time)
 {
 	struct proto_grant_list *l = ud;
 
 	if (l->n == PROTO_GRANTS_MAX)
 		return -1;
-	snprintf(l->g[l->n].origin, sizeof(l->g[l->n].origin), "%s", origin);
+	snprintf(l->g[l->n].origin, sizeof(l->g[l->n].origin), "%s", who);
 	l->g[l->n].allow = allow;
 	l->g[l->n].time = time;
 	l->n++;
 	return 0;
 }
 
-/* The audit log and the grants; without a cache file there are none (CKR_FUNCTION_FAILED). */
+/* imzactl grants allow|deny|forget ORIGIN: allow stores the origin's allow and lifts its site's deny
+ * (the user named this origin); deny stores the site's deny; forget removes both. */
+static int set_answer(struct daemon *d, const char *origin, uint8_t op, uint8_t *ret_done)
+{
+	char site[SITE_MAX];
+	unsigned forgot = 0;
+	uint8_t done = 0;
+	int64_t now = (int64_t)time(NULL);
+	int e;
+
+	e = site_of_origin(origin, site, sizeof(site));
+	if (e < 0)
+		return e;
+	switch (op) {
+	case 0:
+		e = records_forget(d->records, origin, site, &forgot);
+		break;
+	case 1:
+		e = records_allow_put(d->records, origin, now);
+		if (e == 0)
+			e = records_forget(d->records, NULL, site, &forgot);
+		done = PROTO_GRANT_ALLOW_STORED;
+		break;
+	default:
+		e = records_deny_put(d->records, site, now);
+		done = PROTO_GRANT_DENY_STORED;
+		break;
+	}
+	if (e < 0)
+		return e;
+	done |= (forgot & RECORDS_FORGOT_ALLOW ? PROTO_GRANT_ALLOW_REMOVED : 0) |
+	        (forgot & RECORDS_FORGOT_DENY ? PROTO_GRANT_DENY_REMOVED : 0);
+	log_info("imzactl: %s %s",
+	         op == 0   ? "forgot the answers for"
+	         : op == 1 ? "allowed"
+	                   : "denied the site of",
+	         origin);
+	*ret_done = done;
+	return 0;
+}
+
+/* The audit log and the answers. Without usable records: PROTO_ADMIN_RECORDS_UNAVAILABLE, except for
+ * the check, which is there to say why. */
 static int admin_records(struct daemon *d, uint32_t id, struct proto_reader *r, struct proto_buf *w)
 {
 	static struct proto_audit_list audit;
 	static struct proto_grant_list grants;
+	struct proto_records_check pc = {0};
+	struct records_check rc;
 	const uint8_t *origin = NULL;
 	size_t olen = 0;
 	uint32_t limit = 0;
-	uint8_t op = 0;
-	char o[CACHE_ORIGIN_MAX + 1];
+	uint64_t after = 0;
+	uint8_t op = 0, done = 0;
+	char o[RECORDS_ORIGIN_MAX + 1];
 	int e;
 
 	if (id == RPC_CALL_IMZA_AUDIT)
 		proto_get_u32(r, &limit);
+	if (id == RPC_CALL_IMZA_AUDIT_PAGE)
+		proto_get_u64(r, &after);
 	if (id == RPC_CALL_IMZA_GRANT_SET) {
 		proto_get_bytes(r, &origin, &olen);
 		proto_get_u8(r, &op);
 	}
-	if (proto_reader_end(r) < 0 || olen > CACHE_ORIGIN_MAX || op > 2 ||
-	    (origin && memchr(origin, 0, olen)))
+	if (proto_reader_end(r) < 0 || olen > RECORDS_ORIGIN_MAX || op > 2 || after > INT64_MAX ||
+	    (origin && memchr(origin, 0, olen)) || (id == RPC_CALL_IMZA_GRANT_SET && olen == 0))
 		return -EBADMSG;
 	proto_put_u32(w, id);
-	if (d->cache == NULL)
-		return proto_put_ulong(w, CKR_FUNCTION_FAILED);
+	if (id == RPC_CALL_IMZA_RECORDS_CHECK) {
+		if (d->records == NULL || records_check(d->records, &rc) < 0)
+			return proto_put_ulong(w, CKR_FUNCTION_FAILED);
+		pc.ok = rc.ok;
+		pc.version = rc.version;
+		pc.known = rc.known;
+		snprintf(pc.detail, sizeof(pc.detail), "%s", rc.detail);
+		proto_put_ulong(w, CKR_OK);
+		return proto_records_check_encode(w, &pc);
+	}
+	if (!records_usable(d->records))
+		return proto_put_ulong(w, PROTO_ADMIN_RECORDS_UNAVAILABLE);
 	switch (id) {
 	case RPC_CALL_IMZA_AUDIT:
+	case RPC_CALL_IMZA_AUDIT_PAGE:
 		memset(&audit, 0, sizeof(audit));
-		e = cache_audit_list(d->cache, limit && limit < PROTO_AUDIT_MAX ? limit : PROTO_AUDIT_MAX,
-		                     add_audit, &audit);
+		e = audit_list(d->records, id == RPC_CALL_IMZA_AUDIT ? -1 : (int64_t)after,
+		               limit && limit < PROTO_AUDIT_MAX ? limit : PROTO_AUDIT_MAX, add_audit, &audit);
 		proto_put_ulong(w, e < 0 ? CKR_FUNCTION_FAILED : CKR_OK);
 		return e < 0 ? w->error : proto_audit_encode(w, &audit);
 	case RPC_CALL_IMZA_GRANTS:
 		memset(&grants, 0, sizeof(grants));
-		e = cache_grant_list(d->cache, add_grant, &grants);
+		e = records_answers_list(d->records, add_grant, &grants);
 		proto_put_ulong(w, e < 0 ? CKR_FUNCTION_FAILED : CKR_OK);
 		return e < 0 ? w->error : proto_grants_encode(w, &grants);
 	default:
-		if (olen == 0)
-			return -EBADMSG;
 		memcpy(o, origin, olen);
 		o[olen] = '\0';
-		e = op == 0 ? cache_grant_forget(d->cache, o)
-		            : cache_grant_put(d->cache, o, op == 1, (int64_t)time(NULL));
-		if (e == 0)
-			log_info("imzactl: origin %s %s", o,
-			         op == 0   ? "forgotten"
-			         : op == 1 ? "allowed"
-			                   : "denied");
-		return proto_put_ulong(w, e == -ENOENT ? CKR_ARGUMENTS_BAD
-		                          : e < 0      ? CKR_FUNCTION_FAILED
-		                                       : CKR_OK);
+		e = set_answer(d, o, op, &done);
+		proto_put_ulong(w, e == -EINVAL || e == -ENAMETOOLONG ? CKR_ARGUMENTS_BAD
+		                   : e < 0                            ? CKR_FUNCTION_FAILED
+		                                                      : CKR_OK);
+		return e < 0 ? w->error : proto_put_u8(w, done);
 	}
 }
 
@@ -312,7 +371,7 @@ int admin_handle(struct daemon *d, struct app *a, uint32_t id, struct proto_read
 	(void)a;
 	if (id >= RPC_CALL_IMZA_CACHE_LIST && id <= RPC_CALL_IMZA_CACHE_CLEAR)
 		return admin_cache(d, id, r, w);
-	if (id >= RPC_CALL_IMZA_AUDIT && id <= RPC_CALL_IMZA_GRANT_SET)
+	if (id >= RPC_CALL_IMZA_AUDIT && id <= RPC_CALL_IMZA_RECORDS_CHECK)
 		return admin_records(d, id, r, w);
 	if (proto_reader_end(r) < 0)
 		return -EBADMSG;

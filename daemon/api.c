@@ -291,6 +291,7 @@ const char *sign_err_code(enum sign_err e)
 	        [SIGN_E_TIMEOUT] = "timeout",
 	        [SIGN_E_BUSY] = "busy",
 	        [SIGN_E_INTERNAL] = "internal",
+	        [SIGN_E_RECORDS_UNAVAILABLE] = "records_unavailable",
 	};
 
 	return (size_t)e < sizeof(codes) / sizeof(codes[0]) && codes[e] ? codes[e] : "internal";
@@ -321,6 +322,9 @@ const char *sign_err_message(enum sign_err e)
 		return "too many requests are waiting";
 	case SIGN_E_INTERNAL:
 		break;
+	case SIGN_E_RECORDS_UNAVAILABLE:
+		return "imzad cannot use its records (audit log, answers); web signing waits until they are "
+		       "fixed";
 	}
 	return "imzad could not complete the request";
 }
@@ -345,6 +349,7 @@ int api_err_status(enum sign_err e)
 	case SIGN_E_TIMEOUT:
 		return 504;
 	case SIGN_E_BUSY:
+	case SIGN_E_RECORDS_UNAVAILABLE:
 		return 503;
 	case SIGN_E_INTERNAL:
 	default:

@@ -1,6 +1,6 @@
 /* imzad's card cache: the objects of every card seen before, kept in SQLite (state_dir/cache.sqlite) so
- * that a known card is served after one cheap freshness check instead of a full read. The same file
- * holds the audit log of signatures and the web origins' grants.
+ * that a known card is served after one cheap freshness check instead of a full read. Nothing else: the
+ * audit log and the answers for web origins are in the records (records.h), which are never moved aside.
  * Not thread-safe: use it from the main loop only. */
 #pragma once
 
@@ -55,36 +55,5 @@ int cache_get_token(struct cache *c, const char *driver, const uint8_t *id, size
 int cache_list(struct cache *c, int (*cb)(void *ud, const struct cache_entry *e), void *ud);
 /* -ENOENT for an unknown card. */
 int cache_forget(struct cache *c, const char *driver, const uint8_t *id, size_t id_len);
-/* Forgets every card; the audit log and the grants stay. */
+/* Forgets every card. */
 int cache_clear(struct cache *c);
-
-/* ---- audit log and origin grants (the same file) ---- */
-
-#define CACHE_ORIGIN_MAX 320
-#define CACHE_RESULT_MAX 128
-/* The audit log keeps the newest entries only: a bound on the file, whatever happens. */
-#define CACHE_AUDIT_KEEP 100000
-
-struct audit_entry {
-	int64_t seq;
-	int64_t time;
-	const char *origin;
-	const uint8_t *cert_sha256;    /* 32 bytes, or NULL */
-	const uint8_t *content_sha256; /* 32 bytes, or NULL */
-	const char *result;
-};
-
-/* Appends one row; origin and result are cut to their caps. Rows beyond the newest CACHE_AUDIT_KEEP go. */
-int cache_audit_add(struct cache *c, int64_t time, const char *origin, const uint8_t *cert_sha256,
-                    const uint8_t *content_sha256, const char *result);
-/* The last `limit` rows, oldest first. The entry's pointers are valid during the callback only. */
-int cache_audit_list(struct cache *c, unsigned limit, int (*cb)(void *ud, const struct audit_entry *e),
-                     void *ud);
-
-/* A web origin's standing answer: 0 with *ret_allow, or -ENOENT. */
-int cache_grant_get(struct cache *c, const char *origin, bool *ret_allow);
-int cache_grant_put(struct cache *c, const char *origin, bool allow, int64_t time);
-/* -ENOENT when the origin had no answer stored. */
-int cache_grant_forget(struct cache *c, const char *origin);
-int cache_grant_list(struct cache *c, int (*cb)(void *ud, const char *origin, bool allow, int64_t time),
-                     void *ud);

@@ -104,12 +104,16 @@ struct call {
 };
 
 struct cache;
+struct records;
 struct known;
 struct signsvc;
 
 struct daemon {
 	struct event_base *base;
 	struct cache *cache; /* NULL when the cache could not be opened: cards are then always read */
+	/* The audit log and the answers for web origins; unusable (records_usable) when the file could not
+	 * be used: web signing is then refused, PKCS#11 goes on. */
+	struct records *records;
 	struct known *known;
 	struct reader_monitor *monitor;
 	struct signsvc *signsvc; /* the signing service (HTTPS endpoint, imzactl sign) */

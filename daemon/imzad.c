@@ -16,6 +16,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon/cache.h"
+#include "daemon/records.h"
 #include "daemon/config.h"
 #include "daemon/daemon.h"
 #include "daemon/https.h"
@@ -33,7 +34,7 @@ static void usage(FILE *f)
 	           "[--verbose]\n"
 	           "             [--version]\n"
 	           "  --socket PATH  listen there (default $XDG_RUNTIME_DIR/imza/imzad.sock)\n"
-	           "  --state-dir DIR  the card cache, audit log and origin grants\n"
+	           "  --state-dir DIR  the card cache and the records (audit log, answers for web origins)\n"
 	           "                 (default $XDG_STATE_HOME/imza, ~/.local/state/imza)\n"
 	           "  --config FILE  settings (default CONFIG-DIR/imzad.conf)\n"
 	           "  --config-dir DIR  the local CA of the HTTPS endpoint (default $XDG_CONFIG_HOME/imza)\n"
@@ -66,12 +67,18 @@ static int state_dir(const char *given, char *out, size_t cap)
 	return snprintf(out, cap, "%s", given) >= (int)cap ? -ENAMETOOLONG : 0;
 }
 
-/* Opens the card cache; without one imzad still works, reading every card in full. */
+/* Opens the records, then the card cache (in that order: new records take over the rows an older cache
+ * file held, before the cache's migration drops them). Without usable records imzad still serves
+ * PKCS#11 (records_open logged why); without a cache it reads every card in full. */
 static void open_cache(struct daemon *d, const char *given)
 {
 	char dir[PATH_MAX];
 	int e = state_dir(given, dir, sizeof(dir));
 
+	if (e == 0 && (e = records_open(dir, &d->records)) == 0 && records_usable(d->records))
+		log_info("records in %s/%s", dir, RECORDS_FILE);
+	else if (e < 0)
+		log_error("no records (%s): web signing is refused", strerror(-e));
 	if (e == 0 && (e = known_new(&d->known)) == 0 && (e = cache_open(dir, &d->cache)) == 0) {
 		log_info("card cache in %s", dir);
 		slots_load_known(d);
@@ -332,6 +339,7 @@ out:
 		token_free(d.slots[i].token);
 	event_base_free(d.base);
 	cache_close(d.cache);
+	records_close(d.records);
 	known_free(d.known);
 	if (bound_path[0])
 		unlink(bound_path);

@@ -16,6 +16,7 @@ daemon_libimzad_a_SOURCES = \
 	daemon/server.c daemon/server.h \
 	daemon/token-store.c daemon/token-store.h \
 	daemon/cache.c daemon/cache.h \
+	daemon/records.c daemon/records.h \
 	daemon/privdir.c daemon/privdir.h \
 	daemon/known.c daemon/known.h \
 	daemon/cades.c daemon/cades.h \
@@ -100,6 +101,14 @@ tests_unit_test_cache_SOURCES = tests/unit/test-cache.c tests/lib/testcert.c tes
 tests_unit_test_cache_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS) $(SQLITE_CFLAGS)
 tests_unit_test_cache_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS) \
 	$(SQLITE_LIBS) $(LIBSYSTEMD_LIBS)
+
+# The records (audit log, answers for web origins); writes under a mkdtemp directory in /tmp.
+check_PROGRAMS += tests/unit/test-records
+TESTS += tests/unit/test-records
+tests_unit_test_records_SOURCES = tests/unit/test-records.c
+tests_unit_test_records_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(P11KIT_CFLAGS) $(SQLITE_CFLAGS)
+tests_unit_test_records_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(SQLITE_LIBS) \
+	$(LIBCRYPTO_LIBS) $(LIBSYSTEMD_LIBS) $(LIBPSL_LIBS)
 
 # The PIV driver against the virtual card's applet, in one process.
 check_PROGRAMS += tests/unit/test-piv-driver

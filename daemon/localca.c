@@ -535,6 +535,9 @@ int localca_ensure(const char *dir, time_t now)
 	return ensure(dir, now, NULL);
 }
 
+/* ECDHE key exchange with AES-GCM or ChaCha20-Poly1305, for either certificate type. */
+#define LOCALCA_TLS12_CIPHERS "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
+
 int localca_server_ctx(const char *dir, SSL_CTX **ret)
 {
 	struct pair srv = {NULL, NULL};
@@ -552,6 +555,11 @@ int localca_server_ctx(const char *dir, SSL_CTX **ret)
 	SSL_CTX_set_options(ctx,
 	                    SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/* TLS 1.2: forward secrecy and AEAD only. OpenSSL's default list also offers the CBC suites with
+	 * HMAC-SHA1 (Lucky13-style padding oracles) and static RSA key exchange; no browser that can reach
+	 * us needs them. TLS 1.3's suites are all AEAD and keep their defaults. */
+	if (SSL_CTX_set_cipher_list(ctx, LOCALCA_TLS12_CIPHERS) != 1)
+		goto out;
 	if (SSL_CTX_set_num_tickets(ctx, 0) != 1 || SSL_CTX_use_certificate(ctx, srv.crt) != 1 ||
 	    SSL_CTX_use_PrivateKey(ctx, srv.key) != 1 || SSL_CTX_check_private_key(ctx) != 1)
 		goto out;

@@ -4,8 +4,10 @@
  * Login state belongs to the application (all connections of one client process). */
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -13,6 +15,8 @@
 #include "daemon/log.h"
 #include "daemon/pin.h"
 #include "daemon/piv.h"
+#include "daemon/records.h"
+#include "daemon/token-store.h"
 
 #define CALL(ctx) ((struct call *)(ctx))
 #define APP(ctx) (CALL(ctx)->app)
@@ -91,6 +95,13 @@ struct p11_job {
 	size_t inlen;
 	uint8_t out[1024];
 	size_t outlen;
+	/* For the audit row of a private-key operation: who asked, with which key, over what. */
+	const char *op_name; /* "sign", "decrypt" */
+	char exe[RECORDS_EXE_MAX];
+	int64_t pid;
+	uint8_t key_id[RECORDS_KEY_ID_MAX];
+	size_t key_id_len;
+	uint8_t in_sha256[32];
 	int tries;
 	void (*finish)(struct p11_job *j, int r);
 };
@@ -799,6 +810,33 @@ static CK_RV op_update(struct op *op, const uint8_t *data, size_t len)
 	return CKR_OK;
 }
 
+/* One audit row per private-key operation that reached the card, whatever its outcome. The records
+ * being unusable does not stop PKCS#11 (the application is the user's own): it is logged. */
+static void audit_private(struct p11_job *j, int r, CK_RV rv)
+{
+	char result[RECORDS_RESULT_MAX];
+	struct audit_entry e = {
+	        .time = (int64_t)time(NULL),
+	        .exe = j->exe[0] ? j->exe : "?",
+	        .pid = j->pid,
+	        .key_id = j->key_id_len ? j->key_id : NULL,
+	        .key_id_len = j->key_id_len,
+	        .content_sha256 = j->in_sha256,
+	        .result = result,
+	};
+
+	if (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL)
+		snprintf(result, sizeof(result), "pkcs11 %s: ok", j->op_name);
+	else if (r < 0)
+		snprintf(result, sizeof(result), "pkcs11 %s: card error (%s)", j->op_name, strerror(-r));
+	else
+		snprintf(result, sizeof(result), "pkcs11 %s: failed (CKR 0x%lx)", j->op_name,
+		         (unsigned long)rv);
+	if (audit_add(j->d->records, &e) < 0)
+		log_warning("audit: could not record a PKCS#11 %s of %s (pid %lld)", j->op_name, e.exe,
+		            (long long)j->pid);
+}
+
 static void sign_finish(struct p11_job *j, int r)
 {
 	struct call *c = j->call;
@@ -831,6 +869,7 @@ static void sign_finish(struct p11_job *j, int r)
 			*out->out.n = need;
 		}
 	}
+	audit_private(j, r, rv);
 	if (sess)
 		op_reset(&sess->op);
 	call_complete(c, rv);
@@ -857,6 +896,7 @@ static void decrypt_finish(struct p11_job *j, int r)
 			/* Kept for the caller's retry with a larger buffer: the card is not asked again. */
 			op->have_result = true;
 			*out->out.n = op->result_len;
+			audit_private(j, r, CKR_BUFFER_TOO_SMALL);
 			explicit_bzero(j->out, sizeof(j->out));
 			call_complete(c, CKR_BUFFER_TOO_SMALL);
 			return;
@@ -865,6 +905,7 @@ static void decrypt_finish(struct p11_job *j, int r)
 			*out->out.n = op->result_len;
 		}
 	}
+	audit_private(j, r, rv);
 	explicit_bzero(j->out, sizeof(j->out));
 	if (sess)
 		op_reset(&sess->op);
@@ -876,8 +917,19 @@ static CK_RV submit_private(void *ctx, struct session *sess, struct slot *s, con
                             const uint8_t *in, size_t inlen, void (*finish)(struct p11_job *, int))
 {
 	struct app *a = APP(ctx);
+	const struct token_attr *id;
 	struct p11_job *j;
 
+	/* The key's size comes from the token, which may come from the cache file: never trust it to fit
+	 * the job's buffers (the input here, the signature and its EC conversion in sign_finish). */
+	if (inlen == 0 || inlen > sizeof(j->in) || !token_key_info_ok(&o->key) ||
+	    out_len(&o->key) > sizeof(j->out)) {
+		log_warning(
+		        "slot %lu: refusing a private-key operation with %zu input bytes for a key of %zu",
+		        (unsigned long)s->id, inlen, o->key.size);
+		op_reset(&sess->op);
+		return CKR_DATA_LEN_RANGE;
+	}
 	if (o->key.needs_pin) {
 		if (!logged_in(a, s) || s->owner_app != a->id) {
 			a->login_seq[slot_index(a->d, s)] = 0;
@@ -895,6 +947,15 @@ static CK_RV submit_private(void *ctx, struct session *sess, struct slot *s, con
 	j->key = o->key;
 	memcpy(j->in, in, inlen);
 	j->inlen = inlen;
+	j->op_name = finish == decrypt_finish ? "decrypt" : "sign";
+	snprintf(j->exe, sizeof(j->exe), "%s", a->exe);
+	j->pid = (int64_t)a->pid;
+	id = token_attr(o, CKA_ID);
+	if (id && id->len <= sizeof(j->key_id)) {
+		memcpy(j->key_id, id->value, id->len);
+		j->key_id_len = id->len;
+	}
+	EVP_Digest(in, inlen, j->in_sha256, NULL, EVP_sha256(), NULL);
 	reader_submit(s->reader, &j->rj);
 	return CKR_IMZA_PENDING;
 }
@@ -1032,7 +1093,7 @@ static CK_RV p_Decrypt(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG 
 		op_reset(op);
 		return CKR_OK;
 	}
-	if (inlen != o->key.size) {
+	if (inlen != o->key.size || inlen < 11) {
 		op_reset(op);
 		return CKR_ENCRYPTED_DATA_LEN_RANGE;
 	}

@@ -13,6 +13,8 @@
 #include <openssl/evp.h>
 
 #include "daemon/cache.h"
+#include "daemon/records.h"
+#include "daemon/site.h"
 #include "daemon/cades.h"
 #include "daemon/certinfo.h"
 #include "daemon/daemon.h"
@@ -24,8 +26,6 @@
 /* How long a request may wait in the queue, and how long a dialog stays up. */
 #define QUEUE_TIMEOUT_S 120
 #define DIALOG_TIMEOUT_S 120
-/* After "deny", an origin is not asked again for this long (no dialog storm from a hostile page). */
-#define DENY_MEMORY_S 600
 /* "Allow once" covers the page's visit: its certificate listing and the signature that follows it (each
  * signature still shows its own PIN dialog with the content). */
 #define ONCE_MEMORY_S 120
@@ -65,7 +65,7 @@ struct signsvc {
 	struct origin_memory {
 		char origin[256];
 		time_t until;
-	} denied[MEMORY_SLOTS], once[MEMORY_SLOTS];
+	} once[MEMORY_SLOTS];
 	struct event *kick;
 };
 
@@ -84,10 +84,17 @@ static void audit(struct signsvc *svc, struct sign_pending *rq, const char *resu
 {
 	/* Only what reached the queue: refusals at the door (busy, a standing deny) would let a hostile page
 	 * grow the log at will. */
-	if (rq->kind != REQ_SIGN || !rq->queued || svc->d->cache == NULL)
+	struct audit_entry e = {
+	        .time = (int64_t)time(NULL),
+	        .origin = peer_name(&rq->peer),
+	        .cert_sha256 = rq->args.cert_id,
+	        .content_sha256 = rq->content_sha256,
+	        .result = result,
+	};
+
+	if (rq->kind != REQ_SIGN || !rq->queued)
 		return;
-	if (cache_audit_add(svc->d->cache, (int64_t)time(NULL), peer_name(&rq->peer), rq->args.cert_id,
-	                    rq->content_sha256, result) < 0)
+	if (audit_add(svc->d->records, &e) < 0)
 		log_warning("audit: could not record a signature request of %s", peer_name(&rq->peer));
 }
 
@@ -106,7 +113,7 @@ static void req_free(struct sign_pending *rq)
 static void finish(struct sign_pending *rq, const struct sign_result *res, const char *audit_result)
 {
 	struct signsvc *svc = rq->svc;
-	char why[CACHE_RESULT_MAX];
+	char why[RECORDS_RESULT_MAX];
 
 	if (audit_result == NULL) {
 		snprintf(why, sizeof(why), "%s", sign_err_code(res->err));
@@ -170,22 +177,29 @@ static int standing_answer(struct signsvc *svc, const struct sign_peer *p)
 	decision = sign_origin_decision(svc, p->origin);
 	if (decision >= 0 || p->origin[0] == '\0')
 		return decision;
-	if (remembered(svc->denied, p->origin))
-		return 0;
 	return remembered(svc->once, p->origin) ? 1 : -ENOENT;
 }
 
+/* A deny is kept per site, so that a fresh subdomain (s1., s2. ...) cannot ask again; an allow is kept
+ * per exact origin. A deny of the site wins over the origin's own allow. */
 int sign_origin_decision(struct signsvc *svc, const char *origin)
 {
-	bool allow;
-	int r;
+	char site[SITE_MAX];
 
-	if (origin == NULL || origin[0] == '\0' || svc->d->cache == NULL)
+	if (origin == NULL || origin[0] == '\0' || !records_usable(svc->d->records))
 		return -ENOENT;
-	r = cache_grant_get(svc->d->cache, origin, &allow);
-	if (r < 0)
-		return -ENOENT;
-	return allow ? 1 : 0;
+	if (site_of_origin(origin, site, sizeof(site)) == 0 && records_deny_get(svc->d->records, site) == 0)
+		return 0;
+	return records_allow_get(svc->d->records, origin) == 0 ? 1 : -ENOENT;
+}
+
+/* Stores the user's "deny" for the origin's site; false when it could not be kept. */
+static bool store_deny(struct signsvc *svc, const char *origin)
+{
+	char site[SITE_MAX];
+
+	return site_of_origin(origin, site, sizeof(site)) == 0 &&
+	       records_deny_put(svc->d->records, site, (int64_t)time(NULL)) == 0;
 }
 
 bool sign_origin_granted(struct signsvc *svc, const char *origin)
@@ -606,7 +620,7 @@ static void sign_job_done(struct reader_job *rj, int r)
 	struct sign_pending *rq = j->rq;
 	struct slot *s = slot_get(j->svc->d, rq->slot);
 	struct sign_result res = {.err = card_err(r), .tries_left = -1};
-	char why[CACHE_RESULT_MAX];
+	char why[RECORDS_RESULT_MAX];
 
 	pin_secret_wipe(&j->pin);
 	if (s && s->token && s->card_seq == rj->seq) {
@@ -772,14 +786,14 @@ static void on_consent_done(struct sign_pending *rq, struct dialog_task *t)
 	}
 	switch (t->consent) {
 	case DIALOG_DENY:
-		if (rq->peer.origin[0])
-			remember(svc->denied, rq->peer.origin, DENY_MEMORY_S);
+		if (rq->peer.origin[0] && !store_deny(svc, rq->peer.origin))
+			log_warning("the denial of %s could not be stored", rq->peer.origin);
 		log_info("the user denied %s", peer_name(&rq->peer));
 		finish_err(rq, SIGN_E_ORIGIN_DENIED, -1);
 		return;
 	case DIALOG_ALWAYS:
-		if (rq->peer.origin[0] && svc->d->cache &&
-		    cache_grant_put(svc->d->cache, rq->peer.origin, true, (int64_t)time(NULL)) == 0)
+		if (rq->peer.origin[0] &&
+		    records_allow_put(svc->d->records, rq->peer.origin, (int64_t)time(NULL)) == 0)
 			log_info("the user allowed %s from now on", rq->peer.origin);
 		break;
 	case DIALOG_ONCE:
@@ -822,7 +836,7 @@ static void start(struct sign_pending *rq)
 	struct signsvc *svc = rq->svc;
 	struct dialog_request d = {
 	        .origin = peer_name(&rq->peer),
-	        .can_remember = rq->peer.web && rq->peer.origin[0] != '\0' && svc->d->cache != NULL,
+	        .can_remember = rq->peer.web && rq->peer.origin[0] != '\0' && records_usable(svc->d->records),
 	        .tries_left = -1,
 	        .timeout_s = DIALOG_TIMEOUT_S,
 	};
@@ -912,8 +926,14 @@ struct sign_pending *sign_consent(struct signsvc *svc, const struct sign_peer *p
                                   void *ud)
 {
 	struct sign_pending *rq;
-	int decision = standing_answer(svc, p);
+	int decision;
 
+	/* The records hold the answers and the audit log: without them no web page is served. */
+	if (p->web && !records_usable(svc->d->records)) {
+		cb(ud, SIGN_E_RECORDS_UNAVAILABLE);
+		return NULL;
+	}
+	decision = standing_answer(svc, p);
 	if (decision >= 0) {
 		cb(ud, decision == 1 ? SIGN_OK : SIGN_E_ORIGIN_DENIED);
 		return NULL;
@@ -947,6 +967,9 @@ struct sign_pending *sign_submit(struct signsvc *svc, const struct sign_peer *p,
 	if (a->len > SIGN_CONTENT_MAX || a->wait_s > SIGN_WAIT_MAX || (a->len > 0 && a->content == NULL) ||
 	    (a->detached && a->format != SIGN_FMT_CADES))
 		return answer_now(cb, ud, SIGN_E_BAD_REQUEST);
+	/* A web signature is recorded, and judged by the stored answers: without records, none. */
+	if (p->web && !records_usable(svc->d->records))
+		return answer_now(cb, ud, SIGN_E_RECORDS_UNAVAILABLE);
 	if (standing_answer(svc, p) == 0)
 		return answer_now(cb, ud, SIGN_E_ORIGIN_DENIED);
 	rq = calloc(1, sizeof(*rq));

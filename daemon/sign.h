@@ -26,6 +26,7 @@ enum sign_err {
 	SIGN_E_TIMEOUT,
 	SIGN_E_BUSY,
 	SIGN_E_INTERNAL,
+	SIGN_E_RECORDS_UNAVAILABLE, /* the records (audit, answers) cannot be used: no web signing */
 };
 
 /* The API's code ("pin_incorrect") and a short English message for each outcome (both defined in

@@ -35,6 +35,15 @@ static int put_pin_count(struct proto_buf *w, int v)
 	return proto_put_u32(w, v == -1 ? UINT32_MAX : (uint32_t)v);
 }
 
+bool token_key_info_ok(const struct token_key_info *k)
+{
+	if (k->type == CKK_RSA)
+		return k->size <= TOKEN_KEY_BYTES_MAX;
+	if (k->type == CKK_EC)
+		return k->size <= TOKEN_EC_FIELD_BYTES_MAX;
+	return false;
+}
+
 int token_serialize(const struct token *t, struct proto_buf *w)
 {
 	CK_ULONG probe = HOST_PROBE;
@@ -56,7 +65,7 @@ int token_serialize(const struct token *t, struct proto_buf *w)
 	for (size_t i = 0; i < t->nobjs; i++) {
 		const struct token_object *o = &t->objs[i];
 
-		if (o->nattrs > TOKEN_STORE_MAX_ATTRS)
+		if (o->nattrs > TOKEN_STORE_MAX_ATTRS || !token_key_info_ok(&o->key))
 			return proto_buf_fail(w, -EINVAL);
 		proto_put_u64(w, o->cls);
 		proto_put_u8(w, o->is_private ? 1 : 0);
@@ -68,6 +77,8 @@ int token_serialize(const struct token *t, struct proto_buf *w)
 		                          (o->key.needs_pin ? KEY_NEEDS_PIN : 0)));
 		proto_put_u32(w, (uint32_t)o->nattrs);
 		for (size_t j = 0; j < o->nattrs; j++) {
+			if (o->attrs[j].len > TOKEN_STORE_MAX_ATTR_LEN)
+				return proto_buf_fail(w, -EINVAL);
 			proto_put_u64(w, o->attrs[j].type);
 			proto_put_bytes(w, o->attrs[j].value, o->attrs[j].len);
 		}
@@ -145,6 +156,8 @@ static int get_attrs(struct proto_reader *r, struct token_object *o)
 		e = proto_get_bytes(r, &p, &len);
 		if (e < 0)
 			return e;
+		if (len > TOKEN_STORE_MAX_ATTR_LEN)
+			return proto_reader_fail(r, -EBADMSG);
 		/* token_attr() answers with the first match only: a second one is not a token we wrote. */
 		if (token_attr(o, type) != NULL)
 			return proto_reader_fail(r, -EBADMSG);
@@ -173,10 +186,14 @@ static int get_object(struct proto_reader *r, struct token_object *o)
 	proto_get_u8(r, &flags);
 	if (r->error)
 		return r->error;
-	if (is_private > 1 || size > SIZE_MAX || (flags & ~(KEY_PIN_ALWAYS | KEY_NEEDS_PIN)))
+	/* The key size sizes the card job's input and the signature buffers: a damaged or hostile blob
+	 * must not be able to name a larger one. */
+	if (is_private > 1 || size > TOKEN_KEY_BYTES_MAX || (flags & ~(KEY_PIN_ALWAYS | KEY_NEEDS_PIN)))
 		return proto_reader_fail(r, -EBADMSG);
 	o->is_private = is_private;
 	o->key.size = (size_t)size;
+	if (!token_key_info_ok(&o->key))
+		return proto_reader_fail(r, -EBADMSG);
 	o->key.pin_always = flags & KEY_PIN_ALWAYS;
 	o->key.needs_pin = flags & KEY_NEEDS_PIN;
 	return get_attrs(r, o);

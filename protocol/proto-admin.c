@@ -257,6 +257,11 @@ int proto_audit_encode(struct proto_buf *w, const struct proto_audit_list *l)
 		proto_put_u8(w, e->has_content);
 		proto_put_raw(w, e->content_sha256, 32);
 		put_str(w, e->result);
+		put_str(w, e->exe);
+		proto_put_u64(w, (uint64_t)e->pid);
+		if (e->key_id_len > sizeof(e->key_id))
+			return proto_buf_fail(w, -EINVAL);
+		proto_put_bytes(w, e->key_id, e->key_id_len);
 	}
 	return w->error;
 }
@@ -282,7 +287,19 @@ int proto_audit_decode(struct proto_reader *r, struct proto_audit_list *ret)
 		get_fixed(r, e->cert_sha256, 32);
 		proto_get_u8(r, &e->has_content);
 		get_fixed(r, e->content_sha256, 32);
+		const uint8_t *kid = NULL;
+		size_t klen = 0;
+
 		get_str(r, e->result, sizeof(e->result));
+		get_str(r, e->exe, sizeof(e->exe));
+		proto_get_u64(r, &t);
+		e->pid = (int64_t)t;
+		if (proto_get_bytes(r, &kid, &klen) == 0) {
+			if (klen > sizeof(e->key_id))
+				return proto_reader_fail(r, -EBADMSG);
+			memcpy(e->key_id, kid, klen);
+			e->key_id_len = (uint32_t)klen;
+		}
 	}
 	ret->n = n;
 	return r->error ? r->error : proto_reader_end(r);
@@ -319,5 +336,30 @@ int proto_grants_decode(struct proto_reader *r, struct proto_grant_list *ret)
 		ret->g[i].time = (int64_t)t;
 	}
 	ret->n = n;
+	return r->error ? r->error : proto_reader_end(r);
+}
+
+int proto_records_check_encode(struct proto_buf *w, const struct proto_records_check *c)
+{
+	proto_put_u8(w, c->ok);
+	proto_put_u64(w, (uint64_t)c->version);
+	proto_put_u64(w, (uint64_t)c->known);
+	put_str(w, c->detail);
+	return w->error;
+}
+
+int proto_records_check_decode(struct proto_reader *r, struct proto_records_check *ret)
+{
+	uint64_t v = 0, k = 0;
+
+	memset(ret, 0, sizeof(ret[0]));
+	proto_get_u8(r, &ret->ok);
+	proto_get_u64(r, &v);
+	proto_get_u64(r, &k);
+	get_str(r, ret->detail, sizeof(ret->detail));
+	if (r->error == 0 && ret->ok > 1)
+		proto_reader_fail(r, -EBADMSG);
+	ret->version = (int64_t)v;
+	ret->known = (int64_t)k;
 	return r->error ? r->error : proto_reader_end(r);
 }

@@ -99,17 +99,27 @@ int proto_sign_request_decode(struct proto_reader *r, struct proto_sign_request 
 int proto_sign_reply_encode(struct proto_buf *w, const struct proto_sign_reply *a);
 int proto_sign_reply_decode(struct proto_reader *r, struct proto_sign_reply *ret);
 
-/* imzactl log: the audit log's last entries, oldest first. */
+/* A call on the records (audit, grants) while imzad cannot use its records file: the CK_RV of the
+ * answer. `imzactl records check` says why. */
+#define PROTO_ADMIN_RECORDS_UNAVAILABLE 0x80001a5fUL
+
+/* imzactl log: the audit log's last entries, oldest first (RPC_CALL_IMZA_AUDIT), or the entries after
+ * a seq in order (RPC_CALL_IMZA_AUDIT_PAGE, for the export: an empty page ends it). */
 #define PROTO_AUDIT_MAX 200
 
 struct proto_audit_entry {
 	uint64_t seq;
 	int64_t time;
-	char origin[320];
+	char origin[320]; /* web origin or local program; "" for PKCS#11 */
 	uint8_t has_cert, has_content;
 	uint8_t cert_sha256[32];
 	uint8_t content_sha256[32];
 	char result[128];
+	/* PKCS#11 operations: the application (exe "" otherwise) and the key's CKA_ID. */
+	char exe[256];
+	int64_t pid;
+	uint32_t key_id_len;
+	uint8_t key_id[64];
 };
 
 struct proto_audit_list {
@@ -120,11 +130,16 @@ struct proto_audit_list {
 int proto_audit_encode(struct proto_buf *w, const struct proto_audit_list *l);
 int proto_audit_decode(struct proto_reader *r, struct proto_audit_list *ret);
 
-/* imzactl grants: the web origins' standing answers. */
+/* imzactl grants: the standing answers, allows by origin then denials by site. RPC_CALL_IMZA_GRANT_SET
+ * answers with a u8 of PROTO_GRANT_* bits: what was stored or removed. */
 #define PROTO_GRANTS_MAX 256
+#define PROTO_GRANT_ALLOW_STORED 0x01u
+#define PROTO_GRANT_DENY_STORED 0x02u
+#define PROTO_GRANT_ALLOW_REMOVED 0x04u
+#define PROTO_GRANT_DENY_REMOVED 0x08u
 
 struct proto_grant {
-	char origin[320];
+	char origin[320]; /* an origin for an allow, a site (registrable domain) for a deny */
 	uint8_t allow;
 	int64_t time;
 };
@@ -136,5 +151,16 @@ struct proto_grant_list {
 
 int proto_grants_encode(struct proto_buf *w, const struct proto_grant_list *l);
 int proto_grants_decode(struct proto_reader *r, struct proto_grant_list *ret);
+
+/* imzactl records check: u8 ok, u64 schema version (-1 unreadable), u64 the version imzad writes,
+ * string what was found. */
+struct proto_records_check {
+	uint8_t ok;
+	int64_t version, known;
+	char detail[256];
+};
+
+int proto_records_check_encode(struct proto_buf *w, const struct proto_records_check *c);
+int proto_records_check_decode(struct proto_reader *r, struct proto_records_check *ret);
 
 #endif

@@ -272,7 +272,9 @@ enum rpc_call_id {
 	RPC_CALL_IMZA_SIGN = 0x1005,  /* request: proto_sign_request; answered when signed */
 	RPC_CALL_IMZA_AUDIT = 0x1006, /* request: u32 how many of the last entries */
 	RPC_CALL_IMZA_GRANTS = 0x1007,
-	RPC_CALL_IMZA_GRANT_SET = 0x1008, /* request: bytes origin, u8 0 forget / 1 allow / 2 deny */
+	RPC_CALL_IMZA_GRANT_SET = 0x1008,     /* request: bytes origin, u8 0 forget / 1 allow / 2 deny */
+	RPC_CALL_IMZA_AUDIT_PAGE = 0x1009,    /* request: u64 after seq; the next entries in order */
+	RPC_CALL_IMZA_RECORDS_CHECK = 0x100a, /* the records file's integrity and schema version */
 };
 
 /* The table's rows in table order, and lookup by id (NULL for an id not in the table). */

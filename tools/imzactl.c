@@ -31,8 +31,9 @@ static void usage(FILE *f)
 	           "       imzactl [--socket PATH] sign --cert ID --in FILE --out FILE.p7s [--detached] "
 	           "[--raw]\n"
 	           "               [--text] [--wait SECONDS]\n"
-	           "       imzactl [--socket PATH] log [--last N]\n"
+	           "       imzactl [--socket PATH] log [--last N | --export]\n"
 	           "       imzactl [--socket PATH] grants [allow|deny|forget ORIGIN]\n"
+	           "       imzactl [--socket PATH] records check\n"
 	           "       imzactl trust [--config-dir DIR]\n"
 	           "       imzactl untrust\n");
 }
@@ -65,6 +66,12 @@ int admin_call_args(const char *path, uint32_t id, const struct proto_buf *args,
 	proto_reader_init(r, resp->data, resp->len);
 	proto_get_u32(r, &rid);
 	proto_get_ulong(r, &rv);
+	if (r->error == 0 && rid == id && rv == PROTO_ADMIN_RECORDS_UNAVAILABLE) {
+		fprintf(stderr,
+		        "imzactl: imzad cannot use its records file (audit log, answers for web origins);"
+		        " `imzactl records check` says why\n");
+		return -ENXIO;
+	}
 	if (r->error || rid != id || rv != CKR_OK) {
 		fprintf(stderr, "imzactl: imzad refused the request\n");
 		return -EPROTO;
@@ -327,6 +334,8 @@ int main(int argc, char **argv)
 		return cmd_log(sock, argc - optind, argv + optind);
 	if (strcmp(argv[optind], "grants") == 0)
 		return cmd_grants(sock, argc - optind, argv + optind);
+	if (strcmp(argv[optind], "records") == 0)
+		return cmd_records(sock, argc - optind, argv + optind);
 	usage(stderr);
 	return 2;
 }

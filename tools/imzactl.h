@@ -14,3 +14,4 @@ int admin_call_args(const char *path, uint32_t id, const struct proto_buf *args,
 int cmd_sign(const char *path, int argc, char **argv);
 int cmd_log(const char *path, int argc, char **argv);
 int cmd_grants(const char *path, int argc, char **argv);
+int cmd_records(const char *path, int argc, char **argv);

@@ -1,8 +1,9 @@
-/* imzactl sign, log and grants: a signature through imzad (its PIN dialog, its audit log), the audit
- * log itself, and the web origins' standing answers. */
+/* imzactl sign, log, grants and records: a signature through imzad (its PIN dialog, its audit log), the
+ * audit log itself (and its export), the web origins' standing answers, and the records file's check. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,97 @@ static void print_hex(const uint8_t *p, size_t n)
 		printf("%02x", p[i]);
 }
 
+/* A JSON string: quotes, backslashes and control bytes escaped; other bytes as the records hold them. */
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+static void json_hex(const uint8_t *p, size_t n, bool present)
+{
+	if (!present) {
+		printf("null");
+		return;
+	}
+	putchar('"');
+	print_hex(p, n);
+	putchar('"');
+}
+
+/* One audit row as a JSON object on one line (the format docs/API.md names for `imzactl log --export`). */
+static void export_entry(const struct proto_audit_entry *e)
+{
+	char when[32];
+
+	iso_time(e->time, when);
+	printf("{\"seq\":%llu,\"time\":%lld,\"utc\":\"%s\",\"origin\":", (unsigned long long)e->seq,
+	       (long long)e->time, when);
+	/* A PKCS#11 row names the application instead of an origin. */
+	if (e->exe[0]) {
+		printf("null,\"app_exe\":");
+		json_str(e->exe);
+		printf(",\"app_pid\":%lld", (long long)e->pid);
+	} else {
+		json_str(e->origin);
+		printf(",\"app_exe\":null,\"app_pid\":null");
+	}
+	printf(",\"certificate_sha256\":");
+	json_hex(e->cert_sha256, 32, e->has_cert);
+	printf(",\"key_id\":");
+	json_hex(e->key_id, e->key_id_len, e->key_id_len > 0);
+	printf(",\"content_sha256\":");
+	json_hex(e->content_sha256, 32, e->has_content);
+	printf(",\"result\":");
+	json_str(e->result);
+	printf("}\n");
+}
+
+/* Every row, oldest first, page by page: imzad answers PROTO_AUDIT_MAX rows after a seq at a time. */
+static int export_log(const char *path)
+{
+	static struct proto_audit_list l;
+	struct proto_buf args = PROTO_BUF_INIT(64), resp = PROTO_BUF_INIT(PROTO_FRAME_MAX);
+	struct proto_reader r;
+	uint64_t after = 0;
+	int rc = 1;
+
+	for (;;) {
+		args.len = 0;
+		resp.len = 0;
+		proto_put_u64(&args, after);
+		if (admin_call_args(path, RPC_CALL_IMZA_AUDIT_PAGE, &args, &resp, &r) < 0)
+			goto out;
+		if (proto_audit_decode(&r, &l) < 0) {
+			fprintf(stderr, "imzactl: imzad's answer is malformed\n");
+			goto out;
+		}
+		if (l.n == 0)
+			break;
+		for (uint32_t i = 0; i < l.n; i++) {
+			if (l.e[i].seq <= after) {
+				fprintf(stderr, "imzactl: imzad's answer is out of order\n");
+				goto out;
+			}
+			export_entry(&l.e[i]);
+			after = l.e[i].seq;
+		}
+	}
+	rc = fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+out:
+	proto_buf_free(&args);
+	proto_buf_free(&resp);
+	return rc;
+}
+
 int cmd_log(const char *path, int argc, char **argv)
 {
 	static struct proto_audit_list l;
@@ -208,6 +300,8 @@ int cmd_log(const char *path, int argc, char **argv)
 	char *end;
 	int rc = 1;
 
+	if (argc == 2 && strcmp(argv[1], "--export") == 0)
+		return export_log(path);
 	if (argc == 3 && strcmp(argv[1], "--last") == 0) {
 		errno = 0;
 		last = strtoul(argv[2], &end, 10);
@@ -216,7 +310,7 @@ int cmd_log(const char *path, int argc, char **argv)
 			return 2;
 		}
 	} else if (argc != 1) {
-		fprintf(stderr, "usage: imzactl log [--last N]\n");
+		fprintf(stderr, "usage: imzactl log [--last N | --export]\n");
 		return 2;
 	}
 	proto_put_u32(&args, (uint32_t)last);
@@ -231,6 +325,17 @@ int cmd_log(const char *path, int argc, char **argv)
 		char when[32];
 
 		iso_time(e->time, when);
+		if (e->exe[0]) {
+			/* A PKCS#11 operation: the application and the key, not an origin. */
+			printf("%s  %s  %s (pid %lld)\n  key id: ", when, e->result, e->exe,
+			       (long long)e->pid);
+			print_hex(e->key_id, e->key_id_len);
+			printf("\n  input sha256: ");
+			if (e->has_content)
+				print_hex(e->content_sha256, 32);
+			printf("\n");
+			continue;
+		}
 		printf("%s  %s  %s\n  certificate: ", when, e->result, e->origin);
 		if (e->has_cert)
 			print_hex(e->cert_sha256, 32);
@@ -252,6 +357,8 @@ int cmd_grants(const char *path, int argc, char **argv)
 	static struct proto_grant_list l;
 	struct proto_buf args = PROTO_BUF_INIT(1024), resp = PROTO_BUF_INIT(PROTO_FRAME_MAX);
 	struct proto_reader r;
+	unsigned allows = 0;
+	uint8_t done = 0;
 	int rc = 1;
 
 	if (argc == 1 || (argc == 2 && strcmp(argv[1], "list") == 0)) {
@@ -265,9 +372,16 @@ int cmd_grants(const char *path, int argc, char **argv)
 			char when[32];
 
 			iso_time(l.g[i].time, when);
-			printf("%s  %s  since %s\n", l.g[i].allow ? "allow" : "deny ", l.g[i].origin, when);
+			/* Allows name an origin, denials a site: every origin under it is denied. */
+			if (l.g[i].allow)
+				printf("allow  %s  since %s\n", l.g[i].origin, when);
+			else
+				printf("deny   %s (site: every origin under it)  since %s\n", l.g[i].origin,
+				       when);
+			allows += l.g[i].allow;
 		}
-		printf("%u origin%s\n", l.n, l.n == 1 ? "" : "s");
+		printf("%u allowed origin%s, %u denied site%s\n", allows, allows == 1 ? "" : "s",
+		       l.n - allows, l.n - allows == 1 ? "" : "s");
 		rc = 0;
 		goto out;
 	}
@@ -279,7 +393,20 @@ int cmd_grants(const char *path, int argc, char **argv)
 		proto_put_u8(&args, op);
 		if (admin_call_args(path, RPC_CALL_IMZA_GRANT_SET, &args, &resp, &r) < 0)
 			goto out;
-		printf("%s: %s\n", argv[2], op == 0 ? "forgotten" : op == 1 ? "allowed" : "denied");
+		if (proto_get_u8(&r, &done) < 0 || proto_reader_end(&r) < 0) {
+			fprintf(stderr, "imzactl: imzad's answer is malformed\n");
+			goto out;
+		}
+		if (done & PROTO_GRANT_ALLOW_STORED)
+			printf("%s: allowed\n", argv[2]);
+		if (done & PROTO_GRANT_DENY_STORED)
+			printf("%s: denied, with every origin of its site\n", argv[2]);
+		if (done & PROTO_GRANT_ALLOW_REMOVED)
+			printf("%s: its allow is forgotten\n", argv[2]);
+		if (done & PROTO_GRANT_DENY_REMOVED)
+			printf("%s: its site's denial is forgotten\n", argv[2]);
+		if (op == 0 && done == 0)
+			printf("%s: nothing was stored for it or its site\n", argv[2]);
 		rc = 0;
 		goto out;
 	}
@@ -287,6 +414,33 @@ int cmd_grants(const char *path, int argc, char **argv)
 	rc = 2;
 out:
 	proto_buf_free(&args);
+	proto_buf_free(&resp);
+	return rc;
+}
+
+/* imzactl records check: what SQLite's integrity check and the schema version say; exit 0 only when
+ * the records are sound. */
+int cmd_records(const char *path, int argc, char **argv)
+{
+	struct proto_buf resp = PROTO_BUF_INIT(PROTO_FRAME_MAX);
+	struct proto_records_check c;
+	struct proto_reader r;
+	int rc = 1;
+
+	if (argc != 2 || strcmp(argv[1], "check") != 0) {
+		fprintf(stderr, "usage: imzactl records check\n");
+		return 2;
+	}
+	if (admin_call_args(path, RPC_CALL_IMZA_RECORDS_CHECK, NULL, &resp, &r) < 0)
+		goto out;
+	if (proto_records_check_decode(&r, &c) < 0) {
+		fprintf(stderr, "imzactl: imzad's answer is malformed\n");
+		goto out;
+	}
+	printf("records: %s\n%s\nschema version: %lld (this imzad writes %lld)\n", c.ok ? "ok" : "damaged",
+	       c.detail, (long long)c.version, (long long)c.known);
+	rc = c.ok ? 0 : 1;
+out:
 	proto_buf_free(&resp);
 	return rc;
 }

@@ -219,7 +219,15 @@ st2=$(api POST /v1/sign "$body" -H 'Origin: https://once.example')
 [ "$st1" = 200 ] && [ "$st2" = 200 ] && [ "$(grep -c '"cmd":"CONFIRM"' "$PLOG")" = 1 ] &&
 	[ "$(grep -c '"cmd":"GETPIN"' "$PLOG")" = 1 ] && pass "allow once: one consent for the listing and the signature" ||
 	fail "allow once: one consent for the listing and the signature ($st1 $st2)"
-"$CTL" grants | grep -q 'once.example' && fail "allow once is not stored" || pass "allow once is not stored"
+# The listing must list something (an empty or failed listing proves nothing): the standing allow of
+# portal.example and the denied sites are there, once.example is not.
+out=$("$CTL" grants 2>&1)
+rc=$?
+echo "$out" >>"$LOG"
+[ $rc = 0 ] && grep -q '^allow  https://portal\.example  since ' <<<"$out" && grep -q '^deny   evil\.example ' <<<"$out" &&
+	grep -Eq '^[1-9][0-9]* allowed origins?, [1-9][0-9]* denied sites?$' <<<"$out" && ! grep -q 'once\.example' <<<"$out" &&
+	pass "allow once is not stored (the listing shows the stored answers, not once.example)" ||
+	fail "allow once is not stored (the listing shows the stored answers, not once.example)"
 
 # A queue that is full says busy, with Retry-After; what was queued completes.
 script 'consent always' 'pin cancel' 'delay 400'

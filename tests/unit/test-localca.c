@@ -905,6 +905,68 @@ static void test_tls11_only_client_is_refused(void **state)
 	SSL_CTX_free(s);
 }
 
+/* A TLS 1.2 client offering only CBC suites with HMAC-SHA1 (or SHA-256) or static RSA key exchange is
+ * refused for want of a shared cipher; the AEAD suites with ECDHE work; and the whole TLS 1.2 list the
+ * server would offer is ECDHE + AEAD. */
+static void test_tls12_cbc_and_static_rsa_suites_are_refused(void **state)
+{
+	static const char *const refused[] = {
+	        "ECDHE-ECDSA-AES128-SHA",
+	        "ECDHE-ECDSA-AES256-SHA",
+	        "ECDHE-RSA-AES128-SHA",
+	        "ECDHE-ECDSA-AES128-SHA256",
+	        "AES128-SHA",
+	        "AES128-GCM-SHA256",
+	        "DHE-RSA-AES128-GCM-SHA256",
+	};
+	static const char *const served[] = {
+	        "ECDHE-ECDSA-AES128-GCM-SHA256",
+	        "ECDHE-ECDSA-AES256-GCM-SHA384",
+	        "ECDHE-ECDSA-CHACHA20-POLY1305",
+	};
+	struct fx *f = *state;
+	STACK_OF(SSL_CIPHER) * list;
+	SSL_CTX *s, *c;
+	struct hs h;
+	int n12 = 0;
+
+	assert_int_equal(localca_server_ctx(f->dir, &s), 0);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		c = client_ctx(f);
+		SSL_CTX_set_security_level(c, 0);
+		assert_int_equal(SSL_CTX_set_max_proto_version(c, TLS1_2_VERSION), 1);
+		assert_int_equal(SSL_CTX_set_cipher_list(c, refused[i]), 1);
+		h = handshake(s, c, "localhost", NULL);
+		if (h.client_ok || h.server_ok)
+			fail_msg("the server accepted %s", refused[i]);
+		assert_int_equal(ERR_GET_REASON(h.server_err), SSL_R_NO_SHARED_CIPHER);
+		SSL_CTX_free(c);
+	}
+	for (size_t i = 0; i < sizeof(served) / sizeof(served[0]); i++) {
+		c = client_ctx(f);
+		assert_int_equal(SSL_CTX_set_max_proto_version(c, TLS1_2_VERSION), 1);
+		assert_int_equal(SSL_CTX_set_cipher_list(c, served[i]), 1);
+		h = handshake(s, c, "localhost", NULL);
+		if (!h.client_ok || !h.server_ok)
+			fail_msg("the server refused %s", served[i]);
+		assert_int_equal(h.version, TLS1_2_VERSION);
+		SSL_CTX_free(c);
+	}
+	list = SSL_CTX_get_ciphers(s);
+	assert_non_null(list);
+	for (int i = 0; i < sk_SSL_CIPHER_num(list); i++) {
+		const SSL_CIPHER *ci = sk_SSL_CIPHER_value(list, i);
+
+		if (strcmp(SSL_CIPHER_get_version(ci), "TLSv1.3") == 0)
+			continue;
+		n12++;
+		if (!SSL_CIPHER_is_aead(ci) || SSL_CIPHER_get_kx_nid(ci) != NID_kx_ecdhe)
+			fail_msg("TLS 1.2 list offers %s", SSL_CIPHER_get_name(ci));
+	}
+	assert_true(n12 >= 3);
+	SSL_CTX_free(s);
+}
+
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
@@ -927,6 +989,7 @@ int main(void)
 	        T(test_symlinked_key_is_eperm),
 	        T(test_key_or_dir_of_another_user_is_eperm),
 	        T(test_client_trusting_the_ca_connects_by_name_and_by_ip),
+	        T(test_tls12_cbc_and_static_rsa_suites_are_refused),
 	        T(test_client_checks_are_real_other_names_and_other_cas_fail),
 	        T(test_tls11_only_client_is_refused),
 	};
