@@ -15,6 +15,8 @@ INTEGRATION_TESTS = \
 	tests/integration/p11-apps.sh \
 	tests/integration/cache.sh \
 	tests/integration/https.sh \
+	tests/integration/web-rules.sh \
+	tests/integration/pin-nowhere.sh \
 	tests/integration/trust.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
