@@ -120,18 +120,13 @@ int api_sign_parse(const uint8_t *body, size_t len, struct api_sign_request *ret
 		fail(err, errcap, "", "certificate must be 64 hex digits");
 		goto out;
 	}
-	if (format == NULL || strcmp(format, "cades-bes") == 0) {
-		rq.args.format = SIGN_FMT_CADES;
-	} else if (strcmp(format, "raw") == 0) {
-		rq.args.format = SIGN_FMT_RAW;
-	} else {
-		fail(err, errcap, "", "format must be \"cades-bes\" or \"raw\"");
+	/* Web signatures are CAdES-BES only: a bare signature over bytes a page chose could be a login
+	 * challenge's answer, or signed attributes the page wraps around content the user never saw. */
+	if (format != NULL && strcmp(format, "cades-bes") != 0) {
+		fail(err, errcap, "", "format must be \"cades-bes\" (the only format of web signatures)");
 		goto out;
 	}
-	if (detached == 1 && rq.args.format != SIGN_FMT_CADES) {
-		fail(err, errcap, "", "detached is only for cades-bes");
-		goto out;
-	}
+	rq.args.format = SIGN_FMT_CADES;
 	rq.args.detached = detached == 1;
 	if (wait < 0 || wait > SIGN_WAIT_MAX) {
 		fail(err, errcap, "", "wait must be 0..300 seconds");
@@ -206,6 +201,15 @@ static bool dns_char(char c)
 static bool ipv6_char(char c)
 {
 	return (c >= 'a' && c <= 'f') || (c >= '0' && c <= '9') || c == ':' || c == '.';
+}
+
+int api_origin_check(const char *origin)
+{
+	if (origin == NULL)
+		return -EINVAL;
+	if (strnlen(origin, API_ORIGIN_MAX + 1) > API_ORIGIN_MAX)
+		return -E2BIG;
+	return api_origin_ok(origin) ? 0 : -EINVAL;
 }
 
 bool api_origin_ok(const char *origin)
@@ -283,6 +287,7 @@ const char *sign_err_code(enum sign_err e)
 	        [SIGN_OK] = "ok",
 	        [SIGN_E_BAD_REQUEST] = "bad_request",
 	        [SIGN_E_ORIGIN_DENIED] = "origin_denied",
+	        [SIGN_E_KEY_NOT_ALLOWED] = "key_not_allowed",
 	        [SIGN_E_USER_CANCELLED] = "user_cancelled",
 	        [SIGN_E_PIN_INCORRECT] = "pin_incorrect",
 	        [SIGN_E_PIN_LOCKED] = "pin_locked",
@@ -306,6 +311,9 @@ const char *sign_err_message(enum sign_err e)
 		return "the request is malformed";
 	case SIGN_E_ORIGIN_DENIED:
 		return "the user did not allow this origin to use imza";
+	case SIGN_E_KEY_NOT_ALLOWED:
+		return "this certificate is not for signatures (no nonRepudiation): web pages cannot use its "
+		       "key";
 	case SIGN_E_USER_CANCELLED:
 		return "the user cancelled";
 	case SIGN_E_PIN_INCORRECT:
@@ -337,6 +345,7 @@ int api_err_status(enum sign_err e)
 	case SIGN_E_BAD_REQUEST:
 		return 400;
 	case SIGN_E_ORIGIN_DENIED:
+	case SIGN_E_KEY_NOT_ALLOWED:
 	case SIGN_E_USER_CANCELLED:
 	case SIGN_E_PIN_INCORRECT:
 		return 403;

@@ -15,7 +15,9 @@
 #define API_VERSION 1
 /* Request bodies past this get 413 too_large (libevent's own hard stop is higher). */
 #define API_BODY_MAX (1024 * 1024)
-#define API_ORIGIN_MAX 255
+/* An origin's host is a DNS name of at most 253 bytes; a longer origin is refused whole (400), never
+ * shown cut: the user judges a page by the end of its name. */
+#define API_ORIGIN_MAX 253
 /* Room for any message api_sign_parse writes. */
 #define API_ERR_MAX 200
 
@@ -27,7 +29,8 @@ struct api_sign_request {
 
 /* Parses a body with jansson, strictly: one JSON object, no duplicate or unknown keys, exact types,
  * "certificate" 64 hex digits, exactly one of "text" and "data" (standard base64 with padding, no
- * whitespace), "format" "cades-bes" (default) or "raw", "detached" only true with cades-bes, "wait"
+ * whitespace), "format" only "cades-bes" (the default; "raw" is for local callers, never the web),
+ * "detached", "wait"
  * 0..SIGN_WAIT_MAX, content at most SIGN_CONTENT_MAX bytes. 0 with *ret set (release it with
  * api_sign_request_clear); -EINVAL with a message for the client in err (a bad_request); -ENOMEM. */
 int api_sign_parse(const uint8_t *body, size_t len, struct api_sign_request *ret, char *err, size_t errcap);
@@ -42,6 +45,9 @@ bool api_host_ok(const char *host, uint16_t port);
  * IPv6 address in brackets), an optional ":port" (1..65535, no leading zero) and nothing after it;
  * printable ASCII, at most API_ORIGIN_MAX bytes. "null" is refused, as is NULL. */
 bool api_origin_ok(const char *origin);
+/* api_origin_ok with the reason: 0; -E2BIG for an origin over API_ORIGIN_MAX bytes (a bad request,
+ * 400); -EINVAL for any other refusal (NULL, "null", malformed: it cannot be granted, 403). */
+int api_origin_check(const char *origin);
 /* application/json or text/plain (any case), optionally followed by parameters ("; charset=utf-8");
  * printable ASCII. NULL (no Content-Type) is refused. */
 bool api_content_type_ok(const char *content_type);

@@ -15,6 +15,8 @@
 #define CARD_E_PIN_LOCKED (-EKEYREVOKED)
 #define CARD_E_NOT_LOGGED_IN (-EACCES)
 #define CARD_E_REMOVED (-ENODEV)
+/* A PIN the card cannot hold (length, alphabet): refused before the card sees it, so it costs no try. */
+#define CARD_E_PIN_FORMAT (-ERANGE)
 
 struct card_pin_status {
 	bool verified;
@@ -31,6 +33,9 @@ struct card_driver {
 	int (*read_identity)(struct apdu_transport *t, uint8_t *id, size_t cap, size_t *ret_len);
 	/* Reads the card's identity and objects; the token carries the identity (driver, id). */
 	int (*read_token)(struct apdu_transport *t, struct token **ret_token);
+	/* Whether pin has the length and alphabet of this card's PIN (PIV: 6 to 8 digits). No card I/O: a PIN
+	 * that fails it never reaches the card. NULL: any PIN goes to verify. */
+	bool (*pin_ok)(const uint8_t *pin, size_t len);
 	int (*verify)(struct apdu_transport *t, const uint8_t *pin, size_t len, int *ret_tries);
 	int (*pin_status)(struct apdu_transport *t, struct card_pin_status *ret);
 	/* Forgets the card's login state (PIV: VERIFY P1=FF). */

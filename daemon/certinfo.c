@@ -310,6 +310,18 @@ int certinfo_parse(const uint8_t *der, size_t len, struct certinfo *ret)
 	return r;
 }
 
+bool certinfo_for_signatures(const struct certinfo *ci)
+{
+	return ci->has_key_usage && (ci->key_usage & CERTINFO_KU_NON_REPUDIATION) != 0;
+}
+
+bool certinfo_der_for_signatures(const uint8_t *der, size_t len)
+{
+	struct certinfo ci;
+
+	return certinfo_parse(der, len, &ci) == 0 && certinfo_for_signatures(&ci);
+}
+
 size_t certinfo_key_usage_names(unsigned ku, const char **names, size_t cap)
 {
 	static const char *const all[] = {"digitalSignature", "nonRepudiation", "keyEncipherment",

@@ -30,6 +30,12 @@ struct certinfo {
 
 /* 0, or -EBADMSG for DER OpenSSL cannot parse, -EOPNOTSUPP for a key neither RSA nor EC. */
 int certinfo_parse(const uint8_t *der, size_t len, struct certinfo *ret);
+/* Whether the certificate's key is for signatures a person makes: keyUsage present with nonRepudiation
+ * (contentCommitment). The only keys the web API signs with: on a PIV card the digital-signature key (9C),
+ * on a Turkish card the qualified certificate; never an authentication or key-management key. */
+bool certinfo_for_signatures(const struct certinfo *ci);
+/* The same from the DER: false for DER that does not parse. */
+bool certinfo_der_for_signatures(const uint8_t *der, size_t len);
 /* The names of the bits set, in order, for JSON ("digitalSignature", "nonRepudiation", ...). */
 size_t certinfo_key_usage_names(unsigned ku, const char **names, size_t cap);
 /* "YYYY-MM-DDTHH:MM:SSZ" */

@@ -19,21 +19,30 @@
 #include "daemon/dialog.h"
 #include "daemon/log.h"
 #include "daemon/pin.h"
+#include "daemon/site.h"
 #include "protocol/proto-hex.h"
 
 /* One Assuan line without its LF (assuan.h: 1000 + [CR,]LF). libassuan silently cuts a longer one, which
  * would cut the end of a description, so every line is built to fit. */
 #define LINE_MAX_LEN (ASSUAN_LINELENGTH - 2)
 #define TEXT_MAX_CHARS 1500
-/* Origin and subject come from outside (a page, a certificate): capped so the content keeps most of the
- * line; whatever they take, at least CONTENT_MIN_ESC bytes stay for the content. */
-#define ORIGIN_MAX_ESC 200
-#define SUBJECT_MAX_ESC 300
-#define CONTENT_MIN_ESC 300
+/* A web origin is shown whole with its site on a line of its own: the user judges a page by the end of
+ * its name, so when the line is short it is the document text that gets cut, never these. A local
+ * program's description (ours, not a page's) is clipped to the same room. The subject is capped; whatever
+ * all of them take, at least CONTENT_MIN_ESC bytes stay for the content. */
+#define ORIGIN_MAX_ESC DIALOG_ORIGIN_MAX
+#define SITE_LINE_MAX (9 + DIALOG_ORIGIN_MAX) /* "%0ASite: " and a site, a part of the origin */
+#define ACTION_MAX 40                         /* " şu içeriği imzalamak istiyor:%0A%0A" */
+#define SUBJECT_LABEL 18                      /* "%0A%0Aİmzalayan: " */
+#define SUBJECT_MAX_ESC 200
+#define TRIES_LINE_MAX 90   /* the last try's line */
+#define CONTENT_MIN_ESC 120 /* a text's size and SHA-256; binary content's size and SHA-256 */
 #define HEAD_BYTES 32
 #define ELLIPSIS "\xe2\x80\xa6" /* … */
 
-static_assert(8 + ORIGIN_MAX_ESC + 64 + SUBJECT_MAX_ESC + 64 + CONTENT_MIN_ESC <= LINE_MAX_LEN,
+static_assert(8 + ORIGIN_MAX_ESC + SITE_LINE_MAX + ACTION_MAX + SUBJECT_LABEL + SUBJECT_MAX_ESC +
+                              TRIES_LINE_MAX + CONTENT_MIN_ESC <=
+                      LINE_MAX_LEN,
               "the description's parts must fit one Assuan line");
 
 /* ---- assuan's memory: page-backed, locked where the limit allows, wiped on free ---- */
@@ -395,19 +404,27 @@ static int put_text(struct line *l, const uint8_t *content, size_t n, size_t bud
 	return 0;
 }
 
-/* Binary content: its size, SHA-256 and first bytes in hex. */
-static int put_binary(struct line *l, const uint8_t *s, size_t n)
+/* Binary content: its size, SHA-256 and as many of its first bytes in hex as fit budget. */
+static int put_binary(struct line *l, const uint8_t *s, size_t n, size_t budget)
 {
-	char text[256], hex[65], head[2 * HEAD_BYTES + 1];
-	size_t h = n < HEAD_BYTES ? n : HEAD_BYTES;
+	char text[256], hex[65], head[2 * HEAD_BYTES + 1], more[2 * HEAD_BYTES + 32];
+	size_t h = n < HEAD_BYTES ? n : HEAD_BYTES, used;
 	int r;
 
 	r = sha256_hex(s, n, hex);
 	if (r < 0)
 		return r;
-	proto_hex_encode(s, h, head);
-	snprintf(text, sizeof(text), "İkili veri, %zu bayt\nSHA-256: %s\nİlk %zu bayt: %s", n, hex, h, head);
+	snprintf(text, sizeof(text), "İkili veri, %zu bayt\nSHA-256: %s", n, hex);
+	used = esc_len(text, strlen(text));
+	for (; h > 0; h--) {
+		proto_hex_encode(s, h, head);
+		snprintf(more, sizeof(more), "\nİlk %zu bayt: %s", h, head);
+		if (used + esc_len(more, strlen(more)) <= budget)
+			break;
+	}
 	line_put_str(l, text);
+	if (h > 0)
+		line_put_str(l, more);
 	return 0;
 }
 
@@ -571,6 +588,38 @@ static bool request_ok(const struct dialog_request *rq)
 	return rq != NULL && rq->origin != NULL && (rq->content != NULL || rq->len == 0);
 }
 
+/* Who asks. A web origin whole, then (after the caller's action text) its site; a local program's
+ * description clipped. -EINVAL for a web origin that cannot be shown whole or has no site. */
+static int put_origin(struct line *l, const struct dialog_request *rq)
+{
+	size_t n = strlen(rq->origin);
+
+	if (!rq->web) {
+		line_put_clipped(l, rq->origin, ORIGIN_MAX_ESC);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)rq->origin[i] <= 0x20 || (unsigned char)rq->origin[i] >= 0x7f)
+			return -EINVAL;
+	if (esc_len(rq->origin, n) > ORIGIN_MAX_ESC)
+		return -EINVAL;
+	line_put_str(l, rq->origin);
+	return 0;
+}
+
+static int put_site(struct line *l, const struct dialog_request *rq)
+{
+	char site[SITE_MAX];
+
+	if (!rq->web)
+		return 0;
+	if (site_of_origin(rq->origin, site, sizeof(site)) < 0)
+		return -EINVAL;
+	line_put_str(l, "\nSite: ");
+	line_put_str(l, site);
+	return 0;
+}
+
 /* ---- the dialogs ---- */
 
 /* Starts the pinentry, sets it up and gives it the description: the part both dialogs share. */
@@ -606,9 +655,17 @@ int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret)
 	if (!request_ok(rq) || ret == NULL)
 		return -EINVAL;
 	line_init(&desc, "SETDESC ");
-	line_put_clipped(&desc, rq->origin, ORIGIN_MAX_ESC);
-	line_put_str(&desc, " e-imza kartınızı kullanmak istiyor.\nSertifikalarınızı görebilir ve imza "
-	                    "isteyebilir; her imza için PIN ayrıca sorulur.\n\nİzin veriyor musunuz?");
+	r = put_origin(&desc, rq);
+	line_put_str(&desc, " e-imza kartınızı kullanmak istiyor.");
+	if (r == 0)
+		r = put_site(&desc, rq);
+	if (r < 0)
+		return r;
+	if (rq->web && !site_may_remember(rq->origin))
+		line_put_str(&desc, "\nBu sayfa şifrelenmemiş bir bağlantıyla (http) açıldı; yolda "
+		                    "değiştirilebilir. Bu yüzden izin yalnızca bu seferlik verilebilir.");
+	line_put_str(&desc, "\n\nSertifikalarınızı görebilir ve imza isteyebilir; her imza için PIN ayrıca "
+	                    "sorulur.\n\nİzin veriyor musunuz?");
 	r = dialog_begin(rq, &desc, &ctx);
 	if (r < 0)
 		return r;
@@ -682,27 +739,80 @@ static int pin_desc(const struct dialog_request *rq, struct line *desc)
 		line_put_str(&tail, rq->content != NULL ? "\n\nİmzalayan: " : "\nİmzalayan: ");
 		line_put_clipped(&tail, rq->subject, SUBJECT_MAX_ESC);
 	}
-	if (rq->tries_left == 1 || rq->tries_left == 2) {
+	if (rq->tries_left == 1)
+		line_put_str(&tail, "\nKalan PIN deneme hakkı: 1. Bu son hakkınız: yanlış bir PIN kartınızı "
+		                    "kilitler.");
+	else if (rq->tries_left == 2) {
 		snprintf(tries, sizeof(tries), "\nKalan PIN deneme hakkı: %d", rq->tries_left);
 		line_put_str(&tail, tries);
 	}
 
 	line_init(desc, "SETDESC ");
-	line_put_clipped(desc, rq->origin, ORIGIN_MAX_ESC);
-	if (rq->content == NULL) {
-		line_put_str(desc, " kartınızdaki imza anahtarını kullanmak istiyor.");
-	} else {
+	r = put_origin(desc, rq);
+	line_put_str(desc, rq->content == NULL ? " kartınızdaki imza anahtarını kullanmak istiyor."
+	                                       : " şu içeriği imzalamak istiyor:");
+	if (r == 0)
+		r = put_site(desc, rq);
+	if (r < 0)
+		return r;
+	if (rq->content != NULL) {
 		size_t budget;
 
-		line_put_str(desc, " şu içeriği imzalamak istiyor:\n\n");
+		line_put_str(desc, "\n\n");
 		budget = line_room(desc) > tail.len ? line_room(desc) - tail.len : 0;
 		if (rq->is_text)
 			r = put_text(desc, rq->content, rq->len, budget);
 		else
-			r = put_binary(desc, rq->content, rq->len);
+			r = put_binary(desc, rq->content, rq->len, budget);
 	}
 	line_put_line(desc, &tail);
 	return r;
+}
+
+/* With one try left: a question of its own, before any PIN is typed, that says in plain words that a
+ * wrong PIN now locks the card. 0 when the user goes on; -ECANCELED when not. */
+static int confirm_last_try(assuan_context_t ctx, const struct dialog_request *rq)
+{
+	struct line l;
+	gpg_error_t err;
+	int r;
+
+	line_init(&l, "SETDESC ");
+	r = put_origin(&l, rq);
+	line_put_str(&l, " kartınızdaki imza anahtarını kullanmak istiyor.");
+	if (r == 0)
+		r = put_site(&l, rq);
+	if (r < 0)
+		return r;
+	line_put_str(&l, "\n\nDİKKAT: Kartınızda yalnızca 1 PIN deneme hakkı kaldı. Şimdi yanlış bir PIN "
+	                 "girerseniz kartınız KİLİTLENİR ve ancak PUK koduyla açılabilir.\n\nPIN girmeye "
+	                 "devam etmek istiyor musunuz?");
+	err = transact(ctx, &l);
+	if (err) {
+		log_failure(rq, "SETDESC", err);
+		return err_to_errno(err) == -EIO ? -EIO : -EPROTO;
+	}
+	r = command(ctx, rq, "SETOK", "Evet, PIN gireceğim");
+	if (r == 0)
+		r = command(ctx, rq, "SETCANCEL", "Vazgeç");
+	if (r < 0)
+		return r;
+	err = assuan_transact(ctx, "CONFIRM", NULL, NULL, NULL, NULL, NULL, NULL);
+	switch (gpg_err_code(err)) {
+	case GPG_ERR_NO_ERROR:
+		return 0;
+	case GPG_ERR_NOT_CONFIRMED:
+	case GPG_ERR_CANCELED:
+	case GPG_ERR_FULLY_CANCELED:
+		return -ECANCELED;
+	default:
+		r = err_to_errno(err);
+		if (r != -ETIMEDOUT) {
+			log_failure(rq, "CONFIRM", err);
+			r = r == -EIO ? -EIO : -EPROTO;
+		}
+		return r;
+	}
 }
 
 int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
@@ -720,10 +830,19 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 	r = pin_desc(rq, &desc);
 	if (r < 0)
 		return r;
-	r = dialog_begin(rq, &desc, &ctx);
+	r = dialog_open(rq, &ctx);
 	if (r < 0)
 		return r;
-	r = command(ctx, rq, "SETPROMPT", "PIN:");
+	r = dialog_setup(ctx, rq);
+	/* The prompt first: it tells a pinentry (and the test one) that this is the PIN dialog. */
+	if (r == 0)
+		r = command(ctx, rq, "SETPROMPT", "PIN:");
+	if (r == 0 && rq->tries_left == 1)
+		r = confirm_last_try(ctx, rq);
+	if (r == 0 && (err = transact(ctx, &desc)) != 0) {
+		log_failure(rq, "SETDESC", err);
+		r = err_to_errno(err) == -EIO ? -EIO : -EPROTO;
+	}
 	if (r == 0)
 		r = command(ctx, rq, "SETOK", "İmzala");
 	if (r == 0)

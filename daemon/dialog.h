@@ -9,27 +9,34 @@
 
 #include "daemon/pin.h"
 
+/* The longest web origin a dialog shows (whole, never cut): the API refuses longer ones. */
+#define DIALOG_ORIGIN_MAX 253
+
 enum dialog_consent { DIALOG_DENY, DIALOG_ONCE, DIALOG_ALWAYS };
 
 struct dialog_request {
 	const char *program;    /* pinentry to run: an absolute path, or a name looked up in PATH */
 	const char *origin;     /* who asks: a web origin, or a local program's description */
+	bool web;               /* origin is a web origin: shown whole (at most API_ORIGIN_MAX bytes, else the
+	                         * dialog is refused), with its site (site.h) on a line of its own */
 	bool can_remember;      /* offer "always" (a web origin); else only once / deny */
 	const char *subject;    /* the signer's certificate subject (PIN dialog), or NULL */
 	const uint8_t *content; /* what is signed (PIN dialog), or NULL */
 	size_t len;
 	bool is_text;       /* content is UTF-8 text: shown (shortened past 1500 characters, with its
 	                     * SHA-256); else its size, SHA-256 and first bytes in hex are shown */
-	int tries_left;     /* PIN tries left on the card, -1 unknown: shown when low (1 or 2) */
+	int tries_left;     /* PIN tries left on the card, -1 unknown: shown when low (1 or 2); at 1 the PIN
+	                     * dialog first asks the user to confirm, in plain words, that a wrong PIN now
+	                     * locks the card */
 	unsigned timeout_s; /* the dialog closes itself after this (pinentry's SETTIMEOUT); 0: none */
 };
 
 /* Asks whether origin may use imza: one CONFIRM with the buttons "Bu seferlik izin ver" (OK: once),
  * "Her zaman izin ver" (NOTOK: always; only when can_remember) and "Reddet" (Cancel, or the window
- * closed: deny).
+ * closed: deny). A web origin that may not be remembered (site_may_remember: plain http) is told why.
  * 0 and *ret set; -ETIMEDOUT; -ENOENT when the program cannot be started; -EIO/-EPROTO when it fails. */
 int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret);
 /* Shows origin, subject and content and asks for the PIN. 0 with the PIN in *ret (locked memory; the
- * caller wipes it with pin_secret_wipe); -ECANCELED; -ETIMEDOUT; -ENOENT; -EIO/-EPROTO; -E2BIG for a PIN
- * over PIN_MAX_LEN bytes. */
+ * caller wipes it with pin_secret_wipe); -ECANCELED (also when the user does not confirm the last try:
+ * no PIN was asked); -ETIMEDOUT; -ENOENT; -EIO/-EPROTO; -E2BIG for a PIN over PIN_MAX_LEN bytes. */
 int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret);

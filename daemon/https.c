@@ -546,7 +546,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type want = EVHTTP_REQ_GET;
 	bool many_hosts, many_origins;
 	struct hreq *r;
-	int decision;
+	int decision, origin_e;
 
 	/* Only what came through TLS is answered (see make_bev). */
 	if (bev == NULL || bufferevent_openssl_get_ssl(bev) == NULL) {
@@ -564,7 +564,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 	r->req = req;
 	describe(r, cmd, path);
 	origin = one_header(in, "Origin", &many_origins);
-	if (origin && !many_origins && api_origin_ok(origin)) {
+	origin_e = many_origins ? -EINVAL : api_origin_check(origin);
+	if (origin && origin_e == 0) {
 		memcpy(r->origin, origin, strlen(origin) + 1);
 		r->has_origin = true;
 	}
@@ -604,6 +605,13 @@ static void on_request(struct evhttp_request *req, void *arg)
 	/* libevent stops bodies past HTTPS_MAX_BODY_HARD itself; the API's limit is ours, in JSON. */
 	if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > API_BODY_MAX) {
 		reply_error(r, 413, "too_large", "the body is over 1 MiB");
+		hreq_free(r);
+		return;
+	}
+	/* An origin too long to be shown whole is no origin a page can have (a host is at most 253 bytes):
+	 * refused as malformed, never cut for a dialog. */
+	if (origin && origin_e == -E2BIG) {
+		reply_error(r, 400, "bad_request", "Origin is over 253 bytes");
 		hreq_free(r);
 		return;
 	}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -219,6 +220,8 @@ int main(int argc, char **argv)
 	uint64_t wd_usec = 0;
 	int opt, fd, rc = 1;
 
+	/* No core dump and no ptrace by other processes of the user: PINs pass through this process. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	while ((opt = getopt_long(argc, argv, "s:S:fvVh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':

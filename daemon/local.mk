@@ -115,7 +115,7 @@ check_PROGRAMS += tests/unit/test-piv-driver
 TESTS += tests/unit/test-piv-driver
 tests_unit_test_piv_driver_SOURCES = tests/unit/test-piv-driver.c
 tests_unit_test_piv_driver_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS)
-tests_unit_test_piv_driver_LDADD = daemon/libimzad.a tests/vcard/libvcard.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
+tests_unit_test_piv_driver_LDADD = daemon/libimzad.a tests/vcard/libvcard.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS) $(LIBSYSTEMD_LIBS)
 
 # The pinentry dialogs against tests/pinentry/imza-test-pinentry ($IMZA_BUILDDIR, or beside the test's
 # directory); its script and log live under a mkdtemp directory in /tmp.
@@ -124,7 +124,7 @@ TESTS += tests/unit/test-dialog
 tests_unit_test_dialog_SOURCES = tests/unit/test-dialog.c
 tests_unit_test_dialog_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) $(LIBCRYPTO_CFLAGS)
 tests_unit_test_dialog_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(JANSSON_LIBS) $(LIBASSUAN_LIBS) \
-	$(LIBCRYPTO_LIBS) $(LIBSYSTEMD_LIBS) -lpthread
+	$(LIBCRYPTO_LIBS) $(LIBSYSTEMD_LIBS) $(LIBPSL_LIBS) -lpthread
 
 # imzad's configuration file: every rule of the format, loading, the default directory.
 check_PROGRAMS += tests/unit/test-config

@@ -169,6 +169,8 @@ static CK_RV card_rv(int r)
 		return CKR_PIN_INCORRECT;
 	case CARD_E_PIN_LOCKED:
 		return CKR_PIN_LOCKED;
+	case CARD_E_PIN_FORMAT:
+		return CKR_PIN_LEN_RANGE;
 	case CARD_E_NOT_LOGGED_IN:
 		return CKR_USER_NOT_LOGGED_IN;
 	case CARD_E_REMOVED:
@@ -432,7 +434,7 @@ static void login_finish(struct p11_job *j, int r)
 			s->token->pin_tries_left = s->token->pin_tries_max;
 			if (a && j->call->args[1].ul == CKU_USER)
 				a->login_seq[slot_index(j->d, s)] = s->card_seq;
-		} else {
+		} else if (r != CARD_E_PIN_FORMAT) { /* that one never reached the card */
 			/* A failed VERIFY leaves the card's login state unknown: no one holds it now. */
 			s->owner_app = 0;
 			if (r == CARD_E_PIN_INCORRECT && j->tries >= 0)

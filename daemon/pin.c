@@ -64,7 +64,11 @@ int pin_verify_on_card(const struct card_driver *drv, struct apdu_transport *t, 
 	int r = 0;
 
 	*ret_tries = -1;
-	if (reset_first)
+	/* Before anything reaches the card, the reset included: a PIN the card cannot hold would cost a
+	 * try and could never be right. */
+	if (drv->pin_ok != NULL && !drv->pin_ok(pin->page, pin->len))
+		r = CARD_E_PIN_FORMAT;
+	if (r == 0 && reset_first)
 		r = drv->logout(t);
 	if (r == 0)
 		r = drv->verify(t, pin->page, pin->len, ret_tries);

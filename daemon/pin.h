@@ -26,6 +26,7 @@ struct apdu_transport;
 
 /* On a reader's worker: gives the card the PIN, after making it forget another application's login
  * (reset_first), so that a wrong PIN of ours never leaves the card verified for someone else. The PIN
- * is wiped whatever happens; *ret_tries is the card's count after a wrong PIN (-1 unknown). */
+ * is wiped whatever happens; *ret_tries is the card's count after a wrong PIN (-1 unknown).
+ * CARD_E_PIN_FORMAT, with no card I/O at all, for a PIN the driver's pin_ok refuses. */
 int pin_verify_on_card(const struct card_driver *drv, struct apdu_transport *t, bool reset_first,
                        struct pin_secret *pin, int *ret_tries);

@@ -318,6 +318,19 @@ static int drv_pin_status(struct apdu_transport *t, struct card_pin_status *ret)
 	return 0;
 }
 
+/* SP 800-73-4 §2.4.3: the PIV Card Application PIN is 6 to 8 digits (the card pads it with 0xFF). */
+#define PIV_PIN_MIN 6
+
+static bool piv_pin_ok(const uint8_t *pin, size_t len)
+{
+	if (pin == NULL || len < PIV_PIN_MIN || len > PIV_PIN_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (pin[i] < '0' || pin[i] > '9')
+			return false;
+	return true;
+}
+
 static int drv_private_op(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *in,
                           size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
 {
@@ -329,6 +342,7 @@ const struct card_driver piv_driver = {
         .probe = drv_probe,
         .read_identity = drv_read_identity,
         .read_token = drv_read_token,
+        .pin_ok = piv_pin_ok,
         .verify = piv_verify,
         .pin_status = drv_pin_status,
         .logout = piv_reset_security,

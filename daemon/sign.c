@@ -22,6 +22,7 @@
 #include "daemon/known.h"
 #include "daemon/log.h"
 #include "daemon/sign.h"
+#include "daemon/site.h"
 
 /* How long a request may wait in the queue, and how long a dialog stays up. */
 #define QUEUE_TIMEOUT_S 120
@@ -446,18 +447,28 @@ static int each_absent_token(struct signsvc *svc, int (*cb)(void *ud, const stru
 	return cache_list(svc->d->cache, absent_entry, &w);
 }
 
+/* A certificate a web page may name: its keyUsage has nonRepudiation (certinfo.h). */
+static bool for_signatures(const struct token_object *cert)
+{
+	const struct token_attr *der = token_attr(cert, CKA_VALUE);
+
+	return der && certinfo_der_for_signatures(der->value, der->len);
+}
+
 struct known_check {
 	const uint8_t *id;
 	bool found;
+	bool signing;
 };
 
 static int known_check_cb(void *ud, const struct token *t)
 {
 	struct known_check *k = ud;
-	const struct token_object *key;
+	const struct token_object *key, *cert = find_in_token(t, k->id, &key);
 
-	if (find_in_token(t, k->id, &key)) {
+	if (cert) {
 		k->found = true;
+		k->signing = for_signatures(cert);
 		return -1;
 	}
 	return 0;
@@ -465,10 +476,25 @@ static int known_check_cb(void *ud, const struct token *t)
 
 static bool cert_known(struct signsvc *svc, const uint8_t id[32])
 {
-	struct known_check k = {id, false};
+	struct known_check k = {id, false, false};
 
 	each_absent_token(svc, known_check_cb, &k);
 	return k.found;
+}
+
+/* Whether a web page may sign with the key of certificate id, as far as the cards present and known
+ * tell: 1 yes, 0 no (a key for authentication, key management…), -ENOENT no card holds it. */
+static int web_may_sign(struct signsvc *svc, const uint8_t id[32])
+{
+	struct known_check k = {id, false, false};
+	struct found f;
+
+	if (find_present(svc, id, &f))
+		return for_signatures(f.cert) ? 1 : 0;
+	each_absent_token(svc, known_check_cb, &k);
+	if (!k.found)
+		return -ENOENT;
+	return k.signing ? 1 : 0;
 }
 
 struct list_walk {
@@ -478,6 +504,15 @@ struct list_walk {
 	bool present;
 };
 
+static bool has_key(const struct token *t, const struct token_object *cert)
+{
+	for (size_t j = 0; j < t->nobjs; j++)
+		if (t->objs[j].cls == CKO_PRIVATE_KEY && same_id(&t->objs[j], cert))
+			return true;
+	return false;
+}
+
+/* The certificates of t a page may sign with: for signatures, with their key on the card. */
 static int list_token(void *ud, const struct token *t)
 {
 	struct list_walk *w = ud;
@@ -489,7 +524,7 @@ static int list_token(void *ud, const struct token *t)
 		char lbl[128];
 		int r;
 
-		if (o->cls != CKO_CERTIFICATE || der == NULL)
+		if (o->cls != CKO_CERTIFICATE || der == NULL || !for_signatures(o) || !has_key(t, o))
 			continue;
 		if (EVP_Digest(der->value, der->len, c.id, NULL, EVP_sha256(), NULL) != 1)
 			return -ENOMEM;
@@ -520,9 +555,10 @@ int sign_list_certs(struct signsvc *svc, int (*cb)(void *ud, const struct sign_c
 		if (r < 0)
 			return r;
 	}
-	w.reader = NULL;
-	w.present = false;
-	return each_absent_token(svc, list_token, &w);
+	/* Cards that are not present are not listed: the cache keeps every card ever seen, and a page
+	 * must not learn the names of the account's earlier users. A request with "wait" may still name a
+	 * known card's certificate (the page took the id when the card was in). */
+	return 0;
 }
 
 /* ---- the card job ---- */
@@ -633,8 +669,8 @@ static void sign_job_done(struct reader_job *rj, int r)
 		else if (r == CARD_E_PIN_LOCKED)
 			s->token->pin_tries_left = 0;
 	}
-	/* A PIN the card cannot even take (PIV: over 8 bytes) is a wrong PIN; the card was not asked. */
-	if (r == -EINVAL && !j->verified) {
+	/* A PIN the card cannot even take (PIV: not 6 to 8 digits) is a wrong PIN; the card was not asked. */
+	if ((r == -EINVAL || r == CARD_E_PIN_FORMAT) && !j->verified) {
 		res.err = SIGN_E_PIN_INCORRECT;
 		j->tries = tries_of(rq);
 	}
@@ -703,6 +739,7 @@ static void ask_pin(struct sign_pending *rq, const struct found *f)
 	struct certinfo ci;
 	struct dialog_request d = {
 	        .origin = peer_name(&rq->peer),
+	        .web = rq->peer.web && rq->peer.origin[0] != '\0',
 	        .subject = ci.subject,
 	        .content = rq->content,
 	        .len = rq->args.len,
@@ -740,6 +777,11 @@ static void look_for_card(struct sign_pending *rq)
 	if (find_present(rq->svc, rq->args.cert_id, &f)) {
 		if (rq->timer)
 			event_del(rq->timer);
+		/* A card that came while the request waited: its key is checked as the door checked known ones. */
+		if (rq->peer.web && !for_signatures(f.cert)) {
+			finish_err(rq, SIGN_E_KEY_NOT_ALLOWED, -1);
+			return;
+		}
 		ask_pin(rq, &f);
 		return;
 	}
@@ -836,7 +878,10 @@ static void start(struct sign_pending *rq)
 	struct signsvc *svc = rq->svc;
 	struct dialog_request d = {
 	        .origin = peer_name(&rq->peer),
-	        .can_remember = rq->peer.web && rq->peer.origin[0] != '\0' && records_usable(svc->d->records),
+	        .web = rq->peer.web && rq->peer.origin[0] != '\0',
+	        /* "Always" only where it can be kept, and never for a plain-http page (site.h). */
+	        .can_remember = rq->peer.web && rq->peer.origin[0] != '\0' && records_usable(svc->d->records) &&
+	                        site_may_remember(rq->peer.origin),
 	        .tries_left = -1,
 	        .timeout_s = DIALOG_TIMEOUT_S,
 	};
@@ -965,13 +1010,16 @@ struct sign_pending *sign_submit(struct signsvc *svc, const struct sign_peer *p,
 	struct sign_pending *rq;
 
 	if (a->len > SIGN_CONTENT_MAX || a->wait_s > SIGN_WAIT_MAX || (a->len > 0 && a->content == NULL) ||
-	    (a->detached && a->format != SIGN_FMT_CADES))
+	    (a->detached && a->format != SIGN_FMT_CADES) || (p->web && a->format != SIGN_FMT_CADES))
 		return answer_now(cb, ud, SIGN_E_BAD_REQUEST);
 	/* A web signature is recorded, and judged by the stored answers: without records, none. */
 	if (p->web && !records_usable(svc->d->records))
 		return answer_now(cb, ud, SIGN_E_RECORDS_UNAVAILABLE);
 	if (standing_answer(svc, p) == 0)
 		return answer_now(cb, ud, SIGN_E_ORIGIN_DENIED);
+	/* A page signs only with a key for signatures: before any dialog, before the card. */
+	if (p->web && web_may_sign(svc, a->cert_id) == 0)
+		return answer_now(cb, ud, SIGN_E_KEY_NOT_ALLOWED);
 	rq = calloc(1, sizeof(*rq));
 	if (rq == NULL || (a->len > 0 && (rq->content = malloc(a->len)) == NULL)) {
 		free(rq);

@@ -18,6 +18,7 @@ enum sign_err {
 	SIGN_OK = 0,
 	SIGN_E_BAD_REQUEST,
 	SIGN_E_ORIGIN_DENIED,
+	SIGN_E_KEY_NOT_ALLOWED, /* a web peer named a key that is not for signatures (no nonRepudiation) */
 	SIGN_E_USER_CANCELLED,
 	SIGN_E_PIN_INCORRECT,
 	SIGN_E_PIN_LOCKED,
@@ -96,7 +97,8 @@ struct sign_pending *sign_submit(struct signsvc *s, const struct sign_peer *p, c
  * a card operation already started completes (and is audited). */
 void sign_abandon(struct sign_pending *p);
 
-/* Certificates of the cards present, then of known (cached) cards that are not. */
+/* The certificates a web page may sign with (keyUsage nonRepudiation, key on the card) of the cards
+ * present; cards not present are never listed (they may be an earlier user's). */
 struct sign_cert {
 	uint8_t id[32];
 	const uint8_t *der;

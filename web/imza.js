@@ -7,13 +7,16 @@
  *   imza.info()          -> {name, version, api, granted}
  *   imza.certificates()  -> [{id, label, subject, common_name, issuer, serial, not_before, not_after,
  *                             key_type, key_bits, key_usage, qualified, reader, present, certificate}]
- *   imza.sign({certificate, text | data, format, detached, wait})
+ *                           the signing certificates (keyUsage nonRepudiation) of the cards in a reader
+ *   imza.sign({certificate, text | data, detached, wait})
  *                        -> {signature, format, detached, certificate}   (base64 strings)
+ *                           always CAdES-BES ("format" may only be 'cades-bes': a page gets no bare
+ *                           signature)
  *
  * Every failure is an imza.ImzaError with
- *   .code       the API's error code (bad_request, origin_denied, user_cancelled, pin_incorrect,
- *               pin_locked, not_found, certificate_unknown, method_not_allowed, card_absent, too_large,
- *               bad_host, busy, timeout, internal), or one of the client's own:
+ *   .code       the API's error code (bad_request, origin_denied, key_not_allowed, user_cancelled,
+ *               pin_incorrect, pin_locked, not_found, certificate_unknown, method_not_allowed,
+ *               card_absent, too_large, bad_host, busy, timeout, internal), or one of the client's own:
  *               unreachable           the endpoint did not answer: imza is not running, or the browser
  *                                     does not trust its local CA (`imzactl trust`)
  *               local_network_denied  the browser blocked a public page's request to loopback (Local
@@ -21,7 +24,8 @@
  *   .status     the HTTP status (0 when no answer came)
  *   .triesLeft  PIN tries left for pin_incorrect (-1 if unknown), else null
  *   .retryAfter seconds from Retry-After (busy), else null
- *   .message    a readable text (Turkish and English for the client's own codes)
+ *   .message    a readable text (Turkish and English, also in .messageTr / .messageEn, for the client's
+ *               own codes and for origin_denied: imza refused this page, and how the user undoes it)
  *
  * Only simple requests are sent (GET; POST with Content-Type text/plain carrying the JSON), so no CORS
  * preflight is needed and the first visit of a site reaches imza's consent dialog.
@@ -54,6 +58,15 @@
 	};
 
 	var TEXT = {
+		// ORIGIN is replaced by the page's origin.
+		origin_denied: {
+			tr: 'imza bu sitenin (ORIGIN) isteğini reddetti: bu siteye e-imza kartınızı kullanma izni ' +
+				'verilmedi. Bu kararı geri almak için bilgisayarınızda `imzactl grants forget ORIGIN` ' +
+				'komutunu çalıştırıp sayfayı yenileyin; imza izni yeniden sorar.',
+			en: 'imza refused this site (ORIGIN): it was not allowed to use your e-signature card. To undo ' +
+				'that, run `imzactl grants forget ORIGIN` on this computer and reload the page; imza will ' +
+				'ask again.'
+		},
 		unreachable: {
 			tr: 'imza çalışmıyor ya da yerel sertifikası güvenilir değil: `imzactl trust` çalıştırın ' +
 				'(imza hizmetinin çalıştığını `imzactl status` ile denetleyebilirsiniz).',
@@ -104,6 +117,23 @@
 		if (cause) {
 			e.cause = cause;
 		}
+		return e;
+	}
+
+	function pageOrigin() {
+		var loc = root && root.location;
+		return loc && typeof loc.origin === 'string' && loc.origin !== 'null' ? loc.origin : 'https://SITE';
+	}
+
+	// imza's refusal of this page: said as a refusal, with the command that undoes it.
+	function deniedError(status, serverMessage) {
+		var o = pageOrigin();
+		var tr = TEXT.origin_denied.tr.split('ORIGIN').join(o);
+		var en = TEXT.origin_denied.en.split('ORIGIN').join(o);
+		var e = new ImzaError('origin_denied', tr + '\n' + en, status);
+		e.messageTr = tr;
+		e.messageEn = en;
+		e.serverMessage = serverMessage;
 		return e;
 	}
 
@@ -251,6 +281,9 @@
 		} else if (code === 'pin_incorrect') {
 			tries = -1;
 		}
+		if (code === 'origin_denied') {
+			return deniedError(res.status, msg);
+		}
 		var retry = null;
 		var ra = res.headers && typeof res.headers.get === 'function' ? res.headers.get('Retry-After') : null;
 		if (ra !== null && ra !== undefined && /^\d+$/.test(String(ra).trim())) {
@@ -371,6 +404,9 @@
 			} catch (e) {
 				return badRequest('imza.sign: data must be base64, an ArrayBuffer or a typed array');
 			}
+		}
+		if (opts.format !== undefined && opts.format !== 'cades-bes') {
+			return badRequest('imza.sign: format must be \'cades-bes\': web signatures are CAdES-BES only');
 		}
 		if (opts.format !== undefined) {
 			req.format = opts.format;

@@ -130,9 +130,9 @@ test('sign: POST /v1/sign with Content-Type text/plain carrying the JSON', async
 
 test('sign: a certificate object, bytes as data, detached; nothing unknown is sent', async () => {
 	const { imza, calls } = load({ fetch: async () => response(200, { signature: 'AA==' }) });
-	await imza.sign({ certificate: CERT, data: new Uint8Array([0, 1, 2, 255]), format: 'raw', detached: true });
+	await imza.sign({ certificate: CERT, data: new Uint8Array([0, 1, 2, 255]), format: 'cades-bes', detached: true });
 	assert.deepEqual(JSON.parse(calls[0].init.body),
-		{ certificate: CERT.id, data: 'AAEC/w==', format: 'raw', detached: true });
+		{ certificate: CERT.id, data: 'AAEC/w==', format: 'cades-bes', detached: true });
 	await imza.sign({ certificate: CERT.id, data: 'AAEC/w==' });
 	assert.deepEqual(JSON.parse(calls[1].init.body), { certificate: CERT.id, data: 'AAEC/w==' });
 });
@@ -153,7 +153,7 @@ test('HTTP JSON errors become ImzaError with the API code, status and tries left
 	const cases = [
 		[400, { error: 'bad_request', message: 'unknown field "x"' }, 'bad_request', null],
 		[415, { error: 'bad_request', message: 'content type' }, 'bad_request', null],
-		[403, { error: 'origin_denied', message: 'denied' }, 'origin_denied', null],
+		[403, { error: 'key_not_allowed', message: 'not for signatures' }, 'key_not_allowed', null],
 		[403, { error: 'user_cancelled', message: 'cancelled' }, 'user_cancelled', null],
 		[403, { error: 'pin_incorrect', message: 'wrong PIN', tries_left: 2 }, 'pin_incorrect', 2],
 		[403, { error: 'pin_incorrect', message: 'wrong PIN', tries_left: -1 }, 'pin_incorrect', -1],
@@ -178,6 +178,36 @@ test('HTTP JSON errors become ImzaError with the API code, status and tries left
 		assert.equal(e.status, status);
 		assert.equal(e.message, body.message);
 		assert.equal(e.triesLeft, tries);
+	}
+});
+
+test('test_raw_format_refused_for_web: sign() never asks imza for a bare signature', async () => {
+	const { imza, calls } = load({ fetch: async () => response(200, { signature: 'AA==' }) });
+	for (const format of ['raw', 'RAW', 'pkcs1', '']) {
+		const e = await rejection(imza.sign({ certificate: CERT.id, data: 'aGVsbG8=', format }));
+		assert.ok(e instanceof imza.ImzaError);
+		assert.equal(e.code, 'bad_request');
+		assert.match(e.message, /cades-bes/);
+	}
+	assert.equal(calls.length, 0, 'no request left the page');
+});
+
+test('origin_denied says imza refused this page, and how to undo it', async () => {
+	const { imza } = load({
+		href: 'https://portal.kamusm.gov.tr/basvuru',
+		fetch: async () => response(403, { error: 'origin_denied', message: 'the user did not allow this origin' }),
+	});
+	for (const call of [() => imza.sign({ certificate: CERT.id, text: 'x' }), () => imza.certificates()]) {
+		const e = await rejection(call());
+		assert.equal(e.code, 'origin_denied');
+		assert.equal(e.status, 403);
+		assert.match(e.messageTr, /reddetti/);
+		assert.doesNotMatch(e.messageTr, /ulaşılamadı/);
+		assert.match(e.messageTr, /`imzactl grants forget https:\/\/portal\.kamusm\.gov\.tr`/);
+		assert.match(e.messageEn, /refused/);
+		assert.match(e.messageEn, /imzactl grants forget https:\/\/portal\.kamusm\.gov\.tr/);
+		assert.equal(e.message, e.messageTr + '\n' + e.messageEn);
+		assert.equal(e.serverMessage, 'the user did not allow this origin');
 	}
 });
 

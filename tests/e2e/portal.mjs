@@ -294,6 +294,10 @@ async function flowSign(browser) {
 		'card\'s 9C one marked Nitelikli; it is selected', async () => {
 		const rows = await selectQualified(page);
 		note('certificates: ' + rows.map((r) => r.name + ' [' + r.tags.join(', ') + ']').join('; '));
+		// Only a certificate for signatures is listed: not the card's authentication (9A), key
+		// management (9D) or card authentication (9E) ones, which a page may not sign with.
+		assert(rows.length === 1 && rows[0].certId === QUALIFIED_ID,
+			'want one row, the card\'s qualified 9C certificate; got ' + JSON.stringify(rows));
 	});
 	await f.check('#signed-content is the declaration and the KEY:value lines of the form', async () => {
 		content = await page.textContent('#signed-content');

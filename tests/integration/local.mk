@@ -15,6 +15,8 @@ INTEGRATION_TESTS = \
 	tests/integration/p11-apps.sh \
 	tests/integration/cache.sh \
 	tests/integration/https.sh \
+	tests/integration/web-rules.sh \
+	tests/integration/pin-nowhere.sh \
 	tests/integration/trust.sh \
 	tests/integration/tls.sh \
 	tests/integration/cache-tamper.sh \

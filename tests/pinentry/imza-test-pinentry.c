@@ -4,11 +4,14 @@
  *
  * Script, one directive a line ('#' starts a comment; later lines win):
  *   consent once|always|deny|timeout   how CONFIRM is answered (default: always)
+ *   lasttry yes|no                     how a CONFIRM in the PIN dialog (after SETPROMPT: the last-try
+ *                                      question) is answered (default: yes)
  *   pin <PIN>|cancel|timeout           how GETPIN is answered (default: cancel); "pin" alone: empty PIN
  *   delay <ms>                         sleep before answering CONFIRM or GETPIN (default: 0)
  *   die <COMMAND>                      exit(3) without an answer when COMMAND arrives (a crash)
  * Log lines: {"pid":N,"cmd":"<command>","arg":"<argument, percent-decoded>"} for every command, and
- * {"pid":N,"cmd":"ANSWER","arg":"once|always|deny|timeout|pin|cancel"} for every CONFIRM/GETPIN answer. */
+ * {"pid":N,"cmd":"ANSWER","arg":"once|always|deny|timeout|pin|cancel|lasttry-yes|lasttry-no"} for every
+ * CONFIRM/GETPIN answer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -41,6 +44,7 @@ struct script {
 	char pin[512];
 	long delay_ms;
 	char die[64];
+	bool lasttry_no;
 };
 
 static int log_fd = -1;
@@ -212,6 +216,10 @@ static void read_script(struct script *sc)
 			sc->consent = CONSENT_DENY;
 		else if (strcmp(line, "consent timeout") == 0)
 			sc->consent = CONSENT_TIMEOUT;
+		else if (strcmp(line, "lasttry yes") == 0)
+			sc->lasttry_no = false;
+		else if (strcmp(line, "lasttry no") == 0)
+			sc->lasttry_no = true;
 		else if (strcmp(line, "pin cancel") == 0)
 			sc->pin_mode = PIN_CANCEL;
 		else if (strcmp(line, "pin timeout") == 0)
@@ -250,6 +258,13 @@ static void answer_confirm(const struct script *sc)
 	delay(sc);
 	log_answer(names[sc->consent]);
 	reply(replies[sc->consent]);
+}
+
+static void answer_last_try(const struct script *sc)
+{
+	delay(sc);
+	log_answer(sc->lasttry_no ? "lasttry-no" : "lasttry-yes");
+	reply(sc->lasttry_no ? ERR_CANCELED : "OK");
 }
 
 static void answer_getpin(const struct script *sc)
@@ -325,6 +340,7 @@ int main(void)
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t len;
+	bool pin_dialog = false; /* SETPROMPT came: a CONFIRM now is the last-try question */
 
 	read_script(&sc);
 	if (log_path != NULL && log_path[0] != '\0') {
@@ -366,10 +382,14 @@ int main(void)
 		if (strcasecmp(cmd, "CONFIRM") == 0) {
 			if (strcmp(arg, "--one-button") == 0)
 				reply("OK");
+			else if (pin_dialog)
+				answer_last_try(&sc);
 			else
 				answer_confirm(&sc);
 			continue;
 		}
+		if (strcasecmp(cmd, "SETPROMPT") == 0)
+			pin_dialog = true;
 		if (strcasecmp(cmd, "GETPIN") == 0) {
 			answer_getpin(&sc);
 			continue;

@@ -121,8 +121,8 @@ static void test_every_field_is_parsed(void **state)
 {
 	struct api_sign_request rq;
 
-	accepted_with("\"text\": \"x\", \"format\": \"raw\", \"detached\": false, \"wait\": 300", &rq);
-	assert_int_equal(rq.args.format, SIGN_FMT_RAW);
+	accepted_with("\"text\": \"x\", \"format\": \"cades-bes\", \"detached\": false, \"wait\": 300", &rq);
+	assert_int_equal(rq.args.format, SIGN_FMT_CADES);
 	assert_false(rq.args.detached);
 	assert_int_equal(rq.args.wait_s, 300);
 	api_sign_request_clear(&rq);
@@ -136,6 +136,23 @@ static void test_every_field_is_parsed(void **state)
 static void test_detached_raw_is_refused(void **state)
 {
 	refused_with("\"text\": \"x\", \"format\": \"raw\", \"detached\": true");
+}
+
+/* A bare signature over bytes a page chose is a login answer, or signed attributes wrapped around content
+ * the user never saw: the web gets CAdES-BES only (imzactl and PKCS#11 keep raw). */
+static void test_raw_format_refused_for_web(void **state)
+{
+	struct api_sign_request rq;
+	char err[API_ERR_MAX];
+
+	refused_with("\"text\": \"x\", \"format\": \"raw\"");
+	refused_with("\"data\": \"aGVsbG8=\", \"format\": \"raw\", \"detached\": false");
+	refused_with("\"data\": \"aGVsbG8=\", \"format\": \"RAW\"");
+	/* The client learns why. */
+	assert_int_equal(
+	        parse("{\"certificate\": \"" CERT_HEX "\", \"text\": \"x\", \"format\": \"raw\"}", &rq, err),
+	        -EINVAL);
+	assert_non_null(strstr(err, "cades-bes"));
 }
 
 static void test_malformed_json_is_refused(void **state)
@@ -492,14 +509,51 @@ static void test_origin_null_and_malformed_are_refused(void **state)
 	};
 	char too_long[API_ORIGIN_MAX + 2];
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (api_origin_ok(bad[i]))
 			fail_msg("accepted %s", bad[i]);
+		/* Refused as no origin (403), not as too long (400). */
+		assert_int_equal(api_origin_check(bad[i]), -EINVAL);
+	}
 	assert_false(api_origin_ok(NULL));
+	assert_int_equal(api_origin_check(NULL), -EINVAL);
 	memcpy(too_long, "https://", 8);
 	memset(too_long + 8, 'a', API_ORIGIN_MAX + 1 - 8);
 	too_long[API_ORIGIN_MAX + 1] = '\0';
 	assert_false(api_origin_ok(too_long));
+}
+
+/* An origin over 253 bytes cannot be shown whole in a dialog: it is a bad request (400), however well
+ * formed, while 253 bytes pass and are shown whole. */
+static void test_long_origin_over_253_bytes_is_a_bad_request(void **state)
+{
+	char o[400];
+	size_t n;
+
+	assert_int_equal(API_ORIGIN_MAX, 253);
+	/* https://portal.kamusm.gov.tr.<labels>.evil-example.com, 253 and 254 bytes */
+	for (n = 253; n <= 254; n++) {
+		size_t i = 0;
+
+		i += (size_t)snprintf(o, sizeof(o), "https://portal.kamusm.gov.tr");
+		for (; i < n - strlen(".evil-example.com"); i++)
+			o[i] = i % 10 == 0 ? '.' : 'x';
+		if (o[i - 1] == '.')
+			o[i - 1] = 'y';
+		snprintf(o + i, sizeof(o) - i, ".evil-example.com");
+		assert_int_equal(strlen(o), n);
+		if (n == 253) {
+			assert_true(api_origin_ok(o));
+			assert_int_equal(api_origin_check(o), 0);
+		} else {
+			assert_false(api_origin_ok(o));
+			assert_int_equal(api_origin_check(o), -E2BIG);
+		}
+	}
+	memset(o, 'a', sizeof(o) - 1);
+	memcpy(o, "https://", 8);
+	o[sizeof(o) - 1] = '\0';
+	assert_int_equal(api_origin_check(o), -E2BIG);
 }
 
 static void test_content_type_json_or_text_with_parameters(void **state)
@@ -542,6 +596,9 @@ static void test_sign_errors_map_to_the_api_statuses(void **state)
 	assert_int_equal(api_err_status(SIGN_OK), 200);
 	assert_int_equal(api_err_status(SIGN_E_BAD_REQUEST), 400);
 	assert_int_equal(api_err_status(SIGN_E_ORIGIN_DENIED), 403);
+	assert_int_equal(api_err_status(SIGN_E_KEY_NOT_ALLOWED), 403);
+	assert_string_equal(sign_err_code(SIGN_E_KEY_NOT_ALLOWED), "key_not_allowed");
+	assert_non_null(strstr(sign_err_message(SIGN_E_KEY_NOT_ALLOWED), "nonRepudiation"));
 	assert_int_equal(api_err_status(SIGN_E_USER_CANCELLED), 403);
 	assert_int_equal(api_err_status(SIGN_E_PIN_INCORRECT), 403);
 	assert_int_equal(api_err_status(SIGN_E_PIN_LOCKED), 423);
@@ -698,6 +755,7 @@ int main(void)
 	        cmocka_unit_test(test_data_request_is_base64_decoded),
 	        cmocka_unit_test(test_every_field_is_parsed),
 	        cmocka_unit_test(test_detached_raw_is_refused),
+	        cmocka_unit_test(test_raw_format_refused_for_web),
 	        cmocka_unit_test(test_malformed_json_is_refused),
 	        cmocka_unit_test(test_embedded_nul_byte_is_refused),
 	        cmocka_unit_test(test_whitespace_around_the_object_is_accepted),
@@ -718,6 +776,7 @@ int main(void)
 	        cmocka_unit_test(test_host_port_may_be_omitted_only_for_443),
 	        cmocka_unit_test(test_origin_as_browsers_send_it_is_accepted),
 	        cmocka_unit_test(test_origin_null_and_malformed_are_refused),
+	        cmocka_unit_test(test_long_origin_over_253_bytes_is_a_bad_request),
 	        cmocka_unit_test(test_content_type_json_or_text_with_parameters),
 	        cmocka_unit_test(test_sign_errors_map_to_the_api_statuses),
 	        cmocka_unit_test(test_error_json_is_error_and_message),

@@ -358,6 +358,41 @@ static void test_no_key_usage_extension(void **state)
 	assert_int_equal(ci.key_usage, 0);
 }
 
+/* The web signs only with keys for signatures: nonRepudiation (contentCommitment). The PIV
+ * authentication (9A: digitalSignature), key-management (9D) and card-authentication (9E) keys are not. */
+static void test_authentication_key_refused_for_web(void **state)
+{
+	static const struct {
+		const char *ku;
+		bool signing;
+	} cases[] = {
+	        {"critical,nonRepudiation", true},
+	        {"critical,digitalSignature,nonRepudiation", true},
+	        {"critical,digitalSignature", false},
+	        {"critical,keyEncipherment,dataEncipherment", false},
+	        {"critical,keyAgreement", false},
+	        {"critical,keyCertSign,cRLSign", false},
+	        {NULL, false},
+	};
+	struct spec s = base();
+	struct certinfo ci;
+	uint8_t *der = NULL;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		s.key_usage = cases[i].ku;
+		ci = parse_ok(&s);
+		assert_int_equal(certinfo_for_signatures(&ci), cases[i].signing);
+		len = make(&s, NULL, &der);
+		assert_int_equal(certinfo_der_for_signatures(der, len), cases[i].signing);
+		/* A certificate that does not parse is for nothing. */
+		assert_false(certinfo_der_for_signatures(der, len - 1));
+		OPENSSL_free(der);
+		der = NULL;
+	}
+	assert_false(certinfo_der_for_signatures(NULL, 0));
+}
+
 static void test_qualified_by_qc_compliance_statement(void **state)
 {
 	struct spec s = base();
@@ -474,6 +509,7 @@ int main(void)
 	        cmocka_unit_test(test_time_string_keeps_its_shape),
 	        cmocka_unit_test(test_key_usage_bits_and_names),
 	        cmocka_unit_test(test_no_key_usage_extension),
+	        cmocka_unit_test(test_authentication_key_refused_for_web),
 	        cmocka_unit_test(test_qualified_by_qc_compliance_statement),
 	        cmocka_unit_test(test_qualified_by_policy),
 	        cmocka_unit_test(test_not_qualified_without_statement_or_policy),

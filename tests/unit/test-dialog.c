@@ -27,6 +27,14 @@
 
 #define ORIGIN "https://portal.example.gov.tr"
 #define SUBJECT "CN=AHMET YILMAZ, SERIALNUMBER=12345678901, C=TR"
+#define LAST_TRY_LINE "Kalan PIN deneme hakkı: 1. Bu son hakkınız: yanlış bir PIN kartınızı kilitler."
+/* 253 bytes, the longest origin the API lets in: a trusted name in front, the real site at the end. */
+#define LONG_ORIGIN                                                                                        \
+	"https://"                                                                                         \
+	"portal.kamusm.gov.tr.a1.a2.a3.a4.a5.a6.a7.a8.a9.b1.b2.b3.b4.b5.b6.b7.b8.b9.c1.c2.c3.c4.c5.c6."    \
+	"c7.c8.c9.d1.d2.d3.d4.d5.d6.d7.d8.d9.e1.e2.e3.e4.e5.e6.e7.e8.e9.f1.f2.f3.f4.f5.f6.f7.f8.f9.g1.g2." \
+	"g3."                                                                                              \
+	"g4.g5.g6.g7.g8.g9.h1.h2.h3.h4.h5.h67.evil-example.com"
 
 static char pinentry[PATH_MAX];
 static char dir[64];
@@ -766,12 +774,191 @@ static void test_long_origin_and_subject_keep_the_line_within_assuan_limit(void 
 	assert_true(has(d, "s%s…\nKalan PIN deneme hakkı: 1"));
 	/* Nothing was cut off the end of the line. */
 	assert_true(d->arg_len > 30);
-	assert_string_equal(d->arg + d->arg_len - strlen("Kalan PIN deneme hakkı: 1"),
-	                    "Kalan PIN deneme hakkı: 1");
+	assert_string_equal(d->arg + d->arg_len - strlen(LAST_TRY_LINE), LAST_TRY_LINE);
 	free_log(&lg);
 	free(origin);
 	free(subject);
 	free(text);
+}
+
+/* The web origin whole and its site on a line of its own, in both dialogs: a long origin cannot push its
+ * registrable domain out of sight. When the line is short, the document text is cut (it keeps its size and
+ * SHA-256), never the origin or the site. */
+static void test_long_origin_shown_whole(void **state)
+{
+	char *text = malloc(3001), subject[256];
+	struct dialog_request rq;
+	struct pin_secret pin = {0};
+	enum dialog_consent c;
+	const struct entry *d;
+	struct log lg;
+
+	assert_int_equal(strlen(LONG_ORIGIN), 253);
+	assert_non_null(text);
+	for (int i = 0; i < 3000; i++)
+		text[i] = (char)('a' + i % 26);
+	text[3000] = '\0';
+	memset(subject, 'S', sizeof(subject) - 1);
+	subject[sizeof(subject) - 1] = '\0';
+
+	/* Consent. */
+	rq = request();
+	rq.origin = LONG_ORIGIN;
+	rq.web = true;
+	write_script("consent once\n");
+	assert_int_equal(dialog_consent(&rq, &c), 0);
+	lg = read_log();
+	d = find(&lg, "SETDESC");
+	assert_true(has(d, LONG_ORIGIN " e-imza kartınızı kullanmak istiyor.\nSite: evil-example.com\n"));
+	assert_false(has(d, "…"));
+	free_log(&lg);
+	assert_int_equal(truncate(log_path, 0), 0);
+
+	/* PIN, with a text to cut, a long subject and the last try: everything else still fits. */
+	rq = text_request(text);
+	rq.origin = LONG_ORIGIN;
+	rq.web = true;
+	rq.subject = subject;
+	rq.tries_left = 1;
+	write_script("pin 123456\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	pin_secret_wipe(&pin);
+	lg = read_log();
+	for (size_t i = 0; i < lg.n; i++) {
+		if (strcmp(lg.e[i].cmd, "SETDESC") != 0)
+			continue;
+		d = &lg.e[i];
+		assert_true(escaped_len(d->arg, d->arg_len) + strlen("SETDESC ") <= 1000);
+		assert_true(has(d, LONG_ORIGIN " "));
+		assert_true(has(d, "\nSite: evil-example.com\n"));
+	}
+	d = find(&lg, "SETDESC");
+	assert_true(has(d, LONG_ORIGIN " şu içeriği imzalamak istiyor:\nSite: evil-example.com\n\nabc"));
+	assert_true(has(d, "…\n(3000 bayt, SHA-256: "));
+	assert_string_equal(d->arg + d->arg_len - strlen(LAST_TRY_LINE), LAST_TRY_LINE);
+	free_log(&lg);
+	assert_int_equal(truncate(log_path, 0), 0);
+
+	/* Binary content: its size and digest stay, the first bytes give way. */
+	rq.content = (const uint8_t *)text;
+	rq.len = 3000;
+	rq.is_text = false;
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	pin_secret_wipe(&pin);
+	lg = read_log();
+	d = find(&lg, "SETDESC");
+	assert_true(escaped_len(d->arg, d->arg_len) + strlen("SETDESC ") <= 1000);
+	assert_true(has(d, LONG_ORIGIN " şu içeriği imzalamak istiyor:\nSite: evil-example.com\n"));
+	assert_true(has(d, "İkili veri, 3000 bayt\nSHA-256: "));
+	free_log(&lg);
+	free(text);
+}
+
+/* A web origin that cannot be shown whole is no request for a dialog: refused, no window. */
+static void test_web_origin_too_long_for_the_dialog_is_refused(void **state)
+{
+	struct dialog_request rq = text_request("metin");
+	struct pin_secret pin = {0};
+	enum dialog_consent c = DIALOG_ONCE;
+	struct log lg;
+
+	rq.origin = LONG_ORIGIN ".x"; /* hand-made: the API refuses it first */
+	rq.web = true;
+	write_script("consent always\npin 123456\n");
+	assert_int_equal(dialog_consent(&rq, &c), -EINVAL);
+	assert_int_equal(c, DIALOG_ONCE);
+	assert_int_equal(dialog_pin(&rq, &pin), -EINVAL);
+	assert_null(pin.page);
+	rq.origin = "https://bad origin.example";
+	assert_int_equal(dialog_pin(&rq, &pin), -EINVAL);
+	lg = read_log();
+	assert_int_equal(lg.n, 0);
+	free_log(&lg);
+}
+
+/* A plain-http page may be rewritten on its way: "always" is not offered and the dialog says why; local
+ * development hosts are not concerned. */
+static void test_http_origin_is_told_why_only_once(void **state)
+{
+	static const struct {
+		const char *origin;
+		bool told;
+	} cases[] = {
+	        {"http://portal.example.gov.tr", true}, {"https://portal.example.gov.tr", false},
+	        {"http://localhost:8080", false},       {"http://127.0.0.1:8080", false},
+	        {"http://[::1]:8080", false},
+	};
+	struct dialog_request rq = request();
+	enum dialog_consent c;
+	struct log lg;
+
+	write_script("consent once\n");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		rq.origin = cases[i].origin;
+		rq.web = true;
+		rq.can_remember = !cases[i].told;
+		assert_int_equal(dialog_consent(&rq, &c), 0);
+		lg = read_log();
+		assert_int_equal(has(find(&lg, "SETDESC"), "izin yalnızca bu seferlik verilebilir"),
+		                 cases[i].told);
+		assert_int_equal(count(&lg, "SETNOTOK"), cases[i].told ? 0 : 1);
+		free_log(&lg);
+		assert_int_equal(truncate(log_path, 0), 0);
+	}
+}
+
+/* With one try left the user is told in plain words that a wrong PIN locks the card, and must say yes
+ * before any PIN is asked; "no" ends the dialog with no PIN at all. */
+static void test_last_try_needs_confirmation(void **state)
+{
+	struct dialog_request rq = text_request("metin");
+	struct pin_secret pin = {0};
+	const struct entry *e;
+	struct log lg;
+	size_t confirm = 0, getpin = 0;
+
+	rq.origin = "https://portal.example.gov.tr";
+	rq.web = true;
+	rq.tries_left = 1;
+	write_script("lasttry no\npin 123456\n");
+	assert_int_equal(dialog_pin(&rq, &pin), -ECANCELED);
+	assert_null(pin.page);
+	lg = read_log();
+	assert_int_equal(count(&lg, "CONFIRM"), 1);
+	assert_int_equal(count(&lg, "GETPIN"), 0);
+	assert_arg(&lg, "ANSWER", "lasttry-no");
+	e = find(&lg, "SETDESC");
+	assert_true(has(e, "yalnızca 1 PIN deneme hakkı kaldı"));
+	assert_true(has(e, "yanlış bir PIN girerseniz kartınız KİLİTLENİR"));
+	assert_true(has(e, "\nSite: example.gov.tr"));
+	free_log(&lg);
+	assert_int_equal(truncate(log_path, 0), 0);
+
+	/* "Yes": then, and only then, the PIN. */
+	write_script("lasttry yes\npin 123456\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	assert_memory_equal(pin.page, "123456", 6);
+	pin_secret_wipe(&pin);
+	lg = read_log();
+	for (size_t i = 0; i < lg.n; i++) {
+		if (strcmp(lg.e[i].cmd, "CONFIRM") == 0)
+			confirm = i;
+		if (strcmp(lg.e[i].cmd, "GETPIN") == 0)
+			getpin = i;
+	}
+	assert_true(confirm > 0 && getpin > confirm);
+	assert_true(has(find(&lg, "SETDESC"), LAST_TRY_LINE));
+	free_log(&lg);
+	assert_int_equal(truncate(log_path, 0), 0);
+
+	/* Two tries left: no question. */
+	rq.tries_left = 2;
+	write_script("lasttry no\npin 123456\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	pin_secret_wipe(&pin);
+	lg = read_log();
+	assert_int_equal(count(&lg, "CONFIRM"), 0);
+	free_log(&lg);
 }
 
 static void test_display_and_tty_are_passed_as_options(void **state)
@@ -947,6 +1134,11 @@ int main(int argc, char **argv)
 	                teardown),
 	        cmocka_unit_test_setup_teardown(
 	                test_long_origin_and_subject_keep_the_line_within_assuan_limit, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_long_origin_shown_whole, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_web_origin_too_long_for_the_dialog_is_refused, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_http_origin_is_told_why_only_once, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_last_try_needs_confirmation, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_display_and_tty_are_passed_as_options, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_dialogs_in_two_threads_at_once, setup, teardown),
 	        cmocka_unit_test(test_bad_requests_are_einval),

@@ -909,6 +909,30 @@ static void test_null_or_malformed_origin_is_403(void **state)
 	assert_int_equal(fx_global->svc.submits, 0);
 }
 
+/* An origin too long to be shown whole (its registrable domain at the far end) is a bad request, on every
+ * route, before the service: no dialog could show it. */
+static void test_long_origin_over_253_bytes_is_400(void **state)
+{
+	static const char tail[] = ".evil-example.com";
+	char h[400], origin[300];
+	struct resp r;
+
+	memset(origin, 'a', sizeof(origin));
+	memcpy(origin, "https://portal.kamusm.gov.tr.", 29);
+	memcpy(origin + 254 - strlen(tail), tail, sizeof(tail));
+	assert_int_equal(strlen(origin), 254);
+	snprintf(h, sizeof(h), "Origin: %s\r\n", origin);
+	sign_request(&r, h, NULL);
+	expect(&r, 400, "bad_request");
+	assert_false(has_header(&r, "Access-Control-Allow-Origin"));
+	resp_clear(&r);
+	requestf(&r, "GET", "/v1/certificates", h, NULL);
+	expect(&r, 400, "bad_request");
+	resp_clear(&r);
+	assert_int_equal(fx_global->svc.submits, 0);
+	assert_int_equal(fx_global->svc.consents, 0);
+}
+
 static void test_sign_ok_returns_base64_signature(void **state)
 {
 	struct signsvc *s = &fx_global->svc;
@@ -941,15 +965,22 @@ static void test_sign_ok_returns_base64_signature(void **state)
 	/* Without an Origin the service gets "" and asks the user itself. */
 	sign_request(&r, NULL,
 	             "{\"certificate\": \"" CERT_HEX
-	             "\", \"data\": \"AAEC\", \"format\": \"raw\", \"wait\": 5}");
+	             "\", \"data\": \"AAEC\", \"detached\": true, \"wait\": 5}");
 	j = check_json(&r, 200, NULL);
-	assert_string_equal(json_string_value(json_object_get(j, "format")), "raw");
+	assert_string_equal(json_string_value(json_object_get(j, "format")), "cades-bes");
 	json_decref(j);
 	resp_clear(&r);
 	assert_string_equal(s->last_origin, "");
 	assert_false(s->last.is_text);
-	assert_int_equal(s->last.format, SIGN_FMT_RAW);
+	assert_int_equal(s->last.format, SIGN_FMT_CADES);
+	assert_true(s->last.detached);
 	assert_int_equal(s->last.wait_s, 5);
+	/* A bare signature is never the web's: 400 before the service. */
+	sign_request(&r, "Origin: " GRANTED "\r\n",
+	             "{\"certificate\": \"" CERT_HEX "\", \"data\": \"AAEC\", \"format\": \"raw\"}");
+	expect(&r, 400, "bad_request");
+	resp_clear(&r);
+	assert_int_equal(s->submits, 2);
 }
 
 static void test_sign_answered_after_the_idle_timeout_is_delivered(void **state)
@@ -976,6 +1007,7 @@ static void test_each_sign_error_has_its_status_and_code(void **state)
 	} cases[] = {
 	        {SIGN_E_BAD_REQUEST, 400, "bad_request"},
 	        {SIGN_E_ORIGIN_DENIED, 403, "origin_denied"},
+	        {SIGN_E_KEY_NOT_ALLOWED, 403, "key_not_allowed"},
 	        {SIGN_E_USER_CANCELLED, 403, "user_cancelled"},
 	        {SIGN_E_PIN_INCORRECT, 403, "pin_incorrect"},
 	        {SIGN_E_PIN_LOCKED, 423, "pin_locked"},
@@ -1434,6 +1466,7 @@ int main(void)
 	        T(test_preflight_of_ungranted_origin_is_403_without_dialog),
 	        T(test_denied_origin_is_403_before_the_service),
 	        T(test_null_or_malformed_origin_is_403),
+	        T(test_long_origin_over_253_bytes_is_400),
 	        T(test_sign_ok_returns_base64_signature),
 	        T(test_sign_answered_after_the_idle_timeout_is_delivered),
 	        T(test_each_sign_error_has_its_status_and_code),

@@ -16,6 +16,7 @@
 
 #include "daemon/card.h"
 #include "daemon/mech.h"
+#include "daemon/pin.h"
 #include "daemon/piv.h"
 #include "tests/vcard/piv.h"
 
@@ -107,6 +108,57 @@ static void test_wrong_pin_costs_one_try_and_right_pin_restores(void **state)
 	assert_int_equal(piv_driver.pin_status(&f->t, &st), 0);
 	assert_false(st.verified);
 	assert_int_equal(st.tries_left, 3);
+}
+
+/* A PIV PIN is 6 to 8 digits: anything else could never be right and would cost a try, so it never
+ * reaches the card, not even the reset before it; the card's counter is unchanged. */
+static void test_short_pin_never_reaches_card(void **state)
+{
+	static const char *const bad[] = {"12345",
+	                                  "1",
+	                                  "123456789",
+	                                  "12345a",
+	                                  "12 3456",
+	                                  "１２３４５６",
+	                                  "123\x00"
+	                                  "456",
+	                                  "abcdef"};
+	static const char *const good[] = {"123456", "1234567", "12345678", "000000"};
+	struct fixture *f = *state;
+	struct card_pin_status st;
+	struct pin_secret pin;
+	unsigned long before;
+	int tries = 0;
+
+	assert_non_null(piv_driver.pin_ok);
+	assert_int_equal(piv_driver.probe(&f->t), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		size_t n = i == 6 ? 7 : strlen(bad[i]);
+
+		assert_false(piv_driver.pin_ok((const uint8_t *)bad[i], n));
+		assert_int_equal(pin_secret_set(&pin, (const uint8_t *)bad[i], n), 0);
+		before = f->t.apdu_count;
+		assert_int_equal(pin_verify_on_card(&piv_driver, &f->t, true, &pin, &tries),
+		                 CARD_E_PIN_FORMAT);
+		assert_true(f->t.apdu_count == before);
+		assert_int_equal(tries, -1);
+		/* Wiped and unmapped all the same. */
+		assert_null(pin.page);
+	}
+	assert_false(piv_driver.pin_ok((const uint8_t *)"", 0));
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(piv_driver.pin_ok((const uint8_t *)good[i], strlen(good[i])));
+	assert_int_equal(piv_driver.pin_status(&f->t, &st), 0);
+	assert_int_equal(st.tries_left, 3);
+	/* A PIN of the right shape still goes to the card, wrong or right. */
+	assert_int_equal(pin_secret_set(&pin, (const uint8_t *)"000000", 6), 0);
+	assert_int_equal(pin_verify_on_card(&piv_driver, &f->t, true, &pin, &tries), CARD_E_PIN_INCORRECT);
+	assert_int_equal(tries, 2);
+	assert_int_equal(pin_secret_set(&pin, (const uint8_t *)"123456", 6), 0);
+	assert_int_equal(pin_verify_on_card(&piv_driver, &f->t, true, &pin, &tries), 0);
+	assert_int_equal(piv_driver.pin_status(&f->t, &st), 0);
+	assert_true(st.verified);
+	assert_int_equal(piv_driver.logout(&f->t), 0);
 }
 
 static EVP_PKEY *slot_pubkey(const struct token *tok, uint8_t keyref)
@@ -202,6 +254,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(
 	                test_pin_always_key_signs_once_per_verify_and_signature_verifies, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_card_auth_ec_key_signs_without_pin, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_short_pin_never_reaches_card, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("piv-driver", tests, group_setup, group_teardown);

@@ -606,8 +606,8 @@
 		user_cancelled: 'İmzalama işlemi iptal edildi.',
 		pin_locked: 'Akıllı kartınızın PIN kodu bloke olmuştur. PUK kodunuzla PIN blokesini kaldırınız ya da ' +
 			'444 5 576 numaralı Çağrı Merkezimizi arayınız.',
-		origin_denied: 'Bu sitenin imza hizmetini kullanmasına izin verilmedi. İzinleri `imzactl grants` ile ' +
-			'görebilir ve değiştirebilirsiniz.',
+		key_not_allowed: 'Seçilen sertifika imza için değil (kimlik doğrulama ya da şifreleme sertifikası); ' +
+			'imza yalnızca nitelikli imza sertifikasıyla atılabilir.',
 		certificate_unknown: 'Seçilen sertifika takılı kartlarda bulunamadı. Kartınızı takıp "Sertifikaları Yenile" ' +
 			'butonuna basınız.',
 		busy: 'imza şu anda başka bir imzalama işlemi yapıyor. Lütfen biraz sonra yeniden deneyiniz.',
@@ -626,6 +626,7 @@
 				' Kalan deneme hakkınız: ' + err.triesLeft + '.' : '');
 		case 'unreachable':
 		case 'local_network_denied':
+		case 'origin_denied': // imza.js says it was refused and how to undo it
 			return err.messageTr || err.message;
 		default:
 			return ERRORS_TR[err.code] || 'İmzalama sırasında bir hata oluştu: ' + err.message + ' (' + err.code + ')';
@@ -638,7 +639,8 @@
 		var body = $('error-message');
 		body.textContent = '';
 		body.appendChild(para(msg));
-		if (err && (err.code === 'unreachable' || err.code === 'local_network_denied') && err.messageEn) {
+		if (err && (err.code === 'unreachable' || err.code === 'local_network_denied' ||
+			err.code === 'origin_denied') && err.messageEn) {
 			var en = para(err.messageEn);
 			en.className = 'en';
 			body.appendChild(en);
@@ -750,7 +752,8 @@
 			});
 		}).catch(function (err) {
 			setImzaStatus(err && err.code === 'local_network_denied' ? 'Tarayıcı imza hizmetine erişimi engelledi.' :
-				'imza hizmetine ulaşılamadı.', 'bad');
+				err && err.code === 'origin_denied' ? 'imza bu sitenin isteğini reddetti.' :
+					'imza hizmetine ulaşılamadı.', 'bad');
 			showError(err, loadCertificates);
 		}).then(function () {
 			$('cert-refresh').disabled = false;
