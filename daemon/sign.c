@@ -880,8 +880,8 @@ static void start(struct sign_pending *rq)
 	        .origin = peer_name(&rq->peer),
 	        .web = rq->peer.web && rq->peer.origin[0] != '\0',
 	        /* "Always" only where it can be kept, and never for a plain-http page (site.h). */
-	        .can_remember = rq->peer.web && rq->peer.origin[0] != '\0' && records_usable(svc->d->records) &&
-	                        site_may_remember(rq->peer.origin),
+	        .can_remember = rq->peer.web && rq->peer.origin[0] != '\0' &&
+	                        records_usable(svc->d->records) && site_may_remember(rq->peer.origin),
 	        .tries_left = -1,
 	        .timeout_s = DIALOG_TIMEOUT_S,
 	};
