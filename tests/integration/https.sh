@@ -102,8 +102,9 @@ codes=$(for i in $(seq 1 30); do api POST /v1/sign '{"certificate":"'"$(printf '
 	pass "a denied origin's 30 requests: 403, no dialog, the audit log does not grow" ||
 	fail "a denied origin's 30 requests: 403, no dialog, no audit ($codes, $n0 -> $(entries))"
 # A browser's no-cors request (an <img> at the endpoint) carries no Origin: refused without a dialog. The
-# pinentry would allow it, so the refusal is imzad's own and not the user's.
-script 'consent always' "pin $IMZA_PIN"
+# pinentry would allow it ("once": the only grant a request without Origin can get), so the refusal is
+# imzad's own and not the user's.
+script 'consent once' "pin $IMZA_PIN"
 : >"$PLOG"
 expect "a browser request without Origin" 403 origin_denied \
 	"$(api GET /v1/certificates "" -H 'Sec-Fetch-Mode: no-cors' -H 'Sec-Fetch-Site: cross-site')"
