@@ -129,11 +129,13 @@ function pinentryLog() {
 	return raw.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
 }
 
+// The card's own PIN counter, from the virtual card's state file: imzad's count (imzactl status) is only
+// what imzad believes.
 function pinTries() {
-	const r = spawnSync(E.IMZA_CTL, ['status'], { encoding: 'utf8', env: E, timeout: 15000 });
-	const m = /^ {2}pin tries left: (-?\d+)/m.exec(r.stdout || '');
+	const state = fs.readFileSync(path.join(E.IMZA_CARD_DIR, 'state'), 'utf8');
+	const m = /^pin_tries=(\d+)$/m.exec(state);
 	if (!m) {
-		throw new Error('imzactl status says no PIN tries (exit ' + r.status + '): ' + (r.stdout || '') + (r.stderr || ''));
+		throw new Error('the card\'s state file has no pin_tries: ' + state);
 	}
 	return Number(m[1]);
 }

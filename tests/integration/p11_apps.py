@@ -4,6 +4,7 @@ application's card operation, recovery after pcscd restarts and after a card is 
 The driver runs workers (this script with `worker`), one process each, that take commands on stdin and
 answer one line each. Prints TAP-style lines."""
 import ctypes
+import hashlib
 import os
 import subprocess
 import sys
@@ -166,8 +167,20 @@ def main():
     b.do("logout")
     report(b.do("loginwrong")[0] == 0xA0, "B's wrong PIN: CKR_PIN_INCORRECT")
     report(card_verify_status() == "63C2", "the card is not left verified (empty VERIFY: %s)" % card_verify_status())
+    report(b.do("sign 1")[0] == CKR_USER_NOT_LOGGED_IN, "B's signature after it: CKR_USER_NOT_LOGGED_IN")
     report(a.do("sign 1")[0] == CKR_USER_NOT_LOGGED_IN and a.do("login")[0] == 0 and a.do("sign 1")[0] == 0,
            "A logs in again and signs (the counter is back to 3)")
+    # A signature through imzactl (imzad's own signing, as for a web page) with a wrong PIN while the card
+    # holds A's login: it starts by making the card forget A's login, so the wrong PIN leaves no one verified.
+    report(card_verify_status() == "9000", "A holds the card's login")
+    rc, why = imzactl_sign("000000")
+    report(rc != 0 and card_verify_status() == "63C2",
+           "an imzactl signature with a wrong PIN: refused (%s), the card is not left verified (empty VERIFY: %s)" %
+           (why, card_verify_status()))
+    rc, why = imzactl_sign(os.environ["IMZA_PIN"])
+    report(rc == 0, "then with the right PIN it signs (%s)" % why)
+    report(a.do("sign 1")[0] == CKR_USER_NOT_LOGGED_IN and a.do("login")[0] == 0 and a.do("sign 1")[0] == 0,
+           "A's login did not survive it: A logs in again and signs")
 
     # pcscd restarts: slots come back on their own, signing works, no client restarted.
     stack("pcscd", "kill-restart")
@@ -206,6 +219,23 @@ def main():
     time.sleep(0.5)
     report(card_verify_status() == "63C3", "A's process gone: the card forgets the PIN (empty VERIFY: %s)" %
            card_verify_status())
+
+
+def imzactl_sign(pin):
+    """imzactl sign with the 9C certificate, the test pinentry answering pin; (exit status, last words)."""
+    with open(os.environ["IMZA_PINENTRY_SCRIPT"], "w") as f:
+        f.write("consent always\npin %s\n" % pin)
+    der = open(os.path.join(os.environ["IMZA_CARD_DIR"], "9c.crt.der"), "rb").read()
+    work = os.environ["IMZA_STACK_DIR"]
+    with open(os.path.join(work, "doc.txt"), "w") as f:
+        f.write("imza\n")
+    p = subprocess.run([os.path.join(os.environ["IMZA_BUILDDIR"], "tools/imzactl"), "sign", "--cert",
+                        hashlib.sha256(der).hexdigest(), "--in", os.path.join(work, "doc.txt"), "--out",
+                        os.path.join(work, "doc.p7s")], capture_output=True, text=True,
+                       env={k: v for k, v in os.environ.items() if k != "LD_PRELOAD"})
+    with open(os.environ["IMZA_PINENTRY_SCRIPT"], "w") as f:
+        f.write("consent always\npin %s\n" % os.environ["IMZA_PIN"])
+    return p.returncode, (p.stdout + p.stderr).strip().replace("\n", " ")[-80:]
 
 
 def card_verify_status():

@@ -697,6 +697,39 @@ static void test_foreign_host_is_421(void **state)
 	resp_clear(&r);
 }
 
+/* DNS rebinding with the port right: a page of evil.example resolved to 127.0.0.1 reaches imza's own port,
+ * and its Host names evil.example with that port. The name is judged, not only the port. */
+static void test_foreign_host_with_real_port_refused(void **state)
+{
+	static const char *const names[] = {
+	        "evil.example", "localhost.evil.example",  "127.0.0.1.evil.example", "127.0.0.2", "[::2]",
+	        "localhostx",   "evil.example:1@localhost"};
+	int consents = fx_global->svc.consents, lists = fx_global->svc.lists;
+	struct resp r;
+	char req[512];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(req, sizeof(req),
+		         "GET /v1/certificates HTTP/1.1\r\nHost: %s:%u\r\nOrigin: " GRANTED
+		         "\r\nConnection: close\r\n\r\n",
+		         names[i], fx_global->port);
+		request(req, &r);
+		expect(&r, 421, "bad_host");
+		resp_clear(&r);
+	}
+	assert_int_equal(fx_global->svc.consents, consents);
+	assert_int_equal(fx_global->svc.lists, lists);
+	/* The same request with imza's own name is served: the refusals above are for the name alone. */
+	snprintf(req, sizeof(req),
+	         "GET /v1/certificates HTTP/1.1\r\nHost: localhost:%u\r\nOrigin: " GRANTED
+	         "\r\nConnection: close\r\n\r\n",
+	         fx_global->port);
+	request(req, &r);
+	expect(&r, 200, NULL);
+	resp_clear(&r);
+	assert_int_equal(fx_global->svc.lists, lists + 1);
+}
+
 static void test_missing_host_is_421(void **state)
 {
 	struct resp r;
@@ -1455,6 +1488,7 @@ int main(void)
 	        T(test_info_is_json_with_the_common_headers),
 	        T(test_info_from_granted_origin_says_granted_with_cors),
 	        T(test_foreign_host_is_421),
+	        T(test_foreign_host_with_real_port_refused),
 	        T(test_missing_host_is_421),
 	        T(test_unknown_route_is_404),
 	        T(test_wrong_method_is_405_with_allow),

@@ -83,6 +83,9 @@ struct piv_card {
 	char name[126];
 	struct slot slot[SLOT_N];
 	struct obj apt, discovery, chuid, ccc, keyhist, printed;
+	/* failed_verify=keep in card.conf: a wrong PIN leaves the security status as it was, as some
+	 * cards do (PIV clears it), so that a host's own reset before its VERIFY can be observed. */
+	bool keep_verified;
 
 	/* persistent, in the state file */
 	uint8_t pin[REF_LEN], puk[REF_LEN];
@@ -382,6 +385,10 @@ static int conf_line(struct piv_card *card, const char *k, char *v)
 			return -EINVAL;
 	} else if (strcmp(k, "slots") == 0) {
 		return conf_slots(card, v);
+	} else if (strcmp(k, "failed_verify") == 0) {
+		if (strcmp(v, "keep") != 0 && strcmp(v, "clear") != 0)
+			return -EINVAL;
+		card->keep_verified = strcmp(v, "keep") == 0;
 	} else if (strcmp(k, "name") == 0) {
 		if (strlen(v) >= sizeof card->name)
 			return -EINVAL;
@@ -915,7 +922,7 @@ static uint16_t check_ref(struct piv_card *card, uint8_t ref, const uint8_t *dat
 		return SW_BLOCKED;
 	if (CRYPTO_memcmp(data, want, REF_LEN) != 0) {
 		(*tries)--;
-		if (ref == 0x80)
+		if (ref == 0x80 && !card->keep_verified)
 			card->pin_ok = false;
 		if (save_state(card) < 0)
 			return SW_MEMORY_FAILURE;

@@ -33,8 +33,9 @@ struct tpl {
 };
 
 /* main: 9a=ec256 9c=rsa2048 9d=rsa2048 9e=ec384;
- * alt: 9a=rsa2048 9c=ec384 9d=ec256, no 9e */
-static struct tpl main_card, alt_card;
+ * alt: 9a=rsa2048 9c=ec384 9d=ec256, no 9e;
+ * keep: as main, but a wrong PIN leaves it verified (failed_verify=keep) */
+static struct tpl main_card, alt_card, keep_card;
 static char tmp_root[1024];
 static const char *gen_argv0;
 
@@ -415,11 +416,13 @@ static int group_setup(void **state)
 		return -1;
 	snprintf(main_card.dir, sizeof main_card.dir, "%s/main", tmp_root);
 	snprintf(alt_card.dir, sizeof alt_card.dir, "%s/alt", tmp_root);
+	snprintf(keep_card.dir, sizeof keep_card.dir, "%s/keep", tmp_root);
 	snprintf(ca, sizeof ca, "%s/ca", tmp_root);
 	if (run_gen(gen, (char *[]){main_card.dir, "--ca", ca, "--guid", GUID_HEX, "--name", "AHMET YILMAZ",
 	                            "--tckn", "10000000146", NULL}) < 0 ||
 	    run_gen(gen, (char *[]){alt_card.dir, "--ca", ca, "--slots", "9a,9c,9d", "--alg",
-	                            "9a=rsa2048,9c=ec384,9d=ec256", "--pin", "87654321", NULL}) < 0) {
+	                            "9a=rsa2048,9c=ec384,9d=ec256", "--pin", "87654321", NULL}) < 0 ||
+	    run_gen(gen, (char *[]){keep_card.dir, "--ca", ca, "--failed-verify", "keep", NULL}) < 0) {
 		fprintf(stderr, "imza-vcard-gen %s failed\n", gen);
 		return -1;
 	}
@@ -427,6 +430,8 @@ static int group_setup(void **state)
 	main_card.state_len = n;
 	read_text(alt_card.dir, "state", alt_card.state, sizeof alt_card.state, &n);
 	alt_card.state_len = n;
+	read_text(keep_card.dir, "state", keep_card.state, sizeof keep_card.state, &n);
+	keep_card.state_len = n;
 	return 0;
 }
 
@@ -462,6 +467,11 @@ static int setup_main(void **state)
 static int setup_alt(void **state)
 {
 	return setup_tpl(state, &alt_card);
+}
+
+static int setup_keep(void **state)
+{
+	return setup_tpl(state, &keep_card);
 }
 
 static int teardown(void **state)
@@ -721,6 +731,39 @@ static void test_verify_p1_ff_and_reset_clear_security_status(void **state)
 	assert_int_equal(verify_pin(f->card, "123456"), 0x9000);
 	piv_card_power(f->card, 1);
 	assert_int_equal(raw(f->card, "00200080", NULL, NULL), 0x63C3);
+}
+
+/* Such a card keeps whoever verified last verified through someone else's wrong PIN: only VERIFY P1=FF
+ * (or a reset) ends it. The counter still counts, and 9C's single-use right is gone all the same. */
+static void test_keep_card_stays_verified_after_wrong_pin_until_verify_ff(void **state)
+{
+	struct fx *f = *state;
+	uint8_t hash[32], sig[128];
+	size_t n;
+
+	sha256("auth", 4, hash);
+	assert_int_equal(verify_pin(f->card, "123456"), 0x9000);
+	assert_int_equal(verify_pin(f->card, "000000"), 0x63C2);
+	assert_true(state_has(f->tpl, "pin_tries=2\n"));
+	assert_int_equal(raw(f->card, "00200080", NULL, NULL), 0x9000);
+	assert_int_equal(gen_auth(f->card, 0x11, 0x9A, 0x81, hash, 32, sig, &n), 0x9000);
+	assert_int_equal(sign_rsa(f->card, 0x9C, "x", sig, &n), 0x6982);
+	assert_int_equal(raw(f->card, "0020FF80", NULL, NULL), 0x9000);
+	assert_int_equal(raw(f->card, "00200080", NULL, NULL), 0x63C2);
+	assert_int_equal(gen_auth(f->card, 0x11, 0x9A, 0x81, hash, 32, sig, &n), 0x6982);
+	/* not verified before, not verified after */
+	assert_int_equal(verify_pin(f->card, "000000"), 0x63C1);
+	assert_int_equal(raw(f->card, "00200080", NULL, NULL), 0x63C1);
+}
+
+static void test_keep_card_forgets_the_login_on_reset(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(verify_pin(f->card, "123456"), 0x9000);
+	assert_int_equal(verify_pin(f->card, "000000"), 0x63C2);
+	piv_card_power(f->card, 1);
+	assert_int_equal(raw(f->card, "00200080", NULL, NULL), 0x63C2);
 }
 
 static void test_verify_with_bad_length_or_reference_is_rejected_without_counting(void **state)
@@ -1233,6 +1276,14 @@ static void test_load_rejects_missing_dir_bad_conf_and_foreign_certificate(void 
 	write_text(dir, "card.conf", text, n);
 	assert_int_equal(piv_card_load(&c, dir), 0);
 	piv_card_free(c);
+	c = NULL;
+	n = (size_t)snprintf(text, sizeof text, "atr=3B00\nguid=%s\nslots=9a\nfailed_verify=sometimes\n",
+	                     GUID_HEX);
+	write_text(dir, "card.conf", text, n);
+	assert_int_equal(piv_card_load(&c, dir), -EINVAL);
+	assert_null(c);
+	n = (size_t)snprintf(text, sizeof text, "atr=3B00\nguid=%s\nslots=9a\n", GUID_HEX);
+	write_text(dir, "card.conf", text, n);
 	/* the 9A certificate of another card */
 	snprintf(src, sizeof src, "%s/9a.crt.der", alt_card.dir);
 	snprintf(dst, sizeof dst, "%s/9a.crt.der", dir);
@@ -1270,6 +1321,8 @@ int main(int argc, char **argv)
 	        T(test_right_pin_resets_counter_and_verifies, setup_main),
 	        T(test_wrong_pin_clears_security_status, setup_main),
 	        T(test_verify_p1_ff_and_reset_clear_security_status, setup_main),
+	        T(test_keep_card_stays_verified_after_wrong_pin_until_verify_ff, setup_keep),
+	        T(test_keep_card_forgets_the_login_on_reset, setup_keep),
 	        T(test_verify_with_bad_length_or_reference_is_rejected_without_counting, setup_main),
 	        T(test_reset_retry_counter_with_puk_unblocks_pin, setup_main),
 	        T(test_wrong_puk_decrements_puk_counter_and_blocks_at_zero, setup_main),
