@@ -26,6 +26,7 @@ daemon_libimzad_a_SOURCES = \
 	daemon/certinfo.c daemon/certinfo.h \
 	daemon/api.c daemon/api.h \
 	daemon/site.c daemon/site.h \
+	daemon/peeruid.c daemon/peeruid.h \
 	daemon/https.c daemon/https.h
 daemon_libimzad_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol
 daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS) $(LIBEVENT_CFLAGS) \
@@ -85,6 +86,13 @@ tests_unit_test_https_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS) -DHTTPS_TIMEOUT_S
 tests_unit_test_https_CFLAGS = $(daemon_libimzad_a_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_https_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(LIBEVENT_HTTPS_LIBS) $(LIBSSL_LIBS) $(JANSSON_LIBS) \
 	$(LIBCRYPTO_LIBS) $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(CMOCKA_LIBS) -lpthread
+
+# Who owns a loopback TCP peer's socket (sock_diag): our uid, and another made by a child (as root only).
+check_PROGRAMS += tests/unit/test-peeruid
+TESTS += tests/unit/test-peeruid
+tests_unit_test_peeruid_SOURCES = tests/unit/test-peeruid.c
+tests_unit_test_peeruid_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_peeruid_LDADD = daemon/libimzad.a $(CMOCKA_LIBS)
 
 # Sites of web origins (libpsl): registrable domains, IP literals, which origins may be remembered.
 check_PROGRAMS += tests/unit/test-site
