@@ -76,13 +76,14 @@ tests_unit_test_api_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $
 tests_unit_test_api_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(JANSSON_LIBS) $(LIBCRYPTO_LIBS)
 
 # The HTTPS endpoint over real TLS against a fake signing service: the test defines the sign.h functions,
-# so https.c, api.c and certinfo.c are compiled into it (with a 2 s idle timeout and a cap of 8
-# connections) rather than taken from libimzad.a, which still provides log.c.
+# so https.c, api.c and certinfo.c are compiled into it (with a 2 s idle timeout, a 3 s request deadline and
+# caps of 8 connections, 6 per peer) rather than taken from libimzad.a, which still provides log.c.
 check_PROGRAMS += tests/unit/test-https
 TESTS += tests/unit/test-https
 tests_unit_test_https_SOURCES = tests/unit/test-https.c daemon/https.c daemon/api.c daemon/certinfo.c \
 	tests/lib/testcert.c tests/lib/testcert.h
-tests_unit_test_https_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS) -DHTTPS_TIMEOUT_S=2 -DHTTPS_MAX_CONNS=8
+tests_unit_test_https_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS) -DHTTPS_TIMEOUT_S=2 -DHTTPS_MAX_CONNS=8 -DHTTPS_MAX_PER_PEER=6 \
+	-DHTTPS_HEAD_TIMEOUT_S=3
 tests_unit_test_https_CFLAGS = $(daemon_libimzad_a_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_https_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(LIBEVENT_HTTPS_LIBS) $(LIBSSL_LIBS) $(JANSSON_LIBS) \
 	$(LIBCRYPTO_LIBS) $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(CMOCKA_LIBS) -lpthread
