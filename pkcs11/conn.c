@@ -163,6 +163,21 @@ static int hello(int fd)
 	return r;
 }
 
+/* The daemon must run as this process's user, or as root (a system service): a socket of another user
+ * (a path in IMZA_SOCKET, or a runtime dir taken over) would receive the PINs. Checked before HELLO, so
+ * such a listener learns nothing. */
+static int check_daemon_uid(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	if (len != sizeof(cred) || (cred.uid != geteuid() && cred.uid != 0))
+		return -EPERM;
+	return 0;
+}
+
 static pid_t peer_pid(int fd)
 {
 	struct ucred cred;
@@ -258,6 +273,8 @@ static int conn_open(struct p11_conn *c)
 
 	set_timeouts(fd, HELLO_TIMEOUT_S);
 	r = connect_unix(fd, &sa);
+	if (r == 0)
+		r = check_daemon_uid(fd);
 	if (r == 0)
 		r = hello(fd);
 	set_timeouts(fd, 0);
