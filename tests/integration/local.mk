@@ -15,11 +15,13 @@ INTEGRATION_TESTS = \
 	tests/integration/p11-apps.sh \
 	tests/integration/cache.sh \
 	tests/integration/https.sh \
+	tests/integration/https-peers.sh \
 	tests/integration/trust.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
 	tests/integration/p11_rules.py \
-	tests/integration/p11_apps.py
+	tests/integration/p11_apps.py \
+	tests/integration/slow_clients.py
 
 # The stress test loads both cores for 30 s: it runs after the others, so that their timing checks
 # (a slot event within 1 s, pcscd back within 2 s) measure imza, not the stress beside them.
