@@ -20,6 +20,7 @@ daemon_libimzad_a_SOURCES = \
 	daemon/known.c daemon/known.h \
 	daemon/cades.c daemon/cades.h \
 	daemon/sign.c daemon/sign.h \
+	daemon/signq.c daemon/signq.h \
 	daemon/dialog.c daemon/dialog.h \
 	daemon/config.c daemon/config.h \
 	daemon/localca.c daemon/localca.h \
@@ -87,6 +88,13 @@ tests_unit_test_https_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS) -DHTTPS_TIMEOUT_S
 tests_unit_test_https_CFLAGS = $(daemon_libimzad_a_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_https_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(LIBEVENT_HTTPS_LIBS) $(LIBSSL_LIBS) $(JANSSON_LIBS) \
 	$(LIBCRYPTO_LIBS) $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(CMOCKA_LIBS) -lpthread
+
+# The signing queue's fairness rules: per-site turns and the back-off after a cancelled PIN dialog.
+check_PROGRAMS += tests/unit/test-signq
+TESTS += tests/unit/test-signq
+tests_unit_test_signq_SOURCES = tests/unit/test-signq.c
+tests_unit_test_signq_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_signq_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBPSL_LIBS)
 
 # Who owns a loopback TCP peer's socket (sock_diag): our uid, and another made by a child (as root only).
 check_PROGRAMS += tests/unit/test-peeruid

@@ -16,6 +16,7 @@ INTEGRATION_TESTS = \
 	tests/integration/cache.sh \
 	tests/integration/https.sh \
 	tests/integration/https-peers.sh \
+	tests/integration/sign-queue.sh \
 	tests/integration/trust.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
