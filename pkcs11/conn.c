@@ -16,6 +16,7 @@
 #include "module.h"
 #include "proto-frame.h"
 #include "proto-hello.h"
+#include "rpc.h"
 
 /* How long a HELLO may take: a daemon started by socket activation answers well within it. */
 #define HELLO_TIMEOUT_S 10
@@ -467,6 +468,12 @@ int p11_conn_roundtrip(struct p11_conn *c, const struct proto_buf *req, struct p
 {
 	int r = proto_send_frame(c->fd, req->data, req->len);
 
+	/* A PIN leaves our memory as soon as the daemon has it, not when the card has answered. Such calls
+	 * name a session, so they are never sent again (see call_entered). */
+	if (req->len >= 4 &&
+	    rpc_call_carries_pin((uint32_t)req->data[0] << 24 | (uint32_t)req->data[1] << 16 |
+	                         (uint32_t)req->data[2] << 8 | req->data[3]))
+		explicit_bzero(req->data, req->len);
 	if (r < 0)
 		return r;
 	return proto_recv_frame(c->fd, resp);
