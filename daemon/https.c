@@ -49,8 +49,9 @@
 #ifndef HTTPS_MAX_PER_PEER
 #define HTTPS_MAX_PER_PEER 16
 #endif
-/* Peers of other users are refused with one log line, then at most one more per this period. */
-#define HTTPS_REFUSED_LOG_S 60
+/* Repeated refusals (peers of other users, connections closed for room) get one log line, then at most
+ * one per this period. */
+#define HTTPS_LOG_QUIET_S 60
 #define HTTPS_MAX_HEADERS 8192
 /* libevent's own stop; bodies between API_BODY_MAX and this get our JSON 413. */
 #define HTTPS_MAX_BODY_HARD (4 * 1024 * 1024)
@@ -103,8 +104,9 @@ struct https_server {
 	struct evhttp *http;
 	struct https_conn *conns;
 	unsigned nconns;
-	bool full;
-	uid_t uid; /* the only user served */
+	struct timespec full_logged;
+	unsigned full_quiet; /* connections closed for room since the last line about it */
+	uid_t uid;           /* the only user served */
 	struct timespec refused_logged;
 	unsigned refused_quiet; /* refusals not logged since */
 };
@@ -138,10 +140,6 @@ static void conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
 	if (c->h) {
 		if (c->counted)
 			c->h->nconns--;
-		if (c->h->nconns < HTTPS_MAX_CONNS && c->h->full) {
-			c->h->full = false;
-			log_info("https: below %u connections again", HTTPS_MAX_CONNS);
-		}
 		conn_unlink(c);
 	}
 	free(c);
@@ -209,7 +207,7 @@ static void log_refused(struct https_server *h, int e, uid_t uid)
 	static const struct timespec never;
 	bool first = memcmp(&h->refused_logged, &never, sizeof(never)) == 0;
 
-	if (!first && seconds_since(&h->refused_logged) < HTTPS_REFUSED_LOG_S) {
+	if (!first && seconds_since(&h->refused_logged) < HTTPS_LOG_QUIET_S) {
 		h->refused_quiet++;
 		return;
 	}
@@ -279,12 +277,22 @@ static bool make_room(struct https_server *h, const struct https_conn *like)
 	return true;
 }
 
+/* A cap was reached: one line, then at most one a minute (a client that keeps reconnecting would fill
+ * the log otherwise). */
 static void note_full(struct https_server *h)
 {
-	if (!h->full)
-		log_info("https: %u connections open, or %u from one address; closing the oldest idle ones",
-		         HTTPS_MAX_CONNS, HTTPS_MAX_PER_PEER);
-	h->full = true;
+	static const struct timespec never;
+
+	if (memcmp(&h->full_logged, &never, sizeof(never)) != 0 &&
+	    seconds_since(&h->full_logged) < HTTPS_LOG_QUIET_S) {
+		h->full_quiet++;
+		return;
+	}
+	log_info("https: %u connections open, or %u from one address: closing the oldest idle ones (%u times "
+	         "since the last line)",
+	         HTTPS_MAX_CONNS, HTTPS_MAX_PER_PEER, h->full_quiet);
+	clock_gettime(CLOCK_MONOTONIC, &h->full_logged);
+	h->full_quiet = 0;
 }
 
 /* The connection's place: within the per-peer and the global cap, by closing older idle ones if need
