@@ -1476,6 +1476,48 @@ static void test_dribbling_client_is_closed_at_the_head_deadline(void **state)
 		fail_msg("closed after %d ms, expected about 3000 (-1: never)", j.result);
 }
 
+/* After an answer on a kept-alive connection the next request has its own deadline: dribbled, it is
+ * closed about 3 s after the answer. */
+static void job_dribble_after_answer(struct job *j)
+{
+	static const char next[] = "GET /v1/info HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	struct timespec t0, t1;
+	char first[256];
+	int fd;
+	SSL *ssl = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &fd);
+
+	j->result = -1;
+	if (ssl == NULL)
+		return;
+	snprintf(first, sizeof(first), "GET /v1/info HTTP/1.1\r\nHost: localhost:%u\r\n\r\n",
+	         fx_global->port);
+	if (send_all(ssl, first, strlen(first))) {
+		read_response(ssl, &j->resp);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (size_t i = 0; i < sizeof(next) - 1; i++) {
+			if (SSL_write(ssl, next + i, 1) != 1 || closed_within(fd, 400)) {
+				clock_gettime(CLOCK_MONOTONIC, &t1);
+				j->result = ms_between(&t0, &t1);
+				break;
+			}
+		}
+	}
+	SSL_free(ssl);
+	close(fd);
+}
+
+static void test_kept_alive_connection_has_a_new_deadline_per_request(void **state)
+{
+	struct job j = {.fn = job_dribble_after_answer};
+
+	run_job(&j);
+	expect(&j.resp, 200, NULL);
+	resp_clear(&j.resp);
+	print_message("# the next request, dribbled, was closed %d ms after the first answer\n", j.result);
+	if (j.result < 2500 || j.result > 5000)
+		fail_msg("closed %d ms after the answer, expected about 3000 (-1: never)", j.result);
+}
+
 /* A peer of another user (a child that dropped to uid 65534) asks for the certificates with the Origin
  * of a granted page: its connection is closed, it gets no answer. Ours gets one. */
 static void test_other_uid_peer_refused(void **state)
@@ -1621,6 +1663,7 @@ int main(void)
 	        T(test_connections_over_the_cap_all_busy_new_one_is_closed_at_once),
 	        T(test_slow_headers_do_not_block),
 	        T(test_dribbling_client_is_closed_at_the_head_deadline),
+	        T(test_kept_alive_connection_has_a_new_deadline_per_request),
 	        T(test_other_uid_peer_refused),
 	        T(test_binds_127_0_0_1_and_ipv6_loopback),
 	};
