@@ -250,19 +250,27 @@ static bool same_peer(const struct https_conn *a, const struct https_conn *b)
 }
 
 /* The counted connection with no request in hand that has waited longest (of like's peer, or of any
- * when like is NULL), or NULL. */
+ * when like is NULL), or NULL. One whose TLS handshake is done goes first: a client that is still in
+ * its handshake is most likely one that sends its request right after it (with TLS 1.3 its request
+ * follows its Finished at once), so a flood of idle connections cannot push it out in that window. */
 static struct https_conn *oldest_idle(struct https_server *h, const struct https_conn *like)
 {
-	struct https_conn *best = NULL;
+	struct https_conn *best[2] = {NULL, NULL}; /* [handshake done] */
 
 	for (struct https_conn *c = h->conns; c; c = c->next) {
+		SSL *ssl;
+		int done;
+
 		if (!c->counted || c->in_request || (like && !same_peer(c, like)))
 			continue;
-		if (best == NULL || c->since.tv_sec < best->since.tv_sec ||
-		    (c->since.tv_sec == best->since.tv_sec && c->since.tv_nsec < best->since.tv_nsec))
-			best = c;
+		ssl = bufferevent_openssl_get_ssl(c->bev);
+		done = ssl && SSL_is_init_finished(ssl);
+		if (best[done] == NULL || c->since.tv_sec < best[done]->since.tv_sec ||
+		    (c->since.tv_sec == best[done]->since.tv_sec &&
+		     c->since.tv_nsec < best[done]->since.tv_nsec))
+			best[done] = c;
 	}
-	return best;
+	return best[1] ? best[1] : best[0];
 }
 
 /* Makes room under a cap by closing the oldest idle connection; false when every one has a request. */
