@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -25,6 +26,7 @@
 #include "daemon/daemon.h"
 #include "daemon/https.h"
 #include "daemon/log.h"
+#include "daemon/peeruid.h"
 #include "daemon/sign.h"
 
 /* Idle and I/O timeout of a connection (evhttp's, for reading a request and writing an answer; never
@@ -32,10 +34,24 @@
 #ifndef HTTPS_TIMEOUT_S
 #define HTTPS_TIMEOUT_S 30
 #endif
-/* Connections open at once; past this a new one is closed as soon as it is accepted. */
+/* From accept to a complete request, TLS handshake included, and from an answer to the next request on
+ * a kept-alive connection. evhttp's own timeout starts again with every byte, so without this a client
+ * sending one byte a second would keep its place for ever. */
+#ifndef HTTPS_HEAD_TIMEOUT_S
+#define HTTPS_HEAD_TIMEOUT_S 5
+#endif
+/* Connections open at once, in all and from one peer address. Browsers open about 6 per host: two
+ * browsers and a program fit under the second. Past either, the oldest connection that has no request
+ * in hand is closed for the new one; when every one has, the new one is. */
 #ifndef HTTPS_MAX_CONNS
 #define HTTPS_MAX_CONNS 64
 #endif
+#ifndef HTTPS_MAX_PER_PEER
+#define HTTPS_MAX_PER_PEER 16
+#endif
+/* Repeated refusals (peers of other users, connections closed for room) get one log line, then at most
+ * one per this period. */
+#define HTTPS_LOG_QUIET_S 60
 #define HTTPS_MAX_HEADERS 8192
 /* libevent's own stop; bodies between API_BODY_MAX and this get our JSON 413. */
 #define HTTPS_MAX_BODY_HARD (4 * 1024 * 1024)
@@ -48,8 +64,16 @@
 struct https_conn {
 	struct https_server *h; /* NULL once the server is gone */
 	struct bufferevent *bev;
-	struct event *shut; /* over the cap: shuts the socket from the loop once the fd is set */
-	bool counted;
+	struct event *accepted; /* runs once evhttp has given the bufferevent its socket */
+	struct event *deadline; /* HTTPS_HEAD_TIMEOUT_S for a whole request, unless one is in hand */
+	struct timespec since;  /* when the deadline was last set: the oldest is closed first */
+	bool checked;           /* the peer's uid was asked */
+	bool same_uid;          /* and it is imzad's */
+	bool counted;           /* in nconns and its peer's count */
+	bool in_request;        /* a request arrived and is not answered yet */
+	bool closing;           /* shut down by us; evhttp frees it when it reads the end */
+	int family;             /* the peer's address, once accepted */
+	uint8_t addr[16];
 	struct https_conn *next, *prev;
 };
 
@@ -80,7 +104,11 @@ struct https_server {
 	struct evhttp *http;
 	struct https_conn *conns;
 	unsigned nconns;
-	bool full;
+	struct timespec full_logged;
+	unsigned full_quiet; /* connections closed for room since the last line about it */
+	uid_t uid;           /* the only user served */
+	struct timespec refused_logged;
+	unsigned refused_quiet; /* refusals not logged since */
 };
 
 static int conn_index = -1;
@@ -105,31 +133,220 @@ static void conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
 
 	if (c == NULL)
 		return;
-	if (c->shut)
-		event_free(c->shut);
+	if (c->accepted)
+		event_free(c->accepted);
+	if (c->deadline)
+		event_free(c->deadline);
 	if (c->h) {
-		if (c->counted && --c->h->nconns < HTTPS_MAX_CONNS && c->h->full) {
-			c->h->full = false;
-			log_info("https: below %u connections again", HTTPS_MAX_CONNS);
-		}
+		if (c->counted)
+			c->h->nconns--;
 		conn_unlink(c);
 	}
 	free(c);
 }
 
-/* A connection over the cap: once evhttp has given its bufferevent the socket, shut the socket down.
- * The handshake then reads EOF and evhttp frees the connection the usual way, so nothing here needs
- * evhttp's connection object. */
-static void on_shut(evutil_socket_t unused, short what, void *arg)
+static struct https_conn *conn_of(struct bufferevent *bev)
 {
-	struct https_conn *c = arg;
-	evutil_socket_t fd;
+	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
 
-	event_free(c->shut);
-	c->shut = NULL;
-	fd = c->bev ? bufferevent_getfd(c->bev) : -1;
+	return ssl ? SSL_get_ex_data(ssl, conn_index) : NULL;
+}
+
+static struct https_conn *conn_of_request(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+
+	return evcon ? conn_of(evhttp_connection_get_bufferevent(evcon)) : NULL;
+}
+
+static double seconds_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) + (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/* Shuts the socket down: the handshake or evhttp then reads EOF and evhttp frees the connection the
+ * usual way, so nothing here needs evhttp's connection object. Its place is free at once. */
+static void conn_close(struct https_conn *c)
+{
+	evutil_socket_t fd = c->bev ? bufferevent_getfd(c->bev) : -1;
+
+	if (c->counted && c->h)
+		c->h->nconns--;
+	c->counted = false;
+	c->closing = true;
+	if (c->deadline)
+		evtimer_del(c->deadline);
 	if (fd >= 0)
 		shutdown(fd, SHUT_RDWR);
+}
+
+/* The deadline runs from now: for a new connection, or once an answer is on its way. */
+static void conn_arm(struct https_conn *c)
+{
+	static const struct timeval head = {HTTPS_HEAD_TIMEOUT_S, 0};
+
+	c->in_request = false;
+	clock_gettime(CLOCK_MONOTONIC, &c->since);
+	if (c->deadline && !c->closing)
+		evtimer_add(c->deadline, &head);
+}
+
+static void on_deadline(evutil_socket_t unused, short what, void *arg)
+{
+	struct https_conn *c = arg;
+
+	log_debug("https: no whole request within %d s; closing the connection", HTTPS_HEAD_TIMEOUT_S);
+	conn_close(c);
+}
+
+static void log_refused(struct https_server *h, int e, uid_t uid)
+{
+	static const struct timespec never;
+	bool first = memcmp(&h->refused_logged, &never, sizeof(never)) == 0;
+
+	if (!first && seconds_since(&h->refused_logged) < HTTPS_LOG_QUIET_S) {
+		h->refused_quiet++;
+		return;
+	}
+	if (e < 0)
+		log_warning(
+		        "https: closed a connection whose peer's uid is unknown (%s); only uid %u is served "
+		        "(%u more refused since the last line)",
+		        strerror(-e), (unsigned)h->uid, h->refused_quiet);
+	else
+		log_warning("https: closed a connection from uid %u; only uid %u is served (%u more refused "
+		            "since the last line)",
+		            (unsigned)uid, (unsigned)h->uid, h->refused_quiet);
+	clock_gettime(CLOCK_MONOTONIC, &h->refused_logged);
+	h->refused_quiet = 0;
+}
+
+/* Whether the peer runs as imzad's user: loopback is open to every local user. Asked once, as soon as
+ * the socket is known; a peer that cannot be identified is refused. */
+static bool conn_peer_ok(struct https_conn *c)
+{
+	evutil_socket_t fd = c->bev ? bufferevent_getfd(c->bev) : -1;
+	uid_t uid = (uid_t)-1;
+	int e;
+
+	if (c->checked || c->h == NULL)
+		return c->same_uid;
+	if (fd < 0)
+		return false;
+	c->checked = true;
+	e = peer_fd_uid(fd, &uid);
+	c->same_uid = e == 0 && uid == c->h->uid;
+	if (!c->same_uid)
+		log_refused(c->h, e, uid);
+	return c->same_uid;
+}
+
+static bool same_peer(const struct https_conn *a, const struct https_conn *b)
+{
+	return a->family == b->family && memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}
+
+/* The counted connection with no request in hand that has waited longest (of like's peer, or of any
+ * when like is NULL), or NULL. One whose TLS handshake is done goes first: a client that is still in
+ * its handshake is most likely one that sends its request right after it (with TLS 1.3 its request
+ * follows its Finished at once), so a flood of idle connections cannot push it out in that window. */
+static struct https_conn *oldest_idle(struct https_server *h, const struct https_conn *like)
+{
+	struct https_conn *best[2] = {NULL, NULL}; /* [handshake done] */
+
+	for (struct https_conn *c = h->conns; c; c = c->next) {
+		SSL *ssl;
+		int done;
+
+		if (!c->counted || c->in_request || (like && !same_peer(c, like)))
+			continue;
+		ssl = bufferevent_openssl_get_ssl(c->bev);
+		done = ssl && SSL_is_init_finished(ssl);
+		if (best[done] == NULL || c->since.tv_sec < best[done]->since.tv_sec ||
+		    (c->since.tv_sec == best[done]->since.tv_sec &&
+		     c->since.tv_nsec < best[done]->since.tv_nsec))
+			best[done] = c;
+	}
+	return best[1] ? best[1] : best[0];
+}
+
+/* Makes room under a cap by closing the oldest idle connection; false when every one has a request. */
+static bool make_room(struct https_server *h, const struct https_conn *like)
+{
+	struct https_conn *v = oldest_idle(h, like);
+
+	if (v == NULL)
+		return false;
+	log_debug("https: closing a connection idle for %.1f s to make room", seconds_since(&v->since));
+	conn_close(v);
+	return true;
+}
+
+/* A cap was reached: one line, then at most one a minute (a client that keeps reconnecting would fill
+ * the log otherwise). */
+static void note_full(struct https_server *h)
+{
+	static const struct timespec never;
+
+	if (memcmp(&h->full_logged, &never, sizeof(never)) != 0 &&
+	    seconds_since(&h->full_logged) < HTTPS_LOG_QUIET_S) {
+		h->full_quiet++;
+		return;
+	}
+	log_info("https: %u connections open, or %u from one address: closing the oldest idle ones (%u times "
+	         "since the last line)",
+	         HTTPS_MAX_CONNS, HTTPS_MAX_PER_PEER, h->full_quiet);
+	clock_gettime(CLOCK_MONOTONIC, &h->full_logged);
+	h->full_quiet = 0;
+}
+
+/* The connection's place: within the per-peer and the global cap, by closing older idle ones if need
+ * be. false: no room, the new one goes. */
+static bool conn_admit(struct https_conn *c)
+{
+	struct https_server *h = c->h;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	unsigned same = 0;
+
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return false;
+	c->family = ss.ss_family;
+	if (ss.ss_family == AF_INET)
+		memcpy(c->addr, &((const struct sockaddr_in *)&ss)->sin_addr, 4);
+	else if (ss.ss_family == AF_INET6)
+		memcpy(c->addr, &((const struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	for (struct https_conn *o = h->conns; o; o = o->next)
+		if (o != c && o->counted && same_peer(o, c))
+			same++;
+	if (same >= HTTPS_MAX_PER_PEER) {
+		note_full(h);
+		if (!make_room(h, c))
+			return false;
+	}
+	if (h->nconns >= HTTPS_MAX_CONNS) {
+		note_full(h);
+		if (!make_room(h, NULL))
+			return false;
+	}
+	c->counted = true;
+	h->nconns++;
+	return true;
+}
+
+/* evhttp set the socket right after make_bev returned: the peer's uid, then its place. */
+static void on_accepted(evutil_socket_t unused, short what, void *arg)
+{
+	struct https_conn *c = arg;
+
+	if (c->h == NULL || c->closing)
+		return;
+	if (!conn_peer_ok(c) || !conn_admit(c))
+		conn_close(c);
 }
 
 /* evhttp's bevcb: every accepted socket gets a TLS server bufferevent. Returning NULL would make evhttp
@@ -143,8 +360,16 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
 	struct https_conn *c = calloc(1, sizeof(*c));
 	struct bufferevent *bev;
 
-	if (ssl == NULL || c == NULL) {
+	if (c) {
+		c->accepted = evtimer_new(base, on_accepted, c);
+		c->deadline = evtimer_new(base, on_deadline, c);
+	}
+	if (ssl == NULL || c == NULL || c->accepted == NULL || c->deadline == NULL) {
 		SSL_free(ssl);
+		if (c && c->accepted)
+			event_free(c->accepted);
+		if (c && c->deadline)
+			event_free(c->deadline);
 		free(c);
 		log_error("https: out of memory for a connection");
 		return NULL;
@@ -152,6 +377,8 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
 	/* TLS 1.2 or later whatever the context allows. From SSL_set_ex_data on, SSL_free frees c. */
 	if (SSL_set_min_proto_version(ssl, TLS1_2_VERSION) != 1 || SSL_set_ex_data(ssl, conn_index, c) != 1) {
 		SSL_free(ssl);
+		event_free(c->accepted);
+		event_free(c->deadline);
 		free(c);
 		log_error("https: cannot set up a TLS connection");
 		return NULL;
@@ -161,17 +388,9 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
 	if (h->conns)
 		h->conns->prev = c;
 	h->conns = c;
-	if (h->nconns >= HTTPS_MAX_CONNS) {
-		c->shut = evtimer_new(base, on_shut, c);
-		if (c->shut)
-			evtimer_add(c->shut, &now);
-		if (!h->full)
-			log_info("https: %u connections open; closing new ones", HTTPS_MAX_CONNS);
-		h->full = true;
-	} else {
-		c->counted = true;
-		h->nconns++;
-	}
+	/* The socket is not ours to see yet: evhttp sets it after this returns. */
+	evtimer_add(c->accepted, &now);
+	conn_arm(c);
 	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 	                                     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (bev == NULL) {
@@ -199,6 +418,7 @@ static void reply(struct hreq *r, int status, json_t *body, const char *code)
 	static const char oom[] = "{\"error\":\"internal\",\"message\":\"out of memory\"}";
 	struct evkeyvalq *out = evhttp_request_get_output_headers(r->req);
 	struct evbuffer *buf = evhttp_request_get_output_buffer(r->req);
+	struct https_conn *c;
 	char *text = NULL;
 
 	if (body) {
@@ -224,6 +444,10 @@ static void reply(struct hreq *r, int status, json_t *body, const char *code)
 		log_info("https: %s from %s: %d %s", r->what, r->has_origin ? r->origin : "(no valid origin)",
 		         status, code ? code : "");
 	r->answered = true;
+	/* The next request on this connection has its own deadline, from now. */
+	c = conn_of_request(r->req);
+	if (c)
+		conn_arm(c);
 	evhttp_send_reply(r->req, status, api_status_reason(status), NULL);
 }
 
@@ -545,6 +769,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	const char *host, *origin, *allow = NULL;
 	enum evhttp_cmd_type want = EVHTTP_REQ_GET;
 	bool many_hosts, many_origins;
+	struct https_conn *conn;
 	struct hreq *r;
 	int decision, origin_e;
 
@@ -555,6 +780,17 @@ static void on_request(struct evhttp_request *req, void *arg)
 			evhttp_connection_free(evcon);
 		return;
 	}
+	/* Only imzad's own user, on a connection that still has its place (checked when it was accepted;
+	 * again here should that not have run yet). The request stops its deadline until it is answered. */
+	conn = conn_of(bev);
+	if (conn == NULL || !conn_peer_ok(conn) || conn->closing) {
+		if (conn)
+			conn_close(conn);
+		evhttp_connection_free(evcon);
+		return;
+	}
+	conn->in_request = true;
+	evtimer_del(conn->deadline);
 	r = calloc(1, sizeof(*r));
 	if (r == NULL) {
 		evhttp_send_error(req, 500, NULL);
@@ -757,6 +993,7 @@ int https_server_new(struct daemon *d, struct signsvc *svc, SSL_CTX *ctx, uint16
 	h->d = d;
 	h->svc = svc;
 	h->port = port;
+	h->uid = geteuid();
 	h->http = evhttp_new(d->base);
 	if (h->http == NULL) {
 		free(h);
@@ -818,9 +1055,13 @@ void https_server_free(struct https_server *h)
 	while (h->conns) {
 		struct https_conn *c = h->conns;
 
-		if (c->shut) {
-			event_free(c->shut);
-			c->shut = NULL;
+		if (c->accepted) {
+			event_free(c->accepted);
+			c->accepted = NULL;
+		}
+		if (c->deadline) {
+			event_free(c->deadline);
+			c->deadline = NULL;
 		}
 		conn_unlink(c);
 		c->h = NULL;

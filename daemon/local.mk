@@ -21,12 +21,14 @@ daemon_libimzad_a_SOURCES = \
 	daemon/known.c daemon/known.h \
 	daemon/cades.c daemon/cades.h \
 	daemon/sign.c daemon/sign.h \
+	daemon/signq.c daemon/signq.h \
 	daemon/dialog.c daemon/dialog.h \
 	daemon/config.c daemon/config.h \
 	daemon/localca.c daemon/localca.h \
 	daemon/certinfo.c daemon/certinfo.h \
 	daemon/api.c daemon/api.h \
 	daemon/site.c daemon/site.h \
+	daemon/peeruid.c daemon/peeruid.h \
 	daemon/https.c daemon/https.h
 daemon_libimzad_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol
 daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS) $(LIBEVENT_CFLAGS) \
@@ -76,16 +78,31 @@ tests_unit_test_api_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $
 tests_unit_test_api_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(JANSSON_LIBS) $(LIBCRYPTO_LIBS)
 
 # The HTTPS endpoint over real TLS against a fake signing service: the test defines the sign.h functions,
-# so https.c, api.c and certinfo.c are compiled into it (with a 2 s idle timeout and a cap of 8
-# connections) rather than taken from libimzad.a, which still provides log.c.
+# so https.c, api.c and certinfo.c are compiled into it (with a 2 s idle timeout, a 3 s request deadline and
+# caps of 8 connections, 6 per peer) rather than taken from libimzad.a, which still provides log.c.
 check_PROGRAMS += tests/unit/test-https
 TESTS += tests/unit/test-https
 tests_unit_test_https_SOURCES = tests/unit/test-https.c daemon/https.c daemon/api.c daemon/certinfo.c \
 	tests/lib/testcert.c tests/lib/testcert.h
-tests_unit_test_https_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS) -DHTTPS_TIMEOUT_S=2 -DHTTPS_MAX_CONNS=8
+tests_unit_test_https_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS) -DHTTPS_TIMEOUT_S=2 -DHTTPS_MAX_CONNS=8 -DHTTPS_MAX_PER_PEER=6 \
+	-DHTTPS_HEAD_TIMEOUT_S=3
 tests_unit_test_https_CFLAGS = $(daemon_libimzad_a_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_https_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(LIBEVENT_HTTPS_LIBS) $(LIBSSL_LIBS) $(JANSSON_LIBS) \
 	$(LIBCRYPTO_LIBS) $(LIBEVENT_LIBS) $(LIBSYSTEMD_LIBS) $(CMOCKA_LIBS) -lpthread
+
+# The signing queue's fairness rules: per-site turns and the back-off after a cancelled PIN dialog.
+check_PROGRAMS += tests/unit/test-signq
+TESTS += tests/unit/test-signq
+tests_unit_test_signq_SOURCES = tests/unit/test-signq.c
+tests_unit_test_signq_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_signq_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBPSL_LIBS)
+
+# Who owns a loopback TCP peer's socket (sock_diag): our uid, and another made by a child (as root only).
+check_PROGRAMS += tests/unit/test-peeruid
+TESTS += tests/unit/test-peeruid
+tests_unit_test_peeruid_SOURCES = tests/unit/test-peeruid.c
+tests_unit_test_peeruid_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_peeruid_LDADD = daemon/libimzad.a $(CMOCKA_LIBS)
 
 # Sites of web origins (libpsl): registrable domains, IP literals, which origins may be remembered.
 check_PROGRAMS += tests/unit/test-site

@@ -1,6 +1,7 @@
 /* imzad's RPC server (see server.h). Frames are read by hand rather than through a bufferevent so a
- * request (which may carry a PIN) lives in one buffer of ours that is wiped after use; replies go out
- * through an evbuffer. A client that sends garbage, oversized frames or stops reading loses its own
+ * request (which may carry a PIN) lives in one buffer of ours that is wiped after use: a locked, no-dump
+ * page per connection for every frame that can carry a PIN (proto_rx), and a PIN call is decoded into a
+ * locked arena. Replies go out through an evbuffer. A client that sends garbage, oversized frames or stops reading loses its own
  * connection and nothing else. */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,12 +36,11 @@ struct client {
 	 * C_Finalize must end its waits and its login at once, not at the next slot event. */
 	struct event *cev;
 	struct evbuffer *out;
-	uint8_t hdr[PROTO_FRAME_HEADER];
-	size_t hdr_got;
-	uint8_t *msg;
-	uint32_t msg_len;
-	size_t msg_got;
+	struct proto_rx rx;
 	bool hello_done;
+	/* While a frame is handled it stays in rx: a client_free meanwhile only marks the client dead, and
+	 * on_read frees it once the frame is wiped. */
+	bool dispatching, dead;
 	pid_t pid;
 	uid_t uid;
 	struct app *app;
@@ -224,7 +224,7 @@ static void handle_admin_async(struct client *c, uint32_t id, struct proto_reade
 	}
 }
 
-static void handle_call(struct client *c, const uint8_t *msg, size_t len)
+static void handle_call(struct client *c, const uint8_t *msg, size_t len, bool locked)
 {
 	struct proto_buf w = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
 	struct proto_reader r;
@@ -253,6 +253,14 @@ static void handle_call(struct client *c, const uint8_t *msg, size_t len)
 		send_frame(c, &w);
 		return;
 	}
+	/* Frames that can hold a PIN fit the locked page; a PIN in a larger one is not taken (no card's
+	 * PIN is kilobytes long), so a PIN is never decoded from ordinary heap. */
+	if (rpc_call_carries_pin(id) && !locked) {
+		proto_frame_begin(&w);
+		rpc_response_bare(&w, id, CKR_PIN_LEN_RANGE);
+		send_frame(c, &w);
+		return;
+	}
 	call = calloc(1, sizeof(*call));
 	if (call == NULL) {
 		client_free(c, "out of memory");
@@ -266,7 +274,7 @@ static void handle_call(struct client *c, const uint8_t *msg, size_t len)
 		send_frame(c, &w);
 		return;
 	}
-	proto_arena_init(&call->arena, PROTO_ARENA_MAX);
+	rpc_request_arena_init(&call->arena, id);
 	e = rpc_request_decode(call->desc, &r, &call->arena, call->args);
 	if (e == -ENOMEM) {
 		call_free(call);
@@ -296,55 +304,35 @@ static void handle_call(struct client *c, const uint8_t *msg, size_t len)
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *c = arg;
-	ssize_t n;
+	const uint8_t *msg;
+	uint32_t len;
+	bool locked;
+	int r = proto_rx_read(&c->rx, fd, &msg, &len, &locked);
 
-	if (c->hdr_got < PROTO_FRAME_HEADER) {
-		n = recv(fd, c->hdr + c->hdr_got, PROTO_FRAME_HEADER - c->hdr_got, 0);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-			client_free(c, c->hdr_got || c->msg ? "connection closed inside a frame" : NULL);
-			return;
-		}
-		if (n < 0)
-			return;
-		c->hdr_got += (size_t)n;
-		if (c->hdr_got < PROTO_FRAME_HEADER)
-			return;
-		/* The cap is checked before anything is allocated for the frame. */
-		if (proto_frame_need(c->hdr, &c->msg_len) < 0) {
-			client_free(c, "frame over the size cap or empty");
-			return;
-		}
-		c->msg = malloc(c->msg_len);
-		if (c->msg == NULL) {
-			client_free(c, "out of memory");
-			return;
-		}
-		c->msg_got = 0;
-	}
-	n = recv(fd, c->msg + c->msg_got, c->msg_len - c->msg_got, 0);
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-		client_free(c, "connection closed inside a frame");
+	if (r == -EAGAIN)
+		return;
+	if (r == -ECONNRESET) {
+		client_free(c, proto_rx_idle(&c->rx) ? NULL : "connection closed inside a frame");
 		return;
 	}
-	if (n < 0)
+	if (r == -EMSGSIZE || r == -EBADMSG) {
+		client_free(c, "frame over the size cap or empty");
 		return;
-	c->msg_got += (size_t)n;
-	if (c->msg_got < c->msg_len)
-		return;
-	{
-		uint8_t *msg = c->msg;
-		uint32_t len = c->msg_len;
-
-		c->msg = NULL;
-		c->hdr_got = 0;
-		if (c->hello_done)
-			handle_call(c, msg, len);
-		else
-			handle_hello(c, msg, len);
-		/* Requests carry PINs: nothing of them stays in memory. */
-		explicit_bzero(msg, len);
-		free(msg);
 	}
+	if (r < 0) {
+		client_free(c, r == -ENOMEM ? "out of memory" : "connection closed inside a frame");
+		return;
+	}
+	c->dispatching = true;
+	if (c->hello_done)
+		handle_call(c, msg, len, locked);
+	else
+		handle_hello(c, msg, len);
+	c->dispatching = false;
+	/* Requests carry PINs: nothing of them stays in memory. */
+	proto_rx_done(&c->rx);
+	if (c->dead)
+		client_free(c, NULL);
 }
 
 static void on_closed(evutil_socket_t fd, short what, void *arg)
@@ -367,8 +355,12 @@ static void client_free(struct client *c, const char *why)
 {
 	struct server *s = c->srv;
 
-	if (why)
+	if (why && !c->dead)
 		log_info("client pid %d: %s; connection closed", (int)c->pid, why);
+	if (c->dispatching) {
+		c->dead = true;
+		return;
+	}
 	if (c->call) {
 		/* The card job still holds the call; it is freed when the job ends. */
 		struct call *call = c->call;
@@ -388,11 +380,7 @@ static void client_free(struct client *c, const char *why)
 	event_free(c->cev);
 	evbuffer_free(c->out);
 	close(c->fd);
-	if (c->msg) {
-		explicit_bzero(c->msg, c->msg_len);
-		free(c->msg);
-	}
-	explicit_bzero(c->hdr, sizeof(c->hdr));
+	proto_rx_free(&c->rx);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -433,6 +421,11 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 	c->fd = fd;
 	c->pid = cred.pid;
 	c->uid = cred.uid;
+	if (proto_rx_init(&c->rx) < 0) {
+		free(c);
+		close(fd);
+		return;
+	}
 	c->out = evbuffer_new();
 	c->rev = event_new(s->d->base, fd, EV_READ | EV_PERSIST, on_read, c);
 	c->wev = event_new(s->d->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
@@ -446,6 +439,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 			event_free(c->wev);
 		if (c->cev)
 			event_free(c->cev);
+		proto_rx_free(&c->rx);
 		close(fd);
 		free(c);
 		return;

@@ -13,15 +13,15 @@
 #include <openssl/evp.h>
 
 #include "daemon/cache.h"
-#include "daemon/records.h"
-#include "daemon/site.h"
 #include "daemon/cades.h"
 #include "daemon/certinfo.h"
 #include "daemon/daemon.h"
 #include "daemon/dialog.h"
 #include "daemon/known.h"
 #include "daemon/log.h"
+#include "daemon/records.h"
 #include "daemon/sign.h"
+#include "daemon/signq.h"
 #include "daemon/site.h"
 
 /* How long a request may wait in the queue, and how long a dialog stays up. */
@@ -48,6 +48,7 @@ struct sign_pending {
 	void *ud;
 	bool abandoned;
 	bool queued;         /* it got a place in the queue (only those are audited) */
+	char site[SITE_MAX]; /* what it counts against in the queue (signq.h) */
 	struct event *timer; /* queue timeout, then the card wait */
 	struct sign_pending *next;
 	/* Where the certificate was found, for the card job. */
@@ -62,6 +63,8 @@ struct signsvc {
 	char *pinentry;
 	struct sign_pending *head, *current;
 	size_t queued;
+	struct signq fair;  /* turns and back-offs by site */
+	struct event *wake; /* when every waiting request is held by a back-off: the first one's end */
 	struct dialog_task *dialog; /* the dialog on screen, if any */
 	struct origin_memory {
 		char origin[256];
@@ -127,6 +130,8 @@ static void finish(struct sign_pending *rq, const struct sign_result *res, const
 		else
 			rq->done_cb(rq->ud, res);
 	}
+	if (rq->kind == REQ_SIGN && res->err == SIGN_OK)
+		signq_signed(&svc->fair, rq->site);
 	if (svc->current == rq)
 		svc->current = NULL;
 	req_free(rq);
@@ -848,6 +853,12 @@ static void on_consent_done(struct sign_pending *rq, struct dialog_task *t)
 
 static void on_pin_done(struct sign_pending *rq, struct dialog_task *t)
 {
+	/* A dialog the user cancelled (or left): the site's next one waits, longer each time, so a page
+	 * cannot put dialogs in front of the user back to back. */
+	if (t->result == -ECANCELED || t->result == -EINVAL || t->result == -ETIMEDOUT)
+		log_info("the PIN dialog for %s was not answered; the next signature of %s waits %u s",
+		         peer_name(&rq->peer), rq->site,
+		         signq_cancelled(&rq->svc->fair, rq->site, signq_now()));
 	if (rq->abandoned) {
 		finish_err(rq, SIGN_E_USER_CANCELLED, -1);
 		return;
@@ -910,18 +921,39 @@ static void advance(struct signsvc *svc)
 		event_active(svc->kick, 0, 0);
 }
 
+/* The next request: sites in turn, skipping those in a back-off (they do not hold the others up). */
 static void on_kick(evutil_socket_t fd, short what, void *arg)
 {
 	struct signsvc *svc = arg;
-	struct sign_pending *rq;
+	const char *sites[SIGN_QUEUE_MAX];
+	bool held[SIGN_QUEUE_MAX];
+	struct sign_pending *rq, **p;
+	double now = signq_now(), wake = 0;
+	size_t n = 0;
+	int pick;
 
 	if (svc->current || svc->head == NULL)
 		return;
-	rq = svc->head;
-	svc->head = rq->next;
+	for (rq = svc->head; rq && n < SIGN_QUEUE_MAX; rq = rq->next, n++) {
+		sites[n] = rq->site;
+		held[n] = rq->kind == REQ_SIGN;
+	}
+	pick = signq_pick(&svc->fair, sites, held, n, now, &wake);
+	if (pick < 0) {
+		double in = wake > now ? wake - now : 0;
+		struct timeval tv = {(time_t)in, (suseconds_t)((in - (double)(time_t)in) * 1e6)};
+
+		evtimer_add(svc->wake, &tv);
+		return;
+	}
+	for (p = &svc->head; pick > 0; pick--)
+		p = &(*p)->next;
+	rq = *p;
+	*p = rq->next;
 	svc->queued--;
 	rq->next = NULL;
 	svc->current = rq;
+	signq_started(&svc->fair, rq->site, now);
 	start(rq);
 }
 
@@ -947,10 +979,15 @@ static struct sign_pending *enqueue(struct signsvc *svc, struct sign_pending *rq
 {
 	struct timeval tv = {QUEUE_TIMEOUT_S, 0};
 	struct sign_pending **p;
+	size_t same = 0;
 
 	rq->svc = svc;
+	signq_site_of(rq->peer.web, rq->peer.origin, rq->site);
+	for (struct sign_pending *o = svc->head; o; o = o->next)
+		same += strcmp(o->site, rq->site) == 0;
 	rq->timer = event_new(svc->d->base, -1, 0, on_queue_timeout, rq);
-	if (rq->timer == NULL || svc->queued >= SIGN_QUEUE_MAX) {
+	/* One site cannot fill the queue: a page that floods it gets 503s, the others keep their places. */
+	if (rq->timer == NULL || svc->queued >= SIGN_QUEUE_MAX || same >= SIGNQ_PER_SITE) {
 		enum sign_err e = rq->timer ? SIGN_E_BUSY : SIGN_E_INTERNAL;
 
 		/* Not the current request: finish() answers and frees without touching the queue. */
@@ -1070,7 +1107,8 @@ int signsvc_new(struct daemon *d, const char *pinentry, struct signsvc **ret)
 	svc->d = d;
 	svc->pinentry = strdup(pinentry ? pinentry : "pinentry");
 	svc->kick = event_new(d->base, -1, 0, on_kick, svc);
-	if (svc->pinentry == NULL || svc->kick == NULL) {
+	svc->wake = evtimer_new(d->base, on_kick, svc);
+	if (svc->pinentry == NULL || svc->kick == NULL || svc->wake == NULL) {
 		signsvc_free(svc);
 		return -ENOMEM;
 	}
@@ -1105,6 +1143,9 @@ void signsvc_free(struct signsvc *svc)
 	if (svc->kick)
 		event_free(svc->kick);
 	svc->kick = NULL;
+	if (svc->wake)
+		event_free(svc->wake);
+	svc->wake = NULL;
 	while ((rq = svc->head) != NULL) {
 		svc->head = rq->next;
 		svc->queued--;

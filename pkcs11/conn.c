@@ -16,6 +16,7 @@
 #include "module.h"
 #include "proto-frame.h"
 #include "proto-hello.h"
+#include "rpc.h"
 
 /* How long a HELLO may take: a daemon started by socket activation answers well within it. */
 #define HELLO_TIMEOUT_S 10
@@ -163,6 +164,21 @@ static int hello(int fd)
 	return r;
 }
 
+/* The daemon must run as this process's user, or as root (a system service): a socket of another user
+ * (a path in IMZA_SOCKET, or a runtime dir taken over) would receive the PINs. Checked before HELLO, so
+ * such a listener learns nothing. */
+static int check_daemon_uid(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	if (len != sizeof(cred) || (cred.uid != geteuid() && cred.uid != 0))
+		return -EPERM;
+	return 0;
+}
+
 static pid_t peer_pid(int fd)
 {
 	struct ucred cred;
@@ -258,6 +274,8 @@ static int conn_open(struct p11_conn *c)
 
 	set_timeouts(fd, HELLO_TIMEOUT_S);
 	r = connect_unix(fd, &sa);
+	if (r == 0)
+		r = check_daemon_uid(fd);
 	if (r == 0)
 		r = hello(fd);
 	set_timeouts(fd, 0);
@@ -450,6 +468,12 @@ int p11_conn_roundtrip(struct p11_conn *c, const struct proto_buf *req, struct p
 {
 	int r = proto_send_frame(c->fd, req->data, req->len);
 
+	/* A PIN leaves our memory as soon as the daemon has it, not when the card has answered. Such calls
+	 * name a session, so they are never sent again (see call_entered). */
+	if (req->len >= 4 &&
+	    rpc_call_carries_pin((uint32_t)req->data[0] << 24 | (uint32_t)req->data[1] << 16 |
+	                         (uint32_t)req->data[2] << 8 | req->data[3]))
+		explicit_bzero(req->data, req->len);
 	if (r < 0)
 		return r;
 	return proto_recv_frame(c->fd, resp);

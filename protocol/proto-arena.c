@@ -6,6 +6,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define ARENA_BLOCK_SIZE 16384u
 #define ARENA_ALIGN alignof(max_align_t)
@@ -14,12 +17,71 @@ struct proto_arena_block {
 	struct proto_arena_block *next;
 	size_t size; /* usable bytes after the header */
 	size_t used;
+	size_t map_len; /* a locked arena's mapping; 0 for malloc */
 	alignas(max_align_t) unsigned char data[];
 };
 
 void proto_arena_init(struct proto_arena *a, size_t max)
 {
 	*a = (struct proto_arena)PROTO_ARENA_INIT(max);
+}
+
+void proto_arena_init_locked(struct proto_arena *a, size_t max)
+{
+	proto_arena_init(a, max);
+	a->locked = true;
+}
+
+void *proto_secret_pages_new(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	/* The system call itself: the sanitizers replace mlock() with a no-op. */
+	(void)syscall(SYS_mlock, p, len);
+	madvise(p, len, MADV_DONTDUMP);
+	return p;
+}
+
+void proto_secret_pages_free(void *p, size_t len)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, len);
+	(void)syscall(SYS_munlock, p, len);
+	munmap(p, len);
+}
+
+/* total bytes for a block: malloc, or whole locked pages. */
+static struct proto_arena_block *block_new(const struct proto_arena *a, size_t total)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), len;
+	struct proto_arena_block *b;
+
+	if (!a->locked) {
+		b = malloc(total);
+		if (b)
+			b->map_len = 0;
+		return b;
+	}
+	if (total > SIZE_MAX - page)
+		return NULL;
+	len = (total + page - 1) / page * page;
+	b = proto_secret_pages_new(len);
+	if (b)
+		b->map_len = len;
+	return b;
+}
+
+static void block_free(struct proto_arena_block *b)
+{
+	if (b->map_len) {
+		proto_secret_pages_free(b, b->map_len);
+		return;
+	}
+	explicit_bzero(b->data, b->used);
+	free(b);
 }
 
 void *proto_arena_alloc(struct proto_arena *a, size_t size)
@@ -43,7 +105,7 @@ void *proto_arena_alloc(struct proto_arena *a, size_t size)
 			if (total < block_size || total > a->max || a->used > a->max - total)
 				return NULL;
 		}
-		b = malloc(total);
+		b = block_new(a, total);
 		if (!b)
 			return NULL;
 		b->size = block_size;
@@ -86,8 +148,7 @@ void proto_arena_free(struct proto_arena *a)
 
 	while (b) {
 		next = b->next;
-		explicit_bzero(b->data, b->used);
-		free(b);
+		block_free(b);
 		b = next;
 	}
 	a->head = NULL;

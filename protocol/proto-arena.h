@@ -5,6 +5,7 @@
 #ifndef IMZA_PROTO_ARENA_H
 #define IMZA_PROTO_ARENA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Enough for any message that fits a frame plus the output buffers the caller asked for,
@@ -17,14 +18,24 @@ struct proto_arena {
 	struct proto_arena_block *head;
 	size_t used; /* bytes taken from malloc, block headers included: the bound is real memory */
 	size_t max;
+	bool locked; /* blocks are pages of their own, locked and kept out of core dumps */
 };
 
-#define PROTO_ARENA_INIT(maximum)  \
-	{                          \
-		NULL, 0, (maximum) \
+#define PROTO_ARENA_INIT(maximum)         \
+	{                                 \
+		NULL, 0, (maximum), false \
 	}
 
+/* Pages for secrets (len a multiple of the page size): mlock'ed (best effort: over RLIMIT_MEMLOCK they
+ * are still wiped) and MADV_DONTDUMP; freed wiped. NULL when no mapping could be made. */
+void *proto_secret_pages_new(size_t len);
+void proto_secret_pages_free(void *p, size_t len);
+
 void proto_arena_init(struct proto_arena *a, size_t max);
+/* For a message that carries a secret (a PIN): every block is mmap'ed pages, mlock'ed (best effort:
+ * the pages are wiped in any case) and marked MADV_DONTDUMP, so what is decoded never sits in ordinary
+ * heap. Costs a mapping per block: only for the few such calls. */
+void proto_arena_init_locked(struct proto_arena *a, size_t max);
 /* Zeroed memory aligned for any type, or NULL when the bound (or malloc) says no. Like malloc it
  * returns the pointer itself; callers turn NULL into -ENOMEM. Size 0 gives a unique pointer. */
 void *proto_arena_alloc(struct proto_arena *a, size_t size);

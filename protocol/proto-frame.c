@@ -1,7 +1,10 @@
 /* proto-frame: frame header checks and blocking frame I/O (see proto-frame.h). */
 #include "proto-frame.h"
 
+#include "proto-arena.h"
+
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -159,4 +162,88 @@ int proto_recv_frame(int fd, struct proto_buf *b)
 		return r;
 	}
 	return 0;
+}
+
+/* ---- event-loop receive (see proto-frame.h) ---- */
+
+int proto_rx_init(struct proto_rx *rx)
+{
+	memset(rx, 0, sizeof(*rx));
+	rx->page = proto_secret_pages_new(PROTO_RX_LOCKED_MAX);
+	return rx->page ? 0 : -ENOMEM;
+}
+
+bool proto_rx_idle(const struct proto_rx *rx)
+{
+	return rx->hdr_got == 0 && rx->msg == NULL;
+}
+
+static int recv_some(int fd, uint8_t *p, size_t n, size_t *ret_n)
+{
+	ssize_t r = recv(fd, p, n, 0);
+
+	if (r == 0)
+		return -ECONNRESET;
+	if (r < 0)
+		return errno == EINTR || errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	*ret_n = (size_t)r;
+	return 0;
+}
+
+int proto_rx_read(struct proto_rx *rx, int fd, const uint8_t **ret_msg, uint32_t *ret_len, bool *ret_locked)
+{
+	size_t n = 0;
+	int r;
+
+	if (rx->page == NULL)
+		return -EINVAL;
+	if (rx->msg == NULL) {
+		r = recv_some(fd, rx->hdr + rx->hdr_got, PROTO_FRAME_HEADER - rx->hdr_got, &n);
+		if (r < 0)
+			return r;
+		rx->hdr_got += n;
+		if (rx->hdr_got < PROTO_FRAME_HEADER)
+			return -EAGAIN;
+		/* The cap is checked before anything is allocated for the frame. */
+		r = proto_frame_need(rx->hdr, &rx->len);
+		if (r < 0)
+			return r;
+		rx->msg = rx->len <= PROTO_RX_LOCKED_MAX ? rx->page : malloc(rx->len);
+		if (rx->msg == NULL)
+			return -ENOMEM;
+		rx->got = 0;
+	}
+	if (rx->got < rx->len) {
+		r = recv_some(fd, rx->msg + rx->got, rx->len - rx->got, &n);
+		if (r < 0)
+			return r;
+		rx->got += n;
+		if (rx->got < rx->len)
+			return -EAGAIN;
+	}
+	*ret_msg = rx->msg;
+	*ret_len = rx->len;
+	*ret_locked = rx->msg == rx->page;
+	return 0;
+}
+
+void proto_rx_done(struct proto_rx *rx)
+{
+	if (rx->msg) {
+		explicit_bzero(rx->msg, rx->msg == rx->page ? rx->got : rx->len);
+		if (rx->msg != rx->page)
+			free(rx->msg);
+	}
+	explicit_bzero(rx->hdr, sizeof(rx->hdr));
+	rx->msg = NULL;
+	rx->hdr_got = 0;
+	rx->len = 0;
+	rx->got = 0;
+}
+
+void proto_rx_free(struct proto_rx *rx)
+{
+	proto_rx_done(rx);
+	proto_secret_pages_free(rx->page, PROTO_RX_LOCKED_MAX);
+	rx->page = NULL;
 }

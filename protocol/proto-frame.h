@@ -5,6 +5,7 @@
 #ifndef IMZA_PROTO_FRAME_H
 #define IMZA_PROTO_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,5 +41,33 @@ int proto_send_frame(int fd, const void *payload, size_t len);
  * an oversized header is -EMSGSIZE and nothing is allocated for it. b->max must be at least
  * PROTO_FRAME_MAX. */
 int proto_recv_frame(int fd, struct proto_buf *b);
+
+/* Receiving frames on a non-blocking socket, for an event loop (imzad's server). A frame that fits
+ * PROTO_RX_LOCKED_MAX (every request that carries a PIN does) lands in one page of the connection's
+ * own, locked and kept out of core dumps, and is wiped by proto_rx_done; a larger one is received into
+ * heap, wiped and freed by proto_rx_done. One page per connection, not a locked 256 KiB: 256 clients
+ * lock 1 MiB at most, well under the usual RLIMIT_MEMLOCK. */
+#define PROTO_RX_LOCKED_MAX 4096u
+struct proto_rx {
+	uint8_t hdr[PROTO_FRAME_HEADER];
+	size_t hdr_got;
+	uint8_t *page; /* PROTO_RX_LOCKED_MAX bytes of locked, no-dump memory */
+	uint8_t *msg;  /* page, or a heap buffer for a large frame; NULL between frames */
+	uint32_t len;
+	size_t got;
+};
+/* 0, or -ENOMEM when no page could be mapped. */
+int proto_rx_init(struct proto_rx *rx);
+/* Reads what is there. 0 with a whole frame (*ret_msg, *ret_len; *ret_locked when it is in the locked
+ * page): the caller uses it, then calls proto_rx_done before reading again. -EAGAIN: not yet.
+ * -ECONNRESET: EOF (proto_rx_idle says whether it came between frames).
+ * -EMSGSIZE/-EBADMSG a bad header, -ENOMEM, or the socket's -errno. */
+int proto_rx_read(struct proto_rx *rx, int fd, const uint8_t **ret_msg, uint32_t *ret_len, bool *ret_locked);
+/* Whether an EOF now would be between frames (a clean close). */
+bool proto_rx_idle(const struct proto_rx *rx);
+/* Wipes the frame just handled (and frees it when it was in heap). */
+void proto_rx_done(struct proto_rx *rx);
+/* Wipes and unmaps everything. */
+void proto_rx_free(struct proto_rx *rx);
 
 #endif

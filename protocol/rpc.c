@@ -22,6 +22,20 @@ const struct rpc_call_desc *const rpc_calls[] = {
 const size_t rpc_calls_count = sizeof(rpc_calls) / sizeof(rpc_calls[0]);
 
 /* A switch, so a duplicated id in the table is a compile error. */
+bool rpc_call_carries_pin(uint32_t id)
+{
+	return id == RPC_CALL_C_Login || id == RPC_CALL_C_LoginUser || id == RPC_CALL_C_InitPIN ||
+	       id == RPC_CALL_C_SetPIN;
+}
+
+void rpc_request_arena_init(struct proto_arena *a, uint32_t id)
+{
+	if (rpc_call_carries_pin(id))
+		proto_arena_init_locked(a, PROTO_ARENA_MAX);
+	else
+		proto_arena_init(a, PROTO_ARENA_MAX);
+}
+
 const struct rpc_call_desc *rpc_call_find(uint32_t id)
 {
 	switch (id) {
@@ -691,6 +705,8 @@ int rpc_server_dispatch(const struct rpc_server_ops *ops, void *ctx, const uint8
 	d = rpc_call_find(id);
 	if (!d)
 		return rpc_response_bare(resp, id, CKR_FUNCTION_NOT_SUPPORTED);
+	/* A PIN is decoded into locked, no-dump pages, never into ordinary heap. */
+	rpc_request_arena_init(&arena, id);
 
 	e = rpc_request_decode(d, &r, &arena, args);
 	if (e == -ENOMEM) {

@@ -281,6 +281,11 @@ enum rpc_call_id {
 extern const struct rpc_call_desc *const rpc_calls[];
 extern const size_t rpc_calls_count;
 const struct rpc_call_desc *rpc_call_find(uint32_t id);
+/* Whether a request of this call carries a PIN (C_Login, C_LoginUser, C_InitPIN, C_SetPIN): the daemon
+ * decodes those into locked memory, the module wipes their frame once sent. */
+bool rpc_call_carries_pin(uint32_t id);
+/* The arena a request of this call is decoded into: locked pages for a PIN call, heap otherwise. */
+void rpc_request_arena_init(struct proto_arena *a, uint32_t id);
 
 /* ---- generic marshalling (what the generated stubs call) ---- */
 

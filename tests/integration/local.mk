@@ -17,6 +17,8 @@ INTEGRATION_TESTS = \
 	tests/integration/https.sh \
 	tests/integration/web-rules.sh \
 	tests/integration/pin-nowhere.sh \
+	tests/integration/https-peers.sh \
+	tests/integration/sign-queue.sh \
 	tests/integration/trust.sh \
 	tests/integration/tls.sh \
 	tests/integration/cache-tamper.sh \
@@ -24,7 +26,8 @@ INTEGRATION_TESTS = \
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
 	tests/integration/p11_rules.py \
-	tests/integration/p11_apps.py tests/integration/cache_tamper.py
+	tests/integration/p11_apps.py tests/integration/cache_tamper.py \
+	tests/integration/slow_clients.py
 
 # The stress test loads both cores for 30 s: it runs after the others, so that their timing checks
 # (a slot event within 1 s, pcscd back within 2 s) measure imza, not the stress beside them.

@@ -1,8 +1,8 @@
 /* Tests of the HTTPS endpoint (daemon/https.c) over real TLS: the server runs on this thread's event
  * loop with a certificate from a test CA, a client thread speaks raw HTTP/1.1 through OpenSSL, and the
  * signing service is a fake defined here (the sign.h functions), so every answer of docs/API.md can be
- * provoked: at once, later, never (a client that leaves). Built with HTTPS_TIMEOUT_S=2 and
- * HTTPS_MAX_CONNS=8. */
+ * provoked: at once, later, never (a client that leaves). Built with HTTPS_TIMEOUT_S=2,
+ * HTTPS_HEAD_TIMEOUT_S=3, HTTPS_MAX_CONNS=8 and HTTPS_MAX_PER_PEER=6. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1359,55 +1360,268 @@ static void test_tls_1_1_client_is_refused(void **state)
 	assert_int_equal(j.result, 2);
 }
 
-/* Fills the connection cap with idle TCP connections, then one more. */
+static int ms_between(const struct timespec *t0, const struct timespec *t1)
+{
+	return (int)((t1->tv_sec - t0->tv_sec) * 1000 + (t1->tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/* Whether the server closed fd within ms. Reads nothing: TLS 1.3 session tickets stay for OpenSSL. */
+static bool closed_within(int fd, int ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLRDHUP};
+
+	return poll(&pfd, 1, ms) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/* The per-peer cap (6 here) filled with connections that sent nothing, one after the other; then a TLS
+ * client: the oldest idle one makes room for it, the newest stays. */
 static void job_cap(struct job *j)
 {
-	int fds[8], extra, fd;
-	char c;
-	struct timespec t0, t1;
-	struct pollfd pfd;
-	SSL *ssl = NULL;
+	int fds[6], fd;
+	SSL *ssl;
+	char req[256];
 
 	j->result = -1;
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < 6; i++) {
 		fds[i] = tcp_connect(AF_INET, fx_global->port);
-	ms_sleep(300);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	extra = tcp_connect(AF_INET, fx_global->port);
-	/* Closed at once: EOF long before the 2 s idle timeout. */
-	if (extra >= 0 && read(extra, &c, 1) == 0) {
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		j->result =
-		        (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 1000 ? 0 : -2;
+		ms_sleep(30);
 	}
-	/* The first ones are still open. */
-	pfd = (struct pollfd){.fd = fds[0], .events = POLLIN};
-	if (j->result == 0 && poll(&pfd, 1, 0) != 0)
-		j->result = -3;
-	if (extra >= 0)
-		close(extra);
-	for (int i = 0; i < 8; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
-	/* Once they are gone, TLS clients get in again. */
-	for (int i = 0; i < 100 && ssl == NULL; i++) {
-		ms_sleep(20);
-		ssl = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &fd);
-	}
-	if (ssl == NULL && j->result == 0)
-		j->result = -4;
+	ms_sleep(200);
+	ssl = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &fd);
 	if (ssl) {
+		snprintf(req, sizeof(req),
+		         "GET /v1/info HTTP/1.1\r\nHost: localhost:%u\r\nConnection: close\r\n\r\n",
+		         fx_global->port);
+		if (send_all(ssl, req, strlen(req)))
+			read_response(ssl, &j->resp);
 		SSL_free(ssl);
 		close(fd);
 	}
+	j->result = (closed_within(fds[0], 500) ? 0 : 1) | (closed_within(fds[5], 0) ? 2 : 0);
+	for (int i = 0; i < 6; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 }
 
-static void test_connections_over_the_cap_are_closed_at_once(void **state)
+static void test_over_the_cap_the_oldest_idle_connection_makes_room(void **state)
 {
 	struct job j = {.fn = job_cap};
 
 	run_job(&j);
+	expect(&j.resp, 200, NULL);
+	resp_clear(&j.resp);
+	/* Bit 0: the oldest was not closed; bit 1: the newest was. */
 	assert_int_equal(j.result, 0);
+}
+
+/* Every place of the peer holds a request the service keeps: none can be taken, the new one goes. */
+static void job_cap_busy(struct job *j)
+{
+	SSL *ssl[6] = {NULL};
+	int fds[6], extra;
+	struct timespec t0, t1;
+	char req[512];
+
+	snprintf(req, sizeof(req),
+	         "POST /v1/sign HTTP/1.1\r\nHost: localhost:%u\r\nContent-Type: application/json\r\n"
+	         "Content-Length: %zu\r\n\r\n%s",
+	         fx_global->port, strlen(SIGN_BODY), SIGN_BODY);
+	j->result = -1;
+	for (int i = 0; i < 6; i++) {
+		ssl[i] = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &fds[i]);
+		if (ssl[i] == NULL || !send_all(ssl[i], req, strlen(req)))
+			goto out;
+	}
+	for (int i = 0; i < 200 && fx_global->svc.submits < 6; i++)
+		ms_sleep(10);
+	if (fx_global->svc.submits < 6)
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	extra = tcp_connect(AF_INET, fx_global->port);
+	if (extra >= 0 && closed_within(extra, 1500)) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		j->result = ms_between(&t0, &t1) < 1000 ? 0 : -2;
+	}
+	if (extra >= 0)
+		close(extra);
+out:
+	for (int i = 0; i < 6; i++)
+		if (ssl[i]) {
+			SSL_free(ssl[i]);
+			close(fds[i]);
+		}
+}
+
+static void test_connections_over_the_cap_all_busy_new_one_is_closed_at_once(void **state)
+{
+	struct job j = {.fn = job_cap_busy};
+
+	fx_global->svc.sign_delay_ms = HOLD;
+	run_job(&j);
+	assert_int_equal(j.result, 0);
+}
+
+/* Many TLS connections that sent half a request head, then a normal request on a new connection. */
+static void job_slow_heads(struct job *j)
+{
+	enum { SLOW = 20 };
+	SSL *ssl[SLOW] = {NULL};
+	int fds[SLOW], fd;
+	struct timespec t0, t1;
+	char req[256];
+	SSL *s;
+
+	for (int i = 0; i < SLOW; i++) {
+		ssl[i] = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &fds[i]);
+		if (ssl[i])
+			send_all(ssl[i], "GET /v1/info HTTP/1.1\r\nHo", 25);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	s = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &fd);
+	if (s) {
+		snprintf(req, sizeof(req),
+		         "GET /v1/info HTTP/1.1\r\nHost: localhost:%u\r\nConnection: close\r\n\r\n",
+		         fx_global->port);
+		if (send_all(s, req, strlen(req)))
+			read_response(s, &j->resp);
+		SSL_free(s);
+		close(fd);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	j->result = ms_between(&t0, &t1);
+	for (int i = 0; i < SLOW; i++)
+		if (ssl[i]) {
+			SSL_free(ssl[i]);
+			close(fds[i]);
+		}
+}
+
+static void test_slow_headers_do_not_block(void **state)
+{
+	struct job j = {.fn = job_slow_heads};
+
+	run_job(&j);
+	print_message("# a normal request beside 20 half-sent heads: answered in %d ms\n", j.result);
+	expect(&j.resp, 200, NULL);
+	resp_clear(&j.resp);
+	/* Loose: the answer takes milliseconds; before the deadline it was never answered at all. */
+	assert_true(j.result < 2000);
+}
+
+/* One byte every 400 ms: evhttp's 2 s idle timeout never fires, the 3 s head deadline does. */
+static void job_dribble(struct job *j)
+{
+	static const char head[] = "GET /v1/info HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	struct timespec t0, t1;
+	int fd;
+	SSL *ssl = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &fd);
+
+	j->result = -1;
+	if (ssl == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (size_t i = 0; i < sizeof(head) - 1; i++) {
+		if (SSL_write(ssl, head + i, 1) != 1 || closed_within(fd, 400)) {
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			j->result = ms_between(&t0, &t1);
+			break;
+		}
+	}
+	SSL_free(ssl);
+	close(fd);
+}
+
+static void test_dribbling_client_is_closed_at_the_head_deadline(void **state)
+{
+	struct job j = {.fn = job_dribble};
+
+	run_job(&j);
+	print_message("# a client sending a byte every 400 ms was closed after %d ms\n", j.result);
+	if (j.result < 2500 || j.result > 5000)
+		fail_msg("closed after %d ms, expected about 3000 (-1: never)", j.result);
+}
+
+/* After an answer on a kept-alive connection the next request has its own deadline: dribbled, it is
+ * closed about 3 s after the answer. */
+static void job_dribble_after_answer(struct job *j)
+{
+	static const char next[] = "GET /v1/info HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	struct timespec t0, t1;
+	char first[256];
+	int fd;
+	SSL *ssl = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &fd);
+
+	j->result = -1;
+	if (ssl == NULL)
+		return;
+	snprintf(first, sizeof(first), "GET /v1/info HTTP/1.1\r\nHost: localhost:%u\r\n\r\n",
+	         fx_global->port);
+	if (send_all(ssl, first, strlen(first))) {
+		read_response(ssl, &j->resp);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (size_t i = 0; i < sizeof(next) - 1; i++) {
+			if (SSL_write(ssl, next + i, 1) != 1 || closed_within(fd, 400)) {
+				clock_gettime(CLOCK_MONOTONIC, &t1);
+				j->result = ms_between(&t0, &t1);
+				break;
+			}
+		}
+	}
+	SSL_free(ssl);
+	close(fd);
+}
+
+static void test_kept_alive_connection_has_a_new_deadline_per_request(void **state)
+{
+	struct job j = {.fn = job_dribble_after_answer};
+
+	run_job(&j);
+	expect(&j.resp, 200, NULL);
+	resp_clear(&j.resp);
+	print_message("# the next request, dribbled, was closed %d ms after the first answer\n", j.result);
+	if (j.result < 2500 || j.result > 5000)
+		fail_msg("closed %d ms after the answer, expected about 3000 (-1: never)", j.result);
+}
+
+/* A peer of another user (a child that dropped to uid 65534) asks for the certificates with the Origin
+ * of a granted page: its connection is closed, it gets no answer. Ours gets one. */
+static void test_other_uid_peer_refused(void **state)
+{
+	char req[256];
+	struct resp r;
+	pid_t pid;
+	int st = 0;
+
+	if (geteuid() != 0)
+		skip();
+	snprintf(req, sizeof(req),
+	         "GET /v1/certificates HTTP/1.1\r\nHost: localhost:%u\r\nOrigin: " GRANTED
+	         "\r\nConnection: close\r\n\r\n",
+	         fx_global->port);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd;
+		SSL *ssl;
+
+		if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+			_exit(2);
+		ssl = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &fd);
+		if (ssl == NULL)
+			_exit(0);
+		if (send_all(ssl, req, strlen(req)))
+			read_response(ssl, &r);
+		_exit(r.status == 0 ? 0 : 1);
+	}
+	while (waitpid(pid, &st, WNOHANG) == 0)
+		event_base_loop(base, EVLOOP_ONCE);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(fx_global->svc.consents, 0);
+	/* The same request of our own uid is answered. */
+	request(req, &r);
+	expect(&r, 200, NULL);
+	resp_clear(&r);
 }
 
 static bool have_ipv6_loopback(void)
@@ -1512,7 +1726,12 @@ int main(void)
 	        T(test_server_freed_while_a_request_waits_abandons_it),
 	        T(test_plain_http_gets_no_http_answer),
 	        T(test_tls_1_1_client_is_refused),
-	        T(test_connections_over_the_cap_are_closed_at_once),
+	        T(test_over_the_cap_the_oldest_idle_connection_makes_room),
+	        T(test_connections_over_the_cap_all_busy_new_one_is_closed_at_once),
+	        T(test_slow_headers_do_not_block),
+	        T(test_dribbling_client_is_closed_at_the_head_deadline),
+	        T(test_kept_alive_connection_has_a_new_deadline_per_request),
+	        T(test_other_uid_peer_refused),
 	        T(test_binds_127_0_0_1_and_ipv6_loopback),
 	};
 #undef T

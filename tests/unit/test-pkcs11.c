@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -650,6 +651,58 @@ static void test_restarted_daemon_never_aliases_old_sessions(void **state)
 	fake_stop(fk);
 }
 
+/* A listener of another user (a child that dropped to uid 65534) at the module's socket path: the module
+ * sends it nothing, not even a HELLO, and answers as without a daemon. */
+static void test_daemon_of_another_uid_is_refused(void **state)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	CK_ULONG n = 4;
+	CK_SLOT_ID list[4];
+	int res[2], st = 0;
+	char got = 'x';
+	pid_t pid;
+
+	if (geteuid() != 0)
+		skip();
+	fake_path();
+	unlink(sock_path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	assert_int_equal(pipe(res), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct pollfd p;
+		int l, c;
+		char b;
+
+		if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+			_exit(2);
+		l = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(sock_path, 0666) < 0 ||
+		    listen(l, 4) < 0)
+			_exit(3);
+		(void)!write(res[1], "r", 1);
+		c = accept(l, NULL, NULL);
+		p = (struct pollfd){.fd = c, .events = POLLIN};
+		/* "b": it spoke to us; "n": it hung up without a byte. */
+		b = poll(&p, 1, 3000) > 0 && read(c, &b, 1) == 1 ? 'b' : 'n';
+		(void)!write(res[1], &b, 1);
+		_exit(0);
+	}
+	assert_int_equal(read(res[0], &got, 1), 1);
+	assert_int_equal(got, 'r');
+	assert_int_equal(f->C_Initialize(NULL), CKR_OK);
+	assert_int_equal(f->C_GetSlotList(CK_FALSE, list, &n), CKR_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(f->C_Finalize(NULL), CKR_OK);
+	assert_int_equal(read(res[0], &got, 1), 1);
+	assert_int_equal(got, 'n');
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	close(res[0]);
+	close(res[1]);
+	unlink(sock_path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -665,6 +718,7 @@ int main(void)
 	        cmocka_unit_test(test_hello_names_the_program_and_pid),
 	        cmocka_unit_test(test_blocked_wait_has_its_own_connection_and_ends_with_finalize),
 	        cmocka_unit_test(test_restarted_daemon_never_aliases_old_sessions),
+	        cmocka_unit_test(test_daemon_of_another_uid_is_refused),
 	};
 	const char *path = getenv("IMZA_TEST_MODULE_PATH");
 

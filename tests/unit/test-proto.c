@@ -7,9 +7,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +23,7 @@
 #include "proto-ck.h"
 #include "proto-frame.h"
 #include "proto-hello.h"
+#include "rpc.h"
 #include "proto-fake.h"
 
 /* Runs decode over every strict prefix of buf and expects each to fail. */
@@ -1062,9 +1066,186 @@ static void test_mechanism_bytes_where_a_struct_belongs_are_rejected(void **stat
 	proto_buf_free(&b);
 }
 
+/* ---- frames that carry a PIN ---- */
+
+#define TEST_PIN "97531864"
+
+/* The VmFlags line of the mapping that holds p, from /proc/self/smaps ("" when none is found). */
+static void vm_flags_of(const void *p, char *out, size_t cap)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool in = false;
+
+	out[0] = '\0';
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+			continue;
+		}
+		if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			size_t n = strlen(line + 8);
+
+			n = n < cap ? n : cap - 1;
+			memcpy(out, line + 8, n);
+			out[n] = '\0';
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static bool has_flag(const char *flags, const char *flag)
+{
+	char want[8];
+
+	snprintf(want, sizeof(want), " %s", flag);
+	return strstr(flags, want) != NULL;
+}
+
+/* Whether this machine locks pages at all (a sandbox or a tiny RLIMIT_MEMLOCK may refuse every
+ * mlock): only then can "locked" be required. No-dump and the wipe are required everywhere. Probed
+ * with a page of the test's own (the system call: the sanitizers make mlock() a no-op). */
+static bool can_lock(void)
+{
+	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char flags[256] = "";
+
+	if (p != MAP_FAILED && syscall(SYS_mlock, p, 4096) == 0)
+		vm_flags_of(p, flags, sizeof(flags));
+	if (p != MAP_FAILED)
+		munmap(p, 4096);
+	if (!has_flag(flags, "lo"))
+		print_message("# pages are not locked here: only no-dump and the wipe are checked\n");
+	return has_flag(flags, "lo");
+}
+
+static void expect_secret_memory(const void *p)
+{
+	char flags[256];
+
+	vm_flags_of(p, flags, sizeof(flags));
+	if (!has_flag(flags, "dd"))
+		fail_msg("%p is not in a no-dump mapping (VmFlags:%s)", p, flags);
+	if (can_lock() && !has_flag(flags, "lo"))
+		fail_msg("%p is not in a locked mapping (VmFlags:%s)", p, flags);
+}
+
+static void login_frame(struct proto_buf *w, const char *pin)
+{
+	const struct rpc_call_desc *d = rpc_call_find(RPC_CALL_C_Login);
+	union rpc_arg args[RPC_KINDS_MAX];
+
+	memset(args, 0, sizeof(args));
+	args[0].ul = 5;
+	args[1].ul = CKU_USER;
+	args[2].buf.p = (CK_BYTE_PTR)pin;
+	args[2].buf.n = strlen(pin);
+	assert_non_null(d);
+	assert_int_equal(proto_frame_begin(w), 0);
+	assert_int_equal(rpc_request_encode(d, args, w), 0);
+	assert_int_equal(proto_frame_end(w), 0);
+}
+
+/* C_Login's frame is received into the connection's locked, no-dump page, decoded into a locked arena,
+ * and the page holds nothing of it once the frame is done. */
+static void test_pin_frame_is_received_into_locked_memory_and_wiped(void **state)
+{
+	struct proto_buf w = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
+	struct proto_arena a;
+	union rpc_arg args[RPC_KINDS_MAX];
+	struct proto_reader r;
+	struct proto_rx rx;
+	const uint8_t *msg;
+	uint32_t len, id;
+	bool locked = false;
+	int sv[2];
+
+	assert_true(rpc_call_carries_pin(RPC_CALL_C_Login));
+	assert_true(rpc_call_carries_pin(RPC_CALL_C_SetPIN));
+	assert_true(rpc_call_carries_pin(RPC_CALL_C_InitPIN));
+	assert_false(rpc_call_carries_pin(RPC_CALL_C_Sign));
+	rpc_request_arena_init(&a, RPC_CALL_C_Sign);
+	assert_false(a.locked);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(proto_rx_init(&rx), 0);
+	expect_secret_memory(rx.page);
+	login_frame(&w, TEST_PIN);
+	/* In two pieces, as a socket may deliver it. */
+	assert_int_equal(write(sv[0], w.data, 10), 10);
+	assert_int_equal(proto_rx_read(&rx, sv[1], &msg, &len, &locked), -EAGAIN);
+	assert_false(proto_rx_idle(&rx));
+	assert_int_equal(write(sv[0], w.data + 10, w.len - 10), (ssize_t)(w.len - 10));
+	proto_buf_free(&w);
+	assert_int_equal(proto_rx_read(&rx, sv[1], &msg, &len, &locked), 0);
+	assert_true(locked);
+	assert_ptr_equal(msg, rx.page);
+	assert_non_null(memmem(msg, len, TEST_PIN, strlen(TEST_PIN)));
+
+	/* Decoded as the server does: the PIN's copy is in locked pages too. */
+	proto_reader_init(&r, msg, len);
+	assert_int_equal(proto_get_u32(&r, &id), 0);
+	assert_int_equal(id, RPC_CALL_C_Login);
+	rpc_request_arena_init(&a, id);
+	assert_true(a.locked);
+	assert_int_equal(rpc_request_decode(rpc_call_find(id), &r, &a, args), 0);
+	assert_int_equal(args[2].buf.n, strlen(TEST_PIN));
+	assert_memory_equal(args[2].buf.p, TEST_PIN, strlen(TEST_PIN));
+	expect_secret_memory(args[2].buf.p);
+	proto_arena_free(&a);
+
+	proto_rx_done(&rx);
+	assert_true(proto_rx_idle(&rx));
+	for (size_t i = 0; i < PROTO_RX_LOCKED_MAX; i++)
+		if (rx.page[i] != 0)
+			fail_msg("byte %zu of the receive page is not wiped", i);
+	proto_rx_free(&rx);
+	assert_null(rx.page);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* A frame over the page goes to heap (never a PIN's: the server refuses those); EOF between frames is
+ * told from EOF inside one. */
+static void test_large_frame_is_received_into_heap_and_eof_is_told(void **state)
+{
+	struct proto_rx rx;
+	uint8_t *big = calloc(1, 8192 + PROTO_FRAME_HEADER);
+	const uint8_t *msg;
+	uint32_t len;
+	bool locked = true;
+	int sv[2];
+
+	assert_non_null(big);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(proto_rx_init(&rx), 0);
+	proto_frame_put_header(big, 8192);
+	assert_int_equal(write(sv[0], big, 8192 + PROTO_FRAME_HEADER), 8192 + PROTO_FRAME_HEADER);
+	while (proto_rx_read(&rx, sv[1], &msg, &len, &locked) == -EAGAIN)
+		;
+	assert_int_equal(len, 8192);
+	assert_false(locked);
+	proto_rx_done(&rx);
+	/* Half a header, then EOF: not idle. */
+	assert_int_equal(write(sv[0], big, 2), 2);
+	assert_int_equal(proto_rx_read(&rx, sv[1], &msg, &len, &locked), -EAGAIN);
+	close(sv[0]);
+	assert_int_equal(proto_rx_read(&rx, sv[1], &msg, &len, &locked), -ECONNRESET);
+	assert_false(proto_rx_idle(&rx));
+	proto_rx_free(&rx);
+	close(sv[1]);
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_pin_frame_is_received_into_locked_memory_and_wiped),
+	        cmocka_unit_test(test_large_frame_is_received_into_heap_and_eof_is_told),
 	        cmocka_unit_test(test_writer_encodes_fixed_width_big_endian),
 	        cmocka_unit_test(test_integers_round_trip_at_their_limits),
 	        cmocka_unit_test(test_writer_past_its_max_fails_and_error_is_sticky),
