@@ -8,32 +8,26 @@
 #include "daemon/card.h"
 #include "daemon/log.h"
 #include "daemon/pin.h"
+#include "protocol/proto-arena.h"
 
 void *pin_pages_new(size_t size)
 {
 	static atomic_bool warned;
+	bool locked = true;
 	void *p;
 
 	if (size == 0 || size % (size_t)sysconf(_SC_PAGESIZE) != 0)
 		return NULL;
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return NULL;
-	if (mlock(p, size) < 0 && !atomic_exchange(&warned, true)) {
-		/* RLIMIT_MEMLOCK too small: go on, the pages are still wiped right after use. */
-		log_warning("cannot lock PIN memory (%s)", strerror(errno));
-	}
-	madvise(p, size, MADV_DONTDUMP);
+	p = proto_secret_pages_new(size, &locked);
+	/* RLIMIT_MEMLOCK too small: go on, the pages are still wiped right after use. */
+	if (p && !locked && !atomic_exchange(&warned, true))
+		log_warning("cannot lock PIN memory (RLIMIT_MEMLOCK): it is still wiped after use");
 	return p;
 }
 
 void pin_pages_free(void *p, size_t size)
 {
-	if (p == NULL)
-		return;
-	explicit_bzero(p, size);
-	munlock(p, size);
-	munmap(p, size);
+	proto_secret_pages_free(p, size);
 }
 
 int pin_secret_set(struct pin_secret *s, const uint8_t *pin, size_t len)

@@ -32,15 +32,18 @@ void proto_arena_init_locked(struct proto_arena *a, size_t max)
 	a->locked = true;
 }
 
-void *proto_secret_pages_new(size_t len)
+void *proto_secret_pages_new(size_t len, bool *ret_locked)
 {
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	bool locked;
 
 	if (p == MAP_FAILED)
 		return NULL;
 	/* The system call itself: the sanitizers replace mlock() with a no-op. */
-	(void)syscall(SYS_mlock, p, len);
+	locked = syscall(SYS_mlock, p, len) == 0;
 	madvise(p, len, MADV_DONTDUMP);
+	if (ret_locked)
+		*ret_locked = locked;
 	return p;
 }
 
@@ -68,7 +71,7 @@ static struct proto_arena_block *block_new(const struct proto_arena *a, size_t t
 	if (total > SIZE_MAX - page)
 		return NULL;
 	len = (total + page - 1) / page * page;
-	b = proto_secret_pages_new(len);
+	b = proto_secret_pages_new(len, NULL);
 	if (b)
 		b->map_len = len;
 	return b;

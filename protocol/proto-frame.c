@@ -169,7 +169,7 @@ int proto_recv_frame(int fd, struct proto_buf *b)
 int proto_rx_init(struct proto_rx *rx)
 {
 	memset(rx, 0, sizeof(*rx));
-	rx->page = proto_secret_pages_new(PROTO_RX_LOCKED_MAX);
+	rx->page = proto_secret_pages_new(PROTO_RX_LOCKED_MAX, NULL);
 	return rx->page ? 0 : -ENOMEM;
 }
 
