@@ -17,6 +17,7 @@ daemon_libimzad_a_SOURCES = \
 	daemon/token-store.c daemon/token-store.h \
 	daemon/cache.c daemon/cache.h \
 	daemon/records.c daemon/records.h \
+	daemon/db.c daemon/db.h \
 	daemon/privdir.c daemon/privdir.h \
 	daemon/known.c daemon/known.h \
 	daemon/cades.c daemon/cades.h \
