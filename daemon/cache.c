@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "daemon/cache.h"
+#include "daemon/db.h"
 #include "daemon/log.h"
 #include "daemon/privdir.h"
 #include "daemon/token-store.h"
@@ -76,38 +77,6 @@ struct cache {
 	sqlite3_stmt *put, *get, *touch, *del, *list, *clear;
 };
 
-/* Set by the checks below when the file itself is at fault: the caller moves it aside. */
-#define EBROKEN EUCLEAN
-
-static int sqlite_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
-		return 0;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_READONLY:
-		return -EROFS;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return -EACCES;
-	case SQLITE_TOOBIG:
-		return -E2BIG;
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		return -EBROKEN;
-	default:
-		return -EIO;
-	}
-}
-
 /* Why a file is unusable, for the one warning. */
 struct verdict {
 	char why[256];
@@ -115,57 +84,30 @@ struct verdict {
 
 static int broken(struct verdict *v, const char *why, const char *detail)
 {
-	snprintf(v->why, sizeof(v->why), "%s%s%s%s", why, detail ? " (" : "", detail ? detail : "",
-	         detail ? ")" : "");
-	return -EBROKEN;
+	return db_say(v->why, sizeof(v->why), -DB_EBROKEN, why, detail);
 }
 
 /* An sqlite failure while checking the file: corrupt or not a database is the file's fault. */
-static int db_failed(sqlite3 *db, int rc, struct verdict *v)
+static int unreadable(sqlite3 *db, int rc, char *why, size_t cap)
 {
-	int r = sqlite_errno(rc);
+	int r = db_errno(rc);
 
-	if (r == -EBROKEN)
-		return broken(v, "is not a readable database", sqlite3_errmsg(db));
+	if (r == -DB_EBROKEN)
+		return db_say(why, cap, r, "is not a readable database", sqlite3_errmsg(db));
 	log_debug("cache: %s", sqlite3_errmsg(db));
 	return r;
+}
+
+/* unreadable(), for the checks that hold a verdict. */
+static int failed(sqlite3 *db, int rc, struct verdict *v)
+{
+	return unreadable(db, rc, v->why, sizeof(v->why));
 }
 
 /* The single integer a PRAGMA (or a count) answers. */
 static int query_int(sqlite3 *db, const char *sql, struct verdict *v, int64_t *ret_v)
 {
-	sqlite3_stmt *st = NULL;
-	int rc, r = 0;
-
-	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*ret_v = sqlite3_column_int64(st, 0);
-	else
-		r = rc == SQLITE_DONE ? -EIO : db_failed(db, rc, v);
-	sqlite3_finalize(st);
-	return r;
-}
-
-static int quick_check(sqlite3 *db, struct verdict *v)
-{
-	sqlite3_stmt *st = NULL;
-	const char *res;
-	int rc, r = 0;
-
-	rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		res = (const char *)sqlite3_column_text(st, 0);
-		if (res == NULL || strcmp(res, "ok") != 0)
-			r = broken(v, "fails its integrity check", res);
-	} else {
-		r = rc == SQLITE_DONE ? -EIO : db_failed(db, rc, v);
-	}
-	sqlite3_finalize(st);
-	return r;
+	return db_query_int(db, sql, unreadable, v->why, sizeof(v->why), ret_v);
 }
 
 /* Whether the file is one we can use: ours (or new), not newer than this imzad, intact. */
@@ -201,7 +143,7 @@ static int check_db(sqlite3 *db, struct verdict *v, int *ret_version)
 	} else if (app_id != CACHE_APP_ID) {
 		return broken(v, "belongs to another program", "no imza application_id");
 	}
-	r = quick_check(db, v);
+	r = db_integrity(db, "PRAGMA quick_check(1)", unreadable, v->why, sizeof(v->why));
 	if (r < 0)
 		return r;
 	*ret_version = (int)version;
@@ -216,7 +158,7 @@ static int migrate(sqlite3 *db, struct verdict *v)
 
 	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
-		return db_failed(db, rc, v);
+		return failed(db, rc, v);
 	/* Again inside the write lock: another process may have migrated since check_db. */
 	r = query_int(db, "PRAGMA user_version", v, &version);
 	if (r == 0 && version > CACHE_SCHEMA_VERSION)
@@ -224,7 +166,7 @@ static int migrate(sqlite3 *db, struct verdict *v)
 	for (; r == 0 && version < CACHE_SCHEMA_VERSION; version++) {
 		rc = sqlite3_exec(db, migrations[version], NULL, NULL, NULL);
 		if (rc != SQLITE_OK)
-			r = db_failed(db, rc, v);
+			r = failed(db, rc, v);
 	}
 	if (r == 0) {
 		/* PRAGMAs take no bound parameters; both numbers are our own constants. */
@@ -234,7 +176,7 @@ static int migrate(sqlite3 *db, struct verdict *v)
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 		if (rc != SQLITE_OK)
-			r = db_failed(db, rc, v);
+			r = failed(db, rc, v);
 	}
 	if (r < 0)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -250,19 +192,11 @@ static int open_db(const char *path, struct verdict *v, sqlite3 **ret_db)
 
 	/* No SQLITE_OPEN_CREATE: prepare_file() made the file with our mode; if it is gone now, fail
 	 * rather than let SQLite create it with the umask's. */
-	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
-	                     NULL);
-	if (rc != SQLITE_OK) {
-		r = db ? db_failed(db, rc, v) : -ENOMEM;
-		sqlite3_close(db);
+	r = db_open(path, SQLITE_OPEN_READWRITE, CACHE_BUSY_TIMEOUT_MS, &db);
+	if (r == -DB_EBROKEN)
+		return broken(v, "is not a readable database", NULL);
+	if (r < 0)
 		return r;
-	}
-	sqlite3_extended_result_codes(db, 1);
-	sqlite3_busy_timeout(db, CACHE_BUSY_TIMEOUT_MS);
-	/* Nothing here needs writable_schema, or functions called from a schema's views and triggers; a
-	 * damaged file should not get more power. */
-	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 
 	r = check_db(db, v, &version);
 	if (r == 0) {
@@ -276,21 +210,18 @@ static int open_db(const char *path, struct verdict *v, sqlite3 **ret_db)
 			if (mode == NULL || strcmp(mode, "wal") != 0)
 				log_info("cache: %s stays in journal mode %s", path, mode ? mode : "?");
 		} else {
-			r = db_failed(db, rc, v);
+			r = failed(db, rc, v);
 		}
 		sqlite3_finalize(st);
 	}
 	/* In WAL mode NORMAL cannot corrupt the file; a crash may only lose the last writes, which for a
 	 * cache means one more card read. */
 	if (r == 0 && (rc = sqlite3_exec(db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL)) != SQLITE_OK)
-		r = db_failed(db, rc, v);
+		r = failed(db, rc, v);
 	if (r == 0 && version < CACHE_SCHEMA_VERSION)
 		r = migrate(db, v);
 	if (r < 0) {
-		/* The last connection to close would checkpoint the WAL into the file and delete it: leave
-		 * a file we are not going to use as we found it, journal included. */
-		sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-		sqlite3_close(db);
+		db_close_untouched(db);
 		return r;
 	}
 	*ret_db = db;
@@ -404,7 +335,7 @@ static int prepare_all(struct cache *c)
 
 		if (rc != SQLITE_OK) {
 			log_error("cache: %s: %s", stmts[i].sql, sqlite3_errmsg(c->db));
-			return sqlite_errno(rc) ? sqlite_errno(rc) : -EIO;
+			return db_error(rc);
 		}
 	}
 	return 0;
@@ -429,7 +360,7 @@ int cache_open(const char *state_dir, struct cache **ret)
 		goto out;
 	}
 	r = open_file(dirfd, path, &v, &c->db);
-	if (r == -EBROKEN) {
+	if (r == -DB_EBROKEN) {
 		r = move_aside(dirfd, aside, sizeof(aside));
 		if (r < 0) {
 			log_error("cache: %s %s and cannot be moved aside: %s", path, v.why, strerror(-r));
@@ -438,7 +369,7 @@ int cache_open(const char *state_dir, struct cache **ret)
 		log_warning("cache: %s %s; moved it to %s/%s and started an empty cache", path, v.why,
 		            state_dir, aside);
 		r = open_file(dirfd, path, &v, &c->db);
-		if (r == -EBROKEN) {
+		if (r == -DB_EBROKEN) {
 			/* A file we just made cannot be broken: something else is wrong, do not loop. */
 			log_error("cache: new %s %s", path, v.why);
 			r = -EIO;
@@ -507,7 +438,7 @@ static int run(struct cache *c, sqlite3_stmt *st, int rc)
 	sqlite3_clear_bindings(st);
 	if (rc == SQLITE_DONE)
 		return 0;
-	return sqlite_errno(rc) ? sqlite_errno(rc) : -EIO;
+	return db_error(rc);
 }
 
 int cache_put_token(struct cache *c, const char *driver, const uint8_t *id, size_t id_len,
@@ -566,7 +497,7 @@ int cache_get_token(struct cache *c, const char *driver, const uint8_t *id, size
 		r = -ENOENT;
 	} else {
 		log_debug("cache: lookup: %s", sqlite3_errmsg(c->db));
-		r = sqlite_errno(rc) ? sqlite_errno(rc) : -EIO;
+		r = db_error(rc);
 	}
 	sqlite3_reset(c->get);
 	sqlite3_clear_bindings(c->get);
@@ -620,7 +551,7 @@ int cache_list(struct cache *c, int (*cb)(void *ud, const struct cache_entry *e)
 	}
 	if (r == 0 && rc != SQLITE_DONE) {
 		log_debug("cache: list: %s", sqlite3_errmsg(c->db));
-		r = sqlite_errno(rc) ? sqlite_errno(rc) : -EIO;
+		r = db_error(rc);
 	}
 	sqlite3_reset(st);
 	return r;

@@ -17,6 +17,7 @@ daemon_libimzad_a_SOURCES = \
 	daemon/token-store.c daemon/token-store.h \
 	daemon/cache.c daemon/cache.h \
 	daemon/records.c daemon/records.h \
+	daemon/db.c daemon/db.h \
 	daemon/privdir.c daemon/privdir.h \
 	daemon/known.c daemon/known.h \
 	daemon/cades.c daemon/cades.h \
@@ -114,7 +115,8 @@ tests_unit_test_site_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBPSL_LIBS)
 # The card cache and the token blob; writes under a mkdtemp directory in /tmp.
 check_PROGRAMS += tests/unit/test-cache
 TESTS += tests/unit/test-cache
-tests_unit_test_cache_SOURCES = tests/unit/test-cache.c tests/lib/testcert.c tests/lib/testcert.h
+tests_unit_test_cache_SOURCES = tests/unit/test-cache.c tests/lib/testcert.c tests/lib/testcert.h \
+	tests/lib/capture.c tests/lib/capture.h
 tests_unit_test_cache_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS) $(SQLITE_CFLAGS)
 tests_unit_test_cache_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS) \
 	$(SQLITE_LIBS) $(LIBSYSTEMD_LIBS)
@@ -122,7 +124,7 @@ tests_unit_test_cache_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA
 # The records (audit log, answers for web origins); writes under a mkdtemp directory in /tmp.
 check_PROGRAMS += tests/unit/test-records
 TESTS += tests/unit/test-records
-tests_unit_test_records_SOURCES = tests/unit/test-records.c
+tests_unit_test_records_SOURCES = tests/unit/test-records.c tests/lib/capture.c tests/lib/capture.h
 tests_unit_test_records_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(P11KIT_CFLAGS) $(SQLITE_CFLAGS)
 tests_unit_test_records_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(SQLITE_LIBS) \
 	$(LIBCRYPTO_LIBS) $(LIBSYSTEMD_LIBS) $(LIBPSL_LIBS)

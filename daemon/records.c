@@ -12,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "daemon/db.h"
 #include "daemon/log.h"
 #include "daemon/privdir.h"
 #include "daemon/records.h"
@@ -57,68 +58,13 @@ struct records {
 	char why[256];
 };
 
-/* The file's fault: kept apart from errors that say nothing about it. */
-#define EBROKEN EUCLEAN
-
-static int sqlite_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-	case SQLITE_ROW:
-	case SQLITE_DONE:
-		return 0;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_READONLY:
-		return -EROFS;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return -EACCES;
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		return -EBROKEN;
-	default:
-		return -EIO;
-	}
-}
-
-/* Sets why to "what (detail)" and returns r. */
-static int say(char *why, size_t cap, int r, const char *what, const char *detail)
-{
-	snprintf(why, cap, "%s%s%s%s", what, detail ? " (" : "", detail ? detail : "", detail ? ")" : "");
-	return r;
-}
-
-static int failed(sqlite3 *db, int rc, char *why, size_t cap)
-{
-	int r = sqlite_errno(rc);
-
-	return say(why, cap, r ? r : -EIO, r == -EBROKEN ? "is damaged" : "cannot be used",
-	           sqlite3_errmsg(db));
-}
-
+/* Every SQLite failure worded the records' way: "is damaged" or "cannot be used". */
 static int query_int(sqlite3 *db, const char *sql, char *why, size_t cap, int64_t *ret_v)
 {
-	sqlite3_stmt *st = NULL;
-	int rc, r = 0;
-
-	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*ret_v = sqlite3_column_int64(st, 0);
-	else
-		r = rc == SQLITE_DONE ? -EIO : failed(db, rc, why, cap);
-	sqlite3_finalize(st);
-	return r;
+	return db_query_int(db, sql, db_failed, why, cap, ret_v);
 }
 
-/* Whether the file is ours (or new) and not newer than this imzad: 0 and the version, or -EBROKEN. */
+/* Whether the file is ours (or new) and not newer than this imzad: 0 and the version, or -DB_EBROKEN. */
 static int check_owner(sqlite3 *db, char *why, size_t cap, int64_t *ret_version)
 {
 	int64_t app_id = 0, version = 0, objects = 0;
@@ -133,7 +79,7 @@ static int check_owner(sqlite3 *db, char *why, size_t cap, int64_t *ret_version)
 	if (version > RECORDS_SCHEMA_VERSION || version < 0) {
 		snprintf(detail, sizeof(detail), "schema version %lld, this imzad knows %d",
 		         (long long)version, RECORDS_SCHEMA_VERSION);
-		return say(why, cap, -EBROKEN, "was written by a newer imzad", detail);
+		return db_say(why, cap, -DB_EBROKEN, "was written by a newer imzad", detail);
 	}
 	if (version == 0) {
 		/* Migrations bump the version in their own transaction: a file of ours at 0 is empty. */
@@ -141,33 +87,12 @@ static int check_owner(sqlite3 *db, char *why, size_t cap, int64_t *ret_version)
 		if (r < 0)
 			return r;
 		if (objects > 0 || app_id != 0)
-			return say(why, cap, -EBROKEN, "belongs to another program", NULL);
+			return db_say(why, cap, -DB_EBROKEN, "belongs to another program", NULL);
 	} else if (app_id != RECORDS_APP_ID) {
-		return say(why, cap, -EBROKEN, "belongs to another program", NULL);
+		return db_say(why, cap, -DB_EBROKEN, "belongs to another program", NULL);
 	}
 	*ret_version = version;
 	return 0;
-}
-
-/* "ok", or the first problems SQLite's check names. max 1: quick on open; a full run for the check. */
-static int integrity(sqlite3 *db, const char *pragma, char *why, size_t cap)
-{
-	sqlite3_stmt *st = NULL;
-	const char *res;
-	int rc, r = 0;
-
-	rc = sqlite3_prepare_v2(db, pragma, -1, &st, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		res = (const char *)sqlite3_column_text(st, 0);
-		if (res == NULL || strcmp(res, "ok") != 0)
-			r = say(why, cap, -EBROKEN, "fails its integrity check", res ? res : "?");
-	} else {
-		r = rc == SQLITE_DONE ? -EIO : failed(db, rc, why, cap);
-	}
-	sqlite3_finalize(st);
-	return r;
 }
 
 /* ---- taking over an older imzad's rows from the cache file ---- */
@@ -183,9 +108,7 @@ static int exec_bound(sqlite3 *db, const char *sql, const char *text)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW || rc == SQLITE_OK ? 0
-	       : sqlite_errno(rc)                                       ? sqlite_errno(rc)
-	                                                                : -EIO;
+	return db_errno(rc);
 }
 
 /* Attaches an older imzad's cache file (schema v1, which held the audit log and the answers) as "old":
@@ -266,7 +189,7 @@ static void copy_old(sqlite3 *db, const char *state_dir)
 			m++;
 	}
 	if (r == 0 && rc != SQLITE_DONE)
-		r = sqlite_errno(rc) ? sqlite_errno(rc) : -EIO;
+		r = db_error(rc);
 	sqlite3_finalize(st);
 	sqlite3_finalize(ins);
 	if (r == 0) {
@@ -292,17 +215,17 @@ static int migrate(sqlite3 *db, int64_t from, int dirfd, const char *state_dir, 
 
 	rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
-		r = failed(db, rc, why, cap);
+		r = db_failed(db, rc, why, cap);
 		goto out;
 	}
 	/* Again inside the write lock: another process may have migrated meanwhile. */
 	r = query_int(db, "PRAGMA user_version", why, cap, &version);
 	if (r == 0 && version != from)
-		r = say(why, cap, -EBUSY, "was changed by another process while opening", NULL);
+		r = db_say(why, cap, -EBUSY, "was changed by another process while opening", NULL);
 	for (; r == 0 && version < RECORDS_SCHEMA_VERSION; version++) {
 		rc = sqlite3_exec(db, migrations[version], NULL, NULL, NULL);
 		if (rc != SQLITE_OK)
-			r = failed(db, rc, why, cap);
+			r = db_failed(db, rc, why, cap);
 	}
 	if (r == 0 && old)
 		copy_old(db, state_dir);
@@ -314,7 +237,7 @@ static int migrate(sqlite3 *db, int64_t from, int dirfd, const char *state_dir, 
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 		if (rc != SQLITE_OK)
-			r = failed(db, rc, why, cap);
+			r = db_failed(db, rc, why, cap);
 	}
 	if (r < 0)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -339,41 +262,15 @@ static int prepare_file(int dirfd, char *why, size_t cap, bool *ret_new)
 		return 0;
 	}
 	if (errno != EEXIST)
-		return say(why, cap, -errno, "cannot be created", strerror(errno));
+		return db_say(why, cap, -errno, "cannot be created", strerror(errno));
 	if (fstatat(dirfd, RECORDS_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return say(why, cap, -errno, "cannot be read", strerror(errno));
+		return db_say(why, cap, -errno, "cannot be read", strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return say(why, cap, -EBROKEN, "is not a regular file", NULL);
+		return db_say(why, cap, -DB_EBROKEN, "is not a regular file", NULL);
 	if ((st.st_mode & 07777) != 0600 && fchmodat(dirfd, RECORDS_FILE, 0600, 0) < 0)
-		return say(why, cap, -errno, "cannot be made 0600", strerror(errno));
+		return db_say(why, cap, -errno, "cannot be made 0600", strerror(errno));
 	*ret_new = false;
 	return 0;
-}
-
-static int open_conn(const char *path, int flags, sqlite3 **ret_db)
-{
-	sqlite3 *db = NULL;
-	int rc;
-
-	rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
-	if (rc != SQLITE_OK) {
-		sqlite3_close(db);
-		return sqlite_errno(rc) ? sqlite_errno(rc) : -EIO;
-	}
-	sqlite3_extended_result_codes(db, 1);
-	sqlite3_busy_timeout(db, RECORDS_BUSY_TIMEOUT_MS);
-	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
-	*ret_db = db;
-	return 0;
-}
-
-static void close_untouched(sqlite3 *db)
-{
-	/* Closing the last connection would checkpoint a WAL into the file: leave a file we do not use as
-	 * we found it, journal included. */
-	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-	sqlite3_close(db);
 }
 
 static int open_db(struct records *rec, int dirfd, const char *state_dir)
@@ -389,21 +286,21 @@ static int open_db(struct records *rec, int dirfd, const char *state_dir)
 	if (r < 0)
 		return r;
 	/* No SQLITE_OPEN_CREATE: prepare_file made the file with our mode. */
-	r = open_conn(rec->path, SQLITE_OPEN_READWRITE, &db);
+	r = db_open(rec->path, SQLITE_OPEN_READWRITE, RECORDS_BUSY_TIMEOUT_MS, &db);
 	if (r < 0)
-		return say(why, cap, r, "cannot be opened", strerror(-r));
+		return db_say(why, cap, r, "cannot be opened", strerror(-r));
 	r = check_owner(db, why, cap, &version);
 	if (r == 0)
-		r = integrity(db, "PRAGMA quick_check(1)", why, cap);
+		r = db_integrity(db, "PRAGMA quick_check(1)", db_failed, why, cap);
 	if (r == 0 && (rc = sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL)) != SQLITE_OK)
-		r = failed(db, rc, why, cap);
+		r = db_failed(db, rc, why, cap);
 	/* FULL: a record is a record; a crash must not lose the last one written. */
 	if (r == 0 && (rc = sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL)) != SQLITE_OK)
-		r = failed(db, rc, why, cap);
+		r = db_failed(db, rc, why, cap);
 	if (r == 0 && version < RECORDS_SCHEMA_VERSION)
 		r = migrate(db, version, dirfd, state_dir, why, cap);
 	if (r < 0) {
-		close_untouched(db);
+		db_close_untouched(db);
 		/* An empty file we made ourselves is nobody's record: remove it rather than leave it. */
 		if (fresh)
 			unlinkat(dirfd, RECORDS_FILE, 0);
@@ -470,7 +367,7 @@ int records_check(const struct records *rec, struct records_check *ret)
 	if (rec == NULL || ret == NULL)
 		return -EINVAL;
 	/* Read-only, never created: the check must not change what it checks. */
-	r = open_conn(rec->path, SQLITE_OPEN_READONLY, &db);
+	r = db_open(rec->path, SQLITE_OPEN_READONLY, RECORDS_BUSY_TIMEOUT_MS, &db);
 	if (r < 0) {
 		snprintf(c.detail, sizeof(c.detail), "%s cannot be opened (%s)", rec->path, strerror(-r));
 		*ret = c;
@@ -483,7 +380,7 @@ int records_check(const struct records *rec, struct records_check *ret)
 		query_int(db, "PRAGMA user_version", scratch, sizeof(scratch), &c.version);
 	}
 	if (r == 0)
-		r = integrity(db, "PRAGMA integrity_check(10)", c.detail, sizeof(c.detail));
+		r = db_integrity(db, "PRAGMA integrity_check(10)", db_failed, c.detail, sizeof(c.detail));
 	if (r == 0) {
 		c.ok = true;
 		snprintf(c.detail, sizeof(c.detail), "%s: integrity ok, schema version %lld", rec->path,
@@ -496,7 +393,7 @@ int records_check(const struct records *rec, struct records_check *ret)
 		/* Cut to fit: the path comes first, then as much of the reason as there is room for. */
 		snprintf(c.detail, sizeof(c.detail), "%s %.*s", rec->path, 120, why);
 	}
-	close_untouched(db);
+	db_close_untouched(db);
 	*ret = c;
 	return 0;
 }
@@ -506,15 +403,15 @@ int records_check(const struct records *rec, struct records_check *ret)
 /* SQLite says the file is damaged while in use: stop using it (no more web signing) and say so once. */
 static int in_use_failed(struct records *rec, int rc)
 {
-	int r = sqlite_errno(rc) ? sqlite_errno(rc) : -EIO;
+	int r = db_error(rc);
 
 	log_debug("records: %s", sqlite3_errmsg(rec->db));
-	if (r == -EBROKEN) {
+	if (r == -DB_EBROKEN) {
 		snprintf(rec->why, sizeof(rec->why), "was found damaged while in use (%s)",
 		         sqlite3_errmsg(rec->db));
 		log_error("records: %s %s; it is left as it is. Web signing is refused until it is fixed",
 		          rec->path, rec->why);
-		close_untouched(rec->db);
+		db_close_untouched(rec->db);
 		rec->db = NULL;
 	}
 	return r;

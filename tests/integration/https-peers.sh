@@ -4,14 +4,10 @@
 # cannot shut the others out (a request must be whole within 5 s; the oldest idle connection makes
 # room for a new one).
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/https.sh"
 
-command -v curl >/dev/null || bail "curl missing (package curl)"
 command -v setpriv >/dev/null || bail "setpriv missing (package util-linux)"
-stack_up s
-CTL=$IMZA_BUILDDIR/tools/imzactl
-URL=$IMZA_HTTPS_URL
-PORT=${URL##*:}
-CA=$IMZA_LOCAL_CA
+https_stack_up
 ILOG=$IMZA_STACK_DIR/imzad.log
 ORIGIN=https://portal.example
 "$CTL" grants allow "$ORIGIN" >>"$LOG" 2>&1

@@ -4,36 +4,9 @@
 # CAdES-BES that openssl verifies, wrong PIN, cancel, card absent with and without waiting, two
 # origins at once, imzactl sign, the audit log, and no PIN anywhere it should not be.
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/https.sh"
 
-command -v curl >/dev/null || bail "curl missing (package curl)"
-stack_up s
-CTL=$IMZA_BUILDDIR/tools/imzactl
-URL=$IMZA_HTTPS_URL
-PORT=${URL##*:}
-SCRIPT=$IMZA_PINENTRY_SCRIPT
-PLOG=$IMZA_PINENTRY_LOG
-CA=$IMZA_LOCAL_CA
-T=$WORK/t
-mkdir -p "$T"
-
-# api METHOD PATH [BODY] [CURL ARGS...]: prints the HTTP status; the body is in $T/body.
-api() {
-	local m=$1 p=$2 body=${3:-}
-	shift 3 2>/dev/null || shift $#
-	local args=(-sS --cacert "$CA" -o "$T/body" -w '%{http_code}' -X "$m" "$@")
-	[ -n "$body" ] && args+=(-H 'Content-Type: text/plain' --data-binary "$body")
-	curl "${args[@]}" "$URL$p" 2>>"$LOG"
-	echo "## $m $p -> $(head -c 300 "$T/body")" >>"$LOG"
-}
-# json EXPR: evaluates a Python expression over the last body (as j).
-json() { python3 -c "import json,sys; j=json.load(open('$T/body')); print($1)" 2>>"$LOG"; }
-expect() { # expect DESCRIPTION STATUS CODE GOT_STATUS
-	local code
-	code=$(json 'j.get("error","")')
-	if [ "$4" = "$2" ] && [ "$code" = "$3" ]; then pass "$1 ($2 $3)"; else fail "$1: want $2 $3, got $4 '$code'"; fi
-}
-script() { printf '%s\n' "$@" >"$SCRIPT"; }
-apdus() { wc -l <"$IMZA_CARD_DIR/apdu.log"; }
+https_stack_up
 # The card's own PIN counter, from its state file: imzad's count (imzactl status) is what it believes.
 tries() { sed -n 's/^pin_tries=//p' "$IMZA_CARD_DIR/state"; }
 imzad_tries() { "$CTL" status | sed -n 's/^  pin tries left: //p' | head -n1; }

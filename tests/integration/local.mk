@@ -24,7 +24,7 @@ INTEGRATION_TESTS = \
 	tests/integration/cache-tamper.sh \
 	tests/integration/records.sh
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/lib/https.sh tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
 	tests/integration/p11_rules.py \
 	tests/integration/p11_apps.py tests/integration/cache_tamper.py \
 	tests/integration/slow_clients.py

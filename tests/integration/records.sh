@@ -5,21 +5,15 @@
 # damaged or newer records file: imzad starts, refuses web signing with records_unavailable, PKCS#11
 # goes on, and the file is left exactly as it was, nothing moved aside.
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/https.sh"
 
-command -v curl >/dev/null || bail "curl missing (package curl)"
 command -v sqlite3 >/dev/null || bail "sqlite3 missing (package sqlite3)"
-stack_up s
-CTL=$IMZA_BUILDDIR/tools/imzactl
+https_stack_up
 M=$IMZA_MODULE
-URL=$IMZA_HTTPS_URL
-CA=$IMZA_LOCAL_CA
-SCRIPT=$IMZA_PINENTRY_SCRIPT
-PLOG=$IMZA_PINENTRY_LOG
 STATE=$IMZA_STACK_DIR/state
 DB=$STATE/records.sqlite
-T=$WORK/t
-mkdir -p "$T"
 
+# Its own api, over the shared one: these requests send JSON and name their origin.
 api() { # api METHOD PATH BODY ORIGIN: prints the HTTP status; the body is in $T/body
 	local args=(-sS --cacert "$CA" -o "$T/body" -w '%{http_code}' -X "$1")
 	[ -n "$3" ] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
@@ -27,8 +21,6 @@ api() { # api METHOD PATH BODY ORIGIN: prints the HTTP status; the body is in $T
 	curl "${args[@]}" "$URL$2" 2>>"$LOG"
 	echo "## $1 $2 ($4) -> $(head -c 300 "$T/body")" >>"$LOG"
 }
-code() { python3 -c "import json; print(json.load(open('$T/body')).get('error',''))" 2>>"$LOG"; }
-script() { printf '%s\n' "$@" >"$SCRIPT"; }
 dialogs() { grep -c '"cmd":"CONFIRM"' "$PLOG"; }
 grants() { "$CTL" grants 2>&1 | tee -a "$LOG"; }
 wait_card() { for _ in $(seq 1 50); do "$CTL" status 2>/dev/null | grep -q 'card: AHMET' && return 0; sleep 0.1; done; return 1; }

@@ -4,17 +4,9 @@
 # and after a cancelled PIN dialog the same site's next one waits a back-off (5 s, then 10 s) while
 # another site's request goes ahead.
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/https.sh"
 
-command -v curl >/dev/null || bail "curl missing (package curl)"
-stack_up s
-CTL=$IMZA_BUILDDIR/tools/imzactl
-URL=$IMZA_HTTPS_URL
-CA=$IMZA_LOCAL_CA
-SCRIPT=$IMZA_PINENTRY_SCRIPT
-PLOG=$IMZA_PINENTRY_LOG
-T=$WORK/t
-mkdir -p "$T"
-script() { printf '%s\n' "$@" >"$SCRIPT"; }
+https_stack_up
 now() { date +%s.%N; }
 A=https://s1.flood.example
 A2=https://s2.flood.example

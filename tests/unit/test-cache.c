@@ -23,6 +23,7 @@
 
 #include "daemon/cache.h"
 #include "tests/lib/testcert.h"
+#include "tests/lib/capture.h"
 #include "daemon/token-store.h"
 
 static const uint8_t guid[16] = {0, 1, 2, 3, 4, 5, 6, 7, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17};
@@ -116,46 +117,6 @@ static void serialize(const struct token *t, struct proto_buf *w)
 {
 	proto_buf_init(w, TOKEN_STORE_MAX_BLOB);
 	assert_int_equal(token_serialize(t, w), 0);
-}
-
-/* stderr of the code under test, to count what it logs. */
-struct capture {
-	int saved;
-	char path[128];
-};
-
-static void capture_begin(struct capture *cap)
-{
-	int fd;
-
-	snprintf(cap->path, sizeof(cap->path), "%s/stderr%d", fx.root, fx.ndirs++);
-	fflush(stderr);
-	fd = open(cap->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	cap->saved = dup(2);
-	if (fd < 0 || cap->saved < 0 || dup2(fd, 2) < 0)
-		abort();
-	close(fd);
-}
-
-/* Restores stderr and counts the lines that contain `what`; the lines are echoed as TAP comments. */
-static int capture_end(struct capture *cap, const char *what)
-{
-	char line[1200];
-	FILE *f;
-	int n = 0;
-
-	fflush(stderr);
-	dup2(cap->saved, 2);
-	close(cap->saved);
-	f = fopen(cap->path, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		printf("# %s", line);
-		if (strstr(line, what))
-			n++;
-	}
-	fclose(f);
-	return n;
 }
 
 /* Names in dir that start with cache.sqlite.broken- and end with suffix ("" for the database itself). */
@@ -549,7 +510,7 @@ static void test_state_dir_writable_by_others_is_refused(void **state)
 	new_dir(dir, sizeof(dir));
 	assert_int_equal(mkdir(dir, 0700), 0);
 	assert_int_equal(chmod(dir, 0777), 0);
-	capture_begin(&cap);
+	capture_begin(&cap, fx.root);
 	assert_int_equal(cache_open(dir, &c), -EPERM);
 	assert_int_equal(capture_end(&cap, "imzad: error:"), 1);
 	path_in(path, sizeof(path), dir, "cache.sqlite");
@@ -572,7 +533,7 @@ static void test_reopening_a_good_cache_keeps_it_and_logs_nothing(void **state)
 	assert_int_equal(cache_open(dir, &c), 0);
 	assert_int_equal(cache_put_token(c, "piv", guid, sizeof(guid), t), 0);
 	cache_close(c);
-	capture_begin(&cap);
+	capture_begin(&cap, fx.root);
 	r = cache_open(dir, &c);
 	assert_int_equal(capture_end(&cap, "imzad:"), 0);
 	assert_int_equal(r, 0);
@@ -594,7 +555,7 @@ static void open_expecting_move_aside(const char *dir, char *ret_aside, size_t s
 	struct capture cap;
 	int r;
 
-	capture_begin(&cap);
+	capture_begin(&cap, fx.root);
 	r = cache_open(dir, &c);
 	assert_int_equal(capture_end(&cap, "imzad: warning: cache:"), 1);
 	assert_int_equal(r, 0);
@@ -607,7 +568,7 @@ static void open_expecting_move_aside(const char *dir, char *ret_aside, size_t s
 	token_free(t);
 
 	/* The new file is a good one: opening again moves nothing. */
-	capture_begin(&cap);
+	capture_begin(&cap, fx.root);
 	r = cache_open(dir, &c);
 	assert_int_equal(capture_end(&cap, "imzad:"), 0);
 	assert_int_equal(r, 0);
@@ -785,7 +746,7 @@ static void test_stale_journal_without_its_database_is_not_replayed(void **state
 	assert_int_equal(unlink(path), 0);
 	copy_file(saved, wal);
 
-	capture_begin(&cap);
+	capture_begin(&cap, fx.root);
 	r = cache_open(dir, &c);
 	assert_int_equal(capture_end(&cap, "imzad:"), 0);
 	assert_int_equal(r, 0);
@@ -843,7 +804,7 @@ static void test_malformed_blob_is_enoent_and_its_row_is_deleted(void **state)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 
-	capture_begin(&cap);
+	capture_begin(&cap, fx.root);
 	r = cache_get_token(c, "piv", guid, sizeof(guid), &back);
 	assert_int_equal(capture_end(&cap, "imzad: warning: cache:"), 1);
 	assert_int_equal(r, -ENOENT);

@@ -21,6 +21,7 @@
 
 #include "daemon/cache.h"
 #include "daemon/records.h"
+#include "tests/lib/capture.h"
 
 static struct {
 	char root[64];
@@ -50,45 +51,6 @@ static void new_dir(char *buf, size_t size)
 static void path_in(char *buf, size_t size, const char *dir, const char *name)
 {
 	snprintf(buf, size, "%s/%s", dir, name);
-}
-
-/* stderr of the code under test, to count what it logs. */
-struct capture {
-	int saved;
-	char path[128];
-};
-
-static void capture_begin(struct capture *cap)
-{
-	int fd;
-
-	snprintf(cap->path, sizeof(cap->path), "%s/stderr%d", fx.root, fx.ndirs++);
-	fflush(stderr);
-	fd = open(cap->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	cap->saved = dup(2);
-	if (fd < 0 || cap->saved < 0 || dup2(fd, 2) < 0)
-		abort();
-	close(fd);
-}
-
-static int capture_end(struct capture *cap, const char *what)
-{
-	char line[1200];
-	FILE *f;
-	int n = 0;
-
-	fflush(stderr);
-	dup2(cap->saved, 2);
-	close(cap->saved);
-	f = fopen(cap->path, "r");
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		printf("# %s", line);
-		if (strstr(line, what))
-			n++;
-	}
-	fclose(f);
-	return n;
 }
 
 static void sql(const char *path, const char *stmt)
@@ -377,7 +339,7 @@ static void expect_left_alone(const char *dir, const char *what_logged)
 
 	path_in(path, sizeof(path), dir, RECORDS_FILE);
 	n0 = slurp(path, before, sizeof(before));
-	capture_begin(&cap);
+	capture_begin(&cap, fx.root);
 	assert_int_equal(records_open(dir, &r), 0);
 	assert_int_equal(capture_end(&cap, what_logged), 1);
 	assert_non_null(r);
@@ -466,7 +428,7 @@ static void test_check_says_ok_or_damaged_with_the_schema_version(void **state)
 	assert_int_equal(pwrite(fd, zero, sizeof(zero), 4096), (ssize_t)sizeof(zero));
 	close(fd);
 	struct capture cap;
-	capture_begin(&cap);
+	capture_begin(&cap, fx.root);
 	assert_int_equal(records_open(dir, &r), 0);
 	capture_end(&cap, "records");
 	assert_int_equal(records_check(r, &c), 0);
