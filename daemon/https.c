@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -338,15 +339,46 @@ static bool conn_admit(struct https_conn *c)
 	return true;
 }
 
-/* evhttp set the socket right after make_bev returned: the peer's uid, then its place. */
+/* Every answer is small and goes out whole: Nagle's algorithm would hold its last segment until the
+ * client's delayed ACK (about 40 ms on Linux) for nothing, on every request of a kept-alive connection. */
+static int set_nodelay(int fd)
+{
+	int one = 1;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* evhttp set the socket right after make_bev returned: no Nagle, the peer's uid, then its place. */
 static void on_accepted(evutil_socket_t unused, short what, void *arg)
 {
 	struct https_conn *c = arg;
+	int e;
 
 	if (c->h == NULL || c->closing)
 		return;
+	/* Linux gives accepted sockets the listener's TCP_NODELAY (set in listen_loopback and adopt), so the
+	 * handshake has it already; this is for the kernels that do not, and for a listener we could not set. */
+	e = set_nodelay(bufferevent_getfd(c->bev));
+	if (e < 0)
+		log_warning("https: cannot set TCP_NODELAY, answers may wait for the client's ACK: %s",
+		            strerror(-e));
 	if (!conn_peer_ok(c) || !conn_admit(c))
 		conn_close(c);
+}
+
+/* The OpenSSL bufferevent makes one SSL_write, so one TLS record and one send, per chain of its output
+ * buffer, and evhttp puts an answer's head and its body in separate chains: two records, two segments.
+ * Joining the front of the buffer as it fills sends the usual answer (a few hundred bytes) as one. Past
+ * a record's worth (16 KiB) it would only copy: the records are full anyway. */
+#define HTTPS_JOIN_MAX 16384
+static void join_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *unused)
+{
+	size_t len = evbuffer_get_length(buf);
+
+	if (info->n_added > 0 && len > 0)
+		evbuffer_pullup(buf, (ev_ssize_t)(len < HTTPS_JOIN_MAX ? len : HTTPS_JOIN_MAX));
 }
 
 /* evhttp's bevcb: every accepted socket gets a TLS server bufferevent. Returning NULL would make evhttp
@@ -399,6 +431,10 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
 		return NULL;
 	}
 	c->bev = bev;
+	/* Writes happen later, from the loop, so every piece of an answer is in the buffer by then. Without
+	 * this the answer still goes out at once (TCP_NODELAY), only in two records. */
+	if (evbuffer_add_cb(bufferevent_get_output(bev), join_output, NULL) == NULL)
+		log_warning("https: cannot join answers into one record");
 	/* A browser may close without close_notify: that is an EOF, not an error. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
@@ -910,6 +946,7 @@ static int listen_loopback(struct https_server *h, int family)
 		return -errno;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    (family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    set_nodelay(fd) < 0 ||
 	    (family == AF_INET ? bind(fd, (struct sockaddr *)&sin, sizeof(sin))
 	                       : bind(fd, (struct sockaddr *)&sin6, sizeof(sin6))) < 0 ||
 	    listen(fd, 128) < 0) {
@@ -962,6 +999,8 @@ static int adopt(struct https_server *h, int fd, bool first)
 	dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	if (dup_fd < 0)
 		return -errno;
+	/* For the sockets it accepts (on_accepted sets it again on each); systemd's NoDelay= does the same. */
+	(void)set_nodelay(dup_fd);
 	/* evconnlistener accepts until EAGAIN: a blocking socket would stall the loop. */
 	if (fcntl(dup_fd, F_SETFL, fcntl(dup_fd, F_GETFL) | O_NONBLOCK) < 0 ||
 	    evhttp_accept_socket_with_handle(h->http, dup_fd) == NULL) {

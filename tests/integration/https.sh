@@ -386,4 +386,22 @@ if grep -a -l -F "$IMZA_PIN" "$IMZA_STACK_DIR"/imzad.log "$PLOG" "$IMZA_STACK_DI
 else
 	pass "no PIN in any log or in the SQLite file"
 fi
+
+# ---- issue 11: no answer waits for the client's ACK (TCP_NODELAY, one TLS record per answer) ----
+# 20 requests on one kept-alive connection: about 25 ms in all; with a ~40 ms delayed-ACK stall on each,
+# about 0.9 s. The bound is loose for CI noise, and curl's own start is outside it (sum of time_total).
+keep=()
+for _ in $(seq 1 20); do keep+=(-o /dev/null "$URL/v1/info"); done
+t0=$(date +%s%N)
+times=$(curl -sS --cacert "$CA" -m 20 -w '%{http_code} %{num_connects} %{time_total}\n' "${keep[@]}" 2>>"$LOG")
+wall_ms=$((($(date +%s%N) - t0) / 1000000))
+echo "## 20 x /v1/info on one connection (wall ${wall_ms} ms):" >>"$LOG"
+echo "$times" >>"$LOG"
+read -r n200 nconn total < <(awk '$1 == 200 {n++} {c += $2; t += $3} END {printf "%d %d %.3f\n", n, c, t}' <<<"$times")
+if [ "$n200" = 20 ] && [ "$nconn" = 1 ] && awk -v t="$total" 'BEGIN {exit !(t < 0.3)}'; then
+	pass "20 /v1/info on one kept-alive connection in ${total} s (< 0.3 s; wall ${wall_ms} ms)"
+else
+	fail "20 /v1/info on one kept-alive connection in ${total} s, want < 0.3 s ($n200 answered 200, $nconn connects)"
+fi
+# ---- end of issue 11 ----
 done_testing

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -1211,6 +1212,111 @@ static void test_connection_serves_the_next_request_after_a_wait(void **state)
 	resp_clear(&j.resp2);
 }
 
+/* The server's end of the client's connection fd: the socket of this process whose two addresses are
+ * the client's, swapped. -1 if none. */
+static int server_end_of(int fd)
+{
+	struct sockaddr_storage me, peer, a, b;
+	socklen_t ml = sizeof(me), pl = sizeof(peer);
+
+	if (getsockname(fd, (struct sockaddr *)&me, &ml) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&peer, &pl) < 0)
+		return -1;
+	for (int s = 3; s < 4096; s++) {
+		socklen_t al = sizeof(a), bl = sizeof(b);
+
+		if (s == fd || getsockname(s, (struct sockaddr *)&a, &al) < 0 ||
+		    getpeername(s, (struct sockaddr *)&b, &bl) < 0)
+			continue;
+		if (al == pl && bl == ml && memcmp(&a, &peer, al) == 0 && memcmp(&b, &me, bl) == 0)
+			return s;
+	}
+	return -1;
+}
+
+/* One kept-alive request, then the server end's TCP_NODELAY in j->result (-1: no server end found). */
+static void job_nodelay(struct job *j)
+{
+	int fd, server, on = 0;
+	socklen_t ol = sizeof(on);
+	SSL *ssl = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &fd);
+
+	j->result = -2;
+	if (ssl == NULL)
+		return;
+	if (send_all(ssl, j->req, j->req_len)) {
+		read_response(ssl, &j->resp);
+		server = server_end_of(fd);
+		if (server < 0)
+			j->result = -1;
+		else if (getsockopt(server, IPPROTO_TCP, TCP_NODELAY, &on, &ol) == 0)
+			j->result = on;
+	}
+	SSL_free(ssl);
+	close(fd);
+}
+
+/* Without TCP_NODELAY, an answer's last small segment waits for the client's delayed ACK: about 40 ms
+ * on every request of a kept-alive connection. The fixture's socket is passed as systemd would. */
+static void test_accepted_connection_has_tcp_nodelay(void **state)
+{
+	char req[256];
+	struct job j = {.fn = job_nodelay, .req = req};
+
+	snprintf(req, sizeof(req), "GET /v1/info HTTP/1.1\r\nHost: localhost:%u\r\n\r\n", fx_global->port);
+	j.req_len = strlen(req);
+	run_job(&j);
+	expect(&j.resp, 200, NULL);
+	resp_clear(&j.resp);
+	assert_int_equal(j.result, 1);
+}
+
+/* Counts the TLS 1.3 records of application data the client receives. */
+static void count_app_records(int write_p, int version, int content_type, const void *buf, size_t len,
+                              SSL *ssl, void *arg)
+{
+	atomic_int *n = arg;
+
+	if (!write_p && content_type == SSL3_RT_INNER_CONTENT_TYPE && len == 1 &&
+	    *(const uint8_t *)buf == SSL3_RT_APPLICATION_DATA)
+		(*n)++;
+}
+
+static void job_records(struct job *j)
+{
+	int fd;
+	atomic_int records = 0;
+	SSL *ssl = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &fd);
+
+	j->result = -1;
+	if (ssl == NULL)
+		return;
+	SSL_set_msg_callback(ssl, count_app_records);
+	SSL_set_msg_callback_arg(ssl, &records);
+	if (send_all(ssl, j->req, j->req_len)) {
+		read_response(ssl, &j->resp);
+		j->result = records;
+	}
+	SSL_free(ssl);
+	close(fd);
+}
+
+/* evhttp writes the head and the body of an answer apart; sent as two records (two segments), the
+ * second waits for the client's ACK wherever Nagle applies. One answer, one record. */
+static void test_answer_goes_out_as_one_tls_record(void **state)
+{
+	char req[256];
+	struct job j = {.fn = job_records, .req = req};
+
+	snprintf(req, sizeof(req), "GET /v1/info HTTP/1.1\r\nHost: localhost:%u\r\nConnection: close\r\n\r\n",
+	         fx_global->port);
+	j.req_len = strlen(req);
+	run_job(&j);
+	expect(&j.resp, 200, NULL);
+	resp_clear(&j.resp);
+	assert_int_equal(j.result, 1);
+}
+
 /* After an answer that waited, the connection is evhttp's again, with its idle timeout (2 s here). */
 static void job_idle_after_wait(struct job *j)
 {
@@ -1722,6 +1828,8 @@ int main(void)
 	        T(test_client_gone_while_sign_waits_is_abandoned),
 	        T(test_client_gone_while_consent_waits_is_abandoned),
 	        T(test_connection_serves_the_next_request_after_a_wait),
+	        T(test_accepted_connection_has_tcp_nodelay),
+	        T(test_answer_goes_out_as_one_tls_record),
 	        T(test_idle_connection_after_a_wait_still_times_out),
 	        T(test_server_freed_while_a_request_waits_abandons_it),
 	        T(test_plain_http_gets_no_http_answer),
