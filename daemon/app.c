@@ -24,7 +24,7 @@ struct app *app_attach(struct daemon *d, pid_t pid, uid_t uid, int kind, const c
 			return a;
 		}
 	}
-	if (n >= MAX_APPS)
+	if (n >= (d->max_apps ? d->max_apps : MAX_APPS))
 		return NULL;
 	a = calloc(1, sizeof(*a));
 	if (a == NULL)

@@ -120,6 +120,9 @@ struct daemon {
 	struct slot slots[DAEMON_MAX_SLOTS];
 	CK_SLOT_ID next_slot_id;
 	struct app *apps;
+	/* At most this many applications (0: 256); imzad sets it to its connection cap, which already
+	 * bounds them, as every application has a connection (or a call still pending). */
+	size_t max_apps;
 	uint64_t next_app_id;
 	unsigned long apdus_total;
 };

@@ -43,6 +43,8 @@ static void usage(FILE *f)
 	           "38443)\n"
 	           "  --no-https     no HTTPS endpoint\n"
 	           "  --pinentry PROGRAM  the consent and PIN dialog (default pinentry)\n"
+	           "  --max-clients N  at most N applications' connections at once (default: as many as the\n"
+	           "                 open-file limit allows)\n"
 	           "  --foreground   stay in the foreground (always so; for service managers)\n"
 	           "  --verbose      debug messages\n");
 }
@@ -200,6 +202,7 @@ int main(int argc, char **argv)
 	        {"https-port", required_argument, NULL, 'p'},
 	        {"no-https", no_argument, NULL, 'n'},
 	        {"pinentry", required_argument, NULL, 'P'},
+	        {"max-clients", required_argument, NULL, 'm'},
 	        {"foreground", no_argument, NULL, 'f'},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {"version", no_argument, NULL, 'V'},
@@ -208,7 +211,8 @@ int main(int argc, char **argv)
 	};
 	struct daemon d = {.next_slot_id = 1};
 	const char *sock_path = NULL, *state = NULL, *config_file = NULL, *config_dir = NULL;
-	const char *pinentry = NULL, *port_arg = NULL;
+	const char *pinentry = NULL, *port_arg = NULL, *max_arg = NULL;
+	size_t max_clients = 0;
 	bool no_https = false;
 	struct imzad_config cfg;
 	char cdir[PATH_MAX];
@@ -245,6 +249,9 @@ int main(int argc, char **argv)
 		case 'P':
 			pinentry = optarg;
 			break;
+		case 'm':
+			max_arg = optarg;
+			break;
 		case 'f':
 			break;
 		case 'v':
@@ -280,6 +287,23 @@ int main(int argc, char **argv)
 		}
 		cfg.https_port = (uint16_t)port;
 	}
+	if (max_arg) {
+		char *end;
+		unsigned long n;
+
+		errno = 0;
+		n = strtoul(max_arg, &end, 10);
+		if (errno || *end || end == max_arg || n == 0 || n > 1000000) {
+			log_error("--max-clients takes 1 to 1000000");
+			return 2;
+		}
+		max_clients = n;
+	}
+	/* Before anything is opened: every application's connection is a descriptor. */
+	if (server_max_clients(max_clients, &max_clients) < 0)
+		max_clients = 256;
+	log_info("serving up to %zu clients", max_clients);
+	d.max_apps = max_clients;
 	if (no_https)
 		cfg.https = false;
 	if (pinentry)
@@ -303,7 +327,7 @@ int main(int argc, char **argv)
 	 * served: imzad says why and goes on. */
 	if (cfg.https && start_https(&d, &cfg, cdir, &tls, &https) < 0)
 		log_warning("running without the HTTPS endpoint");
-	if (server_new(&d, fd, &srv) < 0) {
+	if (server_new(&d, fd, max_clients, &srv) < 0) {
 		close(fd);
 		goto out;
 	}

@@ -262,7 +262,8 @@ static CK_RV p_GetTokenInfo(void *ctx, CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
 		info->flags |= CKF_USER_PIN_FINAL_TRY;
 	if (t->pin_tries_left >= 0 && t->pin_tries_left < t->pin_tries_max)
 		info->flags |= CKF_USER_PIN_COUNT_LOW;
-	info->ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
+	/* The real limit: an application holds at most this many sessions (all slots together). */
+	info->ulMaxSessionCount = APP_MAX_SESSIONS;
 	info->ulSessionCount = CK_UNAVAILABLE_INFORMATION;
 	info->ulMaxRwSessionCount = 0;
 	info->ulRwSessionCount = CK_UNAVAILABLE_INFORMATION;

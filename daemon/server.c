@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -22,7 +23,14 @@
 #include "daemon/server.h"
 #include "protocol/proto-hello.h"
 
-#define MAX_CLIENTS 256
+/* File descriptors kept for everything but the clients: the HTTPS endpoint's connections (64), the
+ * readers' PC/SC contexts, the cache and records databases with their WAL and shm files, the dialog
+ * and backend processes' pipes, the listeners, the log. Generous: running out of descriptors in
+ * the middle of a card job or an SQLite open is worse than refusing one more client. */
+#define FD_RESERVE 192
+/* Clients accepted per wakeup: a crowd connecting at once empties the backlog quickly, and the
+ * other events still get their turn. */
+#define ACCEPT_BATCH 32
 /* Replies a client has not read yet: past this we stop reading its requests. */
 #define OUT_PAUSE (1u << 20)
 /* A client that reads nothing of a pending reply for this long is dropped. */
@@ -53,7 +61,9 @@ struct server {
 	int fd;
 	struct event *lev;
 	struct client *clients;
-	size_t nclients;
+	size_t nclients, max_clients;
+	/* The warning about nearing the cap is given once per crossing of 90%. */
+	bool near_warned;
 };
 
 static void client_free(struct client *c, const char *why);
@@ -388,34 +398,45 @@ static void client_free(struct client *c, const char *why)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->nclients--;
+	if (s->nclients * 10 < s->max_clients * 8)
+		s->near_warned = false;
 	free(c);
 }
 
-static void on_accept(evutil_socket_t lfd, short what, void *arg)
+/* One connection off the listener; false when there is none left to take. */
+static bool accept_one(struct server *s, int lfd)
 {
-	struct server *s = arg;
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
 	struct client *c;
 	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-	if (fd < 0)
-		return;
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE)
+			log_warning("cannot accept a connection: %s", strerror(errno));
+		return false;
+	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
 	    (cred.uid != getuid() && cred.uid != 0)) {
 		log_warning("refused a connection from uid %d", (int)cred.uid);
 		close(fd);
-		return;
+		return true;
 	}
-	if (s->nclients >= MAX_CLIENTS) {
-		log_warning("refused a connection: %d clients already", MAX_CLIENTS);
+	if (s->nclients >= s->max_clients) {
+		/* Closed before HELLO: the module tells the application the call failed (conn.c). */
+		log_warning("refused a connection: %zu clients already (the cap)", s->max_clients);
 		close(fd);
-		return;
+		return true;
+	}
+	if (!s->near_warned && (s->nclients + 1) * 10 >= s->max_clients * 9) {
+		s->near_warned = true;
+		log_warning("%zu clients: near the cap of %zu (the open-file limit)", s->nclients + 1,
+		            s->max_clients);
 	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		close(fd);
-		return;
+		return true;
 	}
 	c->srv = s;
 	c->fd = fd;
@@ -424,7 +445,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 	if (proto_rx_init(&c->rx) < 0) {
 		free(c);
 		close(fd);
-		return;
+		return true;
 	}
 	c->out = evbuffer_new();
 	c->rev = event_new(s->d->base, fd, EV_READ | EV_PERSIST, on_read, c);
@@ -442,7 +463,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		proto_rx_free(&c->rx);
 		close(fd);
 		free(c);
-		return;
+		return true;
 	}
 	c->next = s->clients;
 	if (s->clients)
@@ -451,15 +472,57 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 	s->nclients++;
 	event_add(c->rev, NULL);
 	event_add(c->cev, NULL);
+	return true;
 }
 
-int server_new(struct daemon *d, int listen_fd, struct server **ret)
+static void on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	for (int i = 0; i < ACCEPT_BATCH && accept_one(arg, lfd); i++)
+		;
+}
+
+int server_max_clients(size_t cap, size_t *ret)
+{
+	struct rlimit rl;
+	size_t n;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur < rl.rlim_max) {
+		struct rlimit want = {rl.rlim_max, rl.rlim_max};
+
+		/* The soft limit is often 1024 for compatibility with select(); imzad uses epoll. */
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl = want;
+		else
+			log_warning("cannot raise the open-file limit to %llu: %s",
+			            (unsigned long long)rl.rlim_max, strerror(errno));
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)SIZE_MAX / 2)
+		n = SIZE_MAX / 2;
+	else
+		n = (size_t)rl.rlim_cur;
+	n = n > FD_RESERVE + 16 ? n - FD_RESERVE : 16;
+	if (cap > 0 && cap < n)
+		n = cap;
+	*ret = n;
+	return 0;
+}
+
+int server_new(struct daemon *d, int listen_fd, size_t max_clients, struct server **ret)
 {
 	struct server *s = calloc(1, sizeof(*s));
 
 	if (s == NULL)
 		return -ENOMEM;
 	s->d = d;
+	s->max_clients = max_clients;
+	/* on_accept takes several connections per wakeup: the last accept must find none, not block
+	 * (a listener from socket activation comes blocking). */
+	if (fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) < 0) {
+		free(s);
+		return -errno;
+	}
 	s->fd = listen_fd;
 	s->lev = event_new(d->base, listen_fd, EV_READ | EV_PERSIST, on_accept, s);
 	if (s->lev == NULL || event_add(s->lev, NULL) < 0) {

@@ -8,8 +8,12 @@
 
 struct server;
 
-/* Serves on listen_fd (already bound and listening). */
-int server_new(struct daemon *d, int listen_fd, struct server **ret);
+/* Serves on listen_fd (already bound and listening), at most max_clients connections at once; one
+ * more is closed before its HELLO. */
+int server_new(struct daemon *d, int listen_fd, size_t max_clients, struct server **ret);
+/* Raises the soft open-file limit to the hard one and gives how many clients fit in it, leaving
+ * room for cards, databases, HTTPS and dialogs; cap > 0 lowers that (imzad's --max-clients). */
+int server_max_clients(size_t cap, size_t *ret);
 void server_free(struct server *s);
 /* Binds a Unix socket at path: its directory is created 0700 if missing and must be ours and not
  * writable by others (private_dir: not open to others at all), the socket is 0600. */

@@ -2,7 +2,10 @@
  * small pool, blocking C_WaitForSlotEvent calls get their own. A broken connection (the daemon
  * exited or restarted) moves the epoch on, which ends every session of the old daemon without a
  * module handle ever pointing at a new daemon's session of the same number. Every socket the
- * module opens is also in a lock-free registry, so a forked child can close exactly those. */
+ * module opens is also in a lock-free registry, so a forked child can close exactly those.
+ * An absent daemon (no socket, no listener on it, another user's) and a daemon that refused or
+ * dropped us are told apart: the first is "no slots" for the application, the second an error
+ * (-ECONNABORTED here, CKR_FUNCTION_FAILED or CKR_DEVICE_ERROR in module.c), never "no card". */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -274,10 +277,18 @@ static int conn_open(struct p11_conn *c)
 
 	set_timeouts(fd, HELLO_TIMEOUT_S);
 	r = connect_unix(fd, &sa);
+	/* A listener whose backlog stayed full for the whole timeout is a daemon too busy for us. */
+	if (r == -EAGAIN || r == -EINPROGRESS || r == -ETIMEDOUT)
+		r = -ECONNABORTED;
 	if (r == 0)
 		r = check_daemon_uid(fd);
-	if (r == 0)
+	if (r == 0) {
 		r = hello(fd);
+		/* Our daemon is there and did not answer (it refused us at its connection cap, closed on
+		 * us or sent nonsense): that is a failure, not an absent daemon. */
+		if (r < 0 && r != -ESHUTDOWN)
+			r = -ECONNABORTED;
+	}
 	set_timeouts(fd, 0);
 
 	p11_lock(&p11_g.lock);
@@ -356,7 +367,7 @@ int p11_conn_acquire(struct p11_pool *p, bool wait, struct p11_conn **ret)
 {
 	struct p11_waiter me;
 	struct p11_conn *c;
-	bool queued = false;
+	bool queued = false, lost = false;
 	int r;
 
 	p11_lock(&p11_g.lock);
@@ -392,6 +403,7 @@ int p11_conn_acquire(struct p11_pool *p, bool wait, struct p11_conn **ret)
 				/* The daemon went away while this one sat idle. */
 				idle->busy = false;
 				p11_conn_bump_epoch_locked();
+				lost = true;
 				continue;
 			}
 			dequeue_locked(p, &me, &queued);
@@ -405,6 +417,9 @@ int p11_conn_acquire(struct p11_pool *p, bool wait, struct p11_conn **ret)
 			dequeue_locked(p, &me, &queued);
 			p11_unlock(&p11_g.lock);
 			r = conn_open(free_entry);
+			/* The daemon we had went away and none answers in its place: this call lost it. */
+			if (r < 0 && lost && r != -ESHUTDOWN)
+				r = -ECONNABORTED;
 			if (r < 0) {
 				p11_lock(&p11_g.lock);
 				free_entry->busy = false;

@@ -262,6 +262,18 @@ static CK_RV unreachable_rv(uint32_t id, union rpc_arg *args)
 	}
 }
 
+/* Our daemon refused the connection (at its cap) or the connection was lost during the call:
+ * an error, never the empty answer of an absent daemon, which would say "no card" while there is
+ * one. PKCS#11 allows CKR_DEVICE_ERROR only for calls on a slot or session; the others (C_GetSlotList,
+ * C_WaitForSlotEvent) get CKR_FUNCTION_FAILED, which every function may return. C_GetInfo describes
+ * the module alone and is answered here: NSS gives up a module whose C_GetInfo fails. */
+static CK_RV failed_rv(uint32_t id, union rpc_arg *args)
+{
+	if (id == RPC_CALL_C_GetInfo)
+		return local_info(args[0].info);
+	return arg0_of(id) == ARG0_NONE ? CKR_FUNCTION_FAILED : CKR_DEVICE_ERROR;
+}
+
 /* What the module keeps in step with the daemon's answer: its session map. */
 static CK_RV after_call(uint32_t id, CK_RV rv, uint64_t epoch, const union rpc_arg *args,
                         CK_SESSION_HANDLE app_h, CK_SESSION_HANDLE dh, CK_SESSION_HANDLE_PTR app_out)
@@ -339,6 +351,12 @@ static CK_RV call_entered(const struct stub *s, union rpc_arg *args)
 			rv = CKR_CRYPTOKI_NOT_INITIALIZED;
 			goto out;
 		}
+		if (r == -ECONNABORTED || (r < 0 && attempt > 0)) {
+			/* Refused, or the connection this call went out on was lost and no daemon answers
+			 * in its place. */
+			rv = failed_rv(s->id, args);
+			goto out;
+		}
 		if (r < 0) {
 			rv = unreachable_rv(s->id, args);
 			goto out;
@@ -362,7 +380,7 @@ static CK_RV call_entered(const struct stub *s, union rpc_arg *args)
 		/* A pooled connection may have died with a daemon that restarted since; a call that
 		 * names no session can go to the new one. Nothing else is repeated. */
 		if (a0 == ARG0_SESSION || !reused || attempt > 0 || !is_disconnect(r)) {
-			rv = CKR_DEVICE_ERROR;
+			rv = failed_rv(s->id, args);
 			goto out;
 		}
 	}

@@ -22,7 +22,8 @@ INTEGRATION_TESTS = \
 	tests/integration/trust.sh \
 	tests/integration/tls.sh \
 	tests/integration/cache-tamper.sh \
-	tests/integration/records.sh
+	tests/integration/records.sh \
+	tests/integration/limits.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/lib/https.sh tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
 	tests/integration/p11_rules.py \

@@ -3,3 +3,9 @@ check_PROGRAMS += tests/tools/pcsc-probe
 tests_tools_pcsc_probe_SOURCES = tests/tools/pcsc-probe.c
 tests_tools_pcsc_probe_CFLAGS = $(AM_CFLAGS) $(PCSC_CFLAGS)
 tests_tools_pcsc_probe_LDADD = protocol/libimzaproto.a $(PCSC_LIBS)
+
+# Many applications at once, each holding its connection to imzad (tests/integration/limits.sh).
+check_PROGRAMS += tests/tools/p11hold
+tests_tools_p11hold_SOURCES = tests/tools/p11hold.c
+tests_tools_p11hold_CFLAGS = $(AM_CFLAGS) $(P11KIT_CFLAGS)
+tests_tools_p11hold_LDADD = -ldl

@@ -396,6 +396,9 @@ struct fake {
 	CK_SESSION_HANDLE last_dh; /* session handle of the last session call */
 	struct proto_hello hello;
 	atomic_int hellos, waits, calls;
+	/* The next call kills the daemon: every connection and the listener go, the socket too. */
+	atomic_bool die_on_call;
+	bool died;
 };
 
 static struct fake *cur;
@@ -468,6 +471,10 @@ static bool fake_serve(struct fake *fk, int fd, bool *hello_done)
 		              (uint32_t)in.data[2] << 8 | in.data[3];
 
 		atomic_fetch_add(&fk->calls, 1);
+		if (atomic_load(&fk->die_on_call)) {
+			fk->died = true;
+			goto done;
+		}
 		/* id, then the flags as u64: a blocking wait has bit 0 clear. */
 		if (id == RPC_CALL_C_WaitForSlotEvent && in.len >= 12 && !(in.data[11] & 1)) {
 			atomic_fetch_add(&fk->waits, 1);
@@ -510,6 +517,8 @@ static void *fake_main(void *arg)
 			if (!p[i].revents)
 				continue;
 			if (!fake_serve(fk, p[i].fd, &hello[i])) {
+				if (fk->died)
+					goto died;
 				close(p[i].fd);
 				p[i] = p[n - 1];
 				hello[i] = hello[n - 1];
@@ -518,9 +527,15 @@ static void *fake_main(void *arg)
 			}
 		}
 	}
+died:
 	/* A daemon that dies: every connection ends. */
 	for (int i = 2; i < n; i++)
 		close(p[i].fd);
+	if (fk->died) {
+		unlink(sock_path);
+		close(fk->lfd);
+		fk->lfd = -1;
+	}
 	return NULL;
 }
 
@@ -549,7 +564,8 @@ static void fake_stop(struct fake *fk)
 	pthread_join(fk->thread, NULL);
 	close(fk->stop[0]);
 	close(fk->stop[1]);
-	close(fk->lfd);
+	if (fk->lfd >= 0)
+		close(fk->lfd);
 	unlink(sock_path);
 	free(fk);
 }
@@ -703,6 +719,115 @@ static void test_daemon_of_another_uid_is_refused(void **state)
 	unlink(sock_path);
 }
 
+/* Our daemon at its connection cap closes a new connection before the HELLO. The application must
+ * hear that the call failed: zero slots would say "no card" while there is one. */
+static void *refuse_main(void *arg)
+{
+	int lfd = *(int *)arg;
+
+	for (;;) {
+		int c = accept(lfd, NULL, NULL);
+
+		if (c < 0)
+			return NULL;
+		close(c);
+	}
+}
+
+/* After a failed check, the next test still starts from an uninitialized module. */
+static int finalize_teardown(void **state)
+{
+	f->C_Finalize(NULL);
+	return 0;
+}
+
+static void test_refused_connection_is_an_error_not_zero_slots(void **state)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	CK_SLOT_ID list[4];
+	CK_ULONG n = 4;
+	CK_SLOT_INFO si;
+	CK_INFO info;
+	pthread_t t;
+	static int lfd;
+
+	fake_path();
+	unlink(sock_path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 16), 0);
+	assert_int_equal(pthread_create(&t, NULL, refuse_main, &lfd), 0);
+	assert_int_equal(f->C_Initialize(NULL), CKR_OK);
+	assert_int_equal(f->C_GetSlotList(CK_TRUE, list, &n), CKR_FUNCTION_FAILED);
+	n = 4;
+	assert_int_equal(f->C_GetSlotList(CK_FALSE, NULL, &n), CKR_FUNCTION_FAILED);
+	assert_int_equal(f->C_GetSlotInfo(7, &si), CKR_DEVICE_ERROR);
+	/* The module's own description needs no daemon. */
+	assert_int_equal(f->C_GetInfo(&info), CKR_OK);
+	assert_int_equal(f->C_Finalize(NULL), CKR_OK);
+	shutdown(lfd, SHUT_RDWR);
+	pthread_join(t, NULL);
+	close(lfd);
+	unlink(sock_path);
+}
+
+/* The daemon dies with our request in flight and none takes its place: the call fails. Only the
+ * next call, which finds no daemon at all, answers as without one. */
+static void test_connection_lost_mid_call_is_an_error_not_zero_slots(void **state)
+{
+	struct fake *fk;
+	CK_SLOT_ID list[4];
+	CK_ULONG n = 4;
+
+	fake_path();
+	fk = fake_start();
+	assert_int_equal(f->C_Initialize(NULL), CKR_OK);
+	assert_int_equal(f->C_GetSlotList(CK_TRUE, list, &n), CKR_OK);
+	assert_int_equal(n, 1);
+	atomic_store(&fk->die_on_call, true);
+	n = 4;
+	assert_int_equal(f->C_GetSlotList(CK_TRUE, list, &n), CKR_FUNCTION_FAILED);
+	assert_true(fk->died);
+	n = 4;
+	assert_int_equal(f->C_GetSlotList(CK_TRUE, list, &n), CKR_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(f->C_Finalize(NULL), CKR_OK);
+	fake_stop(fk);
+}
+
+/* The daemon is killed between two calls (the pooled connection is found closed) and none takes
+ * its place: the call that found it gone fails. */
+static void test_daemon_gone_between_calls_is_an_error_once(void **state)
+{
+	struct fake *fk;
+	CK_SLOT_ID list[4];
+	CK_ULONG n = 4;
+
+	fake_path();
+	fk = fake_start();
+	assert_int_equal(f->C_Initialize(NULL), CKR_OK);
+	assert_int_equal(f->C_GetSlotList(CK_TRUE, list, &n), CKR_OK);
+	assert_int_equal(n, 1);
+	/* Like a SIGKILL: connections end, the socket file stays, nobody listens. */
+	assert_int_equal(write(fk->stop[1], "x", 1), 1);
+	pthread_join(fk->thread, NULL);
+	close(fk->lfd);
+	fk->lfd = -1;
+	sleep_ms(50);
+	n = 4;
+	assert_int_equal(f->C_GetSlotList(CK_TRUE, list, &n), CKR_FUNCTION_FAILED);
+	n = 4;
+	assert_int_equal(f->C_GetSlotList(CK_TRUE, list, &n), CKR_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(f->C_Finalize(NULL), CKR_OK);
+	close(fk->stop[0]);
+	close(fk->stop[1]);
+	unlink(sock_path);
+	free(fk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -718,6 +843,11 @@ int main(void)
 	        cmocka_unit_test(test_hello_names_the_program_and_pid),
 	        cmocka_unit_test(test_blocked_wait_has_its_own_connection_and_ends_with_finalize),
 	        cmocka_unit_test(test_restarted_daemon_never_aliases_old_sessions),
+	        cmocka_unit_test_teardown(test_refused_connection_is_an_error_not_zero_slots,
+	                                  finalize_teardown),
+	        cmocka_unit_test_teardown(test_connection_lost_mid_call_is_an_error_not_zero_slots,
+	                                  finalize_teardown),
+	        cmocka_unit_test_teardown(test_daemon_gone_between_calls_is_an_error_once, finalize_teardown),
 	        cmocka_unit_test(test_daemon_of_another_uid_is_refused),
 	};
 	const char *path = getenv("IMZA_TEST_MODULE_PATH");
