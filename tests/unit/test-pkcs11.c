@@ -576,7 +576,8 @@ static void fake_path(void)
 	setenv("IMZA_SOCKET", sock_path, 1);
 }
 
-static void test_hello_names_the_program_and_pid(void **state)
+/* A fake daemon with one slot, the module initialized and its first listing seen. */
+static struct fake *start_with_one_slot(CK_SLOT_ID *ret_slot)
 {
 	struct fake *fk;
 	CK_SLOT_ID list[4];
@@ -587,6 +588,16 @@ static void test_hello_names_the_program_and_pid(void **state)
 	assert_int_equal(f->C_Initialize(NULL), CKR_OK);
 	assert_int_equal(f->C_GetSlotList(CK_TRUE, list, &n), CKR_OK);
 	assert_int_equal(n, 1);
+	*ret_slot = list[0];
+	return fk;
+}
+
+static void test_hello_names_the_program_and_pid(void **state)
+{
+	CK_SLOT_ID list[4];
+	struct fake *fk = start_with_one_slot(&list[0]);
+	CK_ULONG n;
+
 	assert_int_equal(list[0], 7);
 	assert_int_equal(atomic_load(&fk->hellos), 1);
 	assert_int_equal(fk->hello.kind, PROTO_CLIENT_PKCS11);
@@ -777,15 +788,10 @@ static void test_refused_connection_is_an_error_not_zero_slots(void **state)
  * next call, which finds no daemon at all, answers as without one. */
 static void test_connection_lost_mid_call_is_an_error_not_zero_slots(void **state)
 {
-	struct fake *fk;
 	CK_SLOT_ID list[4];
-	CK_ULONG n = 4;
+	struct fake *fk = start_with_one_slot(&list[0]);
+	CK_ULONG n;
 
-	fake_path();
-	fk = fake_start();
-	assert_int_equal(f->C_Initialize(NULL), CKR_OK);
-	assert_int_equal(f->C_GetSlotList(CK_TRUE, list, &n), CKR_OK);
-	assert_int_equal(n, 1);
 	atomic_store(&fk->die_on_call, true);
 	n = 4;
 	assert_int_equal(f->C_GetSlotList(CK_TRUE, list, &n), CKR_FUNCTION_FAILED);
@@ -801,15 +807,10 @@ static void test_connection_lost_mid_call_is_an_error_not_zero_slots(void **stat
  * its place: the call that found it gone fails. */
 static void test_daemon_gone_between_calls_is_an_error_once(void **state)
 {
-	struct fake *fk;
 	CK_SLOT_ID list[4];
-	CK_ULONG n = 4;
+	struct fake *fk = start_with_one_slot(&list[0]);
+	CK_ULONG n;
 
-	fake_path();
-	fk = fake_start();
-	assert_int_equal(f->C_Initialize(NULL), CKR_OK);
-	assert_int_equal(f->C_GetSlotList(CK_TRUE, list, &n), CKR_OK);
-	assert_int_equal(n, 1);
 	/* Like a SIGKILL: connections end, the socket file stays, nobody listens. */
 	assert_int_equal(write(fk->stop[1], "x", 1), 1);
 	pthread_join(fk->thread, NULL);
