@@ -251,27 +251,30 @@ static bool same_peer(const struct https_conn *a, const struct https_conn *b)
 }
 
 /* The counted connection with no request in hand that has waited longest (of like's peer, or of any
- * when like is NULL), or NULL. One whose TLS handshake is done goes first: a client that is still in
- * its handshake is most likely one that sends its request right after it (with TLS 1.3 its request
- * follows its Finished at once), so a flood of idle connections cannot push it out in that window. */
+ * when like is NULL), or NULL. First one that holds part of a request head (a slow client: a real one
+ * sends its head whole), then one whose TLS handshake is done, then the rest: a client still in its
+ * handshake, or just past it, is most likely one that sends its request at once (with TLS 1.3 its
+ * request follows its Finished), so a flood of slow connections cannot push it out in that window. */
 static struct https_conn *oldest_idle(struct https_server *h, const struct https_conn *like)
 {
-	struct https_conn *best[2] = {NULL, NULL}; /* [handshake done] */
+	struct https_conn *best[3] = {NULL, NULL, NULL}; /* [0 handshaking, 1 done, 2 part of a head] */
 
 	for (struct https_conn *c = h->conns; c; c = c->next) {
 		SSL *ssl;
-		int done;
+		int rank;
 
 		if (!c->counted || c->in_request || (like && !same_peer(c, like)))
 			continue;
 		ssl = bufferevent_openssl_get_ssl(c->bev);
-		done = ssl && SSL_is_init_finished(ssl);
-		if (best[done] == NULL || c->since.tv_sec < best[done]->since.tv_sec ||
-		    (c->since.tv_sec == best[done]->since.tv_sec &&
-		     c->since.tv_nsec < best[done]->since.tv_nsec))
-			best[done] = c;
+		rank = ssl && SSL_is_init_finished(ssl) ? 1 : 0;
+		if (rank == 1 && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+			rank = 2;
+		if (best[rank] == NULL || c->since.tv_sec < best[rank]->since.tv_sec ||
+		    (c->since.tv_sec == best[rank]->since.tv_sec &&
+		     c->since.tv_nsec < best[rank]->since.tv_nsec))
+			best[rank] = c;
 	}
-	return best[1] ? best[1] : best[0];
+	return best[2] ? best[2] : best[1] ? best[1] : best[0];
 }
 
 /* Makes room under a cap by closing the oldest idle connection; false when every one has a request. */
