@@ -60,6 +60,13 @@
 #define HTTPS_HELD_INPUT_MAX (16 * 1024)
 #define HTTPS_RETRY_AFTER_S "10"
 
+/* A line that repeats (a client that keeps reconnecting would fill the log): the first is logged, then
+ * at most one per HTTPS_LOG_QUIET_S, counting those it stood for. */
+struct quiet_log {
+	struct timespec logged; /* zero: never */
+	unsigned quiet;         /* not logged since */
+};
+
 /* One accepted TCP connection, tied to its SSL object: the SSL's ex_data free callback runs when
  * libevent frees the bufferevent, the only hook 2.1 gives on every connection's end. */
 struct https_conn {
@@ -105,11 +112,9 @@ struct https_server {
 	struct evhttp *http;
 	struct https_conn *conns;
 	unsigned nconns;
-	struct timespec full_logged;
-	unsigned full_quiet; /* connections closed for room since the last line about it */
-	uid_t uid;           /* the only user served */
-	struct timespec refused_logged;
-	unsigned refused_quiet; /* refusals not logged since */
+	struct quiet_log full;    /* connections closed for room */
+	uid_t uid;                /* the only user served */
+	struct quiet_log refused; /* peers of other users */
 };
 
 static int conn_index = -1;
@@ -203,26 +208,36 @@ static void on_deadline(evutil_socket_t unused, short what, void *arg)
 	conn_close(c);
 }
 
-static void log_refused(struct https_server *h, int e, uid_t uid)
+/* Whether the line is due now; if so, *ret_quiet is how many it stands for and the period starts. */
+static bool quiet_log_due(struct quiet_log *q, unsigned *ret_quiet)
 {
 	static const struct timespec never;
-	bool first = memcmp(&h->refused_logged, &never, sizeof(never)) == 0;
 
-	if (!first && seconds_since(&h->refused_logged) < HTTPS_LOG_QUIET_S) {
-		h->refused_quiet++;
-		return;
+	if (memcmp(&q->logged, &never, sizeof(never)) != 0 && seconds_since(&q->logged) < HTTPS_LOG_QUIET_S) {
+		q->quiet++;
+		return false;
 	}
+	*ret_quiet = q->quiet;
+	q->quiet = 0;
+	clock_gettime(CLOCK_MONOTONIC, &q->logged);
+	return true;
+}
+
+static void log_refused(struct https_server *h, int e, uid_t uid)
+{
+	unsigned quiet;
+
+	if (!quiet_log_due(&h->refused, &quiet))
+		return;
 	if (e < 0)
 		log_warning(
 		        "https: closed a connection whose peer's uid is unknown (%s); only uid %u is served "
 		        "(%u more refused since the last line)",
-		        strerror(-e), (unsigned)h->uid, h->refused_quiet);
+		        strerror(-e), (unsigned)h->uid, quiet);
 	else
 		log_warning("https: closed a connection from uid %u; only uid %u is served (%u more refused "
 		            "since the last line)",
-		            (unsigned)uid, (unsigned)h->uid, h->refused_quiet);
-	clock_gettime(CLOCK_MONOTONIC, &h->refused_logged);
-	h->refused_quiet = 0;
+		            (unsigned)uid, (unsigned)h->uid, quiet);
 }
 
 /* Whether the peer runs as imzad's user: loopback is open to every local user. Asked once, as soon as
@@ -289,22 +304,16 @@ static bool make_room(struct https_server *h, const struct https_conn *like)
 	return true;
 }
 
-/* A cap was reached: one line, then at most one a minute (a client that keeps reconnecting would fill
- * the log otherwise). */
+/* A cap was reached (see quiet_log). */
 static void note_full(struct https_server *h)
 {
-	static const struct timespec never;
+	unsigned quiet;
 
-	if (memcmp(&h->full_logged, &never, sizeof(never)) != 0 &&
-	    seconds_since(&h->full_logged) < HTTPS_LOG_QUIET_S) {
-		h->full_quiet++;
-		return;
-	}
-	log_info("https: %u connections open, or %u from one address: closing the oldest idle ones (%u times "
-	         "since the last line)",
-	         HTTPS_MAX_CONNS, HTTPS_MAX_PER_PEER, h->full_quiet);
-	clock_gettime(CLOCK_MONOTONIC, &h->full_logged);
-	h->full_quiet = 0;
+	if (quiet_log_due(&h->full, &quiet))
+		log_info("https: %u connections open, or %u from one address: closing the oldest idle ones "
+		         "(%u "
+		         "times since the last line)",
+		         HTTPS_MAX_CONNS, HTTPS_MAX_PER_PEER, quiet);
 }
 
 /* The connection's place: within the per-peer and the global cap, by closing older idle ones if need

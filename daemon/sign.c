@@ -84,6 +84,12 @@ static const char *peer_name(const struct sign_peer *p)
 	return p->origin[0] ? p->origin : "(web request without Origin)";
 }
 
+/* A web page that named itself: the dialogs show its site, and only it can be remembered. */
+static bool web_origin(const struct sign_peer *p)
+{
+	return p->web && p->origin[0] != '\0';
+}
+
 static void audit(struct signsvc *svc, struct sign_pending *rq, const char *result)
 {
 	/* Only what reached the queue: refusals at the door (busy, a standing deny) would let a hostile page
@@ -744,7 +750,7 @@ static void ask_pin(struct sign_pending *rq, const struct found *f)
 	struct certinfo ci;
 	struct dialog_request d = {
 	        .origin = peer_name(&rq->peer),
-	        .web = rq->peer.web && rq->peer.origin[0] != '\0',
+	        .web = web_origin(&rq->peer),
 	        .subject = ci.subject,
 	        .content = rq->content,
 	        .len = rq->args.len,
@@ -889,10 +895,10 @@ static void start(struct sign_pending *rq)
 	struct signsvc *svc = rq->svc;
 	struct dialog_request d = {
 	        .origin = peer_name(&rq->peer),
-	        .web = rq->peer.web && rq->peer.origin[0] != '\0',
+	        .web = web_origin(&rq->peer),
 	        /* "Always" only where it can be kept, and never for a plain-http page (site.h). */
-	        .can_remember = rq->peer.web && rq->peer.origin[0] != '\0' &&
-	                        records_usable(svc->d->records) && site_may_remember(rq->peer.origin),
+	        .can_remember = web_origin(&rq->peer) && records_usable(svc->d->records) &&
+	                        site_may_remember(rq->peer.origin),
 	        .tries_left = -1,
 	        .timeout_s = DIALOG_TIMEOUT_S,
 	};
