@@ -158,6 +158,23 @@ static struct records *open_ok(const char *dir)
 	return r;
 }
 
+/* The cache file at path holds no audit log or grants tables (they live in the records). */
+static void assert_cache_has_no_records(const char *path)
+{
+	sqlite3_stmt *q = NULL;
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(
+	        sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('audit', 'grants')",
+	                           -1, &q, NULL),
+	        SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(q, 0), 0);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+}
+
 static void test_new_records_file_is_0600_wal_and_apart_from_the_cache(void **state)
 {
 	char dir[128], path[192];
@@ -187,15 +204,7 @@ static void test_new_records_file_is_0600_wal_and_apart_from_the_cache(void **st
 	sqlite3_close(db);
 	/* The cache holds no audit log or grants any more. */
 	path_in(path, sizeof(path), dir, "cache.sqlite");
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(
-	        sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('audit', 'grants')",
-	                           -1, &q, NULL),
-	        SQLITE_OK);
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(q, 0), 0);
-	sqlite3_finalize(q);
-	sqlite3_close(db);
+	assert_cache_has_no_records(path);
 	cache_close(c);
 	records_close(r);
 }
@@ -446,8 +455,6 @@ static void test_rows_of_an_old_cache_file_move_to_the_records_once(void **state
 	struct cache *c = NULL;
 	struct audit_seen a = {0};
 	struct answers_seen g = {0};
-	sqlite3 *db = NULL;
-	sqlite3_stmt *q = NULL;
 
 	new_dir(dir, sizeof(dir));
 	path_in(path, sizeof(path), dir, "cache.sqlite");
@@ -480,15 +487,7 @@ static void test_rows_of_an_old_cache_file_move_to_the_records_once(void **state
 	records_close(r);
 	cache_close(c);
 	/* The cache's tables are gone: a second start takes nothing over again. */
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(
-	        sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('audit', 'grants')",
-	                           -1, &q, NULL),
-	        SQLITE_OK);
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(q, 0), 0);
-	sqlite3_finalize(q);
-	sqlite3_close(db);
+	assert_cache_has_no_records(path);
 	r = open_ok(dir);
 	memset(&a, 0, sizeof(a));
 	assert_int_equal(audit_list(r, -1, 10, audit_collect, &a), 0);
