@@ -77,7 +77,8 @@ struct app {
 	char name[256];
 	char exe[256];
 	unsigned nconn;
-	unsigned ncalls; /* calls in progress keep the app alive after its last connection */
+	unsigned ncalls;       /* calls in progress keep the app alive after its last connection */
+	uint64_t served_round; /* the server's round (+1) in which it last had a call */
 	struct app *next;
 	struct session *sessions[APP_MAX_SESSIONS];
 	CK_SESSION_HANDLE next_handle;

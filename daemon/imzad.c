@@ -315,8 +315,7 @@ int main(int argc, char **argv)
 		log_error("libevent has no thread support");
 		return 1;
 	}
-	d.base = event_base_new();
-	if (d.base == NULL)
+	if (server_event_base_new(&d.base) < 0)
 		return 1;
 	if (get_listener(sock_path, &fd) < 0)
 		goto out;

@@ -166,3 +166,11 @@ daemon_imzad_SOURCES = daemon/imzad.c
 daemon_imzad_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS)
 daemon_imzad_CFLAGS = $(daemon_libimzad_a_CFLAGS)
 daemon_imzad_LDADD = $(DAEMON_LIBS)
+
+# The RPC server's loop over real sockets: round-robin between applications.
+check_PROGRAMS += tests/unit/test-server
+TESTS += tests/unit/test-server
+tests_unit_test_server_SOURCES = tests/unit/test-server.c
+tests_unit_test_server_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS)
+tests_unit_test_server_CFLAGS = $(daemon_libimzad_a_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_server_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)

@@ -52,11 +52,29 @@ static const char *const migrations[] = {
 };
 #define RECORDS_SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
+/* Statements prepared once and kept (every signature adds an audit row: parsing its SQL each time cost
+ * more than the rest of the call), found by the address of their SQL text. */
+#define STMT_CACHE 12
+struct cached_stmt {
+	const char *sql;
+	sqlite3_stmt *st;
+	bool busy; /* handed out and not released yet: a nested use prepares its own */
+};
+
 struct records {
 	sqlite3 *db; /* NULL: unusable */
 	char *path;
 	char why[256];
+	struct cached_stmt stmts[STMT_CACHE];
 };
+
+static void stmts_finalize(struct records *rec)
+{
+	for (size_t i = 0; i < STMT_CACHE; i++) {
+		sqlite3_finalize(rec->stmts[i].st);
+		rec->stmts[i] = (struct cached_stmt){0};
+	}
+}
 
 /* Every SQLite failure worded the records' way: "is damaged" or "cannot be used". */
 static int query_int(sqlite3 *db, const char *sql, char *why, size_t cap, int64_t *ret_v)
@@ -343,6 +361,7 @@ void records_close(struct records *r)
 {
 	if (r == NULL)
 		return;
+	stmts_finalize(r);
 	sqlite3_close(r->db);
 	free(r->path);
 	free(r);
@@ -411,28 +430,64 @@ static int in_use_failed(struct records *rec, int rc)
 		         sqlite3_errmsg(rec->db));
 		log_error("records: %s %s; it is left as it is. Web signing is refused until it is fixed",
 		          rec->path, rec->why);
+		stmts_finalize(rec);
 		db_close_untouched(rec->db);
 		rec->db = NULL;
 	}
 	return r;
 }
 
+/* The statement for sql (a string literal: its address names it), prepared at its first use and
+ * kept; release() gives it back. */
 static int prepare(struct records *rec, const char *sql, sqlite3_stmt **ret)
 {
+	struct cached_stmt *free_slot = NULL;
+	sqlite3_stmt *st;
 	int rc;
 
 	if (!records_usable(rec))
 		return -ENXIO;
-	rc = sqlite3_prepare_v2(rec->db, sql, -1, ret, NULL);
-	return rc == SQLITE_OK ? 0 : in_use_failed(rec, rc);
+	for (size_t i = 0; i < STMT_CACHE; i++) {
+		struct cached_stmt *c = &rec->stmts[i];
+
+		if (c->sql == sql && !c->busy) {
+			c->busy = true;
+			*ret = c->st;
+			return 0;
+		}
+		if (c->sql == NULL && free_slot == NULL)
+			free_slot = c;
+	}
+	rc = sqlite3_prepare_v3(rec->db, sql, -1, free_slot ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL);
+	if (rc != SQLITE_OK)
+		return in_use_failed(rec, rc);
+	if (free_slot)
+		*free_slot = (struct cached_stmt){.sql = sql, .st = st, .busy = true};
+	*ret = st;
+	return 0;
 }
 
-/* Runs a statement that returns no rows, then frees it. */
+/* Done with a statement from prepare(): a kept one is reset and loses its bindings (they point at
+ * the caller's memory), any other is freed. */
+static void release(struct records *rec, sqlite3_stmt *st)
+{
+	for (size_t i = 0; i < STMT_CACHE; i++) {
+		if (rec->stmts[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			rec->stmts[i].busy = false;
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+/* Runs a statement that returns no rows, then releases it. */
 static int run(struct records *rec, sqlite3_stmt *st, int rc)
 {
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	release(rec, st);
 	return rc == SQLITE_DONE ? 0 : in_use_failed(rec, rc);
 }
 
@@ -508,7 +563,7 @@ static const char *column_text(sqlite3_stmt *st, int i)
 	return (const char *)sqlite3_column_text(st, i);
 }
 
-/* Steps st, calling row() for each row; row's negative return stops and is returned. Frees st. */
+/* Steps st, calling row() for each row; row's negative return stops and is returned. Releases st. */
 static int each_row(struct records *rec, sqlite3_stmt *st, int rc, int (*row)(sqlite3_stmt *st, void *ud),
                     void *ud)
 {
@@ -519,7 +574,7 @@ static int each_row(struct records *rec, sqlite3_stmt *st, int rc, int (*row)(sq
 			if ((r = row(st, ud)) < 0)
 				break;
 	}
-	sqlite3_finalize(st);
+	release(rec, st);
 	if (r == 0 && rc != SQLITE_DONE)
 		r = in_use_failed(rec, rc);
 	return r;

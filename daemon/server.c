@@ -2,7 +2,8 @@
  * request (which may carry a PIN) lives in one buffer of ours that is wiped after use: a locked, no-dump
  * page per connection for every frame that can carry a PIN (proto_rx), and a PIN call is decoded into a
  * locked arena. Replies go out through an evbuffer. A client that sends garbage, oversized frames or stops reading loses its own
- * connection and nothing else. */
+ * connection and nothing else. Applications are served round-robin: one call each per round, whatever
+ * their number of connections, and below every other event of the loop. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -35,6 +36,13 @@
 #define OUT_PAUSE (1u << 20)
 /* A client that reads nothing of a pending reply for this long is dropped. */
 #define WRITE_TIMEOUT_S 30
+/* Client reads run below every other event (card-job completions, HTTPS, signals, accepts), and the
+ * end of a round below them. After this many client reads the loop looks for new events again, so a
+ * completion or a newly arrived application's request does not wait for a whole batch of ready
+ * clients to be served. */
+#define PRIO_READ (SERVER_PRIORITIES - 2)
+#define PRIO_ROUND (SERVER_PRIORITIES - 1)
+#define READS_PER_POLL 8
 
 struct client {
 	struct server *srv;
@@ -46,6 +54,10 @@ struct client {
 	struct evbuffer *out;
 	struct proto_rx rx;
 	bool hello_done;
+	/* Its application already had a call this round: its reads wait for the next one. */
+	bool deferred;
+	/* Whether rev and wev are added (update_events). */
+	bool reading, writing;
 	/* While a frame is handled it stays in rx: a client_free meanwhile only marks the client dead, and
 	 * on_read frees it once the frame is wiped. */
 	bool dispatching, dead;
@@ -64,6 +76,11 @@ struct server {
 	size_t nclients, max_clients;
 	/* The warning about nearing the cap is given once per crossing of 90%. */
 	bool near_warned;
+	/* Round-robin between applications: each gets one call per round, however many connections it
+	 * has; a round ends when no application that has not had its turn has a request ready. */
+	uint64_t round;
+	struct event *round_ev;
+	bool round_ending;
 };
 
 static void client_free(struct client *c, const char *why);
@@ -76,17 +93,25 @@ struct daemon *call_daemon(const struct call *c)
 static void update_events(struct client *c)
 {
 	struct timeval tv = {WRITE_TIMEOUT_S, 0};
-	bool want_read = c->call == NULL && evbuffer_get_length(c->out) < OUT_PAUSE;
+	bool want_read = c->call == NULL && !c->deferred && evbuffer_get_length(c->out) < OUT_PAUSE;
 
-	if (want_read)
-		event_add(c->rev, NULL);
-	else
-		event_del(c->rev);
-	if (evbuffer_get_length(c->out) > 0) {
-		if (!event_pending(c->wev, EV_WRITE, NULL))
+	bool want_write = evbuffer_get_length(c->out) > 0;
+
+	/* Only changes reach libevent (and epoll_ctl): most calls leave the reading on and nothing to
+	 * write once the reply is out. */
+	if (want_read != c->reading) {
+		if (want_read)
+			event_add(c->rev, NULL);
+		else
+			event_del(c->rev);
+		c->reading = want_read;
+	}
+	if (want_write != c->writing) {
+		if (want_write)
 			event_add(c->wev, &tv);
-	} else {
-		event_del(c->wev);
+		else
+			event_del(c->wev);
+		c->writing = want_write;
 	}
 }
 
@@ -311,14 +336,42 @@ static void handle_call(struct client *c, const uint8_t *msg, size_t len, bool l
 	call_complete(call, rv);
 }
 
+/* The round is over: the applications that waited have their turn in the next one. */
+static void on_round_end(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *s = arg;
+
+	s->round++;
+	s->round_ending = false;
+	for (struct client *c = s->clients; c; c = c->next) {
+		if (c->deferred) {
+			c->deferred = false;
+			update_events(c);
+		}
+	}
+}
+
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *c = arg;
+	struct server *s = c->srv;
 	const uint8_t *msg;
 	uint32_t len;
 	bool locked;
-	int r = proto_rx_read(&c->rx, fd, &msg, &len, &locked);
+	int r;
 
+	if (c->app && c->app->served_round == s->round + 1) {
+		/* Its application had its call this round (on this or another connection): the request
+		 * stays in the socket until the others have had theirs. */
+		c->deferred = true;
+		update_events(c);
+		if (!s->round_ending) {
+			s->round_ending = true;
+			event_active(s->round_ev, EV_TIMEOUT, 0);
+		}
+		return;
+	}
+	r = proto_rx_read(&c->rx, fd, &msg, &len, &locked);
 	if (r == -EAGAIN)
 		return;
 	if (r == -ECONNRESET) {
@@ -334,9 +387,11 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	c->dispatching = true;
-	if (c->hello_done)
+	if (c->hello_done) {
+		/* Stored one ahead, so that a new application's zero means "not served yet". */
+		c->app->served_round = s->round + 1;
 		handle_call(c, msg, len, locked);
-	else
+	} else
 		handle_hello(c, msg, len);
 	c->dispatching = false;
 	/* Requests carry PINs: nothing of them stays in memory. */
@@ -451,7 +506,8 @@ static bool accept_one(struct server *s, int lfd)
 	c->rev = event_new(s->d->base, fd, EV_READ | EV_PERSIST, on_read, c);
 	c->wev = event_new(s->d->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
 	c->cev = event_new(s->d->base, fd, EV_CLOSED | EV_PERSIST, on_closed, c);
-	if (c->out == NULL || c->rev == NULL || c->wev == NULL || c->cev == NULL) {
+	if (c->out == NULL || c->rev == NULL || c->wev == NULL || c->cev == NULL ||
+	    event_priority_set(c->rev, PRIO_READ) < 0) {
 		if (c->out)
 			evbuffer_free(c->out);
 		if (c->rev)
@@ -471,6 +527,7 @@ static bool accept_one(struct server *s, int lfd)
 	s->clients = c;
 	s->nclients++;
 	event_add(c->rev, NULL);
+	c->reading = true;
 	event_add(c->cev, NULL);
 	return true;
 }
@@ -509,10 +566,33 @@ int server_max_clients(size_t cap, size_t *ret)
 	return 0;
 }
 
+int server_event_base_new(struct event_base **ret)
+{
+	struct event_config *cfg = event_config_new();
+	struct event_base *base = NULL;
+
+	if (cfg == NULL)
+		return -ENOMEM;
+	if (event_config_set_max_dispatch_interval(cfg, NULL, READS_PER_POLL, PRIO_READ) == 0)
+		base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (base == NULL)
+		return -ENOMEM;
+	if (event_base_priority_init(base, SERVER_PRIORITIES) < 0) {
+		event_base_free(base);
+		return -EINVAL;
+	}
+	*ret = base;
+	return 0;
+}
+
 int server_new(struct daemon *d, int listen_fd, size_t max_clients, struct server **ret)
 {
-	struct server *s = calloc(1, sizeof(*s));
+	struct server *s;
 
+	if (event_base_get_npriorities(d->base) != SERVER_PRIORITIES)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
 	s->d = d;
@@ -525,9 +605,13 @@ int server_new(struct daemon *d, int listen_fd, size_t max_clients, struct serve
 	}
 	s->fd = listen_fd;
 	s->lev = event_new(d->base, listen_fd, EV_READ | EV_PERSIST, on_accept, s);
-	if (s->lev == NULL || event_add(s->lev, NULL) < 0) {
+	s->round_ev = event_new(d->base, -1, 0, on_round_end, s);
+	if (s->lev == NULL || s->round_ev == NULL || event_priority_set(s->round_ev, PRIO_ROUND) < 0 ||
+	    event_add(s->lev, NULL) < 0) {
 		if (s->lev)
 			event_free(s->lev);
+		if (s->round_ev)
+			event_free(s->round_ev);
 		free(s);
 		return -ENOMEM;
 	}
@@ -542,6 +626,7 @@ void server_free(struct server *s)
 	while (s->clients)
 		client_free(s->clients, NULL);
 	event_free(s->lev);
+	event_free(s->round_ev);
 	close(s->fd);
 	free(s);
 }

@@ -7,6 +7,14 @@
 #include "daemon/daemon.h"
 
 struct server;
+struct event_base;
+
+/* Event priorities of imzad's loop: everything at the default (the middle one) runs before the
+ * clients' requests, which are served round-robin between applications (server.c). */
+#define SERVER_PRIORITIES 5
+/* imzad's event loop: SERVER_PRIORITIES priorities, and a look for new events after a few client
+ * requests, however many are ready. server_new needs a loop made by this. */
+int server_event_base_new(struct event_base **ret);
 
 /* Serves on listen_fd (already bound and listening), at most max_clients connections at once; one
  * more is closed before its HELLO. */

@@ -1,8 +1,8 @@
 /* p11stress: many applications at once through one module and one daemon. P processes with T threads
- * each list slots, open sessions, find objects and read every object's value in a loop, while one more
+ * each list slots, read the token info, open sessions, find objects and read every object's value in a loop, while one more
  * process logs in and signs in a loop, for S seconds. Prints per-call latency percentiles and the
  * error count; exits 1 on any error or if a worker hangs past the deadline.
- *   p11stress MODULE PIN PROCESSES THREADS SECONDS */
+ *   p11stress MODULE PIN PROCESSES THREADS SECONDS  (PROCESSES 0: the signer alone, idle) */
 #include <dlfcn.h>
 #include <pthread.h>
 #include <signal.h>
@@ -15,9 +15,9 @@
 
 #include <p11-kit/pkcs11.h>
 
-enum { K_SLOTS, K_OPEN, K_FIND, K_ATTR, K_SIGN, K_COUNT };
-static const char *kind_names[K_COUNT] = {"C_GetSlotList", "C_OpenSession", "C_FindObjects",
-                                          "C_GetAttributeValue", "C_Sign"};
+enum { K_SLOTS, K_TOKEN, K_OPEN, K_FIND, K_ATTR, K_SIGN, K_COUNT };
+static const char *kind_names[K_COUNT] = {"C_GetSlotList", "C_GetTokenInfo",      "C_OpenSession",
+                                          "C_FindObjects", "C_GetAttributeValue", "C_Sign"};
 #define MAX_SAMPLES 200000
 
 struct sample {
@@ -59,6 +59,7 @@ static void *lister(void *arg)
 	while (now() < deadline) {
 		CK_SLOT_ID slots[8];
 		CK_ULONG n = 8, found = 0;
+		CK_TOKEN_INFO ti;
 		CK_SESSION_HANDLE s;
 		CK_OBJECT_HANDLE objs[32];
 		double t0 = now();
@@ -67,6 +68,9 @@ static void *lister(void *arg)
 		note(w, K_SLOTS, t0, rv == CKR_OK && n > 0 ? CKR_OK : CKR_GENERAL_ERROR);
 		if (rv != CKR_OK || n == 0)
 			continue;
+		t0 = now();
+		rv = f->C_GetTokenInfo(slots[0], &ti);
+		note(w, K_TOKEN, t0, rv);
 		t0 = now();
 		rv = f->C_OpenSession(slots[0], CKF_SERIAL_SESSION, NULL, NULL, &s);
 		note(w, K_OPEN, t0, rv);
@@ -175,7 +179,7 @@ int main(int argc, char **argv)
 	procs = (int)strtol(argv[3], NULL, 10);
 	threads = (int)strtol(argv[4], NULL, 10);
 	secs = (int)strtol(argv[5], NULL, 10);
-	if (procs < 1 || procs > 200 || threads < 1 || threads > 64 || secs < 1 || secs > 600)
+	if (procs < 0 || procs > 200 || threads < 1 || threads > 64 || secs < 1 || secs > 600)
 		return 2;
 	deadline = now() + secs;
 	pids = calloc((size_t)procs + 1, sizeof(*pids));

@@ -3,7 +3,10 @@
  * how many saw the card, how many got zero slots, how many an error, then ends every process by pid.
  *   p11hold MODULE N [SESSIONS]
  * With SESSIONS, one process instead opens that many sessions on the first slot and prints
- * C_GetTokenInfo's ulMaxSessionCount and the first failing C_OpenSession's CK_RV. */
+ * C_GetTokenInfo's ulMaxSessionCount and the first failing C_OpenSession's CK_RV.
+ * For measuring imzad while they are all held: with P11HOLD_SESSION=1 each process also opens a
+ * session on the first slot it lists, and P11HOLD_AT_PEAK names a command run (by the shell) once all
+ * have answered, before they are released. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
@@ -61,6 +64,11 @@ static void child(int report, int release)
 	rv = f->C_Initialize(NULL);
 	if (rv == CKR_OK)
 		rv = f->C_GetSlotList(CK_TRUE, list, &n);
+	if (rv == CKR_OK && n > 0 && getenv("P11HOLD_SESSION")) {
+		CK_SESSION_HANDLE h;
+
+		rv = f->C_OpenSession(list[0], CKF_SERIAL_SESSION, NULL, NULL, &h);
+	}
 	len = snprintf(line, sizeof(line), "%lx %lu\n", (unsigned long)rv,
 	               rv == CKR_OK ? (unsigned long)n : 0);
 	/* Shorter than PIPE_BUF: lines of different children never mix. */
@@ -133,6 +141,8 @@ int main(int argc, char **argv)
 		}
 	}
 	alarm(0);
+	if (getenv("P11HOLD_AT_PEAK") && system(getenv("P11HOLD_AT_PEAK")) != 0)
+		fprintf(stderr, "p11hold: the command at the peak failed\n");
 	/* Every process holds its connection until here; now they all go, each reaped by its pid, and
 	 * any still there after 10 s is killed by its pid. */
 	close(rel[1]);

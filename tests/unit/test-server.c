@@ -1,0 +1,201 @@
+/* imzad's RPC server loop (daemon/server.c) driven over real Unix sockets in one process: the order in
+ * which applications with requests waiting are served. Two applications come from this one process by
+ * their client kinds (the server tells applications apart by pid, uid and kind). */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "daemon/server.h"
+#include "protocol/proto-frame.h"
+#include "protocol/proto-hello.h"
+#include "protocol/rpc.h"
+
+#define BUSY_CONNS 6
+
+struct fixture {
+	char dir[64], path[128];
+	struct daemon d;
+	struct server *srv;
+};
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	int fd;
+
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/imza-test-server.XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	snprintf(fx->path, sizeof(fx->path), "%s/s.sock", fx->dir);
+	fx->d.next_slot_id = 1;
+	assert_int_equal(server_event_base_new(&fx->d.base), 0);
+	assert_int_equal(server_bind(fx->path, true, &fd), 0);
+	assert_int_equal(server_new(&fx->d, fd, 64, &fx->srv), 0);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	server_free(fx->srv);
+	event_base_free(fx->d.base);
+	unlink(fx->path);
+	rmdir(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static int client_connect(struct fixture *fx)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	memcpy(sa.sun_path, fx->path, strlen(fx->path) + 1);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void send_hello(int fd, enum proto_client_kind kind)
+{
+	struct proto_hello h = {.major = PROTO_VERSION_MAJOR, .minor = PROTO_VERSION_MINOR, .kind = kind};
+	struct proto_buf w = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
+
+	h.pid = (uint32_t)getpid();
+	snprintf(h.app_name, sizeof(h.app_name), "test-server");
+	assert_int_equal(proto_hello_encode(&w, &h), 0);
+	assert_int_equal(proto_send_frame(fd, w.data, w.len), 0);
+	proto_buf_free(&w);
+}
+
+/* C_GetInfo, encoded as the module does. */
+static void send_getinfo(int fd)
+{
+	const struct rpc_call_desc *d = rpc_call_find(RPC_CALL_C_GetInfo);
+	struct proto_buf w = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
+	union rpc_arg args[RPC_KINDS_MAX] = {0};
+	CK_INFO info;
+
+	assert_non_null(d);
+	args[0].info = &info;
+	assert_int_equal(rpc_request_encode(d, args, &w), 0);
+	assert_int_equal(proto_send_frame(fd, w.data, w.len), 0);
+	proto_buf_free(&w);
+}
+
+/* Whether a reply is waiting on fd (without taking it). */
+static bool has_reply(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+static void take_reply(int fd)
+{
+	struct proto_buf b = PROTO_BUF_INIT(PROTO_FRAME_MAX);
+
+	assert_int_equal(proto_recv_frame(fd, &b), 0);
+	proto_buf_free(&b);
+}
+
+/* Runs the loop until every fd in fds has a reply, or fails after a bound of turns. */
+static void run_until_answered(struct fixture *fx, const int *fds, size_t n)
+{
+	for (int turn = 0; turn < 1000; turn++) {
+		size_t got = 0;
+
+		for (size_t i = 0; i < n; i++)
+			got += has_reply(fds[i]);
+		if (got == n)
+			return;
+		event_base_loop(fx->d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	}
+	fail_msg("no reply after 1000 turns of the loop");
+}
+
+/* An application with many connections, each with a request ready, and another application with one:
+ * the second is answered before the first's second request, however the socket events are ordered
+ * (before round-robin between applications, all six of the busy one's requests went first). */
+static void test_app_with_many_connections_gets_one_call_per_round(void **state)
+{
+	struct fixture *fx = *state;
+	int busy[BUSY_CONNS], other, all[BUSY_CONNS + 1];
+	size_t busy_answered = 0;
+	int turn;
+
+	for (int i = 0; i < BUSY_CONNS; i++) {
+		busy[i] = all[i] = client_connect(fx);
+		send_hello(busy[i], PROTO_CLIENT_PKCS11);
+	}
+	other = all[BUSY_CONNS] = client_connect(fx);
+	send_hello(other, PROTO_CLIENT_CLI);
+	run_until_answered(fx, all, BUSY_CONNS + 1);
+	for (int i = 0; i <= BUSY_CONNS; i++)
+		take_reply(all[i]);
+
+	/* The busy application's requests are all in the sockets before the other's. */
+	for (int i = 0; i < BUSY_CONNS; i++)
+		send_getinfo(busy[i]);
+	send_getinfo(other);
+	for (turn = 0; turn < 1000 && !has_reply(other); turn++)
+		event_base_loop(fx->d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	assert_true(has_reply(other));
+	for (int i = 0; i < BUSY_CONNS; i++)
+		busy_answered += has_reply(busy[i]);
+	assert_int_equal(busy_answered, 1);
+
+	/* The rest of the busy application's requests are served in the next rounds, none is lost. */
+	run_until_answered(fx, busy, BUSY_CONNS);
+	for (int i = 0; i <= BUSY_CONNS; i++) {
+		take_reply(all[i]);
+		close(all[i]);
+	}
+}
+
+/* One application alone is never held back by the rounds: its connections' requests are all answered,
+ * one round each, with nothing else to serve in between. */
+static void test_lone_app_is_served_on_every_connection(void **state)
+{
+	struct fixture *fx = *state;
+	int fds[BUSY_CONNS];
+
+	for (int i = 0; i < BUSY_CONNS; i++) {
+		fds[i] = client_connect(fx);
+		send_hello(fds[i], PROTO_CLIENT_PKCS11);
+	}
+	run_until_answered(fx, fds, BUSY_CONNS);
+	for (int i = 0; i < BUSY_CONNS; i++) {
+		take_reply(fds[i]);
+		send_getinfo(fds[i]);
+	}
+	run_until_answered(fx, fds, BUSY_CONNS);
+	for (int i = 0; i < BUSY_CONNS; i++) {
+		take_reply(fds[i]);
+		close(fds[i]);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test_setup_teardown(test_app_with_many_connections_gets_one_call_per_round, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_lone_app_is_served_on_every_connection, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
