@@ -78,9 +78,12 @@ static void update_events(struct client *c)
 	struct timeval tv = {WRITE_TIMEOUT_S, 0};
 	bool want_read = c->call == NULL && evbuffer_get_length(c->out) < OUT_PAUSE;
 
-	if (want_read)
+	if (want_read) {
 		event_add(c->rev, NULL);
-	else
+		/* A request that came with the last one: the socket will not announce it. */
+		if (proto_rx_ready(&c->rx))
+			event_active(c->rev, EV_READ, 0);
+	} else
 		event_del(c->rev);
 	if (evbuffer_get_length(c->out) > 0) {
 		if (!event_pending(c->wev, EV_WRITE, NULL))
@@ -343,6 +346,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	proto_rx_done(&c->rx);
 	if (c->dead)
 		client_free(c, NULL);
+	else if (proto_rx_ready(&c->rx))
+		update_events(c);
 }
 
 static void on_closed(evutil_socket_t fd, short what, void *arg)
