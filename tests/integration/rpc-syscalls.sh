@@ -2,7 +2,8 @@
 # The RPC's system calls per call, counted with strace against the private stack: the module makes one
 # send and one receive per call in the steady state (no poll of its idle connection, no getpid for the
 # fork check, the answer's header and body in one receive), and imzad receives a whole request with one
-# receive. These counts are what the socket floor needs: one send and one receive on each side.
+# receive. These counts are what the socket floor needs: one send and one receive on each side. And a
+# burst of requests that one receive takes is answered whole.
 . "$(dirname "$0")/../lib/tap.sh"
 
 command -v strace >/dev/null || bail "strace is missing (packaging/quickstart installs it)"
@@ -61,5 +62,43 @@ note "imzad's loop: $a receives for 100 calls, $b for $((100 + N)): $per per req
 awk -v p="$per" 'BEGIN { exit !(p > 0.99 && p <= 1.01) }' &&
 	pass "imzad receives a whole request with one receive ($per per request)" ||
 	fail "imzad receives a whole request with one receive ($per per request)"
+
+# A peer that sends its HELLO and three requests in one write: imzad takes them with one receive and
+# must answer every one (the socket says nothing more about those still in its buffer); then a request
+# cut in three pieces, written apart.
+cat >"$WORK/pipelined.py" <<'PY'
+import os, socket, struct, sys, time
+def frame(p): return struct.pack(">I", len(p)) + p
+hello = frame(struct.pack(">IIIII", 0x494D5A41, 1, 0, 1, os.getpid()) + struct.pack(">I", 4) + b"pipe")
+info = frame(struct.pack(">IB", 1, 1))
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(os.environ["IMZA_SOCKET"])
+def answers(n):
+    got, buf = 0, b""
+    try:
+        while got < n:
+            while len(buf) >= 4 and len(buf) >= 4 + struct.unpack(">I", buf[:4])[0]:
+                buf = buf[4 + struct.unpack(">I", buf[:4])[0]:]
+                got += 1
+            if got < n:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+    except socket.timeout:
+        pass
+    return got
+s.sendall(hello + info * 3)
+a = answers(4)
+for piece in (info[:2], info[2:6], info[6:]):
+    s.sendall(piece)
+    time.sleep(0.05)
+b = answers(1)
+print("answers=%d split=%d" % (a, b))
+PY
+out=$(python3 "$WORK/pipelined.py" 2>>"$LOG")
+[ "$out" = "answers=4 split=1" ] && pass "imzad answers every request of a burst taken in one receive ($out)" ||
+	fail "imzad answers every request of a burst taken in one receive ($out)"
 
 done_testing
