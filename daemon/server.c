@@ -94,7 +94,6 @@ static void update_events(struct client *c)
 {
 	struct timeval tv = {WRITE_TIMEOUT_S, 0};
 	bool want_read = c->call == NULL && !c->deferred && evbuffer_get_length(c->out) < OUT_PAUSE;
-
 	bool want_write = evbuffer_get_length(c->out) > 0;
 
 	/* Only changes reach libevent (and epoll_ctl): most calls leave the reading on and nothing to
@@ -106,6 +105,9 @@ static void update_events(struct client *c)
 			event_del(c->rev);
 		c->reading = want_read;
 	}
+	/* A request that came with the last one: the socket will not announce it. */
+	if (want_read && proto_rx_ready(&c->rx))
+		event_active(c->rev, EV_READ, 0);
 	if (want_write != c->writing) {
 		if (want_write)
 			event_add(c->wev, &tv);
@@ -398,6 +400,8 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 	proto_rx_done(&c->rx);
 	if (c->dead)
 		client_free(c, NULL);
+	else if (proto_rx_ready(&c->rx))
+		update_events(c);
 }
 
 static void on_closed(evutil_socket_t fd, short what, void *arg)

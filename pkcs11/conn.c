@@ -5,7 +5,9 @@
  * module opens is also in a lock-free registry, so a forked child can close exactly those.
  * An absent daemon (no socket, no listener on it, another user's) and a daemon that refused or
  * dropped us are told apart: the first is "no slots" for the application, the second an error
- * (-ECONNABORTED here, CKR_FUNCTION_FAILED or CKR_DEVICE_ERROR in module.c), never "no card". */
+ * (-ECONNABORTED here, CKR_FUNCTION_FAILED or CKR_DEVICE_ERROR in module.c), never "no card".
+ * A call costs one send and one receive: an idle connection is not polled before use, since a send
+ * to a daemon that went away fails at once (-EPIPE, nothing delivered) and the call starts over. */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -158,7 +160,7 @@ static int hello(int fd)
 	if (r == 0)
 		r = proto_send_frame(fd, w.data, w.len);
 	if (r == 0)
-		r = proto_recv_frame(fd, &w);
+		r = proto_recv_answer(fd, &w);
 	if (r == 0)
 		r = proto_hello_reply_decode(w.data, w.len, &rep);
 	if (r == 0)
@@ -363,11 +365,11 @@ static void wait_turn_locked(struct p11_waiter *w)
 	pthread_cond_timedwait(&w->c, &p11_g.lock.m, &ts);
 }
 
-int p11_conn_acquire(struct p11_pool *p, bool wait, struct p11_conn **ret)
+int p11_conn_acquire(struct p11_pool *p, bool wait, bool lost, struct p11_conn **ret)
 {
 	struct p11_waiter me;
 	struct p11_conn *c;
-	bool queued = false, lost = false;
+	bool queued = false;
 	int r;
 
 	p11_lock(&p11_g.lock);
@@ -397,15 +399,10 @@ int p11_conn_acquire(struct p11_pool *p, bool wait, struct p11_conn **ret)
 				free_entry = c;
 		}
 		if (idle && my_turn) {
+			/* Not looked at before use (a poll a call): a daemon that went away while it sat
+			 * idle makes the request's send fail, and the caller starts over (see p11_conn_roundtrip). */
 			idle->busy = true;
 			idle->fresh = false;
-			if (conn_gone(idle->fd, true)) {
-				/* The daemon went away while this one sat idle. */
-				idle->busy = false;
-				p11_conn_bump_epoch_locked();
-				lost = true;
-				continue;
-			}
 			dequeue_locked(p, &me, &queued);
 			p11_unlock(&p11_g.lock);
 			*ret = idle;
@@ -483,6 +480,11 @@ int p11_conn_roundtrip(struct p11_conn *c, const struct proto_buf *req, struct p
 {
 	int r = proto_send_frame(c->fd, req->data, req->len);
 
+	/* A stream socket whose peer closed fails the send at once: the daemon went away (or dropped us)
+	 * while this connection sat idle, and nothing of the request reached anyone. */
+	if (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN)
+		r = -EPIPE;
+
 	/* A PIN leaves our memory as soon as the daemon has it, not when the card has answered. Such calls
 	 * name a session, so they are never sent again (see call_entered). */
 	if (req->len >= 4 &&
@@ -491,7 +493,9 @@ int p11_conn_roundtrip(struct p11_conn *c, const struct proto_buf *req, struct p
 		explicit_bzero(req->data, req->len);
 	if (r < 0)
 		return r;
-	return proto_recv_frame(c->fd, resp);
+	r = proto_recv_answer(c->fd, resp);
+	/* -EPIPE says "not sent"; an EOF or reset after the send is a call lost on its way. */
+	return r == -EPIPE ? -ECONNRESET : r;
 }
 
 /* ---- C_Finalize ---- */

@@ -19,7 +19,9 @@ _Atomic int p11_state;
 
 /* Calls in progress: C_Finalize waits for them to drain before it frees anything. */
 static _Atomic unsigned active;
-/* Set in a forked child; getpid() != init_pid catches a child made without the atfork handlers. */
+/* Set in a forked child by the atfork handler: a call looks at this flag only, no getpid() (a system
+ * call each time). C_Initialize and C_Finalize also compare getpid() with init_pid, for a child made
+ * without the atfork handlers (a raw clone). */
 static _Atomic int forked;
 static pid_t init_pid;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -57,9 +59,10 @@ CK_RV C_MessageDecryptFinal(CK_SESSION_HANDLE hSession);
 
 /* ---- entering and leaving a call ---- */
 
-static bool in_forked_child(void)
+static bool in_forked_child(bool thorough)
 {
-	return atomic_load(&forked) || (atomic_load(&p11_state) != P11_UNINIT && getpid() != init_pid);
+	return atomic_load(&forked) ||
+	       (thorough && atomic_load(&p11_state) != P11_UNINIT && getpid() != init_pid);
 }
 
 /* Counted before the state is looked at, so C_Finalize either sees the call or the call sees
@@ -67,7 +70,7 @@ static bool in_forked_child(void)
 static bool enter(void)
 {
 	atomic_fetch_add(&active, 1);
-	if (atomic_load(&p11_state) != P11_READY || in_forked_child()) {
+	if (atomic_load(&p11_state) != P11_READY || in_forked_child(false)) {
 		atomic_fetch_sub(&active, 1);
 		return false;
 	}
@@ -319,7 +322,7 @@ static CK_RV call_entered(const struct stub *s, union rpc_arg *args)
 	struct p11_conn *c;
 	uint64_t epoch;
 	CK_RV rv = CKR_DEVICE_ERROR;
-	bool broken;
+	bool broken, lost = false;
 	int r;
 
 	if (s->id == RPC_CALL_C_WaitForSlotEvent && !(args[0].ul & CKF_DONT_BLOCK))
@@ -343,15 +346,15 @@ static CK_RV call_entered(const struct stub *s, union rpc_arg *args)
 		proto_buf_free(&req);
 		return encode_rv(d, args, r);
 	}
-	for (int attempt = 0;; attempt++) {
+	for (int attempt = 0;;) {
 		bool reused;
 
-		r = p11_conn_acquire(&p11_g.pool, true, &c);
+		r = p11_conn_acquire(&p11_g.pool, true, lost, &c);
 		if (r == -ESHUTDOWN) {
 			rv = CKR_CRYPTOKI_NOT_INITIALIZED;
 			goto out;
 		}
-		if (r == -ECONNABORTED || (r < 0 && attempt > 0)) {
+		if (r == -ECONNABORTED || (r < 0 && (attempt > 0 || lost))) {
 			/* Refused, or the connection this call went out on was lost and no daemon answers
 			 * in its place. */
 			rv = failed_rv(s->id, args);
@@ -377,12 +380,20 @@ static CK_RV call_entered(const struct stub *s, union rpc_arg *args)
 			rv = CKR_CRYPTOKI_NOT_INITIALIZED;
 			goto out;
 		}
+		if (r == -EPIPE && reused && !lost) {
+			/* The daemon went away while this connection sat idle and nothing was sent: its
+			 * epoch is over (release), and the call starts over on a new connection, where a
+			 * session of the old daemon is found gone. */
+			lost = true;
+			continue;
+		}
 		/* A pooled connection may have died with a daemon that restarted since; a call that
 		 * names no session can go to the new one. Nothing else is repeated. */
 		if (a0 == ARG0_SESSION || !reused || attempt > 0 || !is_disconnect(r)) {
 			rv = failed_rv(s->id, args);
 			goto out;
 		}
+		attempt++;
 	}
 	rv = after_call(s->id, rv, epoch, args, app_h, dh, app_out);
 out:
@@ -472,7 +483,7 @@ static int first_slot(struct p11_conn *c, CK_SLOT_ID *ret_slot, bool *ret_found,
 static CK_RV wait_blocking(const struct stub *s, union rpc_arg *args)
 {
 	struct proto_buf req = PROTO_BUF_INIT(PROTO_FRAME_MAX);
-	bool announce = false, broken, found;
+	bool announce = false, broken, found, reused;
 	struct p11_conn *c;
 	CK_SLOT_ID slot = 0;
 	CK_RV rv = CKR_DEVICE_ERROR;
@@ -486,7 +497,7 @@ static CK_RV wait_blocking(const struct stub *s, union rpc_arg *args)
 		return encode_rv(s->desc(), args, r);
 	}
 	for (;;) {
-		r = p11_conn_acquire(&p11_g.waiters, false, &c);
+		r = p11_conn_acquire(&p11_g.waiters, false, false, &c);
 		if (r == -ESHUTDOWN) {
 			rv = CKR_CRYPTOKI_NOT_INITIALIZED;
 			break;
@@ -518,6 +529,7 @@ static CK_RV wait_blocking(const struct stub *s, union rpc_arg *args)
 			}
 			announce = false;
 		}
+		reused = !c->fresh;
 		r = exchange(c, s, &req, args, &rv, &broken);
 		p11_conn_release(c, broken);
 		if (atomic_load(&p11_state) != P11_READY) {
@@ -530,6 +542,9 @@ static CK_RV wait_blocking(const struct stub *s, union rpc_arg *args)
 			rv = CKR_DEVICE_ERROR;
 			break;
 		}
+		/* Gone while this connection sat idle, before this wait: a new connection waits. */
+		if (r == -EPIPE && reused)
+			continue;
 		/* The daemon went away while we waited: wait for the next one. */
 		announce = true;
 	}
@@ -553,7 +568,7 @@ CK_RV C_Initialize(CK_VOID_PTR pInitArgs)
 			return CKR_ARGUMENTS_BAD;
 	}
 	pthread_once(&atfork_once, register_atfork);
-	if (in_forked_child())
+	if (in_forked_child(true))
 		child_reset();
 	for (;;) {
 		expect = P11_UNINIT;
@@ -581,7 +596,7 @@ CK_RV C_Finalize(CK_VOID_PTR pReserved)
 
 	if (pReserved)
 		return CKR_ARGUMENTS_BAD;
-	if (in_forked_child()) {
+	if (in_forked_child(true)) {
 		child_reset();
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
 	}

@@ -77,12 +77,17 @@ extern _Atomic int p11_state;
 void p11_conn_init(void);
 /* Takes a connection of the current epoch from p (opening one if there is room; waiting for a
  * free one when `wait`, else -EBUSY). -ESHUTDOWN when the module is finalizing; other negative
- * errnos when the daemon can't be reached. */
-int p11_conn_acquire(struct p11_pool *p, bool wait, struct p11_conn **ret);
+ * errnos when the daemon can't be reached. An idle connection is handed out unchecked: see
+ * p11_conn_roundtrip's -EPIPE. `lost`: the caller's call lost the daemon it had (that -EPIPE), so
+ * no daemon in its place is -ECONNABORTED (an error for the call), not an absent daemon. */
+int p11_conn_acquire(struct p11_pool *p, bool wait, bool lost, struct p11_conn **ret);
 /* Gives it back. broken: the stream can't be trusted any more (EOF, reset, garbage): the
  * connection is closed, every other idle one too, and the epoch moves on. */
 void p11_conn_release(struct p11_conn *c, bool broken);
-/* One request frame out, one response frame into resp. */
+/* One request frame out, one response frame into resp: one send and (for a usual answer) one receive.
+ * -EPIPE: the request was not sent, the daemon had closed this connection (it went away while the
+ * connection sat idle): release it as broken, which ends the epoch, and start the call over.
+ * Any other error after the send (-ECONNRESET for EOF) is a call lost on its way. */
 int p11_conn_roundtrip(struct p11_conn *c, const struct proto_buf *req, struct proto_buf *resp);
 /* With the lock held: the daemon is gone (or not the one we knew). */
 void p11_conn_bump_epoch_locked(void);

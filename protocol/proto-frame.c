@@ -139,6 +139,26 @@ static int read_full(int fd, uint8_t *p, size_t len)
 	return 0;
 }
 
+/* One receive of up to `cap` bytes; 0 or -errno, *ret_n bytes. */
+static int recv_first(int fd, uint8_t *p, size_t cap, size_t *ret_n)
+{
+	ssize_t n;
+
+	for (;;) {
+		n = recv(fd, p, cap, 0);
+		if (n < 0 && errno == ENOTSOCK)
+			n = read(fd, p, cap);
+		if (n > 0)
+			break;
+		if (n == 0)
+			return -ECONNRESET;
+		if (errno != EINTR)
+			return -errno;
+	}
+	*ret_n = (size_t)n;
+	return 0;
+}
+
 int proto_recv_frame(int fd, struct proto_buf *b)
 {
 	uint8_t hdr[PROTO_FRAME_HEADER];
@@ -164,6 +184,41 @@ int proto_recv_frame(int fd, struct proto_buf *b)
 	return 0;
 }
 
+int proto_recv_answer(int fd, struct proto_buf *b)
+{
+	/* The header and the payload's start (all of a usual answer) come in one receive, here: b
+	 * grows only once the header was checked against the cap. */
+	uint8_t first[PROTO_FRAME_HEADER + PROTO_RECV_FIRST];
+	size_t n = 0, got = 0;
+	uint32_t len = 0;
+	uint8_t *p;
+	int r;
+
+	proto_buf_reset(b);
+	r = recv_first(fd, first, sizeof(first), &n);
+	if (r == 0 && n < PROTO_FRAME_HEADER)
+		r = read_full(fd, first + n, PROTO_FRAME_HEADER - n);
+	if (r == 0)
+		r = proto_frame_need(first, &len);
+	if (n > PROTO_FRAME_HEADER)
+		got = n - PROTO_FRAME_HEADER;
+	/* Bytes past the frame: the peer said something it was not asked. */
+	if (r == 0 && got > len)
+		r = -EBADMSG;
+	if (r == 0)
+		r = proto_buf_reserve(b, len, &p);
+	if (r == 0) {
+		memcpy(p, first + PROTO_FRAME_HEADER, got);
+		/* The rest of a frame larger than the first receive, or one that came in pieces: exactly. */
+		if (got < len)
+			r = read_full(fd, p + got, len - got);
+	}
+	explicit_bzero(first, n); /* answers carry decrypted data */
+	if (r < 0)
+		proto_buf_reset(b);
+	return r;
+}
+
 /* ---- event-loop receive (see proto-frame.h) ---- */
 
 int proto_rx_init(struct proto_rx *rx)
@@ -175,7 +230,7 @@ int proto_rx_init(struct proto_rx *rx)
 
 bool proto_rx_idle(const struct proto_rx *rx)
 {
-	return rx->hdr_got == 0 && rx->msg == NULL;
+	return rx->have == 0 && rx->big == NULL;
 }
 
 static int recv_some(int fd, uint8_t *p, size_t n, size_t *ret_n)
@@ -190,55 +245,98 @@ static int recv_some(int fd, uint8_t *p, size_t n, size_t *ret_n)
 	return 0;
 }
 
+/* What the page holds: 0 with a whole small frame, 1 when the frame goes on past the page, -EAGAIN
+ * when more is needed, or a bad header's error. */
+static int page_frame(struct proto_rx *rx)
+{
+	int r;
+
+	if (rx->have < PROTO_FRAME_HEADER)
+		return -EAGAIN;
+	/* The cap is checked before anything is allocated for the frame. */
+	r = proto_frame_need(rx->page, &rx->len);
+	if (r < 0)
+		return r;
+	if (rx->len > PROTO_RX_LOCKED_MAX - PROTO_FRAME_HEADER)
+		return 1;
+	return rx->have - PROTO_FRAME_HEADER >= rx->len ? 0 : -EAGAIN;
+}
+
+bool proto_rx_ready(const struct proto_rx *rx)
+{
+	struct proto_rx copy = *rx;
+	int r;
+
+	if (rx->out || rx->big || rx->page == NULL)
+		return false;
+	r = page_frame(&copy);
+	return r != -EAGAIN && r != 1;
+}
+
 int proto_rx_read(struct proto_rx *rx, int fd, const uint8_t **ret_msg, uint32_t *ret_len, bool *ret_locked)
 {
 	size_t n = 0;
 	int r;
 
-	if (rx->page == NULL)
+	if (rx->page == NULL || rx->out)
 		return -EINVAL;
-	if (rx->msg == NULL) {
-		r = recv_some(fd, rx->hdr + rx->hdr_got, PROTO_FRAME_HEADER - rx->hdr_got, &n);
+	if (rx->big == NULL) {
+		r = page_frame(rx);
+		if (r == -EAGAIN) {
+			/* Whatever is there, up to the page: a usual request whole, in this one receive. */
+			r = recv_some(fd, rx->page + rx->have, PROTO_RX_LOCKED_MAX - rx->have, &n);
+			if (r < 0)
+				return r;
+			rx->have += n;
+			r = page_frame(rx);
+		}
 		if (r < 0)
 			return r;
-		rx->hdr_got += n;
-		if (rx->hdr_got < PROTO_FRAME_HEADER)
-			return -EAGAIN;
-		/* The cap is checked before anything is allocated for the frame. */
-		r = proto_frame_need(rx->hdr, &rx->len);
-		if (r < 0)
-			return r;
-		rx->msg = rx->len <= PROTO_RX_LOCKED_MAX ? rx->page : malloc(rx->len);
-		if (rx->msg == NULL)
-			return -ENOMEM;
-		rx->got = 0;
+		if (r == 1) {
+			/* Larger than the page: the payload so far moves to heap, the rest comes there. */
+			rx->big = malloc(rx->len);
+			if (rx->big == NULL)
+				return -ENOMEM;
+			rx->got = rx->have - PROTO_FRAME_HEADER;
+			memcpy(rx->big, rx->page + PROTO_FRAME_HEADER, rx->got);
+			explicit_bzero(rx->page, rx->have);
+			rx->have = 0;
+		}
 	}
-	if (rx->got < rx->len) {
-		r = recv_some(fd, rx->msg + rx->got, rx->len - rx->got, &n);
+	if (rx->big && rx->got < rx->len) {
+		r = recv_some(fd, rx->big + rx->got, rx->len - rx->got, &n);
 		if (r < 0)
 			return r;
 		rx->got += n;
 		if (rx->got < rx->len)
 			return -EAGAIN;
 	}
-	*ret_msg = rx->msg;
+	rx->out = true;
+	*ret_msg = rx->big ? rx->big : rx->page + PROTO_FRAME_HEADER;
 	*ret_len = rx->len;
-	*ret_locked = rx->msg == rx->page;
+	*ret_locked = rx->big == NULL;
 	return 0;
 }
 
 void proto_rx_done(struct proto_rx *rx)
 {
-	if (rx->msg) {
-		explicit_bzero(rx->msg, rx->msg == rx->page ? rx->got : rx->len);
-		if (rx->msg != rx->page)
-			free(rx->msg);
+	size_t used, rest;
+
+	if (rx->big) {
+		explicit_bzero(rx->big, rx->len);
+		free(rx->big);
+		rx->big = NULL;
+		rx->got = 0;
+	} else if (rx->out) {
+		/* A next frame's bytes that came along move to the front; the rest of the page is wiped. */
+		used = PROTO_FRAME_HEADER + (size_t)rx->len;
+		rest = rx->have - used;
+		memmove(rx->page, rx->page + used, rest);
+		explicit_bzero(rx->page + rest, rx->have - rest);
+		rx->have = rest;
 	}
-	explicit_bzero(rx->hdr, sizeof(rx->hdr));
-	rx->msg = NULL;
-	rx->hdr_got = 0;
+	rx->out = false;
 	rx->len = 0;
-	rx->got = 0;
 }
 
 void proto_rx_free(struct proto_rx *rx)
@@ -246,4 +344,5 @@ void proto_rx_free(struct proto_rx *rx)
 	proto_rx_done(rx);
 	proto_secret_pages_free(rx->page, PROTO_RX_LOCKED_MAX);
 	rx->page = NULL;
+	rx->have = 0;
 }

@@ -41,30 +41,40 @@ int proto_send_frame(int fd, const void *payload, size_t len);
  * an oversized header is -EMSGSIZE and nothing is allocated for it. b->max must be at least
  * PROTO_FRAME_MAX. */
 int proto_recv_frame(int fd, struct proto_buf *b);
+/* The same for the answer of a peer that sends one frame per request and never speaks unasked (imzad,
+ * to the module): one receive takes the header and up to PROTO_RECV_FIRST payload bytes (every usual
+ * answer); only a larger frame needs more, read exactly. Bytes past the frame in that first receive
+ * are -EBADMSG: such a peer is not trusted. */
+#define PROTO_RECV_FIRST 4096u
+int proto_recv_answer(int fd, struct proto_buf *b);
 
-/* Receiving frames on a non-blocking socket, for an event loop (imzad's server). A frame that fits
- * PROTO_RX_LOCKED_MAX (every request that carries a PIN does) lands in one page of the connection's
- * own, locked and kept out of core dumps, and is wiped by proto_rx_done; a larger one is received into
- * heap, wiped and freed by proto_rx_done. One page per connection, not a locked 256 KiB: 256 clients
- * lock 1 MiB at most, well under the usual RLIMIT_MEMLOCK. */
+/* Receiving frames on a non-blocking socket, for an event loop (imzad's server). A frame whose header
+ * and payload fit PROTO_RX_LOCKED_MAX (every request that carries a PIN does) is received whole with
+ * one receive into one page of the connection's own, locked and kept out of core dumps, and wiped by
+ * proto_rx_done; a larger one goes on into heap, exactly to its end, and is wiped and freed by
+ * proto_rx_done. Bytes of a next frame that came with a small one stay in the page for the next call
+ * (proto_rx_ready). One page per connection, not a locked 256 KiB: 1000 clients lock 4 MiB at most. */
 #define PROTO_RX_LOCKED_MAX 4096u
 struct proto_rx {
-	uint8_t hdr[PROTO_FRAME_HEADER];
-	size_t hdr_got;
 	uint8_t *page; /* PROTO_RX_LOCKED_MAX bytes of locked, no-dump memory */
-	uint8_t *msg;  /* page, or a heap buffer for a large frame; NULL between frames */
-	uint32_t len;
-	size_t got;
+	size_t have;   /* bytes in page: the current frame's from offset 0, then maybe the next one's */
+	uint8_t *big;  /* the payload of a frame larger than the page, in heap; NULL otherwise */
+	size_t got;    /* bytes of it received */
+	uint32_t len;  /* the current frame's payload length, once its header is in */
+	bool out;      /* a whole frame was handed out and is not done yet */
 };
 /* 0, or -ENOMEM when no page could be mapped. */
 int proto_rx_init(struct proto_rx *rx);
-/* Reads what is there. 0 with a whole frame (*ret_msg, *ret_len; *ret_locked when it is in the locked
- * page): the caller uses it, then calls proto_rx_done before reading again. -EAGAIN: not yet.
- * -ECONNRESET: EOF (proto_rx_idle says whether it came between frames).
- * -EMSGSIZE/-EBADMSG a bad header, -ENOMEM, or the socket's -errno. */
+/* Reads what is there (nothing when a whole frame waits in the page already). 0 with a whole frame
+ * (*ret_msg, *ret_len; *ret_locked when it is in the locked page): the caller uses it, then calls
+ * proto_rx_done before reading again. -EAGAIN: not yet. -ECONNRESET: EOF (proto_rx_idle says whether
+ * it came between frames). -EMSGSIZE/-EBADMSG a bad header, -ENOMEM, or the socket's -errno. */
 int proto_rx_read(struct proto_rx *rx, int fd, const uint8_t **ret_msg, uint32_t *ret_len, bool *ret_locked);
 /* Whether an EOF now would be between frames (a clean close). */
 bool proto_rx_idle(const struct proto_rx *rx);
+/* Whether proto_rx_read has a whole frame (or a bad header) without receiving: a peer sent its next
+ * request with the last one. The socket will not say so again: the caller reads it by itself. */
+bool proto_rx_ready(const struct proto_rx *rx);
 /* Wipes the frame just handled (and frees it when it was in heap). */
 void proto_rx_done(struct proto_rx *rx);
 /* Wipes and unmaps everything. */

@@ -1,8 +1,11 @@
-/* p11bench: times PKCS#11 calls through any module (imza's or OpenSC's) for make bench, and the raw
- * AF_UNIX request/reply round trip that bounds what any socket-based module can do.
- *   p11bench unix N                          raw round trip over a socketpair
+/* p11bench: times PKCS#11 calls through any module (imza's, OpenSC's, p11-kit's client) for make bench,
+ * and the raw AF_UNIX request/reply round trip that bounds what any socket-based module can do.
+ *   p11bench unix N                          raw round trip over a socketpair to another process
+ *   p11bench unix-thread N                   the same to a thread of this process (cheaper: see below)
  *   p11bench MODULE getinfo N                C_GetInfo
  *   p11bench MODULE getattr N                C_GetAttributeValue (a certificate's CKA_VALUE)
+ * These four time each call apart and print `bench NAME P50 us p99 P99 mean MEAN`: an application
+ * sees single calls, and on a shared machine a few preempted ones move a mean but not a median.
  *   p11bench MODULE sign N PIN ID            C_SignInit [+ context login] + C_Sign, SHA256-RSA-PKCS
  *   p11bench MODULE sign1 PIN ID             one login and one signature from this fresh process
  *   p11bench MODULE coldlist                 a browser's start: load, initialize, list every object
@@ -10,10 +13,12 @@
  * Prints one `bench NAME VALUE UNIT` line. */
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,37 +32,93 @@ static double now_us(void)
 	return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-static void *echo(void *arg)
+static int cmp_double(const void *a, const void *b)
 {
-	int fd = *(int *)arg;
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Per-call times t[0..n) (sorted here) as one line: median, 99th percentile, mean. */
+static void report(const char *name, double *t, long n)
+{
+	double sum = 0;
+
+	for (long i = 0; i < n; i++)
+		sum += t[i];
+	qsort(t, (size_t)n, sizeof(*t), cmp_double);
+	printf("bench %s %.2f us p99 %.2f mean %.2f\n", name, t[(n - 1) / 2], t[(n * 99 - 1) / 100],
+	       sum / (double)n);
+}
+
+static double *times_new(long n)
+{
+	double *t = calloc((size_t)n, sizeof(*t));
+
+	if (t == NULL)
+		fprintf(stderr, "p11bench: out of memory\n");
+	return t;
+}
+
+static void echo(int fd)
+{
 	char buf[64];
 	ssize_t n;
 
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		if (write(fd, buf, (size_t)n) != n)
 			break;
+}
+
+static void *echo_thread(void *arg)
+{
+	echo(*(int *)arg);
 	return NULL;
 }
 
-/* A request/reply of the size of a C_GetInfo exchange, through a thread, as imzad's loop would. */
-static int bench_unix(long n)
+/* A request/reply of the size of a C_GetInfo request, one write and one read on each side: the
+ * least any module over a socket can do. `process`: the peer is another process, as imzad and
+ * p11-kit's server are. A thread of the same process is cheaper to wake (no switch of address
+ * space), so a floor measured that way understates what a daemon costs at the least. */
+static int bench_unix(long n, bool process)
 {
 	int sv[2];
 	pthread_t t;
+	pid_t pid = -1;
 	char req[16] = {0}, rep[16];
-	double t0;
+	double *ts = times_new(n), t0;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 || pthread_create(&t, NULL, echo, &sv[1]) != 0)
+	if (ts == NULL || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		return 1;
-	t0 = now_us();
-	for (long i = 0; i < n; i++)
+	if (process) {
+		pid = fork();
+		if (pid < 0)
+			return 1;
+		if (pid == 0) {
+			close(sv[0]);
+			echo(sv[1]);
+			_exit(0);
+		}
+		close(sv[1]);
+	} else if (pthread_create(&t, NULL, echo_thread, &sv[1]) != 0) {
+		return 1;
+	}
+	for (long i = 0; i < n; i++) {
+		t0 = now_us();
 		if (write(sv[0], req, sizeof(req)) != sizeof(req) ||
 		    read(sv[0], rep, sizeof(rep)) != sizeof(rep))
 			return 1;
-	printf("bench unix_rtt %.2f us\n", (now_us() - t0) / (double)n);
+		ts[i] = now_us() - t0;
+	}
+	report(process ? "unix_rtt" : "unix_rtt_thread", ts, n);
 	close(sv[0]);
-	pthread_join(t, NULL);
-	close(sv[1]);
+	if (process) {
+		waitpid(pid, NULL, 0);
+	} else {
+		pthread_join(t, NULL);
+		close(sv[1]);
+	}
+	free(ts);
 	return 0;
 }
 
@@ -157,8 +218,9 @@ int main(int argc, char **argv)
 	double t0;
 	long n;
 
-	if (argc == 3 && strcmp(argv[1], "unix") == 0)
-		return bench_unix(strtol(argv[2], NULL, 10));
+	if (argc == 3 && (strcmp(argv[1], "unix") == 0 || strcmp(argv[1], "unix-thread") == 0))
+		return bench_unix(strtol(argv[2], NULL, 10) > 0 ? strtol(argv[2], NULL, 10) : 1,
+		                  strcmp(argv[1], "unix") == 0);
 	if (argc == 3 && strcmp(argv[2], "coldlist") == 0) {
 		double t1 = now_us();
 
@@ -175,12 +237,19 @@ int main(int argc, char **argv)
 	if (n < 1)
 		n = 1;
 	if (strcmp(argv[2], "getinfo") == 0) {
+		double *ts = times_new(n);
+
+		if (ts == NULL)
+			return 1;
 		f->C_GetInfo(&info);
-		t0 = now_us();
-		for (long i = 0; i < n; i++)
+		for (long i = 0; i < n; i++) {
+			t0 = now_us();
 			if (f->C_GetInfo(&info) != CKR_OK)
 				return 1;
-		printf("bench getinfo %.2f us\n", (now_us() - t0) / (double)n);
+			ts[i] = now_us() - t0;
+		}
+		report("getinfo", ts, n);
+		free(ts);
 		return 0;
 	}
 	if (first_slot(f, &slot) < 0 || f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK)
@@ -189,16 +258,19 @@ int main(int argc, char **argv)
 		CK_OBJECT_HANDLE cert = find(f, s, CKO_CERTIFICATE, NULL);
 		CK_BYTE buf[4096];
 		CK_ATTRIBUTE a = {CKA_VALUE, buf, sizeof(buf)};
+		double *ts = times_new(n);
 
-		if (cert == CK_INVALID_HANDLE)
+		if (cert == CK_INVALID_HANDLE || ts == NULL)
 			return 1;
-		t0 = now_us();
 		for (long i = 0; i < n; i++) {
 			a.ulValueLen = sizeof(buf);
+			t0 = now_us();
 			if (f->C_GetAttributeValue(s, cert, &a, 1) != CKR_OK)
 				return 1;
+			ts[i] = now_us() - t0;
 		}
-		printf("bench getattr %.2f us\n", (now_us() - t0) / (double)n);
+		report("getattr", ts, n);
+		free(ts);
 		return 0;
 	}
 	if ((strcmp(argv[2], "sign") == 0 && argc == 6) || (strcmp(argv[2], "sign1") == 0 && argc == 5)) {

@@ -23,7 +23,8 @@ INTEGRATION_TESTS = \
 	tests/integration/tls.sh \
 	tests/integration/cache-tamper.sh \
 	tests/integration/records.sh \
-	tests/integration/limits.sh
+	tests/integration/limits.sh \
+	tests/integration/rpc-syscalls.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/lib/https.sh tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
 	tests/integration/p11_rules.py \

@@ -9,3 +9,9 @@ check_PROGRAMS += tests/tools/p11hold
 tests_tools_p11hold_SOURCES = tests/tools/p11hold.c
 tests_tools_p11hold_CFLAGS = $(AM_CFLAGS) $(P11KIT_CFLAGS)
 tests_tools_p11hold_LDADD = -ldl
+
+# N calls of one kind between two markers, for counting their system calls (tests/integration/rpc-syscalls.sh).
+check_PROGRAMS += tests/tools/p11loop
+tests_tools_p11loop_SOURCES = tests/tools/p11loop.c
+tests_tools_p11loop_CFLAGS = $(AM_CFLAGS) $(P11KIT_CFLAGS)
+tests_tools_p11loop_LDADD = -ldl

@@ -678,6 +678,30 @@ static void test_restarted_daemon_never_aliases_old_sessions(void **state)
 	fake_stop(fk);
 }
 
+/* The daemon restarts while the pooled connection sits idle, and the next call names a session: the
+ * module learns it from that call's send (no poll before each call) and answers as it did when it
+ * polled: the session is gone, the call did not fail; nothing reached the new daemon. */
+static void test_daemon_restarted_while_idle_ends_the_session_not_the_call(void **state)
+{
+	struct fake *fk;
+	CK_SESSION_HANDLE h;
+	CK_SESSION_INFO info;
+	int calls;
+
+	fake_path();
+	fk = fake_start();
+	assert_int_equal(f->C_Initialize(NULL), CKR_OK);
+	assert_int_equal(f->C_OpenSession(7, CKF_SERIAL_SESSION, NULL, NULL, &h), CKR_OK);
+	assert_int_equal(f->C_GetSessionInfo(h, &info), CKR_OK);
+	fake_stop(fk);
+	fk = fake_start();
+	calls = atomic_load(&fk->calls);
+	assert_int_equal(f->C_GetSessionInfo(h, &info), CKR_SESSION_HANDLE_INVALID);
+	assert_int_equal(atomic_load(&fk->calls), calls);
+	assert_int_equal(f->C_Finalize(NULL), CKR_OK);
+	fake_stop(fk);
+}
+
 /* A listener of another user (a child that dropped to uid 65534) at the module's socket path: the module
  * sends it nothing, not even a HELLO, and answers as without a daemon. */
 static void test_daemon_of_another_uid_is_refused(void **state)
@@ -844,6 +868,8 @@ int main(void)
 	        cmocka_unit_test(test_hello_names_the_program_and_pid),
 	        cmocka_unit_test(test_blocked_wait_has_its_own_connection_and_ends_with_finalize),
 	        cmocka_unit_test(test_restarted_daemon_never_aliases_old_sessions),
+	        cmocka_unit_test_teardown(test_daemon_restarted_while_idle_ends_the_session_not_the_call,
+	                                  finalize_teardown),
 	        cmocka_unit_test_teardown(test_refused_connection_is_an_error_not_zero_slots,
 	                                  finalize_teardown),
 	        cmocka_unit_test_teardown(test_connection_lost_mid_call_is_an_error_not_zero_slots,

@@ -417,6 +417,48 @@ static void test_recv_frame_eof_mid_frame_is_connreset(void **state)
 	proto_buf_free(&b);
 }
 
+/* An answer's header and body come in one receive; bytes after the frame in it are a peer that speaks
+ * unasked, and the answer is not taken. A large answer, or one in pieces, is read whole. */
+static void test_recv_answer_refuses_bytes_past_it_and_reads_large_ones_whole(void **state)
+{
+	struct proto_buf b = PROTO_BUF_INIT(PROTO_FRAME_MAX);
+	const uint8_t answer[] = {0, 0, 0, 2, 'o', 'k'}, extra[] = {0, 0, 0, 1, 'x'};
+	uint8_t both[sizeof(answer) + sizeof(extra)], *big;
+	int sv[2];
+
+	(void)state;
+	memcpy(both, answer, sizeof(answer));
+	memcpy(both + sizeof(answer), extra, sizeof(extra));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(write(sv[0], answer, sizeof(answer)), (ssize_t)sizeof(answer));
+	assert_int_equal(proto_recv_answer(sv[1], &b), 0);
+	assert_int_equal(b.len, 2);
+	assert_memory_equal(b.data, "ok", 2);
+	assert_int_equal(write(sv[0], both, sizeof(both)), (ssize_t)sizeof(both));
+	assert_int_equal(proto_recv_answer(sv[1], &b), -EBADMSG);
+	assert_int_equal(b.len, 0);
+
+	/* Past the first receive's room; and an answer written in two pieces. */
+	big = calloc(1, PROTO_FRAME_HEADER + 3 * PROTO_RECV_FIRST);
+	assert_non_null(big);
+	proto_frame_put_header(big, 3 * PROTO_RECV_FIRST);
+	big[PROTO_FRAME_HEADER + 3 * PROTO_RECV_FIRST - 1] = 0x5a;
+	assert_int_equal(write(sv[0], big, PROTO_FRAME_HEADER + 3 * PROTO_RECV_FIRST),
+	                 (ssize_t)(PROTO_FRAME_HEADER + 3 * PROTO_RECV_FIRST));
+	assert_int_equal(proto_recv_answer(sv[1], &b), 0);
+	assert_int_equal(b.len, 3 * PROTO_RECV_FIRST);
+	assert_memory_equal(b.data, big + PROTO_FRAME_HEADER, b.len);
+	assert_int_equal(write(sv[0], answer, 2), 2);
+	assert_int_equal(write(sv[0], answer + 2, sizeof(answer) - 2), (ssize_t)sizeof(answer) - 2);
+	assert_int_equal(proto_recv_answer(sv[1], &b), 0);
+	assert_memory_equal(b.data, "ok", 2);
+	close(sv[0]);
+	assert_int_equal(proto_recv_answer(sv[1], &b), -ECONNRESET);
+	close(sv[1]);
+	free(big);
+	proto_buf_free(&b);
+}
+
 static void test_send_frame_to_closed_peer_is_epipe_not_sigpipe(void **state)
 {
 	struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
@@ -1183,7 +1225,7 @@ static void test_pin_frame_is_received_into_locked_memory_and_wiped(void **state
 	proto_buf_free(&w);
 	assert_int_equal(proto_rx_read(&rx, sv[1], &msg, &len, &locked), 0);
 	assert_true(locked);
-	assert_ptr_equal(msg, rx.page);
+	assert_ptr_equal(msg, rx.page + PROTO_FRAME_HEADER);
 	assert_non_null(memmem(msg, len, TEST_PIN, strlen(TEST_PIN)));
 
 	/* Decoded as the server does: the PIN's copy is in locked pages too. */
@@ -1206,6 +1248,56 @@ static void test_pin_frame_is_received_into_locked_memory_and_wiped(void **state
 	proto_rx_free(&rx);
 	assert_null(rx.page);
 	close(sv[0]);
+	close(sv[1]);
+}
+
+/* A request and the next one sent at once are taken with one receive (the socket is left empty), and
+ * both are served: the second, a PIN's, from the locked page, which is wiped after it. */
+static void test_request_and_the_next_come_in_one_receive_and_both_are_served(void **state)
+{
+	struct proto_buf w = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX), both = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
+	const uint8_t first[] = {0, 0, 0, 4, 0, 0, 0, 1};
+	struct proto_rx rx;
+	const uint8_t *msg;
+	uint32_t len;
+	bool locked = false;
+	uint8_t peek;
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(proto_rx_init(&rx), 0);
+	login_frame(&w, TEST_PIN);
+	assert_int_equal(proto_put_raw(&both, first, sizeof(first)), 0);
+	assert_int_equal(proto_put_raw(&both, w.data, w.len), 0);
+	assert_int_equal(write(sv[0], both.data, both.len), (ssize_t)both.len);
+	proto_buf_free(&both);
+
+	assert_int_equal(proto_rx_read(&rx, sv[1], &msg, &len, &locked), 0);
+	assert_int_equal(len, 4);
+	assert_true(locked);
+	assert_false(proto_rx_ready(&rx));
+	assert_int_equal(recv(sv[1], &peek, 1, MSG_PEEK | MSG_DONTWAIT), -1);
+	assert_int_equal(errno, EAGAIN);
+	proto_rx_done(&rx);
+
+	assert_true(proto_rx_ready(&rx));
+	assert_false(proto_rx_idle(&rx));
+	/* Served without the socket: the peer may even have gone. */
+	close(sv[0]);
+	assert_int_equal(proto_rx_read(&rx, sv[1], &msg, &len, &locked), 0);
+	assert_true(locked);
+	assert_int_equal(len, w.len - PROTO_FRAME_HEADER);
+	assert_memory_equal(msg, w.data + PROTO_FRAME_HEADER, len);
+	proto_buf_free(&w);
+	proto_rx_done(&rx);
+	assert_false(proto_rx_ready(&rx));
+	assert_true(proto_rx_idle(&rx));
+	for (size_t i = 0; i < PROTO_RX_LOCKED_MAX; i++)
+		if (rx.page[i] != 0)
+			fail_msg("byte %zu of the receive page is not wiped", i);
+	assert_int_equal(proto_rx_read(&rx, sv[1], &msg, &len, &locked), -ECONNRESET);
+	assert_true(proto_rx_idle(&rx));
+	proto_rx_free(&rx);
 	close(sv[1]);
 }
 
@@ -1246,6 +1338,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_pin_frame_is_received_into_locked_memory_and_wiped),
 	        cmocka_unit_test(test_large_frame_is_received_into_heap_and_eof_is_told),
+	        cmocka_unit_test(test_request_and_the_next_come_in_one_receive_and_both_are_served),
 	        cmocka_unit_test(test_writer_encodes_fixed_width_big_endian),
 	        cmocka_unit_test(test_integers_round_trip_at_their_limits),
 	        cmocka_unit_test(test_writer_past_its_max_fails_and_error_is_sticky),
@@ -1266,6 +1359,7 @@ int main(void)
 	        cmocka_unit_test(test_frame_begin_end_writes_the_length_header),
 	        cmocka_unit_test(test_send_recv_frame_round_trips_a_frame_at_the_cap),
 	        cmocka_unit_test(test_recv_frame_eof_mid_frame_is_connreset),
+	        cmocka_unit_test(test_recv_answer_refuses_bytes_past_it_and_reads_large_ones_whole),
 	        cmocka_unit_test(test_send_frame_to_closed_peer_is_epipe_not_sigpipe),
 	        cmocka_unit_test(test_send_frame_refuses_empty_and_oversized_payloads),
 	        cmocka_unit_test(test_hello_round_trips),
