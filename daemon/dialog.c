@@ -16,6 +16,7 @@
 #include <gpg-error.h>
 #include <openssl/evp.h>
 
+#include "daemon/dialog-spawn.h"
 #include "daemon/dialog.h"
 #include "daemon/log.h"
 #include "daemon/pin.h"
@@ -489,9 +490,10 @@ static int dialog_open(const struct dialog_request *rq, assuan_context_t *ret_ct
 	err = assuan_new_ext(&ctx, GPG_ERR_SOURCE_USER_1, &hooks, no_log, NULL);
 	if (err)
 		return -ENOMEM;
+	assuan_ctx_set_system_hooks(ctx, dialog_spawn_hooks());
 	argv[0] = rq->program;
 	argv[1] = NULL;
-	/* The child gets our environment (execv), so DISPLAY, WAYLAND_DISPLAY, DBUS… reach it as they are. */
+	/* The child gets our environment (dialog-spawn.c), so DISPLAY, WAYLAND_DISPLAY, DBUS… reach it as they are. */
 	err = assuan_pipe_connect(ctx, path, argv, NULL, NULL, NULL, 0);
 	if (err) {
 		log_failure(rq, "start", err);

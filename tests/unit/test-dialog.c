@@ -642,6 +642,37 @@ static void test_pinentry_dying_mid_dialog_fails_and_is_reaped(void **state)
 	assert_no_child_left();
 }
 
+/* The dialog program gets the pipes as stdin and stdout, /dev/null as stderr and nothing else of the
+ * daemon's: not a descriptor it left inheritable (its sockets, the records' files), nor a connection fd
+ * variable, which would make an Assuan server expect a socket instead of its pipes. */
+static void test_pinentry_gets_its_pipes_and_nothing_else(void **state)
+{
+	struct dialog_request rq = text_request("metin");
+	struct pin_secret pin = {0};
+	enum dialog_consent c = DIALOG_DENY;
+	int leaked = open("/dev/null", O_RDONLY), p[2];
+	struct log lg;
+
+	assert_true(leaked > STDERR_FILENO);
+	assert_int_equal(pipe(p), 0);
+	setenv("_assuan_connection_fd", "7", 1);
+	write_script("start\npin 123456\nconsent once\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	pin_secret_wipe(&pin);
+	assert_int_equal(dialog_consent(&rq, &c), 0);
+	unsetenv("_assuan_connection_fd");
+	close(leaked);
+	close(p[0]);
+	close(p[1]);
+
+	lg = read_log();
+	assert_int_equal(count(&lg, "START"), 2);
+	for (size_t i = 0; i < lg.n; i++)
+		if (strcmp(lg.e[i].cmd, "START") == 0)
+			assert_string_equal(lg.e[i].arg, "fds 0 1 2; stderr /dev/null; connection_fd unset");
+	free_log(&lg);
+}
+
 static void test_low_tries_left_is_shown(void **state)
 {
 	static const int tries[] = {1, 2, 3, -1};
@@ -1124,6 +1155,8 @@ int main(int argc, char **argv)
 	        cmocka_unit_test_setup_teardown(test_missing_program_is_enoent, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bare_name_is_found_through_path, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_pinentry_dying_mid_dialog_fails_and_is_reaped, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_pinentry_gets_its_pipes_and_nothing_else, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_low_tries_left_is_shown, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_pin_never_appears_in_the_log, setup, teardown),
