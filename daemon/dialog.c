@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <assuan.h>
@@ -431,6 +432,20 @@ static int put_binary(struct line *l, const uint8_t *s, size_t n, size_t budget)
 
 /* ---- the pinentry process ---- */
 
+static void stamp(double *at)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	*at = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define STAMP(rq, step)                            \
+	do {                                       \
+		if ((rq)->times != NULL)           \
+			stamp(&(rq)->times->step); \
+	} while (0)
+
 static bool is_executable(const char *path)
 {
 	struct stat st;
@@ -501,6 +516,7 @@ static int dialog_open(const struct dialog_request *rq, assuan_context_t *ret_ct
 		assuan_release(ctx); /* a failed connect has already reaped the child */
 		return r == -ENOMEM ? r : -EIO;
 	}
+	STAMP(rq, started);
 	*ret_ctx = ctx;
 	return 0;
 }
@@ -679,7 +695,9 @@ int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret)
 	if (r < 0)
 		goto out;
 
+	STAMP(rq, asked);
 	err = assuan_transact(ctx, "CONFIRM", NULL, NULL, NULL, NULL, NULL, NULL);
+	STAMP(rq, answered);
 	switch (gpg_err_code(err)) {
 	case GPG_ERR_NO_ERROR:
 		*ret = DIALOG_ONCE;
@@ -706,6 +724,7 @@ int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret)
 	}
 out:
 	dialog_close(ctx);
+	STAMP(rq, closed);
 	return r;
 }
 
@@ -856,9 +875,11 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 	r = pin_secret_set(&pin, none, 0);
 	if (r < 0)
 		goto out;
+	STAMP(rq, asked);
 	assuan_begin_confidential(ctx);
 	err = assuan_transact(ctx, "GETPIN", pin_data, &sink, NULL, NULL, NULL, NULL);
 	assuan_end_confidential(ctx);
+	STAMP(rq, answered);
 	if (sink.too_long) {
 		r = -E2BIG;
 	} else if (err) {
@@ -877,5 +898,6 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 out:
 	pin_secret_wipe(&pin);
 	dialog_close(ctx);
+	STAMP(rq, closed);
 	return r;
 }

@@ -14,6 +14,15 @@
 
 enum dialog_consent { DIALOG_DENY, DIALOG_ONCE, DIALOG_ALWAYS };
 
+/* Where a dialog's time went (CLOCK_MONOTONIC seconds, 0 for a step not reached), for the signing
+ * service's timings (imzad --verbose, make bench). */
+struct dialog_times {
+	double started;  /* the program is up: its greeting read */
+	double asked;    /* the question (CONFIRM or GETPIN) sent, after the texts and buttons */
+	double answered; /* its answer read */
+	double closed;   /* the program gone (reaped) */
+};
+
 struct dialog_request {
 	const char *program;    /* pinentry to run: an absolute path, or a name looked up in PATH */
 	const char *origin;     /* who asks: a web origin, or a local program's description */
@@ -29,6 +38,7 @@ struct dialog_request {
 	                     * dialog first asks the user to confirm, in plain words, that a wrong PIN now
 	                     * locks the card */
 	unsigned timeout_s; /* the dialog closes itself after this (pinentry's SETTIMEOUT); 0: none */
+	struct dialog_times *times; /* filled in when not NULL */
 };
 
 /* Asks whether origin may use imza: one CONFIRM with the buttons "Bu seferlik izin ver" (OK: once),

@@ -33,6 +33,44 @@
 #define MEMORY_SLOTS 16
 
 enum req_kind { REQ_CONSENT, REQ_SIGN };
+
+/* Where a signature's time goes: a CLOCK_MONOTONIC stamp at each step (0: not reached), logged at its
+ * end (imzad --verbose), which make bench reads (tests/bench/https_sign.py). In order; each name is the
+ * step that ends at its stamp. */
+enum sign_mark {
+	MK_RECEIVED,     /* the request whole (HTTPS: before its checks and JSON), when the caller says */
+	MK_QUEUED,       /* sign_submit: parsed, checked, queued */
+	MK_STARTED,      /* its turn came */
+	MK_DIALOG,       /* consent settled, the PIN dialog's thread being started */
+	MK_THREAD,       /* the dialog thread runs */
+	MK_SPAWNED,      /* the pinentry is up (its greeting read) */
+	MK_ASKED,        /* texts and buttons sent, GETPIN sent */
+	MK_ANSWERED,     /* the PIN read */
+	MK_CLOSED,       /* the pinentry gone */
+	MK_PIN,          /* the PIN on the main loop */
+	MK_CARD_RUN,     /* the card's worker runs the job (inside its PC/SC transaction) */
+	MK_VERIFIED,     /* the card took the PIN */
+	MK_DIGEST,       /* CMS set up: the signed attributes' digest ready for the card */
+	MK_CARD_SIGNED,  /* the card's signature */
+	MK_CMS,          /* the signature checked and the CMS written */
+	MK_RESET,        /* the card's login reset */
+	MK_CARD_DONE,    /* the result on the main loop */
+	MK_AUDITED,      /* the audit row written */
+	MK_ANSWERED_WEB, /* the answer handed to the requester (HTTPS: JSON built and queued) */
+	MK_COUNT
+};
+
+static const char *const mark_names[MK_COUNT] = {
+        "received",     "request",      "queue",       "consent",      "dialog_thread",
+        "dialog_spawn", "dialog_texts", "dialog_pin",  "dialog_close", "dialog_back",
+        "to_card",      "verify",       "cades_setup", "card_sign",    "cades_finish",
+        "reset",        "card_back",    "audit",       "answer",
+};
+
+static void stamp(double *at)
+{
+	*at = signq_now();
+}
 enum req_step { ST_QUEUED, ST_CONSENT, ST_WAIT_CARD, ST_PIN, ST_CARD };
 
 struct sign_pending {
@@ -54,6 +92,7 @@ struct sign_pending {
 	/* Where the certificate was found, for the card job. */
 	CK_SLOT_ID slot;
 	uint64_t card_seq;
+	double marks[MK_COUNT];
 };
 
 struct dialog_task;
@@ -108,6 +147,32 @@ static void audit(struct signsvc *svc, struct sign_pending *rq, const char *resu
 		log_warning("audit: could not record a signature request of %s", peer_name(&rq->peer));
 }
 
+/* One debug line: each step's milliseconds, then the total. */
+static void log_timing(const struct sign_pending *rq)
+{
+	char line[640];
+	size_t n = 0;
+	double first = rq->marks[MK_RECEIVED] != 0 ? rq->marks[MK_RECEIVED] : rq->marks[MK_QUEUED];
+	double prev = first;
+
+	if (rq->kind != REQ_SIGN || rq->marks[MK_QUEUED] == 0)
+		return;
+	line[0] = '\0';
+	for (size_t i = MK_RECEIVED + 1; i < MK_COUNT && n < sizeof(line); i++) {
+		int k;
+
+		if (rq->marks[i] == 0)
+			continue;
+		k = snprintf(line + n, sizeof(line) - n, " %s=%.3f", mark_names[i],
+		             (rq->marks[i] - prev) * 1e3);
+		if (k < 0)
+			return;
+		n += (size_t)k;
+		prev = rq->marks[i];
+	}
+	log_debug("sign timing (ms) for %s:%s total=%.3f", peer_name(&rq->peer), line, (prev - first) * 1e3);
+}
+
 static void req_free(struct sign_pending *rq)
 {
 	if (rq->timer)
@@ -130,12 +195,15 @@ static void finish(struct sign_pending *rq, const struct sign_result *res, const
 		audit_result = res->err == SIGN_OK ? "ok" : why;
 	}
 	audit(svc, rq, rq->abandoned && res->err != SIGN_OK ? "abandoned" : audit_result);
+	stamp(&rq->marks[MK_AUDITED]);
 	if (!rq->abandoned) {
 		if (rq->kind == REQ_CONSENT)
 			rq->consent_cb(rq->ud, res->err);
 		else
 			rq->done_cb(rq->ud, res);
 	}
+	stamp(&rq->marks[MK_ANSWERED_WEB]);
+	log_timing(rq);
 	if (rq->kind == REQ_SIGN && res->err == SIGN_OK)
 		signq_signed(&svc->fair, rq->site);
 	if (svc->current == rq)
@@ -236,6 +304,8 @@ struct dialog_task {
 	struct pin_secret pin;
 	struct event *done;
 	struct signsvc *svc;
+	double thread_at; /* when the thread began (timings) */
+	struct dialog_times times;
 };
 
 static void task_free(struct dialog_task *t)
@@ -259,6 +329,7 @@ static void *dialog_thread(void *arg)
 	struct dialog_task *t = arg;
 	bool orphan;
 
+	stamp(&t->thread_at);
 	if (t->kind == DLG_CONSENT)
 		t->result = dialog_consent(&t->rq, &t->consent);
 	else
@@ -337,6 +408,7 @@ static int start_dialog(struct signsvc *svc, enum dialog_kind kind, const struct
 	t->rq.origin = t->origin;
 	t->rq.subject = t->subject;
 	t->rq.content = t->content;
+	t->rq.times = &t->times;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	e = pthread_create(&th, &attr, dialog_thread, t);
@@ -596,6 +668,7 @@ struct sign_job {
 	size_t out_len;
 	uint8_t raw[512];
 	struct reader_card *card; /* during run only */
+	double marks[MK_COUNT];   /* the worker's steps (timings) */
 };
 
 static int card_sign_digest(void *ud, const uint8_t *digest, size_t len, uint8_t *sig, size_t cap,
@@ -608,10 +681,13 @@ static int card_sign_digest(void *ud, const uint8_t *digest, size_t len, uint8_t
 
 	if (m == NULL || j->key.size == 0 || j->key.size > sizeof(in))
 		return -EINVAL;
+	stamp(&j->marks[MK_DIGEST]);
 	r = mech_block_from_hash(m, NULL, digest, len, in, j->key.size);
 	if (r < 0)
 		return r;
-	return j->card->driver->private_op(&j->card->t, &j->key, in, j->key.size, sig, cap, ret_len);
+	r = j->card->driver->private_op(&j->card->t, &j->key, in, j->key.size, sig, cap, ret_len);
+	stamp(&j->marks[MK_CARD_SIGNED]);
+	return r;
 }
 
 static int sign_job_run(struct reader_job *rj, struct reader_card *card)
@@ -627,9 +703,11 @@ static int sign_job_run(struct reader_job *rj, struct reader_card *card)
 	if (r < 0)
 		return r;
 	j->verified = true;
+	stamp(&j->marks[MK_VERIFIED]);
 	if (rq->args.format == SIGN_FMT_CADES) {
 		r = cades_sign(rq->content, rq->args.len, rq->args.detached, j->cert, j->cert_len, &signer,
 		               &j->out, &j->out_len);
+		stamp(&j->marks[MK_CMS]);
 	} else {
 		uint8_t h[32];
 
@@ -641,6 +719,7 @@ static int sign_job_run(struct reader_job *rj, struct reader_card *card)
 	e = card->driver->logout(&card->t);
 	if (e < 0)
 		log_warning("card: logout after a signature failed: %s", strerror(-e));
+	stamp(&j->marks[MK_RESET]);
 	j->card = NULL;
 	return r;
 }
@@ -670,6 +749,9 @@ static void sign_job_done(struct reader_job *rj, int r)
 	char why[RECORDS_RESULT_MAX];
 
 	pin_secret_wipe(&j->pin);
+	for (size_t i = MK_CARD_RUN; i < MK_CARD_DONE; i++)
+		rq->marks[i] = j->marks[i];
+	stamp(&rq->marks[MK_CARD_DONE]);
 	if (s && s->token && s->card_seq == rj->seq) {
 		/* We reset the card's login before and after: no application holds it now. */
 		s->owner_app = 0;
@@ -768,6 +850,7 @@ static void ask_pin(struct sign_pending *rq, const struct found *f)
 		finish_err(rq, SIGN_E_PIN_LOCKED, 0);
 		return;
 	}
+	stamp(&rq->marks[MK_DIALOG]);
 	if (start_dialog(svc, DLG_PIN, &d) < 0)
 		finish_err(rq, SIGN_E_INTERNAL, -1);
 }
@@ -859,6 +942,12 @@ static void on_consent_done(struct sign_pending *rq, struct dialog_task *t)
 
 static void on_pin_done(struct sign_pending *rq, struct dialog_task *t)
 {
+	rq->marks[MK_THREAD] = t->thread_at;
+	rq->marks[MK_SPAWNED] = t->times.started;
+	rq->marks[MK_ASKED] = t->times.asked;
+	rq->marks[MK_ANSWERED] = t->times.answered;
+	rq->marks[MK_CLOSED] = t->times.closed;
+	stamp(&rq->marks[MK_PIN]);
 	/* A dialog the user cancelled (or left): the site's next one waits, longer each time, so a page
 	 * cannot put dialogs in front of the user back to back. */
 	if (t->result == -ECANCELED || t->result == -EINVAL || t->result == -ETIMEDOUT)
@@ -960,6 +1049,7 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 	rq->next = NULL;
 	svc->current = rq;
 	signq_started(&svc->fair, rq->site, now);
+	stamp(&rq->marks[MK_STARTED]);
 	start(rq);
 }
 
@@ -1078,6 +1168,8 @@ struct sign_pending *sign_submit(struct signsvc *svc, const struct sign_peer *p,
 	           EVP_sha256(), NULL);
 	rq->done_cb = cb;
 	rq->ud = ud;
+	rq->marks[MK_RECEIVED] = a->received;
+	stamp(&rq->marks[MK_QUEUED]);
 	return enqueue(svc, rq);
 }
 
