@@ -663,8 +663,9 @@ struct sign_job {
 	uint8_t *cert;
 	size_t cert_len;
 	int tries;
-	bool verified; /* the PIN was accepted: a later failure is the card's or ours, not the user's */
-	uint8_t *out;  /* CMS DER (OPENSSL_free) or raw signature (in raw[]) */
+	bool reset_first; /* a PKCS#11 application holds the card's login: reset it before our VERIFY */
+	bool verified;    /* the PIN was accepted: a later failure is the card's or ours, not the user's */
+	uint8_t *out;     /* CMS DER (OPENSSL_free) or raw signature (in raw[]) */
 	size_t out_len;
 	uint8_t raw[512];
 	struct reader_card *card; /* during run only */
@@ -698,8 +699,18 @@ static int sign_job_run(struct reader_job *rj, struct reader_card *card)
 	int r, e;
 
 	j->card = card;
-	/* Whoever holds the card's login, ours starts from none. */
-	r = pin_verify_on_card(card->driver, &card->t, true, &j->pin, &j->tries);
+	stamp(&j->marks[MK_CARD_RUN]);
+	/* Ours starts from no one else's login. Every signature here ends with a reset, so only a PKCS#11
+	 * application's login can be on the card (the slot's owner): then the card is reset first, as
+	 * p11.c does between applications. The VERIFY that follows decides alone whether we sign. */
+	r = pin_verify_on_card(card->driver, &card->t, j->reset_first, &j->pin, &j->tries);
+	if (r == CARD_E_PIN_INCORRECT || r == CARD_E_PIN_LOCKED) {
+		/* Some cards keep an earlier login after a wrong PIN (a program outside imzad may have made
+		 * it): a refused signature leaves no login behind either. */
+		e = card->driver->logout(&card->t);
+		if (e < 0)
+			log_warning("card: logout after a wrong PIN failed: %s", strerror(-e));
+	}
 	if (r < 0)
 		return r;
 	j->verified = true;
@@ -819,6 +830,7 @@ static void start_card(struct sign_pending *rq, struct pin_secret *pin)
 	j->pin = *pin;
 	*pin = (struct pin_secret){0};
 	j->key = f.key->key;
+	j->reset_first = f.slot->owner_app != 0;
 	rq->step = ST_CARD;
 	reader_submit(f.slot->reader, &j->rj);
 }
