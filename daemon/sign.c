@@ -31,6 +31,8 @@
  * signature still shows its own PIN dialog with the content). */
 #define ONCE_MEMORY_S 120
 #define MEMORY_SLOTS 16
+/* Certificates whose facts are kept (cert_facts): a few cards' signing certificates. */
+#define FACTS_SLOTS 8
 
 enum req_kind { REQ_CONSENT, REQ_SIGN };
 
@@ -97,6 +99,16 @@ struct sign_pending {
 
 struct dialog_task;
 
+/* What the requests need of a certificate, parsed once (a parse costs about 0.2 ms and a signature
+ * needed four): kept under the SHA-256 of its DER, which names one DER only, so an entry never goes
+ * stale. */
+struct cert_facts {
+	uint8_t sha256[32];
+	uint64_t last; /* 0: a free slot; else the turn of its last use, the oldest goes first */
+	bool signing;  /* certinfo_for_signatures; false for DER that does not parse */
+	char subject[sizeof(((struct certinfo *)0)->subject)]; /* "" for DER that does not parse */
+};
+
 struct signsvc {
 	struct daemon *d;
 	char *pinentry;
@@ -110,6 +122,8 @@ struct signsvc {
 		time_t until;
 	} once[MEMORY_SLOTS];
 	struct event *kick;
+	struct cert_facts facts[FACTS_SLOTS];
+	uint64_t facts_turn;
 };
 
 /* ---- the outcome ---- */
@@ -530,15 +544,47 @@ static int each_absent_token(struct signsvc *svc, int (*cb)(void *ud, const stru
 	return cache_list(svc->d->cache, absent_entry, &w);
 }
 
-/* A certificate a web page may name: its keyUsage has nonRepudiation (certinfo.h). */
-static bool for_signatures(const struct token_object *cert)
+/* The certificate's facts, parsed on first use; NULL without a DER (or memory for its digest). */
+static const struct cert_facts *cert_facts(struct signsvc *svc, const struct token_object *cert)
 {
 	const struct token_attr *der = token_attr(cert, CKA_VALUE);
+	struct cert_facts *f = NULL;
+	struct certinfo ci;
+	uint8_t h[32];
 
-	return der && certinfo_der_for_signatures(der->value, der->len);
+	if (der == NULL || EVP_Digest(der->value, der->len, h, NULL, EVP_sha256(), NULL) != 1)
+		return NULL;
+	for (size_t i = 0; i < FACTS_SLOTS; i++) {
+		struct cert_facts *c = &svc->facts[i];
+
+		if (c->last != 0 && memcmp(c->sha256, h, sizeof(h)) == 0) {
+			c->last = ++svc->facts_turn;
+			return c;
+		}
+		if (f == NULL || c->last < f->last)
+			f = c;
+	}
+	memcpy(f->sha256, h, sizeof(h));
+	f->last = ++svc->facts_turn;
+	f->signing = false;
+	f->subject[0] = '\0';
+	if (certinfo_parse(der->value, der->len, &ci) == 0) {
+		f->signing = certinfo_for_signatures(&ci);
+		memcpy(f->subject, ci.subject, sizeof(f->subject));
+	}
+	return f;
+}
+
+/* A certificate a web page may name: its keyUsage has nonRepudiation (certinfo.h). */
+static bool for_signatures(struct signsvc *svc, const struct token_object *cert)
+{
+	const struct cert_facts *f = cert_facts(svc, cert);
+
+	return f != NULL && f->signing;
 }
 
 struct known_check {
+	struct signsvc *svc;
 	const uint8_t *id;
 	bool found;
 	bool signing;
@@ -551,7 +597,7 @@ static int known_check_cb(void *ud, const struct token *t)
 
 	if (cert) {
 		k->found = true;
-		k->signing = for_signatures(cert);
+		k->signing = for_signatures(k->svc, cert);
 		return -1;
 	}
 	return 0;
@@ -559,7 +605,7 @@ static int known_check_cb(void *ud, const struct token *t)
 
 static bool cert_known(struct signsvc *svc, const uint8_t id[32])
 {
-	struct known_check k = {id, false, false};
+	struct known_check k = {svc, id, false, false};
 
 	each_absent_token(svc, known_check_cb, &k);
 	return k.found;
@@ -569,11 +615,11 @@ static bool cert_known(struct signsvc *svc, const uint8_t id[32])
  * tell: 1 yes, 0 no (a key for authentication, key management…), -ENOENT no card holds it. */
 static int web_may_sign(struct signsvc *svc, const uint8_t id[32])
 {
-	struct known_check k = {id, false, false};
+	struct known_check k = {svc, id, false, false};
 	struct found f;
 
 	if (find_present(svc, id, &f))
-		return for_signatures(f.cert) ? 1 : 0;
+		return for_signatures(svc, f.cert) ? 1 : 0;
 	each_absent_token(svc, known_check_cb, &k);
 	if (!k.found)
 		return -ENOENT;
@@ -581,6 +627,7 @@ static int web_may_sign(struct signsvc *svc, const uint8_t id[32])
 }
 
 struct list_walk {
+	struct signsvc *svc;
 	int (*cb)(void *ud, const struct sign_cert *c);
 	void *ud;
 	const char *reader;
@@ -607,7 +654,7 @@ static int list_token(void *ud, const struct token *t)
 		char lbl[128];
 		int r;
 
-		if (o->cls != CKO_CERTIFICATE || der == NULL || !for_signatures(o) || !has_key(t, o))
+		if (o->cls != CKO_CERTIFICATE || der == NULL || !for_signatures(w->svc, o) || !has_key(t, o))
 			continue;
 		if (EVP_Digest(der->value, der->len, c.id, NULL, EVP_sha256(), NULL) != 1)
 			return -ENOMEM;
@@ -625,7 +672,7 @@ static int list_token(void *ud, const struct token *t)
 
 int sign_list_certs(struct signsvc *svc, int (*cb)(void *ud, const struct sign_cert *c), void *ud)
 {
-	struct list_walk w = {cb, ud, NULL, true};
+	struct list_walk w = {svc, cb, ud, NULL, true};
 	int r;
 
 	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++) {
@@ -840,12 +887,11 @@ static void start_card(struct sign_pending *rq, struct pin_secret *pin)
 static void ask_pin(struct sign_pending *rq, const struct found *f)
 {
 	struct signsvc *svc = rq->svc;
-	const struct token_attr *der = token_attr(f->cert, CKA_VALUE);
-	struct certinfo ci;
+	const struct cert_facts *facts = cert_facts(svc, f->cert);
 	struct dialog_request d = {
 	        .origin = peer_name(&rq->peer),
 	        .web = web_origin(&rq->peer),
-	        .subject = ci.subject,
+	        .subject = facts ? facts->subject : "",
 	        .content = rq->content,
 	        .len = rq->args.len,
 	        .is_text = rq->args.is_text,
@@ -853,8 +899,6 @@ static void ask_pin(struct sign_pending *rq, const struct found *f)
 	        .timeout_s = DIALOG_TIMEOUT_S,
 	};
 
-	if (der == NULL || certinfo_parse(der->value, der->len, &ci) < 0)
-		ci.subject[0] = '\0';
 	rq->slot = f->slot->id;
 	rq->card_seq = f->slot->card_seq;
 	rq->step = ST_PIN;
@@ -884,7 +928,7 @@ static void look_for_card(struct sign_pending *rq)
 		if (rq->timer)
 			event_del(rq->timer);
 		/* A card that came while the request waited: its key is checked as the door checked known ones. */
-		if (rq->peer.web && !for_signatures(f.cert)) {
+		if (rq->peer.web && !for_signatures(rq->svc, f.cert)) {
 			finish_err(rq, SIGN_E_KEY_NOT_ALLOWED, -1);
 			return;
 		}
