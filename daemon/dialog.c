@@ -891,7 +891,10 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 	} else if (pin.len == 0) {
 		r = -EINVAL;
 	} else {
-		*ret = pin;
+		if (rq->pin_read != NULL)
+			rq->pin_read(rq->pin_read_ud, &pin);
+		else
+			*ret = pin;
 		pin = (struct pin_secret){0};
 		r = 0;
 	}

@@ -39,6 +39,11 @@ struct dialog_request {
 	                     * locks the card */
 	unsigned timeout_s; /* the dialog closes itself after this (pinentry's SETTIMEOUT); 0: none */
 	struct dialog_times *times; /* filled in when not NULL */
+	/* When not NULL, dialog_pin hands the PIN to pin_read (on the calling thread) as soon as it is
+	 * read, before the program is closed, so that the caller goes on while the program exits; it
+	 * then returns 0 with *ret left empty, once the program is reaped as always. */
+	void (*pin_read)(void *ud, struct pin_secret *pin);
+	void *pin_read_ud;
 };
 
 /* Asks whether origin may use imza: one CONFIRM with the buttons "Bu seferlik izin ver" (OK: once),
@@ -47,6 +52,6 @@ struct dialog_request {
  * 0 and *ret set; -ETIMEDOUT; -ENOENT when the program cannot be started; -EIO/-EPROTO when it fails. */
 int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret);
 /* Shows origin, subject and content and asks for the PIN. 0 with the PIN in *ret (locked memory; the
- * caller wipes it with pin_secret_wipe); -ECANCELED (also when the user does not confirm the last try:
+ * caller wipes it with pin_secret_wipe), or given to rq->pin_read; -ECANCELED (also when the user does not confirm the last try:
  * no PIN was asked); -ETIMEDOUT; -ENOENT; -EIO/-EPROTO; -E2BIG for a PIN over PIN_MAX_LEN bytes. */
 int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret);

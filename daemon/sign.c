@@ -47,8 +47,7 @@ enum sign_mark {
 	MK_THREAD,       /* the dialog thread runs */
 	MK_SPAWNED,      /* the pinentry is up (its greeting read) */
 	MK_ASKED,        /* texts and buttons sent, GETPIN sent */
-	MK_ANSWERED,     /* the PIN read */
-	MK_CLOSED,       /* the pinentry gone */
+	MK_ANSWERED,     /* the PIN read (the pinentry closes meanwhile, off this path) */
 	MK_PIN,          /* the PIN on the main loop */
 	MK_CARD_RUN,     /* the card's worker runs the job (inside its PC/SC transaction) */
 	MK_VERIFIED,     /* the card took the PIN */
@@ -63,10 +62,9 @@ enum sign_mark {
 };
 
 static const char *const mark_names[MK_COUNT] = {
-        "received",     "request",      "queue",       "consent",      "dialog_thread",
-        "dialog_spawn", "dialog_texts", "dialog_pin",  "dialog_close", "dialog_back",
-        "to_card",      "verify",       "cades_setup", "card_sign",    "cades_finish",
-        "reset",        "card_back",    "audit",       "answer",
+        "received",     "request",      "queue",       "consent",   "dialog_thread", "dialog_spawn",
+        "dialog_texts", "dialog_pin",   "dialog_back", "to_card",   "verify",        "cades_setup",
+        "card_sign",    "cades_finish", "reset",       "card_back", "audit",         "answer",
 };
 
 static void stamp(double *at)
@@ -309,6 +307,8 @@ struct dialog_task {
 	pthread_mutex_t mu;
 	bool orphan;   /* the service is gone: the thread frees the task */
 	bool finished; /* the thread is done with the dialog (its done event may never run now) */
+	bool answered; /* the PIN went to the main loop before the pinentry was closed (pin_read) */
+	bool loop_done; /* the main loop is done with it while the pinentry still closes: the thread frees it */
 	enum dialog_kind kind;
 	struct dialog_request rq;
 	char *program, *origin, *subject;
@@ -338,24 +338,44 @@ static void task_free(struct dialog_task *t)
 	free(t);
 }
 
+/* The PIN read: it goes to the main loop now, and the card starts, while the pinentry exits. */
+static void pin_read(void *ud, struct pin_secret *pin)
+{
+	struct dialog_task *t = ud;
+
+	pthread_mutex_lock(&t->mu);
+	t->pin = *pin;
+	*pin = (struct pin_secret){0};
+	t->result = 0;
+	t->answered = true;
+	if (!t->orphan)
+		event_active(t->done, 0, 0);
+	/* From here the main loop reads result and pin; the thread writes neither again. */
+	pthread_mutex_unlock(&t->mu);
+}
+
 static void *dialog_thread(void *arg)
 {
 	struct dialog_task *t = arg;
-	bool orphan;
+	struct pin_secret none = {0};
+	bool free_it;
+	int r;
 
 	stamp(&t->thread_at);
 	if (t->kind == DLG_CONSENT)
-		t->result = dialog_consent(&t->rq, &t->consent);
+		r = dialog_consent(&t->rq, &t->consent);
 	else
-		t->result = dialog_pin(&t->rq, &t->pin);
+		r = dialog_pin(&t->rq, &none); /* a PIN goes to pin_read, never here */
 	pthread_mutex_lock(&t->mu);
-	orphan = t->orphan;
+	if (!t->answered)
+		t->result = r;
+	free_it = t->orphan || t->loop_done;
 	t->finished = true;
-	if (!orphan)
+	if (!free_it && !t->answered)
 		event_active(t->done, 0, 0);
-	/* After this unlock the task is the main loop's: the thread touches nothing of it any more. */
+	/* After this unlock the task is the main loop's (or freed here): the thread touches nothing more. */
 	pthread_mutex_unlock(&t->mu);
-	if (orphan)
+	if (free_it)
 		task_free(t);
 	return NULL;
 }
@@ -368,21 +388,28 @@ static void on_dialog_done(evutil_socket_t fd, short what, void *arg)
 	struct dialog_task *t = arg;
 	struct signsvc *svc = t->svc;
 	struct sign_pending *rq = svc->current;
+	bool finished;
 
 	/* The thread activated us while holding the lock: wait for its unlock before the task goes. */
 	pthread_mutex_lock(&t->mu);
 	pthread_mutex_unlock(&t->mu);
 
 	svc->dialog = NULL;
-	if (rq == NULL) {
-		task_free(t);
-		return;
-	}
-	if (t->kind == DLG_CONSENT)
+	if (rq != NULL && t->kind == DLG_CONSENT)
 		on_consent_done(rq, t);
-	else
+	else if (rq != NULL)
 		on_pin_done(rq, t);
-	task_free(t);
+	/* A PIN that came early: the thread may still be closing the pinentry, and then frees the task. */
+	pthread_mutex_lock(&t->mu);
+	finished = t->finished;
+	if (!finished) {
+		event_free(t->done);
+		t->done = NULL;
+		t->loop_done = true;
+	}
+	pthread_mutex_unlock(&t->mu);
+	if (finished)
+		task_free(t);
 }
 
 static char *dup_or_null(const char *s)
@@ -423,6 +450,8 @@ static int start_dialog(struct signsvc *svc, enum dialog_kind kind, const struct
 	t->rq.subject = t->subject;
 	t->rq.content = t->content;
 	t->rq.times = &t->times;
+	t->rq.pin_read = pin_read;
+	t->rq.pin_read_ud = t;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	e = pthread_create(&th, &attr, dialog_thread, t);
@@ -1002,7 +1031,6 @@ static void on_pin_done(struct sign_pending *rq, struct dialog_task *t)
 	rq->marks[MK_SPAWNED] = t->times.started;
 	rq->marks[MK_ASKED] = t->times.asked;
 	rq->marks[MK_ANSWERED] = t->times.answered;
-	rq->marks[MK_CLOSED] = t->times.closed;
 	stamp(&rq->marks[MK_PIN]);
 	/* A dialog the user cancelled (or left): the site's next one waits, longer each time, so a page
 	 * cannot put dialogs in front of the user back to back. */

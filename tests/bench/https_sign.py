@@ -12,7 +12,8 @@ rounds.
 Where the web signature's time goes comes from imzad's own timing lines (imzad --verbose, daemon/sign.c:
 "sign timing (ms)"), one per signature: each step's median is printed, and "outside" is what the client
 saw beyond imzad's signing service (TLS, HTTP and JSON on both sides). The dialog process is the
-pinentry's life as imzad waits for it: started, texts and buttons, the PIN, closed.
+pinentry's life as imzad waits for it: started, texts and buttons, the PIN (it exits while the card
+signs).
 
 Usage: https_sign.py ROUNDS K. Environment: a stack's (IMZA_HTTPS_URL, IMZA_LOCAL_CA, IMZA_PIN,
 IMZA_MODULE, IMZA_STACK_DIR, IMZA_CARD_DIR), IMZA_P11BENCH (tests/bench/p11bench) and, for a sanitizer
@@ -33,8 +34,9 @@ HOST, PORT = URL.split("//", 1)[1].rsplit(":", 1)
 ORIGIN = "https://bench.example"
 LOG = os.path.join(os.environ["IMZA_STACK_DIR"], "imzad.log")
 APDU_LOG = os.path.join(os.environ["IMZA_CARD_DIR"], "apdu.log")
-# The steps of daemon/sign.c's timing line; the dialog process's are the pinentry's life.
-DIALOG_STEPS = ("dialog_spawn", "dialog_texts", "dialog_pin", "dialog_close")
+# The steps of daemon/sign.c's timing line that are the pinentry's life as imzad waits for it (it
+# closes while the card signs).
+DIALOG_STEPS = ("dialog_spawn", "dialog_texts", "dialog_pin")
 
 
 def pct(xs, p):

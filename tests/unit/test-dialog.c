@@ -397,6 +397,50 @@ static void test_pin_is_returned_exactly_in_a_locked_page(void **state)
 	free_log(&lg);
 }
 
+struct early {
+	struct pin_secret pin;
+	int calls;
+	bool child_alive; /* the pinentry had not exited yet when the PIN came */
+};
+
+static void take_pin(void *ud, struct pin_secret *pin)
+{
+	struct early *e = ud;
+
+	e->calls++;
+	e->pin = *pin;
+	*pin = (struct pin_secret){0};
+	e->child_alive = waitpid(-1, NULL, WNOHANG) == 0;
+}
+
+/* With pin_read, the PIN is handed over while the pinentry is still there (the caller goes on while it
+ * closes), in its locked page; dialog_pin still returns only once the program is reaped, *ret empty. */
+static void test_pin_read_gets_the_pin_before_the_pinentry_closes(void **state)
+{
+	struct dialog_request rq = text_request("Beyan: bilgilerim doğrudur.");
+	struct pin_secret pin = {0};
+	struct early e = {0};
+
+	rq.pin_read = take_pin;
+	rq.pin_read_ud = &e;
+	write_script("pin 123456\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	assert_no_child_left();
+	assert_null(pin.page);
+	assert_int_equal(e.calls, 1);
+	assert_true(e.child_alive);
+	assert_int_equal(e.pin.len, 6);
+	assert_memory_equal(e.pin.page, "123456", 6);
+	assert_page_locked_and_not_dumped(e.pin.page);
+	pin_secret_wipe(&e.pin);
+
+	/* A cancelled dialog hands over nothing. */
+	write_script("pin cancel\n");
+	assert_int_equal(dialog_pin(&rq, &pin), -ECANCELED);
+	assert_no_child_left();
+	assert_int_equal(e.calls, 1);
+}
+
 static void test_pin_with_special_characters_is_decoded(void **state)
 {
 	struct dialog_request rq = text_request("x");
@@ -1155,6 +1199,8 @@ int main(int argc, char **argv)
 	        cmocka_unit_test_setup_teardown(test_missing_program_is_enoent, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bare_name_is_found_through_path, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_pinentry_dying_mid_dialog_fails_and_is_reaped, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_pin_read_gets_the_pin_before_the_pinentry_closes, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_pinentry_gets_its_pipes_and_nothing_else, setup,
 	                                        teardown),
