@@ -48,7 +48,7 @@ static int spawn_pipe(assuan_context_t ctx, assuan_fd_t fd[2], int inherit_idx)
 	return pipe2(fd, O_CLOEXEC);
 }
 
-static int spawn(assuan_context_t ctx, pid_t *r_pid, const char *name, const char **argv, assuan_fd_t fd_in,
+static int spawn(assuan_context_t ctx, pid_t *ret_pid, const char *name, const char **argv, assuan_fd_t fd_in,
                  assuan_fd_t fd_out, assuan_fd_t *fd_child_list, void (*atfork)(void *opaque, int reserved),
                  void *atforkvalue, unsigned int flags)
 {
@@ -105,7 +105,7 @@ static int spawn(assuan_context_t ctx, pid_t *r_pid, const char *name, const cha
 		errno = e;
 		return -1;
 	}
-	*r_pid = pid;
+	*ret_pid = pid;
 	return 0;
 }
 

@@ -71,6 +71,7 @@ static void stamp(double *at)
 {
 	*at = signq_now();
 }
+
 enum req_step { ST_QUEUED, ST_CONSENT, ST_WAIT_CARD, ST_PIN, ST_CARD };
 
 struct sign_pending {
