@@ -15,6 +15,7 @@
  * no private key object exists in the daemon, and the card's answer is checked before it is used. */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,66 @@
 #include <openssl/x509.h>
 
 #include "daemon/cades.h"
+
+/* The certificates parsed last, kept: a signer's certificate is the same from one signature to the next,
+ * and its parse (the key through OpenSSL's decoders) costs more than the rest of the CMS. The readers'
+ * workers sign at the same time, hence the lock; each signature holds its own reference. A DER is looked
+ * up by its bytes, so an entry is never another certificate's. */
+#define CERT_CACHE_SLOTS 4
+
+static struct cert_slot {
+	uint8_t *der;
+	size_t len;
+	X509 *x;
+	uint64_t last; /* 0: free; else the turn of its last use, the oldest goes first */
+} cert_cache[CERT_CACHE_SLOTS];
+static pthread_mutex_t cert_cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t cert_cache_turn;
+
+/* The certificate of exactly these bytes (a reference: X509_free it), or NULL. */
+static X509 *cert_get(const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	struct cert_slot *victim = NULL;
+	uint8_t *copy;
+	X509 *x = NULL;
+
+	pthread_mutex_lock(&cert_cache_mu);
+	for (size_t i = 0; i < CERT_CACHE_SLOTS && x == NULL; i++) {
+		struct cert_slot *c = &cert_cache[i];
+
+		if (c->last != 0 && c->len == len && memcmp(c->der, der, len) == 0 &&
+		    X509_up_ref(c->x) == 1) {
+			c->last = ++cert_cache_turn;
+			x = c->x;
+		}
+	}
+	pthread_mutex_unlock(&cert_cache_mu);
+	if (x != NULL)
+		return x;
+
+	x = d2i_X509(NULL, &p, (long)len);
+	if (x == NULL || p != der + len) {
+		X509_free(x);
+		return NULL;
+	}
+	/* Kept only when it can be: a certificate not kept is still used. */
+	copy = malloc(len);
+	if (copy == NULL || X509_up_ref(x) != 1) {
+		free(copy);
+		return x;
+	}
+	memcpy(copy, der, len);
+	pthread_mutex_lock(&cert_cache_mu);
+	for (size_t i = 0; i < CERT_CACHE_SLOTS; i++)
+		if (victim == NULL || cert_cache[i].last < victim->last)
+			victim = &cert_cache[i];
+	X509_free(victim->x);
+	free(victim->der);
+	*victim = (struct cert_slot){copy, len, x, ++cert_cache_turn};
+	pthread_mutex_unlock(&cert_cache_mu);
+	return x;
+}
 
 struct der_item {
 	uint8_t *der;
@@ -203,7 +264,6 @@ int cades_sign(const uint8_t *content, size_t len, bool detached, const uint8_t 
                const struct cades_signer *signer, uint8_t **ret_der, size_t *ret_len)
 {
 	static const uint8_t empty[1];
-	const unsigned char *p = cert_der;
 	X509 *cert = NULL;
 	EVP_PKEY *pub;
 	CMS_ContentInfo *cms = NULL;
@@ -221,8 +281,8 @@ int cades_sign(const uint8_t *content, size_t len, bool detached, const uint8_t 
 	if (!content)
 		content = empty;
 
-	cert = d2i_X509(NULL, &p, (long)cert_len);
-	if (!cert || p != cert_der + cert_len) {
+	cert = cert_get(cert_der, cert_len);
+	if (!cert) {
 		r = -EINVAL;
 		goto out;
 	}

@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <assuan.h>
 #include <gpg-error.h>
 #include <openssl/evp.h>
 
+#include "daemon/dialog-spawn.h"
 #include "daemon/dialog.h"
 #include "daemon/log.h"
 #include "daemon/pin.h"
@@ -430,6 +432,20 @@ static int put_binary(struct line *l, const uint8_t *s, size_t n, size_t budget)
 
 /* ---- the pinentry process ---- */
 
+static void stamp(double *at)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	*at = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define STAMP(rq, step)                            \
+	do {                                       \
+		if ((rq)->times != NULL)           \
+			stamp(&(rq)->times->step); \
+	} while (0)
+
 static bool is_executable(const char *path)
 {
 	struct stat st;
@@ -489,9 +505,10 @@ static int dialog_open(const struct dialog_request *rq, assuan_context_t *ret_ct
 	err = assuan_new_ext(&ctx, GPG_ERR_SOURCE_USER_1, &hooks, no_log, NULL);
 	if (err)
 		return -ENOMEM;
+	assuan_ctx_set_system_hooks(ctx, dialog_spawn_hooks());
 	argv[0] = rq->program;
 	argv[1] = NULL;
-	/* The child gets our environment (execv), so DISPLAY, WAYLAND_DISPLAY, DBUS… reach it as they are. */
+	/* The child gets our environment (dialog-spawn.c), so DISPLAY, WAYLAND_DISPLAY, DBUS… reach it as they are. */
 	err = assuan_pipe_connect(ctx, path, argv, NULL, NULL, NULL, 0);
 	if (err) {
 		log_failure(rq, "start", err);
@@ -499,6 +516,7 @@ static int dialog_open(const struct dialog_request *rq, assuan_context_t *ret_ct
 		assuan_release(ctx); /* a failed connect has already reaped the child */
 		return r == -ENOMEM ? r : -EIO;
 	}
+	STAMP(rq, started);
 	*ret_ctx = ctx;
 	return 0;
 }
@@ -677,7 +695,9 @@ int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret)
 	if (r < 0)
 		goto out;
 
+	STAMP(rq, asked);
 	err = assuan_transact(ctx, "CONFIRM", NULL, NULL, NULL, NULL, NULL, NULL);
+	STAMP(rq, answered);
 	switch (gpg_err_code(err)) {
 	case GPG_ERR_NO_ERROR:
 		*ret = DIALOG_ONCE;
@@ -704,6 +724,7 @@ int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret)
 	}
 out:
 	dialog_close(ctx);
+	STAMP(rq, closed);
 	return r;
 }
 
@@ -854,9 +875,11 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 	r = pin_secret_set(&pin, none, 0);
 	if (r < 0)
 		goto out;
+	STAMP(rq, asked);
 	assuan_begin_confidential(ctx);
 	err = assuan_transact(ctx, "GETPIN", pin_data, &sink, NULL, NULL, NULL, NULL);
 	assuan_end_confidential(ctx);
+	STAMP(rq, answered);
 	if (sink.too_long) {
 		r = -E2BIG;
 	} else if (err) {
@@ -868,12 +891,16 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 	} else if (pin.len == 0) {
 		r = -EINVAL;
 	} else {
-		*ret = pin;
+		if (rq->pin_read != NULL)
+			rq->pin_read(rq->pin_read_ud, &pin);
+		else
+			*ret = pin;
 		pin = (struct pin_secret){0};
 		r = 0;
 	}
 out:
 	pin_secret_wipe(&pin);
 	dialog_close(ctx);
+	STAMP(rq, closed);
 	return r;
 }

@@ -14,6 +14,15 @@
 
 enum dialog_consent { DIALOG_DENY, DIALOG_ONCE, DIALOG_ALWAYS };
 
+/* Where a dialog's time went (CLOCK_MONOTONIC seconds, 0 for a step not reached), for the signing
+ * service's timings (imzad --verbose, make bench). */
+struct dialog_times {
+	double started;  /* the program is up: its greeting read */
+	double asked;    /* the question (CONFIRM or GETPIN) sent, after the texts and buttons */
+	double answered; /* its answer read */
+	double closed;   /* the program gone (reaped) */
+};
+
 struct dialog_request {
 	const char *program;    /* pinentry to run: an absolute path, or a name looked up in PATH */
 	const char *origin;     /* who asks: a web origin, or a local program's description */
@@ -29,6 +38,12 @@ struct dialog_request {
 	                     * dialog first asks the user to confirm, in plain words, that a wrong PIN now
 	                     * locks the card */
 	unsigned timeout_s; /* the dialog closes itself after this (pinentry's SETTIMEOUT); 0: none */
+	struct dialog_times *times; /* filled in when not NULL */
+	/* When not NULL, dialog_pin hands the PIN to pin_read (on the calling thread) as soon as it is
+	 * read, before the program is closed, so that the caller goes on while the program exits; it
+	 * then returns 0 with *ret left empty, once the program is reaped as always. */
+	void (*pin_read)(void *ud, struct pin_secret *pin);
+	void *pin_read_ud;
 };
 
 /* Asks whether origin may use imza: one CONFIRM with the buttons "Bu seferlik izin ver" (OK: once),
@@ -37,6 +52,6 @@ struct dialog_request {
  * 0 and *ret set; -ETIMEDOUT; -ENOENT when the program cannot be started; -EIO/-EPROTO when it fails. */
 int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret);
 /* Shows origin, subject and content and asks for the PIN. 0 with the PIN in *ret (locked memory; the
- * caller wipes it with pin_secret_wipe); -ECANCELED (also when the user does not confirm the last try:
+ * caller wipes it with pin_secret_wipe), or given to rq->pin_read; -ECANCELED (also when the user does not confirm the last try:
  * no PIN was asked); -ETIMEDOUT; -ENOENT; -EIO/-EPROTO; -E2BIG for a PIN over PIN_MAX_LEN bytes. */
 int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret);

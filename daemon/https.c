@@ -99,9 +99,10 @@ struct hreq {
 	enum sign_format format;
 	bool detached;
 	struct sign_pending *pending;
-	bool in_call;  /* inside sign_submit / sign_consent */
-	bool answered; /* its answer went out */
-	bool watched;  /* the connection's callbacks are ours */
+	bool in_call;    /* inside sign_submit / sign_consent */
+	bool answered;   /* its answer went out */
+	bool watched;    /* the connection's callbacks are ours */
+	double received; /* when the whole request was there (CLOCK_MONOTONIC s), for the signing timings */
 };
 
 struct https_server {
@@ -724,6 +725,7 @@ static void handle_sign(struct hreq *r)
 	}
 	r->format = rq.args.format;
 	r->detached = rq.args.detached;
+	rq.args.received = r->received;
 	peer = peer_of(r);
 	r->in_call = true;
 	p = sign_submit(r->h->svc, &peer, &rq.args, on_signed, r);
@@ -805,6 +807,15 @@ static void describe(struct hreq *r, enum evhttp_cmd_type cmd, const char *path)
 	r->what[n] = '\0';
 }
 
+/* CLOCK_MONOTONIC seconds, as the signing service's timings count (signq_now). */
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
 	struct https_server *h = arg;
@@ -820,6 +831,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	struct https_conn *conn;
 	struct hreq *r;
 	int decision, origin_e;
+	double received = mono_now();
 
 	/* Only what came through TLS is answered (see make_bev). */
 	if (bev == NULL || bufferevent_openssl_get_ssl(bev) == NULL) {
@@ -846,6 +858,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 	r->h = h;
 	r->req = req;
+	r->received = received;
 	describe(r, cmd, path);
 	origin = one_header(in, "Origin", &many_origins);
 	origin_e = many_origins ? -EINVAL : api_origin_check(origin);

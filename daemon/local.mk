@@ -24,6 +24,7 @@ daemon_libimzad_a_SOURCES = \
 	daemon/sign.c daemon/sign.h \
 	daemon/signq.c daemon/signq.h \
 	daemon/dialog.c daemon/dialog.h \
+	daemon/dialog-spawn.c daemon/dialog-spawn.h \
 	daemon/config.c daemon/config.h \
 	daemon/localca.c daemon/localca.h \
 	daemon/certinfo.c daemon/certinfo.h \

@@ -31,8 +31,47 @@
  * signature still shows its own PIN dialog with the content). */
 #define ONCE_MEMORY_S 120
 #define MEMORY_SLOTS 16
+/* Certificates whose facts are kept (cert_facts): a few cards' signing certificates. */
+#define FACTS_SLOTS 8
 
 enum req_kind { REQ_CONSENT, REQ_SIGN };
+
+/* Where a signature's time goes: a CLOCK_MONOTONIC stamp at each step (0: not reached), logged at its
+ * end (imzad --verbose), which make bench reads (tests/bench/https_sign.py). In order; each name is the
+ * step that ends at its stamp. */
+enum sign_mark {
+	MK_RECEIVED,     /* the request whole (HTTPS: before its checks and JSON), when the caller says */
+	MK_QUEUED,       /* sign_submit: parsed, checked, queued */
+	MK_STARTED,      /* its turn came */
+	MK_DIALOG,       /* consent settled, the PIN dialog's thread being started */
+	MK_THREAD,       /* the dialog thread runs */
+	MK_SPAWNED,      /* the pinentry is up (its greeting read) */
+	MK_ASKED,        /* texts and buttons sent, GETPIN sent */
+	MK_ANSWERED,     /* the PIN read (the pinentry closes meanwhile, off this path) */
+	MK_PIN,          /* the PIN on the main loop */
+	MK_CARD_RUN,     /* the card's worker runs the job (inside its PC/SC transaction) */
+	MK_VERIFIED,     /* the card took the PIN */
+	MK_DIGEST,       /* CMS set up: the signed attributes' digest ready for the card */
+	MK_CARD_SIGNED,  /* the card's signature */
+	MK_CMS,          /* the signature checked and the CMS written */
+	MK_RESET,        /* the card's login reset */
+	MK_CARD_DONE,    /* the result on the main loop */
+	MK_AUDITED,      /* the audit row written */
+	MK_ANSWERED_WEB, /* the answer handed to the requester (HTTPS: JSON built and queued) */
+	MK_COUNT
+};
+
+static const char *const mark_names[MK_COUNT] = {
+        "received",     "request",      "queue",       "consent",   "dialog_thread", "dialog_spawn",
+        "dialog_texts", "dialog_pin",   "dialog_back", "to_card",   "verify",        "cades_setup",
+        "card_sign",    "cades_finish", "reset",       "card_back", "audit",         "answer",
+};
+
+static void stamp(double *at)
+{
+	*at = signq_now();
+}
+
 enum req_step { ST_QUEUED, ST_CONSENT, ST_WAIT_CARD, ST_PIN, ST_CARD };
 
 struct sign_pending {
@@ -54,9 +93,20 @@ struct sign_pending {
 	/* Where the certificate was found, for the card job. */
 	CK_SLOT_ID slot;
 	uint64_t card_seq;
+	double marks[MK_COUNT];
 };
 
 struct dialog_task;
+
+/* What the requests need of a certificate, parsed once (a parse costs about 0.2 ms and a signature
+ * needed four): kept under the SHA-256 of its DER, which names one DER only, so an entry never goes
+ * stale. */
+struct cert_facts {
+	uint8_t sha256[32];
+	uint64_t last; /* 0: a free slot; else the turn of its last use, the oldest goes first */
+	bool signing;  /* certinfo_for_signatures; false for DER that does not parse */
+	char subject[sizeof(((struct certinfo *)0)->subject)]; /* "" for DER that does not parse */
+};
 
 struct signsvc {
 	struct daemon *d;
@@ -71,6 +121,8 @@ struct signsvc {
 		time_t until;
 	} once[MEMORY_SLOTS];
 	struct event *kick;
+	struct cert_facts facts[FACTS_SLOTS];
+	uint64_t facts_turn;
 };
 
 /* ---- the outcome ---- */
@@ -108,6 +160,32 @@ static void audit(struct signsvc *svc, struct sign_pending *rq, const char *resu
 		log_warning("audit: could not record a signature request of %s", peer_name(&rq->peer));
 }
 
+/* One debug line: each step's milliseconds, then the total. */
+static void log_timing(const struct sign_pending *rq)
+{
+	char line[640];
+	size_t n = 0;
+	double first = rq->marks[MK_RECEIVED] != 0 ? rq->marks[MK_RECEIVED] : rq->marks[MK_QUEUED];
+	double prev = first;
+
+	if (rq->kind != REQ_SIGN || rq->marks[MK_QUEUED] == 0)
+		return;
+	line[0] = '\0';
+	for (size_t i = MK_RECEIVED + 1; i < MK_COUNT && n < sizeof(line); i++) {
+		int k;
+
+		if (rq->marks[i] == 0)
+			continue;
+		k = snprintf(line + n, sizeof(line) - n, " %s=%.3f", mark_names[i],
+		             (rq->marks[i] - prev) * 1e3);
+		if (k < 0)
+			return;
+		n += (size_t)k;
+		prev = rq->marks[i];
+	}
+	log_debug("sign timing (ms) for %s:%s total=%.3f", peer_name(&rq->peer), line, (prev - first) * 1e3);
+}
+
 static void req_free(struct sign_pending *rq)
 {
 	if (rq->timer)
@@ -130,12 +208,15 @@ static void finish(struct sign_pending *rq, const struct sign_result *res, const
 		audit_result = res->err == SIGN_OK ? "ok" : why;
 	}
 	audit(svc, rq, rq->abandoned && res->err != SIGN_OK ? "abandoned" : audit_result);
+	stamp(&rq->marks[MK_AUDITED]);
 	if (!rq->abandoned) {
 		if (rq->kind == REQ_CONSENT)
 			rq->consent_cb(rq->ud, res->err);
 		else
 			rq->done_cb(rq->ud, res);
 	}
+	stamp(&rq->marks[MK_ANSWERED_WEB]);
+	log_timing(rq);
 	if (rq->kind == REQ_SIGN && res->err == SIGN_OK)
 		signq_signed(&svc->fair, rq->site);
 	if (svc->current == rq)
@@ -227,6 +308,8 @@ struct dialog_task {
 	pthread_mutex_t mu;
 	bool orphan;   /* the service is gone: the thread frees the task */
 	bool finished; /* the thread is done with the dialog (its done event may never run now) */
+	bool answered; /* the PIN went to the main loop before the pinentry was closed (pin_read) */
+	bool loop_done; /* the main loop is done with it while the pinentry still closes: the thread frees it */
 	enum dialog_kind kind;
 	struct dialog_request rq;
 	char *program, *origin, *subject;
@@ -236,6 +319,8 @@ struct dialog_task {
 	struct pin_secret pin;
 	struct event *done;
 	struct signsvc *svc;
+	double thread_at; /* when the thread began (timings) */
+	struct dialog_times times;
 };
 
 static void task_free(struct dialog_task *t)
@@ -254,23 +339,44 @@ static void task_free(struct dialog_task *t)
 	free(t);
 }
 
+/* The PIN read: it goes to the main loop now, and the card starts, while the pinentry exits. */
+static void pin_read(void *ud, struct pin_secret *pin)
+{
+	struct dialog_task *t = ud;
+
+	pthread_mutex_lock(&t->mu);
+	t->pin = *pin;
+	*pin = (struct pin_secret){0};
+	t->result = 0;
+	t->answered = true;
+	if (!t->orphan)
+		event_active(t->done, 0, 0);
+	/* From here the main loop reads result and pin; the thread writes neither again. */
+	pthread_mutex_unlock(&t->mu);
+}
+
 static void *dialog_thread(void *arg)
 {
 	struct dialog_task *t = arg;
-	bool orphan;
+	struct pin_secret none = {0};
+	bool free_it;
+	int r;
 
+	stamp(&t->thread_at);
 	if (t->kind == DLG_CONSENT)
-		t->result = dialog_consent(&t->rq, &t->consent);
+		r = dialog_consent(&t->rq, &t->consent);
 	else
-		t->result = dialog_pin(&t->rq, &t->pin);
+		r = dialog_pin(&t->rq, &none); /* a PIN goes to pin_read, never here */
 	pthread_mutex_lock(&t->mu);
-	orphan = t->orphan;
+	if (!t->answered)
+		t->result = r;
+	free_it = t->orphan || t->loop_done;
 	t->finished = true;
-	if (!orphan)
+	if (!free_it && !t->answered)
 		event_active(t->done, 0, 0);
-	/* After this unlock the task is the main loop's: the thread touches nothing of it any more. */
+	/* After this unlock the task is the main loop's (or freed here): the thread touches nothing more. */
 	pthread_mutex_unlock(&t->mu);
-	if (orphan)
+	if (free_it)
 		task_free(t);
 	return NULL;
 }
@@ -283,21 +389,28 @@ static void on_dialog_done(evutil_socket_t fd, short what, void *arg)
 	struct dialog_task *t = arg;
 	struct signsvc *svc = t->svc;
 	struct sign_pending *rq = svc->current;
+	bool finished;
 
 	/* The thread activated us while holding the lock: wait for its unlock before the task goes. */
 	pthread_mutex_lock(&t->mu);
 	pthread_mutex_unlock(&t->mu);
 
 	svc->dialog = NULL;
-	if (rq == NULL) {
-		task_free(t);
-		return;
-	}
-	if (t->kind == DLG_CONSENT)
+	if (rq != NULL && t->kind == DLG_CONSENT)
 		on_consent_done(rq, t);
-	else
+	else if (rq != NULL)
 		on_pin_done(rq, t);
-	task_free(t);
+	/* A PIN that came early: the thread may still be closing the pinentry, and then frees the task. */
+	pthread_mutex_lock(&t->mu);
+	finished = t->finished;
+	if (!finished) {
+		event_free(t->done);
+		t->done = NULL;
+		t->loop_done = true;
+	}
+	pthread_mutex_unlock(&t->mu);
+	if (finished)
+		task_free(t);
 }
 
 static char *dup_or_null(const char *s)
@@ -337,6 +450,9 @@ static int start_dialog(struct signsvc *svc, enum dialog_kind kind, const struct
 	t->rq.origin = t->origin;
 	t->rq.subject = t->subject;
 	t->rq.content = t->content;
+	t->rq.times = &t->times;
+	t->rq.pin_read = pin_read;
+	t->rq.pin_read_ud = t;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	e = pthread_create(&th, &attr, dialog_thread, t);
@@ -458,15 +574,47 @@ static int each_absent_token(struct signsvc *svc, int (*cb)(void *ud, const stru
 	return cache_list(svc->d->cache, absent_entry, &w);
 }
 
-/* A certificate a web page may name: its keyUsage has nonRepudiation (certinfo.h). */
-static bool for_signatures(const struct token_object *cert)
+/* The certificate's facts, parsed on first use; NULL without a DER (or memory for its digest). */
+static const struct cert_facts *cert_facts(struct signsvc *svc, const struct token_object *cert)
 {
 	const struct token_attr *der = token_attr(cert, CKA_VALUE);
+	struct cert_facts *f = NULL;
+	struct certinfo ci;
+	uint8_t h[32];
 
-	return der && certinfo_der_for_signatures(der->value, der->len);
+	if (der == NULL || EVP_Digest(der->value, der->len, h, NULL, EVP_sha256(), NULL) != 1)
+		return NULL;
+	for (size_t i = 0; i < FACTS_SLOTS; i++) {
+		struct cert_facts *c = &svc->facts[i];
+
+		if (c->last != 0 && memcmp(c->sha256, h, sizeof(h)) == 0) {
+			c->last = ++svc->facts_turn;
+			return c;
+		}
+		if (f == NULL || c->last < f->last)
+			f = c;
+	}
+	memcpy(f->sha256, h, sizeof(h));
+	f->last = ++svc->facts_turn;
+	f->signing = false;
+	f->subject[0] = '\0';
+	if (certinfo_parse(der->value, der->len, &ci) == 0) {
+		f->signing = certinfo_for_signatures(&ci);
+		memcpy(f->subject, ci.subject, sizeof(f->subject));
+	}
+	return f;
+}
+
+/* A certificate a web page may name: its keyUsage has nonRepudiation (certinfo.h). */
+static bool for_signatures(struct signsvc *svc, const struct token_object *cert)
+{
+	const struct cert_facts *f = cert_facts(svc, cert);
+
+	return f != NULL && f->signing;
 }
 
 struct known_check {
+	struct signsvc *svc;
 	const uint8_t *id;
 	bool found;
 	bool signing;
@@ -479,7 +627,7 @@ static int known_check_cb(void *ud, const struct token *t)
 
 	if (cert) {
 		k->found = true;
-		k->signing = for_signatures(cert);
+		k->signing = for_signatures(k->svc, cert);
 		return -1;
 	}
 	return 0;
@@ -487,7 +635,7 @@ static int known_check_cb(void *ud, const struct token *t)
 
 static bool cert_known(struct signsvc *svc, const uint8_t id[32])
 {
-	struct known_check k = {id, false, false};
+	struct known_check k = {svc, id, false, false};
 
 	each_absent_token(svc, known_check_cb, &k);
 	return k.found;
@@ -497,11 +645,11 @@ static bool cert_known(struct signsvc *svc, const uint8_t id[32])
  * tell: 1 yes, 0 no (a key for authentication, key management…), -ENOENT no card holds it. */
 static int web_may_sign(struct signsvc *svc, const uint8_t id[32])
 {
-	struct known_check k = {id, false, false};
+	struct known_check k = {svc, id, false, false};
 	struct found f;
 
 	if (find_present(svc, id, &f))
-		return for_signatures(f.cert) ? 1 : 0;
+		return for_signatures(svc, f.cert) ? 1 : 0;
 	each_absent_token(svc, known_check_cb, &k);
 	if (!k.found)
 		return -ENOENT;
@@ -509,6 +657,7 @@ static int web_may_sign(struct signsvc *svc, const uint8_t id[32])
 }
 
 struct list_walk {
+	struct signsvc *svc;
 	int (*cb)(void *ud, const struct sign_cert *c);
 	void *ud;
 	const char *reader;
@@ -535,7 +684,7 @@ static int list_token(void *ud, const struct token *t)
 		char lbl[128];
 		int r;
 
-		if (o->cls != CKO_CERTIFICATE || der == NULL || !for_signatures(o) || !has_key(t, o))
+		if (o->cls != CKO_CERTIFICATE || der == NULL || !for_signatures(w->svc, o) || !has_key(t, o))
 			continue;
 		if (EVP_Digest(der->value, der->len, c.id, NULL, EVP_sha256(), NULL) != 1)
 			return -ENOMEM;
@@ -553,7 +702,7 @@ static int list_token(void *ud, const struct token *t)
 
 int sign_list_certs(struct signsvc *svc, int (*cb)(void *ud, const struct sign_cert *c), void *ud)
 {
-	struct list_walk w = {cb, ud, NULL, true};
+	struct list_walk w = {svc, cb, ud, NULL, true};
 	int r;
 
 	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++) {
@@ -591,11 +740,13 @@ struct sign_job {
 	uint8_t *cert;
 	size_t cert_len;
 	int tries;
-	bool verified; /* the PIN was accepted: a later failure is the card's or ours, not the user's */
-	uint8_t *out;  /* CMS DER (OPENSSL_free) or raw signature (in raw[]) */
+	bool reset_first; /* a PKCS#11 application holds the card's login: reset it before our VERIFY */
+	bool verified;    /* the PIN was accepted: a later failure is the card's or ours, not the user's */
+	uint8_t *out;     /* CMS DER (OPENSSL_free) or raw signature (in raw[]) */
 	size_t out_len;
 	uint8_t raw[512];
 	struct reader_card *card; /* during run only */
+	double marks[MK_COUNT];   /* the worker's steps (timings) */
 };
 
 static int card_sign_digest(void *ud, const uint8_t *digest, size_t len, uint8_t *sig, size_t cap,
@@ -608,10 +759,13 @@ static int card_sign_digest(void *ud, const uint8_t *digest, size_t len, uint8_t
 
 	if (m == NULL || j->key.size == 0 || j->key.size > sizeof(in))
 		return -EINVAL;
+	stamp(&j->marks[MK_DIGEST]);
 	r = mech_block_from_hash(m, NULL, digest, len, in, j->key.size);
 	if (r < 0)
 		return r;
-	return j->card->driver->private_op(&j->card->t, &j->key, in, j->key.size, sig, cap, ret_len);
+	r = j->card->driver->private_op(&j->card->t, &j->key, in, j->key.size, sig, cap, ret_len);
+	stamp(&j->marks[MK_CARD_SIGNED]);
+	return r;
 }
 
 static int sign_job_run(struct reader_job *rj, struct reader_card *card)
@@ -622,14 +776,26 @@ static int sign_job_run(struct reader_job *rj, struct reader_card *card)
 	int r, e;
 
 	j->card = card;
-	/* Whoever holds the card's login, ours starts from none. */
-	r = pin_verify_on_card(card->driver, &card->t, true, &j->pin, &j->tries);
+	stamp(&j->marks[MK_CARD_RUN]);
+	/* Ours starts from no one else's login. Every signature here ends with a reset, so only a PKCS#11
+	 * application's login can be on the card (the slot's owner): then the card is reset first, as
+	 * p11.c does between applications. The VERIFY that follows decides alone whether we sign. */
+	r = pin_verify_on_card(card->driver, &card->t, j->reset_first, &j->pin, &j->tries);
+	if (r == CARD_E_PIN_INCORRECT || r == CARD_E_PIN_LOCKED) {
+		/* Some cards keep an earlier login after a wrong PIN (a program outside imzad may have made
+		 * it): a refused signature leaves no login behind either. */
+		e = card->driver->logout(&card->t);
+		if (e < 0)
+			log_warning("card: logout after a wrong PIN failed: %s", strerror(-e));
+	}
 	if (r < 0)
 		return r;
 	j->verified = true;
+	stamp(&j->marks[MK_VERIFIED]);
 	if (rq->args.format == SIGN_FMT_CADES) {
 		r = cades_sign(rq->content, rq->args.len, rq->args.detached, j->cert, j->cert_len, &signer,
 		               &j->out, &j->out_len);
+		stamp(&j->marks[MK_CMS]);
 	} else {
 		uint8_t h[32];
 
@@ -641,6 +807,7 @@ static int sign_job_run(struct reader_job *rj, struct reader_card *card)
 	e = card->driver->logout(&card->t);
 	if (e < 0)
 		log_warning("card: logout after a signature failed: %s", strerror(-e));
+	stamp(&j->marks[MK_RESET]);
 	j->card = NULL;
 	return r;
 }
@@ -670,6 +837,9 @@ static void sign_job_done(struct reader_job *rj, int r)
 	char why[RECORDS_RESULT_MAX];
 
 	pin_secret_wipe(&j->pin);
+	for (size_t i = MK_CARD_RUN; i < MK_CARD_DONE; i++)
+		rq->marks[i] = j->marks[i];
+	stamp(&rq->marks[MK_CARD_DONE]);
 	if (s && s->token && s->card_seq == rj->seq) {
 		/* We reset the card's login before and after: no application holds it now. */
 		s->owner_app = 0;
@@ -737,6 +907,7 @@ static void start_card(struct sign_pending *rq, struct pin_secret *pin)
 	j->pin = *pin;
 	*pin = (struct pin_secret){0};
 	j->key = f.key->key;
+	j->reset_first = f.slot->owner_app != 0;
 	rq->step = ST_CARD;
 	reader_submit(f.slot->reader, &j->rj);
 }
@@ -746,12 +917,11 @@ static void start_card(struct sign_pending *rq, struct pin_secret *pin)
 static void ask_pin(struct sign_pending *rq, const struct found *f)
 {
 	struct signsvc *svc = rq->svc;
-	const struct token_attr *der = token_attr(f->cert, CKA_VALUE);
-	struct certinfo ci;
+	const struct cert_facts *facts = cert_facts(svc, f->cert);
 	struct dialog_request d = {
 	        .origin = peer_name(&rq->peer),
 	        .web = web_origin(&rq->peer),
-	        .subject = ci.subject,
+	        .subject = facts ? facts->subject : "",
 	        .content = rq->content,
 	        .len = rq->args.len,
 	        .is_text = rq->args.is_text,
@@ -759,8 +929,6 @@ static void ask_pin(struct sign_pending *rq, const struct found *f)
 	        .timeout_s = DIALOG_TIMEOUT_S,
 	};
 
-	if (der == NULL || certinfo_parse(der->value, der->len, &ci) < 0)
-		ci.subject[0] = '\0';
 	rq->slot = f->slot->id;
 	rq->card_seq = f->slot->card_seq;
 	rq->step = ST_PIN;
@@ -768,6 +936,7 @@ static void ask_pin(struct sign_pending *rq, const struct found *f)
 		finish_err(rq, SIGN_E_PIN_LOCKED, 0);
 		return;
 	}
+	stamp(&rq->marks[MK_DIALOG]);
 	if (start_dialog(svc, DLG_PIN, &d) < 0)
 		finish_err(rq, SIGN_E_INTERNAL, -1);
 }
@@ -789,7 +958,7 @@ static void look_for_card(struct sign_pending *rq)
 		if (rq->timer)
 			event_del(rq->timer);
 		/* A card that came while the request waited: its key is checked as the door checked known ones. */
-		if (rq->peer.web && !for_signatures(f.cert)) {
+		if (rq->peer.web && !for_signatures(rq->svc, f.cert)) {
 			finish_err(rq, SIGN_E_KEY_NOT_ALLOWED, -1);
 			return;
 		}
@@ -859,6 +1028,11 @@ static void on_consent_done(struct sign_pending *rq, struct dialog_task *t)
 
 static void on_pin_done(struct sign_pending *rq, struct dialog_task *t)
 {
+	rq->marks[MK_THREAD] = t->thread_at;
+	rq->marks[MK_SPAWNED] = t->times.started;
+	rq->marks[MK_ASKED] = t->times.asked;
+	rq->marks[MK_ANSWERED] = t->times.answered;
+	stamp(&rq->marks[MK_PIN]);
 	/* A dialog the user cancelled (or left): the site's next one waits, longer each time, so a page
 	 * cannot put dialogs in front of the user back to back. */
 	if (t->result == -ECANCELED || t->result == -EINVAL || t->result == -ETIMEDOUT)
@@ -960,6 +1134,7 @@ static void on_kick(evutil_socket_t fd, short what, void *arg)
 	rq->next = NULL;
 	svc->current = rq;
 	signq_started(&svc->fair, rq->site, now);
+	stamp(&rq->marks[MK_STARTED]);
 	start(rq);
 }
 
@@ -1078,6 +1253,8 @@ struct sign_pending *sign_submit(struct signsvc *svc, const struct sign_peer *p,
 	           EVP_sha256(), NULL);
 	rq->done_cb = cb;
 	rq->ud = ud;
+	rq->marks[MK_RECEIVED] = a->received;
+	stamp(&rq->marks[MK_QUEUED]);
 	return enqueue(svc, rq);
 }
 

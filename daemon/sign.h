@@ -57,6 +57,7 @@ struct sign_args {
 	size_t len;
 	bool is_text;    /* content is UTF-8 text, shown as such in the dialog */
 	unsigned wait_s; /* how long to wait for the card, 0..SIGN_WAIT_MAX */
+	double received; /* when the request came (CLOCK_MONOTONIC s, signq_now), 0 unknown: timings only */
 };
 
 struct sign_result {

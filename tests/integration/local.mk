@@ -16,6 +16,7 @@ INTEGRATION_TESTS = \
 	tests/integration/cache.sh \
 	tests/integration/https.sh \
 	tests/integration/web-rules.sh \
+	tests/integration/web-apdus.sh \
 	tests/integration/pin-nowhere.sh \
 	tests/integration/https-peers.sh \
 	tests/integration/sign-queue.sh \
@@ -28,7 +29,7 @@ INTEGRATION_TESTS = \
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/lib/https.sh tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
 	tests/integration/p11_rules.py \
-	tests/integration/p11_apps.py tests/integration/cache_tamper.py \
+	tests/integration/p11_apps.py tests/integration/cache_tamper.py tests/integration/web_apdus.py \
 	tests/integration/slow_clients.py
 
 # The stress test loads both cores for 30 s: it runs after the others, so that their timing checks

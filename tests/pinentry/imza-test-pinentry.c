@@ -9,9 +9,13 @@
  *   pin <PIN>|cancel|timeout           how GETPIN is answered (default: cancel); "pin" alone: empty PIN
  *   delay <ms>                         sleep before answering CONFIRM or GETPIN (default: 0)
  *   die <COMMAND>                      exit(3) without an answer when COMMAND arrives (a crash)
+ *   start                              log what it was started with, before anything else: a START line
+ *                                      whose arg is "fds <its open descriptors>; stderr <where fd 2
+ *                                      goes>; connection_fd <_assuan_connection_fd or unset>"
  * Log lines: {"pid":N,"cmd":"<command>","arg":"<argument, percent-decoded>"} for every command, and
  * {"pid":N,"cmd":"ANSWER","arg":"once|always|deny|timeout|pin|cancel|lasttry-yes|lasttry-no"} for every
  * CONFIRM/GETPIN answer. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -45,6 +49,7 @@ struct script {
 	long delay_ms;
 	char die[64];
 	bool lasttry_no;
+	bool start;
 };
 
 static int log_fd = -1;
@@ -234,10 +239,36 @@ static void read_script(struct script *sc)
 			sc->delay_ms = strtol(line + 6, NULL, 10);
 		else if (strncmp(line, "die ", 4) == 0)
 			set_field(sc->die, sizeof(sc->die), line + 4);
+		else if (strcmp(line, "start") == 0)
+			sc->start = true;
 		else
 			fprintf(stderr, "imza-test-pinentry: unknown script line: %s\n", line);
 	}
 	fclose(f);
+}
+
+/* What this process got from the one that started it: its descriptors (taken before the log is opened),
+ * where stderr goes, whether a connection fd was named. */
+static void start_facts(char *out, size_t cap)
+{
+	DIR *d = opendir("/proc/self/fd");
+	char target[256];
+	const char *conn = getenv("_assuan_connection_fd");
+	struct dirent *e;
+	size_t n = (size_t)snprintf(out, cap, "fds");
+	ssize_t t;
+
+	while (d != NULL && (e = readdir(d)) != NULL && n < cap) {
+		if (e->d_name[0] == '.' || strtol(e->d_name, NULL, 10) == dirfd(d))
+			continue;
+		n += (size_t)snprintf(out + n, cap - n, " %s", e->d_name);
+	}
+	if (d != NULL)
+		closedir(d);
+	t = readlink("/proc/self/fd/2", target, sizeof(target) - 1);
+	target[t > 0 ? t : 0] = '\0';
+	if (n < cap)
+		snprintf(out + n, cap - n, "; stderr %s; connection_fd %s", target, conn ? conn : "unset");
 }
 
 static void delay(const struct script *sc)
@@ -341,8 +372,11 @@ int main(void)
 	size_t cap = 0;
 	ssize_t len;
 	bool pin_dialog = false; /* SETPROMPT came: a CONFIRM now is the last-try question */
+	char facts[512];
 
 	read_script(&sc);
+	if (sc.start)
+		start_facts(facts, sizeof(facts));
 	if (log_path != NULL && log_path[0] != '\0') {
 		log_fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 		if (log_fd < 0) {
@@ -350,6 +384,8 @@ int main(void)
 			return 2;
 		}
 	}
+	if (sc.start)
+		log_line("START", facts, strlen(facts));
 	reply("OK Pleased to meet you");
 
 	while ((len = getline(&line, &cap, stdin)) > 0) {

@@ -442,6 +442,51 @@ static void test_bad_arguments_are_rejected_before_the_card(void **state)
 	free(cert2);
 }
 
+/* cades.c keeps the certificates it parsed last: with more signers than it keeps, in an order that reuses
+ * and evicts them, each signature still carries, and verifies with, the very certificate it was given. */
+static void test_each_signature_carries_its_own_certificate_among_several(void **state)
+{
+	enum { N = 6 };
+	static const int order[] = {0, 1, 2, 3, 4, 5, 0, 3, 5, 1, 1, 4, 2, 0};
+	uint8_t *ders[N];
+	size_t lens[N];
+	EVP_PKEY *keys[N];
+
+	(void)state;
+	for (int i = 0; i < N; i++)
+		lens[i] = testcert_make("P-256", "critical,nonRepudiation", &ders[i], &keys[i]);
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		int i = order[k];
+		struct card c = {.key = keys[i], .mode = CARD_OK};
+		struct cades_signer s = {card_sign, &c};
+		uint8_t *der = NULL, *cert_der = NULL;
+		size_t len = 0;
+		CMS_ContentInfo *cms;
+		STACK_OF(X509) * certs;
+		int cert_len;
+
+		assert_int_equal(cades_sign((const uint8_t *)declaration, strlen(declaration), false, ders[i],
+		                            lens[i], &s, &der, &len),
+		                 0);
+		cms = parse(der, len);
+		certs = CMS_get1_certs(cms);
+		assert_non_null(certs);
+		assert_int_equal(sk_X509_num(certs), 1);
+		cert_len = i2d_X509(sk_X509_value(certs, 0), &cert_der);
+		assert_int_equal(cert_len, (int)lens[i]);
+		assert_memory_equal(cert_der, ders[i], lens[i]);
+		assert_true(verify(der, len, ders[i], lens[i], NULL, 0, NULL, NULL));
+		OPENSSL_free(cert_der);
+		sk_X509_pop_free(certs, X509_free);
+		CMS_ContentInfo_free(cms);
+		OPENSSL_free(der);
+	}
+	for (int i = 0; i < N; i++) {
+		OPENSSL_free(ders[i]);
+		EVP_PKEY_free(keys[i]);
+	}
+}
+
 static void write_file(const char *path, const void *data, size_t len)
 {
 	FILE *f = fopen(path, "wb");
@@ -524,6 +569,7 @@ int main(void)
 	        cmocka_unit_test(test_signature_that_does_not_verify_is_rejected),
 	        cmocka_unit_test(test_bad_arguments_are_rejected_before_the_card),
 	        cmocka_unit_test(test_openssl_cli_verifies_and_prints_the_attributes),
+	        cmocka_unit_test(test_each_signature_carries_its_own_certificate_among_several),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

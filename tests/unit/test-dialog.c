@@ -397,6 +397,50 @@ static void test_pin_is_returned_exactly_in_a_locked_page(void **state)
 	free_log(&lg);
 }
 
+struct early {
+	struct pin_secret pin;
+	int calls;
+	bool child_alive; /* the pinentry had not exited yet when the PIN came */
+};
+
+static void take_pin(void *ud, struct pin_secret *pin)
+{
+	struct early *e = ud;
+
+	e->calls++;
+	e->pin = *pin;
+	*pin = (struct pin_secret){0};
+	e->child_alive = waitpid(-1, NULL, WNOHANG) == 0;
+}
+
+/* With pin_read, the PIN is handed over while the pinentry is still there (the caller goes on while it
+ * closes), in its locked page; dialog_pin still returns only once the program is reaped, *ret empty. */
+static void test_pin_read_gets_the_pin_before_the_pinentry_closes(void **state)
+{
+	struct dialog_request rq = text_request("Beyan: bilgilerim doğrudur.");
+	struct pin_secret pin = {0};
+	struct early e = {0};
+
+	rq.pin_read = take_pin;
+	rq.pin_read_ud = &e;
+	write_script("pin 123456\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	assert_no_child_left();
+	assert_null(pin.page);
+	assert_int_equal(e.calls, 1);
+	assert_true(e.child_alive);
+	assert_int_equal(e.pin.len, 6);
+	assert_memory_equal(e.pin.page, "123456", 6);
+	assert_page_locked_and_not_dumped(e.pin.page);
+	pin_secret_wipe(&e.pin);
+
+	/* A cancelled dialog hands over nothing. */
+	write_script("pin cancel\n");
+	assert_int_equal(dialog_pin(&rq, &pin), -ECANCELED);
+	assert_no_child_left();
+	assert_int_equal(e.calls, 1);
+}
+
 static void test_pin_with_special_characters_is_decoded(void **state)
 {
 	struct dialog_request rq = text_request("x");
@@ -640,6 +684,37 @@ static void test_pinentry_dying_mid_dialog_fails_and_is_reaped(void **state)
 	r = dialog_pin(&rq, &pin);
 	assert_true(r == -EIO || r == -EPROTO);
 	assert_no_child_left();
+}
+
+/* The dialog program gets the pipes as stdin and stdout, /dev/null as stderr and nothing else of the
+ * daemon's: not a descriptor it left inheritable (its sockets, the records' files), nor a connection fd
+ * variable, which would make an Assuan server expect a socket instead of its pipes. */
+static void test_pinentry_gets_its_pipes_and_nothing_else(void **state)
+{
+	struct dialog_request rq = text_request("metin");
+	struct pin_secret pin = {0};
+	enum dialog_consent c = DIALOG_DENY;
+	int leaked = open("/dev/null", O_RDONLY), p[2];
+	struct log lg;
+
+	assert_true(leaked > STDERR_FILENO);
+	assert_int_equal(pipe(p), 0);
+	setenv("_assuan_connection_fd", "7", 1);
+	write_script("start\npin 123456\nconsent once\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	pin_secret_wipe(&pin);
+	assert_int_equal(dialog_consent(&rq, &c), 0);
+	unsetenv("_assuan_connection_fd");
+	close(leaked);
+	close(p[0]);
+	close(p[1]);
+
+	lg = read_log();
+	assert_int_equal(count(&lg, "START"), 2);
+	for (size_t i = 0; i < lg.n; i++)
+		if (strcmp(lg.e[i].cmd, "START") == 0)
+			assert_string_equal(lg.e[i].arg, "fds 0 1 2; stderr /dev/null; connection_fd unset");
+	free_log(&lg);
 }
 
 static void test_low_tries_left_is_shown(void **state)
@@ -1124,6 +1199,10 @@ int main(int argc, char **argv)
 	        cmocka_unit_test_setup_teardown(test_missing_program_is_enoent, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bare_name_is_found_through_path, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_pinentry_dying_mid_dialog_fails_and_is_reaped, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_pin_read_gets_the_pin_before_the_pinentry_closes, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_pinentry_gets_its_pipes_and_nothing_else, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_low_tries_left_is_shown, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_pin_never_appears_in_the_log, setup, teardown),

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The APDUs a web signature sends, read from the card's own log (see web_apdus.py): VERIFY, the
+# signature and the login reset, nothing more when no one else holds the card's login; a PKCS#11
+# application's login reset first; a wrong PIN leaving no login behind, on a card that keeps an earlier
+# login after a wrong PIN (as some do).
+. "$(dirname "$0")/../lib/tap.sh"
+
+command -v curl >/dev/null || bail "curl missing (package curl)"
+stack_up s --failed-verify keep
+export IMZA_BUILDDIR
+run_checks host_env /usr/bin/python3 "$IMZA_SRCDIR/tests/integration/web_apdus.py"
+done_testing
