@@ -29,6 +29,9 @@ struct dialog_request {
 	                     * dialog first asks the user to confirm, in plain words, that a wrong PIN now
 	                     * locks the card */
 	unsigned timeout_s; /* the dialog closes itself after this (pinentry's SETTIMEOUT); 0: none */
+	/* The signer's certificate (DER) for imza-prompt's window (prompt.h), or NULL. */
+	const uint8_t *cert;
+	size_t cert_len;
 };
 
 /* Asks whether origin may use imza: one CONFIRM with the buttons "Bu seferlik izin ver" (OK: once),

@@ -230,7 +230,7 @@ struct dialog_task {
 	enum dialog_kind kind;
 	struct dialog_request rq;
 	char *program, *origin, *subject;
-	uint8_t *content;
+	uint8_t *content, *cert;
 	int result;
 	enum dialog_consent consent;
 	struct pin_secret pin;
@@ -246,6 +246,7 @@ static void task_free(struct dialog_task *t)
 	free(t->program);
 	free(t->origin);
 	free(t->subject);
+	free(t->cert);
 	if (t->content) {
 		OPENSSL_cleanse(t->content, t->rq.len);
 		free(t->content);
@@ -327,9 +328,14 @@ static int start_dialog(struct signsvc *svc, enum dialog_kind kind, const struct
 		if (t->content)
 			memcpy(t->content, rq->content, rq->len);
 	}
+	if (rq->cert_len > 0) {
+		t->cert = malloc(rq->cert_len);
+		if (t->cert)
+			memcpy(t->cert, rq->cert, rq->cert_len);
+	}
 	t->done = event_new(svc->d->base, -1, 0, on_dialog_done, t);
 	if (t->program == NULL || t->origin == NULL || (rq->subject && t->subject == NULL) ||
-	    (rq->len > 0 && t->content == NULL) || t->done == NULL) {
+	    (rq->len > 0 && t->content == NULL) || (rq->cert_len > 0 && t->cert == NULL) || t->done == NULL) {
 		task_free(t);
 		return -ENOMEM;
 	}
@@ -337,6 +343,7 @@ static int start_dialog(struct signsvc *svc, enum dialog_kind kind, const struct
 	t->rq.origin = t->origin;
 	t->rq.subject = t->subject;
 	t->rq.content = t->content;
+	t->rq.cert = t->cert;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	e = pthread_create(&th, &attr, dialog_thread, t);
@@ -761,6 +768,10 @@ static void ask_pin(struct sign_pending *rq, const struct found *f)
 
 	if (der == NULL || certinfo_parse(der->value, der->len, &ci) < 0)
 		ci.subject[0] = '\0';
+	if (der) {
+		d.cert = der->value;
+		d.cert_len = der->len;
+	}
 	rq->slot = f->slot->id;
 	rq->card_seq = f->slot->card_seq;
 	rq->step = ST_PIN;
