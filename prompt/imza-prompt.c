@@ -377,6 +377,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	close(devnull);
+	g_set_prgname("imza-prompt");
+	g_set_application_name("imza");
 	if (!gtk_init_check()) {
 		fprintf(stderr, "imza-prompt: no display (DISPLAY or WAYLAND_DISPLAY)\n");
 		return 1;

@@ -170,6 +170,23 @@ static GtkWidget *heading(const char *text)
 	return l;
 }
 
+/* A button with a mnemonic, whose accessible name is its label without the underscore (GTK 4.8 would
+ * name it with both). */
+static GtkWidget *mnemonic_button(GtkWidget *b, const char *label)
+{
+	char *plain = g_strdup(label), *o = plain;
+
+	for (const char *i = label; *i; i++)
+		if (*i != '_')
+			*o++ = *i;
+	*o = '\0';
+	gtk_accessible_update_property(GTK_ACCESSIBLE(b), GTK_ACCESSIBLE_PROPERTY_LABEL, plain, -1);
+	/* The mnemonic label also names the button through a relation, which GTK 4.8 adds to the name. */
+	gtk_accessible_reset_relation(GTK_ACCESSIBLE(b), GTK_ACCESSIBLE_RELATION_LABELLED_BY);
+	g_free(plain);
+	return b;
+}
+
 static void add(GtkWidget *box, GtkWidget *child)
 {
 	gtk_box_append(GTK_BOX(box), child);
@@ -289,7 +306,7 @@ static GtkWidget *signer_section(struct win *w, struct details *d)
 	const struct certinfo *ci = &d->ci;
 	GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 2),
 	          *line = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 8);
-	GtkWidget *view = gtk_button_new_with_mnemonic(_("_View"));
+	GtkWidget *view = mnemonic_button(gtk_button_new_with_mnemonic(_("_View")), _("_View"));
 	const char *who = ci->common_name[0] ? ci->common_name : ci->subject;
 	char tckn[12], from[11], to[11], *v;
 	time_t now = time(NULL);
@@ -510,7 +527,8 @@ static GtkWidget *keypad(struct win *w)
 	g_signal_connect(del, "clicked", G_CALLBACK(on_backspace), w);
 	gtk_grid_attach(GTK_GRID(grid), del, 2, 3, 1, 1);
 	add(box, grid);
-	w->shuffle = gtk_check_button_new_with_mnemonic(_("_Shuffle the digits"));
+	w->shuffle = mnemonic_button(gtk_check_button_new_with_mnemonic(_("_Shuffle the digits")),
+	                             _("_Shuffle the digits"));
 	g_signal_connect(w->shuffle, "toggled", G_CALLBACK(on_shuffle), w);
 	add(box, w->shuffle);
 	return box;
@@ -555,17 +573,17 @@ static GtkWidget *buttons(struct win *w, const char *ok, const char *notok, cons
 	GtkWidget *box = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 8), *c, *o;
 
 	gtk_widget_set_halign(box, GTK_ALIGN_END);
-	c = gtk_button_new_with_mnemonic(cancel);
+	c = mnemonic_button(gtk_button_new_with_mnemonic(cancel), cancel);
 	g_signal_connect(c, "clicked", G_CALLBACK(on_cancel), w);
 	add(box, c);
 	if (notok) {
-		GtkWidget *n = gtk_button_new_with_mnemonic(notok);
+		GtkWidget *n = mnemonic_button(gtk_button_new_with_mnemonic(notok), notok);
 
 		g_signal_connect(n, "clicked", G_CALLBACK(on_notok), w);
 		add(box, n);
 	}
 	if (ok) {
-		o = gtk_button_new_with_mnemonic(ok);
+		o = mnemonic_button(gtk_button_new_with_mnemonic(ok), ok);
 		g_signal_connect(o, "clicked", G_CALLBACK(on_ok), w);
 		add(box, o);
 		if (sign_gate) {
