@@ -143,10 +143,11 @@ static int print_name(const X509_NAME *name, char *out, size_t cap)
 	return -EBADMSG;
 }
 
-/* The subject's (first) CN as UTF-8; control characters become '?' so the name cannot hide a tail. */
-static void common_name(const X509_NAME *name, char *out, size_t cap)
+/* The subject's (first) attribute nid as UTF-8; control characters become '?' so the value cannot hide
+ * a tail. "" when absent. */
+static void name_entry(const X509_NAME *name, int nid, char *out, size_t cap)
 {
-	int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	int i = X509_NAME_get_index_by_NID(name, nid, -1);
 	unsigned char *utf8 = NULL;
 	int n;
 
@@ -261,15 +262,28 @@ static bool has_qc_compliance(const X509 *x)
 	return found;
 }
 
-static bool has_qualified_policy(const X509 *x)
+/* Whether a policy is a qualified one; the policies' OIDs go into ci (the first CERTINFO_POLICIES_MAX). */
+static bool policies(const X509 *x, struct certinfo *ci)
 {
 	CERTIFICATEPOLICIES *pol = X509_get_ext_d2i(x, NID_certificate_policies, NULL, NULL);
 	bool found = false;
 
-	for (int i = 0; pol && i < sk_POLICYINFO_num(pol) && !found; i++)
+	for (int i = 0; pol && i < sk_POLICYINFO_num(pol); i++) {
+		const ASN1_OBJECT *id = sk_POLICYINFO_value(pol, i)->policyid;
+		char *slot = ci->policies[ci->n_policies];
+		int n;
+
 		for (size_t k = 0; k < sizeof(qualified_policies) / sizeof(qualified_policies[0]) && !found;
 		     k++)
-			found = oid_is(sk_POLICYINFO_value(pol, i)->policyid, qualified_policies[k]);
+			found = oid_is(id, qualified_policies[k]);
+		if (ci->n_policies == CERTINFO_POLICIES_MAX)
+			continue;
+		n = OBJ_obj2txt(slot, sizeof(ci->policies[0]), id, 1);
+		if (n > 0 && (size_t)n < sizeof(ci->policies[0]))
+			ci->n_policies++;
+		else
+			slot[0] = '\0';
+	}
 	CERTIFICATEPOLICIES_free(pol);
 	return found;
 }
@@ -301,9 +315,13 @@ int certinfo_parse(const uint8_t *der, size_t len, struct certinfo *ret)
 	if (r == 0)
 		r = key_info(x, &ci);
 	if (r == 0) {
-		common_name(X509_get_subject_name(x), ci.common_name, sizeof(ci.common_name));
+		name_entry(X509_get_subject_name(x), NID_commonName, ci.common_name, sizeof(ci.common_name));
+		name_entry(X509_get_subject_name(x), NID_serialNumber, ci.serial_number,
+		           sizeof(ci.serial_number));
 		key_usage(x, &ci);
-		ci.qualified = has_qc_compliance(x) || has_qualified_policy(x);
+		/* Both run: the policies are listed whether or not the statement already made it qualified. */
+		ci.qualified = policies(x, &ci);
+		ci.qualified = has_qc_compliance(x) || ci.qualified;
 		*ret = ci;
 	}
 	X509_free(x);

@@ -15,6 +15,9 @@
 #define CERTINFO_KU_KEY_CERT_SIGN 0x020
 #define CERTINFO_KU_CRL_SIGN 0x040
 
+/* The certificate policies kept (dotted OIDs); more are left out. */
+#define CERTINFO_POLICIES_MAX 8
+
 struct certinfo {
 	char subject[512]; /* RFC 2253 style, UTF-8: "CN=...,O=...,C=TR" */
 	char issuer[512];
@@ -25,7 +28,11 @@ struct certinfo {
 	unsigned key_bits;
 	unsigned key_usage; /* CERTINFO_KU_*; 0 when the extension is absent */
 	bool has_key_usage;
-	bool qualified; /* QcCompliance statement, or a qualified policy (docs/API.md) */
+	bool qualified;         /* QcCompliance statement, or a qualified policy (docs/API.md) */
+	char serial_number[65]; /* the subject's serialNumber attribute, UTF-8 with controls as '?': on a
+	                         * Turkish person's certificate the TC kimlik no; "" if none */
+	char policies[CERTINFO_POLICIES_MAX][64]; /* certificatePolicies, dotted, in the order given */
+	size_t n_policies;
 };
 
 /* 0, or -EBADMSG for DER OpenSSL cannot parse, -EOPNOTSUPP for a key neither RSA nor EC. */

@@ -17,12 +17,13 @@
 /* Longest line, newline not counted. */
 #define CONFIG_LINE_MAX 4096
 
-enum config_key { KEY_HTTPS, KEY_HTTPS_PORT, KEY_PINENTRY, KEY_COUNT };
+enum config_key { KEY_HTTPS, KEY_HTTPS_PORT, KEY_PINENTRY, KEY_PROMPT, KEY_COUNT };
 
 static const char *const key_names[KEY_COUNT] = {
         [KEY_HTTPS] = "https",
         [KEY_HTTPS_PORT] = "https_port",
         [KEY_PINENTRY] = "pinentry",
+        [KEY_PROMPT] = "prompt",
 };
 
 void config_defaults(struct imzad_config *c)
@@ -31,6 +32,7 @@ void config_defaults(struct imzad_config *c)
 	c->https = true;
 	c->https_port = IMZA_HTTPS_PORT_DEFAULT;
 	snprintf(c->pinentry, sizeof(c->pinentry), "%s", "pinentry");
+	snprintf(c->prompt, sizeof(c->prompt), "%s", "imza-prompt");
 }
 
 static bool is_blank(char ch)
@@ -171,6 +173,15 @@ static int parse_line(const char *line, size_t len, unsigned lineno, struct imza
 			            "line %u: pinentry is a program name or an absolute path (under %d "
 			            "bytes), not "
 			            "'%s'",
+			            lineno, PATH_MAX, printable(v, vn, shown, sizeof(shown)));
+		break;
+	case KEY_PROMPT:
+		/* The same rules as a pinentry: "imza-prompt", "pinentry" or any bare name is looked up in
+		 * PATH; a path must be absolute. */
+		if (parse_pinentry(v, vn, c->prompt, sizeof(c->prompt)) < 0)
+			return fail(-EINVAL, err, errcap,
+			            "line %u: prompt is imza-prompt, pinentry or an absolute path (under %d "
+			            "bytes), not '%s'",
 			            lineno, PATH_MAX, printable(v, vn, shown, sizeof(shown)));
 		break;
 	}

@@ -15,6 +15,8 @@ struct imzad_config {
 	bool https;              /* https = yes|no (default yes) */
 	uint16_t https_port;     /* https_port = 1..65535 */
 	char pinentry[PATH_MAX]; /* pinentry = program (default "pinentry") */
+	char prompt[PATH_MAX];   /* prompt = imza-prompt|pinentry|/path (default "imza-prompt"): imza's own
+	                          * window on a display, the pinentry above otherwise (daemon/prompt.h) */
 };
 
 void config_defaults(struct imzad_config *c);

@@ -21,7 +21,9 @@
 #include "daemon/dialog.h"
 #include "daemon/log.h"
 #include "daemon/pin.h"
+#include "daemon/prompt.h"
 #include "daemon/site.h"
+#include "daemon/visible.h"
 #include "protocol/proto-hex.h"
 
 /* One Assuan line without its LF (assuan.h: 1000 + [CR,]LF). libassuan silently cuts a longer one, which
@@ -258,73 +260,26 @@ static size_t clip_len(const uint8_t *s, size_t n, size_t budget, size_t max_cha
 
 /* Of a long text only the start can be shown; the rest is covered by the SHA-256. */
 #define VISIBLE_IN_MAX 4096
-/* The widest marker, "\u27e8U+10FFFF\u27e9". */
-#define MARKER_MAX 14
-
-/* Characters that would make the dialog show other than what is signed: controls but LF and TAB
- * (CR, ESC sequences rewrite a terminal pinentry's screen), DEL and C1, and the invisible or
- * reordering format characters (zero-width ones, bidi overrides and isolates, the soft hyphen, BOM). */
-static bool hidden_char(uint32_t cp)
-{
-	return (cp < 0x20 && cp != '\n' && cp != '\t') || (cp >= 0x7f && cp <= 0x9f) || cp == 0xad ||
-	       cp == 0x61c || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
-	       (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff;
-}
-
-/* One UTF-8 sequence at s: its length, and its code point or -1 when it is not valid UTF-8 (then the
- * length is 1: that byte alone is shown as a marker). */
-static size_t utf8_next(const uint8_t *s, size_t n, int32_t *ret_cp)
-{
-	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-	size_t len = s[0] < 0x80             ? 1
-	             : (s[0] & 0xe0) == 0xc0 ? 2
-	             : (s[0] & 0xf0) == 0xe0 ? 3
-	             : (s[0] & 0xf8) == 0xf0 ? 4
-	                                     : 0;
-	uint32_t cp;
-
-	*ret_cp = -1;
-	if (len == 0 || len > n)
-		return 1;
-	cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 1;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 1;
-	*ret_cp = (int32_t)cp;
-	return len;
-}
-
 /* The first VISIBLE_IN_MAX bytes of s with every hidden character or invalid byte replaced by a visible
  * marker ("\u27e8U+202E\u27e9", "\u27e80xFF\u27e9"). Sets *ret_changed when anything was replaced. Free it. */
 static char *visible_copy(const uint8_t *s, size_t n, size_t *ret_len, bool *ret_changed)
 {
 	size_t in = n < VISIBLE_IN_MAX ? n : VISIBLE_IN_MAX, o = 0;
-	char *out = malloc(in * MARKER_MAX + 1);
+	char *out = malloc(in * VISIBLE_MARKER_MAX + 1);
 
 	*ret_changed = false;
 	if (out == NULL)
 		return NULL;
 	for (size_t i = 0; i < in;) {
 		int32_t cp;
-		size_t k = utf8_next(s + i, in - i, &cp);
+		size_t k = visible_next(s + i, in - i, &cp);
+		bool hide = cp < 0 || visible_hidden((uint32_t)cp);
 
-		if (cp < 0)
-			o += (size_t)snprintf(out + o, MARKER_MAX + 1,
-			                      "\xe2\x9f\xa8"
-			                      "0x%02X\xe2\x9f\xa9",
-			                      s[i]);
-		else if (hidden_char((uint32_t)cp))
-			o += (size_t)snprintf(out + o, MARKER_MAX + 1,
-			                      "\xe2\x9f\xa8"
-			                      "U+%04X\xe2\x9f\xa9",
-			                      (unsigned)cp);
+		if (hide)
+			o += visible_marker(s + i, cp, out + o);
 		else
 			memcpy(out + o, s + i, k), o += k;
-		*ret_changed |= cp < 0 || hidden_char((uint32_t)cp);
+		*ret_changed |= hide;
 		i += k;
 	}
 	out[o] = '\0';
@@ -486,6 +441,20 @@ static int resolve_program(const char *name, char *buf, size_t cap)
 		p = end;
 	}
 	return -ENOENT;
+}
+
+/* imza-prompt instead of rq's pinentry when prompt.h wants it and it is installed. */
+static bool pick_prompt(const struct dialog_request **rq, struct dialog_request *alt,
+                        char path[static PATH_MAX])
+{
+	const char *want = prompt_wanted();
+
+	if (want == NULL || resolve_program(want, path, PATH_MAX) < 0)
+		return false;
+	*alt = **rq;
+	alt->program = path;
+	*rq = alt;
+	return true;
 }
 
 static int dialog_open(const struct dialog_request *rq, assuan_context_t *ret_ctx)
@@ -666,12 +635,16 @@ static int dialog_begin(const struct dialog_request *rq, struct line *desc, assu
 int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret)
 {
 	assuan_context_t ctx = NULL;
+	struct dialog_request alt;
+	char path[PATH_MAX];
 	struct line desc;
 	gpg_error_t err;
+	bool rich;
 	int r;
 
 	if (!request_ok(rq) || ret == NULL)
 		return -EINVAL;
+	rich = pick_prompt(&rq, &alt, path);
 	line_init(&desc, "SETDESC ");
 	r = put_origin(&desc, rq);
 	line_put_str(&desc, " e-imza kartınızı kullanmak istiyor.");
@@ -692,6 +665,9 @@ int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret)
 		r = command(ctx, rq, "SETNOTOK", "Her zaman izin ver");
 	if (r == 0)
 		r = command(ctx, rq, "SETCANCEL", "Reddet");
+	if (r == 0 && rich)
+		r = prompt_send(ctx, &(struct prompt_extras){.origin = rq->web ? rq->origin : NULL,
+		                                             .tries_left = -1});
 	if (r < 0)
 		goto out;
 
@@ -842,12 +818,16 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 	struct pin_secret pin = {0};
 	struct pin_sink sink = {&pin, false};
 	assuan_context_t ctx = NULL;
+	struct dialog_request alt;
+	char path[PATH_MAX];
 	struct line desc;
 	gpg_error_t err;
+	bool rich;
 	int r;
 
 	if (!request_ok(rq) || ret == NULL)
 		return -EINVAL;
+	rich = pick_prompt(&rq, &alt, path);
 	r = pin_desc(rq, &desc);
 	if (r < 0)
 		return r;
@@ -868,6 +848,15 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 		r = command(ctx, rq, "SETOK", "İmzala");
 	if (r == 0)
 		r = command(ctx, rq, "SETCANCEL", "Vazgeç");
+	/* imza-prompt's window: the document whole, the signer's certificate, the tries, the site. */
+	if (r == 0 && rich)
+		r = prompt_send(ctx, &(struct prompt_extras){.origin = rq->web ? rq->origin : NULL,
+		                                             .tries_left = rq->tries_left,
+		                                             .content = rq->content,
+		                                             .len = rq->len,
+		                                             .is_text = rq->is_text,
+		                                             .cert = rq->cert,
+		                                             .cert_len = rq->cert_len});
 	if (r < 0)
 		goto out;
 

@@ -44,6 +44,9 @@ struct dialog_request {
 	 * then returns 0 with *ret left empty, once the program is reaped as always. */
 	void (*pin_read)(void *ud, struct pin_secret *pin);
 	void *pin_read_ud;
+	/* The signer's certificate (DER) for imza-prompt's window (prompt.h), or NULL. */
+	const uint8_t *cert;
+	size_t cert_len;
 };
 
 /* Asks whether origin may use imza: one CONFIRM with the buttons "Bu seferlik izin ver" (OK: once),

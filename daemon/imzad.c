@@ -24,6 +24,7 @@
 #include "daemon/localca.h"
 #include "daemon/known.h"
 #include "daemon/log.h"
+#include "daemon/prompt.h"
 #include "daemon/server.h"
 #include "daemon/sign.h"
 #include "protocol/proto-client.h"
@@ -33,7 +34,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: imzad [--socket PATH] [--state-dir DIR] [--config FILE] [--config-dir DIR]\n"
 	           "             [--https-port PORT | --no-https] [--pinentry PROGRAM] [--foreground] "
 	           "[--verbose]\n"
-	           "             [--version]\n"
+	           "             [--prompt PROGRAM] [--version]\n"
 	           "  --socket PATH  listen there (default $XDG_RUNTIME_DIR/imza/imzad.sock)\n"
 	           "  --state-dir DIR  the card cache and the records (audit log, answers for web origins)\n"
 	           "                 (default $XDG_STATE_HOME/imza, ~/.local/state/imza)\n"
@@ -42,7 +43,10 @@ static void usage(FILE *f)
 	           "  --https-port PORT  the HTTPS signing endpoint's port on 127.0.0.1 and ::1 (default "
 	           "38443)\n"
 	           "  --no-https     no HTTPS endpoint\n"
-	           "  --pinentry PROGRAM  the consent and PIN dialog (default pinentry)\n"
+	           "  --pinentry PROGRAM  the consent and PIN dialog (default pinentry); without --prompt,\n"
+	           "                 also on a display\n"
+	           "  --prompt PROGRAM  the window on a display: imza-prompt, pinentry or a path\n"
+	           "                 (default imza-prompt; the pinentry asks where there is no display)\n"
 	           "  --max-clients N  at most N applications' connections at once (default: as many as the\n"
 	           "                 open-file limit allows)\n"
 	           "  --foreground   stay in the foreground (always so; for service managers)\n"
@@ -202,6 +206,7 @@ int main(int argc, char **argv)
 	        {"https-port", required_argument, NULL, 'p'},
 	        {"no-https", no_argument, NULL, 'n'},
 	        {"pinentry", required_argument, NULL, 'P'},
+	        {"prompt", required_argument, NULL, 'W'},
 	        {"max-clients", required_argument, NULL, 'm'},
 	        {"foreground", no_argument, NULL, 'f'},
 	        {"verbose", no_argument, NULL, 'v'},
@@ -211,7 +216,7 @@ int main(int argc, char **argv)
 	};
 	struct daemon d = {.next_slot_id = 1};
 	const char *sock_path = NULL, *state = NULL, *config_file = NULL, *config_dir = NULL;
-	const char *pinentry = NULL, *port_arg = NULL, *max_arg = NULL;
+	const char *pinentry = NULL, *prompt = NULL, *port_arg = NULL, *max_arg = NULL;
 	size_t max_clients = 0;
 	bool no_https = false;
 	struct imzad_config cfg;
@@ -248,6 +253,9 @@ int main(int argc, char **argv)
 			break;
 		case 'P':
 			pinentry = optarg;
+			break;
+		case 'W':
+			prompt = optarg;
 			break;
 		case 'm':
 			max_arg = optarg;
@@ -308,6 +316,13 @@ int main(int argc, char **argv)
 		cfg.https = false;
 	if (pinentry)
 		snprintf(cfg.pinentry, sizeof(cfg.pinentry), "%s", pinentry);
+	/* A pinentry named on the command line is the dialog, display or not, unless --prompt says more. */
+	if (prompt || pinentry)
+		snprintf(cfg.prompt, sizeof(cfg.prompt), "%s", prompt ? prompt : "pinentry");
+	if (prompt_configure(cfg.prompt) < 0) {
+		log_error("--prompt takes imza-prompt, pinentry or an absolute path");
+		return 2;
+	}
 	/* Replies go out with write(): a client gone away must not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	umask(0077);

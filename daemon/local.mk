@@ -25,6 +25,8 @@ daemon_libimzad_a_SOURCES = \
 	daemon/signq.c daemon/signq.h \
 	daemon/dialog.c daemon/dialog.h \
 	daemon/dialog-spawn.c daemon/dialog-spawn.h \
+	daemon/visible.c daemon/visible.h \
+	daemon/prompt.c daemon/prompt.h \
 	daemon/config.c daemon/config.h \
 	daemon/localca.c daemon/localca.h \
 	daemon/certinfo.c daemon/certinfo.h \

@@ -313,7 +313,7 @@ struct dialog_task {
 	enum dialog_kind kind;
 	struct dialog_request rq;
 	char *program, *origin, *subject;
-	uint8_t *content;
+	uint8_t *content, *cert;
 	int result;
 	enum dialog_consent consent;
 	struct pin_secret pin;
@@ -331,6 +331,7 @@ static void task_free(struct dialog_task *t)
 	free(t->program);
 	free(t->origin);
 	free(t->subject);
+	free(t->cert);
 	if (t->content) {
 		OPENSSL_cleanse(t->content, t->rq.len);
 		free(t->content);
@@ -440,9 +441,14 @@ static int start_dialog(struct signsvc *svc, enum dialog_kind kind, const struct
 		if (t->content)
 			memcpy(t->content, rq->content, rq->len);
 	}
+	if (rq->cert_len > 0) {
+		t->cert = malloc(rq->cert_len);
+		if (t->cert)
+			memcpy(t->cert, rq->cert, rq->cert_len);
+	}
 	t->done = event_new(svc->d->base, -1, 0, on_dialog_done, t);
 	if (t->program == NULL || t->origin == NULL || (rq->subject && t->subject == NULL) ||
-	    (rq->len > 0 && t->content == NULL) || t->done == NULL) {
+	    (rq->len > 0 && t->content == NULL) || (rq->cert_len > 0 && t->cert == NULL) || t->done == NULL) {
 		task_free(t);
 		return -ENOMEM;
 	}
@@ -453,6 +459,7 @@ static int start_dialog(struct signsvc *svc, enum dialog_kind kind, const struct
 	t->rq.times = &t->times;
 	t->rq.pin_read = pin_read;
 	t->rq.pin_read_ud = t;
+	t->rq.cert = t->cert;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	e = pthread_create(&th, &attr, dialog_thread, t);
@@ -918,6 +925,7 @@ static void ask_pin(struct sign_pending *rq, const struct found *f)
 {
 	struct signsvc *svc = rq->svc;
 	const struct cert_facts *facts = cert_facts(svc, f->cert);
+	const struct token_attr *der = token_attr(f->cert, CKA_VALUE);
 	struct dialog_request d = {
 	        .origin = peer_name(&rq->peer),
 	        .web = web_origin(&rq->peer),
@@ -927,6 +935,9 @@ static void ask_pin(struct sign_pending *rq, const struct found *f)
 	        .is_text = rq->args.is_text,
 	        .tries_left = f->slot->token->pin_tries_left,
 	        .timeout_s = DIALOG_TIMEOUT_S,
+	        /* The signer's certificate for imza-prompt's window. */
+	        .cert = der ? der->value : NULL,
+	        .cert_len = der ? der->len : 0,
 	};
 
 	rq->slot = f->slot->id;

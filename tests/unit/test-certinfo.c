@@ -416,6 +416,40 @@ static void test_qualified_by_policy(void **state)
 	}
 }
 
+/* imza-prompt's "Görüntüle" lists the policies as the certificate gives them, qualified or not. */
+static void test_policies_are_listed_in_order(void **state)
+{
+	struct spec s = base();
+	struct certinfo ci;
+
+	s.policies = "1.2.3.4,2.16.792.1.61.0.1.5070.1.1";
+	ci = parse_ok(&s);
+	assert_int_equal(ci.n_policies, 2);
+	assert_string_equal(ci.policies[0], "1.2.3.4");
+	assert_string_equal(ci.policies[1], "2.16.792.1.61.0.1.5070.1.1");
+	s.policies = NULL;
+	assert_int_equal(parse_ok(&s).n_policies, 0);
+}
+
+/* The subject's serialNumber (a Turkish person's TC kimlik no) is kept, controls replaced. */
+static void test_subject_serial_number_is_kept(void **state)
+{
+	struct spec s = base();
+	X509_NAME *n = name_of("AHMET YILMAZ", NULL);
+	struct certinfo ci;
+	uint8_t *der = NULL;
+	size_t len;
+
+	assert_int_equal(X509_NAME_add_entry_by_txt(n, "serialNumber", MBSTRING_UTF8,
+	                                            (const unsigned char *)"12345678950", -1, -1, 0),
+	                 1);
+	len = make(&s, n, &der);
+	assert_int_equal(certinfo_parse(der, len, &ci), 0);
+	OPENSSL_free(der);
+	assert_string_equal(ci.serial_number, "12345678950");
+	assert_string_equal(parse_ok(&s).serial_number, "");
+}
+
 static void test_not_qualified_without_statement_or_policy(void **state)
 {
 	struct spec s = base();
@@ -512,6 +546,8 @@ int main(void)
 	        cmocka_unit_test(test_authentication_key_refused_for_web),
 	        cmocka_unit_test(test_qualified_by_qc_compliance_statement),
 	        cmocka_unit_test(test_qualified_by_policy),
+	        cmocka_unit_test(test_policies_are_listed_in_order),
+	        cmocka_unit_test(test_subject_serial_number_is_kept),
 	        cmocka_unit_test(test_not_qualified_without_statement_or_policy),
 	        cmocka_unit_test(test_malformed_qc_statements_count_for_nothing),
 	        cmocka_unit_test(test_garbage_and_trailing_bytes_are_ebadmsg),

@@ -230,6 +230,22 @@ static void test_pinentry_is_a_name_or_an_absolute_path(void **state)
 	reject("pinentry = /usr/bin/pin\x7f\n", "absolute path");
 }
 
+/* prompt = imza-prompt (the default), pinentry, or an absolute path; the same rules as a pinentry. */
+static void test_prompt_is_imza_prompt_by_default_pinentry_or_a_path(void **state)
+{
+	struct imzad_config c;
+	char err[128] = "";
+
+	config_defaults(&c);
+	assert_string_equal(c.prompt, "imza-prompt");
+	assert_int_equal(parse("prompt = pinentry\n", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.prompt, "pinentry");
+	assert_int_equal(parse("prompt = /opt/imza/imza-prompt\n", &c, err, sizeof(err)), 0);
+	assert_string_equal(c.prompt, "/opt/imza/imza-prompt");
+	reject("prompt = bin/imza-prompt\n", "prompt is imza-prompt, pinentry or an absolute path");
+	reject("prompt = /usr/bin/imza\x01prompt\n", "absolute path");
+}
+
 static void test_long_pinentry_path_is_kept_whole_up_to_the_line_limit(void **state)
 {
 	/* "pinentry=" and 4087 bytes of path make a line of 4096 bytes: the longest there is, so a path
@@ -489,6 +505,7 @@ int main(void)
 	        cmocka_unit_test(test_port_range_is_1_to_65535),
 	        cmocka_unit_test(test_port_is_digits_only_checked_with_strtoul),
 	        cmocka_unit_test(test_pinentry_is_a_name_or_an_absolute_path),
+	        cmocka_unit_test(test_prompt_is_imza_prompt_by_default_pinentry_or_a_path),
 	        cmocka_unit_test(test_long_pinentry_path_is_kept_whole_up_to_the_line_limit),
 	        cmocka_unit_test(test_lines_over_4096_bytes_are_an_error),
 	        cmocka_unit_test(test_nul_byte_is_an_error),

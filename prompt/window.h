@@ -1,0 +1,34 @@
+/* imza-prompt's windows (GTK 4): the signing window (site, signer, document, PIN with keypad) for
+ * GETPIN, and the question window for CONFIRM. Each call shows one window and runs GTK's main context
+ * until the user answers, the timeout passes or the window is closed (docs/PROMPT.md). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What imzad set with pinentry's and imza's commands; every string is UTF-8, already unescaped. */
+struct prompt {
+	char *title, *desc, *prompt, *ok, *notok, *cancel, *error;
+	unsigned timeout_s; /* 0: none */
+	char *origin, *site;
+	int tries; /* PIN tries left, -1 unknown */
+	uint8_t *doc;
+	size_t doc_len;
+	bool has_doc, doc_text;
+	uint8_t *cert;
+	size_t cert_len;
+};
+
+enum prompt_answer { ANSWER_OK, ANSWER_NOTOK, ANSWER_CANCEL, ANSWER_TIMEOUT };
+
+/* Hands the PIN on while the window still holds it (in GTK's locked password buffer): 0, or a
+ * non-zero that window_getpin returns. */
+typedef int (*prompt_pin_fn)(const char *pin, size_t len, void *opaque);
+
+/* The PIN window; on ANSWER_OK the PIN goes to fn before the entry is cleared. 0 with *ret set, or
+ * what fn returned. The signing window when a document or certificate was set, else pinentry's plain
+ * one (SETDESC and a PIN field). */
+int window_getpin(const struct prompt *p, prompt_pin_fn fn, void *opaque, enum prompt_answer *ret);
+/* A question: SETDESC with OK, the optional NOTOK and Cancel (one_button: OK alone). */
+void window_confirm(const struct prompt *p, bool one_button, enum prompt_answer *ret);
