@@ -134,14 +134,17 @@ static int random_below(uint32_t bound, uint32_t *ret)
 {
 	uint32_t limit = UINT32_MAX - UINT32_MAX % bound, v;
 
-	do {
+	for (;;) {
 		ssize_t n = getrandom(&v, sizeof(v), 0);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n != (ssize_t)sizeof(v))
 			return n < 0 ? -errno : -EIO;
-	} while (v >= limit);
+		/* Rejection keeps every residue equally likely. */
+		if (v < limit)
+			break;
+	}
 	*ret = v % bound;
 	return 0;
 }
