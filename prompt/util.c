@@ -160,7 +160,7 @@ int prompt_shuffle_digits(char digits[10])
 
 	memcpy(d, "0123456789", 10);
 	for (uint32_t i = 9; i > 0; i--) {
-		uint32_t j;
+		uint32_t j = 0; /* set by random_below on success; gcc -O2 cannot see it */
 		char t;
 		int r = random_below(i + 1, &j);
 
