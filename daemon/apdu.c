@@ -1,6 +1,7 @@
 /* ISO 7816-4 APDU transport for the card drivers (see apdu.h). Every length that comes from the card is
  * checked against the caller's buffer before it is copied. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "daemon/apdu.h"
@@ -72,10 +73,11 @@ static int transmit_one(struct apdu_transport *t, const struct apdu_cmd *c, bool
 	return 0;
 }
 
-static int exchange(struct apdu_transport *t, const struct apdu_cmd *c, bool ext, uint8_t *out, size_t cap,
-                    size_t *ret_len, uint16_t *ret_sw)
+#define RESP_MAX (APDU_LE_MAX + 2)
+
+static int exchange_in(struct apdu_transport *t, const struct apdu_cmd *c, bool ext, uint8_t *resp,
+                       uint8_t *out, size_t cap, size_t *ret_len, uint16_t *ret_sw)
 {
-	static _Thread_local uint8_t resp[APDU_LE_MAX + 2];
 	struct apdu_cmd step = *c;
 	size_t total = 0, len;
 	uint16_t sw;
@@ -95,7 +97,7 @@ static int exchange(struct apdu_transport *t, const struct apdu_cmd *c, bool ext
 			                        .data = c->data + off,
 			                        .lc = SHORT_LC_MAX};
 
-			r = transmit_one(t, &part, false, resp, sizeof(resp), &len, &sw);
+			r = transmit_one(t, &part, false, resp, RESP_MAX, &len, &sw);
 			if (r < 0)
 				return r;
 			if (sw != 0x9000) {
@@ -114,7 +116,7 @@ static int exchange(struct apdu_transport *t, const struct apdu_cmd *c, bool ext
 	for (;;) {
 		if (++steps > MAX_STEPS)
 			return -EPROTO;
-		r = transmit_one(t, &step, ext, resp, sizeof(resp), &len, &sw);
+		r = transmit_one(t, &step, ext, resp, RESP_MAX, &len, &sw);
 		if (r < 0)
 			return r;
 		if ((sw >> 8) == 0x6C && step.ins != 0xC0 && steps == 1) {
@@ -135,6 +137,23 @@ static int exchange(struct apdu_transport *t, const struct apdu_cmd *c, bool ext
 	*ret_len = total;
 	*ret_sw = sw;
 	return 0;
+}
+
+/* The response buffer is the exchange's own, in heap: a buffer per thread (_Thread_local) would be zeroed
+ * and kept resident in every thread of imzad, not only in the readers' that use it. */
+static int exchange(struct apdu_transport *t, const struct apdu_cmd *c, bool ext, uint8_t *out, size_t cap,
+                    size_t *ret_len, uint16_t *ret_sw)
+{
+	uint8_t *resp = malloc(RESP_MAX);
+	int r;
+
+	if (resp == NULL)
+		return -ENOMEM;
+	r = exchange_in(t, c, ext, resp, out, cap, ret_len, ret_sw);
+	/* Responses carry decrypted data and signatures. */
+	explicit_bzero(resp, RESP_MAX);
+	free(resp);
+	return r;
 }
 
 int apdu_exchange(struct apdu_transport *t, const struct apdu_cmd *c, uint8_t *out, size_t cap,

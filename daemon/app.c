@@ -43,17 +43,36 @@ struct app *app_attach(struct daemon *d, pid_t pid, uid_t uid, int kind, const c
 	return a;
 }
 
-void op_reset(struct op *op)
+int op_begin(struct op **slot, enum op_kind kind)
 {
+	struct op *op = calloc(1, sizeof(*op));
+
+	if (op == NULL)
+		return -ENOMEM;
+	op_end(slot);
+	op->kind = kind;
+	*slot = op;
+	return 0;
+}
+
+void op_end(struct op **slot)
+{
+	struct op *op = *slot;
+
+	if (op == NULL)
+		return;
 	if (op->md_ctx)
 		EVP_MD_CTX_free(op->md_ctx);
+	/* Data to be signed and decrypted results. */
 	explicit_bzero(op, sizeof(*op));
+	free(op);
+	*slot = NULL;
 }
 
 static void session_free(struct session *s)
 {
-	op_reset(&s->op);
-	op_reset(&s->find);
+	op_end(&s->op);
+	op_end(&s->find);
 	free(s);
 }
 

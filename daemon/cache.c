@@ -218,6 +218,9 @@ static int open_db(const char *path, struct verdict *v, sqlite3 **ret_db)
 	 * cache means one more card read. */
 	if (r == 0 && (rc = sqlite3_exec(db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL)) != SQLITE_OK)
 		r = failed(db, rc, v);
+	if (r == 0 &&
+	    (rc = sqlite3_exec(db, "PRAGMA cache_size = " DB_CACHE_SIZE, NULL, NULL, NULL)) != SQLITE_OK)
+		r = failed(db, rc, v);
 	if (r == 0 && version < CACHE_SCHEMA_VERSION)
 		r = migrate(db, v);
 	if (r < 0) {

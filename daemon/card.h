@@ -33,6 +33,10 @@ struct card_driver {
 	int (*read_identity)(struct apdu_transport *t, uint8_t *id, size_t cap, size_t *ret_len);
 	/* Reads the card's identity and objects; the token carries the identity (driver, id). */
 	int (*read_token)(struct apdu_transport *t, struct token **ret_token);
+	/* Reads the card as read_token does and compares it with cached, a token this driver made earlier:
+	 * 0 with *ret_fresh NULL when the card holds what cached was made from (nothing is parsed), 0 with a
+	 * new token when it differs. NULL: the check uses read_token. */
+	int (*check_token)(struct apdu_transport *t, const struct token *cached, struct token **ret_fresh);
 	/* Whether pin has the length and alphabet of this card's PIN (PIV: 6 to 8 digits). No card I/O: a PIN
 	 * that fails it never reaches the card. NULL: any PIN goes to verify. */
 	bool (*pin_ok)(const uint8_t *pin, size_t len);

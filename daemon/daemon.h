@@ -64,8 +64,10 @@ struct session {
 	CK_SLOT_ID slot;
 	uint64_t card_seq;
 	CK_FLAGS flags;
-	struct op op;
-	struct op find;
+	/* An operation's state exists while it runs only (op_begin at its Init, op_end at its end): most
+	 * sessions are idle, and a thousand applications each holding one must stay small. */
+	struct op *op;   /* sign or decrypt */
+	struct op *find; /* C_FindObjects */
 };
 
 struct app {
@@ -159,4 +161,11 @@ void app_call_done(struct app *a);
 void app_call_cancel(struct app *a, struct call *c);
 /* Ends every session of every app on a slot whose card went (or changed). */
 void app_drop_slot(struct daemon *d, CK_SLOT_ID id);
-void op_reset(struct op *op);
+/* Starts an operation in *slot (NULL before): 0 or -ENOMEM. */
+int op_begin(struct op **slot, enum op_kind kind);
+/* Ends the operation in *slot, if any: its data wiped, its state freed, *slot NULL. */
+void op_end(struct op **slot);
+static inline enum op_kind op_kind(const struct op *op)
+{
+	return op ? op->kind : OP_NONE;
+}

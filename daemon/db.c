@@ -1,6 +1,7 @@
 /* What imzad's two SQLite files do alike (see db.h): kept in one place so that the cache and the
  * records read, judge and word a file the same way, while each keeps its own policy for a bad file. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -93,9 +94,19 @@ int db_integrity(sqlite3 *db, const char *pragma, db_failed_fn *failed, char *wh
 
 int db_open(const char *path, int flags, int busy_timeout_ms, sqlite3 **ret_db)
 {
+	static bool configured;
 	sqlite3 *db = NULL;
 	int rc;
 
+	/* imzad's files are small and touched seldom (a card inserted, a signature recorded): SQLite's
+	 * per-connection lookaside (about 120 KiB, all of it written at open) and the page cache's first bulk
+	 * allocation (about 90 KiB per connection, before a page is read) would keep more in memory than
+	 * the files hold. Before SQLite initialises; later it is refused, harmlessly. */
+	if (!configured) {
+		sqlite3_config(SQLITE_CONFIG_LOOKASIDE, 0, 0);
+		sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+		configured = true;
+	}
 	rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW, NULL);
 	if (rc != SQLITE_OK) {
 		sqlite3_close(db);

@@ -36,6 +36,10 @@ int db_query_int(sqlite3 *db, const char *sql, db_failed_fn *failed, char *why, 
  * -DB_EBROKEN with the first problems it names in why otherwise. */
 int db_integrity(sqlite3 *db, const char *pragma, db_failed_fn *failed, char *why, size_t cap);
 
+/* The page cache of each of imzad's connections (PRAGMA cache_size; negative: KiB), set once a file is
+ * known to be ours: the files are a few pages, read seldom; SQLite's default would let it grow to 2 MiB. */
+#define DB_CACHE_SIZE "-64"
+
 /* Opens path with flags (plus no mutex, no symlink) and the settings both files want. 0, or the -errno
  * of the failure, with the connection closed. */
 int db_open(const char *path, int flags, int busy_timeout_ms, sqlite3 **ret_db);

@@ -108,7 +108,9 @@ struct hreq {
 struct https_server {
 	struct daemon *d;
 	struct signsvc *svc;
-	SSL_CTX *ctx;
+	SSL_CTX *ctx; /* NULL until the first connection when made lazily (make_ctx) */
+	int (*make_ctx)(void *arg, SSL_CTX **ret);
+	void *make_arg;
 	uint16_t port;
 	struct evhttp *http;
 	struct https_conn *conns;
@@ -397,13 +399,39 @@ static void join_output(struct evbuffer *buf, const struct evbuffer_cb_info *inf
 /* evhttp's bevcb: every accepted socket gets a TLS server bufferevent. Returning NULL would make evhttp
  * speak plain HTTP on the socket; on_request refuses any request that did not come through TLS, so even
  * that failure (out of memory) cannot serve plain HTTP. */
+/* OpenSSL's TLS state, made when first needed: an imzad that serves no web page keeps libssl's and most
+ * of libcrypto's pages out of memory (and its config unread). */
+static int server_ctx(struct https_server *h)
+{
+	int e;
+
+	if (conn_index < 0) {
+		conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_ex_free);
+		if (conn_index < 0)
+			return -ENOMEM;
+	}
+	if (h->ctx)
+		return 0;
+	e = h->make_ctx(h->make_arg, &h->ctx);
+	if (e < 0)
+		h->ctx = NULL;
+	return e;
+}
+
 static struct bufferevent *make_bev(struct event_base *base, void *arg)
 {
 	static const struct timeval now = {0, 0};
 	struct https_server *h = arg;
-	SSL *ssl = SSL_new(h->ctx);
-	struct https_conn *c = calloc(1, sizeof(*c));
+	SSL *ssl;
+	struct https_conn *c;
 	struct bufferevent *bev;
+
+	if (server_ctx(h) < 0) {
+		log_error("https: no TLS set-up: connection refused");
+		return NULL;
+	}
+	ssl = SSL_new(h->ctx);
+	c = calloc(1, sizeof(*c));
 
 	if (c) {
 		c->accepted = evtimer_new(base, on_accepted, c);
@@ -1035,18 +1063,19 @@ static int adopt(struct https_server *h, int fd, bool first)
 	return 0;
 }
 
-int https_server_new(struct daemon *d, struct signsvc *svc, SSL_CTX *ctx, uint16_t port, const int *fds,
-                     size_t nfds, struct https_server **ret)
+static int server_new(struct daemon *d, struct signsvc *svc, SSL_CTX *ctx,
+                      int (*make_ctx)(void *arg, SSL_CTX **ret), void *make_arg, uint16_t port,
+                      const int *fds, size_t nfds, struct https_server **ret)
 {
 	static const int families[] = {AF_INET, AF_INET6};
 	struct https_server *h;
 	unsigned listening = 0;
 	int e = 0;
 
-	if (d == NULL || d->base == NULL || svc == NULL || ctx == NULL || port == 0 ||
+	if (d == NULL || d->base == NULL || svc == NULL || (ctx == NULL && make_ctx == NULL) || port == 0 ||
 	    (nfds > 0 && fds == NULL) || ret == NULL)
 		return -EINVAL;
-	if (conn_index < 0) {
+	if (ctx && conn_index < 0) {
 		conn_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_ex_free);
 		if (conn_index < 0)
 			return -ENOMEM;
@@ -1063,8 +1092,11 @@ int https_server_new(struct daemon *d, struct signsvc *svc, SSL_CTX *ctx, uint16
 		free(h);
 		return -ENOMEM;
 	}
-	SSL_CTX_up_ref(ctx);
+	if (ctx)
+		SSL_CTX_up_ref(ctx);
 	h->ctx = ctx;
+	h->make_ctx = make_ctx;
+	h->make_arg = make_arg;
 	/* Methods beyond GET, POST and OPTIONS reach on_request only to get a JSON 405 (docs/API.md);
 	 * TRACE and CONNECT stay with libevent's 501. */
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_OPTIONS |
@@ -1102,6 +1134,27 @@ int https_server_new(struct daemon *d, struct signsvc *svc, SSL_CTX *ctx, uint16
 	}
 	*ret = h;
 	return 0;
+}
+
+int https_server_new(struct daemon *d, struct signsvc *svc, SSL_CTX *ctx, uint16_t port, const int *fds,
+                     size_t nfds, struct https_server **ret)
+{
+	if (ctx == NULL)
+		return -EINVAL;
+	return server_new(d, svc, ctx, NULL, NULL, port, fds, nfds, ret);
+}
+
+int https_server_new_lazy(struct daemon *d, struct signsvc *svc, int (*make_ctx)(void *arg, SSL_CTX **ret),
+                          void *arg, uint16_t port, const int *fds, size_t nfds, struct https_server **ret)
+{
+	if (make_ctx == NULL)
+		return -EINVAL;
+	return server_new(d, svc, NULL, make_ctx, arg, port, fds, nfds, ret);
+}
+
+bool https_server_has_tls(const struct https_server *h)
+{
+	return h->ctx != NULL;
 }
 
 uint16_t https_server_port(const struct https_server *h)

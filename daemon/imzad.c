@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,17 +176,37 @@ static int load_config(const char *file, const char *dir_given, struct imzad_con
 	return 0;
 }
 
-static int start_https(struct daemon *d, const struct imzad_config *cfg, const char *dir, SSL_CTX **ret_ctx,
+/* imzad idles most of its life, with a few threads that allocate little. One arena: a reader thread's
+ * own (64 MiB reserved, its touched pages kept) would hold the card reads' buffers after they are freed.
+ * Blocks of 32 KiB and more (an APDU response buffer, a card's certificates) come from mmap and leave
+ * with free(), rather than stay in the heap as resident holes. */
+static void tune_malloc(void)
+{
+	mallopt(M_ARENA_MAX, 1);
+	mallopt(M_MMAP_THRESHOLD, 32 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 64 * 1024);
+}
+
+static int make_tls(void *dir, SSL_CTX **ret)
+{
+	return localca_server_ctx(dir, ret);
+}
+
+/* The endpoint listens from the start; its TLS context (the certificates parsed and checked, renewed if
+ * due) is made at the first connection: most of the time nobody signs from a web page, and OpenSSL's
+ * state is the biggest part of an idle imzad's memory. */
+static int start_https(struct daemon *d, const struct imzad_config *cfg, const char *dir,
                        struct https_server **ret)
 {
 	int e;
 
-	e = localca_server_ctx(dir, ret_ctx);
+	e = localca_prepare(dir);
 	if (e < 0) {
 		log_error("HTTPS endpoint: no server certificate in %s: %s", dir, strerror(-e));
 		return e;
 	}
-	e = https_server_new(d, d->signsvc, *ret_ctx, cfg->https_port, https_fds, n_https_fds, ret);
+	e = https_server_new_lazy(d, d->signsvc, make_tls, (void *)dir, cfg->https_port, https_fds,
+	                          n_https_fds, ret);
 	if (e < 0) {
 		log_error("HTTPS endpoint: cannot listen on port %u: %s", (unsigned)cfg->https_port,
 		          strerror(-e));
@@ -221,7 +242,6 @@ int main(int argc, char **argv)
 	bool no_https = false;
 	struct imzad_config cfg;
 	char cdir[PATH_MAX];
-	SSL_CTX *tls = NULL;
 	struct https_server *https = NULL;
 	struct event *sigterm, *sigint, *watchdog = NULL;
 	struct server *srv = NULL;
@@ -281,6 +301,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_setup(verbose);
+	tune_malloc();
 	if (load_config(config_file, config_dir, &cfg, cdir, sizeof(cdir)) < 0)
 		return 1;
 	if (port_arg) {
@@ -339,7 +360,7 @@ int main(int argc, char **argv)
 		goto out;
 	/* Without the endpoint (port taken, config dir unusable) the applications on the socket are still
 	 * served: imzad says why and goes on. */
-	if (cfg.https && start_https(&d, &cfg, cdir, &tls, &https) < 0)
+	if (cfg.https && start_https(&d, &cfg, cdir, &https) < 0)
 		log_warning("running without the HTTPS endpoint");
 	if (server_new(&d, fd, max_clients, &srv) < 0) {
 		close(fd);
@@ -361,6 +382,8 @@ int main(int argc, char **argv)
 	}
 	sd_notify(0, "READY=1");
 	log_info("imzad %s ready", PACKAGE_VERSION);
+	/* What start-up freed (the config, the cache's checks) goes back before the long idle. */
+	malloc_trim(0);
 	event_base_dispatch(d.base);
 	sd_notify(0, "STOPPING=1");
 	rc = 0;
@@ -375,7 +398,6 @@ out:
 	server_free(srv);
 	reader_monitor_free(d.monitor);
 	signsvc_free(d.signsvc);
-	SSL_CTX_free(tls);
 	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++)
 		token_free(d.slots[i].token);
 	event_base_free(d.base);

@@ -76,11 +76,10 @@ static int open_dir(const char *dir, int *ret_fd)
 /* Reads name into a new buffer (free it with OPENSSL_clear_free: it may be a key). -ENOENT when
  * missing; -EPERM (logged) when it is a symlink or not a regular file, not ours, or, for a key,
  * open to group or others; -EBADMSG when it is too big to be ours. */
-static int read_file(int dfd, const char *dir, const char *name, bool key, char **ret_buf, size_t *ret_len)
+static int open_checked(int dfd, const char *dir, const char *name, bool key, int *ret_fd,
+                        struct stat *ret_st)
 {
 	struct stat st;
-	size_t len = 0;
-	char *buf;
 	int fd, r;
 
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -114,6 +113,21 @@ static int read_file(int dfd, const char *dir, const char *name, bool key, char 
 		close(fd);
 		return -EPERM;
 	}
+	*ret_fd = fd;
+	*ret_st = st;
+	return 0;
+}
+
+static int read_file(int dfd, const char *dir, const char *name, bool key, char **ret_buf, size_t *ret_len)
+{
+	struct stat st;
+	size_t len = 0;
+	char *buf;
+	int fd, r;
+
+	r = open_checked(dfd, dir, name, key, &fd, &st);
+	if (r < 0)
+		return r;
 	if (st.st_size > PEM_FILE_MAX) {
 		close(fd);
 		return -EBADMSG;
@@ -533,6 +547,33 @@ out:
 int localca_ensure(const char *dir, time_t now)
 {
 	return ensure(dir, now, NULL);
+}
+
+int localca_prepare(const char *dir)
+{
+	static const struct {
+		const char *name;
+		bool key;
+	} files[] = {
+	        {LOCALCA_CA_FILE, false}, {CA_KEY_FILE, true}, {SRV_CRT_FILE, false}, {SRV_KEY_FILE, true}};
+	struct stat st;
+	int dfd = -1, fd, r = 0;
+
+	if (dir == NULL || dir[0] == '\0')
+		return -EINVAL;
+	r = open_dir(dir, &dfd);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]) && r == 0; i++) {
+		r = open_checked(dfd, dir, files[i].name, files[i].key, &fd, &st);
+		if (r == 0)
+			close(fd);
+	}
+	close(dfd);
+	/* The first start: the CA is made now, so that `imzactl trust` finds it before any browser came. */
+	if (r == -ENOENT)
+		r = localca_ensure(dir, time(NULL));
+	return r;
 }
 
 /* ECDHE key exchange with AES-GCM or ChaCha20-Poly1305, for either certificate type. */

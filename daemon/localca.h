@@ -16,6 +16,10 @@
 /* Creates or renews what is missing, then returns a server SSL_CTX (TLS 1.2 and later) with the server
  * certificate and key loaded. -EPERM when dir or a key file is not ours alone (logged), -errno else. */
 int localca_server_ctx(const char *dir, SSL_CTX **ret);
+/* What start-up needs, without OpenSSL when it can: the directory and the four files are there, ours,
+ * and the keys closed to others (checks that need no parsing; -EPERM logged, as localca_server_ctx's).
+ * Missing files are made now (localca_ensure). Validity and renewal wait for localca_server_ctx. */
+int localca_prepare(const char *dir);
 /* What localca_server_ctx does to the files, as if the time were now (tests move the clock). 0 when
  * the four files are in place and good at now, with the same errors as localca_server_ctx. */
 int localca_ensure(const char *dir, time_t now);

@@ -447,8 +447,8 @@ static void login_finish(struct p11_job *j, int r)
 	if (r == 0 && a && j->call->args[1].ul == CKU_CONTEXT_SPECIFIC) {
 		struct session *sess = app_session(a, j->call->args[0].ul);
 
-		if (sess)
-			sess->op.context_login = true;
+		if (sess && sess->op)
+			sess->op->context_login = true;
 	}
 	call_complete(j->call, rv);
 }
@@ -469,7 +469,7 @@ static CK_RV p_Login(void *ctx, CK_SESSION_HANDLE h, CK_USER_TYPE type, CK_UTF8C
 	if (type == CKU_USER && logged_in(a, s))
 		return CKR_USER_ALREADY_LOGGED_IN;
 	if (type == CKU_CONTEXT_SPECIFIC) {
-		if (sess->op.kind != OP_SIGN && sess->op.kind != OP_DECRYPT)
+		if (op_kind(sess->op) != OP_SIGN && op_kind(sess->op) != OP_DECRYPT)
 			return CKR_OPERATION_NOT_INITIALIZED;
 		if (!logged_in(a, s))
 			return CKR_USER_NOT_LOGGED_IN;
@@ -532,7 +532,7 @@ static CK_RV p_Logout(void *ctx, CK_SESSION_HANDLE h)
 	a->login_seq[slot_index(a->d, s)] = 0;
 	for (size_t i = 0; i < APP_MAX_SESSIONS; i++)
 		if (a->sessions[i] && a->sessions[i]->slot == s->id)
-			op_reset(&a->sessions[i]->op);
+			op_end(&a->sessions[i]->op);
 	/* The card forgets the PIN only if it holds ours: another application's login stays. */
 	if (s->owner_app != a->id)
 		return CKR_OK;
@@ -553,17 +553,17 @@ static CK_RV p_FindObjectsInit(void *ctx, CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR 
 
 	if (rv != CKR_OK)
 		return rv;
-	if (sess->find.kind == OP_FIND)
+	if (sess->find)
 		return CKR_OPERATION_ACTIVE;
 	if (tmpl == NULL && n > 0)
 		return CKR_ARGUMENTS_BAD;
-	op_reset(&sess->find);
-	sess->find.kind = OP_FIND;
+	if (op_begin(&sess->find, OP_FIND) < 0)
+		return CKR_HOST_MEMORY;
 	for (size_t i = 0; i < s->token->nobjs; i++) {
 		const struct token_object *o = &s->token->objs[i];
 
 		if (visible(APP(ctx), s, o) && token_match(o, tmpl, n))
-			sess->find.found[sess->find.nfound++] = o->handle;
+			sess->find->found[sess->find->nfound++] = o->handle;
 	}
 	return CKR_OK;
 }
@@ -578,12 +578,12 @@ static CK_RV p_FindObjects(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE_PTR 
 
 	if (rv != CKR_OK)
 		return rv;
-	if (sess->find.kind != OP_FIND)
+	if (sess->find == NULL)
 		return CKR_OPERATION_NOT_INITIALIZED;
 	if (count == NULL || (out == NULL && max > 0))
 		return CKR_ARGUMENTS_BAD;
-	while (n < max && sess->find.next < sess->find.nfound)
-		out[n++] = sess->find.found[sess->find.next++];
+	while (n < max && sess->find->next < sess->find->nfound)
+		out[n++] = sess->find->found[sess->find->next++];
 	*count = n;
 	return CKR_OK;
 }
@@ -596,9 +596,9 @@ static CK_RV p_FindObjectsFinal(void *ctx, CK_SESSION_HANDLE h)
 
 	if (rv != CKR_OK)
 		return rv;
-	if (sess->find.kind != OP_FIND)
+	if (sess->find == NULL)
 		return CKR_OPERATION_NOT_INITIALIZED;
-	op_reset(&sess->find);
+	op_end(&sess->find);
 	return CKR_OK;
 }
 
@@ -731,10 +731,10 @@ static CK_RV op_init(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJE
 		return rv;
 	if (m == NULL) {
 		/* PKCS#11 3.0: a NULL mechanism ends the operation. */
-		op_reset(&sess->op);
+		op_end(&sess->op);
 		return CKR_OK;
 	}
-	if (sess->op.kind != OP_NONE)
+	if (sess->op)
 		return CKR_OPERATION_ACTIVE;
 	o = token_object(s->token, key);
 	if (o == NULL || o->cls != CKO_PRIVATE_KEY)
@@ -758,7 +758,6 @@ static CK_RV op_init(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJE
 		if (!attr_bool(o, CKA_SIGN))
 			return CKR_KEY_FUNCTION_NOT_PERMITTED;
 	}
-	op_reset(&sess->op);
 	if (md && md->family == MECH_RSA_PSS) {
 		const CK_RSA_PKCS_PSS_PARAMS *p = m->pParameter;
 		const char *hn;
@@ -769,12 +768,18 @@ static CK_RV op_init(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJE
 		if (hn == NULL || mech_mgf_name(p->mgf) == NULL ||
 		    (md->digest && strcmp(md->digest, hn) != 0) || p->sLen > o->key.size)
 			return CKR_MECHANISM_PARAM_INVALID;
-		sess->op.pss = (struct mech_pss){p->hashAlg, p->mgf, p->sLen};
-		sess->op.has_pss = true;
 	}
-	sess->op.kind = kind;
-	sess->op.mech = md;
-	sess->op.key = key;
+	/* The operation's state exists from here to its end only: an idle session holds none. */
+	if (op_begin(&sess->op, kind) < 0)
+		return CKR_HOST_MEMORY;
+	if (md && md->family == MECH_RSA_PSS) {
+		const CK_RSA_PKCS_PSS_PARAMS *p = m->pParameter;
+
+		sess->op->pss = (struct mech_pss){p->hashAlg, p->mgf, p->sLen};
+		sess->op->has_pss = true;
+	}
+	sess->op->mech = md;
+	sess->op->key = key;
 	return CKR_OK;
 }
 
@@ -874,7 +879,7 @@ static void sign_finish(struct p11_job *j, int r)
 	}
 	audit_private(j, r, rv);
 	if (sess)
-		op_reset(&sess->op);
+		op_end(&sess->op);
 	call_complete(c, rv);
 }
 
@@ -890,28 +895,38 @@ static void decrypt_finish(struct p11_job *j, int r)
 	if (r == CARD_E_NOT_LOGGED_IN && a && s)
 		a->login_seq[slot_index(j->d, s)] = 0;
 	if (r == 0 && sess) {
-		struct op *op = &sess->op;
+		/* The operation may have been ended meanwhile (C_DecryptInit with no mechanism from another
+		 * thread of the application): the result then has nowhere to wait for a retry. */
+		struct op *op = sess->op && sess->op->kind == OP_DECRYPT ? sess->op : NULL;
+		uint8_t plain[sizeof(op->result)];
+		size_t plen = 0;
 
-		if (mech_rsa_unpad_pkcs1(j->out, j->outlen, op->result, sizeof(op->result), &op->result_len) <
-		    0) {
+		if (mech_rsa_unpad_pkcs1(j->out, j->outlen, plain, sizeof(plain), &plen) < 0) {
 			rv = CKR_ENCRYPTED_DATA_INVALID;
-		} else if (*out->out.n < op->result_len) {
+		} else if (*out->out.n < plen && op) {
 			/* Kept for the caller's retry with a larger buffer: the card is not asked again. */
+			memcpy(op->result, plain, plen);
+			op->result_len = plen;
 			op->have_result = true;
-			*out->out.n = op->result_len;
+			*out->out.n = plen;
 			audit_private(j, r, CKR_BUFFER_TOO_SMALL);
+			explicit_bzero(plain, sizeof(plain));
 			explicit_bzero(j->out, sizeof(j->out));
 			call_complete(c, CKR_BUFFER_TOO_SMALL);
 			return;
+		} else if (*out->out.n < plen) {
+			*out->out.n = plen;
+			rv = CKR_BUFFER_TOO_SMALL;
 		} else {
-			memcpy(out->out.p, op->result, op->result_len);
-			*out->out.n = op->result_len;
+			memcpy(out->out.p, plain, plen);
+			*out->out.n = plen;
 		}
+		explicit_bzero(plain, sizeof(plain));
 	}
 	audit_private(j, r, rv);
 	explicit_bzero(j->out, sizeof(j->out));
 	if (sess)
-		op_reset(&sess->op);
+		op_end(&sess->op);
 	call_complete(c, rv);
 }
 
@@ -930,17 +945,17 @@ static CK_RV submit_private(void *ctx, struct session *sess, struct slot *s, con
 		log_warning(
 		        "slot %lu: refusing a private-key operation with %zu input bytes for a key of %zu",
 		        (unsigned long)s->id, inlen, o->key.size);
-		op_reset(&sess->op);
+		op_end(&sess->op);
 		return CKR_DATA_LEN_RANGE;
 	}
 	if (o->key.needs_pin) {
 		if (!logged_in(a, s) || s->owner_app != a->id) {
 			a->login_seq[slot_index(a->d, s)] = 0;
-			op_reset(&sess->op);
+			op_end(&sess->op);
 			return CKR_USER_NOT_LOGGED_IN;
 		}
-		if (o->key.pin_always && !sess->op.context_login) {
-			op_reset(&sess->op);
+		if (o->key.pin_always && !sess->op->context_login) {
+			op_end(&sess->op);
 			return CKR_USER_NOT_LOGGED_IN;
 		}
 	}
@@ -978,13 +993,13 @@ static CK_RV sign_common(void *ctx, CK_SESSION_HANDLE h, const uint8_t *data, si
 
 	if (rv != CKR_OK)
 		return rv;
-	op = &sess->op;
-	if (op->kind != OP_SIGN)
+	op = sess->op;
+	if (op_kind(op) != OP_SIGN)
 		return CKR_OPERATION_NOT_INITIALIZED;
 	if (!final && op->multi)
 		return CKR_OPERATION_ACTIVE;
 	if (siglen == NULL) {
-		op_reset(op);
+		op_end(&sess->op);
 		return CKR_ARGUMENTS_BAD;
 	}
 	o = token_object(s->token, op->key);
@@ -1001,7 +1016,7 @@ static CK_RV sign_common(void *ctx, CK_SESSION_HANDLE h, const uint8_t *data, si
 	if (!final && data && len > 0) {
 		rv = op_update(op, data, len);
 		if (rv != CKR_OK) {
-			op_reset(op);
+			op_end(&sess->op);
 			return rv;
 		}
 	}
@@ -1011,11 +1026,11 @@ static CK_RV sign_common(void *ctx, CK_SESSION_HANDLE h, const uint8_t *data, si
 
 		/* A single-part sign over empty data still needs the digest context. */
 		if (op->md_ctx == NULL && (rv = op_update(op, (const uint8_t *)"", 0)) != CKR_OK) {
-			op_reset(op);
+			op_end(&sess->op);
 			return rv;
 		}
 		if (EVP_DigestFinal_ex(op->md_ctx, hash, &hlen) != 1) {
-			op_reset(op);
+			op_end(&sess->op);
 			return CKR_FUNCTION_FAILED;
 		}
 		e = mech_block_from_hash(op->mech, op->has_pss ? &op->pss : NULL, hash, hlen, block,
@@ -1027,7 +1042,7 @@ static CK_RV sign_common(void *ctx, CK_SESSION_HANDLE h, const uint8_t *data, si
 		                   o->key.size);
 	}
 	if (e < 0) {
-		op_reset(op);
+		op_end(&sess->op);
 		return e == -EMSGSIZE || e == -EINVAL ? CKR_DATA_LEN_RANGE : CKR_FUNCTION_FAILED;
 	}
 	return submit_private(ctx, sess, s, o, block, o->key.size, sign_finish);
@@ -1049,16 +1064,16 @@ static CK_RV p_SignUpdate(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_U
 
 	if (rv != CKR_OK)
 		return rv;
-	if (sess->op.kind != OP_SIGN)
+	if (op_kind(sess->op) != OP_SIGN)
 		return CKR_OPERATION_NOT_INITIALIZED;
 	if (data == NULL && len > 0) {
-		op_reset(&sess->op);
+		op_end(&sess->op);
 		return CKR_ARGUMENTS_BAD;
 	}
-	sess->op.multi = true;
-	rv = op_update(&sess->op, data, len);
+	sess->op->multi = true;
+	rv = op_update(sess->op, data, len);
 	if (rv != CKR_OK)
-		op_reset(&sess->op);
+		op_end(&sess->op);
 	return rv;
 }
 
@@ -1078,11 +1093,11 @@ static CK_RV p_Decrypt(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG 
 
 	if (rv != CKR_OK)
 		return rv;
-	op = &sess->op;
-	if (op->kind != OP_DECRYPT)
+	op = sess->op;
+	if (op_kind(op) != OP_DECRYPT)
 		return CKR_OPERATION_NOT_INITIALIZED;
 	if (outlen == NULL || (in == NULL && inlen > 0)) {
-		op_reset(op);
+		op_end(&sess->op);
 		return CKR_ARGUMENTS_BAD;
 	}
 	o = token_object(s->token, op->key);
@@ -1093,11 +1108,11 @@ static CK_RV p_Decrypt(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG 
 		}
 		memcpy(out, op->result, op->result_len);
 		*outlen = op->result_len;
-		op_reset(op);
+		op_end(&sess->op);
 		return CKR_OK;
 	}
 	if (inlen != o->key.size || inlen < 11) {
-		op_reset(op);
+		op_end(&sess->op);
 		return CKR_ENCRYPTED_DATA_LEN_RANGE;
 	}
 	if (out == NULL) {

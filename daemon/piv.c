@@ -2,6 +2,7 @@
  * use, and a card that answers outside the standard gets -EPROTO, never a crash. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/objects.h>
@@ -56,9 +57,11 @@ int piv_select(struct apdu_transport *t)
 	return sw_to_err(sw);
 }
 
-int piv_get_object(struct apdu_transport *t, uint32_t tag, uint8_t *out, size_t cap, size_t *ret_len)
+#define OBJECT_BUF_MAX (PIV_OBJECT_MAX + 16)
+
+static int get_object_in(struct apdu_transport *t, uint32_t tag, uint8_t *buf, uint8_t *out, size_t cap,
+                         size_t *ret_len)
 {
-	static _Thread_local uint8_t buf[PIV_OBJECT_MAX + 16];
 	uint8_t q[5] = {0x5C, 0x03, (uint8_t)(tag >> 16), (uint8_t)(tag >> 8), (uint8_t)tag};
 	struct apdu_cmd c = {.ins = 0xCB, .p1 = 0x3F, .p2 = 0xFF, .data = q, .lc = 5, .le = APDU_LE_MAX};
 	const uint8_t *p = buf;
@@ -73,7 +76,7 @@ int piv_get_object(struct apdu_transport *t, uint32_t tag, uint8_t *out, size_t 
 		q[2] = (uint8_t)tag;
 		c.lc = 3;
 	}
-	r = apdu_exchange(t, &c, buf, sizeof(buf), &len, &sw);
+	r = apdu_exchange(t, &c, buf, OBJECT_BUF_MAX, &len, &sw);
 	if (r < 0)
 		return r;
 	r = sw_to_err(sw);
@@ -88,6 +91,20 @@ int piv_get_object(struct apdu_transport *t, uint32_t tag, uint8_t *out, size_t 
 	memcpy(out, obj.value, obj.len);
 	*ret_len = obj.len;
 	return 0;
+}
+
+/* In heap rather than a buffer per thread: see apdu.c's exchange. */
+int piv_get_object(struct apdu_transport *t, uint32_t tag, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	uint8_t *buf = malloc(OBJECT_BUF_MAX);
+	int r;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	r = get_object_in(t, tag, buf, out, cap, ret_len);
+	explicit_bzero(buf, OBJECT_BUF_MAX);
+	free(buf);
+	return r;
 }
 
 int piv_read_guid(struct apdu_transport *t, uint8_t ret_guid[PIV_GUID_LEN])
@@ -246,29 +263,38 @@ static void label_from_cert(const uint8_t *der, size_t len, char *out, size_t ca
 	X509_free(x);
 }
 
-static int drv_read_token(struct apdu_transport *t, struct token **ret_token)
+/* The card's GUID and the certificates of its four key slots, as raw DER (len 0: no certificate). */
+static int read_objects(struct apdu_transport *t, uint8_t guid[PIV_GUID_LEN], uint8_t (*der)[PIV_OBJECT_MAX],
+                        size_t len[4])
 {
-	static _Thread_local uint8_t der[4][PIV_OBJECT_MAX];
-	size_t len[4] = {0};
-	uint8_t guid[PIV_GUID_LEN];
-	char label[65] = "";
-	struct token *tok;
 	int r;
 
 	r = piv_read_guid(t, guid);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < 4; i++) {
-		r = piv_read_cert(t, &piv_slots[i], der[i], sizeof(der[i]), &len[i]);
+		r = piv_read_cert(t, &piv_slots[i], der[i], PIV_OBJECT_MAX, &len[i]);
 		if (r == PIV_E_NOT_FOUND) {
 			len[i] = 0;
 			continue;
 		}
 		if (r < 0)
 			return r;
-		if (label[0] == '\0')
-			label_from_cert(der[i], len[i], label, sizeof(label));
 	}
+	return 0;
+}
+
+/* The token made from what read_objects found: this is where the certificates are parsed. */
+static int build_token(const uint8_t guid[PIV_GUID_LEN], uint8_t (*der)[PIV_OBJECT_MAX], const size_t len[4],
+                       struct token **ret_token)
+{
+	char label[65] = "";
+	struct token *tok;
+	int r;
+
+	for (size_t i = 0; i < 4 && label[0] == '\0'; i++)
+		if (len[i] > 0)
+			label_from_cert(der[i], len[i], label, sizeof(label));
 	tok = token_new(label[0] ? label : "PIV card", guid);
 	if (tok == NULL)
 		return -ENOMEM;
@@ -291,6 +317,66 @@ static int drv_read_token(struct apdu_transport *t, struct token **ret_token)
 	}
 	*ret_token = tok;
 	return 0;
+}
+
+static int drv_read_token(struct apdu_transport *t, struct token **ret_token)
+{
+	uint8_t(*der)[PIV_OBJECT_MAX] = malloc(4 * sizeof(*der));
+	size_t len[4] = {0};
+	uint8_t guid[PIV_GUID_LEN];
+	int r;
+
+	if (der == NULL)
+		return -ENOMEM;
+	r = read_objects(t, guid, der, len);
+	if (r == 0)
+		r = build_token(guid, der, len, ret_token);
+	free(der);
+	return r;
+}
+
+/* Whether the cached token holds exactly this slot's certificate (or none, when the card has none). */
+static bool same_cert(const struct token *cached, uint8_t id, const uint8_t *der, size_t len)
+{
+	for (size_t i = 0; i < cached->nobjs; i++) {
+		const struct token_object *o = &cached->objs[i];
+		const struct token_attr *a = token_attr(o, CKA_ID), *v;
+
+		if (o->cls != CKO_CERTIFICATE || a == NULL || a->len != 1 || *(const uint8_t *)a->value != id)
+			continue;
+		v = token_attr(o, CKA_VALUE);
+		return v && len > 0 && v->len == len && memcmp(v->value, der, len) == 0;
+	}
+	return len == 0;
+}
+
+/* A token is made from the GUID and the certificates alone: when the card holds the same bytes as the
+ * cached token was made from, that token is the card's, and no certificate needs parsing (which would
+ * bring most of libcrypto into an idle imzad's memory). */
+static int drv_check_token(struct apdu_transport *t, const struct token *cached, struct token **ret_fresh)
+{
+	uint8_t(*der)[PIV_OBJECT_MAX] = malloc(4 * sizeof(*der));
+	size_t len[4] = {0};
+	uint8_t guid[PIV_GUID_LEN];
+	bool same;
+	int r;
+
+	if (der == NULL)
+		return -ENOMEM;
+	r = read_objects(t, guid, der, len);
+	if (r < 0)
+		goto out;
+	same = strcmp(cached->driver, "piv") == 0 && cached->id_len == PIV_GUID_LEN &&
+	       memcmp(cached->id, guid, PIV_GUID_LEN) == 0;
+	for (size_t i = 0; i < 4 && same; i++)
+		same = same_cert(cached, piv_slots[i].id, der[i], len[i]);
+	if (same)
+		*ret_fresh = NULL;
+	else
+		r = build_token(guid, der, len, ret_fresh);
+out:
+	free(der);
+	return r;
 }
 
 static int drv_read_identity(struct apdu_transport *t, uint8_t *id, size_t cap, size_t *ret_len)
@@ -342,6 +428,7 @@ const struct card_driver piv_driver = {
         .probe = drv_probe,
         .read_identity = drv_read_identity,
         .read_token = drv_read_token,
+        .check_token = drv_check_token,
         .pin_ok = piv_pin_ok,
         .verify = piv_verify,
         .pin_status = drv_pin_status,

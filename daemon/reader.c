@@ -57,6 +57,8 @@ struct reader {
 	/* Worker only. */
 	bool check_pending; /* a token served from the cache waits to be checked against the card */
 	struct timespec check_at;
+	uint8_t card_id[32]; /* the identity the cached token was found under */
+	size_t card_id_len;
 	SCARDCONTEXT ctx;
 	SCARDHANDLE h;
 	DWORD proto;
@@ -208,6 +210,8 @@ static void worker_insert(struct reader *r, uint64_t seq)
 			    drivers[i]->read_identity(&r->card.t, id, sizeof(id), &id_len) == 0)
 				tok = r->m->cb.known(r->m->ud, drivers[i]->name, id, id_len);
 			if (tok != NULL) {
+				memcpy(r->card_id, id, id_len);
+				r->card_id_len = id_len;
 				tok->unchecked = true;
 				tok->pin_tries_left = -1;
 				r->check_pending = true;
@@ -235,13 +239,27 @@ static void worker_insert(struct reader *r, uint64_t seq)
 /* The full read of a card that was served from the cache; the main loop compares and keeps or replaces. */
 static void worker_check(struct reader *r)
 {
-	struct token *tok = NULL;
+	const struct card_driver *drv = r->card.driver;
+	struct token *tok = NULL, *cached = NULL;
 	int err;
 
 	r->check_pending = false;
-	if (!r->connected || r->card.driver == NULL || SCardBeginTransaction(r->h) != SCARD_S_SUCCESS)
+	if (!r->connected || drv == NULL || SCardBeginTransaction(r->h) != SCARD_S_SUCCESS)
 		return;
-	err = r->card.driver->read_token(&r->card.t, &tok);
+	/* A fresh copy of what was served: the driver compares the card's bytes with it, and the same
+	 * bytes make the same token without parsing anything again. */
+	if (drv->check_token && r->m->cb.known && r->card_id_len > 0)
+		cached = r->m->cb.known(r->m->ud, drv->name, r->card_id, r->card_id_len);
+	if (cached) {
+		err = drv->check_token(&r->card.t, cached, &tok);
+		if (err == 0 && tok == NULL) {
+			tok = cached;
+			cached = NULL;
+		}
+		token_free(cached);
+	} else {
+		err = drv->read_token(&r->card.t, &tok);
+	}
 	if (err == 0)
 		read_pin_status(r, tok);
 	SCardEndTransaction(r->h, SCARD_LEAVE_CARD);

@@ -315,6 +315,9 @@ static int open_db(struct records *rec, int dirfd, const char *state_dir)
 	/* FULL: a record is a record; a crash must not lose the last one written. */
 	if (r == 0 && (rc = sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL)) != SQLITE_OK)
 		r = db_failed(db, rc, why, cap);
+	if (r == 0 &&
+	    (rc = sqlite3_exec(db, "PRAGMA cache_size = " DB_CACHE_SIZE, NULL, NULL, NULL)) != SQLITE_OK)
+		r = db_failed(db, rc, why, cap);
 	if (r == 0 && version < RECORDS_SCHEMA_VERSION)
 		r = migrate(db, version, dirfd, state_dir, why, cap);
 	if (r < 0) {

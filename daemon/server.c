@@ -1,7 +1,8 @@
 /* imzad's RPC server (see server.h). Frames are read by hand rather than through a bufferevent so a
- * request (which may carry a PIN) lives in one buffer of ours that is wiped after use: a locked, no-dump
- * page per connection for every frame that can carry a PIN (proto_rx), and a PIN call is decoded into a
- * locked arena. Replies go out through an evbuffer. A client that sends garbage, oversized frames or stops reading loses its own
+ * request (which may carry a PIN) lives in one buffer of ours that is wiped after use: one locked,
+ * no-dump page that the loop's connections share for every frame that can carry a PIN (proto_rx: frames
+ * are handled one at a time), and a PIN call is decoded into a locked arena. Replies go out through an
+ * evbuffer. A client that sends garbage, oversized frames or stops reading loses its own
  * connection and nothing else. Applications are served round-robin: one call each per round, whatever
  * their number of connections, and below every other event of the loop. */
 #include <errno.h>
@@ -81,6 +82,8 @@ struct server {
 	uint64_t round;
 	struct event *round_ev;
 	bool round_ending;
+	/* The locked page every connection receives its requests into (see proto-frame.h). */
+	struct proto_rx_shared rxpage;
 };
 
 static void client_free(struct client *c, const char *why);
@@ -501,11 +504,7 @@ static bool accept_one(struct server *s, int lfd)
 	c->fd = fd;
 	c->pid = cred.pid;
 	c->uid = cred.uid;
-	if (proto_rx_init(&c->rx) < 0) {
-		free(c);
-		close(fd);
-		return true;
-	}
+	proto_rx_init(&c->rx, &s->rxpage);
 	c->out = evbuffer_new();
 	c->rev = event_new(s->d->base, fd, EV_READ | EV_PERSIST, on_read, c);
 	c->wev = event_new(s->d->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
@@ -601,11 +600,18 @@ int server_new(struct daemon *d, int listen_fd, size_t max_clients, struct serve
 		return -ENOMEM;
 	s->d = d;
 	s->max_clients = max_clients;
+	if (proto_rx_shared_init(&s->rxpage) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
 	/* on_accept takes several connections per wakeup: the last accept must find none, not block
 	 * (a listener from socket activation comes blocking). */
 	if (fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) < 0) {
+		int e = -errno;
+
+		proto_rx_shared_free(&s->rxpage);
 		free(s);
-		return -errno;
+		return e;
 	}
 	s->fd = listen_fd;
 	s->lev = event_new(d->base, listen_fd, EV_READ | EV_PERSIST, on_accept, s);
@@ -616,6 +622,7 @@ int server_new(struct daemon *d, int listen_fd, size_t max_clients, struct serve
 			event_free(s->lev);
 		if (s->round_ev)
 			event_free(s->round_ev);
+		proto_rx_shared_free(&s->rxpage);
 		free(s);
 		return -ENOMEM;
 	}
@@ -632,6 +639,7 @@ void server_free(struct server *s)
 	event_free(s->lev);
 	event_free(s->round_ev);
 	close(s->fd);
+	proto_rx_shared_free(&s->rxpage);
 	free(s);
 }
 

@@ -221,16 +221,84 @@ int proto_recv_answer(int fd, struct proto_buf *b)
 
 /* ---- event-loop receive (see proto-frame.h) ---- */
 
-int proto_rx_init(struct proto_rx *rx)
+int proto_rx_shared_init(struct proto_rx_shared *sh)
+{
+	memset(sh, 0, sizeof(*sh));
+	sh->page = proto_secret_pages_new(PROTO_RX_LOCKED_MAX, NULL);
+	return sh->page ? 0 : -ENOMEM;
+}
+
+void proto_rx_shared_free(struct proto_rx_shared *sh)
+{
+	proto_secret_pages_free(sh->page, PROTO_RX_LOCKED_MAX);
+	sh->page = NULL;
+	sh->busy = false;
+}
+
+void proto_rx_init(struct proto_rx *rx, struct proto_rx_shared *shared)
 {
 	memset(rx, 0, sizeof(*rx));
-	rx->page = proto_secret_pages_new(PROTO_RX_LOCKED_MAX, NULL);
-	return rx->page ? 0 : -ENOMEM;
+	rx->shared = shared;
 }
 
 bool proto_rx_idle(const struct proto_rx *rx)
 {
 	return rx->have == 0 && rx->big == NULL;
+}
+
+static bool on_shared(const struct proto_rx *rx)
+{
+	return rx->page != NULL && rx->shared != NULL && rx->page == rx->shared->page;
+}
+
+/* A page to receive into: the loop's when no one else's bytes are in it, else one of our own. */
+static int take_page(struct proto_rx *rx)
+{
+	if (rx->shared && rx->shared->page && !rx->shared->busy) {
+		rx->shared->busy = true;
+		rx->page = rx->shared->page;
+		return 0;
+	}
+	rx->page = proto_secret_pages_new(PROTO_RX_LOCKED_MAX, NULL);
+	return rx->page ? 0 : -ENOMEM;
+}
+
+/* The page's bytes are handled or moved: wiped, and the page given back. */
+static void drop_page(struct proto_rx *rx)
+{
+	if (rx->page == NULL)
+		return;
+	if (on_shared(rx)) {
+		explicit_bzero(rx->page, rx->have);
+		rx->shared->busy = false;
+	} else {
+		proto_secret_pages_free(rx->page, PROTO_RX_LOCKED_MAX);
+	}
+	rx->page = NULL;
+	rx->have = 0;
+}
+
+/* Bytes that must wait for a next receive leave the shared page for one of this connection's own. */
+static int keep_own(struct proto_rx *rx)
+{
+	uint8_t *own;
+
+	if (!on_shared(rx))
+		return 0;
+	if (rx->have == 0) {
+		drop_page(rx);
+		return 0;
+	}
+	own = proto_secret_pages_new(PROTO_RX_LOCKED_MAX, NULL);
+	if (own == NULL) {
+		drop_page(rx);
+		return -ENOMEM;
+	}
+	memcpy(own, rx->page, rx->have);
+	explicit_bzero(rx->page, rx->have);
+	rx->shared->busy = false;
+	rx->page = own;
+	return 0;
 }
 
 static int recv_some(int fd, uint8_t *p, size_t n, size_t *ret_n)
@@ -251,7 +319,7 @@ static int page_frame(struct proto_rx *rx)
 {
 	int r;
 
-	if (rx->have < PROTO_FRAME_HEADER)
+	if (rx->page == NULL || rx->have < PROTO_FRAME_HEADER)
 		return -EAGAIN;
 	/* The cap is checked before anything is allocated for the frame. */
 	r = proto_frame_need(rx->page, &rx->len);
@@ -273,34 +341,60 @@ bool proto_rx_ready(const struct proto_rx *rx)
 	return r != -EAGAIN && r != 1;
 }
 
+/* Fills the page with one receive, if what it holds is not a whole frame already: page_frame's
+ * answer, or the socket's error. */
+static int page_read(struct proto_rx *rx, int fd)
+{
+	size_t n = 0;
+	int r = page_frame(rx);
+
+	if (r != -EAGAIN)
+		return r;
+	if (rx->page == NULL && (r = take_page(rx)) < 0)
+		return r;
+	/* Whatever is there, up to the page: a usual request whole, in this one receive. */
+	r = recv_some(fd, rx->page + rx->have, PROTO_RX_LOCKED_MAX - rx->have, &n);
+	if (r < 0)
+		return r;
+	rx->have += n;
+	return page_frame(rx);
+}
+
 int proto_rx_read(struct proto_rx *rx, int fd, const uint8_t **ret_msg, uint32_t *ret_len, bool *ret_locked)
 {
 	size_t n = 0;
-	int r;
+	int r, e;
 
-	if (rx->page == NULL || rx->out)
+	if (rx->out)
 		return -EINVAL;
 	if (rx->big == NULL) {
-		r = page_frame(rx);
-		if (r == -EAGAIN) {
-			/* Whatever is there, up to the page: a usual request whole, in this one receive. */
-			r = recv_some(fd, rx->page + rx->have, PROTO_RX_LOCKED_MAX - rx->have, &n);
-			if (r < 0)
-				return r;
-			rx->have += n;
-			r = page_frame(rx);
-		}
-		if (r < 0)
+		r = page_read(rx, fd);
+		if (r == -EMSGSIZE || r == -EBADMSG) {
+			/* The connection ends: nothing of it stays in a page. */
+			drop_page(rx);
 			return r;
+		}
+		/* A frame that came in pieces waits in a page of ours; the shared one is for whole frames. */
+		if (r < 0) {
+			e = keep_own(rx);
+			return e < 0 ? e : r;
+		}
+		if (r == 0 && rx->have > PROTO_FRAME_HEADER + (size_t)rx->len) {
+			/* The start of the next request came too: it must outlive this frame's turn. */
+			e = keep_own(rx);
+			if (e < 0)
+				return e;
+		}
 		if (r == 1) {
 			/* Larger than the page: the payload so far moves to heap, the rest comes there. */
 			rx->big = malloc(rx->len);
-			if (rx->big == NULL)
+			if (rx->big == NULL) {
+				drop_page(rx);
 				return -ENOMEM;
+			}
 			rx->got = rx->have - PROTO_FRAME_HEADER;
 			memcpy(rx->big, rx->page + PROTO_FRAME_HEADER, rx->got);
-			explicit_bzero(rx->page, rx->have);
-			rx->have = 0;
+			drop_page(rx);
 		}
 	}
 	if (rx->big && rx->got < rx->len) {
@@ -334,6 +428,8 @@ void proto_rx_done(struct proto_rx *rx)
 		memmove(rx->page, rx->page + used, rest);
 		explicit_bzero(rx->page + rest, rx->have - rest);
 		rx->have = rest;
+		if (rest == 0)
+			drop_page(rx);
 	}
 	rx->out = false;
 	rx->len = 0;
@@ -342,7 +438,5 @@ void proto_rx_done(struct proto_rx *rx)
 void proto_rx_free(struct proto_rx *rx)
 {
 	proto_rx_done(rx);
-	proto_secret_pages_free(rx->page, PROTO_RX_LOCKED_MAX);
-	rx->page = NULL;
-	rx->have = 0;
+	drop_page(rx);
 }

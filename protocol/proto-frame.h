@@ -50,13 +50,21 @@ int proto_recv_answer(int fd, struct proto_buf *b);
 
 /* Receiving frames on a non-blocking socket, for an event loop (imzad's server). A frame whose header
  * and payload fit PROTO_RX_LOCKED_MAX (every request that carries a PIN does) is received whole with
- * one receive into one page of the connection's own, locked and kept out of core dumps, and wiped by
- * proto_rx_done; a larger one goes on into heap, exactly to its end, and is wiped and freed by
- * proto_rx_done. Bytes of a next frame that came with a small one stay in the page for the next call
- * (proto_rx_ready). One page per connection, not a locked 256 KiB: 1000 clients lock 4 MiB at most. */
+ * one receive into a locked page kept out of core dumps, and wiped by proto_rx_done; a larger one goes
+ * on into heap, exactly to its end, and is wiped and freed by proto_rx_done.
+ * The page is the loop's, shared by all its connections (struct proto_rx_shared): the loop handles one
+ * frame at a time, so one page serves a thousand idle connections. A connection takes a page of its own
+ * (locked too) only while bytes wait between two of its receives: a frame that came in pieces, or the
+ * start of a next request that came with this one (proto_rx_ready); it gives the page back once they
+ * are handled. The shared page is wiped as soon as its bytes are handled or moved. */
 #define PROTO_RX_LOCKED_MAX 4096u
-struct proto_rx {
+struct proto_rx_shared {
 	uint8_t *page; /* PROTO_RX_LOCKED_MAX bytes of locked, no-dump memory */
+	bool busy;     /* a connection's bytes are in it (only while its frame is handed out) */
+};
+struct proto_rx {
+	struct proto_rx_shared *shared;
+	uint8_t *page; /* where this connection's bytes are: shared->page, a page of its own, or NULL */
 	size_t have;   /* bytes in page: the current frame's from offset 0, then maybe the next one's */
 	uint8_t *big;  /* the payload of a frame larger than the page, in heap; NULL otherwise */
 	size_t got;    /* bytes of it received */
@@ -64,11 +72,16 @@ struct proto_rx {
 	bool out;      /* a whole frame was handed out and is not done yet */
 };
 /* 0, or -ENOMEM when no page could be mapped. */
-int proto_rx_init(struct proto_rx *rx);
+int proto_rx_shared_init(struct proto_rx_shared *sh);
+/* Wipes and unmaps the page; every proto_rx using it must be freed first. */
+void proto_rx_shared_free(struct proto_rx_shared *sh);
+/* A connection's receiver, on the loop's page (allocates nothing). */
+void proto_rx_init(struct proto_rx *rx, struct proto_rx_shared *shared);
 /* Reads what is there (nothing when a whole frame waits in the page already). 0 with a whole frame
- * (*ret_msg, *ret_len; *ret_locked when it is in the locked page): the caller uses it, then calls
- * proto_rx_done before reading again. -EAGAIN: not yet. -ECONNRESET: EOF (proto_rx_idle says whether
- * it came between frames). -EMSGSIZE/-EBADMSG a bad header, -ENOMEM, or the socket's -errno. */
+ * (*ret_msg, *ret_len; *ret_locked when it is in a locked page): the caller uses it, then calls
+ * proto_rx_done before this or any other proto_rx of the same page reads again. -EAGAIN: not yet.
+ * -ECONNRESET: EOF (proto_rx_idle says whether it came between frames). -EMSGSIZE/-EBADMSG a bad
+ * header, -ENOMEM, or the socket's -errno. */
 int proto_rx_read(struct proto_rx *rx, int fd, const uint8_t **ret_msg, uint32_t *ret_len, bool *ret_locked);
 /* Whether an EOF now would be between frames (a clean close). */
 bool proto_rx_idle(const struct proto_rx *rx);
@@ -77,7 +90,7 @@ bool proto_rx_idle(const struct proto_rx *rx);
 bool proto_rx_ready(const struct proto_rx *rx);
 /* Wipes the frame just handled (and frees it when it was in heap). */
 void proto_rx_done(struct proto_rx *rx);
-/* Wipes and unmaps everything. */
+/* Wipes and unmaps everything of this connection's. */
 void proto_rx_free(struct proto_rx *rx);
 
 #endif

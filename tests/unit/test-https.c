@@ -1801,11 +1801,71 @@ static void test_binds_127_0_0_1_and_ipv6_loopback(void **state)
 	close(fd);
 }
 
+/* The lazy server's context maker: fails while lazy_fail is set, else hands out the fixture's context. */
+static int lazy_calls;
+static bool lazy_fail;
+
+static int lazy_ctx(void *arg, SSL_CTX **ret)
+{
+	SSL_CTX *ctx = arg;
+
+	lazy_calls++;
+	if (lazy_fail)
+		return -EIO;
+	if (SSL_CTX_up_ref(ctx) != 1)
+		return -ENOMEM;
+	*ret = ctx;
+	return 0;
+}
+
+/* An endpoint made with https_server_new_lazy has no TLS context until a browser connects (OpenSSL stays
+ * out of an idle imzad); the first connection makes it and is served, the next ones reuse it. A
+ * connection that comes while the context cannot be made is refused, and the next one tries again. */
+static void test_tls_context_is_made_at_the_first_connection_and_serves_it(void **state)
+{
+	struct fixture *fx = *state;
+	struct resp r;
+	json_t *j;
+
+	https_server_free(fx->h);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	lazy_calls = 0;
+	lazy_fail = false;
+	assert_int_equal(https_server_new_lazy(&fx->d, &fx->svc, lazy_ctx, fx->server_ctx, fx->port, &fx->lfd,
+	                                       1, &fx->h),
+	                 0);
+	assert_false(https_server_has_tls(fx->h));
+	assert_int_equal(lazy_calls, 0);
+
+	lazy_fail = true;
+	requestf(&r, "GET", "/v1/info", "", NULL);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(lazy_calls, 1);
+	assert_false(https_server_has_tls(fx->h));
+	resp_clear(&r);
+
+	lazy_fail = false;
+	requestf(&r, "GET", "/v1/info", "", NULL);
+	j = check_json(&r, 200, NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "name")), "imza");
+	json_decref(j);
+	resp_clear(&r);
+	assert_int_equal(lazy_calls, 2);
+	assert_true(https_server_has_tls(fx->h));
+
+	requestf(&r, "GET", "/v1/info", "", NULL);
+	j = check_json(&r, 200, NULL);
+	json_decref(j);
+	resp_clear(&r);
+	assert_int_equal(lazy_calls, 2);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
 	        T(test_info_is_json_with_the_common_headers),
+	        T(test_tls_context_is_made_at_the_first_connection_and_serves_it),
 	        T(test_info_from_granted_origin_says_granted_with_cors),
 	        T(test_foreign_host_is_421),
 	        T(test_foreign_host_with_real_port_refused),

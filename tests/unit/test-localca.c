@@ -967,10 +967,60 @@ static void test_tls12_cbc_and_static_rsa_suites_are_refused(void **state)
 	SSL_CTX_free(s);
 }
 
+static void rm_all(const struct fx *f)
+{
+	char path[256];
+
+	for (int i = 0; i < 4; i++) {
+		path_of(f, files[i], path, sizeof(path));
+		assert_int_equal(unlink(path), 0);
+	}
+}
+
+/* What imzad does at start (localca_prepare): the files are made when missing; once there, they are only
+ * checked for what needs no parsing (a key open to others is still refused at start), and a server
+ * certificate due for renewal is left for the first connection (localca_server_ctx renews it). */
+static void test_prepare_makes_missing_files_and_leaves_parsing_to_the_first_connection(void **state)
+{
+	struct fx *f = *state;
+	struct snap before[4], after[4];
+	char path[256];
+	SSL_CTX *ctx = NULL;
+
+	assert_int_equal(localca_prepare(f->dir), 0);
+	snap_all(f, before);
+	assert_int_equal(localca_prepare(f->dir), 0);
+	snap_all(f, after);
+	for (int i = 0; i < 4; i++)
+		assert_true(same_file(&before[i], &after[i]));
+	/* Files made 340 days ago: the server certificate has 25 days left, within the renewal window. */
+	rm_all(f);
+	assert_int_equal(localca_ensure(f->dir, f->now - 340 * DAY), 0);
+	snap_all(f, before);
+	/* Not renewed at start: that needs the certificate parsed, which waits for a browser. */
+	assert_int_equal(localca_prepare(f->dir), 0);
+	snap_all(f, after);
+	for (int i = 0; i < 4; i++)
+		assert_true(same_file(&before[i], &after[i]));
+	/* A key open to others is refused at start all the same. */
+	path_of(f, "server.key", path, sizeof(path));
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(localca_prepare(f->dir), -EPERM);
+	assert_int_equal(chmod(path, 0600), 0);
+	/* The first connection's context renews it. */
+	assert_int_equal(localca_server_ctx(f->dir, &ctx), 0);
+	SSL_CTX_free(ctx);
+	snap_file(f, "server.crt", &after[2]);
+	assert_false(same_bytes(&before[2], &after[2]));
+	snap_file(f, "ca.crt", &after[0]);
+	assert_true(same_bytes(&before[0], &after[0]));
+}
+
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 	const struct CMUnitTest tests[] = {
+	        T(test_prepare_makes_missing_files_and_leaves_parsing_to_the_first_connection),
 	        T(test_first_run_makes_four_files_keys_0600_in_a_0700_dir),
 	        T(test_ca_is_a_p256_ca_for_ten_years_named_after_the_user),
 	        T(test_serials_are_random),

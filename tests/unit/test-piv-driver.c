@@ -244,6 +244,54 @@ static void test_card_auth_ec_key_signs_without_pin(void **state)
 	token_free(tok);
 }
 
+/* A card served from the cache is checked against what the card holds: the same GUID and certificate bytes
+ * give "the same" without a new token (no certificate parsed: that is what keeps libcrypto out of an idle
+ * imzad); a certificate, a GUID or a slot that differs gives the card's fresh token. */
+static void test_check_token_says_same_for_the_same_bytes_and_reads_a_changed_card(void **state)
+{
+	struct fixture *f = *state;
+	struct token *cached = NULL, *fresh = NULL;
+	uint8_t *v = NULL;
+
+	assert_int_equal(piv_driver.probe(&f->t), 0);
+	assert_int_equal(piv_driver.read_token(&f->t, &cached), 0);
+	assert_non_null(piv_driver.check_token);
+	fresh = cached; /* must be set to NULL */
+	assert_int_equal(piv_driver.check_token(&f->t, cached, &fresh), 0);
+	assert_null(fresh);
+
+	/* One byte of one certificate changed behind the cache. */
+	for (size_t i = 0; i < cached->nobjs && v == NULL; i++)
+		if (cached->objs[i].cls == CKO_CERTIFICATE)
+			v = token_attr(&cached->objs[i], CKA_VALUE)->value;
+	assert_non_null(v);
+	v[40] ^= 1;
+	assert_int_equal(piv_driver.check_token(&f->t, cached, &fresh), 0);
+	assert_non_null(fresh);
+	assert_int_equal(fresh->nobjs, 12);
+	assert_memory_equal(fresh->id, cached->id, cached->id_len);
+	token_free(fresh);
+	fresh = NULL;
+	v[40] ^= 1;
+
+	/* Another card's GUID. */
+	cached->id[0] ^= 1;
+	assert_int_equal(piv_driver.check_token(&f->t, cached, &fresh), 0);
+	assert_non_null(fresh);
+	token_free(fresh);
+	fresh = NULL;
+	cached->id[0] ^= 1;
+
+	/* A slot the cached token lacks: the card has one more certificate. */
+	cached->nobjs -= 3;
+	assert_int_equal(piv_driver.check_token(&f->t, cached, &fresh), 0);
+	assert_non_null(fresh);
+	assert_int_equal(fresh->nobjs, 12);
+	token_free(fresh);
+	cached->nobjs += 3;
+	token_free(cached);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +302,9 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(
 	                test_pin_always_key_signs_once_per_verify_and_signature_verifies, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_card_auth_ec_key_signs_without_pin, setup, teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_check_token_says_same_for_the_same_bytes_and_reads_a_changed_card, setup,
+	                teardown),
 	        cmocka_unit_test_setup_teardown(test_short_pin_never_reaches_card, setup, teardown),
 	};
 

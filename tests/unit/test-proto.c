@@ -1177,6 +1177,13 @@ static void expect_secret_memory(const void *p)
 		fail_msg("%p is not in a locked mapping (VmFlags:%s)", p, flags);
 }
 
+static void expect_wiped(const uint8_t *page, const char *what)
+{
+	for (size_t i = 0; i < PROTO_RX_LOCKED_MAX; i++)
+		if (page[i] != 0)
+			fail_msg("byte %zu of %s is not wiped", i, what);
+}
+
 static void login_frame(struct proto_buf *w, const char *pin)
 {
 	const struct rpc_call_desc *d = rpc_call_find(RPC_CALL_C_Login);
@@ -1193,14 +1200,16 @@ static void login_frame(struct proto_buf *w, const char *pin)
 	assert_int_equal(proto_frame_end(w), 0);
 }
 
-/* C_Login's frame is received into the connection's locked, no-dump page, decoded into a locked arena,
- * and the page holds nothing of it once the frame is done. */
+/* C_Login's frame is received into a locked, no-dump page, decoded into a locked arena, and no page
+ * holds anything of it once the frame is done. It came in pieces: the first piece waits in a locked page
+ * of the connection's own, and the loop's shared page keeps nothing of it meanwhile. */
 static void test_pin_frame_is_received_into_locked_memory_and_wiped(void **state)
 {
 	struct proto_buf w = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
 	struct proto_arena a;
 	union rpc_arg args[RPC_KINDS_MAX];
 	struct proto_reader r;
+	struct proto_rx_shared sh;
 	struct proto_rx rx;
 	const uint8_t *msg;
 	uint32_t len, id;
@@ -1214,13 +1223,19 @@ static void test_pin_frame_is_received_into_locked_memory_and_wiped(void **state
 	rpc_request_arena_init(&a, RPC_CALL_C_Sign);
 	assert_false(a.locked);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	assert_int_equal(proto_rx_init(&rx), 0);
-	expect_secret_memory(rx.page);
+	assert_int_equal(proto_rx_shared_init(&sh), 0);
+	expect_secret_memory(sh.page);
+	proto_rx_init(&rx, &sh);
 	login_frame(&w, TEST_PIN);
 	/* In two pieces, as a socket may deliver it. */
 	assert_int_equal(write(sv[0], w.data, 10), 10);
 	assert_int_equal(proto_rx_read(&rx, sv[1], &msg, &len, &locked), -EAGAIN);
 	assert_false(proto_rx_idle(&rx));
+	assert_non_null(rx.page);
+	assert_ptr_not_equal(rx.page, sh.page);
+	expect_secret_memory(rx.page);
+	assert_false(sh.busy);
+	expect_wiped(sh.page, "the shared page, while a frame's start waits");
 	assert_int_equal(write(sv[0], w.data + 10, w.len - 10), (ssize_t)(w.len - 10));
 	proto_buf_free(&w);
 	assert_int_equal(proto_rx_read(&rx, sv[1], &msg, &len, &locked), 0);
@@ -1242,13 +1257,76 @@ static void test_pin_frame_is_received_into_locked_memory_and_wiped(void **state
 
 	proto_rx_done(&rx);
 	assert_true(proto_rx_idle(&rx));
-	for (size_t i = 0; i < PROTO_RX_LOCKED_MAX; i++)
-		if (rx.page[i] != 0)
-			fail_msg("byte %zu of the receive page is not wiped", i);
+	/* The connection's own page went back (wiped by proto_secret_pages_free) with its last byte. */
+	assert_null(rx.page);
+	expect_wiped(sh.page, "the shared page");
 	proto_rx_free(&rx);
 	assert_null(rx.page);
+	proto_rx_shared_free(&sh);
 	close(sv[0]);
 	close(sv[1]);
+}
+
+/* Connections receive into the loop's one locked page, which holds nothing once a frame is done: a
+ * thousand idle connections hold no page each. A connection that reads while another's frame is still
+ * in it gets a locked page of its own for that frame. */
+static void test_connections_share_one_locked_page_wiped_after_each_frame(void **state)
+{
+	struct proto_buf w = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
+	struct proto_rx_shared sh;
+	struct proto_rx a, b;
+	const uint8_t *msg, *msg_b;
+	uint32_t len, len_b;
+	bool locked = false;
+	int sa[2], sb[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sa), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sb), 0);
+	assert_int_equal(proto_rx_shared_init(&sh), 0);
+	proto_rx_init(&a, &sh);
+	proto_rx_init(&b, &sh);
+	assert_null(a.page);
+	assert_null(b.page);
+	login_frame(&w, TEST_PIN);
+	for (int round = 0; round < 2; round++) {
+		struct proto_rx *rx = round == 0 ? &a : &b;
+		int fd = round == 0 ? sa[1] : sb[1];
+
+		assert_int_equal(write(round == 0 ? sa[0] : sb[0], w.data, w.len), (ssize_t)w.len);
+		assert_int_equal(proto_rx_read(rx, fd, &msg, &len, &locked), 0);
+		assert_true(locked);
+		assert_true(sh.busy);
+		assert_ptr_equal(msg, sh.page + PROTO_FRAME_HEADER);
+		assert_non_null(memmem(msg, len, TEST_PIN, strlen(TEST_PIN)));
+		proto_rx_done(rx);
+		assert_false(sh.busy);
+		assert_null(rx->page);
+		assert_true(proto_rx_idle(rx));
+		expect_wiped(sh.page, "the shared page");
+	}
+	/* b reads while a's frame is out: b's goes to a locked page of b's own, given back when done. */
+	assert_int_equal(write(sa[0], w.data, w.len), (ssize_t)w.len);
+	assert_int_equal(write(sb[0], w.data, w.len), (ssize_t)w.len);
+	assert_int_equal(proto_rx_read(&a, sa[1], &msg, &len, &locked), 0);
+	assert_int_equal(proto_rx_read(&b, sb[1], &msg_b, &len_b, &locked), 0);
+	assert_true(locked);
+	assert_ptr_equal(msg, sh.page + PROTO_FRAME_HEADER);
+	assert_ptr_not_equal(b.page, sh.page);
+	expect_secret_memory(b.page);
+	assert_memory_equal(msg_b, msg, len);
+	proto_rx_done(&b);
+	assert_null(b.page);
+	assert_true(sh.busy);
+	proto_rx_done(&a);
+	expect_wiped(sh.page, "the shared page");
+	proto_buf_free(&w);
+	proto_rx_free(&a);
+	proto_rx_free(&b);
+	proto_rx_shared_free(&sh);
+	for (int i = 0; i < 2; i++) {
+		close(sa[i]);
+		close(sb[i]);
+	}
 }
 
 /* A request and the next one sent at once are taken with one receive (the socket is left empty), and
@@ -1257,6 +1335,7 @@ static void test_request_and_the_next_come_in_one_receive_and_both_are_served(vo
 {
 	struct proto_buf w = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX), both = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
 	const uint8_t first[] = {0, 0, 0, 4, 0, 0, 0, 1};
+	struct proto_rx_shared sh;
 	struct proto_rx rx;
 	const uint8_t *msg;
 	uint32_t len;
@@ -1265,7 +1344,8 @@ static void test_request_and_the_next_come_in_one_receive_and_both_are_served(vo
 	int sv[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	assert_int_equal(proto_rx_init(&rx), 0);
+	assert_int_equal(proto_rx_shared_init(&sh), 0);
+	proto_rx_init(&rx, &sh);
 	login_frame(&w, TEST_PIN);
 	assert_int_equal(proto_put_raw(&both, first, sizeof(first)), 0);
 	assert_int_equal(proto_put_raw(&both, w.data, w.len), 0);
@@ -1278,6 +1358,10 @@ static void test_request_and_the_next_come_in_one_receive_and_both_are_served(vo
 	assert_false(proto_rx_ready(&rx));
 	assert_int_equal(recv(sv[1], &peek, 1, MSG_PEEK | MSG_DONTWAIT), -1);
 	assert_int_equal(errno, EAGAIN);
+	/* The next request waits in a locked page of this connection's own, not in the shared one. */
+	assert_ptr_not_equal(rx.page, sh.page);
+	expect_secret_memory(rx.page);
+	expect_wiped(sh.page, "the shared page, while the next request waits");
 	proto_rx_done(&rx);
 
 	assert_true(proto_rx_ready(&rx));
@@ -1292,12 +1376,12 @@ static void test_request_and_the_next_come_in_one_receive_and_both_are_served(vo
 	proto_rx_done(&rx);
 	assert_false(proto_rx_ready(&rx));
 	assert_true(proto_rx_idle(&rx));
-	for (size_t i = 0; i < PROTO_RX_LOCKED_MAX; i++)
-		if (rx.page[i] != 0)
-			fail_msg("byte %zu of the receive page is not wiped", i);
+	assert_null(rx.page);
+	expect_wiped(sh.page, "the shared page");
 	assert_int_equal(proto_rx_read(&rx, sv[1], &msg, &len, &locked), -ECONNRESET);
 	assert_true(proto_rx_idle(&rx));
 	proto_rx_free(&rx);
+	proto_rx_shared_free(&sh);
 	close(sv[1]);
 }
 
@@ -1305,6 +1389,7 @@ static void test_request_and_the_next_come_in_one_receive_and_both_are_served(vo
  * told from EOF inside one. */
 static void test_large_frame_is_received_into_heap_and_eof_is_told(void **state)
 {
+	struct proto_rx_shared sh;
 	struct proto_rx rx;
 	uint8_t *big = calloc(1, 8192 + PROTO_FRAME_HEADER);
 	const uint8_t *msg;
@@ -1314,7 +1399,8 @@ static void test_large_frame_is_received_into_heap_and_eof_is_told(void **state)
 
 	assert_non_null(big);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
-	assert_int_equal(proto_rx_init(&rx), 0);
+	assert_int_equal(proto_rx_shared_init(&sh), 0);
+	proto_rx_init(&rx, &sh);
 	proto_frame_put_header(big, 8192);
 	assert_int_equal(write(sv[0], big, 8192 + PROTO_FRAME_HEADER), 8192 + PROTO_FRAME_HEADER);
 	while (proto_rx_read(&rx, sv[1], &msg, &len, &locked) == -EAGAIN)
@@ -1329,6 +1415,7 @@ static void test_large_frame_is_received_into_heap_and_eof_is_told(void **state)
 	assert_int_equal(proto_rx_read(&rx, sv[1], &msg, &len, &locked), -ECONNRESET);
 	assert_false(proto_rx_idle(&rx));
 	proto_rx_free(&rx);
+	proto_rx_shared_free(&sh);
 	close(sv[1]);
 	free(big);
 }
@@ -1339,6 +1426,7 @@ int main(void)
 	        cmocka_unit_test(test_pin_frame_is_received_into_locked_memory_and_wiped),
 	        cmocka_unit_test(test_large_frame_is_received_into_heap_and_eof_is_told),
 	        cmocka_unit_test(test_request_and_the_next_come_in_one_receive_and_both_are_served),
+	        cmocka_unit_test(test_connections_share_one_locked_page_wiped_after_each_frame),
 	        cmocka_unit_test(test_writer_encodes_fixed_width_big_endian),
 	        cmocka_unit_test(test_integers_round_trip_at_their_limits),
 	        cmocka_unit_test(test_writer_past_its_max_fails_and_error_is_sticky),

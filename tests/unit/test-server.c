@@ -16,7 +16,9 @@
 #include <cmocka.h>
 #include <event2/event.h>
 
+#include "daemon/daemon.h"
 #include "daemon/server.h"
+#include "daemon/token.h"
 #include "protocol/proto-frame.h"
 #include "protocol/proto-hello.h"
 #include "protocol/rpc.h"
@@ -189,12 +191,99 @@ static void test_lone_app_is_served_on_every_connection(void **state)
 	}
 }
 
+/* One call on fd, answered by the loop; its results written into args. */
+static CK_RV call_on(struct fixture *fx, int fd, uint32_t id, union rpc_arg *args)
+{
+	const struct rpc_call_desc *d = rpc_call_find(id);
+	struct proto_buf w = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX), b = PROTO_BUF_INIT(PROTO_FRAME_MAX);
+	CK_RV rv = CKR_GENERAL_ERROR;
+
+	assert_non_null(d);
+	assert_int_equal(rpc_request_encode(d, args, &w), 0);
+	assert_int_equal(proto_send_frame(fd, w.data, w.len), 0);
+	proto_buf_free(&w);
+	run_until_answered(fx, &fd, 1);
+	assert_int_equal(proto_recv_frame(fd, &b), 0);
+	assert_int_equal(rpc_response_decode(d, args, b.data, b.len, &rv), 0);
+	proto_buf_free(&b);
+	return rv;
+}
+
+/* A session holds no operation state while no operation runs (a thousand applications each with an
+ * idle session must stay small): C_FindObjectsInit makes it, C_FindObjectsFinal frees it, and a
+ * session closed in the middle of a search takes its state along. */
+static void test_session_with_no_operation_holds_no_operation_state(void **state)
+{
+	static const uint8_t guid[16] = {1};
+	struct fixture *fx = *state;
+	union rpc_arg args[RPC_KINDS_MAX];
+	CK_SESSION_HANDLE h = 0;
+	struct session *sess;
+	CK_OBJECT_HANDLE found[4];
+	CK_ULONG nfound = 0;
+	int fd;
+
+	fx->d.slots[0] = (struct slot){.used = true, .id = 1, .card_seq = 1};
+	fx->d.slots[0].token = token_new("test", guid);
+	assert_non_null(fx->d.slots[0].token);
+	fd = client_connect(fx);
+	send_hello(fd, PROTO_CLIENT_PKCS11);
+	run_until_answered(fx, &fd, 1);
+	take_reply(fd);
+
+	memset(args, 0, sizeof(args));
+	args[0].ul = 1;
+	args[1].ul = CKF_SERIAL_SESSION;
+	args[3].pul = &h;
+	assert_int_equal(call_on(fx, fd, RPC_CALL_C_OpenSession, args), CKR_OK);
+	assert_non_null(fx->d.apps);
+	sess = app_session(fx->d.apps, h);
+	assert_non_null(sess);
+	assert_null(sess->op);
+	assert_null(sess->find);
+	/* Handles and flags: no operation's buffers inline. */
+	assert_true(sizeof(struct session) <= 64);
+
+	memset(args, 0, sizeof(args));
+	args[0].ul = h;
+	assert_int_equal(call_on(fx, fd, RPC_CALL_C_FindObjectsInit, args), CKR_OK);
+	assert_non_null(sess->find);
+	assert_int_equal(sess->find->kind, OP_FIND);
+	assert_null(sess->op);
+	memset(args, 0, sizeof(args));
+	args[0].ul = h;
+	args[1].handles.p = found;
+	args[1].handles.max = 4;
+	args[1].handles.n = &nfound;
+	assert_int_equal(call_on(fx, fd, RPC_CALL_C_FindObjects, args), CKR_OK);
+	assert_int_equal(nfound, 0);
+	memset(args, 0, sizeof(args));
+	args[0].ul = h;
+	assert_int_equal(call_on(fx, fd, RPC_CALL_C_FindObjectsFinal, args), CKR_OK);
+	assert_null(sess->find);
+	/* Ended again: nothing to end. */
+	assert_int_equal(call_on(fx, fd, RPC_CALL_C_FindObjectsFinal, args), CKR_OPERATION_NOT_INITIALIZED);
+
+	/* Closed mid-search (ASan sees the state freed, not leaked). */
+	assert_int_equal(call_on(fx, fd, RPC_CALL_C_FindObjectsInit, args), CKR_OK);
+	assert_non_null(sess->find);
+	assert_int_equal(call_on(fx, fd, RPC_CALL_C_CloseSession, args), CKR_OK);
+	assert_null(app_session(fx->d.apps, h));
+	close(fd);
+	for (int turn = 0; turn < 100 && fx->d.apps; turn++)
+		event_base_loop(fx->d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	token_free(fx->d.slots[0].token);
+	fx->d.slots[0].token = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_app_with_many_connections_gets_one_call_per_round, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_lone_app_is_served_on_every_connection, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_session_with_no_operation_holds_no_operation_state,
+	                                        setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
