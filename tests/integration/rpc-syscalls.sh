@@ -43,9 +43,9 @@ done
 # imzad's main thread (the event loop; card workers are other threads) traced while a client makes
 # n calls, for two n: the difference is the steady state, whatever the connection and HELLO cost.
 imzad=$(cut -d' ' -f1 "$IMZA_STACK_DIR/pids/imzad")
-count_imzad() { # count_imzad N -> receives of imzad's loop during a client's N calls
+count_imzad() { # count_imzad N -> "receives epoll_ctl epoll_wait" of imzad's loop during N calls
 	local t=$WORK/imzad-$1.trace sp
-	strace -p "$imzad" -e trace=read,readv,recvfrom,recvmsg -o "$t" 2>"$t.err" &
+	strace -p "$imzad" -e trace=read,readv,recvfrom,recvmsg,epoll_ctl,epoll_wait,epoll_pwait -o "$t" 2>"$t.err" &
 	sp=$!
 	for _ in $(seq 1 100); do grep -q attached "$t.err" && break; sleep 0.05; done
 	host_env "$LOOP" "$IMZA_MODULE" getinfo "$1" 2>>"$LOG" || echo "## p11loop $1 failed" >>"$LOG"
@@ -53,15 +53,24 @@ count_imzad() { # count_imzad N -> receives of imzad's loop during a client's N 
 	sleep 0.2
 	kill -INT "$sp"
 	wait "$sp"
-	grep -cE '^(read|readv|recvfrom|recvmsg)\(' "$t"
+	echo "$(grep -cE '^(read|readv|recvfrom|recvmsg)\(' "$t") $(grep -c '^epoll_ctl(' "$t")" \
+		"$(grep -cE '^epoll_p?wait\(' "$t")"
 }
-a=$(count_imzad 100)
-b=$(count_imzad $((100 + N)))
+read -r a actl await <<<"$(count_imzad 100)"
+read -r b bctl bwait <<<"$(count_imzad $((100 + N)))"
 per=$(awk -v a="$a" -v b="$b" -v n="$N" 'BEGIN { printf "%.3f", (b - a) / n }')
 note "imzad's loop: $a receives for 100 calls, $b for $((100 + N)): $per per request"
 awk -v p="$per" 'BEGIN { exit !(p > 0.99 && p <= 1.01) }' &&
 	pass "imzad receives a whole request with one receive ($per per request)" ||
 	fail "imzad receives a whole request with one receive ($per per request)"
+# A lone application calling back to back is served in a new round at each call: no deferral, so no
+# epoll_ctl to take its socket out of the loop and back, and one loop turn per call.
+ctl=$(awk -v a="$actl" -v b="$bctl" -v n="$N" 'BEGIN { printf "%.3f", (b - a) / n }')
+wt=$(awk -v a="$await" -v b="$bwait" -v n="$N" 'BEGIN { printf "%.3f", (b - a) / n }')
+note "imzad's loop: $ctl epoll_ctl and $wt epoll_wait per request"
+awk -v c="$ctl" -v w="$wt" 'BEGIN { exit !(c <= 0.01 && w <= 1.01) }' &&
+	pass "a lone application's call costs imzad no epoll_ctl and one loop turn ($ctl, $wt per request)" ||
+	fail "a lone application's call costs imzad no epoll_ctl and one loop turn ($ctl, $wt per request)"
 
 # A peer that sends its HELLO and three requests in one write: imzad takes them with one receive and
 # must answer every one (the socket says nothing more about those still in its buffer); then a request
