@@ -19,6 +19,7 @@
 
 #include "daemon/dialog-spawn.h"
 #include "daemon/dialog.h"
+#include "daemon/secmem.h"
 #include "daemon/log.h"
 #include "daemon/pin.h"
 #include "daemon/prompt.h"
@@ -48,65 +49,6 @@ static_assert(8 + ORIGIN_MAX_ESC + SITE_LINE_MAX + ACTION_MAX + SUBJECT_LABEL + 
                               TRIES_LINE_MAX + CONTENT_MIN_ESC <=
                       LINE_MAX_LEN,
               "the description's parts must fit one Assuan line");
-
-/* ---- assuan's memory: page-backed, locked where the limit allows, wiped on free ---- */
-
-#define SECMEM_HDR alignof(max_align_t)
-static_assert(SECMEM_HDR >= sizeof(size_t), "the size header must fit");
-
-static void *secmem_malloc(size_t n)
-{
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), total;
-	unsigned char *p;
-
-	if (n > SIZE_MAX - SECMEM_HDR - page) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	total = (SECMEM_HDR + n + page - 1) / page * page;
-	p = pin_pages_new(total);
-	if (p == NULL) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	memcpy(p, &total, sizeof(total));
-	return p + SECMEM_HDR;
-}
-
-static void secmem_free(void *ptr)
-{
-	unsigned char *p;
-	size_t total;
-
-	if (ptr == NULL)
-		return;
-	p = (unsigned char *)ptr - SECMEM_HDR;
-	memcpy(&total, p, sizeof(total));
-	pin_pages_free(p, total);
-}
-
-static void *secmem_realloc(void *ptr, size_t n)
-{
-	unsigned char *q;
-	size_t total, old;
-
-	if (ptr == NULL)
-		return secmem_malloc(n);
-	if (n == 0) {
-		secmem_free(ptr);
-		return NULL;
-	}
-	memcpy(&total, (unsigned char *)ptr - SECMEM_HDR, sizeof(total));
-	old = total - SECMEM_HDR;
-	if (n <= old)
-		return ptr;
-	q = secmem_malloc(n);
-	if (q == NULL)
-		return NULL;
-	memcpy(q, ptr, old);
-	secmem_free(ptr);
-	return q;
-}
 
 /* assuan logs nothing of ours: a GETPIN answer must never reach a log, whatever ASSUAN_DEBUG says. */
 static int no_log(assuan_context_t ctx, void *hook, unsigned int cat, const char *msg)

@@ -24,6 +24,7 @@ daemon_libimzad_a_SOURCES = \
 	daemon/sign.c daemon/sign.h \
 	daemon/signq.c daemon/signq.h \
 	daemon/dialog.c daemon/dialog.h \
+	daemon/secmem.c daemon/secmem.h \
 	daemon/dialog-spawn.c daemon/dialog-spawn.h \
 	daemon/visible.c daemon/visible.h \
 	daemon/prompt.c daemon/prompt.h \

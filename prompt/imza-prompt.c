@@ -15,7 +15,7 @@
 #include <gpg-error.h>
 #include <gtk/gtk.h>
 
-#include "prompt/secmem.h"
+#include "daemon/secmem.h"
 #include "prompt/util.h"
 #include "prompt/window.h"
 

@@ -3,7 +3,7 @@
 # markers (daemon/visible.c) and the certificate fields (daemon/certinfo.c) are the daemon's own code,
 # compiled in rather than written twice.
 noinst_LIBRARIES += prompt/libimzaprompt.a
-prompt_libimzaprompt_a_SOURCES = prompt/util.c prompt/util.h prompt/secmem.c prompt/secmem.h \
+prompt_libimzaprompt_a_SOURCES = prompt/util.c prompt/util.h daemon/secmem.c daemon/secmem.h \
 	daemon/visible.c daemon/visible.h daemon/certinfo.c daemon/certinfo.h
 prompt_libimzaprompt_a_CFLAGS = $(AM_CFLAGS) $(GTK4_CFLAGS) $(LIBCRYPTO_CFLAGS)
 
@@ -11,7 +11,7 @@ bin_PROGRAMS += prompt/imza-prompt
 prompt_imza_prompt_SOURCES = prompt/imza-prompt.c prompt/window.c prompt/window.h
 prompt_imza_prompt_CPPFLAGS = $(AM_CPPFLAGS) -DLOCALEDIR='"$(localedir)"'
 prompt_imza_prompt_CFLAGS = $(AM_CFLAGS) $(GTK4_CFLAGS) $(LIBASSUAN_CFLAGS) $(LIBCRYPTO_CFLAGS)
-prompt_imza_prompt_LDADD = prompt/libimzaprompt.a $(GTK4_LIBS) $(LIBASSUAN_LIBS) $(LIBCRYPTO_LIBS)
+prompt_imza_prompt_LDADD = prompt/libimzaprompt.a protocol/libimzaproto.a $(GTK4_LIBS) $(LIBASSUAN_LIBS) $(LIBCRYPTO_LIBS)
 
 # Its messages: English in the code, Turkish in po/tr.po. The catalog is built into the tree's own
 # locale directory (tests point IMZA_PROMPT_LOCALEDIR at it) and installed under $(localedir).
@@ -32,4 +32,4 @@ check_PROGRAMS += tests/unit/test-prompt
 TESTS += tests/unit/test-prompt
 tests_unit_test_prompt_SOURCES = tests/unit/test-prompt.c
 tests_unit_test_prompt_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(GTK4_CFLAGS) $(LIBCRYPTO_CFLAGS)
-tests_unit_test_prompt_LDADD = prompt/libimzaprompt.a $(CMOCKA_LIBS) $(GTK4_LIBS) $(LIBCRYPTO_LIBS)
+tests_unit_test_prompt_LDADD = prompt/libimzaprompt.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(GTK4_LIBS) $(LIBCRYPTO_LIBS)

@@ -1,5 +1,6 @@
-/* Locked, wiped memory for libassuan inside imza-prompt: the GETPIN answer passes through assuan's line
- * buffers, so every assuan allocation comes from here (see docs/PROMPT.md for what GTK itself keeps). */
+/* Locked, wiped memory for libassuan, on both ends of a PIN dialog (imzad's dialog.c and imza-prompt):
+ * the GETPIN answer passes through assuan's line buffers, so every assuan allocation comes from here
+ * (see docs/PROMPT.md for what GTK itself keeps). */
 #pragma once
 
 #include <stddef.h>

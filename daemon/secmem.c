@@ -1,33 +1,34 @@
-/* Locked, wiped memory for assuan in imza-prompt (see secmem.h). Each block is whole pages with its size
- * in front; a failed mlock (the limit) leaves the block usable and still wiped. */
+/* Locked, wiped memory for libassuan, in imzad's dialogs and in imza-prompt (see secmem.h). Each block is
+ * whole pages from proto_secret_pages_new with its size in front; a failed mlock (the limit) leaves the
+ * block usable and still wiped. */
 #include <errno.h>
 #include <stdalign.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
-#include "prompt/secmem.h"
+#include "daemon/secmem.h"
+#include "protocol/proto-arena.h"
 
 #define HDR alignof(max_align_t)
+_Static_assert(HDR >= sizeof(size_t), "the size header must fit");
 
 void *secmem_malloc(size_t n)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE), total;
 	unsigned char *p;
+	bool locked;
 
 	if (n > SIZE_MAX - HDR - page) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	total = (HDR + n + page - 1) / page * page;
-	p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
+	p = proto_secret_pages_new(total, &locked);
+	if (p == NULL) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	(void)mlock(p, total);
-	(void)madvise(p, total, MADV_DONTDUMP);
 	memcpy(p, &total, sizeof(total));
 	return p + HDR;
 }
@@ -41,9 +42,7 @@ void secmem_free(void *ptr)
 		return;
 	p = (unsigned char *)ptr - HDR;
 	memcpy(&total, p, sizeof(total));
-	explicit_bzero(p, total);
-	munlock(p, total);
-	munmap(p, total);
+	proto_secret_pages_free(p, total);
 }
 
 void *secmem_realloc(void *ptr, size_t n)
