@@ -10,6 +10,7 @@
 
 #include "daemon/visible.h"
 #include "prompt/util.h"
+#include "protocol/proto-hex.h"
 
 static int hexval(char c)
 {
@@ -183,16 +184,11 @@ static int sha256(const uint8_t *data, size_t len, uint8_t md[32])
 
 int prompt_sha256_hex(const uint8_t *data, size_t len, char hex[static 65])
 {
-	static const char digits[] = "0123456789abcdef";
 	uint8_t md[32];
 
 	if (sha256(data, len, md) < 0)
 		return -ENOMEM;
-	for (size_t i = 0; i < 32; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[64] = '\0';
+	proto_hex_encode(md, sizeof(md), hex);
 	return 0;
 }
 
