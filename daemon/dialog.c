@@ -30,21 +30,34 @@
 /* One Assuan line without its LF (assuan.h: 1000 + [CR,]LF). libassuan silently cuts a longer one, which
  * would cut the end of a description, so every line is built to fit. */
 #define LINE_MAX_LEN (ASSUAN_LINELENGTH - 2)
-#define TEXT_MAX_CHARS 1500
-/* A web origin is shown whole with its site on a line of its own: the user judges a page by the end of
- * its name, so when the line is short it is the document text that gets cut, never these. A local
- * program's description (ours, not a page's) is clipped to the same room. The subject is capped; whatever
- * all of them take, at least CONTENT_MIN_ESC bytes stay for the content. */
+/* imzad's own lines come first and are never cut: who asks (a web origin whole, its site on a line of
+ * its own; a local program's description clipped to the same room), the signer (capped), the tries left,
+ * and the document's size and SHA-256 (with the "shortened" sentence when it is cut). The page's text
+ * comes last, every line of it quoted, and it is what gives way: at least CONTENT_MIN_ESC bytes are left
+ * for its facts and start whatever the other parts take. */
 #define ORIGIN_MAX_ESC DIALOG_ORIGIN_MAX
-#define SITE_LINE_MAX (9 + DIALOG_ORIGIN_MAX) /* "%0ASite: " and a site, a part of the origin */
-#define ACTION_MAX 40                         /* " şu içeriği imzalamak istiyor:%0A%0A" */
-#define SUBJECT_LABEL 18                      /* "%0A%0Aİmzalayan: " */
-#define SUBJECT_MAX_ESC 200
-#define TRIES_LINE_MAX 90   /* the last try's line */
-#define CONTENT_MIN_ESC 120 /* a text's size and SHA-256; binary content's size and SHA-256 */
+#define SITE_LINE_MAX (9 + DIALOG_ORIGIN_MAX - 7) /* "%0ASite: " and a site: the origin but "http://" */
+#define ACTION_MAX 40                             /* " şu içeriği imzalamak istiyor:" */
+#define SUBJECT_LABEL 15                          /* "%0Aİmzalayan: " */
+#define SUBJECT_MAX_ESC 128
+#define TRIES_LINE_MAX 90 /* the last try's line */
 #define HEAD_BYTES 32
 #define ELLIPSIS "\xe2\x80\xa6" /* … */
+/* Every shown line of the page's text starts with "│ " (U+2502), which none of imzad's lines does, so
+ * that no page line can pass for one of imzad's. Lines are also broken at QUOTE_WRAP characters, so that
+ * a window narrower than a long line does not wrap its end onto a line of its own, unquoted. */
+#define QUOTE "\xe2\x94\x82 "
+#define QUOTE_WRAP 64
+#define DOC_LINE_FMT "\nBelge: %zu bayt, SHA-256: %s"
+#define CUT_LINE_FMT "\nKısaltıldı: belgenin %zu baytı burada gösterilmiyor."
+#define SIZE_DIGITS_MAX 20
+/* Escaped, with "%zu" at its widest and "%s" a hex SHA-256: each LF takes 3 bytes. */
+#define DOC_LINE_MAX (sizeof(DOC_LINE_FMT) - 1 + 2 - 3 + SIZE_DIGITS_MAX - 2 + 64)
+#define CUT_LINE_MAX (sizeof(CUT_LINE_FMT) - 1 + 2 - 3 + SIZE_DIGITS_MAX)
+#define TEXT_MIN_SHOWN 16 /* "%0A%0A", "│ ", a few bytes of the text and "…" */
+#define CONTENT_MIN_ESC (DOC_LINE_MAX + CUT_LINE_MAX + TEXT_MIN_SHOWN)
 
+static_assert(CONTENT_MIN_ESC >= 120, "binary content's size and SHA-256 fit the content's room too");
 static_assert(8 + ORIGIN_MAX_ESC + SITE_LINE_MAX + ACTION_MAX + SUBJECT_LABEL + SUBJECT_MAX_ESC +
                               TRIES_LINE_MAX + CONTENT_MIN_ESC <=
                       LINE_MAX_LEN,
@@ -261,45 +274,177 @@ static int sha256_hex(const uint8_t *data, size_t len, char hex[static 65])
 	return 0;
 }
 
-/* Text: whole when it fits and is at most TEXT_MAX_CHARS characters; else a prefix, "…", and its size
- * and SHA-256 so that the whole can still be compared with what the page shows. */
+/* Quoting the page's text: what is put so far, and the room left. */
+struct quoter {
+	struct line *l;
+	size_t left; /* escaped bytes still allowed */
+	size_t col;  /* characters on the current shown line */
+};
+
+static bool quote_put(struct quoter *q, const char *s, size_t n)
+{
+	size_t e = esc_len(s, n);
+
+	if (e > q->left)
+		return false;
+	line_put_esc(q->l, s, n);
+	q->left -= e;
+	return true;
+}
+
+static bool quote_newline(struct quoter *q, bool first)
+{
+	q->col = 0;
+	return quote_put(q, first ? QUOTE : "\n" QUOTE, strlen(QUOTE) + !first);
+}
+
+static bool is_blank(const uint8_t *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t')
+			return false;
+	return true;
+}
+
+static size_t line_end(const uint8_t *s, size_t n, size_t pos)
+{
+	const uint8_t *nl = memchr(s + pos, '\n', n - pos);
+
+	return nl != NULL ? (size_t)(nl - s) : n;
+}
+
+/* How wide a character shows: a marker takes about 8. */
+#define MARKER_WIDTH 8
+
+static size_t char_width(int32_t cp)
+{
+	return cp < 0 || visible_hidden((uint32_t)cp) ? MARKER_WIDTH : 1;
+}
+
+/* Shown characters up to the next space, tab or the end e. */
+static size_t word_width(const uint8_t *s, size_t i, size_t e)
+{
+	size_t w = 0;
+
+	while (i < e && s[i] != ' ' && s[i] != '\t') {
+		int32_t cp;
+
+		i += visible_next(s + i, e - i, &cp);
+		w += char_width(cp);
+	}
+	return w;
+}
+
+/* The page's text as quoted lines (QUOTE), into l, taking at most budget bytes escaped. Hidden
+ * characters and invalid bytes become markers (visible.h); a run of blank lines (nothing but spaces and
+ * tabs) is one quoted line that says how many there were, so that no run of them can push anything out
+ * of view. *ret_shown: how many bytes of s are shown, n when all of them. */
+static void quote_text(struct line *l, const uint8_t *s, size_t n, size_t budget, size_t *ret_shown)
+{
+	struct quoter q = {l, budget, 0};
+	size_t pos = 0;
+
+	while (pos < n) {
+		size_t e = line_end(s, n, pos), i;
+
+		if (is_blank(s + pos, e - pos)) {
+			size_t runs = 0, p = pos;
+			char note[64] = "";
+
+			while (p < n) {
+				size_t e2 = line_end(s, n, p);
+
+				if (!is_blank(s + p, e2 - p))
+					break;
+				runs++;
+				p = e2 < n ? e2 + 1 : n;
+			}
+			if (runs > 1)
+				snprintf(note, sizeof(note), "\xe2\x9f\xa8%zu boş satır\xe2\x9f\xa9", runs);
+			if (!quote_newline(&q, pos == 0) || !quote_put(&q, note, strlen(note))) {
+				*ret_shown = pos;
+				return;
+			}
+			pos = p;
+			continue;
+		}
+		if (!quote_newline(&q, pos == 0)) {
+			*ret_shown = pos;
+			return;
+		}
+		for (i = pos; i < e;) {
+			char marker[VISIBLE_MARKER_MAX + 1];
+			int32_t cp;
+			size_t k = visible_next(s + i, e - i, &cp), width = char_width(cp), w;
+			const char *out = (const char *)s + i;
+			size_t out_len = k;
+
+			/* A word that would cross the wrap starts a line of its own, in place of the space. */
+			if ((s[i] == ' ' || s[i] == '\t') && q.col > 0) {
+				w = word_width(s, i + 1, e);
+				if (q.col + 1 + w > QUOTE_WRAP && w <= QUOTE_WRAP) {
+					if (!quote_newline(&q, false)) {
+						*ret_shown = i;
+						return;
+					}
+					i++;
+					continue;
+				}
+			}
+			if (width == MARKER_WIDTH) {
+				out_len = visible_marker(s + i, cp, marker);
+				out = marker;
+			}
+			if (q.col + width > QUOTE_WRAP && q.col > 0 && !quote_newline(&q, false)) {
+				*ret_shown = i;
+				return;
+			}
+			if (!quote_put(&q, out, out_len)) {
+				*ret_shown = i;
+				return;
+			}
+			q.col += width;
+			i += k;
+		}
+		pos = e < n ? e + 1 : n;
+	}
+	*ret_shown = n;
+}
+
+/* Text: its size and SHA-256 (always: they name exactly what is signed), then the text quoted line by
+ * line, as much as fits budget. When it is cut, a sentence says so with how many bytes are not shown,
+ * and the shown text ends in "…". */
 static int put_text(struct line *l, const uint8_t *content, size_t n, size_t budget)
 {
-	char suffix[160], hex[65];
-	size_t slen, k, dn;
-	bool changed, whole;
+	char doc[DOC_LINE_MAX + 1], cut[CUT_LINE_MAX + 1], hex[65];
+	size_t fixed, shown;
+	struct line t;
 	int r;
-	char *d = visible_copy(content, n, &dn, &changed);
-	const uint8_t *s = (const uint8_t *)d;
 
-	if (d == NULL)
-		return -ENOMEM;
-	whole = n <= VISIBLE_IN_MAX && esc_len(s, dn) <= budget &&
-	        clip_len(s, dn, SIZE_MAX, TEXT_MAX_CHARS) == dn;
-	if (whole && !changed) {
-		line_put_esc(l, s, dn);
-		free(d);
-		return 0;
-	}
-	/* Cut, or shown with markers: the size and SHA-256 name exactly what is signed. */
 	r = sha256_hex(content, n, hex);
-	if (r < 0) {
-		free(d);
+	if (r < 0)
 		return r;
+	snprintf(doc, sizeof(doc), DOC_LINE_FMT, n, hex);
+	fixed = esc_len(doc, strlen(doc)) + esc_len("\n\n", 2);
+	/* First as if it all fitted; when it does not, again with room for the sentence (its count of bytes
+	 * not shown is at most n, so it is never longer than this one) and the "…". */
+	line_init(&t, NULL);
+	quote_text(&t, content, n, budget > fixed ? budget - fixed : 0, &shown);
+	if (shown < n) {
+		snprintf(cut, sizeof(cut), CUT_LINE_FMT, n);
+		fixed += esc_len(cut, strlen(cut)) + strlen(ELLIPSIS);
+		line_init(&t, NULL);
+		quote_text(&t, content, n, budget > fixed ? budget - fixed : 0, &shown);
+		snprintf(cut, sizeof(cut), CUT_LINE_FMT, n - shown);
 	}
-	snprintf(suffix, sizeof(suffix), "\n(%zu bayt, SHA-256: %s)", n, hex);
-	slen = esc_len(suffix, strlen(suffix));
-	if (!whole || esc_len(s, dn) + slen > budget) {
-		/* Cut: "…" before the size. */
-		snprintf(suffix, sizeof(suffix), ELLIPSIS "\n(%zu bayt, SHA-256: %s)", n, hex);
-		slen = esc_len(suffix, strlen(suffix));
-		k = clip_len(s, dn, budget > slen ? budget - slen : 0, TEXT_MAX_CHARS);
-	} else {
-		k = dn;
-	}
-	line_put_esc(l, s, k);
-	line_put_str(l, suffix);
-	free(d);
+	line_put_str(l, doc);
+	if (shown < n)
+		line_put_str(l, cut);
+	if (n > 0)
+		line_put_str(l, "\n\n");
+	line_put_line(l, &t);
+	if (shown < n)
+		line_put_str(l, ELLIPSIS);
 	return 0;
 }
 
@@ -667,24 +812,12 @@ static gpg_error_t pin_data(void *opaque, const void *buf, size_t n)
 	return 0;
 }
 
+/* imzad's own lines first (who asks, the site, the signer, the tries left), then the content, whose
+ * facts come before the page's quoted text: nothing the page sends can stand above or among them. */
 static int pin_desc(const struct dialog_request *rq, struct line *desc)
 {
-	struct line tail;
 	char tries[64];
 	int r = 0;
-
-	line_init(&tail, NULL);
-	if (rq->subject != NULL) {
-		line_put_str(&tail, rq->content != NULL ? "\n\nİmzalayan: " : "\nİmzalayan: ");
-		line_put_clipped(&tail, rq->subject, SUBJECT_MAX_ESC);
-	}
-	if (rq->tries_left == 1)
-		line_put_str(&tail, "\nKalan PIN deneme hakkı: 1. Bu son hakkınız: yanlış bir PIN kartınızı "
-		                    "kilitler.");
-	else if (rq->tries_left == 2) {
-		snprintf(tries, sizeof(tries), "\nKalan PIN deneme hakkı: %d", rq->tries_left);
-		line_put_str(&tail, tries);
-	}
 
 	line_init(desc, "SETDESC ");
 	r = put_origin(desc, rq);
@@ -694,18 +827,23 @@ static int pin_desc(const struct dialog_request *rq, struct line *desc)
 		r = put_site(desc, rq);
 	if (r < 0)
 		return r;
-	if (rq->content != NULL) {
-		size_t budget;
-
-		line_put_str(desc, "\n\n");
-		budget = line_room(desc) > tail.len ? line_room(desc) - tail.len : 0;
-		if (rq->is_text)
-			r = put_text(desc, rq->content, rq->len, budget);
-		else
-			r = put_binary(desc, rq->content, rq->len, budget);
+	if (rq->subject != NULL) {
+		line_put_str(desc, "\nİmzalayan: ");
+		line_put_clipped(desc, rq->subject, SUBJECT_MAX_ESC);
 	}
-	line_put_line(desc, &tail);
-	return r;
+	if (rq->tries_left == 1)
+		line_put_str(desc, "\nKalan PIN deneme hakkı: 1. Bu son hakkınız: yanlış bir PIN kartınızı "
+		                   "kilitler.");
+	else if (rq->tries_left == 2) {
+		snprintf(tries, sizeof(tries), "\nKalan PIN deneme hakkı: %d", rq->tries_left);
+		line_put_str(desc, tries);
+	}
+	if (rq->content == NULL)
+		return 0;
+	if (rq->is_text)
+		return put_text(desc, rq->content, rq->len, line_room(desc));
+	line_put_str(desc, "\n\n");
+	return put_binary(desc, rq->content, rq->len, line_room(desc));
 }
 
 /* With one try left: a question of its own, before any PIN is typed, that says in plain words that a

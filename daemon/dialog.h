@@ -32,8 +32,9 @@ struct dialog_request {
 	const char *subject;    /* the signer's certificate subject (PIN dialog), or NULL */
 	const uint8_t *content; /* what is signed (PIN dialog), or NULL */
 	size_t len;
-	bool is_text;       /* content is UTF-8 text: shown (shortened past 1500 characters, with its
-	                     * SHA-256); else its size, SHA-256 and first bytes in hex are shown */
+	bool is_text;       /* content is UTF-8 text: its size and SHA-256, then the text with every line
+	                     * quoted, shortened (saying how many bytes are not shown) to fit the line; else
+	                     * its size, SHA-256 and first bytes in hex are shown */
 	int tries_left;     /* PIN tries left on the card, -1 unknown: shown when low (1 or 2); at 1 the PIN
 	                     * dialog first asks the user to confirm, in plain words, that a wrong PIN now
 	                     * locks the card */

@@ -117,7 +117,7 @@ lines = [json.loads(l) for l in open(sys.argv[1])]
 desc = " ".join(l["arg"] for l in lines if l["cmd"] == "SETDESC")
 assert "https://portal.example" in desc, desc
 assert "AHMET YILMAZ" in desc, desc
-assert sys.argv[2] in desc, desc
+assert "\n".join("\u2502 " + l for l in sys.argv[2].split("\n")) in desc, desc  # each line quoted
 assert any(l["cmd"] == "GETPIN" for l in lines)
 EOF
 

@@ -184,6 +184,33 @@ static size_t escaped_len(const char *s, size_t n)
 	return r;
 }
 
+#define QUOTE "\xe2\x94\x82 "
+
+/* The page's text as the dialog quotes it: every line, the first too, after "\n│ ". */
+static void assert_all_page_lines_quoted(const struct entry *d)
+{
+	const char *text = memmem(d->arg, d->arg_len, "\n\n" QUOTE, strlen("\n\n" QUOTE));
+	const char *end = d->arg + d->arg_len;
+
+	if (text == NULL)
+		fail_msg("no quoted text in: %s", d->arg);
+	for (const char *p = text + 2; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		if ((size_t)(end - p) < strlen(QUOTE) || memcmp(p, QUOTE, strlen(QUOTE)) != 0)
+			fail_msg("a page line not quoted: \"%.40s\" in: %s", p, d->arg);
+		p = nl != NULL ? nl + 1 : end;
+	}
+}
+
+/* The byte offset of s in d's text, or -1. */
+static long where(const struct entry *d, const char *s)
+{
+	const char *p = memmem(d->arg, d->arg_len, s, strlen(s));
+
+	return p != NULL ? (long)(p - d->arg) : -1;
+}
+
 static struct dialog_request request(void)
 {
 	return (struct dialog_request){
@@ -470,8 +497,12 @@ static void test_pin_desc_shows_origin_subject_and_full_text(void **state)
 	d = find(&lg, "SETDESC");
 	assert_true(has(d, ORIGIN " şu içeriği imzalamak istiyor:"));
 	assert_true(has(d, SUBJECT));
-	assert_true(has(d, text));
-	assert_false(has(d, "SHA-256"));
+	assert_true(has(d, "\n\n" QUOTE "Başvuru Nedeni: Kayıp\n" QUOTE "Ad Soyad: Ahmet Yılmaz\n" QUOTE
+	                   "Güvenlik sözcüğü: kırmızı\n" QUOTE "Kurum: Kamu SM, İl: Ankara, İlçe: Çankaya"));
+	/* Shown whole: the size and SHA-256 all the same, and no word of shortening. */
+	assert_true(has(d, "bayt, SHA-256: "));
+	assert_false(has(d, "Kısaltıldı"));
+	assert_false(has(d, "…"));
 	assert_false(has(d, "Kalan PIN"));
 	free_log(&lg);
 }
@@ -494,12 +525,15 @@ static void test_long_text_is_shortened_with_its_size_and_sha256(void **state)
 	pin_secret_wipe(&pin);
 
 	sha256_hex(text, 3000, hex);
-	snprintf(want, sizeof(want), "…\n(3000 bayt, SHA-256: %s)", hex);
+	snprintf(want, sizeof(want), "\nBelge: 3000 bayt, SHA-256: %s\nKısaltıldı: belgenin ", hex);
 	lg = read_log();
 	d = find(&lg, "SETDESC");
 	assert_true(has(d, want));
-	text[200] = '\0'; /* the start of the text is still shown */
+	assert_true(has(d, "baytı burada gösterilmiyor."));
+	assert_string_equal(d->arg + d->arg_len - strlen("…"), "…");
+	text[64] = '\0'; /* the start of the text is still shown, broken into quoted lines */
 	assert_true(has(d, text));
+	assert_all_page_lines_quoted(d);
 	assert_true(has(d, SUBJECT));
 	assert_true(escaped_len(d->arg, d->arg_len) + strlen("SETDESC ") <= 1000);
 	free_log(&lg);
@@ -525,10 +559,154 @@ static void test_long_text_is_cut_between_utf8_characters(void **state)
 	pin_secret_wipe(&pin);
 	lg = read_log();
 	d = find(&lg, "SETDESC");
-	assert_true(has(d, "ğğğğ…\n(4000 bayt, SHA-256: "));
+	assert_true(has(d, "\nBelge: 4000 bayt, SHA-256: "));
+	assert_true(has(d, "Kısaltıldı: belgenin "));
+	assert_string_equal(d->arg + d->arg_len - strlen("ğğğğ…"), "ğğğğ…");
 	assert_false(has(d, "\xef\xbf\xbd")); /* the pinentry found no broken sequence */
 	free_log(&lg);
 	free(text);
+}
+
+/* imzad's own lines (who asks, the site, the signer, the tries left, the document's size and SHA-256)
+ * stand above the page's text, and every line of the page's text is quoted. */
+static void test_imzads_lines_come_before_the_quoted_page_text(void **state)
+{
+	static const char text[] = "Beyan\nİmzalayan: CN=SAHTE\nSite: evil.example\n\n\tson satır\n";
+	struct dialog_request rq = text_request(text);
+	struct pin_secret pin = {0};
+	const struct entry *d;
+	char want[160], hex[65];
+	struct log lg;
+	long quoted;
+
+	rq.web = true;
+	rq.tries_left = 2;
+	write_script("pin 0000\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	pin_secret_wipe(&pin);
+	lg = read_log();
+	d = find(&lg, "SETDESC");
+	sha256_hex(text, strlen(text), hex);
+	snprintf(want, sizeof(want), "\nBelge: %zu bayt, SHA-256: %s\n\n" QUOTE "Beyan\n", strlen(text), hex);
+	quoted = where(d, "\n\n" QUOTE);
+	assert_true(quoted > 0);
+	assert_true(where(d,
+	                  ORIGIN " şu içeriği imzalamak istiyor:\nSite: example.gov.tr\nİmzalayan: " SUBJECT
+	                         "\nKalan PIN deneme hakkı: 2") == 0);
+	assert_true(has(d, want));
+	assert_true(where(d, "İmzalayan: " SUBJECT) < quoted);
+	assert_true(where(d, "Kalan PIN deneme hakkı: 2") < quoted);
+	assert_true(where(d, "SHA-256: ") < quoted);
+	/* The page's lines, each quoted, a blank one too. */
+	assert_true(has(d, "\n" QUOTE "İmzalayan: CN=SAHTE\n" QUOTE "Site: evil.example\n" QUOTE "\n" QUOTE
+	                   "\tson satır"));
+	assert_false(has(d, "\nİmzalayan: CN=SAHTE"));
+	assert_false(has(d, "\nSite: evil.example"));
+	assert_all_page_lines_quoted(d);
+	assert_false(has(d, "Kısaltıldı"));
+	free_log(&lg);
+}
+
+/* A page that puts 150 newlines and then a signer line of its own in its text: the run of blank lines is
+ * one quoted line that counts them, and the fake signer shows only quoted, after the real one. */
+static void test_fake_signer_after_150_newlines_shows_only_quoted_after_the_real_one(void **state)
+{
+	char text[512], want[160], hex[65];
+	struct dialog_request rq;
+	struct pin_secret pin = {0};
+	const struct entry *d;
+	struct log lg;
+	size_t n = 0, lines = 0;
+
+	n += (size_t)snprintf(text, sizeof(text), "Başvurumun doğru olduğunu beyan ederim.\n");
+	memset(text + n, '\n', 150);
+	n += 150;
+	snprintf(text + n, sizeof(text) - n, "İmzalayan: CN=BAŞKA KİŞİ");
+	rq = text_request(text);
+	rq.web = true;
+	write_script("pin 0000\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	pin_secret_wipe(&pin);
+	lg = read_log();
+	d = find(&lg, "SETDESC");
+	assert_true(has(d, "\n" QUOTE "Başvurumun doğru olduğunu beyan ederim.\n" QUOTE
+	                   "⟨150 boş satır⟩\n" QUOTE "İmzalayan: CN=BAŞKA KİŞİ"));
+	/* The real signer first; the fake one never at the start of a line of its own. */
+	assert_true(where(d, "İmzalayan: ") == where(d, "\nİmzalayan: " SUBJECT) + 1);
+	assert_true(where(d, "İmzalayan: CN=BAŞKA") > where(d, "İmzalayan: " SUBJECT));
+	assert_false(has(d, "\nİmzalayan: CN=BAŞKA"));
+	assert_all_page_lines_quoted(d);
+	/* Nothing pushed out of view: a few lines in all, with the size and the SHA-256. */
+	for (size_t i = 0; i < d->arg_len; i++)
+		lines += d->arg[i] == '\n';
+	assert_true(lines < 10);
+	sha256_hex(text, strlen(text), hex);
+	snprintf(want, sizeof(want), "\nBelge: %zu bayt, SHA-256: %s\n", strlen(text), hex);
+	assert_true(has(d, want));
+	free_log(&lg);
+}
+
+/* A 2400-byte Turkish declaration is shortened: the dialog says so in words, with how many bytes are not
+ * shown (exactly those after the shown start) and the SHA-256 of the whole. */
+static void test_shortened_text_says_how_many_bytes_are_not_shown(void **state)
+{
+	static const char line[] = "Bu belgede verdiğim bilgilerin doğruluğunu beyan ederim. ";
+	char text[2401], hex[65], want[200], *shown;
+	struct dialog_request rq;
+	struct pin_secret pin = {0};
+	const struct entry *d;
+	const char *q, *end;
+	size_t n = 0, k = 0, not_shown;
+	struct log lg;
+
+	/* Lines of under 64 characters, so that the dialog breaks none of them. */
+	while (n < 2400) {
+		size_t c = strlen(line) - 1 < 2400 - n ? strlen(line) - 1 : 2400 - n;
+
+		memcpy(text + n, line, c);
+		n += c;
+		if (n < 2400)
+			text[n++] = '\n';
+	}
+	text[2400] = '\0';
+	assert_int_equal(strlen(text), 2400);
+	rq = text_request(text);
+	rq.web = true;
+	write_script("pin 0000\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	pin_secret_wipe(&pin);
+	lg = read_log();
+	d = find(&lg, "SETDESC");
+	assert_true(escaped_len(d->arg, d->arg_len) + strlen("SETDESC ") <= 1000);
+	assert_all_page_lines_quoted(d);
+	/* Undo the quoting: what is left must be the start of the text, and the count the rest. */
+	q = (const char *)memmem(d->arg, d->arg_len, "\n\n" QUOTE, strlen("\n\n" QUOTE)) + 2;
+	end = d->arg + d->arg_len - strlen("…");
+	assert_string_equal(end, "…");
+	shown = malloc(d->arg_len + 1);
+	assert_non_null(shown);
+	while (q < end) {
+		const char *nl = memchr(q, '\n', (size_t)(end - q));
+		size_t len = (size_t)((nl != NULL ? nl : end) - q) - strlen(QUOTE);
+
+		memcpy(shown + k, q + strlen(QUOTE), len);
+		k += len;
+		if (nl != NULL)
+			shown[k++] = '\n';
+		q = nl != NULL ? nl + 1 : end;
+	}
+	assert_true(k > 300);
+	assert_true(k < 1000);
+	assert_memory_equal(shown, text, k);
+	not_shown = 2400 - k;
+	sha256_hex(text, 2400, hex);
+	snprintf(want, sizeof(want),
+	         "\nBelge: 2400 bayt, SHA-256: %s\nKısaltıldı: belgenin %zu baytı burada "
+	         "gösterilmiyor.\n\n",
+	         hex, not_shown);
+	assert_true(has(d, want));
+	free(shown);
+	free_log(&lg);
 }
 
 static void test_binary_content_shows_size_sha256_and_first_bytes(void **state)
@@ -772,9 +950,8 @@ static void test_control_characters_round_trip_through_escaping(void **state)
 	lg = read_log();
 	d = find(&lg, "SETDESC");
 	/* %, LF and TAB pass the escaping as they are; CR and 0x01 are shown as markers. */
-	assert_true(has(d,
-	                "100% doğru\xe2\x9f\xa8U+000D\xe2\x9f\xa9\nikinci satır\xe2\x9f\xa8U+0001\xe2\x9f\xa9"
-	                "son %0A %% \t."));
+	assert_true(has(d, "100% doğru\xe2\x9f\xa8U+000D\xe2\x9f\xa9\n" QUOTE
+	                   "ikinci satır\xe2\x9f\xa8U+0001\xe2\x9f\xa9son %0A %% \t."));
 	assert_true(has(d, "https://a%41.example şu"));
 	free_log(&lg);
 }
@@ -807,11 +984,11 @@ static void test_hidden_and_reordering_characters_are_shown_as_markers_with_the_
 	                   "evil"));
 	/* Not cut, so no "…", but the digest of exactly what is signed. */
 	assert_int_equal(EVP_Digest(text, strlen(text), md, NULL, EVP_sha256(), NULL), 1);
-	snprintf(want, sizeof(want), "\n(%zu bayt, SHA-256: ", strlen(text));
+	snprintf(want, sizeof(want), "\nBelge: %zu bayt, SHA-256: ", strlen(text));
 	for (int i = 0; i < 32; i++)
 		snprintf(want + strlen(want), sizeof(want) - strlen(want), "%02x", md[i]);
 	assert_true(has(d, want));
-	assert_false(has(d, "\xe2\x80\xa6\n("));
+	assert_false(has(d, "Kısaltıldı"));
 	free_log(&lg);
 }
 
@@ -845,11 +1022,9 @@ static void test_long_origin_and_subject_keep_the_line_within_assuan_limit(void 
 	assert_non_null(d);
 	assert_true(escaped_len(d->arg, d->arg_len) + strlen("SETDESC ") <= 1000);
 	assert_true(has(d, "ooo… şu içeriği imzalamak istiyor:"));
-	assert_true(has(d, "(3000 bayt, SHA-256: "));
-	assert_true(has(d, "s%s…\nKalan PIN deneme hakkı: 1"));
-	/* Nothing was cut off the end of the line. */
-	assert_true(d->arg_len > 30);
-	assert_string_equal(d->arg + d->arg_len - strlen(LAST_TRY_LINE), LAST_TRY_LINE);
+	assert_true(has(d, "s%s…\n" LAST_TRY_LINE "\nBelge: 3000 bayt, SHA-256: "));
+	/* 3000 blank lines are one quoted line that says so. */
+	assert_string_equal(d->arg + d->arg_len - strlen(QUOTE "⟨3000 boş satır⟩"), QUOTE "⟨3000 boş satır⟩");
 	free_log(&lg);
 	free(origin);
 	free(subject);
@@ -908,9 +1083,12 @@ static void test_long_origin_shown_whole(void **state)
 		assert_true(has(d, "\nSite: evil-example.com\n"));
 	}
 	d = find(&lg, "SETDESC");
-	assert_true(has(d, LONG_ORIGIN " şu içeriği imzalamak istiyor:\nSite: evil-example.com\n\nabc"));
-	assert_true(has(d, "…\n(3000 bayt, SHA-256: "));
-	assert_string_equal(d->arg + d->arg_len - strlen(LAST_TRY_LINE), LAST_TRY_LINE);
+	assert_true(
+	        has(d, LONG_ORIGIN " şu içeriği imzalamak istiyor:\nSite: evil-example.com\nİmzalayan: SSS"));
+	assert_true(has(d, "…\n" LAST_TRY_LINE "\nBelge: 3000 bayt, SHA-256: "));
+	assert_true(has(d, "\nKısaltıldı: belgenin "));
+	assert_true(has(d, "\n\n" QUOTE "abc"));
+	assert_string_equal(d->arg + d->arg_len - strlen("…"), "…");
 	free_log(&lg);
 	assert_int_equal(truncate(log_path, 0), 0);
 
@@ -1190,6 +1368,13 @@ int main(int argc, char **argv)
 	        cmocka_unit_test_setup_teardown(test_long_text_is_shortened_with_its_size_and_sha256, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_long_text_is_cut_between_utf8_characters, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_imzads_lines_come_before_the_quoted_page_text, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(
+	                test_fake_signer_after_150_newlines_shows_only_quoted_after_the_real_one, setup,
+	                teardown),
+	        cmocka_unit_test_setup_teardown(test_shortened_text_says_how_many_bytes_are_not_shown, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_binary_content_shows_size_sha256_and_first_bytes, setup,
 	                                        teardown),
