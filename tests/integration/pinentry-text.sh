@@ -24,26 +24,7 @@ sign() {
 }
 
 # ---- a 2400-byte Turkish declaration ----
-python3 - "$T/decl.txt" <<'PY'
-import sys
-para = ("Kamu Sertifikasyon Merkezi'ne yaptığım nitelikli elektronik sertifika başvurusunda verdiğim "
-        "bilgilerin doğru olduğunu, kimlik belgemin aslını ibraz edeceğimi, sertifikamı yalnızca kendim "
-        "kullanacağımı ve şifremi (PIN) kimseyle paylaşmayacağımı beyan ve taahhüt ederim. ")
-out, i = b"", 1
-while len(out) < 2400:
-    out += ("%d. " % i).encode() + para.encode() + b"\n"
-    i += 1
-out = out[:2400]
-while True:  # cut on a character boundary, then pad with ASCII to exactly 2400 bytes
-    try:
-        out.decode("utf-8")
-        break
-    except UnicodeDecodeError:
-        out = out[:-1]
-out += b"." * (2400 - len(out))
-open(sys.argv[1], "wb").write(out)
-PY
-[ "$(wc -c <"$T/decl.txt")" = 2400 ] && pass "the declaration is 2400 bytes of Turkish text" || fail "the declaration is 2400 bytes"
+turkish_declaration "$T/decl.txt"
 script "pin $IMZA_PIN"
 : >"$PLOG"
 st=$(sign decl "$T/decl.txt")

@@ -144,27 +144,7 @@ click() {
 DOCNAME="Sayfanın gönderdiği, imzalanacak metin"
 
 # ---- 1. a 2400-byte Turkish declaration, typed PIN ----
-"$PY" - "$T/decl.txt" <<'EOF'
-import sys
-para = ("Kamu Sertifikasyon Merkezi'ne yaptığım nitelikli elektronik sertifika başvurusunda verdiğim "
-        "bilgilerin doğru olduğunu, kimlik belgemin aslını ibraz edeceğimi, sertifikamı yalnızca kendim "
-        "kullanacağımı ve şifremi (PIN) kimseyle paylaşmayacağımı beyan ve taahhüt ederim. ")
-out = b""
-i = 1
-while len(out) < 2400:
-    out += ("%d. " % i).encode() + para.encode() + b"\n"
-    i += 1
-out = out[:2400]
-while True:  # cut on a character boundary, then pad with ASCII to exactly 2400 bytes
-    try:
-        out.decode("utf-8")
-        break
-    except UnicodeDecodeError:
-        out = out[:-1]
-out += b"." * (2400 - len(out))
-open(sys.argv[1], "wb").write(out)
-EOF
-[ "$(wc -c <"$T/decl.txt")" = 2400 ] && pass "the declaration is 2400 bytes of Turkish text" || fail "the declaration is 2400 bytes"
+turkish_declaration "$T/decl.txt"
 sign_bg decl "$T/decl.txt"
 if dump; then pass "imzad opened imza-prompt's window for the web signature"; else fail "imza-prompt's window opened"; fi
 shot signing

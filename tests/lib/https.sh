@@ -40,3 +40,29 @@ expect() { # expect DESCRIPTION STATUS CODE GOT_STATUS
 # script LINE...: what the test pinentry answers next (see tests/harness).
 script() { printf '%s\n' "$@" >"$SCRIPT"; }
 apdus() { wc -l <"$IMZA_CARD_DIR/apdu.log"; }
+
+# turkish_declaration FILE: writes a 2400-byte Turkish declaration (numbered lines of the portal's kind of
+# text, cut on a character boundary and padded with dots to exactly 2400 bytes), and checks its size.
+turkish_declaration() {
+	"${PY:-python3}" - "$1" <<'EOF'
+import sys
+para = ("Kamu Sertifikasyon Merkezi'ne yaptığım nitelikli elektronik sertifika başvurusunda verdiğim "
+        "bilgilerin doğru olduğunu, kimlik belgemin aslını ibraz edeceğimi, sertifikamı yalnızca kendim "
+        "kullanacağımı ve şifremi (PIN) kimseyle paylaşmayacağımı beyan ve taahhüt ederim. ")
+out, i = b"", 1
+while len(out) < 2400:
+    out += ("%d. " % i).encode() + para.encode() + b"\n"
+    i += 1
+out = out[:2400]
+while True:  # cut on a character boundary, then pad with ASCII to exactly 2400 bytes
+    try:
+        out.decode("utf-8")
+        break
+    except UnicodeDecodeError:
+        out = out[:-1]
+out += b"." * (2400 - len(out))
+open(sys.argv[1], "wb").write(out)
+EOF
+	[ "$(wc -c <"$1")" = 2400 ] && pass "the declaration is 2400 bytes of Turkish text" ||
+		fail "the declaration is 2400 bytes"
+}
