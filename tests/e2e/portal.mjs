@@ -344,7 +344,17 @@ async function flowSign(browser) {
 		const d = desc[0].arg;
 		assert(d.startsWith(DEMO_ORIGIN + ' '), 'the description does not start with the origin: ' + d);
 		assert(d.includes(SIGNER), 'no ' + SIGNER + ' in: ' + d);
-		assert(d.includes(content), 'the declaration is not in the description in full: ' + d);
+		// The page's text comes after imzad's own lines, each of its lines quoted with "│ " (long ones
+		// wrapped at a space, a run of blank lines as one count); with the quoting undone it is whole.
+		const quoted = d.split('\n').filter((l) => l.startsWith('\u2502 ')).map((l) => l.slice(2))
+			.filter((l) => !/^\u27e8\d+ boş satır\u27e9$/.test(l));
+		const norm = (t) => t.replace(/\s+/g, ' ').trim();
+		assert(norm(quoted.join(' ')) === norm(content), 'the declaration is not in the description in full: ' + d);
+		assert(d.indexOf(SIGNER) < d.indexOf('\n\u2502 '), 'a quoted line comes before the signer: ' + d);
+		const sum = crypto.createHash('sha256').update(content, 'utf8').digest('hex');
+		assert(d.includes('\nBelge: ' + Buffer.byteLength(content, 'utf8') + ' bayt, SHA-256: ' + sum),
+			'no size and SHA-256 line for the declaration in: ' + d);
+		assert(!d.includes('Kısaltıldı'), 'the declaration was shortened: ' + d);
 		assert(log.some((l) => l.pid === desc[0].pid && l.cmd === 'GETPIN'), 'no GETPIN after it');
 	});
 	await context.close();
