@@ -577,6 +577,24 @@ static int dialog_open(const struct dialog_request *rq, assuan_context_t *ret_ct
 	return 0;
 }
 
+/* Opens *rq's program. When that is imza-prompt (*rich) and it does not start talking (it exits before
+ * its greeting when it cannot open the display: a dead X server, a display of another session), the
+ * question goes to the pinentry instead (orig, *rich false): a window that cannot appear must not
+ * turn into a failed signature. Nothing was asked yet, so nothing is asked twice. */
+static int dialog_open_or_fallback(const struct dialog_request **rq, const struct dialog_request *orig,
+                                   bool *rich, assuan_context_t *ret_ctx)
+{
+	int r = dialog_open(*rq, ret_ctx);
+
+	if (r == -EIO && *rich) {
+		log_warning("imza-prompt did not start (no usable display?); asking through the pinentry");
+		*rich = false;
+		*rq = orig;
+		r = dialog_open(*rq, ret_ctx);
+	}
+	return r;
+}
+
 static gpg_error_t transact(assuan_context_t ctx, const struct line *l)
 {
 	if (l->overflow)
@@ -697,13 +715,16 @@ static int put_site(struct line *l, const struct dialog_request *rq)
 /* ---- the dialogs ---- */
 
 /* Starts the pinentry, sets it up and gives it the description: the part both dialogs share. */
-static int dialog_begin(const struct dialog_request *rq, struct line *desc, assuan_context_t *ret_ctx)
+static int dialog_begin(const struct dialog_request **rqp, const struct dialog_request *orig, bool *rich,
+                        struct line *desc, assuan_context_t *ret_ctx)
 {
 	assuan_context_t ctx = NULL;
+	const struct dialog_request *rq;
 	gpg_error_t err;
 	int r;
 
-	r = dialog_open(rq, &ctx);
+	r = dialog_open_or_fallback(rqp, orig, rich, &ctx);
+	rq = *rqp;
 	if (r < 0)
 		return r;
 	r = dialog_setup(ctx, rq);
@@ -722,6 +743,7 @@ static int dialog_begin(const struct dialog_request *rq, struct line *desc, assu
 int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret)
 {
 	assuan_context_t ctx = NULL;
+	const struct dialog_request *orig;
 	struct dialog_request alt;
 	char path[PATH_MAX];
 	struct line desc;
@@ -731,6 +753,7 @@ int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret)
 
 	if (!request_ok(rq) || ret == NULL)
 		return -EINVAL;
+	orig = rq;
 	rich = pick_prompt(&rq, &alt, path);
 	line_init(&desc, "SETDESC ");
 	r = put_origin(&desc, rq);
@@ -744,7 +767,7 @@ int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret)
 		                    "değiştirilebilir. Bu yüzden izin yalnızca bu seferlik verilebilir.");
 	line_put_str(&desc, "\n\nSertifikalarınızı görebilir ve imza isteyebilir; her imza için PIN ayrıca "
 	                    "sorulur.\n\nİzin veriyor musunuz?");
-	r = dialog_begin(rq, &desc, &ctx);
+	r = dialog_begin(&rq, orig, &rich, &desc, &ctx);
 	if (r < 0)
 		return r;
 	r = command(ctx, rq, "SETOK", "Bu seferlik izin ver");
@@ -898,6 +921,7 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 	struct pin_secret pin = {0};
 	struct pin_sink sink = {&pin, false};
 	assuan_context_t ctx = NULL;
+	const struct dialog_request *orig;
 	struct dialog_request alt;
 	char path[PATH_MAX];
 	struct line desc;
@@ -907,11 +931,12 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 
 	if (!request_ok(rq) || ret == NULL)
 		return -EINVAL;
+	orig = rq;
 	rich = pick_prompt(&rq, &alt, path);
 	r = pin_desc(rq, &desc);
 	if (r < 0)
 		return r;
-	r = dialog_open(rq, &ctx);
+	r = dialog_open_or_fallback(&rq, orig, &rich, &ctx);
 	if (r < 0)
 		return r;
 	r = dialog_setup(ctx, rq);

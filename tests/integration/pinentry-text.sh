@@ -87,4 +87,23 @@ PY
 	pass "the fake signer line shows only quoted, after imzad's own, and the 149 blank lines as one line" ||
 	fail "the fake signer line only quoted after the real one (see the log)"
 
+# ---- a display that is there by name but cannot be opened ----
+# imzad picks imza-prompt when DISPLAY is set; an X server that is not there (a display of a session that
+# ended) makes imza-prompt exit before its greeting. The question then goes to the pinentry: the
+# signature is made, not failed.
+d=217
+while [ -e "/tmp/.X11-unix/X$d" ] || [ -e "/tmp/.X$d-lock" ]; do d=$((d + 1)); done
+"$STACK" daemon "$IMZA_STACK_DIR" stop >>"$LOG" 2>&1
+DISPLAY=:$d "$STACK" daemon "$IMZA_STACK_DIR" start >>"$LOG" 2>&1 || bail "imzad did not restart"
+printf 'Bir satır.\n' >"$T/short.txt"
+script "pin $IMZA_PIN"
+: >"$PLOG"
+st=$(sign dead "$T/short.txt")
+[ "$st" = 200 ] && grep -q '"cmd":"GETPIN"' "$PLOG" &&
+	pass "a display that cannot be opened: the pinentry asked the PIN and the signature was made ($st)" ||
+	fail "a display that cannot be opened: the pinentry answered ($st, $(grep -c GETPIN "$PLOG") GETPIN)"
+grep -q 'imza-prompt did not start' "$IMZA_STACK_DIR/imzad.log" &&
+	pass "imzad says once that imza-prompt did not start and the pinentry was asked" ||
+	fail "imzad's log says why the pinentry was asked"
+
 done_testing
