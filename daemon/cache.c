@@ -152,7 +152,6 @@ static int check_db(sqlite3 *db, struct verdict *v, int *ret_version)
 
 static int migrate(sqlite3 *db, struct verdict *v)
 {
-	char sql[96];
 	int64_t version = 0;
 	int rc, r;
 
@@ -163,21 +162,12 @@ static int migrate(sqlite3 *db, struct verdict *v)
 	r = query_int(db, "PRAGMA user_version", v, &version);
 	if (r == 0 && version > CACHE_SCHEMA_VERSION)
 		r = broken(v, "was written by a newer imzad", NULL);
-	for (; r == 0 && version < CACHE_SCHEMA_VERSION; version++) {
-		rc = sqlite3_exec(db, migrations[version], NULL, NULL, NULL);
-		if (rc != SQLITE_OK)
-			r = failed(db, rc, v);
-	}
-	if (r == 0) {
-		/* PRAGMAs take no bound parameters; both numbers are our own constants. */
-		snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = %d",
-		         CACHE_APP_ID, CACHE_SCHEMA_VERSION);
-		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-		if (rc != SQLITE_OK)
-			r = failed(db, rc, v);
-	}
+	if (r == 0)
+		r = db_migrate(db, migrations, &version, CACHE_SCHEMA_VERSION, unreadable, v->why,
+		               sizeof(v->why));
+	if (r == 0)
+		r = db_stamp_commit(db, CACHE_APP_ID, CACHE_SCHEMA_VERSION, unreadable, v->why,
+		                    sizeof(v->why));
 	if (r < 0)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return r;

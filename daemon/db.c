@@ -130,3 +130,29 @@ void db_close_untouched(sqlite3 *db)
 	sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	sqlite3_close(db);
 }
+
+int db_migrate(sqlite3 *db, const char *const *migrations, int64_t *version, int to, db_failed_fn *failed,
+               char *why, size_t cap)
+{
+	for (; *version < to; (*version)++) {
+		int rc = sqlite3_exec(db, migrations[*version], NULL, NULL, NULL);
+
+		if (rc != SQLITE_OK)
+			return failed(db, rc, why, cap);
+	}
+	return 0;
+}
+
+int db_stamp_commit(sqlite3 *db, int app_id, int version, db_failed_fn *failed, char *why, size_t cap)
+{
+	char sql[96];
+	int rc;
+
+	/* PRAGMAs take no bound parameters; both numbers are the caller's own constants. */
+	snprintf(sql, sizeof(sql), "PRAGMA main.application_id = %d; PRAGMA main.user_version = %d", app_id,
+	         version);
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : failed(db, rc, why, cap);
+}

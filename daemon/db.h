@@ -36,6 +36,15 @@ int db_query_int(sqlite3 *db, const char *sql, db_failed_fn *failed, char *why, 
  * -DB_EBROKEN with the first problems it names in why otherwise. */
 int db_integrity(sqlite3 *db, const char *pragma, db_failed_fn *failed, char *why, size_t cap);
 
+/* Inside the caller's BEGIN IMMEDIATE: runs migrations[*version] up to migrations[to - 1], each taking
+ * the file one version on, with *version following; an SQLite failure is worded by failed. */
+int db_migrate(sqlite3 *db, const char *const *migrations, int64_t *version, int to, db_failed_fn *failed,
+               char *why, size_t cap);
+
+/* Stamps the main file with app_id and user_version and commits the caller's transaction; an SQLite
+ * failure is worded by failed (the caller rolls back). */
+int db_stamp_commit(sqlite3 *db, int app_id, int version, db_failed_fn *failed, char *why, size_t cap);
+
 /* The page cache of each of imzad's connections (PRAGMA cache_size; negative: KiB), set once a file is
  * known to be ours: the files are a few pages, read seldom; SQLite's default would let it grow to 2 MiB. */
 #define DB_CACHE_SIZE "-64"

@@ -227,7 +227,6 @@ static void copy_old(sqlite3 *db, const char *state_dir)
 static int migrate(sqlite3 *db, int64_t from, int dirfd, const char *state_dir, char *why, size_t cap)
 {
 	bool old = from == 0 && attach_old(db, dirfd, state_dir);
-	char sql[96];
 	int64_t version = 0;
 	int rc, r;
 
@@ -240,23 +239,12 @@ static int migrate(sqlite3 *db, int64_t from, int dirfd, const char *state_dir, 
 	r = query_int(db, "PRAGMA user_version", why, cap, &version);
 	if (r == 0 && version != from)
 		r = db_say(why, cap, -EBUSY, "was changed by another process while opening", NULL);
-	for (; r == 0 && version < RECORDS_SCHEMA_VERSION; version++) {
-		rc = sqlite3_exec(db, migrations[version], NULL, NULL, NULL);
-		if (rc != SQLITE_OK)
-			r = db_failed(db, rc, why, cap);
-	}
+	if (r == 0)
+		r = db_migrate(db, migrations, &version, RECORDS_SCHEMA_VERSION, db_failed, why, cap);
 	if (r == 0 && old)
 		copy_old(db, state_dir);
-	if (r == 0) {
-		/* PRAGMAs take no bound parameters; both numbers are our own constants. */
-		snprintf(sql, sizeof(sql), "PRAGMA main.application_id = %d; PRAGMA main.user_version = %d",
-		         RECORDS_APP_ID, RECORDS_SCHEMA_VERSION);
-		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-		if (rc != SQLITE_OK)
-			r = db_failed(db, rc, why, cap);
-	}
+	if (r == 0)
+		r = db_stamp_commit(db, RECORDS_APP_ID, RECORDS_SCHEMA_VERSION, db_failed, why, cap);
 	if (r < 0)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 out:
