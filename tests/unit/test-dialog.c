@@ -141,6 +141,19 @@ static const struct entry *find(const struct log *lg, const char *cmd)
 	return found;
 }
 
+/* Asks rq's PIN through the test pinentry (answering 0000), reads its log into lg and gives the
+ * description it was shown (SETDESC). */
+static const struct entry *pin_dialog_desc(const struct dialog_request *rq, struct log *lg)
+{
+	struct pin_secret pin = {0};
+
+	write_script("pin 0000\n");
+	assert_int_equal(dialog_pin(rq, &pin), 0);
+	pin_secret_wipe(&pin);
+	*lg = read_log();
+	return find(lg, "SETDESC");
+}
+
 static size_t count(const struct log *lg, const char *cmd)
 {
 	size_t c = 0;
@@ -486,15 +499,10 @@ static void test_pin_desc_shows_origin_subject_and_full_text(void **state)
 	        "Başvuru Nedeni: Kayıp\nAd Soyad: Ahmet Yılmaz\nGüvenlik sözcüğü: kırmızı\n"
 	        "Kurum: Kamu SM, İl: Ankara, İlçe: Çankaya";
 	struct dialog_request rq = text_request(text);
-	struct pin_secret pin = {0};
 	const struct entry *d;
 	struct log lg;
 
-	write_script("pin 0000\n");
-	assert_int_equal(dialog_pin(&rq, &pin), 0);
-	pin_secret_wipe(&pin);
-	lg = read_log();
-	d = find(&lg, "SETDESC");
+	d = pin_dialog_desc(&rq, &lg);
 	assert_true(has(d, ORIGIN " şu içeriği imzalamak istiyor:"));
 	assert_true(has(d, SUBJECT));
 	assert_true(has(d, "\n\n" QUOTE "Başvuru Nedeni: Kayıp\n" QUOTE "Ad Soyad: Ahmet Yılmaz\n" QUOTE
@@ -545,7 +553,6 @@ static void test_long_text_is_cut_between_utf8_characters(void **state)
 	static const char g[] = "ğ";
 	char *text = malloc(2000 * 2 + 1);
 	struct dialog_request rq;
-	struct pin_secret pin = {0};
 	const struct entry *d;
 	struct log lg;
 
@@ -554,11 +561,7 @@ static void test_long_text_is_cut_between_utf8_characters(void **state)
 		memcpy(text + 2 * i, g, 2);
 	text[4000] = '\0';
 	rq = text_request(text);
-	write_script("pin 0000\n");
-	assert_int_equal(dialog_pin(&rq, &pin), 0);
-	pin_secret_wipe(&pin);
-	lg = read_log();
-	d = find(&lg, "SETDESC");
+	d = pin_dialog_desc(&rq, &lg);
 	assert_true(has(d, "\nBelge: 4000 bayt, SHA-256: "));
 	assert_true(has(d, "Kısaltıldı: belgenin "));
 	assert_string_equal(d->arg + d->arg_len - strlen("ğğğğ…"), "ğğğğ…");
@@ -573,7 +576,6 @@ static void test_imzads_lines_come_before_the_quoted_page_text(void **state)
 {
 	static const char text[] = "Beyan\nİmzalayan: CN=SAHTE\nSite: evil.example\n\n\tson satır\n";
 	struct dialog_request rq = text_request(text);
-	struct pin_secret pin = {0};
 	const struct entry *d;
 	char want[160], hex[65];
 	struct log lg;
@@ -581,11 +583,7 @@ static void test_imzads_lines_come_before_the_quoted_page_text(void **state)
 
 	rq.web = true;
 	rq.tries_left = 2;
-	write_script("pin 0000\n");
-	assert_int_equal(dialog_pin(&rq, &pin), 0);
-	pin_secret_wipe(&pin);
-	lg = read_log();
-	d = find(&lg, "SETDESC");
+	d = pin_dialog_desc(&rq, &lg);
 	sha256_hex(text, strlen(text), hex);
 	snprintf(want, sizeof(want), "\nBelge: %zu bayt, SHA-256: %s\n\n" QUOTE "Beyan\n", strlen(text), hex);
 	quoted = where(d, "\n\n" QUOTE);
@@ -613,7 +611,6 @@ static void test_fake_signer_after_150_newlines_shows_only_quoted_after_the_real
 {
 	char text[512], want[160], hex[65];
 	struct dialog_request rq;
-	struct pin_secret pin = {0};
 	const struct entry *d;
 	struct log lg;
 	size_t n = 0, lines = 0;
@@ -624,11 +621,7 @@ static void test_fake_signer_after_150_newlines_shows_only_quoted_after_the_real
 	snprintf(text + n, sizeof(text) - n, "İmzalayan: CN=BAŞKA KİŞİ");
 	rq = text_request(text);
 	rq.web = true;
-	write_script("pin 0000\n");
-	assert_int_equal(dialog_pin(&rq, &pin), 0);
-	pin_secret_wipe(&pin);
-	lg = read_log();
-	d = find(&lg, "SETDESC");
+	d = pin_dialog_desc(&rq, &lg);
 	assert_true(has(d, "\n" QUOTE "Başvurumun doğru olduğunu beyan ederim.\n" QUOTE
 	                   "⟨150 boş satır⟩\n" QUOTE "İmzalayan: CN=BAŞKA KİŞİ"));
 	/* The real signer first; the fake one never at the start of a line of its own. */
@@ -653,7 +646,6 @@ static void test_shortened_text_says_how_many_bytes_are_not_shown(void **state)
 	static const char line[] = "Bu belgede verdiğim bilgilerin doğruluğunu beyan ederim. ";
 	char text[2401], hex[65], want[200], *shown;
 	struct dialog_request rq;
-	struct pin_secret pin = {0};
 	const struct entry *d;
 	const char *q, *end;
 	size_t n = 0, k = 0, not_shown;
@@ -672,11 +664,7 @@ static void test_shortened_text_says_how_many_bytes_are_not_shown(void **state)
 	assert_int_equal(strlen(text), 2400);
 	rq = text_request(text);
 	rq.web = true;
-	write_script("pin 0000\n");
-	assert_int_equal(dialog_pin(&rq, &pin), 0);
-	pin_secret_wipe(&pin);
-	lg = read_log();
-	d = find(&lg, "SETDESC");
+	d = pin_dialog_desc(&rq, &lg);
 	assert_true(escaped_len(d->arg, d->arg_len) + strlen("SETDESC ") <= 1000);
 	assert_all_page_lines_quoted(d);
 	/* Undo the quoting: what is left must be the start of the text, and the count the rest. */
@@ -939,16 +927,11 @@ static void test_control_characters_round_trip_through_escaping(void **state)
 {
 	static const char text[] = "100% doğru\r\nikinci satır\x01son %0A %% \t.";
 	struct dialog_request rq = text_request(text);
-	struct pin_secret pin = {0};
 	const struct entry *d;
 	struct log lg;
 
 	rq.origin = "https://a%41.example";
-	write_script("pin 0000\n");
-	assert_int_equal(dialog_pin(&rq, &pin), 0);
-	pin_secret_wipe(&pin);
-	lg = read_log();
-	d = find(&lg, "SETDESC");
+	d = pin_dialog_desc(&rq, &lg);
 	/* %, LF and TAB pass the escaping as they are; CR and 0x01 are shown as markers. */
 	assert_true(has(d, "100% doğru\xe2\x9f\xa8U+000D\xe2\x9f\xa9\n" QUOTE
 	                   "ikinci satır\xe2\x9f\xa8U+0001\xe2\x9f\xa9son %0A %% \t."));
@@ -962,7 +945,6 @@ static void test_hidden_and_reordering_characters_are_shown_as_markers_with_the_
 	 * byte that is not UTF-8: none reaches the dialog as it is. */
 	static const char text[] = "Odeme: 100 TL\r\x1b[2K\x1b[1AOdeme: 1 TL \xe2\x80\xae\xe2\x80\x8b\xff.";
 	struct dialog_request rq = text_request(text);
-	struct pin_secret pin = {0};
 	const struct entry *d;
 	struct log lg;
 	char want[160];
@@ -970,11 +952,7 @@ static void test_hidden_and_reordering_characters_are_shown_as_markers_with_the_
 
 	rq.origin = "imzactl (pid 7, name \xe2\x80\xae"
 	            "evil)";
-	write_script("pin 0000\n");
-	assert_int_equal(dialog_pin(&rq, &pin), 0);
-	pin_secret_wipe(&pin);
-	lg = read_log();
-	d = find(&lg, "SETDESC");
+	d = pin_dialog_desc(&rq, &lg);
 	assert_true(has(d, "Odeme: 100 TL\xe2\x9f\xa8U+000D\xe2\x9f\xa9\xe2\x9f\xa8U+001B\xe2\x9f\xa9[2K"));
 	assert_true(has(d, "\xe2\x9f\xa8U+202E\xe2\x9f\xa9\xe2\x9f\xa8U+200B\xe2\x9f\xa9\xe2\x9f\xa8"
 	                   "0xFF\xe2\x9f\xa9."));
@@ -996,7 +974,6 @@ static void test_long_origin_and_subject_keep_the_line_within_assuan_limit(void 
 {
 	char *origin = malloc(2001), *subject = malloc(2001), *text = malloc(3001);
 	struct dialog_request rq;
-	struct pin_secret pin = {0};
 	const struct entry *d;
 	struct log lg;
 
@@ -1014,11 +991,7 @@ static void test_long_origin_and_subject_keep_the_line_within_assuan_limit(void 
 	rq.origin = origin;
 	rq.subject = subject;
 	rq.tries_left = 1;
-	write_script("pin 0000\n");
-	assert_int_equal(dialog_pin(&rq, &pin), 0);
-	pin_secret_wipe(&pin);
-	lg = read_log();
-	d = find(&lg, "SETDESC");
+	d = pin_dialog_desc(&rq, &lg);
 	assert_non_null(d);
 	assert_true(escaped_len(d->arg, d->arg_len) + strlen("SETDESC ") <= 1000);
 	assert_true(has(d, "ooo… şu içeriği imzalamak istiyor:"));
