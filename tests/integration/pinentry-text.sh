@@ -11,15 +11,11 @@ unset DISPLAY WAYLAND_DISPLAY
 # imza-prompt is asked for; without a display the test pinentry the stack names must answer.
 export IMZA_IMZAD_ARGS="--prompt $IMZA_BUILDDIR/prompt/imza-prompt"
 https_stack_up
-"$CTL" grants allow "$ORIGIN" >>"$LOG" 2>&1
-st=$(api GET /v1/certificates "" -H "Origin: $ORIGIN")
-CERT=$(json '[c["id"] for c in j["certificates"] if c["qualified"]][0]')
-[ "$st" = 200 ] && [ -n "$CERT" ] && pass "the card's qualified certificate is listed" || bail "no certificate ($st)"
+allowed_qualified_cert
 
 # sign NAME TEXTFILE: POST /v1/sign with the file's text; the status is printed, the body in $T/body.
 sign() {
-	python3 -c 'import json,sys; print(json.dumps({"certificate":sys.argv[1],"text":open(sys.argv[2],encoding="utf-8").read()}))' \
-		"$CERT" "$2" >"$T/$1.req"
+	sign_request "$1" "$2"
 	api POST /v1/sign "@$T/$1.req" -H "Origin: $ORIGIN"
 }
 

@@ -78,10 +78,7 @@ export LSAN_OPTIONS="suppressions=$IMZA_SRCDIR/prompt/lsan.supp${LSAN_OPTIONS:+:
 # imzad asks through imza-prompt (the stack names the test pinentry, which stays the fallback).
 export IMZA_IMZAD_ARGS="--prompt $PROMPT"
 https_stack_up
-"$CTL" grants allow "$ORIGIN" >>"$LOG" 2>&1
-st=$(api GET /v1/certificates "" -H "Origin: $ORIGIN")
-CERT=$(json '[c["id"] for c in j["certificates"] if c["qualified"]][0]')
-[ "$st" = 200 ] && [ -n "$CERT" ] && pass "the card's qualified certificate is listed" || bail "no certificate ($st)"
+allowed_qualified_cert
 CN=$(openssl x509 -inform DER -in "$IMZA_CARD_DIR/9c.crt.der" -noout -subject -nameopt utf8,sep_multiline |
 	sed -n 's/^ *CN=//p')
 FP=$(openssl x509 -inform DER -in "$IMZA_CARD_DIR/9c.crt.der" -noout -fingerprint -sha256 | sed 's/.*=//')
@@ -89,8 +86,7 @@ FP=$(openssl x509 -inform DER -in "$IMZA_CARD_DIR/9c.crt.der" -noout -fingerprin
 # sign_bg NAME TEXTFILE: POST /v1/sign with the file's text, in the background; its status and body
 # land in $T/NAME.status and $T/NAME.json.
 sign_bg() {
-	"$PY" -c 'import json,sys; print(json.dumps({"certificate":sys.argv[1],"text":open(sys.argv[2],encoding="utf-8").read()}))' \
-		"$CERT" "$2" >"$T/$1.req"
+	sign_request "$1" "$2"
 	curl -sS -m 120 --cacert "$CA" -o "$T/$1.json" -w '%{http_code}' -X POST -H "Origin: $ORIGIN" \
 		-H 'Content-Type: application/json' --data-binary "@$T/$1.req" "$URL/v1/sign" >"$T/$1.status" 2>>"$LOG" &
 	bg=$!

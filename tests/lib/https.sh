@@ -66,3 +66,20 @@ EOF
 	[ "$(wc -c <"$1")" = 2400 ] && pass "the declaration is 2400 bytes of Turkish text" ||
 		fail "the declaration is 2400 bytes"
 }
+
+# allowed_qualified_cert: $ORIGIN may use imza (an "always" answer), and CERT is the id of the card's
+# qualified certificate as /v1/certificates lists it to that origin; bails out when there is none.
+allowed_qualified_cert() {
+	local st
+	"$CTL" grants allow "$ORIGIN" >>"$LOG" 2>&1
+	st=$(api GET /v1/certificates "" -H "Origin: $ORIGIN")
+	CERT=$(json '[c["id"] for c in j["certificates"] if c["qualified"]][0]')
+	[ "$st" = 200 ] && [ -n "$CERT" ] && pass "the card's qualified certificate is listed" ||
+		bail "no certificate ($st)"
+}
+
+# sign_request NAME TEXTFILE: $T/NAME.req, a /v1/sign body for CERT with the file's text.
+sign_request() {
+	"${PY:-python3}" -c 'import json,sys; print(json.dumps({"certificate":sys.argv[1],"text":open(sys.argv[2],encoding="utf-8").read()}))' \
+		"$CERT" "$2" >"$T/$1.req"
+}
