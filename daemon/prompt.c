@@ -9,7 +9,12 @@
 
 #include "daemon/log.h"
 #include "daemon/prompt.h"
+#include "daemon/sign.h"
 #include "daemon/site.h"
+#include "prompt/util.h"
+
+/* imza-prompt refuses a document over its cap: it must take every document imzad signs. */
+_Static_assert(SIGN_CONTENT_MAX <= PROMPT_DOC_MAX, "imza-prompt's document cap is below imzad's");
 
 static char setting[PROMPT_SETTING_MAX];
 static bool use_prompt;
