@@ -41,14 +41,24 @@
 #ifndef HTTPS_HEAD_TIMEOUT_S
 #define HTTPS_HEAD_TIMEOUT_S 5
 #endif
-/* Connections open at once, in all and from one peer address. Browsers open about 6 per host: two
- * browsers and a program fit under the second. Past either, the oldest connection that has no request
- * in hand is closed for the new one; when every one has, the new one is. */
+/* Connections past their TLS handshake, in all and from one peer address. Browsers open about 6 per
+ * host: two browsers and a program fit under the second. A connection takes its place when its
+ * handshake is done; past either cap the oldest connection that has no request in hand makes room for
+ * it (first one that has sent part of a request: a slow client), and when every one has, the new one
+ * is closed. */
 #ifndef HTTPS_MAX_CONNS
 #define HTTPS_MAX_CONNS 64
 #endif
 #ifndef HTTPS_MAX_PER_PEER
 #define HTTPS_MAX_PER_PEER 16
+#endif
+/* Connections in their TLS handshake, in all: a budget of their own, so that a flood of new connections
+ * (each one costs a handshake before it can show what it is) does not take the places of those through
+ * theirs. Past it the oldest handshake goes. Nothing is kept for a newcomer's sake: a grace for new
+ * ones would let a steady trickle of silent connections lock every later client out, where closing the
+ * oldest takes a flood faster than a real client's few milliseconds to push one out. */
+#ifndef HTTPS_MAX_HANDSHAKES
+#define HTTPS_MAX_HANDSHAKES 32
 #endif
 /* Repeated refusals (peers of other users, connections closed for room) get one log line, then at most
  * one per this period. */
@@ -74,14 +84,17 @@ struct https_conn {
 	struct bufferevent *bev;
 	struct event *accepted; /* runs once evhttp has given the bufferevent its socket */
 	struct event *deadline; /* HTTPS_HEAD_TIMEOUT_S for a whole request, unless one is in hand */
-	struct timespec since;  /* when the deadline was last set: the oldest is closed first */
+	struct timespec since;  /* accepted, placed or last answered: the oldest is closed first */
 	bool checked;           /* the peer's uid was asked */
 	bool same_uid;          /* and it is imzad's */
-	bool counted;           /* in nconns and its peer's count */
+	bool shaking;           /* in nshaking: accepted, its handshake not done */
+	bool counted;           /* placed: in nconns and its peer's count */
 	bool in_request;        /* a request arrived and is not answered yet */
+	bool got_bytes;         /* bytes of a request came since the deadline was set, not all of it */
 	bool closing;           /* shut down by us; evhttp frees it when it reads the end */
 	int family;             /* the peer's address, once accepted */
 	uint8_t addr[16];
+	struct evbuffer_cb_entry *input_cb; /* note_input, on its input buffer */
 	struct https_conn *next, *prev;
 };
 
@@ -115,6 +128,7 @@ struct https_server {
 	struct evhttp *http;
 	struct https_conn *conns;
 	unsigned nconns;
+	unsigned nshaking;
 	struct quiet_log full;    /* connections closed for room */
 	uid_t uid;                /* the only user served */
 	struct quiet_log refused; /* peers of other users */
@@ -142,6 +156,9 @@ static void conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
 
 	if (c == NULL)
 		return;
+	/* Called from the bufferevent's free, before its buffers go. */
+	if (c->input_cb && c->bev)
+		evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->input_cb);
 	if (c->accepted)
 		event_free(c->accepted);
 	if (c->deadline)
@@ -149,6 +166,8 @@ static void conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, l
 	if (c->h) {
 		if (c->counted)
 			c->h->nconns--;
+		if (c->shaking)
+			c->h->nshaking--;
 		conn_unlink(c);
 	}
 	free(c);
@@ -184,7 +203,9 @@ static void conn_close(struct https_conn *c)
 
 	if (c->counted && c->h)
 		c->h->nconns--;
-	c->counted = false;
+	if (c->shaking && c->h)
+		c->h->nshaking--;
+	c->counted = c->shaking = false;
 	c->closing = true;
 	if (c->deadline)
 		evtimer_del(c->deadline);
@@ -198,6 +219,7 @@ static void conn_arm(struct https_conn *c)
 	static const struct timeval head = {HTTPS_HEAD_TIMEOUT_S, 0};
 
 	c->in_request = false;
+	c->got_bytes = false;
 	clock_gettime(CLOCK_MONOTONIC, &c->since);
 	if (c->deadline && !c->closing)
 		evtimer_add(c->deadline, &head);
@@ -268,31 +290,31 @@ static bool same_peer(const struct https_conn *a, const struct https_conn *b)
 	return a->family == b->family && memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
 }
 
-/* The counted connection with no request in hand that has waited longest (of like's peer, or of any
- * when like is NULL), or NULL. First one that holds part of a request head (a slow client: a real one
- * sends its head whole), then one whose TLS handshake is done, then the rest: a client still in its
- * handshake, or just past it, is most likely one that sends its request at once (with TLS 1.3 its
- * request follows its Finished), so a flood of slow connections cannot push it out in that window. */
+static bool older(const struct https_conn *a, const struct https_conn *b)
+{
+	return b == NULL || a->since.tv_sec < b->since.tv_sec ||
+	       (a->since.tv_sec == b->since.tv_sec && a->since.tv_nsec < b->since.tv_nsec);
+}
+
+/* The placed connection with no request in hand that has waited longest (of like's peer, or of any when
+ * like is NULL), or NULL. First one that has sent part of a request (a slow client: a real one sends
+ * its head whole, and it is in hand as it lands), then one that has sent nothing. "Part of a request"
+ * counts every byte that came, not what is still buffered: evhttp takes each whole header line out, so
+ * a slow client's buffer is empty between its lines. */
 static struct https_conn *oldest_idle(struct https_server *h, const struct https_conn *like)
 {
-	struct https_conn *best[3] = {NULL, NULL, NULL}; /* [0 handshaking, 1 done, 2 part of a head] */
+	struct https_conn *slow = NULL, *idle = NULL;
 
 	for (struct https_conn *c = h->conns; c; c = c->next) {
-		SSL *ssl;
-		int rank;
-
 		if (!c->counted || c->in_request || (like && !same_peer(c, like)))
 			continue;
-		ssl = bufferevent_openssl_get_ssl(c->bev);
-		rank = ssl && SSL_is_init_finished(ssl) ? 1 : 0;
-		if (rank == 1 && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-			rank = 2;
-		if (best[rank] == NULL || c->since.tv_sec < best[rank]->since.tv_sec ||
-		    (c->since.tv_sec == best[rank]->since.tv_sec &&
-		     c->since.tv_nsec < best[rank]->since.tv_nsec))
-			best[rank] = c;
+		if (c->got_bytes) {
+			if (older(c, slow))
+				slow = c;
+		} else if (older(c, idle))
+			idle = c;
 	}
-	return best[2] ? best[2] : best[1] ? best[1] : best[0];
+	return slow ? slow : idle;
 }
 
 /* Makes room under a cap by closing the oldest idle connection; false when every one has a request. */
@@ -313,21 +335,17 @@ static void note_full(struct https_server *h)
 	unsigned quiet;
 
 	if (quiet_log_due(&h->full, &quiet))
-		log_info("https: %u connections open, or %u from one address: closing the oldest idle ones "
-		         "(%u "
-		         "times since the last line)",
-		         HTTPS_MAX_CONNS, HTTPS_MAX_PER_PEER, quiet);
+		log_info("https: %u connections open, %u from one address or %u in their handshake: closing "
+		         "the oldest idle ones (%u times since the last line)",
+		         HTTPS_MAX_CONNS, HTTPS_MAX_PER_PEER, HTTPS_MAX_HANDSHAKES, quiet);
 }
 
-/* The connection's place: within the per-peer and the global cap, by closing older idle ones if need
- * be. false: no room, the new one goes. */
-static bool conn_admit(struct https_conn *c)
+/* The peer's address, for its cap. */
+static bool conn_address(struct https_conn *c)
 {
-	struct https_server *h = c->h;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	evutil_socket_t fd = bufferevent_getfd(c->bev);
-	unsigned same = 0;
 
 	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
 		return false;
@@ -336,6 +354,44 @@ static bool conn_admit(struct https_conn *c)
 		memcpy(c->addr, &((const struct sockaddr_in *)&ss)->sin_addr, 4);
 	else if (ss.ss_family == AF_INET6)
 		memcpy(c->addr, &((const struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	return true;
+}
+
+/* A handshake's place under HTTPS_MAX_HANDSHAKES, by closing the oldest one if need be. */
+static bool conn_admit_handshake(struct https_conn *c)
+{
+	struct https_server *h = c->h;
+	struct https_conn *v = NULL;
+
+	if (h->nshaking >= HTTPS_MAX_HANDSHAKES) {
+		note_full(h);
+		for (struct https_conn *o = h->conns; o; o = o->next)
+			if (o->shaking && older(o, v))
+				v = o;
+		if (v == NULL) /* c itself is not counted yet: only when the budget is 0 */
+			return false;
+		log_debug("https: closing a handshake begun %.1f s ago to make room",
+		          seconds_since(&v->since));
+		conn_close(v);
+	}
+	c->shaking = true;
+	h->nshaking++;
+	return true;
+}
+
+/* The connection's place once its handshake is done: within the per-peer and the global cap, by
+ * closing older idle ones if need be. false: no room, the new one goes. */
+static bool conn_admit(struct https_conn *c)
+{
+	struct https_server *h = c->h;
+	unsigned same = 0;
+
+	if (c->counted)
+		return true;
+	if (c->shaking) {
+		c->shaking = false;
+		h->nshaking--;
+	}
 	for (struct https_conn *o = h->conns; o; o = o->next)
 		if (o != c && o->counted && same_peer(o, c))
 			same++;
@@ -351,6 +407,7 @@ static bool conn_admit(struct https_conn *c)
 	}
 	c->counted = true;
 	h->nconns++;
+	clock_gettime(CLOCK_MONOTONIC, &c->since);
 	return true;
 }
 
@@ -365,7 +422,8 @@ static int set_nodelay(int fd)
 	return 0;
 }
 
-/* evhttp set the socket right after make_bev returned: no Nagle, the peer's uid, then its place. */
+/* evhttp set the socket right after make_bev returned: no Nagle, the peer's uid, then its place among
+ * the handshakes (unless it is through its handshake already). */
 static void on_accepted(evutil_socket_t unused, short what, void *arg)
 {
 	struct https_conn *c = arg;
@@ -379,7 +437,22 @@ static void on_accepted(evutil_socket_t unused, short what, void *arg)
 	if (e < 0)
 		log_warning("https: cannot set TCP_NODELAY, answers may wait for the client's ACK: %s",
 		            strerror(-e));
-	if (!conn_peer_ok(c) || !conn_admit(c))
+	if (c->counted)
+		return;
+	if (!conn_peer_ok(c) || !conn_address(c) || !conn_admit_handshake(c))
+		conn_close(c);
+}
+
+/* OpenSSL's info callback: the handshake is done, the connection takes its place. With TLS 1.3 this
+ * can come more than once (after each session ticket). */
+static void on_tls_info(const SSL *ssl, int where, int ret)
+{
+	struct https_conn *c = SSL_get_ex_data(ssl, conn_index);
+
+	(void)ret;
+	if (!(where & SSL_CB_HANDSHAKE_DONE) || c == NULL || c->h == NULL || c->closing || c->counted)
+		return;
+	if (!conn_peer_ok(c) || !conn_address(c) || !conn_admit(c))
 		conn_close(c);
 }
 
@@ -394,6 +467,15 @@ static void join_output(struct evbuffer *buf, const struct evbuffer_cb_info *inf
 
 	if (info->n_added > 0 && len > 0)
 		evbuffer_pullup(buf, (ev_ssize_t)(len < HTTPS_JOIN_MAX ? len : HTTPS_JOIN_MAX));
+}
+
+/* Decrypted bytes came: part of a request, at least, until it is whole (see oldest_idle). */
+static void note_input(struct evbuffer *unused, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct https_conn *c = arg;
+
+	if (info->n_added > 0 && !c->in_request)
+		c->got_bytes = true;
 }
 
 /* evhttp's bevcb: every accepted socket gets a TLS server bufferevent. Returning NULL would make evhttp
@@ -456,6 +538,7 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
 		log_error("https: cannot set up a TLS connection");
 		return NULL;
 	}
+	SSL_set_info_callback(ssl, on_tls_info);
 	c->h = h;
 	c->next = h->conns;
 	if (h->conns)
@@ -476,6 +559,7 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
 	 * this the answer still goes out at once (TCP_NODELAY), only in two records. */
 	if (evbuffer_add_cb(bufferevent_get_output(bev), join_output, NULL) == NULL)
 		log_warning("https: cannot join answers into one record");
+	c->input_cb = evbuffer_add_cb(bufferevent_get_input(bev), note_input, c);
 	/* A browser may close without close_notify: that is an EOF, not an error. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
@@ -868,10 +952,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 			evhttp_connection_free(evcon);
 		return;
 	}
-	/* Only imzad's own user, on a connection that still has its place (checked when it was accepted;
-	 * again here should that not have run yet). The request stops its deadline until it is answered. */
+	/* Only imzad's own user, on a connection that still has its place (taken when its handshake was
+	 * done). The request stops its deadline until it is answered. */
 	conn = conn_of(bev);
-	if (conn == NULL || !conn_peer_ok(conn) || conn->closing) {
+	if (conn == NULL || !conn_peer_ok(conn) || conn->closing || !conn->counted) {
 		if (conn)
 			conn_close(conn);
 		evhttp_connection_free(evcon);

@@ -2,7 +2,7 @@
  * loop with a certificate from a test CA, a client thread speaks raw HTTP/1.1 through OpenSSL, and the
  * signing service is a fake defined here (the sign.h functions), so every answer of docs/API.md can be
  * provoked: at once, later, never (a client that leaves). Built with HTTPS_TIMEOUT_S=2,
- * HTTPS_HEAD_TIMEOUT_S=3, HTTPS_MAX_CONNS=8 and HTTPS_MAX_PER_PEER=6. */
+ * HTTPS_HEAD_TIMEOUT_S=3, HTTPS_MAX_CONNS=8, HTTPS_MAX_PER_PEER=6 and HTTPS_MAX_HANDSHAKES=6. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -1479,34 +1479,49 @@ static bool closed_within(int fd, int ms)
 	return poll(&pfd, 1, ms) > 0 && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
-/* The per-peer cap (6 here) filled with connections that sent nothing, one after the other; then a TLS
- * client: the oldest idle one makes room for it, the newest stays. */
+/* A served request on a new connection: 0, or -1. */
+static int get_info(struct job *j)
+{
+	char req[256];
+	int fd;
+	SSL *s = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &fd);
+
+	if (s == NULL)
+		return -1;
+	snprintf(req, sizeof(req), "GET /v1/info HTTP/1.1\r\nHost: localhost:%u\r\nConnection: close\r\n\r\n",
+	         fx_global->port);
+	if (send_all(s, req, strlen(req)))
+		read_response(s, &j->resp);
+	SSL_free(s);
+	close(fd);
+	return 0;
+}
+
+/* The per-peer cap (6 here) filled with TLS connections through their handshake that sent nothing, one
+ * after the other; then a new client: the oldest makes room for it, the newest stays. */
 static void job_cap(struct job *j)
 {
-	int fds[6], fd;
-	SSL *ssl;
-	char req[256];
+	SSL *ssl[6] = {NULL};
+	int fds[6];
 
 	j->result = -1;
 	for (int i = 0; i < 6; i++) {
-		fds[i] = tcp_connect(AF_INET, fx_global->port);
+		ssl[i] = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &fds[i]);
+		if (ssl[i] == NULL)
+			goto out;
 		ms_sleep(30);
 	}
 	ms_sleep(200);
-	ssl = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &fd);
-	if (ssl) {
-		snprintf(req, sizeof(req),
-		         "GET /v1/info HTTP/1.1\r\nHost: localhost:%u\r\nConnection: close\r\n\r\n",
-		         fx_global->port);
-		if (send_all(ssl, req, strlen(req)))
-			read_response(ssl, &j->resp);
-		SSL_free(ssl);
-		close(fd);
-	}
+	if (get_info(j) < 0)
+		goto out;
+	/* Bit 0: the oldest was not closed; bit 1: the newest was. */
 	j->result = (closed_within(fds[0], 500) ? 0 : 1) | (closed_within(fds[5], 0) ? 2 : 0);
+out:
 	for (int i = 0; i < 6; i++)
-		if (fds[i] >= 0)
+		if (ssl[i]) {
+			SSL_free(ssl[i]);
 			close(fds[i]);
+		}
 }
 
 static void test_over_the_cap_the_oldest_idle_connection_makes_room(void **state)
@@ -1516,14 +1531,90 @@ static void test_over_the_cap_the_oldest_idle_connection_makes_room(void **state
 	run_job(&j);
 	expect(&j.resp, 200, NULL);
 	resp_clear(&j.resp);
-	/* Bit 0: the oldest was not closed; bit 1: the newest was. */
 	assert_int_equal(j.result, 0);
 }
 
-/* Every place of the peer holds a request the service keeps: none can be taken, the new one goes. */
+/* Handshakes have a budget of their own (6 here), apart from the places of connections through theirs:
+ * six connections that never begin one fill it, the next makes the oldest of them go, and a client is
+ * served beside them. */
+static void job_handshakes(struct job *j)
+{
+	int fds[6], later;
+
+	j->result = -1;
+	for (int i = 0; i < 6; i++) {
+		fds[i] = tcp_connect(AF_INET, fx_global->port);
+		ms_sleep(30);
+	}
+	later = tcp_connect(AF_INET, fx_global->port);
+	/* Bit 0: the oldest was not closed for the later one; bit 1: the newest was, or the later one;
+	 * bit 2: the client was not served. */
+	j->result = (closed_within(fds[0], 500) ? 0 : 1) |
+	            (closed_within(fds[5], 0) || later < 0 || closed_within(later, 0) ? 2 : 0);
+	if (get_info(j) < 0)
+		j->result |= 4;
+	if (later >= 0)
+		close(later);
+	for (int i = 0; i < 6; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static void test_handshakes_over_their_budget_the_oldest_makes_room(void **state)
+{
+	struct job j = {.fn = job_handshakes};
+
+	run_job(&j);
+	expect(&j.resp, 200, NULL);
+	resp_clear(&j.resp);
+	assert_int_equal(j.result, 0);
+}
+
+/* The cap filled with an idle TLS connection, then five slow clients that sent whole header lines but
+ * no whole head (evhttp has taken the lines: nothing is left in their buffers). They have shown what
+ * they are: a new client takes the oldest slow one's place, not the older idle one's, and is served. */
+static void job_cap_slow_lines(struct job *j)
+{
+	static const char lines[] = "GET /v1/info HTTP/1.1\r\nX-A: b\r\n";
+	SSL *ssl[6] = {NULL};
+	int fds[6];
+
+	j->result = -1;
+	for (int i = 0; i < 6; i++) {
+		ssl[i] = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &fds[i]);
+		if (ssl[i] == NULL || (i > 0 && !send_all(ssl[i], lines, strlen(lines))))
+			goto out;
+		ms_sleep(20);
+	}
+	ms_sleep(50); /* the lines are read and parsed */
+	if (get_info(j) < 0)
+		goto out;
+	/* Bit 0: the oldest slow one was not closed; bit 1: the idle one was, or the newest. */
+	j->result = (closed_within(fds[1], 500) ? 0 : 1) |
+	            (closed_within(fds[0], 0) || closed_within(fds[5], 0) ? 2 : 0);
+out:
+	for (int i = 0; i < 6; i++)
+		if (ssl[i]) {
+			SSL_free(ssl[i]);
+			close(fds[i]);
+		}
+}
+
+static void test_over_the_cap_a_slow_client_makes_room_before_an_idle_one(void **state)
+{
+	struct job j = {.fn = job_cap_slow_lines};
+
+	run_job(&j);
+	expect(&j.resp, 200, NULL);
+	resp_clear(&j.resp);
+	assert_int_equal(j.result, 0);
+}
+
+/* Every place of the peer holds a request the service keeps: none can be taken, the new one goes once
+ * through its handshake. */
 static void job_cap_busy(struct job *j)
 {
-	SSL *ssl[6] = {NULL};
+	SSL *ssl[6] = {NULL}, *extra_ssl;
 	int fds[6], extra;
 	struct timespec t0, t1;
 	char req[512];
@@ -1543,13 +1634,15 @@ static void job_cap_busy(struct job *j)
 	if (fx_global->svc.submits < 6)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	extra = tcp_connect(AF_INET, fx_global->port);
-	if (extra >= 0 && closed_within(extra, 1500)) {
+	extra_ssl = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &extra);
+	if (extra_ssl && closed_within(extra, 1500)) {
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		j->result = ms_between(&t0, &t1) < 1000 ? 0 : -2;
 	}
-	if (extra >= 0)
+	if (extra_ssl) {
+		SSL_free(extra_ssl);
 		close(extra);
+	}
 out:
 	for (int i = 0; i < 6; i++)
 		if (ssl[i]) {
@@ -1895,6 +1988,8 @@ int main(void)
 	        T(test_plain_http_gets_no_http_answer),
 	        T(test_tls_1_1_client_is_refused),
 	        T(test_over_the_cap_the_oldest_idle_connection_makes_room),
+	        T(test_over_the_cap_a_slow_client_makes_room_before_an_idle_one),
+	        T(test_handshakes_over_their_budget_the_oldest_makes_room),
 	        T(test_connections_over_the_cap_all_busy_new_one_is_closed_at_once),
 	        T(test_slow_headers_do_not_block),
 	        T(test_dribbling_client_is_closed_at_the_head_deadline),
