@@ -16,3 +16,12 @@ tests_backend_quirk_pkcs11_la_LIBADD = -ldl
 
 TESTS += tests/integration/backend-fixtures.sh
 EXTRA_DIST += tests/integration/backend-fixtures.sh tests/integration/quirk_probe.py
+
+# Drives imza-backend through the RPC client stubs, as imzad will (tests/integration/backend-helper.sh).
+check_PROGRAMS += tests/backend/backend-client
+tests_backend_backend_client_SOURCES = tests/backend/backend-client.c
+tests_backend_backend_client_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS)
+tests_backend_backend_client_LDADD = protocol/libimzaproto.a
+
+TESTS += tests/integration/backend-helper.sh
+EXTRA_DIST += tests/integration/backend-helper.sh
