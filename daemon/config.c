@@ -17,13 +17,11 @@
 /* Longest line, newline not counted. */
 #define CONFIG_LINE_MAX 4096
 
-enum config_key { KEY_HTTPS, KEY_HTTPS_PORT, KEY_PINENTRY, KEY_PROMPT, KEY_COUNT };
+enum config_key { KEY_HTTPS, KEY_HTTPS_PORT, KEY_PINENTRY, KEY_PROMPT, KEY_MODULE, KEY_COUNT };
 
 static const char *const key_names[KEY_COUNT] = {
-        [KEY_HTTPS] = "https",
-        [KEY_HTTPS_PORT] = "https_port",
-        [KEY_PINENTRY] = "pinentry",
-        [KEY_PROMPT] = "prompt",
+        [KEY_HTTPS] = "https",   [KEY_HTTPS_PORT] = "https_port", [KEY_PINENTRY] = "pinentry",
+        [KEY_PROMPT] = "prompt", [KEY_MODULE] = "module",
 };
 
 void config_defaults(struct imzad_config *c)
@@ -145,7 +143,7 @@ static int parse_line(const char *line, size_t len, unsigned lineno, struct imza
 	if (key < 0)
 		return fail(-EINVAL, err, errcap, "line %u: unknown key '%s'", lineno,
 		            printable(k, kn, shown, sizeof(shown)));
-	if (seen[key])
+	if (seen[key] && key != KEY_MODULE)
 		return fail(-EINVAL, err, errcap, "line %u: '%s' is already set on line %u", lineno,
 		            key_names[key], seen[key]);
 	seen[key] = lineno;
@@ -183,6 +181,23 @@ static int parse_line(const char *line, size_t len, unsigned lineno, struct imza
 			            "line %u: prompt is imza-prompt, pinentry or an absolute path (under %d "
 			            "bytes), not '%s'",
 			            lineno, PATH_MAX, printable(v, vn, shown, sizeof(shown)));
+		break;
+	case KEY_MODULE:
+		/* A module is dlopened by its helper: only an absolute path names one file for sure. */
+		if (c->nmodules == CONFIG_MODULES_MAX)
+			return fail(-EINVAL, err, errcap, "line %u: more than %d modules", lineno,
+			            CONFIG_MODULES_MAX);
+		if (v[0] != '/' || parse_pinentry(v, vn, c->module[c->nmodules], sizeof(c->module[0])) < 0)
+			return fail(
+			        -EINVAL, err, errcap,
+			        "line %u: module is the absolute path of a PKCS#11 module (under %d bytes), "
+			        "not '%s'",
+			        lineno, PATH_MAX, printable(v, vn, shown, sizeof(shown)));
+		for (size_t i = 0; i < c->nmodules; i++)
+			if (strcmp(c->module[i], c->module[c->nmodules]) == 0)
+				return fail(-EINVAL, err, errcap, "line %u: module '%s' is named twice",
+				            lineno, printable(v, vn, shown, sizeof(shown)));
+		c->nmodules++;
 		break;
 	}
 	return 0;

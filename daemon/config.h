@@ -10,6 +10,7 @@
 
 #define CONFIG_FILE_MAX (64 * 1024)
 #define IMZA_HTTPS_PORT_DEFAULT 38443
+#define CONFIG_MODULES_MAX 8
 
 struct imzad_config {
 	bool https;              /* https = yes|no (default yes) */
@@ -17,6 +18,11 @@ struct imzad_config {
 	char pinentry[PATH_MAX]; /* pinentry = program (default "pinentry") */
 	char prompt[PATH_MAX];   /* prompt = imza-prompt|pinentry|/path (default "imza-prompt"): imza's own
 	                          * window on a display, the pinentry above otherwise (daemon/prompt.h) */
+	/* module = /absolute/path/to/vendor-pkcs11.so, once per vendor module (at most CONFIG_MODULES_MAX),
+	 * each run by a helper process of its own (daemon/backend.h). With none, imzad looks where vendor
+	 * packages put theirs (daemon/modules.h). */
+	char module[CONFIG_MODULES_MAX][PATH_MAX];
+	size_t nmodules;
 };
 
 void config_defaults(struct imzad_config *c);

@@ -11,6 +11,8 @@ daemon_libimzad_a_SOURCES = \
 	daemon/log.c daemon/log.h \
 	daemon/daemon.h \
 	daemon/pin.c daemon/pin.h \
+	daemon/backend.c daemon/backend.h \
+	daemon/modules.c daemon/modules.h \
 	daemon/app.c daemon/slots.c daemon/p11.c \
 	daemon/admin.c daemon/admin.h \
 	daemon/server.c daemon/server.h \
@@ -178,3 +180,10 @@ tests_unit_test_server_SOURCES = tests/unit/test-server.c
 tests_unit_test_server_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS)
 tests_unit_test_server_CFLAGS = $(daemon_libimzad_a_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_server_LDADD = $(DAEMON_LIBS) $(CMOCKA_LIBS)
+
+# The search table of vendor PKCS#11 modules; makes a file tree under a mkdtemp directory in /tmp.
+check_PROGRAMS += tests/unit/test-modules
+TESTS += tests/unit/test-modules
+tests_unit_test_modules_SOURCES = tests/unit/test-modules.c
+tests_unit_test_modules_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_modules_LDADD = daemon/libimzad.a $(CMOCKA_LIBS)

@@ -246,6 +246,30 @@ static void test_prompt_is_imza_prompt_by_default_pinentry_or_a_path(void **stat
 	reject("prompt = /usr/bin/imza\x01prompt\n", "absolute path");
 }
 
+/* module = PATH, once per vendor module: absolute paths only, each named once, at most eight. */
+static void test_module_lines_name_vendor_modules_by_absolute_path(void **state)
+{
+	struct imzad_config c;
+	char err[128] = "", text[2048] = "";
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(c.nmodules, 0);
+	assert_int_equal(parse("module = /usr/lib/libakisp11.so\nhttps = no\nmodule = /opt/x/p11.so\n", &c,
+	                       err, sizeof(err)),
+	                 0);
+	assert_int_equal(c.nmodules, 2);
+	assert_string_equal(c.module[0], "/usr/lib/libakisp11.so");
+	assert_string_equal(c.module[1], "/opt/x/p11.so");
+	reject("module = libakisp11.so\n", "module is the absolute path of a PKCS#11 module");
+	reject("module = lib/libakisp11.so\n", "absolute path");
+	reject("module = /usr/lib/lib\x01akis.so\n", "absolute path");
+	reject("module = /a.so\nmodule = /a.so\n", "line 2: module '/a.so' is named twice");
+	for (int i = 0; i <= CONFIG_MODULES_MAX; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "module = /m%d.so\n", i);
+	reject(text, "line 9: more than 8 modules");
+}
+
 static void test_long_pinentry_path_is_kept_whole_up_to_the_line_limit(void **state)
 {
 	/* "pinentry=" and 4087 bytes of path make a line of 4096 bytes: the longest there is, so a path
@@ -506,6 +530,7 @@ int main(void)
 	        cmocka_unit_test(test_port_is_digits_only_checked_with_strtoul),
 	        cmocka_unit_test(test_pinentry_is_a_name_or_an_absolute_path),
 	        cmocka_unit_test(test_prompt_is_imza_prompt_by_default_pinentry_or_a_path),
+	        cmocka_unit_test(test_module_lines_name_vendor_modules_by_absolute_path),
 	        cmocka_unit_test(test_long_pinentry_path_is_kept_whole_up_to_the_line_limit),
 	        cmocka_unit_test(test_lines_over_4096_bytes_are_an_error),
 	        cmocka_unit_test(test_nul_byte_is_an_error),

@@ -1,0 +1,83 @@
+/* imzad's side of a vendor PKCS#11 module: the module runs in imza-backend, a process of its own that
+ * imzad starts with one end of a socketpair as its standard input, and every call goes to it as one of
+ * imza's RPC frames (protocol/rpc.h). imzad loads no vendor code into itself.
+ *
+ * A backend has a thread of its own that keeps the helper running and follows its tokens: it lists the
+ * slots with a token every BACKEND_POLL_MS and reports tokens as they come and go (an uninitialised token
+ * holds nothing to sign with and is not reported). Calls (from that
+ * thread and from any other) are serialised per module, and each has a deadline: BACKEND_SIGN_TIMEOUT_MS
+ * for what may wait on the card or the user (login, signature, decryption), BACKEND_CALL_TIMEOUT_MS for
+ * the rest. A helper that misses a deadline is killed; one that died is started again after a back-off
+ * that doubles from BACKEND_BACKOFF_MIN_MS to BACKEND_BACKOFF_MAX_MS (and starts over once a helper stayed
+ * up for BACKEND_STABLE_MS); its tokens are reported gone meanwhile. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "protocol/proto-buf.h"
+#include "protocol/rpc.h"
+
+#ifndef BACKEND_CALL_TIMEOUT_MS
+#define BACKEND_CALL_TIMEOUT_MS 5000
+#endif
+#ifndef BACKEND_SIGN_TIMEOUT_MS
+#define BACKEND_SIGN_TIMEOUT_MS 60000
+#endif
+#define BACKEND_POLL_MS 500
+#define BACKEND_BACKOFF_MIN_MS 250
+#ifndef BACKEND_BACKOFF_MAX_MS
+#define BACKEND_BACKOFF_MAX_MS 30000
+#endif
+#define BACKEND_STABLE_MS 30000
+/* Slots with a token that one module may show at once; more are ignored (and logged once). */
+#define BACKEND_MAX_TOKENS 16
+
+struct backend;
+
+struct backend_token {
+	CK_SLOT_ID slot;
+	CK_SLOT_INFO slot_info;
+	CK_TOKEN_INFO token_info;
+};
+
+/* Called on the backend's thread, never with a call in progress. */
+struct backend_callbacks {
+	/* A token is in the module's slot (a helper started again shows its tokens anew). */
+	void (*token_present)(void *ud, struct backend *b, const struct backend_token *t);
+	/* The token went: taken out, or its helper died or was killed. */
+	void (*token_gone)(void *ud, struct backend *b, CK_SLOT_ID slot);
+};
+
+/* Starts the backend's thread; the helper program (imza-backend) runs module. 0, or -ENOMEM. */
+int backend_new(const char *module, const char *helper, const struct backend_callbacks *cb, void *ud,
+                struct backend **ret);
+/* Stops the thread and the helper (EOF, then SIGKILL after a second); no callback runs after it. */
+void backend_free(struct backend *b);
+
+const char *backend_module(const struct backend *b);
+/* The helper's pid (0 while none runs), and how many helpers were started so far. */
+pid_t backend_pid(struct backend *b);
+unsigned backend_starts(struct backend *b);
+
+/* One call: req holds a request frame's payload (rpc_*_request); the answer's payload lands in resp.
+ * 0, -ETIMEDOUT (the helper was killed), -ECONNRESET (it died), -EAGAIN (none runs now: back-off),
+ * or -ENOMEM. */
+int backend_call(struct backend *b, const struct proto_buf *req, struct proto_buf *resp, unsigned timeout_ms);
+
+/* BACKEND_CALL(b, timeout_ms, &rv, C_Name, args...): the call through the RPC stubs, 0 with the
+ * module's CK_RV in *rv, or backend_call's error (or the codec's). */
+#define BACKEND_CALL(b, timeout_ms, rvp, name, ...)                                            \
+	({                                                                                     \
+		struct proto_buf req_ = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);                   \
+		struct proto_buf resp_ = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);                  \
+		int e_ = rpc_##name##_request(&req_, __VA_ARGS__);                             \
+		if (e_ == 0)                                                                   \
+			e_ = backend_call((b), &req_, &resp_, (timeout_ms));                   \
+		if (e_ == 0)                                                                   \
+			e_ = rpc_##name##_response(resp_.data, resp_.len, (rvp), __VA_ARGS__); \
+		proto_buf_free(&req_);                                                         \
+		proto_buf_free(&resp_);                                                        \
+		e_;                                                                            \
+	})
