@@ -48,6 +48,10 @@ struct card_driver {
 	 * ECDSA (in is the field-sized hash; out the DER signature). */
 	int (*private_op)(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *in,
 	                  size_t inlen, uint8_t *out, size_t cap, size_t *ret_len);
+	/* Raw RSA decryption, for a driver whose card tells signing and decryption apart (a vendor
+	 * module's key has CKA_SIGN and CKA_DECRYPT). NULL: private_op serves both. */
+	int (*decrypt_op)(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *in,
+	                  size_t inlen, uint8_t *out, size_t cap, size_t *ret_len);
 };
 
 extern const struct card_driver piv_driver;

@@ -19,7 +19,9 @@
 
 #include "daemon/cache.h"
 #include "daemon/records.h"
+#include "daemon/backend-card.h"
 #include "daemon/config.h"
+#include "daemon/modules.h"
 #include "daemon/daemon.h"
 #include "daemon/https.h"
 #include "daemon/localca.h"
@@ -48,6 +50,8 @@ static void usage(FILE *f)
 	           "                 also on a display\n"
 	           "  --prompt PROGRAM  the window on a display: imza-prompt, pinentry or a path\n"
 	           "                 (default imza-prompt; the pinentry asks where there is no display)\n"
+	           "  --backend PROGRAM  the helper that runs each vendor PKCS#11 module (default\n"
+	           "                 " IMZA_BACKEND_HELPER ")\n"
 	           "  --max-clients N  at most N applications' connections at once (default: as many as the\n"
 	           "                 open-file limit allows)\n"
 	           "  --foreground   stay in the foreground (always so; for service managers)\n"
@@ -228,6 +232,7 @@ int main(int argc, char **argv)
 	        {"no-https", no_argument, NULL, 'n'},
 	        {"pinentry", required_argument, NULL, 'P'},
 	        {"prompt", required_argument, NULL, 'W'},
+	        {"backend", required_argument, NULL, 'B'},
 	        {"max-clients", required_argument, NULL, 'm'},
 	        {"foreground", no_argument, NULL, 'f'},
 	        {"verbose", no_argument, NULL, 'v'},
@@ -237,12 +242,14 @@ int main(int argc, char **argv)
 	};
 	struct daemon d = {.next_slot_id = 1};
 	const char *sock_path = NULL, *state = NULL, *config_file = NULL, *config_dir = NULL;
-	const char *pinentry = NULL, *prompt = NULL, *port_arg = NULL, *max_arg = NULL;
+	const char *pinentry = NULL, *prompt = NULL, *port_arg = NULL, *max_arg = NULL,
+	           *backend_helper = NULL;
 	size_t max_clients = 0;
 	bool no_https = false;
 	struct imzad_config cfg;
 	char cdir[PATH_MAX];
 	struct https_server *https = NULL;
+	struct backend_set *backends = NULL;
 	struct event *sigterm, *sigint, *watchdog = NULL;
 	struct server *srv = NULL;
 	bool verbose = false;
@@ -276,6 +283,9 @@ int main(int argc, char **argv)
 			break;
 		case 'W':
 			prompt = optarg;
+			break;
+		case 'B':
+			backend_helper = optarg;
 			break;
 		case 'm':
 			max_arg = optarg;
@@ -370,6 +380,13 @@ int main(int argc, char **argv)
 		log_error("cannot start the reader monitor");
 		goto out;
 	}
+	/* Vendor modules: those imzad.conf names, else those installed where vendors put them. */
+	if (cfg.nmodules == 0)
+		cfg.nmodules = modules_find("", cfg.module, CONFIG_MODULES_MAX);
+	if (cfg.nmodules > 0 &&
+	    backend_set_new(d.monitor, backend_helper ? backend_helper : IMZA_BACKEND_HELPER, cfg.module,
+	                    cfg.nmodules, &backends) < 0)
+		log_error("vendor modules not started (out of memory)");
 	sigterm = evsignal_new(d.base, SIGTERM, on_signal, d.base);
 	sigint = evsignal_new(d.base, SIGINT, on_signal, d.base);
 	event_add(sigterm, NULL);
@@ -396,6 +413,7 @@ out:
 	 * signing service (nothing of it is on a card any more). */
 	https_server_free(https);
 	server_free(srv);
+	backend_set_free(backends);
 	reader_monitor_free(d.monitor);
 	signsvc_free(d.signsvc);
 	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++)

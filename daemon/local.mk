@@ -12,6 +12,7 @@ daemon_libimzad_a_SOURCES = \
 	daemon/daemon.h \
 	daemon/pin.c daemon/pin.h \
 	daemon/backend.c daemon/backend.h \
+	daemon/backend-card.c daemon/backend-card.h \
 	daemon/modules.c daemon/modules.h \
 	daemon/app.c daemon/slots.c daemon/p11.c \
 	daemon/admin.c daemon/admin.h \
@@ -169,7 +170,7 @@ tests_unit_test_localca_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBSSL_LIBS) 
 # imzad: a thin main over the library.
 bin_PROGRAMS += daemon/imzad
 daemon_imzad_SOURCES = daemon/imzad.c
-daemon_imzad_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS)
+daemon_imzad_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS) -DIMZA_BACKEND_HELPER='"$(pkglibexecdir)/imza-backend"'
 daemon_imzad_CFLAGS = $(daemon_libimzad_a_CFLAGS)
 daemon_imzad_LDADD = $(DAEMON_LIBS)
 

@@ -116,6 +116,9 @@ static int job_run(struct reader_job *rj, struct reader_card *card)
 	case JOB_LOGOUT:
 		return card->driver->logout(&card->t);
 	case JOB_PRIVATE:
+		if (card->driver->decrypt_op && strcmp(j->op_name, "decrypt") == 0)
+			return card->driver->decrypt_op(&card->t, &j->key, j->in, j->inlen, j->out,
+			                                sizeof(j->out), &j->outlen);
 		return card->driver->private_op(&card->t, &j->key, j->in, j->inlen, j->out, sizeof(j->out),
 		                                &j->outlen);
 	}

@@ -303,8 +303,12 @@ static int build_token(const uint8_t guid[PIV_GUID_LEN], uint8_t (*der)[PIV_OBJE
 	tok->id_len = PIV_GUID_LEN;
 	for (size_t i = 0; i < 4; i++) {
 		const struct piv_slot *s = &piv_slots[i];
-		struct token_slot_desc d = {s->id,        s->keyref, s->pin_always,
-		                            s->needs_pin, s->label,  s->cert_label};
+		struct token_slot_desc d = {.id = s->id,
+		                            .keyref = s->keyref,
+		                            .pin_always = s->pin_always,
+		                            .needs_pin = s->needs_pin,
+		                            .key_label = s->label,
+		                            .cert_label = s->cert_label};
 
 		if (len[i] == 0)
 			continue;

@@ -69,6 +69,8 @@ struct reader {
 	uint64_t seq;
 	/* Main loop only: insertions it has seen go. */
 	uint64_t removed_seq;
+	/* A vendor module's reader (reader_ext_add): no PC/SC, the token given by the backend. */
+	bool ext;
 	atomic_ulong apdus;
 };
 
@@ -388,6 +390,42 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* The worker of a vendor module's reader: jobs only, run while the token they were made for is there. */
+static void *ext_worker_main(void *arg)
+{
+	struct reader *r = arg;
+
+	for (;;) {
+		struct reader_job *job;
+		bool ok;
+
+		pthread_mutex_lock(&r->lock);
+		while (!r->stopping && r->head == NULL)
+			pthread_cond_wait(&r->cond, &r->lock);
+		if (r->stopping)
+			break;
+		job = r->head;
+		r->head = job->next;
+		if (r->head == NULL)
+			r->tail = NULL;
+		ok = r->connected && job->seq == r->card.seq;
+		pthread_mutex_unlock(&r->lock);
+		job->result = ok ? job->run(job, &r->card) : CARD_E_REMOVED;
+		post(r->m, (struct mev){.kind = MEV_JOB_DONE, .job = job});
+	}
+	r->exited = true;
+	while (r->head) {
+		struct reader_job *job = r->head;
+
+		r->head = job->next;
+		job->result = CARD_E_REMOVED;
+		post(r->m, (struct mev){.kind = MEV_JOB_DONE, .job = job});
+	}
+	r->tail = NULL;
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
 static struct reader *reader_start(struct reader_monitor *m, const char *name)
 {
 	struct reader *r = calloc(1, sizeof(*r));
@@ -696,6 +734,52 @@ void reader_monitor_free(struct reader_monitor *m)
 	pthread_mutex_destroy(&m->lock);
 	pthread_cond_destroy(&m->cond);
 	free(m);
+}
+
+struct reader *reader_ext_add(struct reader_monitor *m, const char *name, const struct card_driver *drv,
+                              void *chan)
+{
+	struct reader *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->m = m;
+	r->ext = true;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->card.driver = drv;
+	r->card.t = (struct apdu_transport){.ctx = chan};
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	if (pthread_create(&r->thread, NULL, ext_worker_main, r) != 0) {
+		reader_destroy(r);
+		return NULL;
+	}
+	post(m, (struct mev){.kind = MEV_READER_ADDED, .r = r});
+	return r;
+}
+
+void reader_ext_card(struct reader *r, struct token *tok)
+{
+	uint64_t gone = 0, seq = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->connected)
+		gone = r->card.seq;
+	r->connected = tok != NULL;
+	if (tok != NULL)
+		r->card.seq = seq = atomic_fetch_add(&insertion_counter, 1) + 1;
+	pthread_mutex_unlock(&r->lock);
+	if (gone)
+		post(r->m, (struct mev){.kind = MEV_CARD_REMOVED, .r = r, .seq = gone});
+	if (tok != NULL)
+		post(r->m, (struct mev){.kind = MEV_CARD_READY, .r = r, .seq = seq, .tok = tok});
+}
+
+void reader_ext_remove(struct reader *r)
+{
+	reader_ext_card(r, NULL);
+	reader_stop(r);
+	post(r->m, (struct mev){.kind = MEV_READER_REMOVED, .r = r});
 }
 
 const char *reader_name(const struct reader *r)

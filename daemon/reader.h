@@ -54,6 +54,18 @@ int reader_monitor_new(struct event_base *base, const struct reader_callbacks *c
 void reader_monitor_free(struct reader_monitor *m);
 
 const char *reader_name(const struct reader *r);
+/* A reader whose cards are the tokens of a vendor module (daemon/backend-card.c): no PC/SC. Its jobs run
+ * on a worker thread of its own with drv and chan (the channel the driver's calls get, as
+ * card->t.ctx); the backend's thread adds it, gives it its tokens as they come (tok, which the reader
+ * layer then owns) and go (NULL), and removes it. Everything still reaches the main loop through the
+ * monitor's callbacks, as a PC/SC reader's does. */
+struct reader *reader_ext_add(struct reader_monitor *m, const char *name, const struct card_driver *drv,
+                              void *chan);
+void reader_ext_card(struct reader *r, struct token *tok);
+/* Stops the worker (queued jobs end with CARD_E_REMOVED) and reports the reader gone; r is freed later,
+ * on the main loop. */
+void reader_ext_remove(struct reader *r);
+
 /* Queues a job for the reader's worker; its done() always runs later, on the main loop. */
 void reader_submit(struct reader *r, struct reader_job *job);
 /* APDUs sent to this reader's cards since imzad started (metrics). */

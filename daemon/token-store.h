@@ -22,6 +22,7 @@
  * bytes of modulus, P-521 66 bytes of field. Larger is no key we can use: refused when stored and
  * when read back, and checked again at every private-key submit. */
 #define TOKEN_KEY_BYTES_MAX 512
+_Static_assert(TOKEN_RSA_BYTES_MAX <= TOKEN_KEY_BYTES_MAX, "a module's RSA key must fit a cached token");
 #define TOKEN_EC_FIELD_BYTES_MAX 66
 
 /* Whether a key description fits the bounds above: key type RSA or EC, size within its bound. */

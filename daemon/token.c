@@ -203,7 +203,7 @@ void token_free(struct token *t)
 
 /* Attributes every object of the token carries. */
 static void put_common(struct attr_list *l, CK_OBJECT_CLASS cls, bool is_private, const char *label,
-                       uint8_t id)
+                       const uint8_t *id, size_t id_len)
 {
 	put_ulong(l, CKA_CLASS, cls);
 	put_bool(l, CKA_TOKEN, true);
@@ -212,10 +212,16 @@ static void put_common(struct attr_list *l, CK_OBJECT_CLASS cls, bool is_private
 	put_bool(l, CKA_COPYABLE, false);
 	put_bool(l, CKA_DESTROYABLE, false);
 	put_str(l, CKA_LABEL, label);
-	put(l, CKA_ID, &id, 1);
+	put(l, CKA_ID, id, id_len);
 }
 
 int token_add_slot(struct token *t, const struct token_slot_desc *slot, const uint8_t *der, size_t len)
+{
+	return token_add_slot_id(t, slot, &slot->id, 1, 0, der, len);
+}
+
+int token_add_slot_id(struct token *t, const struct token_slot_desc *slot, const uint8_t *id, size_t id_len,
+                      unsigned flags, const uint8_t *der, size_t len)
 {
 	const unsigned char *p = der;
 	X509 *x = d2i_X509(NULL, &p, (long)len);
@@ -229,6 +235,10 @@ int token_add_slot(struct token *t, const struct token_slot_desc *slot, const ui
 	char pub_label[64];
 	int r = 0;
 
+	if (id_len == 0 || id_len > TOKEN_ID_MAX) {
+		X509_free(x);
+		return -EINVAL;
+	}
 	if (x == NULL || p != der + len) {
 		X509_free(x);
 		return -EBADMSG;
@@ -245,7 +255,7 @@ int token_add_slot(struct token *t, const struct token_slot_desc *slot, const ui
 	can_derive = EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC && ku != UINT32_MAX && (ku & KU_KEY_AGREEMENT);
 
 	/* Certificate. */
-	put_common(&l, CKO_CERTIFICATE, false, slot->cert_label, slot->id);
+	put_common(&l, CKO_CERTIFICATE, false, slot->cert_label, id, id_len);
 	put_ulong(&l, CKA_CERTIFICATE_TYPE, CKC_X_509);
 	put_bool(&l, CKA_TRUSTED, false);
 	put_ulong(&l, CKA_CERTIFICATE_CATEGORY, 1); /* token user */
@@ -266,7 +276,7 @@ int token_add_slot(struct token *t, const struct token_slot_desc *slot, const ui
 		bool priv = half == 1;
 
 		snprintf(pub_label, sizeof(pub_label), "%s", slot->key_label);
-		put_common(&l, priv ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY, priv, pub_label, slot->id);
+		put_common(&l, priv ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY, priv, pub_label, id, id_len);
 		PUT_DER(&l, CKA_SUBJECT, i2d_X509_NAME, X509_get_subject_name(x));
 		PUT_DER(&l, CKA_PUBLIC_KEY_INFO, i2d_X509_PUBKEY, X509_get_X509_PUBKEY(x));
 		put_date(&l, CKA_START_DATE, NULL);
@@ -278,7 +288,8 @@ int token_add_slot(struct token *t, const struct token_slot_desc *slot, const ui
 			key.type = CKK_RSA;
 			key.size = (size_t)EVP_PKEY_get_size(pkey);
 			key.card_alg = 0x07;
-			if (key.size != 256)
+			if ((flags & TOKEN_ANY_RSA) ? key.size < 128 || key.size > TOKEN_RSA_BYTES_MAX
+			                            : key.size != 256)
 				r = -EOPNOTSUPP;
 			put_ulong(&l, CKA_KEY_TYPE, CKK_RSA);
 			put_bn(&l, CKA_MODULUS, pkey, OSSL_PKEY_PARAM_RSA_N);

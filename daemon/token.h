@@ -10,6 +10,7 @@
 #include <p11-kit/pkcs11.h>
 
 #define TOKEN_MAX_OBJECTS 32
+#define TOKEN_ID_MAX 64
 
 struct token_attr {
 	CK_ATTRIBUTE_TYPE type;
@@ -66,6 +67,12 @@ void token_free(struct token *t);
 /* Adds the certificate, public key and private key of one slot from its certificate DER.
  * -EBADMSG for a certificate OpenSSL cannot parse, -EOPNOTSUPP for a key type we do not drive. */
 int token_add_slot(struct token *t, const struct token_slot_desc *slot, const uint8_t *der, size_t len);
+/* The same with a CKA_ID of id_len bytes (a vendor module's, at most TOKEN_ID_MAX) instead of slot->id;
+ * with TOKEN_ANY_RSA, RSA keys of any size up to TOKEN_RSA_BYTES_MAX (a PIV card drives RSA-2048 only). */
+#define TOKEN_ANY_RSA 1u
+#define TOKEN_RSA_BYTES_MAX 512
+int token_add_slot_id(struct token *t, const struct token_slot_desc *slot, const uint8_t *id, size_t id_len,
+                      unsigned flags, const uint8_t *der, size_t len);
 
 const struct token_attr *token_attr(const struct token_object *o, CK_ATTRIBUTE_TYPE type);
 struct token_object *token_object(struct token *t, CK_OBJECT_HANDLE h);

@@ -37,3 +37,7 @@ tests_backend_backend_link_LDADD = protocol/libimzaproto.a $(LIBSYSTEMD_LIBS) -l
 
 TESTS += tests/integration/backend-link.sh
 EXTRA_DIST += tests/integration/backend-link.sh
+
+# imzad serving a vendor module's token (module = in imzad.conf): tests/integration/backend-imzad.sh.
+TESTS += tests/integration/backend-imzad.sh
+EXTRA_DIST += tests/integration/backend-imzad.sh

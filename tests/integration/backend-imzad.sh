@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# A vendor module's token served by imzad (module = in imzad.conf): SoftHSM2 behind the quirky module,
+# run by imza-backend. Through imza-pkcs11.so the token is listed beside the PIV card with the objects
+# SoftHSM itself lists (classes, ids, certificate DER); its RSA and EC keys sign and OpenSSL verifies;
+# a wrong PIN is refused; a module that crashes costs only its helper: imzad keeps its pid, the PIV card
+# keeps signing, and the token comes back once the helper is started again.
+. "$(dirname "$0")/../lib/tap.sh"
+
+BACKEND=$IMZA_BUILDDIR/backend/imza-backend
+QUIRK=$IMZA_BUILDDIR/tests/backend/.libs/quirk-pkcs11.so
+command -v softhsm2-util >/dev/null || bail "softhsm2-util missing (package softhsm2)"
+command -v pkcs11-tool >/dev/null || bail "pkcs11-tool missing (package opensc)"
+[ -x "$BACKEND" ] && [ -f "$QUIRK" ] || bail "imza-backend or the quirky module not built"
+"$IMZA_SRCDIR/tests/backend/softhsm-token" "$WORK/hsm" >>"$LOG" 2>&1 || bail "softhsm-token failed"
+. "$WORK/hsm/env"
+export SOFTHSM2_CONF
+mkdir -p "$WORK/trig"
+export IMZA_QUIRK_CRASH=$WORK/trig/crash IMZA_QUIRK_REMOVED=$WORK/trig/removed
+# (The sanitizer build's helper would catch the SIGSEGV and exit 1: let it die of it as a plain build does.)
+export ASAN_OPTIONS=handle_segv=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}
+printf 'module = %s\n' "$QUIRK" >"$WORK/imzad.conf"
+export IMZA_IMZAD_ARGS="--config $WORK/imzad.conf --backend $BACKEND"
+stack_up s
+M=$IMZA_MODULE
+imza() { host_env pkcs11-tool --module "$M" "$@"; }
+hsm() { pkcs11-tool --module "$SOFTHSM_MODULE" "$@"; }
+on_hsm() { imza --token-label "$SOFTHSM_LABEL" "$@"; }
+
+# listed SECONDS: the token is in imza's slot list within SECONDS; prints how long it took.
+listed() {
+	local t0=$SECONDS i
+	for i in $(seq 1 $(($1 * 10))); do
+		imza -L 2>/dev/null | grep -q "token label *: $SOFTHSM_LABEL" && { echo $((SECONDS - t0)); return 0; }
+		sleep 0.1
+	done
+	return 1
+}
+gone() {
+	local i
+	for i in $(seq 1 $(($1 * 10))); do
+		imza -L 2>/dev/null | grep -q "token label *: $SOFTHSM_LABEL" || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+listed 10 >/dev/null && pass "the SoftHSM token is listed through imza" || bail "the SoftHSM token is not listed; see the log"
+out=$(imza -L 2>&1)
+echo "$out" >>"$LOG"
+[ "$(grep -c 'token label' <<<"$out")" = 2 ] && pass "beside the PIV card: two tokens" || fail "beside the PIV card: two tokens"
+grep -q "\[quirk-pkcs11.so\]" <<<"$out" && pass "its slot is named after the module that serves it" ||
+	fail "its slot is named after the module that serves it"
+
+# The objects, as classes and ids, and each certificate's DER.
+summary() { awk '/^[A-Z][A-Za-z ]*Object/ { cls = $1 " " $2 } /^  ID:/ { print cls, $2 }' | sort; }
+mine=$(on_hsm -O --login --pin "$SOFTHSM_PIN" 2>>"$LOG" | summary)
+theirs=$(hsm --token-label "$SOFTHSM_LABEL" -O --login --pin "$SOFTHSM_PIN" 2>>"$LOG" | summary)
+echo "$mine" | sed 's/^/# imza: /' >>"$LOG"
+echo "$theirs" | sed 's/^/# softhsm: /' >>"$LOG"
+[ -n "$mine" ] && [ "$mine" = "$theirs" ] && pass "the objects (classes and ids) match SoftHSM's own listing ($(wc -l <<<"$mine") objects)" ||
+	fail "the objects match SoftHSM's own listing"
+same_der=1
+for id in 01 02 03; do
+	on_hsm --read-object --type cert --id "$id" -o "$WORK/imza-$id.der" >>"$LOG" 2>&1 || same_der=0
+	hsm --token-label "$SOFTHSM_LABEL" --read-object --type cert --id "$id" -o "$WORK/hsm-$id.der" >>"$LOG" 2>&1 || same_der=0
+	cmp -s "$WORK/imza-$id.der" "$WORK/hsm-$id.der" || same_der=0
+done
+[ "$same_der" = 1 ] && pass "each certificate's DER is SoftHSM's" || fail "each certificate's DER is SoftHSM's"
+
+# Signatures through imza, verified by OpenSSL with the certificates' keys.
+printf 'imza backend signature' >"$WORK/data"
+on_hsm --login --pin "$SOFTHSM_PIN" --sign --id 01 -m SHA256-RSA-PKCS -i "$WORK/data" -o "$WORK/sig01" >>"$LOG" 2>&1
+openssl dgst -sha256 -verify "$WORK/hsm/01.pub.pem" -signature "$WORK/sig01" "$WORK/data" >>"$LOG" 2>&1 &&
+	pass "RSA-2048 (SHA256-RSA-PKCS) through imza verifies" || fail "RSA-2048 (SHA256-RSA-PKCS) through imza verifies"
+on_hsm --login --pin "$SOFTHSM_PIN" --sign --id 02 -m SHA256-RSA-PKCS-PSS -i "$WORK/data" -o "$WORK/sig02" >>"$LOG" 2>&1
+openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:-1 -verify "$WORK/hsm/02.pub.pem" \
+	-signature "$WORK/sig02" "$WORK/data" >>"$LOG" 2>&1 &&
+	pass "RSA-3072 (SHA256-RSA-PKCS-PSS) through imza verifies" || fail "RSA-3072 (SHA256-RSA-PKCS-PSS) through imza verifies"
+on_hsm --login --pin "$SOFTHSM_PIN" --sign --id 03 -m ECDSA-SHA256 --signature-format openssl -i "$WORK/data" \
+	-o "$WORK/sig03" >>"$LOG" 2>&1
+openssl dgst -sha256 -verify "$WORK/hsm/03.pub.pem" -signature "$WORK/sig03" "$WORK/data" >>"$LOG" 2>&1 &&
+	pass "EC P-256 (ECDSA-SHA256) through imza verifies" || fail "EC P-256 (ECDSA-SHA256) through imza verifies"
+out=$(on_hsm --login --pin 999999 --sign --id 01 -m SHA256-RSA-PKCS -i "$WORK/data" -o "$WORK/bad" 2>&1)
+echo "$out" >>"$LOG"
+grep -q CKR_PIN_INCORRECT <<<"$out" && pass "a wrong PIN is CKR_PIN_INCORRECT" || fail "a wrong PIN is CKR_PIN_INCORRECT"
+
+# The token taken out and put back.
+touch "$WORK/trig/removed"
+gone 5 && pass "a token taken out leaves imza's slot list" || fail "a token taken out leaves imza's slot list"
+rm -f "$WORK/trig/removed"
+t=$(listed 5) && pass "and is back within 5 s of being put back (${t} s)" || fail "and is back after being put back"
+
+# A module that crashes: only its helper goes.
+imzad_pid=$(cut -d" " -f1 "$IMZA_STACK_DIR/pids/imzad")
+touch "$WORK/trig/crash"
+gone 5 && pass "a crashing module: its token leaves the slot list" || fail "a crashing module: its token leaves the slot list"
+kill -0 "$imzad_pid" 2>/dev/null && pass "imzad keeps its pid ($imzad_pid)" || fail "imzad keeps its pid"
+piv_label=$(imza -L 2>/dev/null | sed -n 's/^ *token label *: *//p' | sed 's/ *$//' | grep -vx "$SOFTHSM_LABEL" | head -n1)
+imza --token-label "$piv_label" --login --pin "$IMZA_PIN" --sign --id 02 -m SHA256-RSA-PKCS -i "$WORK/data" \
+	-o "$WORK/sigpiv" >>"$LOG" 2>&1 && [ -s "$WORK/sigpiv" ] && pass "the PIV card keeps signing meanwhile" ||
+	fail "the PIV card keeps signing meanwhile"
+rm -f "$WORK/trig/crash"
+t=$(listed 10) && pass "the module well again, a new helper serves its token (${t} s)" || fail "the token comes back after the crash"
+grep -q 'ended (signal 11)' "$IMZA_STACK_DIR/imzad.log" && pass "imzad's log says the helper died of SIGSEGV" ||
+	fail "imzad's log says the helper died of SIGSEGV"
+on_hsm --login --pin "$SOFTHSM_PIN" --sign --id 01 -m SHA256-RSA-PKCS -i "$WORK/data" -o "$WORK/sig01b" >>"$LOG" 2>&1
+openssl dgst -sha256 -verify "$WORK/hsm/01.pub.pem" -signature "$WORK/sig01b" "$WORK/data" >>"$LOG" 2>&1 &&
+	pass "and it signs again" || fail "and it signs again"
+
+stacks_down
+done_testing
