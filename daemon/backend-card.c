@@ -71,7 +71,11 @@ static int rv_err(CK_RV rv)
 	case CKR_MECHANISM_INVALID:
 	case CKR_KEY_FUNCTION_NOT_PERMITTED:
 		return -EOPNOTSUPP;
+	case CKR_KEY_HANDLE_INVALID:
+	case CKR_OBJECT_HANDLE_INVALID:
+		return -ESTALE;
 	default:
+		log_debug("vendor module answered rv 0x%lx", (unsigned long)rv);
 		return -EIO;
 	}
 }
@@ -290,12 +294,20 @@ static int drv_pin_status(struct apdu_transport *t, struct card_pin_status *ret)
 	return 0;
 }
 
+/* A module may renumber private objects at every login (SoftHSM does): their handles are found again. */
+static void forget_keys(struct chan *c)
+{
+	for (size_t i = 0; i < c->nkeys; i++)
+		c->keys[i] = 0;
+}
+
 static int drv_logout(struct apdu_transport *t)
 {
 	struct chan *c = chan_of(t);
 	CK_RV rv = CKR_OK;
 	int e = CALL(c, &rv, C_Logout, c->session);
 
+	forget_keys(c);
 	return rv == CKR_USER_NOT_LOGGED_IN ? 0 : call_err(e, rv);
 }
 
@@ -339,6 +351,7 @@ static int drv_verify(struct apdu_transport *t, const uint8_t *pin, size_t len, 
 	}
 	if (e < 0)
 		return CARD_E_REMOVED;
+	forget_keys(c);
 	e = rv_err(rv);
 	if (e == CARD_E_PIN_INCORRECT && ret_tries && drv_pin_status(t, &ps) == 0)
 		*ret_tries = ps.tries_left;
@@ -405,41 +418,63 @@ static int one_shot(struct chan *c, bool decrypt, CK_MECHANISM_TYPE type, CK_OBJ
 	return 0;
 }
 
-static int private_op(struct apdu_transport *t, bool decrypt, const struct token_key_info *key,
-                      const uint8_t *in, size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
+/* The handle of the private key keyref, found by its CKA_ID when not known yet. */
+static int key_handle(struct chan *c, size_t keyref, CK_OBJECT_HANDLE *ret)
 {
-	struct chan *c = chan_of(t);
+	int e = 0;
+
+	if (c->keys[keyref] == 0)
+		e = find_by_id(c, CKO_PRIVATE_KEY, c->key_id[keyref], c->key_id_len[keyref],
+		               &c->keys[keyref]);
+	if (e == 0 && c->keys[keyref] == 0)
+		e = CARD_E_NOT_LOGGED_IN;
+	*ret = c->keys[keyref];
+	return e;
+}
+
+static int private_op_once(struct chan *c, bool decrypt, const struct token_key_info *key, const uint8_t *in,
+                           size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
+{
 	uint8_t raw[2 * 66];
 	size_t n = 0, plen;
 	const uint8_t *payload;
-	int e;
+	CK_OBJECT_HANDLE h;
+	int e = key_handle(c, key->keyref, &h);
 
-	if (key->keyref >= c->nkeys)
-		return -EINVAL;
-	if (c->keys[key->keyref] == 0) {
-		e = find_by_id(c, CKO_PRIVATE_KEY, c->key_id[key->keyref], c->key_id_len[key->keyref],
-		               &c->keys[key->keyref]);
-		if (e < 0)
-			return e;
-		if (c->keys[key->keyref] == 0)
-			return CARD_E_NOT_LOGGED_IN;
-	}
+	if (e < 0)
+		return e;
 	if (key->type == CKK_EC) {
 		if (decrypt)
 			return -EOPNOTSUPP;
-		e = one_shot(c, false, CKM_ECDSA, c->keys[key->keyref], in, inlen, raw, sizeof(raw), &n);
+		e = one_shot(c, false, CKM_ECDSA, h, in, inlen, raw, sizeof(raw), &n);
 		if (e == 0 && (n == 0 || n % 2 != 0))
 			e = -EIO;
 		return e < 0 ? e : ec_raw_to_der(raw, n, out, cap, ret_len);
 	}
 	if (c->raw_rsa)
-		return one_shot(c, decrypt, CKM_RSA_X_509, c->keys[key->keyref], in, inlen, out, cap,
-		                ret_len);
+		return one_shot(c, decrypt, CKM_RSA_X_509, h, in, inlen, out, cap, ret_len);
 	/* Without raw RSA: a PKCS#1 v1.5 signature is made from its DigestInfo; PSS and decryption cannot. */
 	payload = decrypt ? NULL : pkcs1_type1_payload(in, inlen, &plen);
 	if (payload == NULL)
 		return -EOPNOTSUPP;
-	return one_shot(c, false, CKM_RSA_PKCS, c->keys[key->keyref], payload, plen, out, cap, ret_len);
+	return one_shot(c, false, CKM_RSA_PKCS, h, payload, plen, out, cap, ret_len);
+}
+
+static int private_op(struct apdu_transport *t, bool decrypt, const struct token_key_info *key,
+                      const uint8_t *in, size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	struct chan *c = chan_of(t);
+	int e;
+
+	if (key->keyref >= c->nkeys)
+		return -EINVAL;
+	e = private_op_once(c, decrypt, key, in, inlen, out, cap, ret_len);
+	/* A handle the module no longer knows (renumbered): found again, once. */
+	if (e == -ESTALE) {
+		c->keys[key->keyref] = 0;
+		e = private_op_once(c, decrypt, key, in, inlen, out, cap, ret_len);
+	}
+	return e == -ESTALE ? -EIO : e;
 }
 
 static int drv_sign(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *in,

@@ -3,7 +3,9 @@
 # run by imza-backend. Through imza-pkcs11.so the token is listed beside the PIV card with the objects
 # SoftHSM itself lists (classes, ids, certificate DER); its RSA and EC keys sign and OpenSSL verifies;
 # a wrong PIN is refused; a module that crashes costs only its helper: imzad keeps its pid, the PIV card
-# keeps signing, and the token comes back once the helper is started again.
+# keeps signing, and the token comes back once the helper is started again. pkcs11-tool --test, p11tool
+# --test-sign, NSS certutil and PyKCS11 (every listed mechanism on every key, tests/integration/p11_sign.py)
+# work on the module's token as on a card.
 . "$(dirname "$0")/../lib/tap.sh"
 
 BACKEND=$IMZA_BUILDDIR/backend/imza-backend
@@ -83,6 +85,35 @@ openssl dgst -sha256 -verify "$WORK/hsm/03.pub.pem" -signature "$WORK/sig03" "$W
 out=$(on_hsm --login --pin 999999 --sign --id 01 -m SHA256-RSA-PKCS -i "$WORK/data" -o "$WORK/bad" 2>&1)
 echo "$out" >>"$LOG"
 grep -q CKR_PIN_INCORRECT <<<"$out" && pass "a wrong PIN is CKR_PIN_INCORRECT" || fail "a wrong PIN is CKR_PIN_INCORRECT"
+
+# The tools applications use, on the module's token through imza.
+out=$(on_hsm --test --login --pin "$SOFTHSM_PIN" 2>&1)
+echo "$out" >>"$LOG"
+grep -q '^No errors' <<<"$out" && pass "pkcs11-tool --test --login prints No errors" || fail "pkcs11-tool --test --login prints No errors"
+for id in 01 02 03; do
+	check_output "p11tool --test-sign with key $id" 'Verifying against public key in the token\.\.\. ok' \
+		host_env env GNUTLS_PIN="$SOFTHSM_PIN" p11tool --provider "$M" --login --test-sign \
+		"pkcs11:token=imza%20test%20HSM;id=%$id;type=private" </dev/null
+done
+mkdir -p "$WORK/nss"
+echo "$SOFTHSM_PIN" >"$WORK/pin"
+certutil -N -d "sql:$WORK/nss" --empty-password >>"$LOG" 2>&1
+host_env sh -c "echo | modutil -dbdir 'sql:$WORK/nss' -add imza -libfile '$M' -force" >>"$LOG" 2>&1
+out=$(host_env certutil -L -d "sql:$WORK/nss" -h "$SOFTHSM_LABEL" -f "$WORK/pin" 2>&1)
+echo "$out" >>"$LOG"
+n=$(grep -c "^$SOFTHSM_LABEL:" <<<"$out")
+[ "$n" = 3 ] && pass "NSS certutil -L lists the token's 3 certificates" || fail "NSS certutil -L lists the token's 3 certificates (saw $n)"
+out=$(host_env certutil -K -d "sql:$WORK/nss" -h "$SOFTHSM_LABEL" -f "$WORK/pin" 2>&1)
+echo "$out" >>"$LOG"
+n=$(grep -cE '^< ?[0-9]+> (rsa|ec) ' <<<"$out")
+[ "$n" = 3 ] && pass "NSS certutil -K lists its 3 keys" || fail "NSS certutil -K lists its 3 keys (saw $n)"
+PY=/usr/bin/python3
+if "$PY" -c 'import PyKCS11' 2>>"$LOG"; then
+	P11_TOKEN=$SOFTHSM_LABEL P11_PIN=$SOFTHSM_PIN P11_KEYS=3 P11_MIN_SIGNED=30 P11_SIGN_ONLY=1 STACK=$STACK WORK=$WORK \
+		run_checks host_env "$PY" "$IMZA_SRCDIR/tests/integration/p11_sign.py"
+else
+	skip "PyKCS11 on the module's token" "python3-pykcs11 is not installed"
+fi
 
 # The token taken out and put back.
 touch "$WORK/trig/removed"
