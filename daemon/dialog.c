@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -782,7 +783,14 @@ int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret)
 		goto out;
 
 	STAMP(rq, asked);
-	err = assuan_transact(ctx, "CONFIRM", NULL, NULL, NULL, NULL, NULL, NULL);
+	/* imza-prompt's consent window has the same answers as CONFIRM, with Reddet as its default and
+	 * "always" set apart; a pinentry gets CONFIRM with the three buttons set above. */
+	err = assuan_transact(ctx,
+	                      !rich              ? "CONFIRM"
+	                      : rq->consent_sign ? (rq->can_remember ? "CONSENT SIGN" : "CONSENT SIGN ONCE")
+	                      : rq->can_remember ? "CONSENT LIST"
+	                                         : "CONSENT LIST ONCE",
+	                      NULL, NULL, NULL, NULL, NULL, NULL);
 	STAMP(rq, answered);
 	switch (gpg_err_code(err)) {
 	case GPG_ERR_NO_ERROR:
@@ -994,6 +1002,124 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 	}
 out:
 	pin_secret_wipe(&pin);
+	dialog_close(ctx);
+	STAMP(rq, closed);
+	return r;
+}
+
+/* ---- the insert-card window (imza-prompt only) ---- */
+
+/* A card label from the cache: 32 bytes padded with spaces, shown with visible markers. */
+#define CARD_LABEL_MAX_ESC 160
+
+/* The answer to the command last written: 0 for OK, else its error as an errno. Status and comment
+ * lines are skipped; anything else is a protocol error. */
+static int read_answer(assuan_context_t ctx, const struct dialog_request *rq, const char *what)
+{
+	for (;;) {
+		char *line;
+		int len, off, r;
+		assuan_response_t kind;
+		gpg_error_t err = assuan_client_read_response(ctx, &line, &len);
+
+		if (!err)
+			err = assuan_client_parse_response(ctx, line, len, &kind, &off);
+		if (err) {
+			log_failure(rq, what, err);
+			return -EIO;
+		}
+		if (kind == ASSUAN_RESPONSE_OK)
+			return 0;
+		if (kind == ASSUAN_RESPONSE_ERROR) {
+			r = err_to_errno((gpg_error_t)strtoul(line + off, NULL, 10));
+			return r == -ECANCELED || r == -ETIMEDOUT || r == -EIO ? r : -EPROTO;
+		}
+		if (kind != ASSUAN_RESPONSE_STATUS && kind != ASSUAN_RESPONSE_COMMENT)
+			return -EPROTO;
+	}
+}
+
+/* WAITCARD, then whichever comes first: imza-prompt's answer (only the user's İptal or its guard
+ * timeout end it from that side), or a byte on wake_fd, upon which imzad ends the wait with an early
+ * NOP line (imza-prompt, which watches its input while the window is up, then answers WAITCARD with OK,
+ * and NOP). Assuan has no other way for a client to end a pending command. */
+static int wait_card(assuan_context_t ctx, const struct dialog_request *rq, int wake_fd)
+{
+	assuan_fd_t in[2]; /* libassuan wants room for two (a pipe's one, or a socket's and a passed one) */
+	struct pollfd p[2];
+	bool woken = false;
+	int r;
+
+	if (assuan_get_active_fds(ctx, 0, in, 2) < 1)
+		return -EIO;
+	if (assuan_write_line(ctx, "WAITCARD") != 0)
+		return -EIO;
+	STAMP(rq, asked);
+	p[0] = (struct pollfd){.fd = in[0], .events = POLLIN};
+	p[1] = (struct pollfd){.fd = wake_fd, .events = POLLIN};
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -EIO;
+		}
+		if (p[0].revents)
+			break;
+		if (p[1].revents) {
+			woken = true;
+			if (assuan_write_line(ctx, "NOP") != 0)
+				return -EIO;
+			break;
+		}
+	}
+	r = read_answer(ctx, rq, "WAITCARD");
+	STAMP(rq, answered);
+	if (!woken)
+		/* imza-prompt never ends the wait with OK on its own: the card is imzad's to see. */
+		return r == 0 ? -EPROTO : r;
+	/* The user's İptal may have crossed imzad's NOP: the user's answer stands. */
+	if (r == 0)
+		r = read_answer(ctx, rq, "NOP");
+	return r;
+}
+
+int dialog_card(const struct dialog_request *rq, int wake_fd)
+{
+	assuan_context_t ctx = NULL;
+	struct dialog_request alt;
+	char path[PATH_MAX];
+	struct line l;
+	gpg_error_t err;
+	int r;
+
+	if (!request_ok(rq) || wake_fd < 0)
+		return -EINVAL;
+	if (rq->web && strlen(rq->origin) > DIALOG_ORIGIN_MAX)
+		return -EINVAL;
+	if (!pick_prompt(&rq, &alt, path))
+		return -ENOTSUP;
+	/* No pinentry fallback: a pinentry could only ask a question the user cannot answer by inserting
+	 * the card. A window that does not start leaves the request waiting, as without a display. */
+	r = dialog_open(rq, &ctx);
+	if (r < 0)
+		return r;
+	r = dialog_setup(ctx, rq);
+	/* The window's own words ask for the card (in the user's language); imzad names the card. */
+	if (r == 0 && rq->card_label != NULL && rq->card_label[0] != '\0') {
+		line_init(&l, "SETCARD ");
+		line_put_clipped(&l, rq->card_label, CARD_LABEL_MAX_ESC);
+		if ((err = transact(ctx, &l)) != 0) {
+			log_failure(rq, "SETCARD", err);
+			r = err_to_errno(err) == -EIO ? -EIO : -EPROTO;
+		}
+	}
+	if (r == 0)
+		r = prompt_send(ctx, &(struct prompt_extras){.origin = rq->web ? rq->origin : NULL,
+		                                             .tries_left = -1,
+		                                             .cert = rq->cert,
+		                                             .cert_len = rq->cert_len});
+	if (r == 0)
+		r = wait_card(ctx, rq, wake_fd);
 	dialog_close(ctx);
 	STAMP(rq, closed);
 	return r;

@@ -11,6 +11,7 @@
 
 #include "daemon/certinfo.h"
 #include "prompt/util.h"
+#include "prompt/widgets.h"
 #include "prompt/window.h"
 
 #define _(s) gettext(s)
@@ -33,7 +34,7 @@ static const char css[] = ".imza-domain { font-size: 150%; font-weight: bold; }\
                           ".imza-page-view, .imza-page-view text { background: #fffbe6; }\n"
                           ".imza-warning { color: #b00020; font-weight: bold; }\n";
 
-static void load_css(void)
+void load_css(void)
 {
 	static bool loaded;
 	GtkCssProvider *prov;
@@ -143,7 +144,7 @@ static GtkWidget *new_window(struct win *w, const char *title)
 
 /* A label whose accessible name says what it is ("Site: portal.example"), so a screen reader reads the
  * meaning with the value; its text stays the value alone. name (taken, g_free'd here) NULL: the text. */
-static GtkWidget *value_label(const char *text, char *name, const char *css_class)
+GtkWidget *value_label(const char *text, char *name, const char *css_class)
 {
 	GtkWidget *l = gtk_label_new(text);
 
@@ -161,7 +162,7 @@ static GtkWidget *value_label(const char *text, char *name, const char *css_clas
 	return l;
 }
 
-static GtkWidget *heading(const char *text)
+GtkWidget *heading(const char *text)
 {
 	GtkWidget *l = gtk_label_new(text);
 
@@ -172,7 +173,7 @@ static GtkWidget *heading(const char *text)
 
 /* A button with a mnemonic, whose accessible name is its label without the underscore (GTK 4.8 would
  * name it with both). */
-static GtkWidget *mnemonic_button(GtkWidget *b, const char *label)
+GtkWidget *mnemonic_button(GtkWidget *b, const char *label)
 {
 	char *plain = g_strdup(label), *o = plain;
 
@@ -194,7 +195,7 @@ static void add(GtkWidget *box, GtkWidget *child)
 
 /* ---- the site ---- */
 
-static GtkWidget *site_section(const struct prompt *p)
+GtkWidget *site_section(const struct prompt *p)
 {
 	GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 2);
 
@@ -596,7 +597,7 @@ static GtkWidget *buttons(struct win *w, const char *ok, const char *notok, cons
 	return box;
 }
 
-static GtkWidget *padded_box(void)
+GtkWidget *padded_box(void)
 {
 	GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 12);
 
@@ -607,7 +608,7 @@ static GtkWidget *padded_box(void)
 	return box;
 }
 
-static GtkWidget *desc_label(const char *desc)
+GtkWidget *desc_label(const char *desc)
 {
 	GtkWidget *l = gtk_label_new(desc);
 

@@ -1,0 +1,143 @@
+# shellcheck shell=bash
+# prompt-x.sh: what the tests of imza-prompt's other windows share (insert-card, consent, last try). Source
+# it after tests/lib/tap.sh and tests/lib/https.sh, then call prompt_x_up: a virtual display (Xvfb), a
+# session bus and the accessibility bus, all stopped by pid; imzad then asks through imza-prompt. The
+# helpers read the windows back through AT-SPI (prompt_atspi.py) and drive them with xdotool, as
+# tests/integration/prompt.sh does.
+# shellcheck disable=SC2034 # the names are for the scripts that source this file
+
+ART=$IMZA_BUILDDIR/tests/e2e/artifacts
+HELPER=$IMZA_SRCDIR/tests/integration/prompt_atspi.py
+PROMPT=$IMZA_BUILDDIR/prompt/imza-prompt
+
+# prompt_x_up: skips the whole test (TAP) when a tool is missing; else the display and buses are up,
+# and imzad (once started with https_stack_up) asks through imza-prompt in Turkish.
+prompt_x_up() {
+	local p missing=""
+	PY=
+	for p in python3 /usr/bin/python3; do
+		if command -v "$p" >/dev/null && "$p" -c 'import pyatspi' 2>/dev/null; then
+			PY=$p
+			break
+		fi
+	done
+	command -v Xvfb >/dev/null || missing+=" Xvfb (package xvfb)"
+	command -v xdotool >/dev/null || missing+=" xdotool (package xdotool)"
+	command -v dbus-daemon >/dev/null || missing+=" dbus-daemon (package dbus)"
+	[ -x /usr/libexec/at-spi-bus-launcher ] && [ -x /usr/libexec/at-spi2-registryd ] || missing+=" the AT-SPI bus (package at-spi2-core)"
+	[ -n "$PY" ] || missing+=" pyatspi (package python3-pyatspi)"
+	command -v import >/dev/null || missing+=" import (package imagemagick)"
+	[ -x "$PROMPT" ] || missing+=" $PROMPT (not built)"
+	if [ -n "$missing" ]; then
+		echo "1..0 # SKIP missing:$missing (packaging/quickstart installs them)"
+		exit 0
+	fi
+	x_pids=()
+	trap 'x_down; tap_cleanup' EXIT
+	export XDG_RUNTIME_DIR=$WORK/run
+	mkdir -m 0700 -p "$XDG_RUNTIME_DIR"
+	Xvfb -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$WORK/display" >>"$LOG" 2>&1 &
+	x_pids+=($!)
+	for _ in $(seq 1 100); do [ -s "$WORK/display" ] && break; sleep 0.1; done
+	[ -s "$WORK/display" ] || bail "Xvfb did not start"
+	export DISPLAY=:$(cat "$WORK/display")
+	dbus-daemon --session --fork --nopidfile --print-address=1 --print-pid=1 >"$WORK/dbus" 2>>"$LOG" || bail "no session bus"
+	x_pids+=("$(sed -n 2p "$WORK/dbus")")
+	export DBUS_SESSION_BUS_ADDRESS
+	DBUS_SESSION_BUS_ADDRESS=$(sed -n 1p "$WORK/dbus")
+	/usr/libexec/at-spi-bus-launcher --launch-immediately >>"$LOG" 2>&1 &
+	x_pids+=($!)
+	sleep 0.5
+	/usr/libexec/at-spi2-registryd --use-gnome-session=false >>"$LOG" 2>&1 &
+	x_pids+=($!)
+	export GTK_A11Y=atspi NO_AT_BRIDGE=0
+	export LANG=tr_TR.UTF-8 LC_ALL= IMZA_PROMPT_LOCALEDIR=$IMZA_BUILDDIR/po/locale
+	mkdir -p "$ART"
+	export ASAN_OPTIONS="log_path=$WORK/asan${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+	export UBSAN_OPTIONS="log_path=$WORK/asan${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+	export LSAN_OPTIONS="suppressions=$IMZA_SRCDIR/prompt/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+	export IMZA_IMZAD_ARGS="--prompt $PROMPT"
+}
+
+x_down() {
+	local p
+	for p in "${x_pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${x_pids[@]}"; do
+		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null
+	done
+	x_pids=()
+}
+
+# sign_bg NAME TEXTFILE [WAIT]: POST /v1/sign from $ORIGIN with the file's text (and "wait"), in the
+# background ($bg); its status and body land in $T/NAME.status and $T/NAME.json.
+sign_bg() {
+	"$PY" -c 'import json,sys; print(json.dumps({"certificate":sys.argv[1],"text":open(sys.argv[2],encoding="utf-8").read(),"wait":int(sys.argv[3])}))' \
+		"$CERT" "$2" "${3:-0}" >"$T/$1.req"
+	curl -sS -m 150 --cacert "$CA" -o "$T/$1.json" -w '%{http_code}' -X POST -H "Origin: $ORIGIN" \
+		-H 'Content-Type: application/json' --data-binary "@$T/$1.req" "$URL/v1/sign" >"$T/$1.status" 2>>"$LOG" &
+	bg=$!
+}
+# verified NAME TEXTFILE: the request answered 200 with a CAdES signature over exactly the text.
+verified() {
+	wait "$bg"
+	[ "$(cat "$T/$1.status")" = 200 ] || return 1
+	"$PY" -c 'import json,sys,base64; sys.stdout.buffer.write(base64.b64decode(json.load(open(sys.argv[1]))["signature"]))' \
+		"$T/$1.json" >"$T/$1.p7s" &&
+		openssl cms -verify -inform DER -in "$T/$1.p7s" -CAfile "$IMZA_TEST_CA" -purpose any -out "$T/$1.out" 2>>"$LOG" &&
+		cmp "$T/$1.out" "$2"
+}
+# error_of NAME: the error code of a finished background request.
+error_of() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("error"))' "$T/$1.json" 2>>"$LOG"; }
+# q EXPR: a Python expression over the last dump (nodes: n; node(name) the first one called name).
+q() {
+	"$PY" - "$T/dump.json" "$1" <<'PYEOF' 2>>"$LOG"
+import json, sys
+n = json.load(open(sys.argv[1], encoding="utf-8"))
+def node(name, role=None):
+    for x in n:
+        if x["name"] == name and (role is None or x["role"] == role):
+            return x
+    return {"name": None, "text": None, "sensitive": None, "ext": None, "checked": None}
+print(eval(sys.argv[2]))
+PYEOF
+}
+# dump [TIMEOUT] [TITLE]: the window (the last one opened, or TITLE) into $T/dump.json.
+dump() { "$PY" "$HELPER" dump "$T/dump.json" "${1:-30}" ${2:+"$2"} 2>>"$LOG"; }
+atspi() { "$PY" "$HELPER" "$@" >>"$LOG" 2>&1; }
+shot() { import -window root "$ART/prompt-$1.png" 2>>"$LOG"; }
+# window_id [REGEX]: the X window whose title matches (default: the signing window's "imza").
+window_id() {
+	local w
+	for _ in $(seq 1 50); do
+		w=$(xdotool search --onlyvisible --name "${1:-^imza\$}" 2>/dev/null | tail -n1)
+		[ -n "$w" ] && { echo "$w"; return 0; }
+		sleep 0.2
+	done
+	return 1
+}
+center() { q "' '.join(str(v) for v in [node('$1')['ext'][0] + node('$1')['ext'][2] // 2, node('$1')['ext'][1] + node('$1')['ext'][3] // 2])"; }
+# click NAME [TITLE]: a mouse click on the node of the last dump called NAME, in the window TITLE.
+click() {
+	local x y wid
+	read -r x y <<<"$(center "$1")"
+	wid=$(window_id "${2:-^imza\$}") || return 1
+	xdotool mousemove --window "$wid" "$x" "$y" click 1 2>>"$LOG"
+	sleep 0.15
+}
+# type_pin: the PIN typed into the signing window's field (clicked first), as a user does.
+type_pin() {
+	local wid
+	wid=$(window_id) || return 1
+	xdotool windowfocus --sync "$wid" 2>>"$LOG"
+	click PIN
+	xdotool type --delay 40 "${1:-$IMZA_PIN}" 2>>"$LOG"
+	sleep 0.4
+}
+# sanitizer_check: imzad's and imza-prompt's sanitizer reports (this build's), after the stack is down.
+sanitizer_check() {
+	local reports
+	reports=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$WORK"/asan.* 2>/dev/null || true)
+	[ -z "$reports" ] && pass "no sanitizer reports from imzad or imza-prompt ($(ls "$WORK"/asan.* 2>/dev/null | wc -l) report files)" ||
+		{ fail "no sanitizer reports from imzad or imza-prompt"; head -n 40 $reports | sed 's/^/# /'; }
+}
