@@ -28,13 +28,13 @@ INTEGRATION_TESTS = \
 	tests/integration/rpc-syscalls.sh \
 	tests/integration/prompt.sh \
 	tests/integration/prompt-card.sh \
+	tests/integration/prompt-consent.sh \
 	tests/integration/pinentry-text.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/lib/https.sh tests/lib/xsession.sh tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
 	tests/integration/p11_rules.py \
 	tests/integration/p11_apps.py tests/integration/cache_tamper.py tests/integration/web_apdus.py \
-	tests/integration/slow_clients.py tests/integration/prompt_atspi.py prompt/lsan.supp \
-	tests/lib/prompt-x.sh
+	tests/integration/slow_clients.py tests/integration/prompt_atspi.py prompt/lsan.supp
 
 # The stress test loads both cores for 30 s: it runs after the others, so that their timing checks
 # (a slot event within 1 s, pcscd back within 2 s) measure imza, not the stress beside them.

@@ -6,14 +6,15 @@
 # closes it and answers card_absent. Screenshot: $IMZA_BUILDDIR/tests/e2e/artifacts/prompt-insert-card.png.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/https.sh"
-. "$(dirname "$0")/../lib/prompt-x.sh"
+. "$(dirname "$0")/../lib/xsession.sh"
 
 ORIGIN=https://basvuru.kamusm.gov.tr
 SITE=kamusm.gov.tr
 CARDWIN="imza: kartınızı takın"
 INSERT="Lütfen imzalama yapılacak olan sertifikanın bulunduğu kartı okuyucuya takınız."
 
-prompt_x_up
+x_need
+x_session_up
 https_stack_up
 allowed_qualified_cert
 CN=$(openssl x509 -inform DER -in "$IMZA_CARD_DIR/9c.crt.der" -noout -subject -nameopt utf8,sep_multiline |
