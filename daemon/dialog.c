@@ -825,7 +825,20 @@ out:
 struct pin_sink {
 	struct pin_secret *pin;
 	bool too_long;
+	bool last_try_confirmed; /* imza-prompt's S LAST_TRY_CONFIRMED came with the PIN */
 };
+
+/* The status lines of imza-prompt's GETPIN: LAST_TRY_CONFIRMED says the user ticked the last-try box in
+ * the signing window before İmzala. Other status lines are ignored, as pinentry's are. */
+static gpg_error_t pin_status(void *opaque, const char *line)
+{
+	struct pin_sink *k = opaque;
+	size_t n = strlen("LAST_TRY_CONFIRMED");
+
+	if (strncmp(line, "LAST_TRY_CONFIRMED", n) == 0 && (line[n] == '\0' || line[n] == ' '))
+		k->last_try_confirmed = true;
+	return 0;
+}
 
 /* assuan hands over the PIN percent-decoded, maybe in pieces; its line buffer is wiped with the context. */
 static gpg_error_t pin_data(void *opaque, const void *buf, size_t n)
@@ -877,8 +890,9 @@ static int pin_desc(const struct dialog_request *rq, struct line *desc)
 	return put_binary(desc, rq->content, rq->len, line_room(desc));
 }
 
-/* With one try left: a question of its own, before any PIN is typed, that says in plain words that a
- * wrong PIN now locks the card. 0 when the user goes on; -ECANCELED when not. */
+/* With one try left, for a pinentry: a question of its own, before any PIN is typed, that says in plain
+ * words that a wrong PIN now locks the card. 0 when the user goes on; -ECANCELED when not. (imza-prompt
+ * asks the same inside its signing window: see dialog_pin.) */
 static int confirm_last_try(assuan_context_t ctx, const struct dialog_request *rq)
 {
 	struct line l;
@@ -927,7 +941,7 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 {
 	static const uint8_t none[1];
 	struct pin_secret pin = {0};
-	struct pin_sink sink = {&pin, false};
+	struct pin_sink sink = {&pin, false, false};
 	assuan_context_t ctx = NULL;
 	const struct dialog_request *orig;
 	struct dialog_request alt;
@@ -951,7 +965,9 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 	/* The prompt first: it tells a pinentry (and the test one) that this is the PIN dialog. */
 	if (r == 0)
 		r = command(ctx, rq, "SETPROMPT", "PIN:");
-	if (r == 0 && rq->tries_left == 1)
+	/* imza-prompt asks it in the signing window itself (SETTRIES 1: a box to tick before İmzala) and
+	 * says so with the PIN; a pinentry gets the question of its own before the PIN. */
+	if (r == 0 && rq->tries_left == 1 && !rich)
 		r = confirm_last_try(ctx, rq);
 	if (r == 0 && (err = transact(ctx, &desc)) != 0) {
 		log_failure(rq, "SETDESC", err);
@@ -979,7 +995,7 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 		goto out;
 	STAMP(rq, asked);
 	assuan_begin_confidential(ctx);
-	err = assuan_transact(ctx, "GETPIN", pin_data, &sink, NULL, NULL, NULL, NULL);
+	err = assuan_transact(ctx, "GETPIN", pin_data, &sink, NULL, NULL, pin_status, &sink);
 	assuan_end_confidential(ctx);
 	STAMP(rq, answered);
 	if (sink.too_long) {
@@ -992,6 +1008,11 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 		}
 	} else if (pin.len == 0) {
 		r = -EINVAL;
+	} else if (rich && rq->tries_left == 1 && !sink.last_try_confirmed) {
+		/* A window that did not ask for the last-try confirmation: its PIN never reaches the card. */
+		log_warning("imza-prompt %s: a PIN on the last try without the confirmation; dropped",
+		            rq->program);
+		r = -EPROTO;
 	} else {
 		if (rq->pin_read != NULL)
 			rq->pin_read(rq->pin_read_ud, &pin);

@@ -61,8 +61,10 @@ struct dialog_request {
  * 0 and *ret set; -ETIMEDOUT; -ENOENT when the program cannot be started; -EIO/-EPROTO when it fails. */
 int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret);
 /* Shows origin, subject and content and asks for the PIN. 0 with the PIN in *ret (locked memory; the
- * caller wipes it with pin_secret_wipe), or given to rq->pin_read; -ECANCELED (also when the user does not confirm the last try:
- * no PIN was asked); -ETIMEDOUT; -ENOENT; -EIO/-EPROTO; -E2BIG for a PIN over PIN_MAX_LEN bytes. */
+ * caller wipes it with pin_secret_wipe), or given to rq->pin_read; -ECANCELED (also when the user does
+ * not confirm the last try: no PIN was asked); -ETIMEDOUT; -ENOENT; -EIO/-EPROTO; -E2BIG for a PIN over
+ * PIN_MAX_LEN bytes. With one try left a pinentry gets a CONFIRM of its own first; imza-prompt asks it
+ * inside the signing window, and its PIN without the LAST_TRY_CONFIRMED status is dropped (-EPROTO). */
 int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret);
 /* The insert-card window (imza-prompt only, docs/PROMPT.md): "insert the card that holds the signing
  * certificate" with the card's label (rq->card_label), the certificate's holder (rq->cert) and who asks,

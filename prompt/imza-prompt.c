@@ -256,6 +256,10 @@ static int send_pin(const char *pin, size_t len, void *opaque)
 	assuan_context_t c = opaque;
 	gpg_error_t e;
 
+	/* With one try left the window gave the PIN only after its last-try box was ticked; imzad drops a
+	 * last-try PIN that comes without this line. */
+	if (st.tries == 1 && assuan_write_status(c, "LAST_TRY_CONFIRMED", "") != 0)
+		return -EIO;
 	assuan_begin_confidential(c);
 	e = assuan_send_data(c, pin, len);
 	if (!e)

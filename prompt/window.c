@@ -19,6 +19,7 @@
 struct win {
 	const struct prompt *p;
 	GtkWidget *window, *sign, *entry, *scroller, *view, *shuffle;
+	GtkWidget *last_try; /* the box to tick with one PIN try left, or NULL */
 	GtkWidget *keys[10];
 	char order[10];
 	bool has_doc_view, end_seen, done, one_button;
@@ -357,7 +358,8 @@ static GtkWidget *signer_section(struct win *w, struct details *d)
 static void update_sign(struct win *w)
 {
 	const char *pin = w->entry ? gtk_editable_get_text(GTK_EDITABLE(w->entry)) : "";
-	bool ready = (!w->has_doc_view || w->end_seen) && pin[0] != '\0';
+	bool ready = (!w->has_doc_view || w->end_seen) && pin[0] != '\0' &&
+	             (w->last_try == NULL || gtk_check_button_get_active(GTK_CHECK_BUTTON(w->last_try)));
 
 	if (w->sign)
 		gtk_widget_set_sensitive(w->sign, ready);
@@ -535,6 +537,11 @@ static GtkWidget *keypad(struct win *w)
 	return box;
 }
 
+static void on_last_try_toggled(GtkCheckButton *c, gpointer data)
+{
+	update_sign(data);
+}
+
 static GtkWidget *pin_section(struct win *w)
 {
 	const struct prompt *p = w->p;
@@ -558,9 +565,17 @@ static GtkWidget *pin_section(struct win *w)
 		add(col, value_label(s, NULL, p->tries <= 2 ? "imza-warning" : NULL));
 		g_free(s);
 	}
-	if (p->tries == 1)
+	if (p->tries == 1) {
 		add(col, value_label(_("This is your last try: a wrong PIN locks your card."), NULL,
 		                     "imza-warning"));
+		/* The last try is confirmed here, in the window that shows what is signed: the sign button
+		 * stays inactive until the box is ticked (imzad then gets LAST_TRY_CONFIRMED with the PIN). */
+		w->last_try =
+		        mnemonic_button(gtk_check_button_new_with_mnemonic(_("I know this is my last _try")),
+		                        _("I know this is my last _try"));
+		g_signal_connect(w->last_try, "toggled", G_CALLBACK(on_last_try_toggled), w);
+		add(col, w->last_try);
+	}
 	if (p->error)
 		add(col, value_label(p->error, NULL, "imza-warning"));
 	add(row, col);
