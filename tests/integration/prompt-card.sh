@@ -68,8 +68,9 @@ atspi gone-window "$CARDWIN" && pass "and the window is gone" || fail "the windo
 
 # ---- 3. the wait runs out: the window closes, card_absent ----
 # (a cancelled dialog makes the site's next request wait 5 s first: API.md)
-sign_bg short "$T/doc.txt" 3
-dump 30 "$CARDWIN" || fail "the insert-card window opened for a 3 s wait"
+# (10 s: time enough for the window to be read while it is up, on a loaded machine)
+sign_bg short "$T/doc.txt" 10
+dump 30 "$CARDWIN" || fail "the insert-card window opened for a 10 s wait"
 wait "$bg"
 [ "$(error_of short)" = card_absent ] && pass "a wait that runs out answers card_absent ($(cat "$T/short.status"))" ||
 	fail "a wait that runs out answers card_absent ($(cat "$T/short.status") $(error_of short))"
