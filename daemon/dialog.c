@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -782,7 +783,14 @@ int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret)
 		goto out;
 
 	STAMP(rq, asked);
-	err = assuan_transact(ctx, "CONFIRM", NULL, NULL, NULL, NULL, NULL, NULL);
+	/* imza-prompt's consent window has the same answers as CONFIRM, with Reddet as its default and
+	 * "always" set apart; a pinentry gets CONFIRM with the three buttons set above. */
+	err = assuan_transact(ctx,
+	                      !rich              ? "CONFIRM"
+	                      : rq->consent_sign ? (rq->can_remember ? "CONSENT SIGN" : "CONSENT SIGN ONCE")
+	                      : rq->can_remember ? "CONSENT LIST"
+	                                         : "CONSENT LIST ONCE",
+	                      NULL, NULL, NULL, NULL, NULL, NULL);
 	STAMP(rq, answered);
 	switch (gpg_err_code(err)) {
 	case GPG_ERR_NO_ERROR:
@@ -817,7 +825,20 @@ out:
 struct pin_sink {
 	struct pin_secret *pin;
 	bool too_long;
+	bool last_try_confirmed; /* imza-prompt's S LAST_TRY_CONFIRMED came with the PIN */
 };
+
+/* The status lines of imza-prompt's GETPIN: LAST_TRY_CONFIRMED says the user ticked the last-try box in
+ * the signing window before İmzala. Other status lines are ignored, as pinentry's are. */
+static gpg_error_t pin_status(void *opaque, const char *line)
+{
+	struct pin_sink *k = opaque;
+	size_t n = strlen("LAST_TRY_CONFIRMED");
+
+	if (strncmp(line, "LAST_TRY_CONFIRMED", n) == 0 && (line[n] == '\0' || line[n] == ' '))
+		k->last_try_confirmed = true;
+	return 0;
+}
 
 /* assuan hands over the PIN percent-decoded, maybe in pieces; its line buffer is wiped with the context. */
 static gpg_error_t pin_data(void *opaque, const void *buf, size_t n)
@@ -869,8 +890,9 @@ static int pin_desc(const struct dialog_request *rq, struct line *desc)
 	return put_binary(desc, rq->content, rq->len, line_room(desc));
 }
 
-/* With one try left: a question of its own, before any PIN is typed, that says in plain words that a
- * wrong PIN now locks the card. 0 when the user goes on; -ECANCELED when not. */
+/* With one try left, for a pinentry: a question of its own, before any PIN is typed, that says in plain
+ * words that a wrong PIN now locks the card. 0 when the user goes on; -ECANCELED when not. (imza-prompt
+ * asks the same inside its signing window: see dialog_pin.) */
 static int confirm_last_try(assuan_context_t ctx, const struct dialog_request *rq)
 {
 	struct line l;
@@ -919,7 +941,7 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 {
 	static const uint8_t none[1];
 	struct pin_secret pin = {0};
-	struct pin_sink sink = {&pin, false};
+	struct pin_sink sink = {&pin, false, false};
 	assuan_context_t ctx = NULL;
 	const struct dialog_request *orig;
 	struct dialog_request alt;
@@ -943,7 +965,9 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 	/* The prompt first: it tells a pinentry (and the test one) that this is the PIN dialog. */
 	if (r == 0)
 		r = command(ctx, rq, "SETPROMPT", "PIN:");
-	if (r == 0 && rq->tries_left == 1)
+	/* imza-prompt asks it in the signing window itself (SETTRIES 1: a box to tick before İmzala) and
+	 * says so with the PIN; a pinentry gets the question of its own before the PIN. */
+	if (r == 0 && rq->tries_left == 1 && !rich)
 		r = confirm_last_try(ctx, rq);
 	if (r == 0 && (err = transact(ctx, &desc)) != 0) {
 		log_failure(rq, "SETDESC", err);
@@ -971,7 +995,7 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 		goto out;
 	STAMP(rq, asked);
 	assuan_begin_confidential(ctx);
-	err = assuan_transact(ctx, "GETPIN", pin_data, &sink, NULL, NULL, NULL, NULL);
+	err = assuan_transact(ctx, "GETPIN", pin_data, &sink, NULL, NULL, pin_status, &sink);
 	assuan_end_confidential(ctx);
 	STAMP(rq, answered);
 	if (sink.too_long) {
@@ -984,6 +1008,11 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 		}
 	} else if (pin.len == 0) {
 		r = -EINVAL;
+	} else if (rich && rq->tries_left == 1 && !sink.last_try_confirmed) {
+		/* A window that did not ask for the last-try confirmation: its PIN never reaches the card. */
+		log_warning("imza-prompt %s: a PIN on the last try without the confirmation; dropped",
+		            rq->program);
+		r = -EPROTO;
 	} else {
 		if (rq->pin_read != NULL)
 			rq->pin_read(rq->pin_read_ud, &pin);
@@ -994,6 +1023,124 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 	}
 out:
 	pin_secret_wipe(&pin);
+	dialog_close(ctx);
+	STAMP(rq, closed);
+	return r;
+}
+
+/* ---- the insert-card window (imza-prompt only) ---- */
+
+/* A card label from the cache: 32 bytes padded with spaces, shown with visible markers. */
+#define CARD_LABEL_MAX_ESC 160
+
+/* The answer to the command last written: 0 for OK, else its error as an errno. Status and comment
+ * lines are skipped; anything else is a protocol error. */
+static int read_answer(assuan_context_t ctx, const struct dialog_request *rq, const char *what)
+{
+	for (;;) {
+		char *line;
+		int len, off, r;
+		assuan_response_t kind;
+		gpg_error_t err = assuan_client_read_response(ctx, &line, &len);
+
+		if (!err)
+			err = assuan_client_parse_response(ctx, line, len, &kind, &off);
+		if (err) {
+			log_failure(rq, what, err);
+			return -EIO;
+		}
+		if (kind == ASSUAN_RESPONSE_OK)
+			return 0;
+		if (kind == ASSUAN_RESPONSE_ERROR) {
+			r = err_to_errno((gpg_error_t)strtoul(line + off, NULL, 10));
+			return r == -ECANCELED || r == -ETIMEDOUT || r == -EIO ? r : -EPROTO;
+		}
+		if (kind != ASSUAN_RESPONSE_STATUS && kind != ASSUAN_RESPONSE_COMMENT)
+			return -EPROTO;
+	}
+}
+
+/* WAITCARD, then whichever comes first: imza-prompt's answer (only the user's İptal or its guard
+ * timeout end it from that side), or a byte on wake_fd, upon which imzad ends the wait with an early
+ * NOP line (imza-prompt, which watches its input while the window is up, then answers WAITCARD with OK,
+ * and NOP). Assuan has no other way for a client to end a pending command. */
+static int wait_card(assuan_context_t ctx, const struct dialog_request *rq, int wake_fd)
+{
+	assuan_fd_t in[2]; /* libassuan wants room for two (a pipe's one, or a socket's and a passed one) */
+	struct pollfd p[2];
+	bool woken = false;
+	int r;
+
+	if (assuan_get_active_fds(ctx, 0, in, 2) < 1)
+		return -EIO;
+	if (assuan_write_line(ctx, "WAITCARD") != 0)
+		return -EIO;
+	STAMP(rq, asked);
+	p[0] = (struct pollfd){.fd = in[0], .events = POLLIN};
+	p[1] = (struct pollfd){.fd = wake_fd, .events = POLLIN};
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -EIO;
+		}
+		if (p[0].revents)
+			break;
+		if (p[1].revents) {
+			woken = true;
+			if (assuan_write_line(ctx, "NOP") != 0)
+				return -EIO;
+			break;
+		}
+	}
+	r = read_answer(ctx, rq, "WAITCARD");
+	STAMP(rq, answered);
+	if (!woken)
+		/* imza-prompt never ends the wait with OK on its own: the card is imzad's to see. */
+		return r == 0 ? -EPROTO : r;
+	/* The user's İptal may have crossed imzad's NOP: the user's answer stands. */
+	if (r == 0)
+		r = read_answer(ctx, rq, "NOP");
+	return r;
+}
+
+int dialog_card(const struct dialog_request *rq, int wake_fd)
+{
+	assuan_context_t ctx = NULL;
+	struct dialog_request alt;
+	char path[PATH_MAX];
+	struct line l;
+	gpg_error_t err;
+	int r;
+
+	if (!request_ok(rq) || wake_fd < 0)
+		return -EINVAL;
+	if (rq->web && strlen(rq->origin) > DIALOG_ORIGIN_MAX)
+		return -EINVAL;
+	if (!pick_prompt(&rq, &alt, path))
+		return -ENOTSUP;
+	/* No pinentry fallback: a pinentry could only ask a question the user cannot answer by inserting
+	 * the card. A window that does not start leaves the request waiting, as without a display. */
+	r = dialog_open(rq, &ctx);
+	if (r < 0)
+		return r;
+	r = dialog_setup(ctx, rq);
+	/* The window's own words ask for the card (in the user's language); imzad names the card. */
+	if (r == 0 && rq->card_label != NULL && rq->card_label[0] != '\0') {
+		line_init(&l, "SETCARD ");
+		line_put_clipped(&l, rq->card_label, CARD_LABEL_MAX_ESC);
+		if ((err = transact(ctx, &l)) != 0) {
+			log_failure(rq, "SETCARD", err);
+			r = err_to_errno(err) == -EIO ? -EIO : -EPROTO;
+		}
+	}
+	if (r == 0)
+		r = prompt_send(ctx, &(struct prompt_extras){.origin = rq->web ? rq->origin : NULL,
+		                                             .tries_left = -1,
+		                                             .cert = rq->cert,
+		                                             .cert_len = rq->cert_len});
+	if (r == 0)
+		r = wait_card(ctx, rq, wake_fd);
 	dialog_close(ctx);
 	STAMP(rq, closed);
 	return r;

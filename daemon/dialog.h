@@ -48,6 +48,11 @@ struct dialog_request {
 	/* The signer's certificate (DER) for imza-prompt's window (prompt.h), or NULL. */
 	const uint8_t *cert;
 	size_t cert_len;
+	/* The insert-card window (dialog_card): the label of the card to insert, as the cache knows it
+	 * (space padding and all; shown with visible markers, clipped), or NULL. */
+	const char *card_label;
+	/* The consent window: the site asks to sign (else to list the certificates). */
+	bool consent_sign;
 };
 
 /* Asks whether origin may use imza: one CONFIRM with the buttons "Bu seferlik izin ver" (OK: once),
@@ -56,6 +61,16 @@ struct dialog_request {
  * 0 and *ret set; -ETIMEDOUT; -ENOENT when the program cannot be started; -EIO/-EPROTO when it fails. */
 int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret);
 /* Shows origin, subject and content and asks for the PIN. 0 with the PIN in *ret (locked memory; the
- * caller wipes it with pin_secret_wipe), or given to rq->pin_read; -ECANCELED (also when the user does not confirm the last try:
- * no PIN was asked); -ETIMEDOUT; -ENOENT; -EIO/-EPROTO; -E2BIG for a PIN over PIN_MAX_LEN bytes. */
+ * caller wipes it with pin_secret_wipe), or given to rq->pin_read; -ECANCELED (also when the user does
+ * not confirm the last try: no PIN was asked); -ETIMEDOUT; -ENOENT; -EIO/-EPROTO; -E2BIG for a PIN over
+ * PIN_MAX_LEN bytes. With one try left a pinentry gets a CONFIRM of its own first; imza-prompt asks it
+ * inside the signing window, and its PIN without the LAST_TRY_CONFIRMED status is dropped (-EPROTO). */
 int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret);
+/* The insert-card window (imza-prompt only, docs/PROMPT.md): "insert the card that holds the signing
+ * certificate" with the card's label (rq->card_label), the certificate's holder (rq->cert) and who asks,
+ * and one button, İptal. It stays up until one byte can be read from wake_fd (imzad ends it: the card
+ * came, the wait ran out or the requester left) or the user cancels. 0 when imzad ended it; -ECANCELED
+ * (İptal, Escape or the window closed); -ETIMEDOUT (its own guard timeout, rq->timeout_s); -ENOTSUP when
+ * no imza-prompt asks (no display, `prompt = pinentry`: the caller waits without a window, as a
+ * pinentry cannot show this); -ENOENT/-EIO/-EPROTO when it cannot start or fails. */
+int dialog_card(const struct dialog_request *rq, int wake_fd);

@@ -3,11 +3,13 @@
  * consent (web origins without a standing answer), waiting for its card, the PIN dialog and the card
  * job; each step ends on the main loop, and a requester that went away stops it at the next step. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <openssl/evp.h>
@@ -19,6 +21,7 @@
 #include "daemon/dialog.h"
 #include "daemon/known.h"
 #include "daemon/log.h"
+#include "daemon/prompt.h"
 #include "daemon/records.h"
 #include "daemon/sign.h"
 #include "daemon/signq.h"
@@ -94,6 +97,7 @@ struct sign_pending {
 	CK_SLOT_ID slot;
 	uint64_t card_seq;
 	double marks[MK_COUNT];
+	bool card_wait_over; /* the wait ran out while the insert-card window was up */
 };
 
 struct dialog_task;
@@ -302,7 +306,7 @@ bool sign_origin_granted(struct signsvc *svc, const char *origin)
 
 /* ---- dialogs, on a thread of their own ---- */
 
-enum dialog_kind { DLG_CONSENT, DLG_PIN };
+enum dialog_kind { DLG_CONSENT, DLG_PIN, DLG_CARD };
 
 struct dialog_task {
 	pthread_mutex_t mu;
@@ -321,6 +325,9 @@ struct dialog_task {
 	struct signsvc *svc;
 	double thread_at; /* when the thread began (timings) */
 	struct dialog_times times;
+	/* The insert-card window: its card's label, and the pipe on which the loop ends it (card_wake). */
+	char *card_label;
+	int wake[2];
 };
 
 static void task_free(struct dialog_task *t)
@@ -332,6 +339,10 @@ static void task_free(struct dialog_task *t)
 	free(t->origin);
 	free(t->subject);
 	free(t->cert);
+	free(t->card_label);
+	for (int i = 0; i < 2; i++)
+		if (t->wake[i] >= 0)
+			close(t->wake[i]);
 	if (t->content) {
 		OPENSSL_cleanse(t->content, t->rq.len);
 		free(t->content);
@@ -366,6 +377,8 @@ static void *dialog_thread(void *arg)
 	stamp(&t->thread_at);
 	if (t->kind == DLG_CONSENT)
 		r = dialog_consent(&t->rq, &t->consent);
+	else if (t->kind == DLG_CARD)
+		r = dialog_card(&t->rq, t->wake[0]);
 	else
 		r = dialog_pin(&t->rq, &none); /* a PIN goes to pin_read, never here */
 	pthread_mutex_lock(&t->mu);
@@ -384,6 +397,7 @@ static void *dialog_thread(void *arg)
 
 static void on_consent_done(struct sign_pending *rq, struct dialog_task *t);
 static void on_pin_done(struct sign_pending *rq, struct dialog_task *t);
+static void on_card_done(struct sign_pending *rq, struct dialog_task *t);
 
 static void on_dialog_done(evutil_socket_t fd, short what, void *arg)
 {
@@ -399,6 +413,8 @@ static void on_dialog_done(evutil_socket_t fd, short what, void *arg)
 	svc->dialog = NULL;
 	if (rq != NULL && t->kind == DLG_CONSENT)
 		on_consent_done(rq, t);
+	else if (rq != NULL && t->kind == DLG_CARD)
+		on_card_done(rq, t);
 	else if (rq != NULL)
 		on_pin_done(rq, t);
 	/* A PIN that came early: the thread may still be closing the pinentry, and then frees the task. */
@@ -430,12 +446,16 @@ static int start_dialog(struct signsvc *svc, enum dialog_kind kind, const struct
 	if (t == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&t->mu, NULL);
+	t->wake[0] = t->wake[1] = -1;
 	t->kind = kind;
 	t->svc = svc;
 	t->rq = *rq;
 	t->program = dup_or_null(svc->pinentry);
 	t->origin = dup_or_null(rq->origin);
 	t->subject = dup_or_null(rq->subject);
+	t->card_label = dup_or_null(rq->card_label);
+	if (kind == DLG_CARD && pipe2(t->wake, O_CLOEXEC | O_NONBLOCK) < 0)
+		t->wake[0] = t->wake[1] = -1;
 	if (rq->len > 0) {
 		t->content = malloc(rq->len);
 		if (t->content)
@@ -448,7 +468,8 @@ static int start_dialog(struct signsvc *svc, enum dialog_kind kind, const struct
 	}
 	t->done = event_new(svc->d->base, -1, 0, on_dialog_done, t);
 	if (t->program == NULL || t->origin == NULL || (rq->subject && t->subject == NULL) ||
-	    (rq->len > 0 && t->content == NULL) || (rq->cert_len > 0 && t->cert == NULL) || t->done == NULL) {
+	    (rq->len > 0 && t->content == NULL) || (rq->cert_len > 0 && t->cert == NULL) || t->done == NULL ||
+	    (rq->card_label && t->card_label == NULL) || (kind == DLG_CARD && t->wake[0] < 0)) {
 		task_free(t);
 		return -ENOMEM;
 	}
@@ -460,6 +481,7 @@ static int start_dialog(struct signsvc *svc, enum dialog_kind kind, const struct
 	t->rq.pin_read = pin_read;
 	t->rq.pin_read_ud = t;
 	t->rq.cert = t->cert;
+	t->rq.card_label = t->card_label;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	e = pthread_create(&th, &attr, dialog_thread, t);
@@ -952,10 +974,88 @@ static void ask_pin(struct sign_pending *rq, const struct found *f)
 		finish_err(rq, SIGN_E_INTERNAL, -1);
 }
 
+/* ---- the insert-card window ---- */
+
+/* Ends the insert-card window on screen, if one is up (its thread reads the byte and closes it); its end
+ * then comes to on_card_done, which looks again. */
+static bool card_wake(struct signsvc *svc)
+{
+	struct dialog_task *t = svc->dialog;
+
+	if (t == NULL || t->kind != DLG_CARD)
+		return false;
+	/* One byte is enough, and a full pipe already holds one. */
+	if (write(t->wake[1], "", 1) < 0 && errno != EAGAIN)
+		log_warning("the insert-card window could not be told to close: %s", strerror(errno));
+	return true;
+}
+
+/* The absent card that holds the certificate, as the cache knows it: its label and the DER. */
+struct absent_card {
+	const uint8_t *id;
+	char label[sizeof(((struct token *)0)->label)];
+	uint8_t *der;
+	size_t der_len;
+};
+
+static int absent_card_cb(void *ud, const struct token *t)
+{
+	struct absent_card *a = ud;
+	const struct token_object *key = NULL, *cert = find_in_token(t, a->id, &key);
+	const struct token_attr *der;
+	size_t n;
+
+	if (cert == NULL)
+		return 0;
+	n = strnlen(t->label, sizeof(a->label) - 1);
+	while (n > 0 && t->label[n - 1] == ' ')
+		n--;
+	memcpy(a->label, t->label, n);
+	a->label[n] = '\0';
+	der = token_attr(cert, CKA_VALUE);
+	if (der && (a->der = malloc(der->len)) != NULL) {
+		memcpy(a->der, der->value, der->len);
+		a->der_len = der->len;
+	}
+	return -1; /* found: the walk stops */
+}
+
+/* With imza-prompt on a display: the window that says which card to insert, up while the request
+ * waits. Without one (a terminal, `prompt = pinentry`) the request waits without a window, since a
+ * pinentry cannot be closed from here when the card comes. */
+static void show_insert_card(struct sign_pending *rq)
+{
+	struct signsvc *svc = rq->svc;
+	struct absent_card a = {.id = rq->args.cert_id};
+	struct dialog_request d;
+
+	if (prompt_wanted() == NULL || svc->dialog != NULL)
+		return;
+	each_absent_token(svc, absent_card_cb, &a);
+	d = (struct dialog_request){
+	        .origin = peer_name(&rq->peer),
+	        .web = web_origin(&rq->peer),
+	        .tries_left = -1,
+	        /* imzad ends the window when the wait is over; this only guards against a lost wake. */
+	        .timeout_s = rq->args.wait_s + 30,
+	        .cert = a.der,
+	        .cert_len = a.der_len,
+	        .card_label = a.label[0] ? a.label : NULL,
+	};
+	if (start_dialog(svc, DLG_CARD, &d) < 0)
+		log_warning("the insert-card window could not be started; the request waits without it");
+	free(a.der);
+}
+
 static void on_card_wait_over(evutil_socket_t fd, short what, void *arg)
 {
 	struct sign_pending *rq = arg;
 
+	/* The window closes first; its end finishes the request. */
+	if (card_wake(rq->svc)) {
+		rq->card_wait_over = true;
+		return;
+	}
 	finish_err(rq, cert_known(rq->svc, rq->args.cert_id) ? SIGN_E_CARD_ABSENT : SIGN_E_CERT_UNKNOWN, -1);
 }
 
@@ -966,6 +1066,9 @@ static void look_for_card(struct sign_pending *rq)
 	struct timeval tv = {(time_t)rq->args.wait_s, 0};
 
 	if (find_present(rq->svc, rq->args.cert_id, &f)) {
+		/* The insert-card window closes first; its end comes back here. */
+		if (card_wake(rq->svc))
+			return;
 		if (rq->timer)
 			event_del(rq->timer);
 		/* A card that came while the request waited: its key is checked as the door checked known ones. */
@@ -988,6 +1091,39 @@ static void look_for_card(struct sign_pending *rq)
 	event_del(rq->timer);
 	event_assign(rq->timer, rq->svc->d->base, -1, 0, on_card_wait_over, rq);
 	event_add(rq->timer, &tv);
+	show_insert_card(rq);
+}
+
+static void on_card_done(struct sign_pending *rq, struct dialog_task *t)
+{
+	struct found f;
+
+	if (rq->abandoned) {
+		finish_err(rq, SIGN_E_USER_CANCELLED, -1);
+		return;
+	}
+	if (t->result == -ECANCELED) {
+		/* As for a cancelled PIN dialog: the site's next request waits, so that a page cannot put
+		 * insert-card windows in front of the user back to back. */
+		log_info(
+		        "the user cancelled the wait for the card of %s; the next signature of %s waits %u s",
+		        peer_name(&rq->peer), rq->site,
+		        signq_cancelled(&rq->svc->fair, rq->site, signq_now()));
+		finish_err(rq, SIGN_E_USER_CANCELLED, -1);
+		return;
+	}
+	if (t->result < 0 && t->result != -ETIMEDOUT && t->result != -ENOTSUP)
+		log_warning("the insert-card window failed (%s); the request waits without it",
+		            strerror(-t->result));
+	if (find_present(rq->svc, rq->args.cert_id, &f)) {
+		look_for_card(rq);
+		return;
+	}
+	if (rq->card_wait_over || t->result == -ETIMEDOUT) {
+		on_card_wait_over(-1, 0, rq);
+		return;
+	}
+	/* The card came and went again, or the window did not start: the wait goes on, without it. */
 }
 
 static void after_consent(struct sign_pending *rq)
@@ -1084,6 +1220,7 @@ static void start(struct sign_pending *rq)
 	        /* "Always" only where it can be kept, and never for a plain-http page (site.h). */
 	        .can_remember = web_origin(&rq->peer) && records_usable(svc->d->records) &&
 	                        site_may_remember(rq->peer.origin),
+	        .consent_sign = rq->kind == REQ_SIGN,
 	        .tries_left = -1,
 	        .timeout_s = DIALOG_TIMEOUT_S,
 	};
@@ -1280,7 +1417,7 @@ void sign_abandon(struct sign_pending *rq)
 	if (rq->step == ST_QUEUED && svc->current != rq) {
 		unlink_queued(svc, rq);
 		finish_err(rq, SIGN_E_USER_CANCELLED, -1);
-	} else if (rq->step == ST_WAIT_CARD) {
+	} else if (rq->step == ST_WAIT_CARD && !card_wake(svc)) {
 		finish_err(rq, SIGN_E_USER_CANCELLED, -1);
 	}
 	/* In a dialog or on the card: the step ends, sees the flag and stops there. */
@@ -1322,6 +1459,7 @@ void signsvc_free(struct signsvc *svc)
 
 		/* A dialog still waiting for the user frees its task itself; one that ended while the loop no
 		 * longer ran is freed here. */
+		card_wake(svc); /* an insert-card window would wait for ever */
 		pthread_mutex_lock(&t->mu);
 		finished = t->finished;
 		t->orphan = true;

@@ -24,6 +24,8 @@
 #endif
 
 static struct prompt st = {.tries = -1};
+/* The Assuan pipe from imzad: the insert-card window watches it (WAITCARD). */
+static int in_fd = -1;
 
 static gpg_error_t err(gpg_err_code_t code)
 {
@@ -254,6 +256,10 @@ static int send_pin(const char *pin, size_t len, void *opaque)
 	assuan_context_t c = opaque;
 	gpg_error_t e;
 
+	/* With one try left the window gave the PIN only after its last-try box was ticked; imzad drops a
+	 * last-try PIN that comes without this line. */
+	if (st.tries == 1 && assuan_write_status(c, "LAST_TRY_CONFIRMED", "") != 0)
+		return -EIO;
 	assuan_begin_confidential(c);
 	e = assuan_send_data(c, pin, len);
 	if (!e)
@@ -308,6 +314,54 @@ static gpg_error_t cmd_message(assuan_context_t c, char *l)
 	return 0;
 }
 
+/* SETCARD label: the card the insert-card window asks for. */
+static gpg_error_t cmd_setcard(assuan_context_t c, char *l)
+{
+	return set_text(&st.card_label, l);
+}
+
+/* WAITCARD: the insert-card window, until imzad ends the wait with any line (it sends NOP) or closes the
+ * pipe: OK. İptal, Escape or closing it: GPG_ERR_CANCELED. A line already read ahead ends it at once. */
+static gpg_error_t cmd_waitcard(assuan_context_t c, char *l)
+{
+	enum prompt_answer a = ANSWER_OK;
+
+	if (!assuan_pending_line(c))
+		window_waitcard(&st, in_fd, &a);
+	g_free(st.error);
+	st.error = NULL;
+	return a == ANSWER_OK ? 0 : answer_error(a == ANSWER_NOTOK ? ANSWER_CANCEL : a);
+}
+
+/* CONSENT LIST|SIGN [ONCE]: the consent window. OK: allow once; GPG_ERR_NOT_CONFIRMED: always (never
+ * with ONCE, which offers no "always"); GPG_ERR_CANCELED: deny. */
+static gpg_error_t cmd_consent(assuan_context_t c, char *l)
+{
+	char *sp = strchr(l, ' ');
+	enum consent_what what;
+	enum prompt_answer a;
+	bool can_always = true;
+
+	if (sp) {
+		*sp = '\0';
+		if (strcmp(sp + 1, "ONCE") != 0)
+			return err(GPG_ERR_ASS_PARAMETER);
+		can_always = false;
+	}
+	if (strcmp(l, "LIST") == 0)
+		what = CONSENT_LIST;
+	else if (strcmp(l, "SIGN") == 0)
+		what = CONSENT_SIGN;
+	else
+		return err(GPG_ERR_ASS_PARAMETER);
+	window_consent(&st, what, can_always, &a);
+	g_free(st.error);
+	st.error = NULL;
+	if (a == ANSWER_NOTOK && !can_always)
+		a = ANSWER_CANCEL;
+	return answer_error(a);
+}
+
 /* ---- start ---- */
 
 /* Turkish when the user's locale names Turkish, even when that locale is not generated on the machine
@@ -341,13 +395,14 @@ static const struct {
         {"SETERROR", cmd_seterror},   {"SETTIMEOUT", cmd_settimeout}, {"GETINFO", cmd_getinfo},
         {"GETPIN", cmd_getpin},       {"CONFIRM", cmd_confirm},       {"MESSAGE", cmd_message},
         {"SETORIGIN", cmd_setorigin}, {"SETSITE", cmd_setsite},       {"SETTRIES", cmd_settries},
-        {"SETDOC", cmd_setdoc},       {"SETCERT", cmd_setcert},
+        {"SETDOC", cmd_setdoc},       {"SETCERT", cmd_setcert},       {"SETCARD", cmd_setcard},
+        {"WAITCARD", cmd_waitcard},   {"CONSENT", cmd_consent},
 };
 
 static void free_state(void)
 {
-	char **texts[] = {&st.title,  &st.desc,  &st.prompt, &st.ok,  &st.notok,
-	                  &st.cancel, &st.error, &st.origin, &st.site};
+	char **texts[] = {&st.title,  &st.desc,  &st.prompt, &st.ok,   &st.notok,
+	                  &st.cancel, &st.error, &st.origin, &st.site, &st.card_label};
 
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		g_free(*texts[i]);
@@ -390,6 +445,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fds[0] = in;
+	in_fd = in;
 	fds[1] = out;
 	e = assuan_init_pipe_server(ctx, fds);
 	for (size_t i = 0; !e && i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -8,7 +8,8 @@ prompt_libimzaprompt_a_SOURCES = prompt/util.c prompt/util.h daemon/secmem.c dae
 prompt_libimzaprompt_a_CFLAGS = $(AM_CFLAGS) $(GTK4_CFLAGS) $(LIBCRYPTO_CFLAGS)
 
 bin_PROGRAMS += prompt/imza-prompt
-prompt_imza_prompt_SOURCES = prompt/imza-prompt.c prompt/window.c prompt/window.h
+prompt_imza_prompt_SOURCES = prompt/imza-prompt.c prompt/window.c prompt/window.h prompt/widgets.h \
+	prompt/ask.c prompt/ask.h prompt/card.c prompt/consent.c
 prompt_imza_prompt_CPPFLAGS = $(AM_CPPFLAGS) -DLOCALEDIR='"$(localedir)"'
 prompt_imza_prompt_CFLAGS = $(AM_CFLAGS) $(GTK4_CFLAGS) $(LIBASSUAN_CFLAGS) $(LIBCRYPTO_CFLAGS)
 prompt_imza_prompt_LDADD = prompt/libimzaprompt.a protocol/libimzaproto.a $(GTK4_LIBS) $(LIBASSUAN_LIBS) $(LIBCRYPTO_LIBS)

@@ -11,6 +11,7 @@
 
 #include "daemon/certinfo.h"
 #include "prompt/util.h"
+#include "prompt/widgets.h"
 #include "prompt/window.h"
 
 #define _(s) gettext(s)
@@ -18,6 +19,7 @@
 struct win {
 	const struct prompt *p;
 	GtkWidget *window, *sign, *entry, *scroller, *view, *shuffle;
+	GtkWidget *last_try; /* the box to tick with one PIN try left, or NULL */
 	GtkWidget *keys[10];
 	char order[10];
 	bool has_doc_view, end_seen, done, one_button;
@@ -33,7 +35,7 @@ static const char css[] = ".imza-domain { font-size: 150%; font-weight: bold; }\
                           ".imza-page-view, .imza-page-view text { background: #fffbe6; }\n"
                           ".imza-warning { color: #b00020; font-weight: bold; }\n";
 
-static void load_css(void)
+void load_css(void)
 {
 	static bool loaded;
 	GtkCssProvider *prov;
@@ -143,7 +145,7 @@ static GtkWidget *new_window(struct win *w, const char *title)
 
 /* A label whose accessible name says what it is ("Site: portal.example"), so a screen reader reads the
  * meaning with the value; its text stays the value alone. name (taken, g_free'd here) NULL: the text. */
-static GtkWidget *value_label(const char *text, char *name, const char *css_class)
+GtkWidget *value_label(const char *text, char *name, const char *css_class)
 {
 	GtkWidget *l = gtk_label_new(text);
 
@@ -161,7 +163,7 @@ static GtkWidget *value_label(const char *text, char *name, const char *css_clas
 	return l;
 }
 
-static GtkWidget *heading(const char *text)
+GtkWidget *heading(const char *text)
 {
 	GtkWidget *l = gtk_label_new(text);
 
@@ -172,7 +174,7 @@ static GtkWidget *heading(const char *text)
 
 /* A button with a mnemonic, whose accessible name is its label without the underscore (GTK 4.8 would
  * name it with both). */
-static GtkWidget *mnemonic_button(GtkWidget *b, const char *label)
+GtkWidget *mnemonic_button(GtkWidget *b, const char *label)
 {
 	char *plain = g_strdup(label), *o = plain;
 
@@ -194,7 +196,7 @@ static void add(GtkWidget *box, GtkWidget *child)
 
 /* ---- the site ---- */
 
-static GtkWidget *site_section(const struct prompt *p)
+GtkWidget *site_section(const struct prompt *p)
 {
 	GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 2);
 
@@ -356,7 +358,8 @@ static GtkWidget *signer_section(struct win *w, struct details *d)
 static void update_sign(struct win *w)
 {
 	const char *pin = w->entry ? gtk_editable_get_text(GTK_EDITABLE(w->entry)) : "";
-	bool ready = (!w->has_doc_view || w->end_seen) && pin[0] != '\0';
+	bool ready = (!w->has_doc_view || w->end_seen) && pin[0] != '\0' &&
+	             (w->last_try == NULL || gtk_check_button_get_active(GTK_CHECK_BUTTON(w->last_try)));
 
 	if (w->sign)
 		gtk_widget_set_sensitive(w->sign, ready);
@@ -534,6 +537,11 @@ static GtkWidget *keypad(struct win *w)
 	return box;
 }
 
+static void on_last_try_toggled(GtkCheckButton *c, gpointer data)
+{
+	update_sign(data);
+}
+
 static GtkWidget *pin_section(struct win *w)
 {
 	const struct prompt *p = w->p;
@@ -557,9 +565,17 @@ static GtkWidget *pin_section(struct win *w)
 		add(col, value_label(s, NULL, p->tries <= 2 ? "imza-warning" : NULL));
 		g_free(s);
 	}
-	if (p->tries == 1)
+	if (p->tries == 1) {
 		add(col, value_label(_("This is your last try: a wrong PIN locks your card."), NULL,
 		                     "imza-warning"));
+		/* The last try is confirmed here, in the window that shows what is signed: the sign button
+		 * stays inactive until the box is ticked (imzad then gets LAST_TRY_CONFIRMED with the PIN). */
+		w->last_try =
+		        mnemonic_button(gtk_check_button_new_with_mnemonic(_("I know this is my last _try")),
+		                        _("I know this is my last _try"));
+		g_signal_connect(w->last_try, "toggled", G_CALLBACK(on_last_try_toggled), w);
+		add(col, w->last_try);
+	}
 	if (p->error)
 		add(col, value_label(p->error, NULL, "imza-warning"));
 	add(row, col);
@@ -596,7 +612,7 @@ static GtkWidget *buttons(struct win *w, const char *ok, const char *notok, cons
 	return box;
 }
 
-static GtkWidget *padded_box(void)
+GtkWidget *padded_box(void)
 {
 	GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 12);
 
@@ -607,7 +623,7 @@ static GtkWidget *padded_box(void)
 	return box;
 }
 
-static GtkWidget *desc_label(const char *desc)
+GtkWidget *desc_label(const char *desc)
 {
 	GtkWidget *l = gtk_label_new(desc);
 

@@ -18,6 +18,7 @@ struct prompt {
 	bool has_doc, doc_text;
 	uint8_t *cert;
 	size_t cert_len;
+	char *card_label; /* SETCARD: the label of the card to insert */
 };
 
 enum prompt_answer { ANSWER_OK, ANSWER_NOTOK, ANSWER_CANCEL, ANSWER_TIMEOUT };
@@ -32,3 +33,15 @@ typedef int (*prompt_pin_fn)(const char *pin, size_t len, void *opaque);
 int window_getpin(const struct prompt *p, prompt_pin_fn fn, void *opaque, enum prompt_answer *ret);
 /* A question: SETDESC with OK, the optional NOTOK and Cancel (one_button: OK alone). */
 void window_confirm(const struct prompt *p, bool one_button, enum prompt_answer *ret);
+
+/* The insert-card window (WAITCARD, card.c): which card to insert, for which certificate and site, and
+ * İptal. It ends when in_fd (imzad's side of the Assuan pipe) becomes readable or hangs up: imzad ended
+ * the wait (ANSWER_OK); İptal, Escape or closing it is ANSWER_CANCEL; SETTIMEOUT's ANSWER_TIMEOUT. */
+void window_waitcard(const struct prompt *p, int in_fd, enum prompt_answer *ret);
+
+/* What a site asks consent for (CONSENT, consent.c). */
+enum consent_what { CONSENT_LIST, CONSENT_SIGN };
+/* The consent window: the site, what it asks, "Reddet" (the default: Enter and Escape deny), "Bir kez
+ * izin ver" and, set apart, "Her zaman izin ver" (only when can_always). ANSWER_OK: once;
+ * ANSWER_NOTOK: always; ANSWER_CANCEL: deny; ANSWER_TIMEOUT. */
+void window_consent(const struct prompt *p, enum consent_what what, bool can_always, enum prompt_answer *ret);

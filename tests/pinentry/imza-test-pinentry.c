@@ -7,6 +7,9 @@
  *   lasttry yes|no                     how a CONFIRM in the PIN dialog (after SETPROMPT: the last-try
  *                                      question) is answered (default: yes)
  *   pin <PIN>|cancel|timeout           how GETPIN is answered (default: cancel); "pin" alone: empty PIN
+ *   lasttry status                     GETPIN's PIN comes after "S LAST_TRY_CONFIRMED", as imza-prompt's
+ *                                      does once its last-try box was ticked (it then stands in for
+ *                                      imza-prompt: SETTRIES is accepted)
  *   delay <ms>                         sleep before answering CONFIRM or GETPIN (default: 0)
  *   die <COMMAND>                      exit(3) without an answer when COMMAND arrives (a crash)
  *   start                              log what it was started with, before anything else: a START line
@@ -49,6 +52,7 @@ struct script {
 	long delay_ms;
 	char die[64];
 	bool lasttry_no;
+	bool lasttry_status;
 	bool start;
 };
 
@@ -225,6 +229,8 @@ static void read_script(struct script *sc)
 			sc->lasttry_no = false;
 		else if (strcmp(line, "lasttry no") == 0)
 			sc->lasttry_no = true;
+		else if (strcmp(line, "lasttry status") == 0)
+			sc->lasttry_status = true;
 		else if (strcmp(line, "pin cancel") == 0)
 			sc->pin_mode = PIN_CANCEL;
 		else if (strcmp(line, "pin timeout") == 0)
@@ -316,6 +322,8 @@ static void answer_getpin(const struct script *sc)
 		return;
 	}
 	log_answer("pin");
+	if (sc->lasttry_status)
+		reply("S LAST_TRY_CONFIRMED");
 	if (sc->pin[0] != '\0') {
 		d[n++] = 'D';
 		d[n++] = ' ';
@@ -364,7 +372,7 @@ int main(void)
 	        "SETREPEATOK", "SETQUALITYBAR", "SETQUALITYBAR_TT",
 	        "SETGENPIN",   "SETGENPIN_TT",  "CLEARPASSPHRASE",
 	        "NOP",         "RESET",         "MESSAGE",
-	        "END",
+	        "END",         "SETTRIES",
 	};
 	struct script sc = {.consent = CONSENT_ALWAYS, .pin_mode = PIN_CANCEL};
 	const char *log_path = getenv("IMZA_TEST_PINENTRY_LOG");

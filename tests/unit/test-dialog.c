@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 
 #include "daemon/dialog.h"
+#include "daemon/prompt.h"
 
 #define ORIGIN "https://portal.example.gov.tr"
 #define SUBJECT "CN=AHMET YILMAZ, SERIALNUMBER=12345678901, C=TR"
@@ -1187,6 +1188,57 @@ static void test_last_try_needs_confirmation(void **state)
 	free_log(&lg);
 }
 
+/* imza-prompt asks the last try inside its signing window (SETTRIES 1 and a box to tick), so imzad asks no
+ * CONFIRM before it; a PIN that comes without the window's LAST_TRY_CONFIRMED line never leaves the
+ * dialog. The test pinentry stands in for imza-prompt here (prompt = its path, a DISPLAY set). */
+/* Back to the pinentry and no display, even after a failed check, so the next tests are not affected. */
+static int teardown_prompt(void **state)
+{
+	assert_int_equal(prompt_configure("pinentry"), 0);
+	unsetenv("DISPLAY");
+	return teardown(state);
+}
+
+static void test_imza_prompt_last_try_pin_needs_the_window_confirmation(void **state)
+{
+	struct dialog_request rq = request();
+	struct pin_secret pin = {0};
+	const struct entry *e;
+	struct log lg;
+
+	setenv("DISPLAY", ":77", 1);
+	assert_int_equal(prompt_configure(pinentry), 0);
+	rq.tries_left = 1;
+	write_script("lasttry no\npin 123456\n");
+	assert_int_equal(dialog_pin(&rq, &pin), -EPROTO);
+	assert_null(pin.page);
+	lg = read_log();
+	assert_int_equal(count(&lg, "CONFIRM"), 0);
+	assert_int_equal(count(&lg, "GETPIN"), 1);
+	e = find(&lg, "SETTRIES");
+	assert_non_null(e);
+	assert_string_equal(e->arg, "1");
+	free_log(&lg);
+	assert_int_equal(truncate(log_path, 0), 0);
+
+	/* The window's line with the PIN: the PIN is taken, still with no CONFIRM. */
+	write_script("lasttry no\nlasttry status\npin 123456\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	assert_int_equal(pin.len, 6);
+	assert_memory_equal(pin.page, "123456", 6);
+	pin_secret_wipe(&pin);
+	lg = read_log();
+	assert_int_equal(count(&lg, "CONFIRM"), 0);
+	free_log(&lg);
+	assert_int_equal(truncate(log_path, 0), 0);
+
+	/* Two tries left: no line needed. */
+	rq.tries_left = 2;
+	write_script("pin 123456\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	pin_secret_wipe(&pin);
+}
+
 static void test_display_and_tty_are_passed_as_options(void **state)
 {
 	struct dialog_request rq = request();
@@ -1376,6 +1428,8 @@ int main(int argc, char **argv)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_http_origin_is_told_why_only_once, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_last_try_needs_confirmation, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_imza_prompt_last_try_pin_needs_the_window_confirmation,
+	                                        setup, teardown_prompt),
 	        cmocka_unit_test_setup_teardown(test_display_and_tty_are_passed_as_options, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_dialogs_in_two_threads_at_once, setup, teardown),
 	        cmocka_unit_test(test_bad_requests_are_einval),
