@@ -32,3 +32,9 @@ typedef int (*prompt_pin_fn)(const char *pin, size_t len, void *opaque);
 int window_getpin(const struct prompt *p, prompt_pin_fn fn, void *opaque, enum prompt_answer *ret);
 /* A question: SETDESC with OK, the optional NOTOK and Cancel (one_button: OK alone). */
 void window_confirm(const struct prompt *p, bool one_button, enum prompt_answer *ret);
+
+/* For the certificate choice (prompt/choose.c), the signing window's own parts: the site's lines, and
+ * "Görüntüle"'s details window for a certificate (DER) over parent. */
+struct _GtkWidget;
+struct _GtkWidget *window_site_section(const struct prompt *p);
+void window_cert_details(struct _GtkWidget *parent, const uint8_t *der, size_t len);
