@@ -27,7 +27,8 @@ INTEGRATION_TESTS = \
 	tests/integration/limits.sh \
 	tests/integration/rpc-syscalls.sh \
 	tests/integration/prompt.sh \
-	tests/integration/pinentry-text.sh
+	tests/integration/pinentry-text.sh \
+	tests/integration/prompt-choose.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/lib/https.sh tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
 	tests/integration/p11_rules.py \

@@ -1458,6 +1458,11 @@ static void test_window_choice_over_the_caps_is_never_sent(void **state)
 	c[1].der = big;
 	c[1].der_len = sizeof(big);
 	assert_int_equal(dialog_pin(&rq, &pin), -EINVAL);
+	/* Nine of 16 KiB: each within its cap, together over 128 KiB. */
+	for (size_t i = 0; i < 9; i++)
+		c[i] = (struct dialog_choice){big, sizeof(big) - 1, "CN=X", 3, false};
+	rq.n_choices = 9;
+	assert_int_equal(dialog_pin(&rq, &pin), -EINVAL);
 	as_imza_prompt(false);
 	lg = read_log();
 	assert_int_equal(count(&lg, "SETCERTS"), 0);
