@@ -78,8 +78,16 @@ allowed_qualified_cert() {
 		bail "no certificate ($st)"
 }
 
-# sign_request NAME TEXTFILE: $T/NAME.req, a /v1/sign body for CERT with the file's text.
+# sign_request NAME TEXTFILE [WAIT]: $T/NAME.req, a /v1/sign body for CERT with the file's text (and
+# "wait" seconds when given); with CERT empty the body names no certificate (the user chooses it).
 sign_request() {
-	"${PY:-python3}" -c 'import json,sys; print(json.dumps({"certificate":sys.argv[1],"text":open(sys.argv[2],encoding="utf-8").read()}))' \
-		"$CERT" "$2" >"$T/$1.req"
+	"${PY:-python3}" - "$CERT" "$2" "${3:-}" >"$T/$1.req" <<'EOF'
+import json, sys
+body = {"text": open(sys.argv[2], encoding="utf-8").read()}
+if sys.argv[1]:
+    body["certificate"] = sys.argv[1]
+if sys.argv[3]:
+    body["wait"] = int(sys.argv[3])
+print(json.dumps(body))
+EOF
 }

@@ -1,0 +1,27 @@
+# tests/backend: stand-ins for vendor cards and their PKCS#11 modules, for the backend tests. Built only
+# for tests. Non-recursive fragment included from the top-level Makefile.am.
+
+# A SoftHSM2 token with the keys and certificates of a Turkish signing card (tests/backend/softhsm-token).
+dist_check_SCRIPTS += tests/backend/softhsm-token
+
+# The quirky module: forwards to a real one, misbehaving as the environment says (see quirk.c). Built
+# without the sanitizers: test programs that are not instrumented (pkcs11-tool, python) load it.
+check_LTLIBRARIES = tests/backend/quirk-pkcs11.la
+tests_backend_quirk_pkcs11_la_SOURCES = tests/backend/quirk.c
+tests_backend_quirk_pkcs11_la_CPPFLAGS = $(AM_CPPFLAGS) $(P11KIT_CFLAGS)
+tests_backend_quirk_pkcs11_la_CFLAGS = $(BASE_CFLAGS) $(WARN_CFLAGS) -pthread -fvisibility=hidden
+tests_backend_quirk_pkcs11_la_LDFLAGS = -module -avoid-version -shared -no-undefined -rpath /nowhere \
+	-export-symbols-regex '^C_GetFunctionList$$' -pthread
+tests_backend_quirk_pkcs11_la_LIBADD = -ldl
+
+TESTS += tests/integration/backend-fixtures.sh
+EXTRA_DIST += tests/integration/backend-fixtures.sh tests/integration/quirk_probe.py
+
+# Drives imza-backend through the RPC client stubs, as imzad will (tests/integration/backend-helper.sh).
+check_PROGRAMS += tests/backend/backend-client
+tests_backend_backend_client_SOURCES = tests/backend/backend-client.c
+tests_backend_backend_client_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS)
+tests_backend_backend_client_LDADD = protocol/libimzaproto.a
+
+TESTS += tests/integration/backend-helper.sh
+EXTRA_DIST += tests/integration/backend-helper.sh

@@ -1,0 +1,398 @@
+/* A deliberately quirky PKCS#11 module, built only for tests: it loads a real module
+ * (IMZA_QUIRK_MODULE, SoftHSM2 by default) and forwards every call to it, with the misbehaviours of
+ * vendor modules that imza's backends must survive switched on by the environment:
+ *
+ *   IMZA_QUIRKS, a comma list of:
+ *     no-os-locking     C_Initialize with CKF_OS_LOCKING_OK answers CKR_CANT_LOCK
+ *     single-thread     two threads inside the module at once abort the process (a module that is not
+ *                       thread-safe, caught in the act)
+ *     no-wait           C_WaitForSlotEvent answers CKR_FUNCTION_NOT_SUPPORTED
+ *     v220              C_GetInfo and the function list say PKCS#11 2.20
+ *     short-list        the function list has NULL for the functions old modules leave out
+ *     context-specific  every private key has CKA_ALWAYS_AUTHENTICATE: C_Sign needs
+ *                       C_Login(CKU_CONTEXT_SPECIFIC) after each C_SignInit
+ *   IMZA_QUIRK_HANG=FILE     while FILE exists, any call hangs (until the process is killed)
+ *   IMZA_QUIRK_CRASH=FILE    while FILE exists, any call crashes the process (SIGSEGV)
+ *   IMZA_QUIRK_REMOVED=FILE  while FILE exists the token is out: no token in the slot list, session
+ *                            calls answer CKR_DEVICE_REMOVED
+ *
+ * Test code: it trusts its environment, and prints one line only when it aborts on purpose. */
+#include <dlfcn.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "protocol/pkcs11-3.h"
+
+#define DEFAULT_TARGET "/usr/lib/softhsm/libsofthsm2.so"
+
+enum {
+	Q_NO_OS_LOCKING = 1 << 0,
+	Q_SINGLE_THREAD = 1 << 1,
+	Q_NO_WAIT = 1 << 2,
+	Q_V220 = 1 << 3,
+	Q_SHORT_LIST = 1 << 4,
+	Q_CONTEXT_SPECIFIC = 1 << 5,
+};
+
+static unsigned quirks;
+static const char *hang_file, *crash_file, *removed_file;
+static void *target_dl;
+static CK_FUNCTION_LIST *t; /* the real module's list */
+static CK_FUNCTION_LIST q;  /* ours: t's, with the wrappers below */
+static atomic_int inside;
+/* context-specific: the session whose C_SignInit wants a context-specific login, and the user's PIN
+ * it must be given (a test module: the PIN of the last C_Login). */
+static CK_SESSION_HANDLE cs_session = CK_INVALID_HANDLE;
+static unsigned char user_pin[64];
+static size_t user_pin_len;
+
+static bool exists(const char *path)
+{
+	return path && *path && access(path, F_OK) == 0;
+}
+
+static bool removed(void)
+{
+	return exists(removed_file);
+}
+
+/* Every wrapped call goes through here first. */
+static void enter(void)
+{
+	if (quirks & Q_SINGLE_THREAD) {
+		if (atomic_fetch_add(&inside, 1) != 0) {
+			static const char msg[] = "quirk module: two threads inside at once\n";
+			ssize_t unused = write(2, msg, sizeof(msg) - 1);
+
+			(void)unused;
+			abort();
+		}
+	}
+	while (exists(hang_file))
+		sleep(1);
+	if (exists(crash_file))
+		raise(SIGSEGV);
+}
+
+static CK_RV leave(CK_RV rv)
+{
+	if (quirks & Q_SINGLE_THREAD)
+		atomic_fetch_sub(&inside, 1);
+	return rv;
+}
+
+static void read_env(void)
+{
+	const char *s = getenv("IMZA_QUIRKS");
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {
+	        {"no-os-locking", Q_NO_OS_LOCKING},
+	        {"single-thread", Q_SINGLE_THREAD},
+	        {"no-wait", Q_NO_WAIT},
+	        {"v220", Q_V220},
+	        {"short-list", Q_SHORT_LIST},
+	        {"context-specific", Q_CONTEXT_SPECIFIC},
+	};
+
+	quirks = 0;
+	while (s && *s) {
+		size_t n = strcspn(s, ",");
+
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == n && strncmp(s, names[i].name, n) == 0)
+				quirks |= names[i].bit;
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	hang_file = getenv("IMZA_QUIRK_HANG");
+	crash_file = getenv("IMZA_QUIRK_CRASH");
+	removed_file = getenv("IMZA_QUIRK_REMOVED");
+}
+
+/* ---- the wrappers ---- */
+
+static CK_RV q_Initialize(CK_VOID_PTR args)
+{
+	const CK_C_INITIALIZE_ARGS *a = args;
+
+	enter();
+	if ((quirks & Q_NO_OS_LOCKING) && a && (a->flags & CKF_OS_LOCKING_OK))
+		return leave(CKR_CANT_LOCK);
+	return leave(t->C_Initialize(args));
+}
+
+static CK_RV q_Finalize(CK_VOID_PTR reserved)
+{
+	enter();
+	return leave(t->C_Finalize(reserved));
+}
+
+static CK_RV q_GetInfo(CK_INFO_PTR info)
+{
+	CK_RV rv;
+
+	enter();
+	rv = t->C_GetInfo(info);
+	if (rv == CKR_OK && (quirks & Q_V220)) {
+		info->cryptokiVersion.major = 2;
+		info->cryptokiVersion.minor = 20;
+	}
+	return leave(rv);
+}
+
+static CK_RV q_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
+{
+	enter();
+	if (present && removed()) {
+		*count = 0;
+		return leave(CKR_OK);
+	}
+	return leave(t->C_GetSlotList(present, list, count));
+}
+
+static CK_RV q_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
+{
+	CK_RV rv;
+
+	enter();
+	rv = t->C_GetSlotInfo(slot, info);
+	if (rv == CKR_OK && removed())
+		info->flags &= ~(CK_FLAGS)CKF_TOKEN_PRESENT;
+	return leave(rv);
+}
+
+static CK_RV q_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
+{
+	enter();
+	if (removed())
+		return leave(CKR_TOKEN_NOT_PRESENT);
+	return leave(t->C_GetTokenInfo(slot, info));
+}
+
+static CK_RV q_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserved)
+{
+	/* Not through enter(): a blocked wait beside other calls is what the spec allows. */
+	if (quirks & Q_NO_WAIT)
+		return CKR_FUNCTION_NOT_SUPPORTED;
+	return t->C_WaitForSlotEvent(flags, slot, reserved);
+}
+
+static CK_RV q_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
+                           CK_SESSION_HANDLE_PTR session)
+{
+	enter();
+	if (removed())
+		return leave(CKR_TOKEN_NOT_PRESENT);
+	return leave(t->C_OpenSession(slot, flags, app, notify, session));
+}
+
+static CK_RV q_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG len)
+{
+	CK_RV rv;
+
+	enter();
+	if (removed())
+		return leave(CKR_DEVICE_REMOVED);
+	if ((quirks & Q_CONTEXT_SPECIFIC) && user == CKU_CONTEXT_SPECIFIC) {
+		if (session != cs_session)
+			return leave(CKR_OPERATION_NOT_INITIALIZED);
+		if (pin == NULL || len != user_pin_len || memcmp(pin, user_pin, len) != 0)
+			return leave(CKR_PIN_INCORRECT);
+		cs_session = CK_INVALID_HANDLE;
+		return leave(CKR_OK);
+	}
+	rv = t->C_Login(session, user, pin, len);
+	if (rv == CKR_OK && user == CKU_USER && pin && len <= sizeof(user_pin)) {
+		memcpy(user_pin, pin, len);
+		user_pin_len = len;
+	}
+	return leave(rv);
+}
+
+/* context-specific: every private key says CKA_ALWAYS_AUTHENTICATE. */
+static CK_RV q_GetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl,
+                                 CK_ULONG n)
+{
+	CK_RV rv;
+
+	enter();
+	if (removed())
+		return leave(CKR_DEVICE_REMOVED);
+	rv = t->C_GetAttributeValue(session, obj, tmpl, n);
+	if ((rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID) && (quirks & Q_CONTEXT_SPECIFIC)) {
+		CK_OBJECT_CLASS cls = 0;
+		CK_ATTRIBUTE c = {CKA_CLASS, &cls, sizeof(cls)};
+
+		if (t->C_GetAttributeValue(session, obj, &c, 1) == CKR_OK && cls == CKO_PRIVATE_KEY)
+			for (CK_ULONG i = 0; i < n; i++)
+				if (tmpl[i].type == CKA_ALWAYS_AUTHENTICATE) {
+					if (tmpl[i].pValue && tmpl[i].ulValueLen >= sizeof(CK_BBOOL))
+						*(CK_BBOOL *)tmpl[i].pValue = CK_TRUE;
+					tmpl[i].ulValueLen = sizeof(CK_BBOOL);
+				}
+	}
+	return leave(rv);
+}
+
+static CK_RV q_SignInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+	CK_RV rv;
+
+	enter();
+	if (removed())
+		return leave(CKR_DEVICE_REMOVED);
+	rv = t->C_SignInit(session, mech, key);
+	if (rv == CKR_OK && (quirks & Q_CONTEXT_SPECIFIC))
+		cs_session = session;
+	return leave(rv);
+}
+
+/* A signature part before the context-specific login: the spec's CKR_USER_NOT_LOGGED_IN. */
+static bool needs_cs_login(CK_SESSION_HANDLE session)
+{
+	return (quirks & Q_CONTEXT_SPECIFIC) && cs_session == session && session != CK_INVALID_HANDLE;
+}
+
+static CK_RV q_Sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
+                    CK_ULONG_PTR siglen)
+{
+	enter();
+	if (removed())
+		return leave(CKR_DEVICE_REMOVED);
+	if (needs_cs_login(session))
+		return leave(CKR_USER_NOT_LOGGED_IN);
+	return leave(t->C_Sign(session, data, len, sig, siglen));
+}
+
+static CK_RV q_SignUpdate(CK_SESSION_HANDLE session, CK_BYTE_PTR part, CK_ULONG len)
+{
+	enter();
+	if (removed())
+		return leave(CKR_DEVICE_REMOVED);
+	if (needs_cs_login(session))
+		return leave(CKR_USER_NOT_LOGGED_IN);
+	return leave(t->C_SignUpdate(session, part, len));
+}
+
+static CK_RV q_SignFinal(CK_SESSION_HANDLE session, CK_BYTE_PTR sig, CK_ULONG_PTR siglen)
+{
+	enter();
+	if (removed())
+		return leave(CKR_DEVICE_REMOVED);
+	if (needs_cs_login(session))
+		return leave(CKR_USER_NOT_LOGGED_IN);
+	return leave(t->C_SignFinal(session, sig, siglen));
+}
+
+/* The session calls with nothing of their own: the hang, crash, removal and thread checks. */
+#define PASS(name, params, args)                          \
+	static CK_RV q_##name params                      \
+	{                                                 \
+		enter();                                  \
+		if (removed())                            \
+			return leave(CKR_DEVICE_REMOVED); \
+		return leave(t->C_##name args);           \
+	}
+PASS(CloseSession, (CK_SESSION_HANDLE s), (s))
+PASS(GetSessionInfo, (CK_SESSION_HANDLE s, CK_SESSION_INFO_PTR i), (s, i))
+PASS(Logout, (CK_SESSION_HANDLE s), (s))
+PASS(FindObjectsInit, (CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR a, CK_ULONG n), (s, a, n))
+PASS(FindObjects, (CK_SESSION_HANDLE s, CK_OBJECT_HANDLE_PTR o, CK_ULONG m, CK_ULONG_PTR n), (s, o, m, n))
+PASS(FindObjectsFinal, (CK_SESSION_HANDLE s), (s))
+PASS(DecryptInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k), (s, m, k))
+PASS(Decrypt, (CK_SESSION_HANDLE s, CK_BYTE_PTR c, CK_ULONG cl, CK_BYTE_PTR d, CK_ULONG_PTR dl),
+     (s, c, cl, d, dl))
+#undef PASS
+
+static CK_RV q_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
+{
+	enter();
+	if (removed())
+		return leave(CKR_TOKEN_NOT_PRESENT);
+	return leave(t->C_GetMechanismList(slot, list, count));
+}
+
+static CK_RV q_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list);
+
+/* Loads the real module once and makes our list from its own. */
+static CK_RV load(void)
+{
+	const char *path = getenv("IMZA_QUIRK_MODULE");
+	CK_C_GetFunctionList get;
+
+	if (t)
+		return CKR_OK;
+	read_env();
+	target_dl = dlopen(path && *path ? path : DEFAULT_TARGET, RTLD_NOW | RTLD_LOCAL);
+	if (target_dl == NULL)
+		return CKR_GENERAL_ERROR;
+	get = (CK_C_GetFunctionList)dlsym(target_dl, "C_GetFunctionList");
+	if (get == NULL || get(&t) != CKR_OK || t == NULL) {
+		t = NULL;
+		return CKR_GENERAL_ERROR;
+	}
+	q = *t;
+	q.C_Initialize = q_Initialize;
+	q.C_Finalize = q_Finalize;
+	q.C_GetInfo = q_GetInfo;
+	q.C_GetFunctionList = q_GetFunctionList;
+	q.C_GetSlotList = q_GetSlotList;
+	q.C_GetSlotInfo = q_GetSlotInfo;
+	q.C_GetTokenInfo = q_GetTokenInfo;
+	q.C_GetMechanismList = q_GetMechanismList;
+	q.C_WaitForSlotEvent = q_WaitForSlotEvent;
+	q.C_OpenSession = q_OpenSession;
+	q.C_CloseSession = q_CloseSession;
+	q.C_GetSessionInfo = q_GetSessionInfo;
+	q.C_Login = q_Login;
+	q.C_Logout = q_Logout;
+	q.C_GetAttributeValue = q_GetAttributeValue;
+	q.C_FindObjectsInit = q_FindObjectsInit;
+	q.C_FindObjects = q_FindObjects;
+	q.C_FindObjectsFinal = q_FindObjectsFinal;
+	q.C_SignInit = q_SignInit;
+	q.C_Sign = q_Sign;
+	q.C_SignUpdate = q_SignUpdate;
+	q.C_SignFinal = q_SignFinal;
+	q.C_DecryptInit = q_DecryptInit;
+	q.C_Decrypt = q_Decrypt;
+	q.version.major = 2;
+	q.version.minor = (quirks & Q_V220) ? 20 : 40;
+	if (quirks & Q_SHORT_LIST) {
+		q.C_GetFunctionStatus = NULL;
+		q.C_CancelFunction = NULL;
+		q.C_DigestEncryptUpdate = NULL;
+		q.C_DecryptDigestUpdate = NULL;
+		q.C_SignEncryptUpdate = NULL;
+		q.C_DecryptVerifyUpdate = NULL;
+		q.C_WaitForSlotEvent = NULL;
+	}
+	return CKR_OK;
+}
+
+static CK_RV q_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
+{
+	CK_RV rv;
+
+	if (list == NULL)
+		return CKR_ARGUMENTS_BAD;
+	rv = load();
+	if (rv != CKR_OK)
+		return rv;
+	*list = &q;
+	return CKR_OK;
+}
+
+/* The one symbol: a 2.x module has no C_GetInterface. */
+__attribute__((visibility("default"))) CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
+{
+	return q_GetFunctionList(list);
+}
