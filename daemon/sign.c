@@ -1261,6 +1261,13 @@ static void start(struct sign_pending *rq)
 		finish_err(rq, SIGN_E_ORIGIN_DENIED, -1);
 		return;
 	}
+	/* A signature that names no certificate tells the page nothing about the cards before the user
+	 * signed: the signing window, which shows the origin and waits for the user's choice, PIN and
+	 * İmzala, is the consent. Nothing is remembered for the origin. */
+	if (rq->kind == REQ_SIGN && rq->args.choose) {
+		after_consent(rq);
+		return;
+	}
 	rq->step = ST_CONSENT;
 	if (start_dialog(svc, DLG_CONSENT, &d) < 0)
 		finish_err(rq, SIGN_E_INTERNAL, -1);

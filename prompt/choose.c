@@ -168,7 +168,10 @@ static void date_of(time_t t, char out[11])
 static GtkWidget *cert_row(struct row_data *rd, GtkWidget **ret_choose)
 {
 	struct certinfo ci;
-	GtkWidget *row = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 12), *text, *top, *view, *choose;
+	/* A list item of its own role, never a focus stop: Tab goes from button to button. */
+	GtkWidget *row = g_object_new(GTK_TYPE_BOX, "orientation", GTK_ORIENTATION_HORIZONTAL, "spacing", 12,
+	                              "accessible-role", GTK_ACCESSIBLE_ROLE_LIST_ITEM, NULL);
+	GtkWidget *text, *top, *view, *choose;
 	char from[11], to[11], *s, *a11y;
 	const char *who;
 
@@ -213,8 +216,10 @@ static int choose_window(const struct prompt *p, bool *ret_timed_out)
 {
 	struct choice_win w = {.chosen = -1};
 	struct row_data rows[PROMPT_CHOICES_MAX];
-	GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 12), *list = gtk_list_box_new(), *cancel,
-	          *heading;
+	/* A plain box, not a GtkListBox, whose rows would each be a focus stop between the buttons. */
+	GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 12), *cancel, *heading, *frame;
+	GtkWidget *list = g_object_new(GTK_TYPE_BOX, "orientation", GTK_ORIENTATION_VERTICAL, "spacing", 0,
+	                               "accessible-role", GTK_ACCESSIBLE_ROLE_LIST, NULL);
 	GtkWidget *first = NULL, *bar = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 8);
 	GtkEventController *sc = gtk_shortcut_controller_new();
 
@@ -235,31 +240,40 @@ static int choose_window(const struct prompt *p, bool *ret_timed_out)
 		gtk_box_append(GTK_BOX(box), window_site_section(p));
 	heading = label(_("Choose the certificate to sign with"), NULL, "imza-heading");
 	gtk_box_append(GTK_BOX(box), heading);
-	gtk_list_box_set_selection_mode(GTK_LIST_BOX(list), GTK_SELECTION_NONE);
 	gtk_accessible_update_property(GTK_ACCESSIBLE(list), GTK_ACCESSIBLE_PROPERTY_LABEL,
 	                               _("Signing certificates on your cards"), -1);
 	for (size_t i = 0; i < certs.n; i++) {
 		GtkWidget *choose;
 
 		rows[i] = (struct row_data){&w, (int)i};
-		gtk_list_box_append(GTK_LIST_BOX(list), cert_row(&rows[i], &choose));
+		GtkWidget *row = cert_row(&rows[i], &choose);
+
+		gtk_widget_set_margin_start(row, 8);
+		gtk_widget_set_margin_end(row, 8);
+		if (i > 0)
+			gtk_box_append(GTK_BOX(list), gtk_separator_new(GTK_ORIENTATION_HORIZONTAL));
+		gtk_box_append(GTK_BOX(list), row);
 		if (first == NULL)
 			first = choose;
 	}
-	gtk_box_append(GTK_BOX(box), list);
+	frame = gtk_frame_new(NULL);
+	gtk_frame_set_child(GTK_FRAME(frame), list);
+	gtk_box_append(GTK_BOX(box), frame);
 	cancel = row_button(_("_Cancel"), g_strdup(_("Cancel")));
 	g_signal_connect(cancel, "clicked", G_CALLBACK(on_cancel), &w);
 	gtk_widget_set_halign(bar, GTK_ALIGN_END);
 	gtk_box_append(GTK_BOX(bar), cancel);
 	gtk_box_append(GTK_BOX(box), bar);
 	gtk_window_set_child(GTK_WINDOW(w.window), box);
-	/* İptal is the default: Enter alone never chooses; the keyboard reaches each row's buttons by Tab. */
+	/* İptal is the default widget; Enter acts on the focused button, the first row's Seç at first, and Tab
+	 * goes from button to button. Choosing asks nothing yet: the signing window follows. */
 	gtk_window_set_default_widget(GTK_WINDOW(w.window), cancel);
 	if (p->timeout_s > 0)
 		w.timer = g_timeout_add_seconds(p->timeout_s, on_timeout, &w);
-	gtk_window_present(GTK_WINDOW(w.window));
+	/* The first (qualified) row's Seç has the focus when the window comes up. */
 	if (first)
-		gtk_widget_grab_focus(first);
+		gtk_window_set_focus(GTK_WINDOW(w.window), first);
+	gtk_window_present(GTK_WINDOW(w.window));
 	while (!w.done)
 		g_main_context_iteration(NULL, TRUE);
 	if (w.timer)
