@@ -30,9 +30,12 @@ CHOOSE_Q="Seç: AHMET YILMAZ (nitelikli)"
 CHOOSE_O="Seç: MEHMET DEMIR"
 printf 'Başvuru formu: yenileme. Güvenlik sözcüğü "elma".' >"$T/short.txt"
 
-grants() { "$CTL" --socket "$IMZA_SOCKET" grants 2>>"$LOG"; }
-grants >"$T/grants.before"
-grep -qF "$ORIGIN" "$T/grants.before" && fail "$ORIGIN holds no grant before" || pass "$ORIGIN holds no grant before"
+# no_grant ORIGIN: imzactl lists the stored answers (its summary line says it did), none for ORIGIN.
+no_grant() {
+	local g
+	g=$("$CTL" --socket "$IMZA_SOCKET" grants 2>>"$LOG") && grep -q 'allowed origin' <<<"$g" && ! grep -qF "$1" <<<"$g"
+}
+no_grant "$ORIGIN" && pass "$ORIGIN holds no grant before" || fail "$ORIGIN holds no grant before"
 
 # ---- 1. the list, qualified first; the mouse picks the qualified one; the PIN signs with it ----
 sign_bg q "$T/short.txt"
@@ -127,9 +130,8 @@ wait "$bg"
 [ "$(error_of c)" = user_cancelled ] &&
 	pass "İptal in the list: user_cancelled" || fail "İptal in the list ($(cat "$T/c.status"))"
 
-grants >"$T/grants.after"
-grep -qF "$ORIGIN" "$T/grants.after" && fail "signing stored no grant for $ORIGIN" ||
-	pass "signing stored no grant for $ORIGIN (the listing's consent was never asked nor kept)"
+no_grant "$ORIGIN" && pass "signing stored no grant for $ORIGIN (the listing's consent was never asked nor kept)" ||
+	fail "signing stored no grant for $ORIGIN"
 stacks_down
 x_down
 sanitizer_check
