@@ -104,7 +104,7 @@ int api_sign_parse(const uint8_t *body, size_t len, struct api_sign_request *ret
 	if (root == NULL)
 		return fail(err, errcap, "invalid JSON: ", jerr.text);
 	/* '!': every key of the object must be one of these. */
-	if (json_unpack_ex(root, &jerr, 0, "{s:s, s?s%, s?s%, s?s, s?b, s?I !}", "certificate", &cert, "text",
+	if (json_unpack_ex(root, &jerr, 0, "{s?s, s?s%, s?s%, s?s, s?b, s?I !}", "certificate", &cert, "text",
 	                   &text, &text_len, "data", &data, &data_len, "format", &format, "detached",
 	                   &detached, "wait", &wait) != 0) {
 		r = fail(err, errcap, "invalid request: ", jerr.text);
@@ -112,11 +112,14 @@ int api_sign_parse(const uint8_t *body, size_t len, struct api_sign_request *ret
 	}
 	memset(&rq, 0, sizeof(rq));
 	r = -EINVAL;
-	if (strlen(cert) != 2 * sizeof(rq.args.cert_id)) {
+	/* No certificate: the user chooses among the cards' signing certificates in the window, and the
+	 * page learns nothing of the cards before the signature. */
+	rq.args.choose = cert == NULL;
+	if (cert != NULL && strlen(cert) != 2 * sizeof(rq.args.cert_id)) {
 		fail(err, errcap, "", "certificate must be 64 hex digits");
 		goto out;
 	}
-	if (proto_hex_decode(cert, rq.args.cert_id, sizeof(rq.args.cert_id)) < 0) {
+	if (cert != NULL && proto_hex_decode(cert, rq.args.cert_id, sizeof(rq.args.cert_id)) < 0) {
 		fail(err, errcap, "", "certificate must be 64 hex digits");
 		goto out;
 	}
@@ -297,6 +300,7 @@ const char *sign_err_code(enum sign_err e)
 	        [SIGN_E_BUSY] = "busy",
 	        [SIGN_E_INTERNAL] = "internal",
 	        [SIGN_E_RECORDS_UNAVAILABLE] = "records_unavailable",
+	        [SIGN_E_CERT_REQUIRED] = "certificate_required",
 	};
 
 	return (size_t)e < sizeof(codes) / sizeof(codes[0]) && codes[e] ? codes[e] : "internal";
@@ -333,6 +337,9 @@ const char *sign_err_message(enum sign_err e)
 	case SIGN_E_RECORDS_UNAVAILABLE:
 		return "imzad cannot use its records (audit log, answers); web signing waits until they are "
 		       "fixed";
+	case SIGN_E_CERT_REQUIRED:
+		return "several signing certificates are present, none of them qualified, and no window can "
+		       "show the choice (no display): name one with \"certificate\"";
 	}
 	return "imzad could not complete the request";
 }
@@ -354,6 +361,7 @@ int api_err_status(enum sign_err e)
 	case SIGN_E_CERT_UNKNOWN:
 		return 404;
 	case SIGN_E_CARD_ABSENT:
+	case SIGN_E_CERT_REQUIRED:
 		return 409;
 	case SIGN_E_TIMEOUT:
 		return 504;

@@ -28,7 +28,7 @@ struct api_sign_request {
 };
 
 /* Parses a body with jansson, strictly: one JSON object, no duplicate or unknown keys, exact types,
- * "certificate" 64 hex digits, exactly one of "text" and "data" (standard base64 with padding, no
+ * "certificate" 64 hex digits or absent (args.choose: the user chooses in the window), exactly one of "text" and "data" (standard base64 with padding, no
  * whitespace), "format" only "cades-bes" (the default; "raw" is for local callers, never the web),
  * "detached", "wait"
  * 0..SIGN_WAIT_MAX, content at most SIGN_CONTENT_MAX bytes. 0 with *ret set (release it with

@@ -872,8 +872,14 @@ static int pin_desc(const struct dialog_request *rq, struct line *desc)
 	if (r < 0)
 		return r;
 	if (rq->subject != NULL) {
+		/* imzad's note on its own choice shares the subject's room: the line's budget stays. */
+		size_t note = rq->signer_note ? esc_len(rq->signer_note, strlen(rq->signer_note)) : 0;
+
 		line_put_str(desc, "\nİmzalayan: ");
-		line_put_clipped(desc, rq->subject, SUBJECT_MAX_ESC);
+		line_put_clipped(desc, rq->subject,
+		                 SUBJECT_MAX_ESC - (note < SUBJECT_MAX_ESC / 2 ? note : 0));
+		if (note > 0 && note < SUBJECT_MAX_ESC / 2)
+			line_put_str(desc, rq->signer_note);
 	}
 	if (rq->tries_left == 1)
 		line_put_str(desc, "\nKalan PIN deneme hakkı: 1. Bu son hakkınız: yanlış bir PIN kartınızı "
@@ -937,8 +943,64 @@ static int confirm_last_try(assuan_context_t ctx, const struct dialog_request *r
 	}
 }
 
+/* POST /v1/sign without a certificate: which of rq's choices signs. imza-prompt lets the user choose
+ * (SETCERTS, CHOOSE); a pinentry cannot show a list, so imzad takes the first qualified certificate, or
+ * the only one, and says so after "İmzalayan:"; several and none qualified: -ENOTUNIQ, nothing asked.
+ * *ret is rq with the chosen one as the signer. */
+static int choose_signer(assuan_context_t ctx, const struct dialog_request *rq, bool rich,
+                         struct dialog_request *ret)
+{
+	const uint8_t *ders[DIALOG_CHOICES_MAX];
+	size_t lens[DIALOG_CHOICES_MAX], i = SIZE_MAX;
+	const char *note = NULL;
+	int r;
+
+	if (rq->n_choices == 0 || rq->n_choices > DIALOG_CHOICES_MAX || rq->choices == NULL)
+		return -EINVAL;
+	if (rich) {
+		for (size_t k = 0; k < rq->n_choices; k++) {
+			ders[k] = rq->choices[k].der;
+			lens[k] = rq->choices[k].der_len;
+		}
+		r = prompt_send(ctx, &(struct prompt_extras){.origin = rq->web ? rq->origin : NULL,
+		                                             .tries_left = -1});
+		if (r == 0)
+			r = prompt_choose(ctx, ders, lens, rq->n_choices, &i);
+		if (r < 0)
+			return r;
+	} else {
+		for (size_t k = 0; k < rq->n_choices && i == SIZE_MAX; k++)
+			if (rq->choices[k].qualified)
+				i = k;
+		if (i == SIZE_MAX && rq->n_choices == 1)
+			i = 0;
+		if (i == SIZE_MAX) {
+			log_warning("pinentry %s: %zu signing certificates, none qualified, and a pinentry "
+			            "cannot "
+			            "show a choice: refused",
+			            rq->program, rq->n_choices);
+			return -ENOTUNIQ;
+		}
+		note = rq->n_choices == 1 ? " (imzad seçti: kartlardaki tek imza sertifikası)"
+		                          : " (imzad seçti: nitelikli sertifika)";
+	}
+	/* prompt_choose checked the index; this is the one place that turns it into a signer. */
+	if (i >= rq->n_choices)
+		return -EPROTO;
+	*ret = *rq;
+	ret->subject = rq->choices[i].subject;
+	ret->cert = rq->choices[i].der;
+	ret->cert_len = rq->choices[i].der_len;
+	ret->tries_left = rq->choices[i].tries_left;
+	ret->signer_note = note;
+	if (rq->ret_chosen != NULL)
+		*rq->ret_chosen = i;
+	return 0;
+}
+
 int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 {
+	struct dialog_request chosen;
 	static const uint8_t none[1];
 	struct pin_secret pin = {0};
 	struct pin_sink sink = {&pin, false, false};
@@ -955,13 +1017,21 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 		return -EINVAL;
 	orig = rq;
 	rich = pick_prompt(&rq, &alt, path);
-	r = pin_desc(rq, &desc);
+	/* With a choice the description waits for the signer. */
+	r = rq->n_choices > 0 ? 0 : pin_desc(rq, &desc);
 	if (r < 0)
 		return r;
 	r = dialog_open_or_fallback(&rq, orig, &rich, &ctx);
 	if (r < 0)
 		return r;
 	r = dialog_setup(ctx, rq);
+	if (r == 0 && rq->n_choices > 0) {
+		r = choose_signer(ctx, rq, rich, &chosen);
+		if (r == 0) {
+			rq = &chosen;
+			r = pin_desc(rq, &desc);
+		}
+	}
 	/* The prompt first: it tells a pinentry (and the test one) that this is the PIN dialog. */
 	if (r == 0)
 		r = command(ctx, rq, "SETPROMPT", "PIN:");

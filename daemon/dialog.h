@@ -23,6 +23,18 @@ struct dialog_times {
 	double closed;   /* the program gone (reaped) */
 };
 
+/* The most certificates a signing window offers to choose from (POST /v1/sign without a certificate). */
+#define DIALOG_CHOICES_MAX 16
+
+/* One certificate the user may sign with, for the choice. */
+struct dialog_choice {
+	const uint8_t *der; /* at most 16 KiB */
+	size_t der_len;
+	const char *subject; /* shown as "İmzalayan:" once chosen */
+	int tries_left;      /* of its card, -1 unknown */
+	bool qualified;
+};
+
 struct dialog_request {
 	const char *program;    /* pinentry to run: an absolute path, or a name looked up in PATH */
 	const char *origin;     /* who asks: a web origin, or a local program's description */
@@ -53,6 +65,16 @@ struct dialog_request {
 	const char *card_label;
 	/* The consent window: the site asks to sign (else to list the certificates). */
 	bool consent_sign;
+	/* The certificates to choose from (qualified first), or none: then subject, cert and tries_left
+	 * above name the signer. With choices, dialog_pin has the user choose in imza-prompt (SETCERTS,
+	 * CHOOSE: docs/PROMPT.md) before the PIN; a pinentry cannot show a list, so there the first
+	 * qualified one (or the only one) is taken and the description says so, and with several and none
+	 * qualified dialog_pin returns -ENOTUNIQ before any question. The index chosen goes to *ret_chosen
+	 * before the PIN is read (before pin_read runs). */
+	const struct dialog_choice *choices;
+	size_t n_choices;
+	size_t *ret_chosen;
+	const char *signer_note; /* dialog.c's own: why imzad chose the signer, after "İmzalayan:" */
 };
 
 /* Asks whether origin may use imza: one CONFIRM with the buttons "Bu seferlik izin ver" (OK: once),
@@ -62,9 +84,10 @@ struct dialog_request {
 int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret);
 /* Shows origin, subject and content and asks for the PIN. 0 with the PIN in *ret (locked memory; the
  * caller wipes it with pin_secret_wipe), or given to rq->pin_read; -ECANCELED (also when the user does
- * not confirm the last try: no PIN was asked); -ETIMEDOUT; -ENOENT; -EIO/-EPROTO; -E2BIG for a PIN over
- * PIN_MAX_LEN bytes. With one try left a pinentry gets a CONFIRM of its own first; imza-prompt asks it
- * inside the signing window, and its PIN without the LAST_TRY_CONFIRMED status is dropped (-EPROTO). */
+ * not confirm the last try: no PIN was asked); -ETIMEDOUT; -ENOENT; -EIO/-EPROTO (also for a choice out
+ * of range); -E2BIG for a PIN over PIN_MAX_LEN bytes; -ENOTUNIQ (see choices). With one try left a
+ * pinentry gets a CONFIRM of its own first; imza-prompt asks it inside the signing window, and its PIN
+ * without the LAST_TRY_CONFIRMED status is dropped (-EPROTO). */
 int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret);
 /* The insert-card window (imza-prompt only, docs/PROMPT.md): "insert the card that holds the signing
  * certificate" with the card's label (rq->card_label), the certificate's holder (rq->cert) and who asks,

@@ -11,10 +11,15 @@
 #include "daemon/prompt.h"
 #include "daemon/sign.h"
 #include "daemon/site.h"
+#include "daemon/dialog.h"
+#include "prompt/choices.h"
 #include "prompt/util.h"
 
 /* imza-prompt refuses a document over its cap: it must take every document imzad signs. */
 _Static_assert(SIGN_CONTENT_MAX <= PROMPT_DOC_MAX, "imza-prompt's document cap is below imzad's");
+/* Every choice the signing service gathers reaches the window. */
+_Static_assert(SIGN_CHOICES_MAX <= DIALOG_CHOICES_MAX && DIALOG_CHOICES_MAX <= PROMPT_CHOICES_MAX,
+               "imza-prompt takes fewer certificates to choose from than imzad offers");
 
 static char setting[PROMPT_SETTING_MAX];
 static bool use_prompt;
@@ -142,4 +147,93 @@ int prompt_send(assuan_context_t ctx, const struct prompt_extras *x)
 		r = transact(ctx, num, &q);
 	}
 	return r == -E2BIG ? -EPROTO : r;
+}
+
+/* CHOOSE's answer: the index in decimal, in D lines. */
+struct choice_answer {
+	char digits[8];
+	size_t len;
+	bool bad;
+};
+
+static gpg_error_t on_choice(void *opaque, const void *buf, size_t n)
+{
+	struct choice_answer *a = opaque;
+
+	if (n > sizeof(a->digits) - 1 - a->len) {
+		a->bad = true;
+		return 0;
+	}
+	memcpy(a->digits + a->len, buf, n);
+	a->len += n;
+	a->digits[a->len] = '\0';
+	return 0;
+}
+
+int prompt_choose(assuan_context_t ctx, const uint8_t *const *ders, const size_t *lens, size_t n,
+                  size_t *ret_index)
+{
+	char line[16 + PROMPT_CHOICES_MAX * 8];
+	struct choice_answer a = {.len = 0};
+	size_t total = 0, o, index = 0;
+	uint8_t *all;
+	gpg_error_t e;
+	int r;
+
+	if (n == 0 || n > PROMPT_CHOICES_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (ders[i] == NULL || lens[i] == 0 || lens[i] > PROMPT_CERT_MAX)
+			return -EINVAL;
+		total += lens[i];
+	}
+	if (total > PROMPT_CERTS_TOTAL_MAX)
+		return -EINVAL;
+	all = malloc(total);
+	if (all == NULL)
+		return -ENOMEM;
+	o = (size_t)snprintf(line, sizeof(line), "SETCERTS %zu", n);
+	for (size_t i = 0, at = 0; i < n; at += lens[i], i++) {
+		memcpy(all + at, ders[i], lens[i]);
+		o += (size_t)snprintf(line + o, sizeof(line) - o, " %zu", lens[i]);
+	}
+	r = transact(ctx, line, &(struct inquiry){ctx, "CERTIFICATES", all, total});
+	free(all);
+	if (r < 0)
+		return r;
+	e = assuan_transact(ctx, "CHOOSE", on_choice, &a, NULL, NULL, NULL, NULL);
+	switch (gpg_err_code(e)) {
+	case GPG_ERR_NO_ERROR:
+		break;
+	case GPG_ERR_CANCELED:
+	case GPG_ERR_FULLY_CANCELED:
+		return -ECANCELED;
+	case GPG_ERR_TIMEOUT:
+	case GPG_ERR_ETIMEDOUT:
+		return -ETIMEDOUT;
+	case GPG_ERR_EOF:
+	case GPG_ERR_ASS_READ_ERROR:
+	case GPG_ERR_ASS_WRITE_ERROR:
+	case GPG_ERR_EPIPE:
+	case GPG_ERR_ECONNRESET:
+		return -EIO;
+	default:
+		log_warning("imza-prompt: CHOOSE: %s", gpg_strerror(e));
+		return -EPROTO;
+	}
+	/* The window answers with one of the indexes it was given; anything else is refused, never
+	 * clamped: imzad signs with the key of the certificate the user saw chosen, or with none. */
+	for (size_t i = 0; i < a.len && !a.bad; i++) {
+		if (a.digits[i] < '0' || a.digits[i] > '9' || (i == 0 && a.digits[i] == '0' && a.len > 1))
+			a.bad = true;
+		else
+			index = index * 10 + (size_t)(a.digits[i] - '0');
+	}
+	if (a.bad || a.len == 0 || index >= n) {
+		log_warning("imza-prompt: CHOOSE answered \"%.7s\" for %zu certificates: refused", a.digits,
+		            n);
+		return -EPROTO;
+	}
+	*ret_index = index;
+	return 0;
 }

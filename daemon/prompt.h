@@ -38,3 +38,9 @@ struct prompt_extras {
 /* Sends SETORIGIN, SETSITE, SETTRIES, SETDOC (the document whole, by INQUIRE) and SETCERT (the DER, by
  * INQUIRE) for what extras holds. 0; -EIO when the program is gone; -EPROTO when it refused a command. */
 int prompt_send(assuan_context_t ctx, const struct prompt_extras *extras);
+/* The certificate choice: SETCERTS with the n DERs (by INQUIRE CERTIFICATES), then CHOOSE, whose answer
+ * is the index the user chose. n 1..PROMPT_CHOICES_MAX, each DER 1..PROMPT_CERT_MAX bytes, all of them
+ * at most PROMPT_CERTS_TOTAL_MAX (else -EINVAL, nothing sent). 0 with *ret_index < n; -ECANCELED;
+ * -ETIMEDOUT; -EIO; -EPROTO for a refused command or an answer that is not an index below n. */
+int prompt_choose(assuan_context_t ctx, const uint8_t *const *ders, const size_t *lens, size_t n,
+                  size_t *ret_index);

@@ -96,6 +96,13 @@ struct sign_pending {
 	/* Where the certificate was found, for the card job. */
 	CK_SLOT_ID slot;
 	uint64_t card_seq;
+	/* No certificate named (args.choose): what the user chooses from, in the window's order. */
+	struct sign_choice {
+		uint8_t id[32];
+		CK_SLOT_ID slot;
+		uint64_t card_seq;
+	} choices[SIGN_CHOICES_MAX];
+	size_t n_choices;
 	double marks[MK_COUNT];
 	bool card_wait_over; /* the wait ran out while the insert-card window was up */
 };
@@ -109,6 +116,7 @@ struct cert_facts {
 	uint8_t sha256[32];
 	uint64_t last; /* 0: a free slot; else the turn of its last use, the oldest goes first */
 	bool signing;  /* certinfo_for_signatures; false for DER that does not parse */
+	bool qualified;
 	char subject[sizeof(((struct certinfo *)0)->subject)]; /* "" for DER that does not parse */
 };
 
@@ -318,6 +326,9 @@ struct dialog_task {
 	struct dialog_request rq;
 	char *program, *origin, *subject;
 	uint8_t *content, *cert;
+	/* The choice's own copies (rq.choices points into them), and the index the user chose. */
+	struct dialog_choice choices[SIGN_CHOICES_MAX];
+	size_t chosen;
 	int result;
 	enum dialog_consent consent;
 	struct pin_secret pin;
@@ -343,6 +354,10 @@ static void task_free(struct dialog_task *t)
 	for (int i = 0; i < 2; i++)
 		if (t->wake[i] >= 0)
 			close(t->wake[i]);
+	for (size_t i = 0; i < t->rq.n_choices; i++) {
+		free((char *)t->choices[i].subject);
+		free((uint8_t *)t->choices[i].der);
+	}
 	if (t->content) {
 		OPENSSL_cleanse(t->content, t->rq.len);
 		free(t->content);
@@ -466,6 +481,27 @@ static int start_dialog(struct signsvc *svc, enum dialog_kind kind, const struct
 		if (t->cert)
 			memcpy(t->cert, rq->cert, rq->cert_len);
 	}
+	t->rq.n_choices = 0;
+	t->chosen = SIZE_MAX;
+	for (size_t i = 0; i < rq->n_choices && i < SIGN_CHOICES_MAX; i++) {
+		const struct dialog_choice *c = &rq->choices[i];
+		uint8_t *der = malloc(c->der_len);
+		char *subject = strdup(c->subject ? c->subject : "");
+
+		if (der == NULL || subject == NULL) {
+			free(der);
+			free(subject);
+			task_free(t);
+			return -ENOMEM;
+		}
+		memcpy(der, c->der, c->der_len);
+		t->choices[i] = *c;
+		t->choices[i].der = der;
+		t->choices[i].subject = subject;
+		t->rq.n_choices = i + 1;
+	}
+	t->rq.choices = t->rq.n_choices ? t->choices : NULL;
+	t->rq.ret_chosen = &t->chosen;
 	t->done = event_new(svc->d->base, -1, 0, on_dialog_done, t);
 	if (t->program == NULL || t->origin == NULL || (rq->subject && t->subject == NULL) ||
 	    (rq->len > 0 && t->content == NULL) || (rq->cert_len > 0 && t->cert == NULL) || t->done == NULL ||
@@ -626,9 +662,11 @@ static const struct cert_facts *cert_facts(struct signsvc *svc, const struct tok
 	memcpy(f->sha256, h, sizeof(h));
 	f->last = ++svc->facts_turn;
 	f->signing = false;
+	f->qualified = false;
 	f->subject[0] = '\0';
 	if (certinfo_parse(der->value, der->len, &ci) == 0) {
 		f->signing = certinfo_for_signatures(&ci);
+		f->qualified = ci.qualified;
 		memcpy(f->subject, ci.subject, sizeof(f->subject));
 	}
 	return f;
@@ -1047,10 +1085,114 @@ static void show_insert_card(struct sign_pending *rq)
 	free(a.der);
 }
 
+static void on_card_wait_over(evutil_socket_t fd, short what, void *arg);
+
+/* The certificates a request without one may sign with: for signatures, key on the card, the cards
+ * present (never a cached card's), the PIN not blocked; qualified ones first, each group in slot order;
+ * at most SIGN_CHOICES_MAX. Into rq->choices and out (subjects copied to subjects: the facts' slots
+ * may be reused by the next certificate). *ret_locked: a card was left out for its blocked PIN. */
+static size_t gather_choices(struct sign_pending *rq, struct dialog_choice *out,
+                             char (*subjects)[sizeof(((struct cert_facts *)0)->subject)], bool *ret_locked)
+{
+	struct signsvc *svc = rq->svc;
+	size_t n = 0;
+
+	*ret_locked = false;
+	for (int qualified = 1; qualified >= 0; qualified--)
+		for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++) {
+			struct slot *s = present_slot(svc, i);
+
+			for (size_t k = 0; s && k < s->token->nobjs; k++) {
+				const struct token_object *o = &s->token->objs[k];
+				const struct token_attr *der = token_attr(o, CKA_VALUE);
+				const struct cert_facts *f;
+
+				if (o->cls != CKO_CERTIFICATE || der == NULL || !has_key(s->token, o))
+					continue;
+				f = cert_facts(svc, o);
+				if (f == NULL || !f->signing || f->qualified != (qualified == 1))
+					continue;
+				if (s->token->pin_tries_left == 0) {
+					*ret_locked = true;
+					continue;
+				}
+				if (n == SIGN_CHOICES_MAX)
+					continue;
+				memcpy(rq->choices[n].id, f->sha256, 32);
+				rq->choices[n].slot = s->id;
+				rq->choices[n].card_seq = s->card_seq;
+				snprintf(subjects[n], sizeof(subjects[n]), "%s", f->subject);
+				out[n] = (struct dialog_choice){.der = der->value,
+				                                .der_len = der->len,
+				                                .subject = subjects[n],
+				                                .tries_left = s->token->pin_tries_left,
+				                                .qualified = f->qualified};
+				n++;
+			}
+		}
+	rq->n_choices = n;
+	return n;
+}
+
+/* The PIN dialog that first lets the user choose the signer among rq's choices. */
+static void ask_choice(struct sign_pending *rq, struct dialog_choice *choices)
+{
+	struct dialog_request d = {
+	        .origin = peer_name(&rq->peer),
+	        .web = web_origin(&rq->peer),
+	        .content = rq->content,
+	        .len = rq->args.len,
+	        .is_text = rq->args.is_text,
+	        .tries_left = -1,
+	        .timeout_s = DIALOG_TIMEOUT_S,
+	        .choices = choices,
+	        .n_choices = rq->n_choices,
+	};
+
+	rq->step = ST_PIN;
+	stamp(&rq->marks[MK_DIALOG]);
+	if (start_dialog(rq->svc, DLG_PIN, &d) < 0)
+		finish_err(rq, SIGN_E_INTERNAL, -1);
+}
+
+/* No certificate named: the cards present offer theirs, or the first card to come does. */
+static void look_for_choices(struct sign_pending *rq)
+{
+	struct dialog_choice choices[SIGN_CHOICES_MAX];
+	char subjects[SIGN_CHOICES_MAX][sizeof(((struct cert_facts *)0)->subject)];
+	struct timeval tv = {(time_t)rq->args.wait_s, 0};
+	bool locked;
+
+	if (gather_choices(rq, choices, subjects, &locked) > 0) {
+		if (rq->timer)
+			event_del(rq->timer);
+		ask_choice(rq, choices);
+		return;
+	}
+	if (locked) {
+		finish_err(rq, SIGN_E_PIN_LOCKED, 0);
+		return;
+	}
+	if (rq->step == ST_WAIT_CARD)
+		return;
+	if (rq->args.wait_s == 0) {
+		finish_err(rq, SIGN_E_CARD_ABSENT, -1);
+		return;
+	}
+	rq->step = ST_WAIT_CARD;
+	event_del(rq->timer);
+	event_assign(rq->timer, rq->svc->d->base, -1, 0, on_card_wait_over, rq);
+	event_add(rq->timer, &tv);
+}
+
 static void on_card_wait_over(evutil_socket_t fd, short what, void *arg)
 {
 	struct sign_pending *rq = arg;
 
+	if (rq->args.choose) {
+		finish_err(rq, SIGN_E_CARD_ABSENT, -1);
+		return;
+	}
 	/* The window closes first; its end finishes the request. */
 	if (card_wake(rq->svc)) {
 		rq->card_wait_over = true;
@@ -1065,6 +1207,10 @@ static void look_for_card(struct sign_pending *rq)
 	struct found f;
 	struct timeval tv = {(time_t)rq->args.wait_s, 0};
 
+	if (rq->args.choose) {
+		look_for_choices(rq);
+		return;
+	}
 	if (find_present(rq->svc, rq->args.cert_id, &f)) {
 		/* The insert-card window closes first; its end comes back here. */
 		if (card_wake(rq->svc))
@@ -1192,7 +1338,22 @@ static void on_pin_done(struct sign_pending *rq, struct dialog_task *t)
 	}
 	switch (t->result) {
 	case 0:
+		if (rq->args.choose) {
+			/* dialog.c took the index from the window only below n; checked again where it becomes
+			 * the key that signs. */
+			if (t->chosen >= rq->n_choices) {
+				pin_secret_wipe(&t->pin);
+				finish_err(rq, SIGN_E_INTERNAL, -1);
+				return;
+			}
+			memcpy(rq->args.cert_id, rq->choices[t->chosen].id, 32);
+			rq->slot = rq->choices[t->chosen].slot;
+			rq->card_seq = rq->choices[t->chosen].card_seq;
+		}
 		start_card(rq, &t->pin);
+		return;
+	case -ENOTUNIQ:
+		finish_err(rq, SIGN_E_CERT_REQUIRED, -1);
 		return;
 	case -ECANCELED:
 	case -EINVAL: /* an empty PIN */
@@ -1235,6 +1396,13 @@ static void start(struct sign_pending *rq)
 	}
 	if (decision == 0) {
 		finish_err(rq, SIGN_E_ORIGIN_DENIED, -1);
+		return;
+	}
+	/* A signature that names no certificate tells the page nothing about the cards before the user
+	 * signed: the signing window, which shows the origin and waits for the user's choice, PIN and
+	 * İmzala, is the consent. Nothing is remembered for the origin. */
+	if (rq->kind == REQ_SIGN && rq->args.choose) {
+		after_consent(rq);
 		return;
 	}
 	rq->step = ST_CONSENT;
@@ -1384,7 +1552,7 @@ struct sign_pending *sign_submit(struct signsvc *svc, const struct sign_peer *p,
 	if (standing_answer(svc, p) == 0)
 		return answer_now(cb, ud, SIGN_E_ORIGIN_DENIED);
 	/* A page signs only with a key for signatures: before any dialog, before the card. */
-	if (p->web && web_may_sign(svc, a->cert_id) == 0)
+	if (p->web && !a->choose && web_may_sign(svc, a->cert_id) == 0)
 		return answer_now(cb, ud, SIGN_E_KEY_NOT_ALLOWED);
 	rq = calloc(1, sizeof(*rq));
 	if (rq == NULL || (a->len > 0 && (rq->content = malloc(a->len)) == NULL)) {

@@ -28,6 +28,7 @@ enum sign_err {
 	SIGN_E_BUSY,
 	SIGN_E_INTERNAL,
 	SIGN_E_RECORDS_UNAVAILABLE, /* the records (audit, answers) cannot be used: no web signing */
+	SIGN_E_CERT_REQUIRED, /* no certificate named, several to choose from and no window to choose in */
 };
 
 /* The API's code ("pin_incorrect") and a short English message for each outcome (both defined in
@@ -48,9 +49,12 @@ enum sign_format { SIGN_FMT_CADES, SIGN_FMT_RAW };
 #define SIGN_CONTENT_MAX (512 * 1024)
 #define SIGN_WAIT_MAX 300
 #define SIGN_QUEUE_MAX 8
+#define SIGN_CHOICES_MAX 16
 
 struct sign_args {
-	uint8_t cert_id[32]; /* SHA-256 of the certificate's DER */
+	uint8_t cert_id[32]; /* SHA-256 of the certificate's DER (unused when choose) */
+	bool choose;         /* no certificate named: the user chooses among the signing certificates of the
+	                      * cards present, in the window (at most SIGN_CHOICES_MAX, qualified first) */
 	enum sign_format format;
 	bool detached;          /* CAdES only */
 	const uint8_t *content; /* copied by sign_submit */

@@ -16,6 +16,7 @@
 #include <gtk/gtk.h>
 
 #include "daemon/secmem.h"
+#include "prompt/choose.h"
 #include "prompt/util.h"
 #include "prompt/window.h"
 
@@ -362,6 +363,12 @@ static gpg_error_t cmd_consent(assuan_context_t c, char *l)
 	return answer_error(a);
 }
 
+/* The certificate choice (prompt/choose.c): the window needs the site and the timeout set so far. */
+static gpg_error_t cmd_choose(assuan_context_t c, char *l)
+{
+	return choose_command(&st, c, l);
+}
+
 /* ---- start ---- */
 
 /* Turkish when the user's locale names Turkish, even when that locale is not generated on the machine
@@ -396,7 +403,8 @@ static const struct {
         {"GETPIN", cmd_getpin},       {"CONFIRM", cmd_confirm},       {"MESSAGE", cmd_message},
         {"SETORIGIN", cmd_setorigin}, {"SETSITE", cmd_setsite},       {"SETTRIES", cmd_settries},
         {"SETDOC", cmd_setdoc},       {"SETCERT", cmd_setcert},       {"SETCARD", cmd_setcard},
-        {"WAITCARD", cmd_waitcard},   {"CONSENT", cmd_consent},
+        {"WAITCARD", cmd_waitcard},   {"CONSENT", cmd_consent},       {"SETCERTS", choose_setcerts},
+        {"CHOOSE", cmd_choose},
 };
 
 static void free_state(void)
@@ -411,6 +419,7 @@ static void free_state(void)
 	g_free(st.doc);
 	g_free(st.cert);
 	st.doc = st.cert = NULL;
+	choose_free();
 }
 
 int main(int argc, char **argv)

@@ -3,13 +3,14 @@
 # markers (daemon/visible.c) and the certificate fields (daemon/certinfo.c) are the daemon's own code,
 # compiled in rather than written twice.
 noinst_LIBRARIES += prompt/libimzaprompt.a
-prompt_libimzaprompt_a_SOURCES = prompt/util.c prompt/util.h daemon/secmem.c daemon/secmem.h \
+prompt_libimzaprompt_a_SOURCES = prompt/util.c prompt/util.h prompt/choices.c prompt/choices.h \
+	daemon/secmem.c daemon/secmem.h \
 	daemon/visible.c daemon/visible.h daemon/certinfo.c daemon/certinfo.h
 prompt_libimzaprompt_a_CFLAGS = $(AM_CFLAGS) $(GTK4_CFLAGS) $(LIBCRYPTO_CFLAGS)
 
 bin_PROGRAMS += prompt/imza-prompt
 prompt_imza_prompt_SOURCES = prompt/imza-prompt.c prompt/window.c prompt/window.h prompt/widgets.h \
-	prompt/ask.c prompt/ask.h prompt/card.c prompt/consent.c
+	prompt/ask.c prompt/ask.h prompt/card.c prompt/consent.c prompt/choose.c prompt/choose.h
 prompt_imza_prompt_CPPFLAGS = $(AM_CPPFLAGS) -DLOCALEDIR='"$(localedir)"'
 prompt_imza_prompt_CFLAGS = $(AM_CFLAGS) $(GTK4_CFLAGS) $(LIBASSUAN_CFLAGS) $(LIBCRYPTO_CFLAGS)
 prompt_imza_prompt_LDADD = prompt/libimzaprompt.a protocol/libimzaproto.a $(GTK4_LIBS) $(LIBASSUAN_LIBS) $(LIBCRYPTO_LIBS)
@@ -31,6 +32,6 @@ uninstall-local:
 # The window-free rules (tests/unit/test-prompt.c).
 check_PROGRAMS += tests/unit/test-prompt
 TESTS += tests/unit/test-prompt
-tests_unit_test_prompt_SOURCES = tests/unit/test-prompt.c
+tests_unit_test_prompt_SOURCES = tests/unit/test-prompt.c tests/lib/testcert.c tests/lib/testcert.h
 tests_unit_test_prompt_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(GTK4_CFLAGS) $(LIBCRYPTO_CFLAGS)
 tests_unit_test_prompt_LDADD = prompt/libimzaprompt.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(GTK4_LIBS) $(LIBCRYPTO_LIBS)

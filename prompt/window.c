@@ -697,3 +697,21 @@ void window_confirm(const struct prompt *p, bool one_button, enum prompt_answer 
 	/* The one button is the default one: pressing it is OK. */
 	*ret = one_button && w.answer == ANSWER_CANCEL ? ANSWER_OK : w.answer;
 }
+
+/* ---- for the certificate choice (prompt/choose.c) ---- */
+
+GtkWidget *window_site_section(const struct prompt *p)
+{
+	load_css();
+	return site_section(p);
+}
+
+void window_cert_details(GtkWidget *parent, const uint8_t *der, size_t len)
+{
+	struct prompt p = {.cert = (uint8_t *)der, .cert_len = len};
+	struct details d = {.p = &p, .parent = parent};
+
+	/* on_view copies what it shows into its widgets: d and p need not outlive the call. */
+	if (certinfo_parse(der, len, &d.ci) == 0)
+		on_view(NULL, &d);
+}

@@ -45,3 +45,8 @@ enum consent_what { CONSENT_LIST, CONSENT_SIGN };
  * izin ver" and, set apart, "Her zaman izin ver" (only when can_always). ANSWER_OK: once;
  * ANSWER_NOTOK: always; ANSWER_CANCEL: deny; ANSWER_TIMEOUT. */
 void window_consent(const struct prompt *p, enum consent_what what, bool can_always, enum prompt_answer *ret);
+/* For the certificate choice (prompt/choose.c), the signing window's own parts: the site's lines, and
+ * "Görüntüle"'s details window for a certificate (DER) over parent. */
+struct _GtkWidget;
+struct _GtkWidget *window_site_section(const struct prompt *p);
+void window_cert_details(struct _GtkWidget *parent, const uint8_t *der, size_t len);

@@ -8,15 +8,21 @@
  *   imza.certificates()  -> [{id, label, subject, common_name, issuer, serial, not_before, not_after,
  *                             key_type, key_bits, key_usage, qualified, reader, present, certificate}]
  *                           the signing certificates (keyUsage nonRepudiation) of the cards in a reader
- *   imza.sign({certificate, text | data, detached, wait})
+ *   imza.sign({text | data, detached, wait})
  *                        -> {signature, format, detached, certificate}   (base64 strings)
  *                           always CAdES-BES ("format" may only be 'cades-bes': a page gets no bare
- *                           signature)
+ *                           signature). The usual way: no certificate named, the user chooses it in
+ *                           imza's own window (qualified first) and the page learns nothing about the
+ *                           cards before the signature; "certificate" in the answer is the chosen one.
+ *                           No listing, so no consent for it: the signing window is the consent.
+ *   imza.sign({certificate, text | data, detached, wait})
+ *                           the same with a certificate (an id or an object from imza.certificates())
+ *                           the page chose from the list
  *
  * Every failure is an imza.ImzaError with
  *   .code       the API's error code (bad_request, origin_denied, key_not_allowed, user_cancelled,
  *               pin_incorrect, pin_locked, not_found, certificate_unknown, method_not_allowed,
- *               card_absent, too_large, bad_host, busy, timeout, internal), or one of the client's own:
+ *               card_absent, certificate_required, too_large, bad_host, busy, timeout, internal), or one of the client's own:
  *               unreachable           the endpoint did not answer: imza is not running, or the browser
  *                                     does not trust its local CA (`imzactl trust`)
  *               local_network_denied  the browser blocked a public page's request to loopback (Local
@@ -385,15 +391,19 @@
 		if (cert && typeof cert === 'object') {
 			cert = cert.id;
 		}
-		if (typeof cert !== 'string' || !cert) {
-			return badRequest('imza.sign: certificate (an id from imza.certificates()) is required');
+		if (cert !== undefined && cert !== null && (typeof cert !== 'string' || !cert)) {
+			return badRequest('imza.sign: certificate is an id from imza.certificates(), or left out for the ' +
+				'user to choose in imza\'s window');
 		}
 		var hasText = opts.text !== undefined && opts.text !== null;
 		var hasData = opts.data !== undefined && opts.data !== null;
 		if (hasText === hasData) {
 			return badRequest('imza.sign: give exactly one of text and data');
 		}
-		var req = {certificate: cert};
+		var req = {};
+		if (cert) {
+			req.certificate = cert;
+		}
 		if (hasText) {
 			req.text = String(opts.text);
 		} else if (typeof opts.data === 'string') {

@@ -137,9 +137,22 @@ test('sign: a certificate object, bytes as data, detached; nothing unknown is se
 	assert.deepEqual(JSON.parse(calls[1].init.body), { certificate: CERT.id, data: 'AAEC/w==' });
 });
 
+test('sign without a certificate: the body names none (the user chooses in imza\'s window)', async () => {
+	const reply = { signature: 'MIIB', format: 'cades-bes', detached: false, certificate: 'MAA=' };
+	const { imza, calls } = load({ fetch: async () => response(200, reply) });
+	const res = await imza.sign({ text: 'Başvuru', wait: 30 });
+	assert.deepEqual(plain(res), reply);
+	assert.equal(calls.length, 1);
+	assert.equal(calls[0].url, 'https://127.0.0.1:38443/v1/sign');
+	assert.deepEqual(JSON.parse(calls[0].init.body), { text: 'Başvuru', wait: 30 });
+	assert.ok(!('certificate' in JSON.parse(calls[0].init.body)));
+	await imza.sign({ certificate: null, data: 'AA==' });
+	assert.deepEqual(JSON.parse(calls[1].init.body), { data: 'AA==' });
+});
+
 test('sign: bad arguments fail before any request', async () => {
 	const { imza, calls } = load({ fetch: async () => response(200, {}) });
-	for (const args of [{}, { text: 'x' }, { certificate: CERT.id }, { certificate: CERT.id, text: 'x', data: 'AA==' },
+	for (const args of [{}, { certificate: '', text: 'x' }, { certificate: 42, text: 'x' }, { certificate: CERT.id }, { certificate: CERT.id, text: 'x', data: 'AA==' },
 		{ certificate: CERT.id, text: 'x', wait: 301 }, { certificate: CERT.id, text: 'x', wait: 1.5 }]) {
 		const e = await rejection(imza.sign(args));
 		assert.ok(e instanceof imza.ImzaError);

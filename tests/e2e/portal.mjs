@@ -17,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { EXPECTED_CONTENT, walkToSigning as walk } from './portal-walk.mjs';
 
 const NEED = ['DEMO_URL', 'IMZA_HTTPS_URL', 'IMZA_TEST_CA', 'IMZA_CARD_DIR', 'IMZA_PINENTRY_SCRIPT',
 	'IMZA_PINENTRY_LOG', 'IMZA_PIN', 'IMZA_SOCKET', 'IMZA_CTL', 'PORTAL_ARTIFACTS', 'PORTAL_WORK'];
@@ -29,7 +30,10 @@ const E = process.env;
 const DEMO_URL = E.DEMO_URL;
 const DEMO_ORIGIN = new URL(DEMO_URL).origin; // http://127.0.0.1:PORT
 const DEMO_PORT = new URL(DEMO_URL).port;
-const PAGE_URL = DEMO_URL + '?captcha=ABCDE&imza=' + encodeURIComponent(E.IMZA_HTTPS_URL);
+// sertifika=sayfa: this test walks the list-then-sign path (GET /v1/certificates, then the id); the
+// demo's default names no certificate (tests/e2e/portal-choose.sh).
+const PAGE_URL = DEMO_URL + '?captcha=ABCDE&sertifika=sayfa&imza=' + encodeURIComponent(E.IMZA_HTTPS_URL);
+const walkToSigning = (page, onReady) => walk(page, PAGE_URL, onReady);
 const ART = E.PORTAL_ARTIFACTS;
 const WORK = E.PORTAL_WORK;
 const SIGNER = 'AHMET YILMAZ'; // the virtual card's holder
@@ -39,17 +43,6 @@ const SIGN_MS = 45000; // the PIN dialog and the card under ASan
 const LAUNCH_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
 	'--no-first-run', '--no-default-browser-check', '--disable-extensions', '--disable-sync',
 	'--disable-component-update', '--password-store=basic'];
-
-const LOGIN = { tc: '10000000146', ad: 'Ahmet', soyad: 'Yılmaz', 'dogum-yeri': 'Bingöl', 'dogum-tarihi': '17.05.1980',
-	sicil: '4711' };
-const FORM = { guvenlik: 'kırmızı elma', birim: 'Bilgi İşlem Şubesi', unvan: 'Öğretmen',
-	adres: 'Genç Osman Mah. Atatürk Cad. No:12', eposta: 'ahmet.yilmaz@meb.gov.tr' };
-// web/demo/README.md, "The signed content".
-const DECLARATION = 'Aşağıda yazılı bütün bilgilerin doğru olduğunu, aksi halde doğacak bütün zararlardan sorumlu ' +
-	'olduğumu beyan ederim. Bu formdaki bilgilere göre şahsıma bir nitelikli elektronik sertifika hazırlanmasını ' +
-	'talep ederim.';
-const EXPECTED_CONTENT = [DECLARATION, 'AD:' + LOGIN.ad, 'SOY:' + LOGIN.soyad, 'TC:' + LOGIN.tc, 'EPO:' + FORM.eposta,
-	'GÜV:' + FORM.guvenlik, 'ADR:' + FORM.adres, 'KUR:T.C. MİLLİ EĞİTİM BAKANLIĞI'].join('\n');
 
 // The card's qualified certificate (slot 9C): imza's id for it is the SHA-256 of its DER.
 const QUALIFIED_ID = crypto.createHash('sha256').update(fs.readFileSync(path.join(E.IMZA_CARD_DIR, '9c.crt.der')))
@@ -171,48 +164,6 @@ async function newPage(browser) {
 		}
 	});
 	return { context, page };
-}
-
-// Login, form, SMS code, E-İmzalı: the signing page, with its certificate request under way. onReady
-// runs once the page is wired, before it has asked imza anything.
-async function walkToSigning(page, onReady) {
-	const res = await page.goto(PAGE_URL);
-	assert(res && res.ok(), 'the demo page did not load (' + (res ? res.status() : 'no answer') + ')');
-	assert(new URL(page.url()).origin === DEMO_ORIGIN, 'the page is on ' + page.url());
-	await page.waitForSelector('body[data-ready="1"]');
-	if (onReady) {
-		await onReady();
-	}
-	await page.fill('#captcha-input', 'ABCDE');
-	for (const [id, v] of Object.entries(LOGIN)) {
-		await page.fill('#' + id, v);
-	}
-	await page.click('#login-btn');
-	await page.waitForSelector('#step-form:not([hidden])');
-	await page.selectOption('#basvuru-nedeni', 'Yenileme');
-	await page.fill('#guvenlik', FORM.guvenlik);
-	await page.fill('#guvenlik-tekrar', FORM.guvenlik);
-	await page.fill('#birim', FORM.birim);
-	await page.fill('#unvan', FORM.unvan);
-	await page.fill('#adres', FORM.adres);
-	await page.selectOption('#il', 'Bingöl');
-	await page.selectOption('#ilce', 'Merkez');
-	await page.fill('#posta-kodu', '12000');
-	await page.fill('#eposta', FORM.eposta);
-	await page.fill('#is-tel', '4262131234');
-	await page.fill('#cep-tel', '5321234567');
-	await page.selectOption('#operator', 'Turkcell');
-	await page.click('#form-onayla-btn');
-	await page.waitForSelector('#step-sms-send:not([hidden])');
-	await page.click('#sms-send-btn');
-	await page.waitForSelector('#step-sms-code:not([hidden])');
-	const code = ((await page.textContent('#sms-code-shown')) || '').trim();
-	assert(/^\d{6}$/.test(code), 'no SMS code in #sms-code-shown ("' + code + '")');
-	await page.fill('#sms-code', code);
-	await page.click('#sms-ok-btn');
-	await page.waitForSelector('#step-method:not([hidden])');
-	await page.click('#method-eimza');
-	await page.waitForSelector('#step-sign:not([hidden])');
 }
 
 // Waits for the certificate list, or for the error the page shows instead.

@@ -30,7 +30,8 @@ INTEGRATION_TESTS = \
 	tests/integration/prompt-card.sh \
 	tests/integration/prompt-consent.sh \
 	tests/integration/prompt-lasttry.sh \
-	tests/integration/pinentry-text.sh
+	tests/integration/pinentry-text.sh \
+	tests/integration/prompt-choose.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/lib/https.sh tests/lib/xsession.sh tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
 	tests/integration/p11_rules.py \

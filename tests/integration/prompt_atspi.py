@@ -25,7 +25,9 @@ def windows():
             if app is None or app.name != APP:
                 continue
             for w in app:
-                if w is not None and w.getRoleName() == "frame":
+                # GTK 4.8 lists a window opened after another one closed (the signing window after the
+                # certificate choice) as a "filler" at the application's top.
+                if w is not None and w.getRoleName() in ("frame", "filler"):
                     out.append(w)
         except Exception:  # an application that went away while we looked
             continue
@@ -69,10 +71,12 @@ def wait_window(timeout, want=None):
     end = time.time() + timeout
     while time.time() < end:
         ws = [w for w in windows() if want is None or w.name == want]
-        if ws:
-            ns = nodes(ws[-1])
+        # A window closed a moment ago (the certificate choice before the signing window) may still be
+        # listed, empty: the newest one that holds buttons is the one on screen.
+        for w in reversed(ws):
+            ns = nodes(w)
             if any(n["role"] == "push button" for n in ns):
-                return ws[-1], ns
+                return w, ns
         time.sleep(0.2)
     sys.exit("no imza-prompt window within %s s" % timeout)
 

@@ -3,12 +3,12 @@
 # https_stack_up. api/json/code/expect speak to the endpoint with curl (the last answer's body is in
 # $T/body); script sets the test pinentry's answers; apdus counts the commands that reached the card.
 
-# https_stack_up: the private stack "s" (imzad, the test pinentry, the virtual card), and the names the
-# tests use for its parts.
+# https_stack_up [STACK ARGS]: the private stack "s" (imzad, the test pinentry, the virtual cards; the
+# arguments go to tests/harness/stack up, e.g. --cards 2), and the names the tests use for its parts.
 # shellcheck disable=SC2034 # the names are for the scripts that source this file
 https_stack_up() {
 	command -v curl >/dev/null || bail "curl missing (package curl)"
-	stack_up s
+	stack_up s "$@"
 	CTL=$IMZA_BUILDDIR/tools/imzactl
 	URL=$IMZA_HTTPS_URL
 	PORT=${URL##*:}

@@ -105,6 +105,15 @@ verified() {
 		openssl cms -verify -inform DER -in "$T/$1.p7s" -CAfile "$IMZA_TEST_CA" -purpose any -out "$T/$1.out" 2>>"$LOG" &&
 		cmp "$T/$1.out" "$2"
 }
+# signed_by NAME DER: after verified NAME, the signature's signer and the answer's "certificate" are both
+# exactly the certificate in the DER file.
+signed_by() {
+	"$PY" -c 'import json,sys,base64; sys.stdout.buffer.write(base64.b64decode(json.load(open(sys.argv[1]))["certificate"]))' \
+		"$T/$1.json" >"$T/$1.cert.der" &&
+		openssl cms -verify -inform DER -in "$T/$1.p7s" -noverify -signer "$T/$1.signer.pem" -out /dev/null 2>>"$LOG" &&
+		openssl x509 -in "$T/$1.signer.pem" -outform DER -out "$T/$1.signer.der" 2>>"$LOG" &&
+		cmp -s "$T/$1.signer.der" "$2" && cmp -s "$T/$1.cert.der" "$2"
+}
 # error_of NAME: the error code of a finished background request.
 error_of() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("error"))' "$T/$1.json" 2>>"$LOG"; }
 # q EXPR: a Python expression over the last dump (nodes: n; node(name) the first one called name).

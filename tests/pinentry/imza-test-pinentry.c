@@ -12,12 +12,16 @@
  *                                      imza-prompt: SETTRIES is accepted)
  *   delay <ms>                         sleep before answering CONFIRM or GETPIN (default: 0)
  *   die <COMMAND>                      exit(3) without an answer when COMMAND arrives (a crash)
+ *   choose <N>|cancel|raw <TEXT>       how imza-prompt's CHOOSE is answered: index N, cancelled, or a D
+ *                                      line with TEXT as it is (default: 0)
  *   start                              log what it was started with, before anything else: a START line
  *                                      whose arg is "fds <its open descriptors>; stderr <where fd 2
  *                                      goes>; connection_fd <_assuan_connection_fd or unset>"
  * Log lines: {"pid":N,"cmd":"<command>","arg":"<argument, percent-decoded>"} for every command, and
  * {"pid":N,"cmd":"ANSWER","arg":"once|always|deny|timeout|pin|cancel|lasttry-yes|lasttry-no"} for every
- * CONFIRM/GETPIN answer. */
+ * CONFIRM/GETPIN answer. It also takes imza-prompt's own commands (SETORIGIN, SETSITE, SETTRIES, and SETDOC,
+ * SETCERT, SETCERTS, each answered with its INQUIRE: the bytes are read and logged as
+ * {"cmd":"INQUIRED","arg":"<KEYWORD> <bytes>"}), so tests can play imza-prompt's part too. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +58,7 @@ struct script {
 	bool lasttry_no;
 	bool lasttry_status;
 	bool start;
+	char choose[64]; /* "" (index 0), "cancel", an index, or "raw <TEXT>" */
 };
 
 static int log_fd = -1;
@@ -245,6 +250,8 @@ static void read_script(struct script *sc)
 			sc->delay_ms = strtol(line + 6, NULL, 10);
 		else if (strncmp(line, "die ", 4) == 0)
 			set_field(sc->die, sizeof(sc->die), line + 4);
+		else if (strncmp(line, "choose ", 7) == 0)
+			set_field(sc->choose, sizeof(sc->choose), line + 7);
 		else if (strcmp(line, "start") == 0)
 			sc->start = true;
 		else
@@ -362,6 +369,49 @@ static void answer_getinfo(const char *arg)
 	reply("OK");
 }
 
+/* imza-prompt's INQUIRE: reads D lines up to END and logs how many bytes came. */
+static void inquire(const char *keyword)
+{
+	char *line = NULL, note[96];
+	size_t cap = 0, bytes = 0;
+	ssize_t len;
+	char ask[64];
+
+	snprintf(ask, sizeof(ask), "INQUIRE %s", keyword);
+	reply(ask);
+	while ((len = getline(&line, &cap, stdin)) > 0) {
+		if (line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (strcmp(line, "END") == 0)
+			break;
+		if (strncmp(line, "D ", 2) == 0)
+			bytes += percent_decode(line + 2);
+	}
+	free(line);
+	snprintf(note, sizeof(note), "%s %zu", keyword, bytes);
+	log_line("INQUIRED", note, strlen(note));
+	reply("OK");
+}
+
+static void answer_choose(const struct script *sc)
+{
+	char d[80];
+
+	delay(sc);
+	if (strcmp(sc->choose, "cancel") == 0) {
+		log_answer("choose-cancel");
+		reply(ERR_CANCELED);
+		return;
+	}
+	snprintf(d, sizeof(d), "D %s",
+	         strncmp(sc->choose, "raw ", 4) == 0 ? sc->choose + 4
+	         : sc->choose[0]                     ? sc->choose
+	                                             : "0");
+	log_answer("choose");
+	reply(d);
+	reply("OK");
+}
+
 int main(void)
 {
 	static const char *const plain_ok[] = {
@@ -372,7 +422,8 @@ int main(void)
 	        "SETREPEATOK", "SETQUALITYBAR", "SETQUALITYBAR_TT",
 	        "SETGENPIN",   "SETGENPIN_TT",  "CLEARPASSPHRASE",
 	        "NOP",         "RESET",         "MESSAGE",
-	        "END",         "SETTRIES",
+	        "END",         "SETORIGIN",     "SETSITE",
+	        "SETTRIES",
 	};
 	struct script sc = {.consent = CONSENT_ALWAYS, .pin_mode = PIN_CANCEL};
 	const char *log_path = getenv("IMZA_TEST_PINENTRY_LOG");
@@ -440,6 +491,17 @@ int main(void)
 		}
 		if (strcasecmp(cmd, "GETINFO") == 0) {
 			answer_getinfo(arg);
+			continue;
+		}
+		if (strcasecmp(cmd, "SETDOC") == 0 || strcasecmp(cmd, "SETCERT") == 0 ||
+		    strcasecmp(cmd, "SETCERTS") == 0) {
+			inquire(strcasecmp(cmd, "SETDOC") == 0    ? "DOCUMENT"
+			        : strcasecmp(cmd, "SETCERT") == 0 ? "CERTIFICATE"
+			                                          : "CERTIFICATES");
+			continue;
+		}
+		if (strcasecmp(cmd, "CHOOSE") == 0) {
+			answer_choose(&sc);
 			continue;
 		}
 		for (size_t i = 0; i < sizeof(plain_ok) / sizeof(plain_ok[0]); i++)

@@ -82,6 +82,7 @@ static void test_text_request_with_defaults_is_parsed(void **state)
 
 	accepted_with("\"text\": \"Başvuru Nedeni: yenileme\"", &rq);
 	assert_memory_equal(rq.args.cert_id, id, 32);
+	assert_false(rq.args.choose);
 	assert_int_equal(rq.args.format, SIGN_FMT_CADES);
 	assert_false(rq.args.detached);
 	assert_int_equal(rq.args.wait_s, 0);
@@ -218,10 +219,27 @@ static void test_unknown_keys_are_refused(void **state)
 	free(b);
 }
 
-static void test_missing_certificate_is_refused(void **state)
+/* No "certificate": the user chooses in the window; the rest of the body is checked as always. */
+static void test_body_without_certificate_lets_the_user_choose(void **state)
 {
-	refused("{\"text\": \"x\"}");
+	static const uint8_t zero[32];
+	struct api_sign_request rq;
+
+	accepted("{\"text\": \"Beyan\", \"wait\": 30, \"detached\": true}", &rq);
+	assert_true(rq.args.choose);
+	assert_memory_equal(rq.args.cert_id, zero, 32);
+	assert_int_equal(rq.args.wait_s, 30);
+	assert_true(rq.args.detached);
+	assert_int_equal(rq.args.len, 5);
+	assert_memory_equal(rq.args.content, "Beyan", 5);
+	api_sign_request_clear(&rq);
+	accepted("{\"data\": \"AAEC\"}", &rq);
+	assert_true(rq.args.choose);
+	api_sign_request_clear(&rq);
+	/* Still one of text and data, and nothing unknown. */
 	refused("{}");
+	refused("{\"wait\": 5}");
+	refused("{\"text\": \"x\", \"certificates\": []}");
 }
 
 static void test_wrong_types_are_refused(void **state)
@@ -761,7 +779,7 @@ int main(void)
 	        cmocka_unit_test(test_whitespace_around_the_object_is_accepted),
 	        cmocka_unit_test(test_duplicate_keys_are_refused),
 	        cmocka_unit_test(test_unknown_keys_are_refused),
-	        cmocka_unit_test(test_missing_certificate_is_refused),
+	        cmocka_unit_test(test_body_without_certificate_lets_the_user_choose),
 	        cmocka_unit_test(test_wrong_types_are_refused),
 	        cmocka_unit_test(test_exactly_one_of_text_and_data),
 	        cmocka_unit_test(test_certificate_must_be_64_hex_digits),

@@ -1373,6 +1373,202 @@ static void find_pinentry(const char *argv0)
 		exit(99);
 }
 
+/* ---- the certificate choice (POST /v1/sign without a certificate) ---- */
+
+static const uint8_t der_a[] = {0x30, 0x03, 0x02, 0x01, 0x0a};
+static const uint8_t der_b[] = {0x30, 0x04, 0x02, 0x02, 0x01, 0x0b};
+
+/* Two certificates, the qualified one second (as a test of who decides: the window's order is the
+ * caller's). */
+static struct dialog_request choice_request(struct dialog_choice *c, size_t n, size_t *chosen)
+{
+	struct dialog_request rq = text_request("Beyan");
+
+	c[0] = (struct dialog_choice){der_a, sizeof(der_a), "CN=ALPHA KISI", 3, false};
+	if (n > 1)
+		c[1] = (struct dialog_choice){der_b, sizeof(der_b), "CN=BETA KISI", 1, true};
+	rq.subject = NULL;
+	rq.choices = c;
+	rq.n_choices = n;
+	rq.ret_chosen = chosen;
+	*chosen = SIZE_MAX;
+	return rq;
+}
+
+/* The test pinentry plays imza-prompt: prompt.h picks it when a display is named. */
+static void as_imza_prompt(bool on)
+{
+	if (on) {
+		setenv("DISPLAY", ":99", 1);
+		assert_int_equal(prompt_configure(pinentry), 0);
+	} else {
+		unsetenv("DISPLAY");
+		assert_int_equal(prompt_configure("pinentry"), 0);
+	}
+}
+
+static size_t index_of(const struct log *lg, const char *cmd)
+{
+	for (size_t i = 0; i < lg->n; i++)
+		if (strcmp(lg->e[i].cmd, cmd) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+static void test_window_choice_sends_every_certificate_and_the_chosen_one_signs(void **state)
+{
+	struct dialog_choice c[2];
+	size_t chosen;
+	struct dialog_request rq = choice_request(c, 2, &chosen);
+	struct pin_secret pin = {0};
+	struct log lg;
+	char want[32];
+
+	as_imza_prompt(true);
+	write_script("choose 1\npin 0000\nlasttry status\n");
+	assert_int_equal(dialog_pin(&rq, &pin), 0);
+	as_imza_prompt(false);
+	pin_secret_wipe(&pin);
+	assert_int_equal(chosen, 1);
+	lg = read_log();
+	snprintf(want, sizeof(want), "2 %zu %zu", sizeof(der_a), sizeof(der_b));
+	assert_arg(&lg, "SETCERTS", want);
+	snprintf(want, sizeof(want), "CERTIFICATES %zu", sizeof(der_a) + sizeof(der_b));
+	assert_true(has(&lg.e[index_of(&lg, "SETCERTS") + 1], want));
+	/* The choice comes first; then the chosen one is the signer: its certificate, its subject, its
+	 * card's tries (1: the last try is confirmed inside the window, no CONFIRM of its own). */
+	assert_true(index_of(&lg, "CHOOSE") < index_of(&lg, "SETCERT"));
+	assert_true(index_of(&lg, "CHOOSE") < index_of(&lg, "GETPIN"));
+	assert_arg(&lg, "SETCERT", "6");
+	assert_arg(&lg, "SETTRIES", "1");
+	assert_int_equal(count(&lg, "CONFIRM"), 0);
+	assert_true(has(find(&lg, "SETDESC"), "İmzalayan: CN=BETA KISI"));
+	assert_false(has(find(&lg, "SETDESC"), "ALPHA"));
+	free_log(&lg);
+}
+
+static void test_window_choice_out_of_range_is_refused_before_the_pin(void **state)
+{
+	static const char *const answers[] = {"choose 2",      "choose raw -1", "choose raw 01",
+	                                      "choose raw 1x", "choose raw ",   "choose raw 99999999999"};
+	struct dialog_choice c[2];
+	size_t chosen;
+	struct dialog_request rq = choice_request(c, 2, &chosen);
+	struct pin_secret pin = {0};
+	char script[64];
+	struct log lg;
+
+	as_imza_prompt(true);
+	for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+		snprintf(script, sizeof(script), "%s\npin 0000\n", answers[i]);
+		write_script(script);
+		assert_int_equal(dialog_pin(&rq, &pin), -EPROTO);
+		assert_int_equal(chosen, SIZE_MAX);
+	}
+	as_imza_prompt(false);
+	lg = read_log();
+	assert_int_equal(count(&lg, "CHOOSE"), sizeof(answers) / sizeof(answers[0]));
+	assert_int_equal(count(&lg, "GETPIN"), 0);
+	free_log(&lg);
+}
+
+static void test_window_choice_cancelled_is_ecanceled(void **state)
+{
+	struct dialog_choice c[2];
+	size_t chosen;
+	struct dialog_request rq = choice_request(c, 2, &chosen);
+	struct pin_secret pin = {0};
+	struct log lg;
+
+	as_imza_prompt(true);
+	write_script("choose cancel\npin 0000\n");
+	assert_int_equal(dialog_pin(&rq, &pin), -ECANCELED);
+	as_imza_prompt(false);
+	lg = read_log();
+	assert_int_equal(count(&lg, "GETPIN"), 0);
+	free_log(&lg);
+}
+
+/* Past the caps nothing is sent: imza-prompt would refuse it, and imzad never offers it. */
+static void test_window_choice_over_the_caps_is_never_sent(void **state)
+{
+	struct dialog_choice c[DIALOG_CHOICES_MAX + 1];
+	static uint8_t big[16 * 1024 + 1];
+	size_t chosen;
+	struct dialog_request rq = choice_request(c, 2, &chosen);
+	struct pin_secret pin = {0};
+	struct log lg;
+
+	as_imza_prompt(true);
+	write_script("choose 0\npin 0000\n");
+	for (size_t i = 0; i < DIALOG_CHOICES_MAX + 1; i++)
+		c[i] = c[0];
+	rq.n_choices = DIALOG_CHOICES_MAX + 1;
+	assert_int_equal(dialog_pin(&rq, &pin), -EINVAL);
+	rq.n_choices = 2;
+	c[1].der = big;
+	c[1].der_len = sizeof(big);
+	assert_int_equal(dialog_pin(&rq, &pin), -EINVAL);
+	/* Nine of 16 KiB: each within its cap, together over 128 KiB. */
+	for (size_t i = 0; i < 9; i++)
+		c[i] = (struct dialog_choice){big, sizeof(big) - 1, "CN=X", 3, false};
+	rq.n_choices = 9;
+	assert_int_equal(dialog_pin(&rq, &pin), -EINVAL);
+	as_imza_prompt(false);
+	lg = read_log();
+	assert_int_equal(count(&lg, "SETCERTS"), 0);
+	assert_int_equal(count(&lg, "GETPIN"), 0);
+	assert_int_equal(chosen, SIZE_MAX);
+	free_log(&lg);
+}
+
+/* A pinentry shows no list: the qualified certificate signs, and the description says imzad chose it. */
+static void test_pinentry_takes_the_qualified_certificate_and_says_so(void **state)
+{
+	struct dialog_choice c[2];
+	size_t chosen;
+	struct dialog_request rq = choice_request(c, 2, &chosen);
+	struct log lg;
+	const struct entry *d = pin_dialog_desc(&rq, &lg);
+
+	assert_int_equal(chosen, 1);
+	assert_true(has(d, "İmzalayan: CN=BETA KISI (imzad seçti: nitelikli sertifika)"));
+	assert_int_equal(count(&lg, "CHOOSE"), 0);
+	assert_int_equal(count(&lg, "SETCERTS"), 0);
+	free_log(&lg);
+}
+
+static void test_pinentry_takes_the_only_certificate_and_says_so(void **state)
+{
+	struct dialog_choice c[1];
+	size_t chosen;
+	struct dialog_request rq = choice_request(c, 1, &chosen);
+	struct log lg;
+	const struct entry *d = pin_dialog_desc(&rq, &lg);
+
+	assert_int_equal(chosen, 0);
+	assert_true(has(d, "İmzalayan: CN=ALPHA KISI (imzad seçti: kartlardaki tek imza sertifikası)"));
+	free_log(&lg);
+}
+
+static void test_pinentry_refuses_several_unqualified_certificates(void **state)
+{
+	struct dialog_choice c[2];
+	size_t chosen;
+	struct dialog_request rq = choice_request(c, 2, &chosen);
+	struct pin_secret pin = {0};
+	struct log lg;
+
+	c[1].qualified = false;
+	write_script("pin 0000\n");
+	assert_int_equal(dialog_pin(&rq, &pin), -ENOTUNIQ);
+	assert_int_equal(chosen, SIZE_MAX);
+	lg = read_log();
+	assert_int_equal(count(&lg, "GETPIN"), 0);
+	assert_int_equal(count(&lg, "SETDESC"), 0);
+	free_log(&lg);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1433,6 +1629,19 @@ int main(int argc, char **argv)
 	        cmocka_unit_test_setup_teardown(test_display_and_tty_are_passed_as_options, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_dialogs_in_two_threads_at_once, setup, teardown),
 	        cmocka_unit_test(test_bad_requests_are_einval),
+	        cmocka_unit_test_setup_teardown(
+	                test_window_choice_sends_every_certificate_and_the_chosen_one_signs, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_window_choice_out_of_range_is_refused_before_the_pin,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_window_choice_cancelled_is_ecanceled, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_window_choice_over_the_caps_is_never_sent, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_pinentry_takes_the_qualified_certificate_and_says_so,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_pinentry_takes_the_only_certificate_and_says_so, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_pinentry_refuses_several_unqualified_certificates, setup,
+	                                        teardown),
 	};
 
 	(void)argc;

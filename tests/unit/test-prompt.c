@@ -3,14 +3,18 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 #include <glib.h>
+#include <openssl/crypto.h>
 
+#include "prompt/choices.h"
 #include "prompt/util.h"
+#include "tests/lib/testcert.h"
 
 static void test_unescape_decodes_percent_pairs_only(void **state)
 {
@@ -150,6 +154,70 @@ static void test_hex_dump_shows_every_byte(void **state)
 	g_free(s);
 }
 
+/* ---- SETCERTS (the certificate choice) ---- */
+
+static void test_setcerts_header_within_the_caps_is_parsed(void **state)
+{
+	size_t n, lens[PROMPT_CHOICES_MAX], total;
+
+	assert_int_equal(prompt_certs_header("2 1200 16384", &n, lens, &total), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(lens[0], 1200);
+	assert_int_equal(lens[1], 16384);
+	assert_int_equal(total, 17584);
+	assert_int_equal(prompt_certs_header("16 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", &n, lens, &total), 0);
+	assert_int_equal(n, 16);
+}
+
+static void test_setcerts_over_the_caps_or_malformed_is_refused(void **state)
+{
+	static const char *const bad[] = {"17 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", /* more than 16 */
+	                                  "1 16385",                              /* one over 16 KiB */
+	                                  /* 9 of 16 KiB: each within its cap, together over 128 KiB */
+	                                  "9 16384 16384 16384 16384 16384 16384 16384 16384 16384", "0", "",
+	                                  "2 100", "1 100 100", "1 0", "1 -5", "1 +5", "1 05", "1  5", "1 5 ",
+	                                  "x", "1 5x", "1 1000000", "01 5"};
+	size_t n = 99, lens[PROMPT_CHOICES_MAX], total = 99;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (prompt_certs_header(bad[i], &n, lens, &total) != -EINVAL)
+			fail_msg("accepted: \"%s\"", bad[i]);
+	}
+	assert_int_equal(n, 99);
+	assert_int_equal(total, 99);
+}
+
+static void test_setcerts_short_or_long_inquiry_or_a_non_certificate_is_refused(void **state)
+{
+	uint8_t *a, *b, *buf;
+	size_t la = testcert_make("P-256", "critical,nonRepudiation", &a, NULL);
+	size_t lb = testcert_make("P-256", "critical,digitalSignature", &b, NULL);
+	size_t lens[2] = {la, lb};
+	const uint8_t *ders[PROMPT_CHOICES_MAX] = {NULL};
+
+	buf = g_malloc(la + lb + 1);
+	memcpy(buf, a, la);
+	memcpy(buf + la, b, lb);
+	buf[la + lb] = 0x00;
+	assert_int_equal(prompt_certs_split(buf, la + lb, lens, 2, ders), 0);
+	assert_ptr_equal(ders[0], buf);
+	assert_ptr_equal(ders[1], buf + la);
+	/* Short (one byte missing), long (one byte more), a boundary that cuts a certificate. */
+	assert_int_equal(prompt_certs_split(buf, la + lb - 1, lens, 2, ders), -EINVAL);
+	assert_int_equal(prompt_certs_split(buf, la + lb + 1, lens, 2, ders), -EINVAL);
+	lens[0] = la - 1;
+	lens[1] = lb + 1;
+	assert_int_equal(prompt_certs_split(buf, la + lb, lens, 2, ders), -EINVAL);
+	/* Bytes that are no certificate. */
+	lens[0] = la;
+	lens[1] = lb;
+	buf[la] ^= 0xff;
+	assert_int_equal(prompt_certs_split(buf, la + lb, lens, 2, ders), -EINVAL);
+	g_free(buf);
+	OPENSSL_free(a);
+	OPENSSL_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -161,6 +229,9 @@ int main(void)
 	        cmocka_unit_test(test_tckn_checks_its_digits),
 	        cmocka_unit_test(test_sha256_and_fingerprint),
 	        cmocka_unit_test(test_hex_dump_shows_every_byte),
+	        cmocka_unit_test(test_setcerts_header_within_the_caps_is_parsed),
+	        cmocka_unit_test(test_setcerts_over_the_caps_or_malformed_is_refused),
+	        cmocka_unit_test(test_setcerts_short_or_long_inquiry_or_a_non_certificate_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,6 +45,10 @@
 		sms: {code: '', deadline: 0, timer: null},
 		certs: [],
 		selected: -1,
+		// By default the page names no certificate: the user chooses it in imza's own window, and the page
+		// learns nothing about the cards before the signature. ?sertifika=sayfa lists them on the page
+		// first (GET /v1/certificates, which asks imza's consent for this site).
+		pageList: /(^|[?&])sertifika=sayfa(&|$)/.test(window.location.search),
 		signing: false,
 		blobUrl: null
 	};
@@ -613,7 +617,9 @@
 		busy: 'imza şu anda başka bir imzalama işlemi yapıyor. Lütfen biraz sonra yeniden deneyiniz.',
 		timeout: 'İşlem zaman aşımına uğradı. Lütfen yeniden deneyiniz.',
 		bad_host: 'imza bu isteği reddetti (geçersiz sunucu adı).',
-		no_certificate: 'Lütfen İmzalama Yapılacak Sertifikayı Seçiniz.'
+		no_certificate: 'Lütfen İmzalama Yapılacak Sertifikayı Seçiniz.',
+		certificate_required: 'Kartlarınızda birden çok imza sertifikası var ve imza seçimi gösterecek bir pencere ' +
+			'açamadı. Lütfen yalnızca kullanacağınız kartı takınız.'
 	};
 
 	function errorText(err) {
@@ -717,7 +723,26 @@
 		hideError();
 		$('sign-status').hidden = true;
 		show('sign');
-		loadCertificates();
+		$('cert-choose-page').hidden = !state.pageList;
+		$('cert-choose-window').hidden = state.pageList;
+		if (state.pageList) {
+			loadCertificates();
+		} else {
+			findImza();
+		}
+	}
+
+	// Without the list: only whether imza runs (GET /v1/info tells nothing about the cards).
+	function findImza() {
+		hideError();
+		setImzaStatus('imza hizmeti aranıyor…');
+		return imza.info().then(function (info) {
+			setImzaStatus(info.name + ' ' + info.version + ' çalışıyor.', 'ok');
+		}).catch(function (err) {
+			setImzaStatus(err && err.code === 'local_network_denied' ? 'Tarayıcı imza hizmetine erişimi engelledi.' :
+				'imza hizmetine ulaşılamadı.', 'bad');
+			showError(err, findImza);
+		});
 	}
 
 	function setImzaStatus(msg, cls) {
@@ -897,22 +922,111 @@
 			return;
 		}
 		hideError();
-		var c = state.certs[state.selected];
-		if (!c) {
-			showError({code: 'no_certificate', message: 'no certificate selected'});
-			return;
+		var c = null;
+		if (state.pageList) {
+			c = state.certs[state.selected];
+			if (!c) {
+				showError({code: 'no_certificate', message: 'no certificate selected'});
+				return;
+			}
 		}
 		var content = signedContent();
-		setSigning(true, 'İmzalanıyor… Onayınızı ve akıllı kart PIN kodunuzu imza penceresinde giriniz. ' +
+		var req = {text: content, format: 'cades-bes', wait: 30};
+		if (c) {
+			req.certificate = c.id;
+		}
+		setSigning(true, c ? 'İmzalanıyor… Onayınızı ve akıllı kart PIN kodunuzu imza penceresinde giriniz. ' +
+			'Kartınız takılı değilse 30 saniye içinde takınız.' :
+			'İmzalanıyor… İmza penceresinde sertifikanızı seçip akıllı kart PIN kodunuzu giriniz. ' +
 			'Kartınız takılı değilse 30 saniye içinde takınız.');
-		imza.sign({certificate: c.id, text: content, format: 'cades-bes', wait: 30}).then(function (res) {
+		imza.sign(req).then(function (res) {
 			setSigning(false);
-			showResult(c, res, content);
+			showResult(c || certOfSignature(res.certificate), res, content);
 		}, function (err) {
+			var again = state.pageList ? loadCertificates : findImza;
 			setSigning(false);
 			showError(err, err && (err.code === 'unreachable' || err.code === 'local_network_denied' ||
-				err.code === 'certificate_unknown') ? loadCertificates : null);
+				err.code === 'certificate_unknown') ? again : null);
 		});
+	}
+
+	/* What the result screen shows of the certificate imza signed with, read from its DER (base64): the
+	 * subject's common name, the subject and the serial number. A small DER reader: tag, length, value. */
+	function certOfSignature(b64) {
+		var out = {common_name: '', subject: '', serial: ''};
+		var d;
+		try {
+			d = imza.base64ToBytes(b64);
+		} catch (e) {
+			return out;
+		}
+		function tlv(at) {
+			if (at + 2 > d.length) {
+				throw new Error('short');
+			}
+			var tag = d[at], len = d[at + 1], hdr = 2;
+			if (len & 0x80) {
+				var n = len & 0x7f;
+				if (n < 1 || n > 3) {
+					throw new Error('length');
+				}
+				len = 0;
+				for (var i = 0; i < n; i++) {
+					len = len * 256 + d[at + 2 + i];
+				}
+				hdr += n;
+			}
+			if (at + hdr + len > d.length) {
+				throw new Error('past the end');
+			}
+			return {tag: tag, start: at + hdr, end: at + hdr + len};
+		}
+		function children(t) {
+			var list = [];
+			for (var at = t.start; at < t.end;) {
+				var c = tlv(at);
+				list.push(c);
+				at = c.end;
+			}
+			return list;
+		}
+		function utf8(t) {
+			return new TextDecoder('utf-8').decode(d.subarray(t.start, t.end));
+		}
+		var NAMES = {'2.5.4.3': 'CN', '2.5.4.5': 'SERIALNUMBER', '2.5.4.6': 'C', '2.5.4.10': 'O', '2.5.4.11': 'OU',
+			'2.5.4.4': 'SN', '2.5.4.42': 'GN', '2.5.4.7': 'L', '2.5.4.8': 'ST'};
+		function oid(t) {
+			var b = d.subarray(t.start, t.end), parts = [Math.floor(b[0] / 40), b[0] % 40], v = 0;
+			for (var i = 1; i < b.length; i++) {
+				v = v * 128 + (b[i] & 0x7f);
+				if (!(b[i] & 0x80)) {
+					parts.push(v);
+					v = 0;
+				}
+			}
+			return parts.join('.');
+		}
+		try {
+			var tbs = children(children(tlv(0))[0]);
+			var k = tbs[0].tag === 0xa0 ? 1 : 0; // [0] version, when present
+			var serial = tbs[k], subject = tbs[k + 4], rdns = [];
+			out.serial = Array.prototype.map.call(d.subarray(serial.start, serial.end), function (x) {
+				return (x < 16 ? '0' : '') + x.toString(16).toUpperCase();
+			}).join('').replace(/^00(?=.)/, '');
+			children(subject).forEach(function (set) {
+				children(set).forEach(function (atv) {
+					var p = children(atv), name = oid(p[0]), value = utf8(p[1]);
+					rdns.push((NAMES[name] || name) + '=' + value);
+					if (name === '2.5.4.3') {
+						out.common_name = value;
+					}
+				});
+			});
+			out.subject = rdns.join(', ');
+		} catch (e) {
+			// An answer imza made cannot be malformed; the page shows what it could read.
+		}
+		return out;
 	}
 
 	/* ---------------------------------------------------------------- result */

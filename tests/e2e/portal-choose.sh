@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The demo portal's default path, end to end: headless Chromium (tests/e2e/portal-choose.mjs) walks the
+# demo to İmzala, which sends POST /v1/sign with no certificate; imzad opens imza-prompt on a virtual
+# display (Xvfb), and this script, as the user, chooses the qualified certificate among the two cards'
+# (AT-SPI, xdotool), types the PIN and signs. The .p7s verifies and its signer is the chosen
+# certificate; the page never called /v1/certificates (the browser's own record of its requests); no
+# consent dialog came before the choice and no grant was stored for the demo's origin.
+# Screenshots: $IMZA_BUILDDIR/tests/e2e/artifacts/prompt-portal-*.png and portal-choose-success.png.
+. "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/https.sh"
+. "$(dirname "$0")/../lib/xsession.sh"
+
+E2E=$IMZA_SRCDIR/tests/e2e
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+[ -x "$CHROMIUM" ] || CHROMIUM=chromium-is-missing
+[ -f "$E2E/node_modules/playwright-core/package.json" ] || {
+	echo "1..0 # SKIP missing: $E2E/node_modules/playwright-core (npm ci --prefix tests/e2e)"
+	exit 0
+}
+x_need node certutil "$CHROMIUM"
+x_session_up
+GEN=$IMZA_SRCDIR/tests/vcard/imza-vcard-gen
+"$GEN" "$WORK/s/card0" --pin 123456 --puk 12345678 --name "MEHMET DEMIR" --qualified no >>"$LOG" 2>&1 &&
+	"$GEN" "$WORK/s/card1" --pin 123456 --puk 12345678 --ca "$WORK/s/card0" --name "AHMET YILMAZ" >>"$LOG" 2>&1 ||
+	bail "the card generator failed"
+https_stack_up --cards 2
+QDER=$WORK/s/card1/9c.crt.der
+
+demo_pid="" node_pid=""
+demo_down() {
+	[ -n "$node_pid" ] && kill -TERM "$node_pid" 2>/dev/null
+	[ -n "$demo_pid" ] || return 0
+	kill -TERM "$demo_pid" 2>/dev/null
+	wait "$demo_pid" 2>/dev/null
+	demo_pid=""
+}
+trap 'demo_down; x_down; tap_cleanup' EXIT
+
+# A private HOME: Chromium reads trust from $HOME/.pki/nssdb, and keeps nothing of the user's.
+export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_CACHE_HOME=$WORK/home/.cache
+mkdir -p "$HOME" "$WORK/files"
+check "imzactl trust puts the endpoint's CA into \$HOME/.pki/nssdb" "$CTL" trust --config-dir "$IMZA_STACK_DIR/config"
+"$IMZA_SRCDIR/web/demo-server" --port 0 --pidfile "$WORK/demo.pid" --quiet >"$WORK/demo.url" 2>>"$LOG" &
+demo_pid=$!
+for _ in $(seq 1 100); do [ -s "$WORK/demo.url" ] && break; sleep 0.05; done
+DEMO_URL=$(head -n 1 "$WORK/demo.url")
+DEMO_ORIGIN=${DEMO_URL%/demo/}
+[[ $DEMO_URL =~ ^http://127\.0\.0\.1:[0-9]+/demo/$ ]] || bail "no demo server ('$DEMO_URL')"
+# no_grant ORIGIN: imzactl lists the stored answers (its summary line says it did), none for ORIGIN.
+no_grant() {
+	local g
+	g=$("$CTL" --socket "$IMZA_SOCKET" grants 2>>"$LOG") && grep -q 'allowed origin' <<<"$g" && ! grep -qF "$1" <<<"$g"
+}
+no_grant "$DEMO_ORIGIN" && pass "$DEMO_ORIGIN holds no grant before" || fail "$DEMO_ORIGIN holds no grant before"
+
+env DEMO_URL="$DEMO_URL" PORTAL_ARTIFACTS="$ART" PORTAL_WORK="$WORK/files" CHROMIUM="$CHROMIUM" \
+	timeout -k 10 200 node "$E2E/portal-choose.mjs" >"$WORK/node.out" 2>>"$LOG" &
+node_pid=$!
+
+# ---- the user, at imza-prompt's window, once the page has clicked İmzala ----
+for _ in $(seq 1 600); do [ -e "$WORK/files/signing" ] || ! kill -0 "$node_pid" 2>/dev/null && break; sleep 0.1; done
+if [ -e "$WORK/files/signing" ] && dump 60; then
+	shot portal-list
+	[ "$(q "[x['name'] for x in n if x['role'] == 'push button' and x['name'].startswith('Seç: ')]")" = \
+		"['Seç: AHMET YILMAZ (nitelikli)', 'Seç: MEHMET DEMIR']" ] &&
+		pass "the page's İmzala opened imza-prompt's certificate list first (no consent dialog before it), qualified first" ||
+		fail "the list: $(q "[x['name'] for x in n if x['role'] == 'push button']")"
+	[ "$(q "node('Tam adres: $DEMO_ORIGIN')['text']")" = "$DEMO_ORIGIN" ] &&
+		pass "the window names the page's origin $DEMO_ORIGIN" || fail "the window names $DEMO_ORIGIN"
+	click "Seç: AHMET YILMAZ (nitelikli)"
+	sleep 0.5
+	dump 10 || true
+	[ "$(q "node('İmzalayan kişi: AHMET YILMAZ')['text']")" = "AHMET YILMAZ" ] &&
+		pass "the qualified certificate, chosen, is the signing window's signer" || fail "the chosen signer is shown"
+	type_pin
+	dump 5 || true
+	[ "$(q "node('$SIGN', 'push button')['sensitive']")" = True ] ||
+		note "wheel rounds until İmzala was active: $(scroll_to_end "Sayfanın gönderdiği, imzalanacak metin")"
+	shot portal-signing
+	click "$SIGN"
+	atspi gone && pass "the window closed after signing" || fail "the window closed after signing"
+else
+	fail "the page's İmzala opened imza-prompt's window"
+fi
+
+# ---- what the browser saw ----
+wait "$node_pid"
+rc=$?
+node_pid=""
+run_checks cat "$WORK/node.out"
+[ "$rc" = 0 ] && pass "portal-choose.mjs ended well" || fail "portal-choose.mjs ended well (exit $rc)"
+openssl cms -verify -inform DER -in "$WORK/files/basvuru.p7s" -noverify -signer "$WORK/signer.pem" -out /dev/null 2>>"$LOG" &&
+	openssl x509 -in "$WORK/signer.pem" -outform DER -out "$WORK/signer.der" 2>>"$LOG" &&
+	cmp -s "$WORK/signer.der" "$QDER" && cmp -s "$WORK/files/answer-cert.der" "$QDER" &&
+	pass "the downloaded .p7s was signed by the chosen qualified certificate (card B's 9C)" ||
+	fail "the .p7s's signer is the chosen certificate"
+no_grant "$DEMO_ORIGIN" && pass "no grant was stored for $DEMO_ORIGIN: the listing's consent was never asked" ||
+	fail "no grant was stored for $DEMO_ORIGIN"
+[ ! -s "$IMZA_PINENTRY_LOG" ] && pass "the pinentry fallback showed nothing (every question was imza-prompt's)" ||
+	fail "the pinentry fallback was used: $(head -c 300 "$IMZA_PINENTRY_LOG")"
+demo_down
+stacks_down
+x_down
+sanitizer_check
+echo "1..$tap_n"
