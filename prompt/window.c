@@ -233,17 +233,29 @@ static void add_row(GtkWidget *grid, int row, const char *name, const char *valu
 struct details {
 	const struct prompt *p;
 	struct certinfo ci;
-	GtkWidget *parent;
+	GtkWidget *parent, *entry;
 };
+
+/* Closing the details hands the keyboard back to the signing window's PIN field, the user's next step.
+ * Nobody else does it without a window manager: X moves the focus of a closed window to the root window,
+ * and the PIN typed next went nowhere (the wheel, which follows the pointer, still worked). The button
+ * that opened the details keeps GTK's own focus otherwise. */
+static void details_close(GtkWindow *win, struct details *d)
+{
+	gtk_window_destroy(win);
+	gtk_window_present(GTK_WINDOW(d->parent));
+	if (d->entry)
+		gtk_widget_grab_focus(d->entry);
+}
 
 static void on_details_close(GtkButton *b, gpointer data)
 {
-	gtk_window_destroy(GTK_WINDOW(data));
+	details_close(GTK_WINDOW(gtk_widget_get_root(GTK_WIDGET(b))), data);
 }
 
 static gboolean on_details_escape(GtkWidget *widget, GVariant *args, gpointer data)
 {
-	gtk_window_destroy(GTK_WINDOW(widget));
+	details_close(GTK_WINDOW(widget), data);
 	return TRUE;
 }
 
@@ -266,7 +278,7 @@ static void on_view(GtkButton *b, gpointer data)
 	gtk_shortcut_controller_add_shortcut(
 	        GTK_SHORTCUT_CONTROLLER(sc),
 	        gtk_shortcut_new(gtk_keyval_trigger_new(GDK_KEY_Escape, 0),
-	                         gtk_callback_action_new(on_details_escape, NULL, NULL)));
+	                         gtk_callback_action_new(on_details_escape, d, NULL)));
 	gtk_widget_add_controller(win, sc);
 	gtk_grid_set_row_spacing(GTK_GRID(grid), 4);
 	gtk_grid_set_column_spacing(GTK_GRID(grid), 12);
@@ -295,7 +307,7 @@ static void on_view(GtkButton *b, gpointer data)
 	gtk_widget_set_margin_bottom(box, 12);
 	add(box, grid);
 	gtk_widget_set_halign(close, GTK_ALIGN_END);
-	g_signal_connect(close, "clicked", G_CALLBACK(on_details_close), win);
+	g_signal_connect(close, "clicked", G_CALLBACK(on_details_close), d);
 	add(box, close);
 	gtk_window_set_child(GTK_WINDOW(win), box);
 	gtk_window_present(GTK_WINDOW(win));
@@ -641,6 +653,7 @@ int window_getpin(const struct prompt *p, prompt_pin_fn fn, void *opaque, enum p
 	if (!p->has_doc && p->desc)
 		add(box, desc_label(p->desc));
 	add(box, pin_section(&w));
+	d.entry = w.entry;
 	add(box, buttons(&w, rich ? _("_Sign") : (p->ok ? p->ok : _("_OK")), NULL,
 	                 rich ? _("_Cancel") : (p->cancel ? p->cancel : _("_Cancel")), true));
 	gtk_window_set_child(GTK_WINDOW(win), box);
