@@ -27,6 +27,8 @@ INTEGRATION_TESTS = \
 	tests/integration/limits.sh \
 	tests/integration/rpc-syscalls.sh \
 	tests/integration/prompt.sh \
+	tests/integration/prompt-focus.sh \
+	tests/integration/prompt-en.sh \
 	tests/integration/pinentry-text.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/lib/https.sh tests/lib/xsession.sh tests/integration/daemon_peers.py tests/integration/p11_finalize.py \

@@ -116,7 +116,8 @@ def node(name, role=None):
     for x in n:
         if x["name"] == name and (role is None or x["role"] == role):
             return x
-    return {"name": None, "text": None, "sensitive": None, "ext": None, "checked": None}
+    return {"role": None, "name": None, "text": None, "sensitive": None, "ext": None, "checked": None,
+            "value": None}
 print(eval(sys.argv[2]))
 PYEOF
 }
