@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # make check-valgrind, the signing window: imzad under valgrind memcheck (leaks included) with imza-prompt
 # as its prompt program, imza-prompt under memcheck too (started by imzad through a wrapper), on a virtual
-# display; a web signature is made through the window (PIN typed, document scrolled, İmzala clicked) and
-# verified. memcheck must find no error in imzad, and none in imza-prompt apart from GTK's, GLib's and the
+# display; a web signature is made through the window (the certificate's details opened and closed, PIN
+# typed, document scrolled, İmzala clicked) and verified. memcheck must find no error in imzad, and none in imza-prompt apart from GTK's, GLib's and the
 # graphics stack's own, which tests/valgrind/gtk.supp names one by one with the reason.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/https.sh"
@@ -38,6 +38,16 @@ sign_bg decl "$T/decl.txt"
 # imza-prompt under memcheck takes tens of seconds to show its window.
 if dump 120; then pass "imzad (memcheck) opened imza-prompt (memcheck)'s window"; else fail "imza-prompt's window opened under memcheck"; fi
 shot valgrind-signing
+# The certificate's details too (Görüntüle, then Kapat): their window is imza-prompt's code as well.
+click Görüntüle
+if dump 60 "Sertifika ayrıntıları"; then
+	pass "Görüntüle opened the certificate's details under memcheck"
+	click Kapat "^Sertifika ayrıntıları\$"
+	atspi gone-window "Sertifika ayrıntıları" && pass "Kapat closed them" || fail "Kapat closed them"
+else
+	fail "Görüntüle opened the certificate's details under memcheck"
+fi
+dump 30
 type_pin
 note "wheel rounds until $SIGN was active: $(scroll_to_end "$DOCNAME")"
 if [ "$(q "node('$SIGN', 'push button')['sensitive']")" = True ]; then
