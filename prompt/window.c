@@ -235,24 +235,39 @@ static void add_row(GtkWidget *grid, int row, const char *name, const char *valu
 struct details {
 	const struct prompt *p;
 	struct certinfo ci;
-	GtkWidget *parent;
+	GtkWidget *parent, *entry;
 };
+
+/* Closing the details hands the keyboard back to the signing window's PIN field, the user's next step.
+ * Nobody else does it without a window manager: X moves the focus of a closed window to the root window,
+ * and the PIN typed next went nowhere (the wheel, which follows the pointer, still worked). The button
+ * that opened the details keeps GTK's own focus otherwise. */
+static void details_close(GtkWindow *win, struct details *d)
+{
+	/* d may go with the window (the certificate list's details): what is needed is read first. */
+	GtkWidget *parent = d->parent, *entry = d->entry;
+
+	gtk_window_destroy(win);
+	gtk_window_present(GTK_WINDOW(parent));
+	if (entry)
+		gtk_widget_grab_focus(entry);
+}
 
 static void on_details_close(GtkButton *b, gpointer data)
 {
-	gtk_window_destroy(GTK_WINDOW(data));
+	details_close(GTK_WINDOW(gtk_widget_get_root(GTK_WIDGET(b))), data);
 }
 
 static gboolean on_details_escape(GtkWidget *widget, GVariant *args, gpointer data)
 {
-	gtk_window_destroy(GTK_WINDOW(widget));
+	details_close(GTK_WINDOW(widget), data);
 	return TRUE;
 }
 
-/* "Görüntüle": the certificate's details in a window of their own, over the signing window. */
-static void on_view(GtkButton *b, gpointer data)
+/* The certificate's details in a window of their own, over d->parent; d must live as long as the window
+ * (its Kapat and Escape use it). */
+static GtkWidget *details_window(struct details *d)
 {
-	struct details *d = data;
 	const struct certinfo *ci = &d->ci;
 	GtkWidget *win = gtk_window_new(), *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 8);
 	GtkWidget *grid = gtk_grid_new(), *close = gtk_button_new_with_label(_("Close"));
@@ -268,7 +283,7 @@ static void on_view(GtkButton *b, gpointer data)
 	gtk_shortcut_controller_add_shortcut(
 	        GTK_SHORTCUT_CONTROLLER(sc),
 	        gtk_shortcut_new(gtk_keyval_trigger_new(GDK_KEY_Escape, 0),
-	                         gtk_callback_action_new(on_details_escape, NULL, NULL)));
+	                         gtk_callback_action_new(on_details_escape, d, NULL)));
 	gtk_widget_add_controller(win, sc);
 	gtk_grid_set_row_spacing(GTK_GRID(grid), 4);
 	gtk_grid_set_column_spacing(GTK_GRID(grid), 12);
@@ -297,10 +312,18 @@ static void on_view(GtkButton *b, gpointer data)
 	gtk_widget_set_margin_bottom(box, 12);
 	add(box, grid);
 	gtk_widget_set_halign(close, GTK_ALIGN_END);
-	g_signal_connect(close, "clicked", G_CALLBACK(on_details_close), win);
+	g_signal_connect(close, "clicked", G_CALLBACK(on_details_close), d);
 	add(box, close);
 	gtk_window_set_child(GTK_WINDOW(win), box);
 	gtk_window_present(GTK_WINDOW(win));
+	return win;
+}
+
+/* "Görüntüle": the signer's details, over the signing window (d lives as long as it). */
+static void on_view(GtkButton *b, gpointer data)
+{
+	(void)b;
+	details_window(data);
 }
 
 static GtkWidget *signer_section(struct win *w, struct details *d)
@@ -657,6 +680,7 @@ int window_getpin(const struct prompt *p, prompt_pin_fn fn, void *opaque, enum p
 	if (!p->has_doc && p->desc)
 		add(box, desc_label(p->desc));
 	add(box, pin_section(&w));
+	d.entry = w.entry;
 	add(box, buttons(&w, rich ? _("_Sign") : (p->ok ? p->ok : _("_OK")), NULL,
 	                 rich ? _("_Cancel") : (p->cancel ? p->cancel : _("_Cancel")), true));
 	gtk_window_set_child(GTK_WINDOW(win), box);
@@ -709,9 +733,18 @@ GtkWidget *window_site_section(const struct prompt *p)
 void window_cert_details(GtkWidget *parent, const uint8_t *der, size_t len)
 {
 	struct prompt p = {.cert = (uint8_t *)der, .cert_len = len};
-	struct details d = {.p = &p, .parent = parent};
+	struct details *d = g_new0(struct details, 1);
+	GtkWidget *win;
 
-	/* on_view copies what it shows into its widgets: d and p need not outlive the call. */
-	if (certinfo_parse(der, len, &d.ci) == 0)
-		on_view(NULL, &d);
+	/* The window copies what it shows into its widgets: p is needed while it is made only; d goes with
+	 * the window, as its Kapat and Escape use it. */
+	d->p = &p;
+	d->parent = parent;
+	if (certinfo_parse(der, len, &d->ci) != 0) {
+		g_free(d);
+		return;
+	}
+	win = details_window(d);
+	d->p = NULL;
+	g_signal_connect_swapped(win, "destroy", G_CALLBACK(g_free), d);
 }

@@ -30,6 +30,8 @@ INTEGRATION_TESTS = \
 	tests/integration/prompt-card.sh \
 	tests/integration/prompt-consent.sh \
 	tests/integration/prompt-lasttry.sh \
+	tests/integration/prompt-focus.sh \
+	tests/integration/prompt-en.sh \
 	tests/integration/pinentry-text.sh \
 	tests/integration/prompt-choose.sh
 TESTS += $(INTEGRATION_TESTS)

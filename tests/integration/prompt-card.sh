@@ -44,7 +44,7 @@ check "card inserted while the window is up" "$STACK" card "$IMZA_STACK_DIR" ins
 atspi gone-window "$CARDWIN" && pass "the insert-card window went away by itself when the card came" ||
 	fail "the insert-card window went away by itself"
 if dump 30 imza; then pass "the signing window followed"; else fail "the signing window followed"; fi
-[ "$(q "node('PIN')['role']")" != None ] && [ "$(q "any(x['text'] == '$INSERT' for x in n)")" = False ] &&
+[ "$(q "any(x['role'] == 'password text' for x in n)")" = True ] && [ "$(q "any(x['text'] == '$INSERT' for x in n)")" = False ] &&
 	pass "it is the signing window (a PIN field, no request to insert the card)" || fail "it is the signing window"
 type_pin
 dump 5

@@ -43,7 +43,7 @@ done
 # ---- 2. one try left: the warning and the box in the signing window; Escape cancels ----
 sign_bg esc "$T/doc.txt"
 if dump 30; then pass "with one try left the signing window opens"; else bail "no window at the last try (see $WORK)"; fi
-[ "$(q "node('PIN')['role']")" != None ] && [ "$(q "node('$SIGN', 'push button')['role']")" = "push button" ] &&
+[ "$(q "any(x['role'] == 'password text' for x in n)")" = True ] && [ "$(q "node('$SIGN', 'push button')['role']")" = "push button" ] &&
 	pass "the first window is the signing window itself (PIN field, İmzala): no question window before it" ||
 	fail "the first window is the signing window"
 [ "$(q "any(x['text'] == 'Kalan PIN deneme hakkı: 1' for x in n)")" = True ] &&

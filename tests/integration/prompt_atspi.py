@@ -2,7 +2,8 @@
 screen reader would. Used by tests/integration/prompt.sh.
 
   dump OUT.json [TIMEOUT]   waits for imza-prompt's window, then writes every node of it (role, name,
-                            text, sensitive, extents in window coordinates) in tree order
+                            text, sensitive, extents in window coordinates, value of a scroll bar
+                            or other range) in tree order
   press NAME [TITLE]        activates the button or check box called NAME (its AT-SPI action), in the
                             window TITLE (default: the last one opened)
   gone [TIMEOUT]            waits until imza-prompt has no window left
@@ -54,8 +55,14 @@ def nodes(root):
             ext = [e.x, e.y, e.width, e.height]
         except Exception:
             pass
+        value = None
+        try:
+            v = a.queryValue()
+            value = [v.currentValue, v.minimumValue, v.maximumValue]
+        except Exception:
+            pass
         st = a.getState()
-        out.append({"role": role, "name": name, "text": text, "ext": ext,
+        out.append({"role": role, "name": name, "text": text, "ext": ext, "value": value,
                     "sensitive": st.contains(pyatspi.STATE_SENSITIVE),
                     "checked": st.contains(pyatspi.STATE_CHECKED), "obj": a})
         for c in a:

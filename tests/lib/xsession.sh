@@ -125,7 +125,8 @@ def node(name, role=None):
     for x in n:
         if x["name"] == name and (role is None or x["role"] == role):
             return x
-    return {"name": None, "text": None, "sensitive": None, "ext": None, "checked": None}
+    return {"role": None, "name": None, "text": None, "sensitive": None, "ext": None, "checked": None,
+            "value": None}
 print(eval(sys.argv[2]))
 PYEOF
 }
@@ -134,17 +135,25 @@ dump() { "$PY" "$HELPER" dump "$T/dump.json" "${1:-30}" ${2:+"$2"} 2>>"$LOG"; }
 atspi() { "$PY" "$HELPER" "$@" >>"$LOG" 2>&1; }
 # shot NAME: a screenshot of the whole display, $ART/prompt-NAME.png.
 shot() { import -window root "$ART/prompt-$1.png" 2>>"$LOG"; }
-# window_id [REGEX]: the X window whose title matches (default: the signing window's); empty when none
-# comes within 10 s (xdotool's own --sync would wait for ever).
+# window_id [REGEX]: imza-prompt's X window whose title matches (default: the signing window's); empty when
+# none comes within 10 s (xdotool's own --sync would wait for ever). The title is the UTF-8 _NET_WM_NAME
+# that xdotool getwindowname reads: xdotool search --name reads WM_NAME, and GTK 4.8 left "imza" there
+# for the window titled "Sertifika ayrıntıları" (xprop shows it), so "^imza$" found the details window
+# too and its own title was never found.
 window_id() {
-	local w
+	local w id
 	for _ in $(seq 1 50); do
-		w=$(xdotool search --onlyvisible --name "${1:-$WINDOW}" 2>/dev/null | tail -n1)
+		w=
+		for id in $(xdotool search --onlyvisible --classname '^imza-prompt$' 2>/dev/null); do
+			[[ $(xdotool getwindowname "$id" 2>/dev/null) =~ ${1:-$WINDOW} ]] && w=$id
+		done
 		[ -n "$w" ] && { echo "$w"; return 0; }
 		sleep 0.2
 	done
 	return 1
 }
+# focus_name: the title of the X window that has the keyboard focus ("" for the root window or none).
+focus_name() { xdotool getwindowfocus getwindowname 2>/dev/null; }
 # center NAME: the middle of a node of the last dump, in window coordinates.
 center() { q "' '.join(str(v) for v in [node('$1')['ext'][0] + node('$1')['ext'][2] // 2, node('$1')['ext'][1] + node('$1')['ext'][3] // 2])"; }
 # click NAME [TITLE]: a mouse click on the node of the last dump called NAME, in the window TITLE.
