@@ -307,6 +307,21 @@ static int worker_run_job(struct reader *r, struct reader_job *job)
 	return res;
 }
 
+/* A worker's end, with the lock held (it is released): every queued job goes back as "card removed". */
+static void worker_end(struct reader *r)
+{
+	r->exited = true;
+	while (r->head) {
+		struct reader_job *job = r->head;
+
+		r->head = job->next;
+		job->result = CARD_E_REMOVED;
+		post(r->m, (struct mev){.kind = MEV_JOB_DONE, .job = job});
+	}
+	r->tail = NULL;
+	pthread_mutex_unlock(&r->lock);
+}
+
 static void *worker_main(void *arg)
 {
 	struct reader *r = arg;
@@ -373,17 +388,7 @@ static void *worker_main(void *arg)
 		job->result = have_ctx && r->h ? worker_run_job(r, job) : CARD_E_REMOVED;
 		post(r->m, (struct mev){.kind = MEV_JOB_DONE, .job = job});
 	}
-	/* Still holding the lock: end, and hand every queued job back as "card removed". */
-	r->exited = true;
-	while (r->head) {
-		struct reader_job *job = r->head;
-
-		r->head = job->next;
-		job->result = CARD_E_REMOVED;
-		post(r->m, (struct mev){.kind = MEV_JOB_DONE, .job = job});
-	}
-	r->tail = NULL;
-	pthread_mutex_unlock(&r->lock);
+	worker_end(r);
 	worker_disconnect(r);
 	if (have_ctx)
 		SCardReleaseContext(r->ctx);
@@ -413,16 +418,7 @@ static void *ext_worker_main(void *arg)
 		job->result = ok ? job->run(job, &r->card) : CARD_E_REMOVED;
 		post(r->m, (struct mev){.kind = MEV_JOB_DONE, .job = job});
 	}
-	r->exited = true;
-	while (r->head) {
-		struct reader_job *job = r->head;
-
-		r->head = job->next;
-		job->result = CARD_E_REMOVED;
-		post(r->m, (struct mev){.kind = MEV_JOB_DONE, .job = job});
-	}
-	r->tail = NULL;
-	pthread_mutex_unlock(&r->lock);
+	worker_end(r);
 	return NULL;
 }
 

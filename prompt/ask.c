@@ -39,17 +39,8 @@ static void on_clicked(GtkButton *b, gpointer data)
 
 GtkWidget *ask_window(struct ask *a, const char *title)
 {
-	GtkWidget *win = gtk_window_new();
-	GtkEventController *sc = gtk_shortcut_controller_new();
+	GtkWidget *win = modal_window(title, on_escape, G_CALLBACK(on_close_request), a);
 
-	load_css();
-	gtk_window_set_title(GTK_WINDOW(win), title);
-	gtk_window_set_modal(GTK_WINDOW(win), TRUE);
-	gtk_shortcut_controller_add_shortcut(GTK_SHORTCUT_CONTROLLER(sc),
-	                                     gtk_shortcut_new(gtk_keyval_trigger_new(GDK_KEY_Escape, 0),
-	                                                      gtk_callback_action_new(on_escape, a, NULL)));
-	gtk_widget_add_controller(win, sc);
-	g_signal_connect(win, "close-request", G_CALLBACK(on_close_request), a);
 	a->window = win;
 	a->done = false;
 	return win;

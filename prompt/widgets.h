@@ -17,6 +17,9 @@ GtkWidget *heading(const char *text);
 GtkWidget *mnemonic_button(GtkWidget *b, const char *label);
 /* "Requesting site": the registrable domain large, the whole origin below. */
 GtkWidget *site_section(const struct prompt *p);
+/* A modal window with imza's style, titled title: Escape runs escape, closing it on_close, both with
+ * data. */
+GtkWidget *modal_window(const char *title, GtkShortcutFunc escape, GCallback on_close, gpointer data);
 /* A vertical box with the window's margins. */
 GtkWidget *padded_box(void);
 /* pinentry's SETDESC text, wrapped. */

@@ -124,7 +124,7 @@ static void close_window(struct win *w)
 		;
 }
 
-static GtkWidget *new_window(struct win *w, const char *title)
+GtkWidget *modal_window(const char *title, GtkShortcutFunc escape, GCallback on_close, gpointer data)
 {
 	GtkWidget *win = gtk_window_new();
 	GtkEventController *sc = gtk_shortcut_controller_new();
@@ -134,11 +134,16 @@ static GtkWidget *new_window(struct win *w, const char *title)
 	gtk_window_set_modal(GTK_WINDOW(win), TRUE);
 	gtk_shortcut_controller_add_shortcut(GTK_SHORTCUT_CONTROLLER(sc),
 	                                     gtk_shortcut_new(gtk_keyval_trigger_new(GDK_KEY_Escape, 0),
-	                                                      gtk_callback_action_new(on_escape, w, NULL)));
+	                                                      gtk_callback_action_new(escape, data, NULL)));
 	gtk_widget_add_controller(win, sc);
-	g_signal_connect(win, "close-request", G_CALLBACK(on_close_request), w);
-	w->window = win;
+	g_signal_connect(win, "close-request", on_close, data);
 	return win;
+}
+
+static GtkWidget *new_window(struct win *w, const char *title)
+{
+	w->window = modal_window(title, on_escape, G_CALLBACK(on_close_request), w);
+	return w->window;
 }
 
 /* ---- building blocks ---- */

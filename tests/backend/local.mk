@@ -24,7 +24,7 @@ tests_backend_backend_client_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS)
 tests_backend_backend_client_LDADD = protocol/libimzaproto.a
 
 TESTS += tests/integration/backend-helper.sh
-EXTRA_DIST += tests/integration/backend-helper.sh
+EXTRA_DIST += tests/integration/backend-helper.sh tests/lib/backend.sh
 
 # imzad's side of a vendor module (daemon/backend.c, compiled in with a 1 s call deadline and a back-off
 # of at most 2 s) against imza-backend running the quirky module: tests/integration/backend-link.sh.

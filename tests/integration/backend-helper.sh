@@ -4,15 +4,10 @@
 # lists and signs, and the signature verifies; a module that refuses OS locking, lacks functions or
 # crashes costs only the backend; a malformed frame ends it.
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/backend.sh"
 
-BACKEND=$IMZA_BUILDDIR/backend/imza-backend
 CLIENT=$IMZA_BUILDDIR/tests/backend/backend-client
-QUIRK=$IMZA_BUILDDIR/tests/backend/.libs/quirk-pkcs11.so
-command -v softhsm2-util >/dev/null || bail "softhsm2-util missing (package softhsm2)"
-[ -x "$BACKEND" ] && [ -x "$CLIENT" ] && [ -f "$QUIRK" ] || bail "imza-backend, backend-client or the quirky module not built"
-"$IMZA_SRCDIR/tests/backend/softhsm-token" "$WORK/hsm" >>"$LOG" 2>&1 || bail "softhsm-token failed"
-. "$WORK/hsm/env"
-export SOFTHSM2_CONF
+hsm_up "$CLIENT"
 
 # SoftHSM itself, then through the quirky module refusing OS locking: the backend initialises it
 # again without arguments and says so.

@@ -7,15 +7,9 @@
 # --test-sign, NSS certutil and PyKCS11 (every listed mechanism on every key, tests/integration/p11_sign.py)
 # work on the module's token as on a card.
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/backend.sh"
 
-BACKEND=$IMZA_BUILDDIR/backend/imza-backend
-QUIRK=$IMZA_BUILDDIR/tests/backend/.libs/quirk-pkcs11.so
-command -v softhsm2-util >/dev/null || bail "softhsm2-util missing (package softhsm2)"
-command -v pkcs11-tool >/dev/null || bail "pkcs11-tool missing (package opensc)"
-[ -x "$BACKEND" ] && [ -f "$QUIRK" ] || bail "imza-backend or the quirky module not built"
-"$IMZA_SRCDIR/tests/backend/softhsm-token" "$WORK/hsm" >>"$LOG" 2>&1 || bail "softhsm-token failed"
-. "$WORK/hsm/env"
-export SOFTHSM2_CONF
+hsm_up pkcs11-tool
 mkdir -p "$WORK/trig"
 export IMZA_QUIRK_CRASH=$WORK/trig/crash IMZA_QUIRK_REMOVED=$WORK/trig/removed
 # (The sanitizer build's helper would catch the SIGSEGV and exit 1: let it die of it as a plain build does.)

@@ -4,15 +4,10 @@
 # and the helper is killed, a crashing one ends the call at once; a new helper comes after a back-off, not
 # in a loop; freeing the backend leaves no process behind (tests/backend/backend-link, with a 1 s deadline).
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/backend.sh"
 
-BACKEND=$IMZA_BUILDDIR/backend/imza-backend
 LINK=$IMZA_BUILDDIR/tests/backend/backend-link
-QUIRK=$IMZA_BUILDDIR/tests/backend/.libs/quirk-pkcs11.so
-command -v softhsm2-util >/dev/null || bail "softhsm2-util missing (package softhsm2)"
-[ -x "$BACKEND" ] && [ -x "$LINK" ] && [ -f "$QUIRK" ] || bail "imza-backend, backend-link or the quirky module not built"
-"$IMZA_SRCDIR/tests/backend/softhsm-token" "$WORK/hsm" >>"$LOG" 2>&1 || bail "softhsm-token failed"
-. "$WORK/hsm/env"
-export SOFTHSM2_CONF
+hsm_up "$LINK"
 mkdir -p "$WORK/trig"
 
 # (The sanitizer build's helper would catch the SIGSEGV and exit 1: let it die of it as a plain build does.)
