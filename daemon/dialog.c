@@ -72,7 +72,7 @@ static int no_log(assuan_context_t ctx, void *hook, unsigned int cat, const char
 
 /* ---- errors ---- */
 
-static int err_to_errno(gpg_error_t err)
+int dialog_errno(gpg_error_t err)
 {
 	switch (gpg_err_code(err)) {
 	case GPG_ERR_NO_ERROR:
@@ -569,7 +569,7 @@ static int dialog_open(const struct dialog_request *rq, assuan_context_t *ret_ct
 	err = assuan_pipe_connect(ctx, path, argv, NULL, NULL, NULL, 0);
 	if (err) {
 		log_failure(rq, "start", err);
-		r = err_to_errno(err);
+		r = dialog_errno(err);
 		assuan_release(ctx); /* a failed connect has already reaped the child */
 		return r == -ENOMEM ? r : -EIO;
 	}
@@ -617,7 +617,7 @@ static int command(assuan_context_t ctx, const struct dialog_request *rq, const 
 	err = transact(ctx, &l);
 	if (err) {
 		log_failure(rq, cmd, err);
-		return err_to_errno(err) == -EIO ? -EIO : -EPROTO;
+		return dialog_errno(err) == -EIO ? -EIO : -EPROTO;
 	}
 	return 0;
 }
@@ -638,7 +638,7 @@ static int option_from_env(assuan_context_t ctx, const struct dialog_request *rq
 	line_put_str(&l, v);
 	err = transact(ctx, &l);
 	/* A pinentry without the option still works; a dead one does not. */
-	if (err && err_to_errno(err) == -EIO) {
+	if (err && dialog_errno(err) == -EIO) {
 		log_failure(rq, "OPTION", err);
 		return -EIO;
 	}
@@ -731,7 +731,7 @@ static int dialog_begin(const struct dialog_request **rqp, const struct dialog_r
 	r = dialog_setup(ctx, rq);
 	if (r == 0 && (err = transact(ctx, desc)) != 0) {
 		log_failure(rq, "SETDESC", err);
-		r = err_to_errno(err) == -EIO ? -EIO : -EPROTO;
+		r = dialog_errno(err) == -EIO ? -EIO : -EPROTO;
 	}
 	if (r < 0) {
 		dialog_close(ctx);
@@ -809,7 +809,7 @@ int dialog_consent(const struct dialog_request *rq, enum dialog_consent *ret)
 		*ret = DIALOG_DENY;
 		break;
 	default:
-		r = err_to_errno(err);
+		r = dialog_errno(err);
 		if (r != -ETIMEDOUT) {
 			log_failure(rq, "CONFIRM", err);
 			r = r == -EIO ? -EIO : -EPROTO;
@@ -918,7 +918,7 @@ static int confirm_last_try(assuan_context_t ctx, const struct dialog_request *r
 	err = transact(ctx, &l);
 	if (err) {
 		log_failure(rq, "SETDESC", err);
-		return err_to_errno(err) == -EIO ? -EIO : -EPROTO;
+		return dialog_errno(err) == -EIO ? -EIO : -EPROTO;
 	}
 	r = command(ctx, rq, "SETOK", "Evet, PIN gireceğim");
 	if (r == 0)
@@ -934,7 +934,7 @@ static int confirm_last_try(assuan_context_t ctx, const struct dialog_request *r
 	case GPG_ERR_FULLY_CANCELED:
 		return -ECANCELED;
 	default:
-		r = err_to_errno(err);
+		r = dialog_errno(err);
 		if (r != -ETIMEDOUT) {
 			log_failure(rq, "CONFIRM", err);
 			r = r == -EIO ? -EIO : -EPROTO;
@@ -1041,7 +1041,7 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 		r = confirm_last_try(ctx, rq);
 	if (r == 0 && (err = transact(ctx, &desc)) != 0) {
 		log_failure(rq, "SETDESC", err);
-		r = err_to_errno(err) == -EIO ? -EIO : -EPROTO;
+		r = dialog_errno(err) == -EIO ? -EIO : -EPROTO;
 	}
 	if (r == 0)
 		r = command(ctx, rq, "SETOK", "İmzala");
@@ -1071,7 +1071,7 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 	if (sink.too_long) {
 		r = -E2BIG;
 	} else if (err) {
-		r = err_to_errno(err);
+		r = dialog_errno(err);
 		if (r != -ECANCELED && r != -ETIMEDOUT) {
 			log_failure(rq, "GETPIN", err);
 			r = r == -EIO ? -EIO : -EPROTO;
@@ -1122,7 +1122,7 @@ static int read_answer(assuan_context_t ctx, const struct dialog_request *rq, co
 		if (kind == ASSUAN_RESPONSE_OK)
 			return 0;
 		if (kind == ASSUAN_RESPONSE_ERROR) {
-			r = err_to_errno((gpg_error_t)strtoul(line + off, NULL, 10));
+			r = dialog_errno((gpg_error_t)strtoul(line + off, NULL, 10));
 			return r == -ECANCELED || r == -ETIMEDOUT || r == -EIO ? r : -EPROTO;
 		}
 		if (kind != ASSUAN_RESPONSE_STATUS && kind != ASSUAN_RESPONSE_COMMENT)
@@ -1201,7 +1201,7 @@ int dialog_card(const struct dialog_request *rq, int wake_fd)
 		line_put_clipped(&l, rq->card_label, CARD_LABEL_MAX_ESC);
 		if ((err = transact(ctx, &l)) != 0) {
 			log_failure(rq, "SETCARD", err);
-			r = err_to_errno(err) == -EIO ? -EIO : -EPROTO;
+			r = dialog_errno(err) == -EIO ? -EIO : -EPROTO;
 		}
 	}
 	if (r == 0)

@@ -97,3 +97,7 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret);
  * no imza-prompt asks (no display, `prompt = pinentry`: the caller waits without a window, as a
  * pinentry cannot show this); -ENOENT/-EIO/-EPROTO when it cannot start or fails. */
 int dialog_card(const struct dialog_request *rq, int wake_fd);
+
+/* An Assuan answer as a negative errno: -ECANCELED, -ETIMEDOUT, -E2BIG, -ENOMEM, -EIO when the dialog
+ * process is gone or unreachable, -EPROTO for anything else (0 for no error). */
+int dialog_errno(unsigned int gpg_err);

@@ -90,16 +90,7 @@ static int transact(assuan_context_t ctx, const char *cmd, struct inquiry *q)
 		return 0;
 	gpg_strerror_r(e, msg, sizeof(msg));
 	log_warning("imza-prompt: %.*s: %s", (int)strcspn(cmd, " "), cmd, msg);
-	switch (gpg_err_code(e)) {
-	case GPG_ERR_EOF:
-	case GPG_ERR_ASS_READ_ERROR:
-	case GPG_ERR_ASS_WRITE_ERROR:
-	case GPG_ERR_EPIPE:
-	case GPG_ERR_ECONNRESET:
-		return -EIO;
-	default:
-		return -EPROTO;
-	}
+	return dialog_errno(e) == -EIO ? -EIO : -EPROTO;
 }
 
 /* "CMD arg" with the argument percent-escaped; -E2BIG when it does not fit one Assuan line. */
@@ -202,25 +193,13 @@ int prompt_choose(assuan_context_t ctx, const uint8_t *const *ders, const size_t
 	if (r < 0)
 		return r;
 	e = assuan_transact(ctx, "CHOOSE", on_choice, &a, NULL, NULL, NULL, NULL);
-	switch (gpg_err_code(e)) {
-	case GPG_ERR_NO_ERROR:
-		break;
-	case GPG_ERR_CANCELED:
-	case GPG_ERR_FULLY_CANCELED:
-		return -ECANCELED;
-	case GPG_ERR_TIMEOUT:
-	case GPG_ERR_ETIMEDOUT:
-		return -ETIMEDOUT;
-	case GPG_ERR_EOF:
-	case GPG_ERR_ASS_READ_ERROR:
-	case GPG_ERR_ASS_WRITE_ERROR:
-	case GPG_ERR_EPIPE:
-	case GPG_ERR_ECONNRESET:
-		return -EIO;
-	default:
+	r = dialog_errno(e);
+	if (r != 0 && r != -ECANCELED && r != -ETIMEDOUT && r != -EIO) {
 		log_warning("imza-prompt: CHOOSE: %s", gpg_strerror(e));
 		return -EPROTO;
 	}
+	if (r < 0)
+		return r;
 	/* The window answers with one of the indexes it was given; anything else is refused, never
 	 * clamped: imzad signs with the key of the certificate the user saw chosen, or with none. */
 	for (size_t i = 0; i < a.len && !a.bad; i++) {
