@@ -48,6 +48,10 @@ static void fill_status(struct daemon *d, struct proto_status *st)
 			trim_copy(o->label, sizeof(o->label), s->token->label, 32);
 			snprintf(o->serial, sizeof(o->serial), "%s", s->token->serial);
 			o->pin_tries = s->token->pin_tries_left;
+			if (s->token->module[0])
+				snprintf(o->driver, sizeof(o->driver), "module %s", s->token->module);
+			else
+				snprintf(o->driver, sizeof(o->driver), "%s", s->token->driver);
 		}
 	}
 	st->apdus_total = total;

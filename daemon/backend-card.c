@@ -260,6 +260,7 @@ static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **re
 	memcpy(tok->serial, ti->serialNumber, 16);
 	tok->serial[16] = '\0';
 	snprintf(tok->driver, sizeof(tok->driver), "module");
+	snprintf(tok->module, sizeof(tok->module), "%s", backend_module(c->b));
 	memcpy(tok->id, ident, sizeof(ident));
 	tok->id_len = sizeof(ident);
 	e = find(c, t, 2, certs, FIND_MAX, &n);

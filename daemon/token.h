@@ -50,6 +50,8 @@ struct token {
 	size_t id_len;
 	/* Served from the cache and not yet checked against the card. Not stored. */
 	bool unchecked;
+	/* The vendor module that serves the token (its path), empty for imza's own drivers. Not stored. */
+	char module[240];
 };
 
 /* Per key slot: what the driver knows before the certificate is parsed. */

@@ -43,6 +43,7 @@ int proto_status_encode(struct proto_buf *w, const struct proto_status *s)
 		put_str(w, sl->serial);
 		proto_put_u64(w, sl->apdus);
 		proto_put_u32(w, (uint32_t)sl->pin_tries);
+		put_str(w, sl->driver);
 	}
 	return w->error;
 }
@@ -71,6 +72,7 @@ int proto_status_decode(struct proto_reader *r, struct proto_status *ret)
 		proto_get_u64(r, &sl->apdus);
 		if (proto_get_u32(r, &tries) == 0)
 			sl->pin_tries = (int32_t)tries;
+		get_str(r, sl->driver, sizeof(sl->driver));
 	}
 	ret->nslots = n;
 	return r->error;

@@ -18,6 +18,7 @@ struct proto_status_slot {
 	char serial[17];
 	uint64_t apdus;
 	int32_t pin_tries; /* -1 unknown */
+	char driver[256];  /* what serves the card: "piv", or "module PATH" for a vendor module */
 };
 
 struct proto_status {

@@ -174,6 +174,8 @@ static int cmd_status(const char *path, int verbose)
 		       s->reader_present ? "" : " (unplugged)");
 		if (s->token_present) {
 			printf("  card: %s (serial %s)\n", s->label, s->serial);
+			if (s->driver[0])
+				printf("  driver: %s\n", s->driver);
 			if (s->pin_tries >= 0)
 				printf("  pin tries left: %d\n", s->pin_tries);
 		} else {

@@ -80,6 +80,36 @@ out=$(on_hsm --login --pin 999999 --sign --id 01 -m SHA256-RSA-PKCS -i "$WORK/da
 echo "$out" >>"$LOG"
 grep -q CKR_PIN_INCORRECT <<<"$out" && pass "a wrong PIN is CKR_PIN_INCORRECT" || fail "a wrong PIN is CKR_PIN_INCORRECT"
 
+# imzactl status names what serves each card.
+st=$("$IMZA_BUILDDIR/tools/imzactl" --socket "$IMZA_SOCKET" status 2>&1)
+echo "$st" >>"$LOG"
+grep -q "^  driver: module $QUIRK\$" <<<"$st" && grep -q '^  driver: piv$' <<<"$st" &&
+	pass "imzactl status names the module that serves the token, and piv for the card" ||
+	fail "imzactl status names the module that serves the token, and piv for the card"
+
+# Two applications at once, each logged in to its own token: five signatures each, side by side.
+piv_label=$(imza -L 2>/dev/null | sed -n 's/^ *token label *: *//p' | sed 's/ *$//' | grep -vx "$SOFTHSM_LABEL" | head -n1)
+openssl x509 -inform DER -in "$IMZA_CARD_DIR/9c.crt.der" -pubkey -noout >"$WORK/9c.pub"
+(for i in 1 2 3 4 5; do
+	on_hsm --login --pin "$SOFTHSM_PIN" --sign --id 01 -m SHA256-RSA-PKCS -i "$WORK/data" -o "$WORK/two-hsm-$i" || exit 1
+done) >>"$LOG" 2>&1 &
+a=$!
+(for i in 1 2 3 4 5; do
+	imza --token-label "$piv_label" --login --pin "$IMZA_PIN" --sign --id 02 -m SHA256-RSA-PKCS -i "$WORK/data" \
+		-o "$WORK/two-piv-$i" || exit 1
+done) >>"$LOG" 2>&1 &
+b=$!
+wait $a; ra=$?
+wait $b; rb=$?
+good=0
+for i in 1 2 3 4 5; do
+	openssl dgst -sha256 -verify "$WORK/hsm/01.pub.pem" -signature "$WORK/two-hsm-$i" "$WORK/data" >>"$LOG" 2>&1 && good=$((good + 1))
+	openssl dgst -sha256 -verify "$WORK/9c.pub" -signature "$WORK/two-piv-$i" "$WORK/data" >>"$LOG" 2>&1 && good=$((good + 1))
+done
+[ $ra = 0 ] && [ $rb = 0 ] && [ $good = 10 ] &&
+	pass "two applications, one on the PIV card and one on the module's token, sign at the same time (10 of 10 verify)" ||
+	fail "two applications sign at the same time ($good of 10 verify; exits $ra $rb)"
+
 # The tools applications use, on the module's token through imza.
 out=$(on_hsm --test --login --pin "$SOFTHSM_PIN" 2>&1)
 echo "$out" >>"$LOG"
@@ -120,7 +150,6 @@ imzad_pid=$(cut -d" " -f1 "$IMZA_STACK_DIR/pids/imzad")
 touch "$WORK/trig/crash"
 gone 5 && pass "a crashing module: its token leaves the slot list" || fail "a crashing module: its token leaves the slot list"
 kill -0 "$imzad_pid" 2>/dev/null && pass "imzad keeps its pid ($imzad_pid)" || fail "imzad keeps its pid"
-piv_label=$(imza -L 2>/dev/null | sed -n 's/^ *token label *: *//p' | sed 's/ *$//' | grep -vx "$SOFTHSM_LABEL" | head -n1)
 imza --token-label "$piv_label" --login --pin "$IMZA_PIN" --sign --id 02 -m SHA256-RSA-PKCS -i "$WORK/data" \
 	-o "$WORK/sigpiv" >>"$LOG" 2>&1 && [ -s "$WORK/sigpiv" ] && pass "the PIV card keeps signing meanwhile" ||
 	fail "the PIV card keeps signing meanwhile"
