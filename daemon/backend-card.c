@@ -35,7 +35,13 @@ struct chan {
 	size_t key_id_len[KEYS_MAX];
 	CK_OBJECT_HANDLE keys[KEYS_MAX];
 	size_t nkeys;
+	/* The slot's description (trimmed), the reader's name in imzad, the token as last listed; the
+	 * reader while the token is served (NULL while a card of imza's own drivers is in the same PC/SC
+	 * reader: see show_or_hide). Backend thread only. */
+	char desc[65], name[256];
+	CK_TOKEN_INFO token_info;
 	struct reader *r;
+	bool said_hidden;
 };
 
 #define CALL(c, rvp, name, ...) BACKEND_CALL((c)->b, BACKEND_CALL_TIMEOUT_MS, rvp, name, __VA_ARGS__)
@@ -134,7 +140,7 @@ static int get_attr(struct chan *c, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, 
 	return 0;
 }
 
-static void trim32(char *out, const CK_UTF8CHAR *in, size_t n)
+static void trim_padded(char *out, const CK_UTF8CHAR *in, size_t n)
 {
 	memcpy(out, in, n);
 	out[n] = '\0';
@@ -243,6 +249,10 @@ static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **re
 	struct token *tok;
 	int e;
 
+	if (c->session != 0)
+		CALL(c, &rv, C_CloseSession, c->session);
+	c->session = 0;
+	c->nkeys = 0;
 	e = CALL(c, &rv, C_OpenSession, c->slot, CKF_SERIAL_SESSION, NULL, NULL, &c->session);
 	if (e < 0 || rv != CKR_OK)
 		return call_err(e, rv);
@@ -253,7 +263,7 @@ static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **re
 	memcpy(who + 48, ti->serialNumber, 16);
 	memcpy(who + 64, ti->label, 32);
 	SHA256(who, sizeof(who), ident);
-	trim32(label, ti->label, 32);
+	trim_padded(label, ti->label, 32);
 	tok = token_new(label[0] ? label : "token", ident);
 	if (tok == NULL)
 		return -ENOMEM;
@@ -511,22 +521,53 @@ struct backend_set {
 	struct chan *chans[64];
 };
 
+/* Who owns the reader: a card that one of imza's own drivers serves keeps it, and the module's token in
+ * the same reader is not shown (no card appears twice); once that card is gone, the token is. */
+static void show_or_hide(struct backend_set *s, struct chan *c)
+{
+	struct token *tok = NULL;
+	int e;
+
+	if (reader_monitor_native_in(s->m, c->desc)) {
+		if (!c->said_hidden)
+			log_info("%s: not shown: imza's own driver serves the card in that reader", c->name);
+		c->said_hidden = true;
+		if (c->r != NULL) {
+			reader_ext_remove(c->r);
+			c->r = NULL;
+		}
+		return;
+	}
+	if (c->r != NULL)
+		return;
+	c->said_hidden = false;
+	c->r = reader_ext_add(s->m, c->name, &backend_card_driver, c);
+	if (c->r == NULL)
+		return;
+	e = read_token(c, &c->token_info, &tok);
+	if (e < 0) {
+		log_warning("%s: token \"%.32s\" not usable (%s)", c->name, c->token_info.label,
+		            strerror(-e));
+		return;
+	}
+	reader_ext_card(c->r, tok);
+}
+
 static void on_present(void *ud, struct backend *b, const struct backend_token *bt)
 {
 	struct backend_set *s = ud;
 	struct chan *c = calloc(1, sizeof(*c));
-	struct token *tok = NULL;
 	const char *mod = strrchr(backend_module(b), '/');
-	char desc[65], name[256];
 	size_t i;
-	int e;
 
 	if (c == NULL)
 		return;
 	c->b = b;
 	c->slot = bt->slot;
-	trim32(desc, bt->slot_info.slotDescription, 32);
-	snprintf(name, sizeof(name), "%s [%s]", desc[0] ? desc : "slot", mod ? mod + 1 : backend_module(b));
+	c->token_info = bt->token_info;
+	trim_padded(c->desc, bt->slot_info.slotDescription, 64);
+	snprintf(c->name, sizeof(c->name), "%s [%s]", c->desc[0] ? c->desc : "slot",
+	         mod ? mod + 1 : backend_module(b));
 	pthread_mutex_lock(&s->lock);
 	for (i = 0; i < sizeof(s->chans) / sizeof(s->chans[0]) && s->chans[i]; i++)
 		;
@@ -537,15 +578,24 @@ static void on_present(void *ud, struct backend *b, const struct backend_token *
 		free(c);
 		return;
 	}
-	c->r = reader_ext_add(s->m, name, &backend_card_driver, c);
-	if (c->r == NULL)
-		return;
-	e = read_token(c, &bt->token_info, &tok);
-	if (e < 0) {
-		log_warning("%s: token \"%.32s\" not usable (%s)", name, bt->token_info.label, strerror(-e));
-		return;
-	}
-	reader_ext_card(c->r, tok);
+	show_or_hide(s, c);
+}
+
+/* After each look at the module's slots: a card of imza's own drivers may have come or gone since. */
+static void on_tick(void *ud, struct backend *b)
+{
+	struct backend_set *s = ud;
+	struct chan *mine[sizeof(s->chans) / sizeof(s->chans[0])];
+	size_t n = 0;
+
+	/* Only this backend's thread frees its channels (on_gone): they stay valid outside the lock. */
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < sizeof(s->chans) / sizeof(s->chans[0]); i++)
+		if (s->chans[i] && s->chans[i]->b == b)
+			mine[n++] = s->chans[i];
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < n; i++)
+		show_or_hide(s, mine[i]);
 }
 
 static void on_gone(void *ud, struct backend *b, CK_SLOT_ID slot)
@@ -571,7 +621,8 @@ static void on_gone(void *ud, struct backend *b, CK_SLOT_ID slot)
 int backend_set_new(struct reader_monitor *m, const char *helper, char (*modules)[PATH_MAX], size_t n,
                     struct backend_set **ret)
 {
-	static const struct backend_callbacks cb = {.token_present = on_present, .token_gone = on_gone};
+	static const struct backend_callbacks cb = {
+	        .token_present = on_present, .token_gone = on_gone, .tick = on_tick};
 	struct backend_set *s = calloc(1, sizeof(*s));
 
 	if (s == NULL || (n > 0 && (s->b = calloc(n, sizeof(*s->b))) == NULL)) {

@@ -339,6 +339,8 @@ static void *backend_main(void *arg)
 
 	while (!stopping(b)) {
 		poll_tokens(b);
+		if (b->cb.tick)
+			b->cb.tick(b->ud, b);
 		sleep_ms(b, BACKEND_POLL_MS);
 	}
 	all_gone(b);

@@ -48,6 +48,8 @@ struct backend_callbacks {
 	void (*token_present)(void *ud, struct backend *b, const struct backend_token *t);
 	/* The token went: taken out, or its helper died or was killed. */
 	void (*token_gone)(void *ud, struct backend *b, CK_SLOT_ID slot);
+	/* After each look at the slots (every BACKEND_POLL_MS). */
+	void (*tick)(void *ud, struct backend *b);
 };
 
 /* Starts the backend's thread; the helper program (imza-backend) runs module. 0, or -ENOMEM. */

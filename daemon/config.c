@@ -17,17 +17,18 @@
 /* Longest line, newline not counted. */
 #define CONFIG_LINE_MAX 4096
 
-enum config_key { KEY_HTTPS, KEY_HTTPS_PORT, KEY_PINENTRY, KEY_PROMPT, KEY_MODULE, KEY_COUNT };
+enum config_key { KEY_HTTPS, KEY_HTTPS_PORT, KEY_PINENTRY, KEY_PROMPT, KEY_MODULE, KEY_NATIVE, KEY_COUNT };
 
 static const char *const key_names[KEY_COUNT] = {
         [KEY_HTTPS] = "https",   [KEY_HTTPS_PORT] = "https_port", [KEY_PINENTRY] = "pinentry",
-        [KEY_PROMPT] = "prompt", [KEY_MODULE] = "module",
+        [KEY_PROMPT] = "prompt", [KEY_MODULE] = "module",         [KEY_NATIVE] = "native",
 };
 
 void config_defaults(struct imzad_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->https = true;
+	c->native = true;
 	c->https_port = IMZA_HTTPS_PORT_DEFAULT;
 	snprintf(c->pinentry, sizeof(c->pinentry), "%s", "pinentry");
 	snprintf(c->prompt, sizeof(c->prompt), "%s", "imza-prompt");
@@ -151,13 +152,14 @@ static int parse_line(const char *line, size_t len, unsigned lineno, struct imza
 		return fail(-EINVAL, err, errcap, "line %u: empty value for '%s'", lineno, key_names[key]);
 	switch (key) {
 	case KEY_HTTPS:
+	case KEY_NATIVE:
 		if (vn == 3 && memcmp(v, "yes", 3) == 0)
-			c->https = true;
+			*(key == KEY_HTTPS ? &c->https : &c->native) = true;
 		else if (vn == 2 && memcmp(v, "no", 2) == 0)
-			c->https = false;
+			*(key == KEY_HTTPS ? &c->https : &c->native) = false;
 		else
-			return fail(-EINVAL, err, errcap, "line %u: https is yes or no, not '%s'", lineno,
-			            printable(v, vn, shown, sizeof(shown)));
+			return fail(-EINVAL, err, errcap, "line %u: %s is yes or no, not '%s'", lineno,
+			            key_names[key], printable(v, vn, shown, sizeof(shown)));
 		break;
 	case KEY_HTTPS_PORT:
 		if (parse_port(v, vn, &c->https_port) < 0)

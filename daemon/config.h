@@ -23,6 +23,10 @@ struct imzad_config {
 	 * packages put theirs (daemon/modules.h). */
 	char module[CONFIG_MODULES_MAX][PATH_MAX];
 	size_t nmodules;
+	/* native = yes|no (default yes): imza's own card drivers (PIV) serve the cards they know; a card
+	 * of theirs keeps its reader, and a module's token in the same reader is not shown. With no, every
+	 * card is left to the modules. */
+	bool native;
 };
 
 void config_defaults(struct imzad_config *c);

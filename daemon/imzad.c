@@ -376,6 +376,9 @@ int main(int argc, char **argv)
 		close(fd);
 		goto out;
 	}
+	if (!cfg.native)
+		log_info("native = no: every card is left to the vendor modules");
+	reader_native_drivers(cfg.native);
 	if (reader_monitor_new(d.base, &slot_callbacks, &d, &d.monitor) < 0) {
 		log_error("cannot start the reader monitor");
 		goto out;

@@ -71,6 +71,8 @@ struct reader {
 	uint64_t removed_seq;
 	/* A vendor module's reader (reader_ext_add): no PC/SC, the token given by the backend. */
 	bool ext;
+	/* A card one of imza's own drivers serves is in (worker; read by reader_monitor_native_in). */
+	atomic_bool native_card;
 	atomic_ulong apdus;
 };
 
@@ -85,9 +87,14 @@ struct reader_monitor {
 	struct mev *head, *tail;
 	bool stopping, ctx_valid;
 	SCARDCONTEXT ctx;
+	/* Changed by the monitor thread under list_lock, so that other threads may look (native_in). */
+	pthread_mutex_t list_lock;
 	struct reader *readers[MAX_READERS];
 	size_t nreaders;
 };
+
+/* imza's own card drivers serve cards (reader_native_drivers). */
+static atomic_bool native_on = true;
 
 static void post(struct reader_monitor *m, struct mev ev)
 {
@@ -148,6 +155,7 @@ static int pcsc_transmit(void *ctx, const uint8_t *cmd, size_t len, uint8_t *res
 
 static void worker_disconnect(struct reader *r)
 {
+	atomic_store(&r->native_card, false);
 	if (r->connected && r->h)
 		SCardDisconnect(r->h, SCARD_RESET_CARD);
 	r->connected = false;
@@ -182,6 +190,7 @@ static void set_check_time(struct reader *r)
 static void worker_insert(struct reader *r, uint64_t seq)
 {
 	static const struct card_driver *drivers[] = {&piv_driver};
+	size_t ndrivers = atomic_load(&native_on) ? sizeof(drivers) / sizeof(drivers[0]) : 0;
 	struct token *tok = NULL;
 	uint8_t id[32];
 	size_t id_len = 0;
@@ -201,7 +210,7 @@ static void worker_insert(struct reader *r, uint64_t seq)
 	r->card.driver = NULL;
 	r->card.t = (struct apdu_transport){.transmit = pcsc_transmit, .ctx = r, .ext = APDU_EXT_UNKNOWN};
 	if (SCardBeginTransaction(r->h) == SCARD_S_SUCCESS) {
-		for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++) {
+		for (size_t i = 0; i < ndrivers; i++) {
 			err = drivers[i]->probe(&r->card.t);
 			if (err == -ENOENT)
 				continue;
@@ -231,10 +240,14 @@ static void worker_insert(struct reader *r, uint64_t seq)
 	}
 	if (err < 0) {
 		r->card.driver = NULL;
-		log_warning("reader %s: card not usable (%s)", r->name, strerror(-err));
+		if (ndrivers == 0)
+			log_debug("reader %s: a card, left to the vendor modules", r->name);
+		else
+			log_warning("reader %s: card not usable (%s)", r->name, strerror(-err));
 		post(r->m, (struct mev){.kind = MEV_CARD_REMOVED, .r = r, .seq = seq, .err = err});
 		return;
 	}
+	atomic_store(&r->native_card, true);
 	post(r->m, (struct mev){.kind = MEV_CARD_READY, .r = r, .seq = seq, .tok = tok});
 }
 
@@ -482,7 +495,9 @@ static void monitor_remove_reader(struct reader_monitor *m, size_t i)
 		post(m, (struct mev){.kind = MEV_CARD_REMOVED, .r = r, .seq = r->seq});
 	reader_stop(r);
 	post(m, (struct mev){.kind = MEV_READER_REMOVED, .r = r});
+	pthread_mutex_lock(&m->list_lock);
 	m->readers[i] = m->readers[--m->nreaders];
+	pthread_mutex_unlock(&m->list_lock);
 }
 
 /* Brings the reader list in line with what pcscd lists now. */
@@ -509,7 +524,9 @@ static void monitor_sync(struct reader_monitor *m, const char *names, DWORD len)
 		r = reader_start(m, p);
 		if (r == NULL)
 			continue;
+		pthread_mutex_lock(&m->list_lock);
 		m->readers[m->nreaders++] = r;
+		pthread_mutex_unlock(&m->list_lock);
 		post(m, (struct mev){.kind = MEV_READER_ADDED, .r = r});
 	}
 }
@@ -699,12 +716,14 @@ int reader_monitor_new(struct event_base *base, const struct reader_callbacks *c
 	m->cb = *cb;
 	m->ud = ud;
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->list_lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	m->wake = event_new(base, -1, 0, on_wake, m);
 	if (m->wake == NULL || pthread_create(&m->thread, NULL, monitor_main, m) != 0) {
 		if (m->wake)
 			event_free(m->wake);
 		pthread_mutex_destroy(&m->lock);
+		pthread_mutex_destroy(&m->list_lock);
 		pthread_cond_destroy(&m->cond);
 		free(m);
 		return -ENOMEM;
@@ -728,8 +747,34 @@ void reader_monitor_free(struct reader_monitor *m)
 	on_wake(-1, 0, m);
 	event_free(m->wake);
 	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->list_lock);
 	pthread_cond_destroy(&m->cond);
 	free(m);
+}
+
+void reader_native_drivers(bool on)
+{
+	atomic_store(&native_on, on);
+}
+
+bool reader_monitor_native_in(struct reader_monitor *m, const char *desc)
+{
+	size_t n = strlen(desc);
+	bool found = false;
+
+	/* A slot description is the reader's name, perhaps cut to the 64 bytes PKCS#11 gives it; a few
+	 * letters in common are not enough. */
+	if (n < 8)
+		return false;
+	pthread_mutex_lock(&m->list_lock);
+	for (size_t i = 0; i < m->nreaders && !found; i++) {
+		const struct reader *r = m->readers[i];
+		size_t k = strlen(r->name);
+
+		found = atomic_load(&r->native_card) && strncmp(r->name, desc, k < n ? k : n) == 0;
+	}
+	pthread_mutex_unlock(&m->list_lock);
+	return found;
 }
 
 struct reader *reader_ext_add(struct reader_monitor *m, const char *name, const struct card_driver *drv,

@@ -66,6 +66,13 @@ void reader_ext_card(struct reader *r, struct token *tok);
  * on the main loop. */
 void reader_ext_remove(struct reader *r);
 
+/* Whether imza's own drivers (PIV) serve cards; off, every card is left to vendor modules. Before
+ * reader_monitor_new. */
+void reader_native_drivers(bool on);
+/* Whether one of imza's own drivers serves a card in the PC/SC reader that a vendor module's slot
+ * description desc names (the same name, or one cut short); from any thread. */
+bool reader_monitor_native_in(struct reader_monitor *m, const char *desc);
+
 /* Queues a job for the reader's worker; its done() always runs later, on the main loop. */
 void reader_submit(struct reader *r, struct reader_job *job);
 /* APDUs sent to this reader's cards since imzad started (metrics). */

@@ -41,3 +41,7 @@ EXTRA_DIST += tests/integration/backend-link.sh
 # imzad serving a vendor module's token (module = in imzad.conf): tests/integration/backend-imzad.sh.
 TESTS += tests/integration/backend-imzad.sh
 EXTRA_DIST += tests/integration/backend-imzad.sh
+
+# OpenSC's module as a vendor module over the virtual PIV card: tests/integration/backend-opensc.sh.
+TESTS += tests/integration/backend-opensc.sh
+EXTRA_DIST += tests/integration/backend-opensc.sh

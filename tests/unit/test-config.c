@@ -270,6 +270,23 @@ static void test_module_lines_name_vendor_modules_by_absolute_path(void **state)
 	reject(text, "line 9: more than 8 modules");
 }
 
+/* native = yes|no: imza's own card drivers, on by default. */
+static void test_native_drivers_are_on_unless_said_no(void **state)
+{
+	struct imzad_config c;
+	char err[128] = "";
+
+	(void)state;
+	config_defaults(&c);
+	assert_true(c.native);
+	assert_int_equal(parse("native = no\n", &c, err, sizeof(err)), 0);
+	assert_false(c.native);
+	assert_int_equal(parse("native = yes\n", &c, err, sizeof(err)), 0);
+	assert_true(c.native);
+	reject("native = off\n", "native is yes or no, not 'off'");
+	reject("native = no\nnative = no\n", "'native' is already set on line 1");
+}
+
 static void test_long_pinentry_path_is_kept_whole_up_to_the_line_limit(void **state)
 {
 	/* "pinentry=" and 4087 bytes of path make a line of 4096 bytes: the longest there is, so a path
@@ -531,6 +548,7 @@ int main(void)
 	        cmocka_unit_test(test_pinentry_is_a_name_or_an_absolute_path),
 	        cmocka_unit_test(test_prompt_is_imza_prompt_by_default_pinentry_or_a_path),
 	        cmocka_unit_test(test_module_lines_name_vendor_modules_by_absolute_path),
+	        cmocka_unit_test(test_native_drivers_are_on_unless_said_no),
 	        cmocka_unit_test(test_long_pinentry_path_is_kept_whole_up_to_the_line_limit),
 	        cmocka_unit_test(test_lines_over_4096_bytes_are_an_error),
 	        cmocka_unit_test(test_nul_byte_is_an_error),
