@@ -5,9 +5,11 @@
 # a wrong PIN is refused; a module that crashes costs only its helper: imzad keeps its pid, the PIV card
 # keeps signing, and the token comes back once the helper is started again. pkcs11-tool --test, p11tool
 # --test-sign, NSS certutil and PyKCS11 (every listed mechanism on every key, tests/integration/p11_sign.py)
-# work on the module's token as on a card.
+# work on the module's token as on a card; a web signature with its qualified certificate verifies and is
+# in the audit log.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/backend.sh"
+. "$(dirname "$0")/../lib/https.sh"
 
 hsm_up pkcs11-tool
 mkdir -p "$WORK/trig"
@@ -16,7 +18,7 @@ export IMZA_QUIRK_CRASH=$WORK/trig/crash IMZA_QUIRK_REMOVED=$WORK/trig/removed
 export ASAN_OPTIONS=handle_segv=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}
 printf 'module = %s\n' "$QUIRK" >"$WORK/imzad.conf"
 export IMZA_IMZAD_ARGS="--config $WORK/imzad.conf --backend $BACKEND"
-stack_up s
+https_stack_up
 M=$IMZA_MODULE
 imza() { host_env pkcs11-tool --module "$M" "$@"; }
 hsm() { pkcs11-tool --module "$SOFTHSM_MODULE" "$@"; }
@@ -109,6 +111,29 @@ done
 [ $ra = 0 ] && [ $rb = 0 ] && [ $good = 10 ] &&
 	pass "two applications, one on the PIV card and one on the module's token, sign at the same time (10 of 10 verify)" ||
 	fail "two applications sign at the same time ($good of 10 verify; exits $ra $rb)"
+
+# A web signature with the module token's qualified certificate: listed to the allowed origin, signed
+# through the signing service (the test pinentry gives the PIN), verified as CAdES, and in the audit log.
+ORIGIN=https://basvuru.kamusm.gov.tr
+"$CTL" grants allow "$ORIGIN" >>"$LOG" 2>&1
+st=$(api GET /v1/certificates "" -H "Origin: $ORIGIN")
+CERT=$(json '[c["id"] for c in j["certificates"] if c["common_name"] == "AYŞE KAYA" and c["qualified"]][0]')
+[ "$st" = 200 ] && [ -n "$CERT" ] && pass "/v1/certificates lists the module token's qualified certificate" ||
+	fail "/v1/certificates lists the module token's qualified certificate ($st)"
+script "consent always" "pin $SOFTHSM_PIN"
+printf 'Başvuru beyanı: imza, bir satıcı modülünün kartıyla.' >"$T/decl.txt"
+sign_request web "$T/decl.txt"
+st=$(api POST /v1/sign "@$T/web.req" -H "Origin: $ORIGIN")
+json 'j.get("signature","")' | base64 -d >"$T/web.p7s" 2>>"$LOG"
+[ "$st" = 200 ] && openssl cms -verify -inform DER -in "$T/web.p7s" -CAfile "$WORK/hsm/ca.crt.pem" -purpose any \
+	-out "$T/web.out" >>"$LOG" 2>&1 && cmp -s "$T/web.out" "$T/decl.txt" &&
+	pass "POST /v1/sign with it: the CAdES signature verifies against the token's CA, over exactly the text" ||
+	fail "POST /v1/sign with the module token's certificate ($st $(code))"
+out=$("$CTL" log --last 1 2>&1)
+echo "$out" >>"$LOG"
+grep -q "  ok  $ORIGIN\$" <<<"$out" && grep -q "^  certificate: $CERT\$" <<<"$out" &&
+	pass "the audit log has the web signature, with the module token's certificate" ||
+	fail "the audit log has the web signature, with the module token's certificate"
 
 # The tools applications use, on the module's token through imza.
 out=$(on_hsm --test --login --pin "$SOFTHSM_PIN" 2>&1)
