@@ -45,3 +45,7 @@ EXTRA_DIST += tests/integration/backend-imzad.sh
 # OpenSC's module as a vendor module over the virtual PIV card: tests/integration/backend-opensc.sh.
 TESTS += tests/integration/backend-opensc.sh
 EXTRA_DIST += tests/integration/backend-opensc.sh
+
+# The quirky module behind imzad, a hang included: tests/integration/backend-quirks.sh.
+TESTS += tests/integration/backend-quirks.sh
+EXTRA_DIST += tests/integration/backend-quirks.sh
