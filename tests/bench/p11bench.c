@@ -172,11 +172,21 @@ static CK_FUNCTION_LIST_PTR load(const char *path)
 	return f;
 }
 
+/* The first slot with an initialised token (SoftHSM lists a blank one for the next token too). */
 static int first_slot(CK_FUNCTION_LIST_PTR f, CK_SLOT_ID *ret)
 {
-	CK_ULONG n = 1;
+	CK_SLOT_ID slots[16];
+	CK_ULONG n = 16;
+	CK_TOKEN_INFO ti;
 
-	return f->C_GetSlotList(CK_TRUE, ret, &n) == CKR_OK && n >= 1 ? 0 : -1;
+	if (f->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
+		return -1;
+	for (CK_ULONG i = 0; i < n; i++)
+		if (f->C_GetTokenInfo(slots[i], &ti) == CKR_OK && (ti.flags & CKF_TOKEN_INITIALIZED)) {
+			*ret = slots[i];
+			return 0;
+		}
+	return -1;
 }
 
 static CK_OBJECT_HANDLE find(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls,
