@@ -5,12 +5,12 @@
 #include <time.h>
 
 #include "daemon/admin.h"
-#include "daemon/cache.h"
-#include "daemon/known.h"
+#include "daemon/store/cache.h"
+#include "daemon/store/known.h"
 #include "daemon/log.h"
-#include "daemon/records.h"
-#include "daemon/site.h"
-#include "daemon/sign.h"
+#include "daemon/store/records.h"
+#include "daemon/web/site.h"
+#include "daemon/web/sign.h"
 #include "protocol/proto-admin.h"
 #include "protocol/proto-ck.h"
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
-#include "daemon/privdir.h"
+#include "daemon/store/privdir.h"
 #include "protocol/proto-client.h"
 
 /* Longest line, newline not counted. */

@@ -17,10 +17,10 @@ struct imzad_config {
 	uint16_t https_port;     /* https_port = 1..65535 */
 	char pinentry[PATH_MAX]; /* pinentry = program (default "pinentry") */
 	char prompt[PATH_MAX];   /* prompt = imza-prompt|pinentry|/path (default "imza-prompt"): imza's own
-	                          * window on a display, the pinentry above otherwise (daemon/prompt.h) */
+	                          * window on a display, the pinentry above otherwise (daemon/ui/prompt.h) */
 	/* module = /absolute/path/to/vendor-pkcs11.so, once per vendor module (at most CONFIG_MODULES_MAX),
-	 * each run by a helper process of its own (daemon/backend.h). With none, imzad looks where vendor
-	 * packages put theirs (daemon/modules.h). */
+	 * each run by a helper process of its own (daemon/card/backend.h). With none, imzad looks where vendor
+	 * packages put theirs (daemon/card/modules.h). */
 	char module[CONFIG_MODULES_MAX][PATH_MAX];
 	size_t nmodules;
 	/* native = yes|no (default yes): imza's own card drivers (PIV) serve the cards they know; a card

@@ -10,8 +10,8 @@
 
 #include "protocol/rpc.h"
 #include "daemon/mech.h"
-#include "daemon/reader.h"
-#include "daemon/token.h"
+#include "daemon/card/reader.h"
+#include "daemon/card/token.h"
 
 #define DAEMON_MAX_SLOTS 16
 #define APP_MAX_SESSIONS 64

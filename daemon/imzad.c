@@ -17,19 +17,19 @@
 #include <event2/thread.h>
 #include <systemd/sd-daemon.h>
 
-#include "daemon/cache.h"
-#include "daemon/records.h"
-#include "daemon/backend-card.h"
+#include "daemon/store/cache.h"
+#include "daemon/store/records.h"
+#include "daemon/card/backend-card.h"
 #include "daemon/config.h"
-#include "daemon/modules.h"
+#include "daemon/card/modules.h"
 #include "daemon/daemon.h"
-#include "daemon/https.h"
-#include "daemon/localca.h"
-#include "daemon/known.h"
+#include "daemon/web/https.h"
+#include "daemon/web/localca.h"
+#include "daemon/store/known.h"
 #include "daemon/log.h"
-#include "daemon/prompt.h"
+#include "daemon/ui/prompt.h"
 #include "daemon/server.h"
-#include "daemon/sign.h"
+#include "daemon/web/sign.h"
 #include "protocol/proto-client.h"
 
 static void usage(FILE *f)

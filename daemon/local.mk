@@ -1,43 +1,43 @@
 # imzad's card side: APDU layer, BER-TLV, card drivers. Binaries and tests link this library.
 noinst_LIBRARIES += daemon/libimzad.a
 daemon_libimzad_a_SOURCES = \
-	daemon/apdu.c daemon/apdu.h \
-	daemon/tlv.c daemon/tlv.h \
-	daemon/piv.c daemon/piv.h \
+	daemon/card/apdu.c daemon/card/apdu.h \
+	daemon/card/tlv.c daemon/card/tlv.h \
+	daemon/card/piv.c daemon/card/piv.h \
 	daemon/mech.c daemon/mech.h \
-	daemon/token.c daemon/token.h \
-	daemon/card.h \
-	daemon/reader.c daemon/reader.h \
+	daemon/card/token.c daemon/card/token.h \
+	daemon/card/card.h \
+	daemon/card/reader.c daemon/card/reader.h \
 	daemon/log.c daemon/log.h \
 	daemon/daemon.h \
-	daemon/pin.c daemon/pin.h \
-	daemon/backend.c daemon/backend.h \
-	daemon/backend-card.c daemon/backend-card.h \
-	daemon/modules.c daemon/modules.h \
+	daemon/card/pin.c daemon/card/pin.h \
+	daemon/card/backend.c daemon/card/backend.h \
+	daemon/card/backend-card.c daemon/card/backend-card.h \
+	daemon/card/modules.c daemon/card/modules.h \
 	daemon/app.c daemon/slots.c daemon/p11.c \
 	daemon/admin.c daemon/admin.h \
 	daemon/server.c daemon/server.h \
-	daemon/token-store.c daemon/token-store.h \
-	daemon/cache.c daemon/cache.h \
-	daemon/records.c daemon/records.h \
-	daemon/db.c daemon/db.h \
-	daemon/privdir.c daemon/privdir.h \
-	daemon/known.c daemon/known.h \
-	daemon/cades.c daemon/cades.h \
-	daemon/sign.c daemon/sign.h \
-	daemon/signq.c daemon/signq.h \
-	daemon/dialog.c daemon/dialog.h \
-	daemon/secmem.c daemon/secmem.h \
-	daemon/dialog-spawn.c daemon/dialog-spawn.h \
-	daemon/visible.c daemon/visible.h \
-	daemon/prompt.c daemon/prompt.h \
+	daemon/store/token-store.c daemon/store/token-store.h \
+	daemon/store/cache.c daemon/store/cache.h \
+	daemon/store/records.c daemon/store/records.h \
+	daemon/store/db.c daemon/store/db.h \
+	daemon/store/privdir.c daemon/store/privdir.h \
+	daemon/store/known.c daemon/store/known.h \
+	daemon/web/cades.c daemon/web/cades.h \
+	daemon/web/sign.c daemon/web/sign.h \
+	daemon/web/signq.c daemon/web/signq.h \
+	daemon/ui/dialog.c daemon/ui/dialog.h \
+	daemon/ui/secmem.c daemon/ui/secmem.h \
+	daemon/ui/dialog-spawn.c daemon/ui/dialog-spawn.h \
+	daemon/ui/visible.c daemon/ui/visible.h \
+	daemon/ui/prompt.c daemon/ui/prompt.h \
 	daemon/config.c daemon/config.h \
-	daemon/localca.c daemon/localca.h \
-	daemon/certinfo.c daemon/certinfo.h \
-	daemon/api.c daemon/api.h \
-	daemon/site.c daemon/site.h \
-	daemon/peeruid.c daemon/peeruid.h \
-	daemon/https.c daemon/https.h
+	daemon/web/localca.c daemon/web/localca.h \
+	daemon/web/certinfo.c daemon/web/certinfo.h \
+	daemon/web/api.c daemon/web/api.h \
+	daemon/web/site.c daemon/web/site.h \
+	daemon/web/peeruid.c daemon/web/peeruid.h \
+	daemon/web/https.c daemon/web/https.h
 daemon_libimzad_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol
 daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBSYSTEMD_CFLAGS) $(SQLITE_CFLAGS) $(LIBEVENT_HTTPS_CFLAGS) $(JANSSON_CFLAGS) $(LIBASSUAN_CFLAGS) \
@@ -78,7 +78,7 @@ tests_unit_test_certinfo_SOURCES = tests/unit/test-certinfo.c tests/lib/testcert
 tests_unit_test_certinfo_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS)
 tests_unit_test_certinfo_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
 
-# The HTTPS API's rules and JSON (daemon/api.c), no sockets.
+# The HTTPS API's rules and JSON (daemon/web/api.c), no sockets.
 check_PROGRAMS += tests/unit/test-api
 TESTS += tests/unit/test-api
 tests_unit_test_api_SOURCES = tests/unit/test-api.c tests/lib/testcert.c tests/lib/testcert.h
@@ -90,7 +90,7 @@ tests_unit_test_api_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_L
 # caps of 8 connections, 6 per peer) rather than taken from libimzad.a, which still provides log.c.
 check_PROGRAMS += tests/unit/test-https
 TESTS += tests/unit/test-https
-tests_unit_test_https_SOURCES = tests/unit/test-https.c daemon/https.c daemon/api.c daemon/certinfo.c \
+tests_unit_test_https_SOURCES = tests/unit/test-https.c daemon/web/https.c daemon/web/api.c daemon/web/certinfo.c \
 	tests/lib/testcert.c tests/lib/testcert.h
 tests_unit_test_https_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS) -DHTTPS_TIMEOUT_S=2 -DHTTPS_MAX_CONNS=8 -DHTTPS_MAX_PER_PEER=6 \
 	-DHTTPS_HEAD_TIMEOUT_S=3 -DHTTPS_MAX_HANDSHAKES=6

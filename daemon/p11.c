@@ -13,10 +13,10 @@
 
 #include "daemon/daemon.h"
 #include "daemon/log.h"
-#include "daemon/pin.h"
-#include "daemon/piv.h"
-#include "daemon/records.h"
-#include "daemon/token-store.h"
+#include "daemon/card/pin.h"
+#include "daemon/card/piv.h"
+#include "daemon/store/records.h"
+#include "daemon/store/token-store.h"
 
 #define CALL(ctx) ((struct call *)(ctx))
 #define APP(ctx) (CALL(ctx)->app)

@@ -5,12 +5,12 @@
 
 #include <stdlib.h>
 
-#include "daemon/cache.h"
+#include "daemon/store/cache.h"
 #include "daemon/daemon.h"
-#include "daemon/known.h"
+#include "daemon/store/known.h"
 #include "daemon/log.h"
-#include "daemon/sign.h"
-#include "daemon/token-store.h"
+#include "daemon/web/sign.h"
+#include "daemon/store/token-store.h"
 
 struct slot *slot_get(struct daemon *d, CK_SLOT_ID id)
 {

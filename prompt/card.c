@@ -8,7 +8,7 @@
 #include <glib-unix.h>
 #include <gtk/gtk.h>
 
-#include "daemon/certinfo.h"
+#include "daemon/web/certinfo.h"
 #include "prompt/ask.h"
 #include "prompt/widgets.h"
 #include "prompt/window.h"

@@ -4,7 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "daemon/certinfo.h"
+#include "daemon/web/certinfo.h"
 #include "prompt/choices.h"
 
 /* One decimal number of at most 6 digits, no leading zero; *p moves past it. */

@@ -9,8 +9,8 @@
 #include <gpg-error.h>
 #include <gtk/gtk.h>
 
-#include "daemon/certinfo.h"
-#include "daemon/secmem.h"
+#include "daemon/web/certinfo.h"
+#include "daemon/ui/secmem.h"
 #include "prompt/choices.h"
 #include "prompt/choose.h"
 

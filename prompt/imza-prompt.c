@@ -15,7 +15,7 @@
 #include <gpg-error.h>
 #include <gtk/gtk.h>
 
-#include "daemon/secmem.h"
+#include "daemon/ui/secmem.h"
 #include "prompt/choose.h"
 #include "prompt/util.h"
 #include "prompt/window.h"

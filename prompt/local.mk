@@ -1,11 +1,11 @@
 # imza-prompt: imza's own signing window (GTK 4), started by imzad per question and spoken to over Assuan
 # (docs/PROMPT.md). Its window-free rules are a library of their own for the unit tests; the document
-# markers (daemon/visible.c) and the certificate fields (daemon/certinfo.c) are the daemon's own code,
+# markers (daemon/ui/visible.c) and the certificate fields (daemon/web/certinfo.c) are the daemon's own code,
 # compiled in rather than written twice.
 noinst_LIBRARIES += prompt/libimzaprompt.a
 prompt_libimzaprompt_a_SOURCES = prompt/util.c prompt/util.h prompt/choices.c prompt/choices.h \
-	daemon/secmem.c daemon/secmem.h \
-	daemon/visible.c daemon/visible.h daemon/certinfo.c daemon/certinfo.h
+	daemon/ui/secmem.c daemon/ui/secmem.h \
+	daemon/ui/visible.c daemon/ui/visible.h daemon/web/certinfo.c daemon/web/certinfo.h
 prompt_libimzaprompt_a_CFLAGS = $(AM_CFLAGS) $(GTK4_CFLAGS) $(LIBCRYPTO_CFLAGS)
 
 bin_PROGRAMS += prompt/imza-prompt

@@ -8,7 +8,7 @@
 #include <glib.h>
 #include <openssl/evp.h>
 
-#include "daemon/visible.h"
+#include "daemon/ui/visible.h"
 #include "prompt/util.h"
 #include "protocol/proto-hex.h"
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/certinfo.h"
+#include "daemon/web/certinfo.h"
 
 /* The largest document imzad sends (sign.h's SIGN_CONTENT_MAX) and certificate. */
 #define PROMPT_DOC_MAX (512 * 1024)

@@ -9,7 +9,7 @@
 
 #include <gtk/gtk.h>
 
-#include "daemon/certinfo.h"
+#include "daemon/web/certinfo.h"
 #include "prompt/util.h"
 #include "prompt/widgets.h"
 #include "prompt/window.h"

@@ -28,7 +28,7 @@ struct proto_arena {
 
 /* Pages for secrets (len a multiple of the page size): mlock'ed (best effort: over RLIMIT_MEMLOCK they
  * are still wiped; *ret_locked, when given, says which) and MADV_DONTDUMP; freed wiped. NULL when no
- * mapping could be made. The daemon's PIN pages (daemon/pin.c) are these too. */
+ * mapping could be made. The daemon's PIN pages (daemon/card/pin.c) are these too. */
 void *proto_secret_pages_new(size_t len, bool *ret_locked);
 void proto_secret_pages_free(void *p, size_t len);
 

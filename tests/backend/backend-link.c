@@ -1,4 +1,4 @@
-/* backend-link: imzad's side of a vendor module (daemon/backend.c) against imza-backend running the
+/* backend-link: imzad's side of a vendor module (daemon/card/backend.c) against imza-backend running the
  * quirky module over SoftHSM, printing "ok - ..." / "not ok - ..." lines for
  * tests/integration/backend-link.sh. Built with a 1 s call deadline and a back-off of at most 2 s.
  *
@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/backend.h"
+#include "daemon/card/backend.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned presents, gones;

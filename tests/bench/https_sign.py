@@ -9,7 +9,7 @@ its connection to the endpoint open after the page's GET /v1/certificates; the t
 each PIN dialog at once. The overhead is the web signature's p50 (p99) minus the median of the PKCS#11
 rounds.
 
-Where the web signature's time goes comes from imzad's own timing lines (imzad --verbose, daemon/sign.c:
+Where the web signature's time goes comes from imzad's own timing lines (imzad --verbose, daemon/web/sign.c:
 "sign timing (ms)"), one per signature: each step's median is printed, and "outside" is what the client
 saw beyond imzad's signing service (TLS, HTTP and JSON on both sides). The dialog process is the
 pinentry's life as imzad waits for it: started, texts and buttons, the PIN (it exits while the card
@@ -34,7 +34,7 @@ HOST, PORT = URL.split("//", 1)[1].rsplit(":", 1)
 ORIGIN = "https://bench.example"
 LOG = os.path.join(os.environ["IMZA_STACK_DIR"], "imzad.log")
 APDU_LOG = os.path.join(os.environ["IMZA_CARD_DIR"], "apdu.log")
-# The steps of daemon/sign.c's timing line that are the pinentry's life as imzad waits for it (it
+# The steps of daemon/web/sign.c's timing line that are the pinentry's life as imzad waits for it (it
 # closes while the card signs).
 DIALOG_STEPS = ("dialog_spawn", "dialog_texts", "dialog_pin")
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "daemon/api.h"
+#include "daemon/web/api.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/api.h"
+#include "daemon/web/api.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

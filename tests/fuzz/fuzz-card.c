@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "daemon/card.h"
-#include "daemon/token.h"
+#include "daemon/card/card.h"
+#include "daemon/card/token.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

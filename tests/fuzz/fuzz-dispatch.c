@@ -13,7 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "daemon/daemon.h"
-#include "daemon/reader.h"
+#include "daemon/card/reader.h"
 #include "protocol/proto-frame.h"
 #include "tests/lib/testcert.h"
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/token-store.h"
+#include "daemon/store/token-store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

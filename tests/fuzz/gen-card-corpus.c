@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "daemon/card.h"
+#include "daemon/card/card.h"
 #include "tests/vcard/piv.h"
 
 static FILE *out;

@@ -2,8 +2,8 @@
  * Usage: gen-token-corpus CARD_DIR OUT_FILE */
 #include <stdio.h>
 
-#include "daemon/card.h"
-#include "daemon/token-store.h"
+#include "daemon/card/card.h"
+#include "daemon/store/token-store.h"
 #include "tests/vcard/piv.h"
 
 static int apdu(void *ctx, const uint8_t *cmd, size_t len, uint8_t *resp, size_t *resp_len)

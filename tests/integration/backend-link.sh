@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# imzad's side of a vendor PKCS#11 module (daemon/backend.c): the module runs in imza-backend, a helper
+# imzad's side of a vendor PKCS#11 module (daemon/card/backend.c): the module runs in imza-backend, a helper
 # process; its token is followed (reported present, gone, back); a hung module costs a call its deadline
 # and the helper is killed, a crashing one ends the call at once; a new helper comes after a back-off, not
 # in a loop; freeing the backend leaves no process behind (tests/backend/backend-link, with a 1 s deadline).

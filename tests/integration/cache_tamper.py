@@ -3,7 +3,7 @@ file could hold them: the RSA decryption key (CKA_DECRYPT) gets another key size
 privacy are dropped (so that a client reaches it without a login) and its label becomes TAMPERED.
 
 Usage: cache_tamper.py CACHE_FILE KEY_SIZE
-The blob layout is daemon/token-store.c's; this script writes blobs that are well-formed in every
+The blob layout is daemon/store/token-store.c's; this script writes blobs that are well-formed in every
 other respect, so only the decoder's bounds can refuse them."""
 import sqlite3
 import struct

@@ -13,6 +13,11 @@ mapfile -t files < <(git ls-files '*.c' '*.h')
 [ ${#files[@]} -gt 0 ] || bail "no C files tracked"
 bad=$(grep -nE '\b(strcpy|sprintf|strcat|gets|atoi|vsprintf)[[:space:]]*\(' "${files[@]}" /dev/null || true)
 [ -z "$bad" ] && pass "no banned calls in ${#files[@]} files" || { echo "$bad" >>"$LOG"; fail "no banned calls"; }
+# The layout (docs/LAYOUT.md): the card layer knows nothing above it: no web endpoint, no records or
+# cache, no dialogs, not imzad's RPC server or its shared state.
+up=$(grep -nE '#include "daemon/(web|store|ui)/|#include "daemon/(daemon|server|admin)\.h"' daemon/card/*.[ch] || true)
+[ -z "$up" ] && pass "daemon/card/ includes nothing from daemon/web/, store/, ui/ or imzad's RPC server" ||
+	{ echo "$up" >>"$LOG"; fail "daemon/card/ includes nothing from above it"; }
 if command -v clang-format >/dev/null; then
 	check "every C file follows .clang-format" clang-format --dry-run -Werror "${files[@]}"
 else

@@ -1,4 +1,4 @@
-/* Unit tests for the ISO 7816-4 APDU layer (daemon/apdu.c) and BER-TLV helpers (daemon/tlv.c), against a
+/* Unit tests for the ISO 7816-4 APDU layer (daemon/card/apdu.c) and BER-TLV helpers (daemon/card/tlv.c), against a
  * scripted transport that checks each command and plays back canned answers. */
 #include <errno.h>
 #include <setjmp.h>
@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "daemon/apdu.h"
-#include "daemon/tlv.h"
+#include "daemon/card/apdu.h"
+#include "daemon/card/tlv.h"
 
 #define MAX_STEPS 8
 

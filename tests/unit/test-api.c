@@ -1,4 +1,4 @@
-/* Unit tests for daemon/api.c: each rule of docs/API.md that needs no socket (the sign request body,
+/* Unit tests for daemon/web/api.c: each rule of docs/API.md that needs no socket (the sign request body,
  * Host, Origin, Content-Type, the status table) and the JSON of each answer. */
 #include <errno.h>
 #include <setjmp.h>
@@ -14,7 +14,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "daemon/api.h"
+#include "daemon/web/api.h"
 #include "tests/lib/testcert.h"
 
 #define CERT_HEX "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF"

@@ -1,4 +1,4 @@
-/* Unit tests for the card cache (daemon/cache.c) and the token blob (daemon/token-store.c): tokens built
+/* Unit tests for the card cache (daemon/store/cache.c) and the token blob (daemon/store/token-store.c): tokens built
  * from real certificates survive the file unchanged, damaged files and blobs are dropped with one
  * warning and never trusted, and the file keeps its permissions. */
 #include <dirent.h>
@@ -21,10 +21,10 @@
 #include <openssl/x509v3.h>
 #include <sqlite3.h>
 
-#include "daemon/cache.h"
+#include "daemon/store/cache.h"
 #include "tests/lib/testcert.h"
 #include "tests/lib/capture.h"
-#include "daemon/token-store.h"
+#include "daemon/store/token-store.h"
 
 static const uint8_t guid[16] = {0, 1, 2, 3, 4, 5, 6, 7, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17};
 static const uint8_t guid2[16] = {9, 9, 9, 9, 9, 9, 9, 9, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27};

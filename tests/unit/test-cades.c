@@ -1,4 +1,4 @@
-/* Unit tests for CAdES-BES (daemon/cades.c): the test plays the card with a software key, OpenSSL's CMS
+/* Unit tests for CAdES-BES (daemon/web/cades.c): the test plays the card with a software key, OpenSSL's CMS
  * verifier and the openssl command judge the result, and a card that fails or answers wrongly leaves no
  * signature behind. */
 #include <errno.h>
@@ -22,7 +22,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "daemon/cades.h"
+#include "daemon/web/cades.h"
 #include "tests/lib/testcert.h"
 
 static const char declaration[] = "Başvuru Nedeni: yenileme\nGüvenlik sözcüğü: kırmızı\n";

@@ -1,4 +1,4 @@
-/* Unit tests for daemon/certinfo.c: certificates made here with OpenSSL (names, serials, times, keys,
+/* Unit tests for daemon/web/certinfo.c: certificates made here with OpenSSL (names, serials, times, keys,
  * key usage, QC statements and policies) and what certinfo_parse makes of them. */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,7 +18,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "daemon/certinfo.h"
+#include "daemon/web/certinfo.h"
 #include "tests/lib/testcert.h"
 
 /* QCStatements DER: SEQUENCE OF SEQUENCE { OID [, info] }.

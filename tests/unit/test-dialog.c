@@ -1,4 +1,4 @@
-/* Unit tests for the pinentry dialogs (daemon/dialog.c) against tests/pinentry/imza-test-pinentry: the
+/* Unit tests for the pinentry dialogs (daemon/ui/dialog.c) against tests/pinentry/imza-test-pinentry: the
  * answers map as dialog.h says, the pinentry's log shows what the user would read (and never the PIN),
  * and every way a pinentry can fail ends in an error code with its process reaped. */
 #include <errno.h>
@@ -23,8 +23,8 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#include "daemon/dialog.h"
-#include "daemon/prompt.h"
+#include "daemon/ui/dialog.h"
+#include "daemon/ui/prompt.h"
 
 #define ORIGIN "https://portal.example.gov.tr"
 #define SUBJECT "CN=AHMET YILMAZ, SERIALNUMBER=12345678901, C=TR"

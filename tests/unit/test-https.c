@@ -1,4 +1,4 @@
-/* Tests of the HTTPS endpoint (daemon/https.c) over real TLS: the server runs on this thread's event
+/* Tests of the HTTPS endpoint (daemon/web/https.c) over real TLS: the server runs on this thread's event
  * loop with a certificate from a test CA, a client thread speaks raw HTTP/1.1 through OpenSSL, and the
  * signing service is a fake defined here (the sign.h functions), so every answer of docs/API.md can be
  * provoked: at once, later, never (a client that leaves). Built with HTTPS_TIMEOUT_S=2,
@@ -33,10 +33,10 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "daemon/api.h"
+#include "daemon/web/api.h"
 #include "daemon/daemon.h"
-#include "daemon/https.h"
-#include "daemon/sign.h"
+#include "daemon/web/https.h"
+#include "daemon/web/sign.h"
 #include "tests/lib/testcert.h"
 
 #define GRANTED "https://granted.example"

@@ -1,4 +1,4 @@
-/* Unit tests for imza's local CA (daemon/localca.c): the four files and their modes, what the
+/* Unit tests for imza's local CA (daemon/web/localca.c): the four files and their modes, what the
  * certificates say, renewal as the clock moves, refusal of files others can read, and a TLS handshake
  * with the server context against clients that trust the CA (or speak only TLS 1.1). */
 #include <dirent.h>
@@ -27,7 +27,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "daemon/localca.h"
+#include "daemon/web/localca.h"
 
 #define DAY 86400L
 

@@ -1,4 +1,4 @@
-/* The search table of vendor PKCS#11 modules (daemon/modules.c), over a file tree made under a mkdtemp
+/* The search table of vendor PKCS#11 modules (daemon/card/modules.c), over a file tree made under a mkdtemp
  * directory in /tmp. */
 #include <limits.h>
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/modules.h"
+#include "daemon/card/modules.h"
 
 static char root[64];
 

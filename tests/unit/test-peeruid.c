@@ -1,4 +1,4 @@
-/* Tests of daemon/peeruid.c over real loopback connections: the kernel's sock_diag names the owner of
+/* Tests of daemon/web/peeruid.c over real loopback connections: the kernel's sock_diag names the owner of
  * the client's socket, ours or, made in a child that dropped to uid 65534, that other uid. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/peeruid.h"
+#include "daemon/web/peeruid.h"
 
 #define OTHER_UID 65534
 

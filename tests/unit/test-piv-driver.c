@@ -1,4 +1,4 @@
-/* The PIV driver (daemon/piv.c) against the virtual card's applet (tests/vcard/piv.c) in the same process:
+/* The PIV driver (daemon/card/piv.c) against the virtual card's applet (tests/vcard/piv.c) in the same process:
  * every driver call goes through the real APDU layer and the card's own parser, with no pcscd between. */
 #include <errno.h>
 #include <setjmp.h>
@@ -14,10 +14,10 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "daemon/card.h"
+#include "daemon/card/card.h"
 #include "daemon/mech.h"
-#include "daemon/pin.h"
-#include "daemon/piv.h"
+#include "daemon/card/pin.h"
+#include "daemon/card/piv.h"
 #include "tests/vcard/piv.h"
 
 static char dir[] = "/tmp/imza-test-piv-driver.XXXXXX";

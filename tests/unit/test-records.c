@@ -1,4 +1,4 @@
-/* Unit tests for the records (daemon/records.c): the audit log and the answers for web origins live in
+/* Unit tests for the records (daemon/store/records.c): the audit log and the answers for web origins live in
  * records.sqlite apart from the card cache; a damaged, foreign or newer file is never moved aside or
  * changed (imzad runs without records and says why once); an older cache file's rows are taken over
  * once and dropped from the cache; denials are kept per site, allows per origin. */
@@ -19,8 +19,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "daemon/cache.h"
-#include "daemon/records.h"
+#include "daemon/store/cache.h"
+#include "daemon/store/records.h"
 #include "tests/lib/capture.h"
 
 static struct {

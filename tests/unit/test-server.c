@@ -18,7 +18,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/server.h"
-#include "daemon/token.h"
+#include "daemon/card/token.h"
 #include "protocol/proto-frame.h"
 #include "protocol/proto-hello.h"
 #include "protocol/rpc.h"

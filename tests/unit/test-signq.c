@@ -1,4 +1,4 @@
-/* Tests of daemon/signq.c, the signing queue's fairness rules: one flooding site cannot starve another,
+/* Tests of daemon/web/signq.c, the signing queue's fairness rules: one flooding site cannot starve another,
  * subdomains count as their site, and a cancelled PIN dialog holds the site's next signature for a
  * back-off that doubles up to 5 min and ends with a signature. */
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/signq.h"
+#include "daemon/web/signq.h"
 
 static void test_sites_of_peers(void **state)
 {

@@ -1,4 +1,4 @@
-/* Sites of web origins (daemon/site.c): the registrable domain the user judges, found by libpsl. */
+/* Sites of web origins (daemon/web/site.c): the registrable domain the user judges, found by libpsl. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/site.h"
+#include "daemon/web/site.h"
 
 static void expect_site(const char *origin, const char *want)
 {

@@ -1,4 +1,4 @@
-/* Unit tests for the token object model (daemon/token.c): one certificate per key slot gives a
+/* Unit tests for the token object model (daemon/card/token.c): one certificate per key slot gives a
  * certificate, a public key and a private key that agree on CKA_ID, key type and public values. */
 #include <errno.h>
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "daemon/token.h"
+#include "daemon/card/token.h"
 #include "tests/lib/testcert.h"
 
 static const uint8_t guid[16] = {0, 1, 2, 3, 4, 5, 6, 7, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17};

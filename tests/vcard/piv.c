@@ -191,7 +191,7 @@ static void wb_wrap(struct wbuf *w, size_t start, uint32_t tag)
 }
 
 /* ---- BER-TLV reader: tags up to 3 bytes, lengths up to 3 bytes ----
- * Not daemon/tlv.c on purpose: the card is the daemon's independent counterpart,
+ * Not daemon/card/tlv.c on purpose: the card is the daemon's independent counterpart,
  * so one shared parsing bug cannot hide itself in the tests. */
 
 static int tlv_next(const uint8_t **p, size_t *left, uint32_t *ret_tag, const uint8_t **ret_val,

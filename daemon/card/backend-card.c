@@ -1,0 +1,656 @@
+/* A vendor module's token as an imza card (see backend-card.h). */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "daemon/card/backend-card.h"
+#include "daemon/card/backend.h"
+#include "daemon/log.h"
+#include "daemon/card/pin.h"
+#include "daemon/card/reader.h"
+
+/* Objects one look at the token takes; more certificates than a token model holds are not served. */
+#define FIND_MAX 32
+#define KEYS_MAX (TOKEN_MAX_OBJECTS / 3)
+#define CERT_MAX (16 * 1024)
+
+/* The channel the driver's calls get (card->t.ctx): one token of one module. */
+struct chan {
+	struct backend *b;
+	CK_SLOT_ID slot;
+	CK_SESSION_HANDLE session;
+	bool raw_rsa; /* the module lists CKM_RSA_X_509 */
+	/* The private keys of the token model, by keyref: their CKA_ID, and their handle once known (a
+	 * module shows private keys only after the login: found by CKA_ID then). */
+	uint8_t key_id[KEYS_MAX][TOKEN_ID_MAX];
+	size_t key_id_len[KEYS_MAX];
+	CK_OBJECT_HANDLE keys[KEYS_MAX];
+	size_t nkeys;
+	/* The slot's description (trimmed), the reader's name in imzad, the token as last listed; the
+	 * reader while the token is served (NULL while a card of imza's own drivers is in the same PC/SC
+	 * reader: see show_or_hide). Backend thread only. */
+	char desc[65], name[256];
+	CK_TOKEN_INFO token_info;
+	struct reader *r;
+	bool said_hidden;
+};
+
+#define CALL(c, rvp, name, ...) BACKEND_CALL((c)->b, BACKEND_CALL_TIMEOUT_MS, rvp, name, __VA_ARGS__)
+#define CALL_LONG(c, rvp, name, ...) BACKEND_CALL((c)->b, BACKEND_SIGN_TIMEOUT_MS, rvp, name, __VA_ARGS__)
+
+static struct chan *chan_of(struct apdu_transport *t)
+{
+	return t->ctx;
+}
+
+/* A module's answer as a driver result. */
+static int rv_err(CK_RV rv)
+{
+	switch (rv) {
+	case CKR_OK:
+		return 0;
+	case CKR_PIN_INCORRECT:
+		return CARD_E_PIN_INCORRECT;
+	case CKR_PIN_LOCKED:
+		return CARD_E_PIN_LOCKED;
+	case CKR_PIN_LEN_RANGE:
+		return CARD_E_PIN_FORMAT;
+	case CKR_USER_NOT_LOGGED_IN:
+		return CARD_E_NOT_LOGGED_IN;
+	case CKR_DEVICE_REMOVED:
+	case CKR_TOKEN_NOT_PRESENT:
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_SESSION_CLOSED:
+		return CARD_E_REMOVED;
+	case CKR_HOST_MEMORY:
+	case CKR_DEVICE_MEMORY:
+		return -ENOMEM;
+	case CKR_MECHANISM_INVALID:
+	case CKR_KEY_FUNCTION_NOT_PERMITTED:
+		return -EOPNOTSUPP;
+	case CKR_KEY_HANDLE_INVALID:
+	case CKR_OBJECT_HANDLE_INVALID:
+		return -ESTALE;
+	default:
+		log_debug("vendor module answered rv 0x%lx", (unsigned long)rv);
+		return -EIO;
+	}
+}
+
+/* A call that failed on the way (the helper died, hung or is in its back-off) lost the token. */
+static int call_err(int e, CK_RV rv)
+{
+	return e < 0 ? CARD_E_REMOVED : rv_err(rv);
+}
+
+/* The object handles a template finds (at most max). */
+static int find(struct chan *c, CK_ATTRIBUTE *tmpl, CK_ULONG n, CK_OBJECT_HANDLE *out, CK_ULONG max,
+                CK_ULONG *ret_n)
+{
+	CK_RV rv = CKR_OK, rv2 = CKR_OK;
+	int e = CALL(c, &rv, C_FindObjectsInit, c->session, tmpl, n);
+
+	if (e < 0 || rv != CKR_OK)
+		return call_err(e, rv);
+	e = CALL(c, &rv, C_FindObjects, c->session, out, max, ret_n);
+	if (e == 0)
+		e = CALL(c, &rv2, C_FindObjectsFinal, c->session);
+	return call_err(e, rv != CKR_OK ? rv : rv2);
+}
+
+/* One attribute's value, allocated (*ret NULL and *ret_len 0 when the object does not have it). */
+static int get_attr(struct chan *c, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, size_t max, uint8_t **ret,
+                    size_t *ret_len)
+{
+	CK_ATTRIBUTE a = {type, NULL, 0};
+	CK_RV rv = CKR_OK;
+	int e;
+
+	*ret = NULL;
+	*ret_len = 0;
+	e = CALL(c, &rv, C_GetAttributeValue, c->session, o, &a, 1);
+	if (e < 0)
+		return CARD_E_REMOVED;
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_SENSITIVE ||
+	    a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
+		return 0;
+	if (rv != CKR_OK)
+		return rv_err(rv);
+	if (a.ulValueLen > max)
+		return -EMSGSIZE;
+	a.pValue = malloc(a.ulValueLen ? a.ulValueLen : 1);
+	if (a.pValue == NULL)
+		return -ENOMEM;
+	e = CALL(c, &rv, C_GetAttributeValue, c->session, o, &a, 1);
+	if (e < 0 || rv != CKR_OK) {
+		free(a.pValue);
+		return call_err(e, rv);
+	}
+	*ret = a.pValue;
+	*ret_len = a.ulValueLen;
+	return 0;
+}
+
+static void trim_padded(char *out, const CK_UTF8CHAR *in, size_t n)
+{
+	memcpy(out, in, n);
+	out[n] = '\0';
+	while (n > 0 && out[n - 1] == ' ')
+		out[--n] = '\0';
+}
+
+static bool lists_raw_rsa(struct chan *c)
+{
+	CK_MECHANISM_TYPE m[128];
+	CK_ULONG n = 128;
+	CK_RV rv = CKR_OK;
+
+	if (CALL(c, &rv, C_GetMechanismList, c->slot, m, &n) < 0 || rv != CKR_OK)
+		return false;
+	for (CK_ULONG i = 0; i < n; i++)
+		if (m[i] == CKM_RSA_X_509)
+			return true;
+	return false;
+}
+
+/* Whether the module shows an object of class cls with this CKA_ID (its handle in *ret, 0 if not). */
+static int find_by_id(struct chan *c, CK_OBJECT_CLASS cls, const uint8_t *id, size_t id_len,
+                      CK_OBJECT_HANDLE *ret)
+{
+	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, (void *)id, id_len}};
+	CK_ULONG n = 0;
+	int e;
+
+	*ret = 0;
+	e = find(c, t, 2, ret, 1, &n);
+	if (e == 0 && n != 1)
+		*ret = 0;
+	return e;
+}
+
+/* Whether a certificate is a CA's (a chain certificate the token carries, with no key of the user's). */
+static bool is_ca(const uint8_t *der, size_t len)
+{
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+	bool ca = x != NULL && X509_check_ca(x) != 0;
+
+	X509_free(x);
+	return ca;
+}
+
+/* Adds one certificate with its key pair to tok. A module may show private keys only after the login:
+ * a certificate has a key when the module shows its private or its public key, or when it is not a CA's
+ * certificate. */
+static int add_pair(struct chan *c, struct token *tok, CK_OBJECT_HANDLE cert)
+{
+	CK_OBJECT_HANDLE key = 0, pub = 0;
+	uint8_t *id = NULL, *der = NULL, *label = NULL;
+	size_t id_len, der_len, label_len;
+	char lab[65] = "";
+	int e;
+
+	if (c->nkeys == KEYS_MAX)
+		return 0;
+	e = get_attr(c, cert, CKA_ID, TOKEN_ID_MAX, &id, &id_len);
+	if (e == 0 && id_len > 0)
+		e = get_attr(c, cert, CKA_VALUE, CERT_MAX, &der, &der_len);
+	if (e == 0 && der != NULL)
+		e = find_by_id(c, CKO_PRIVATE_KEY, id, id_len, &key);
+	if (e == 0 && der != NULL && key == 0)
+		e = find_by_id(c, CKO_PUBLIC_KEY, id, id_len, &pub);
+	if (e == 0 && der != NULL && (key != 0 || pub != 0 || !is_ca(der, der_len))) {
+		get_attr(c, cert, CKA_LABEL, 64, &label, &label_len);
+		if (label)
+			memcpy(lab, label, label_len);
+		struct token_slot_desc d = {
+		        .keyref = (uint8_t)c->nkeys,
+		        .needs_pin = true,
+		        .key_label = lab[0] ? lab : "private key",
+		        .cert_label = lab[0] ? lab : "certificate",
+		};
+		/* A certificate imza cannot parse or a key type it does not drive is left out, not fatal. */
+		int r = token_add_slot_id(tok, &d, id, id_len, TOKEN_ANY_RSA, der, der_len);
+
+		if (r == 0) {
+			memcpy(c->key_id[c->nkeys], id, id_len);
+			c->key_id_len[c->nkeys] = id_len;
+			c->keys[c->nkeys++] = key;
+		} else if (r != -EBADMSG && r != -EOPNOTSUPP) {
+			e = r;
+		}
+	}
+	free(id);
+	free(der);
+	free(label);
+	return e;
+}
+
+/* The token in the channel's slot, read whole (on the backend's thread). */
+static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **ret)
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_CERTIFICATE_TYPE ct = CKC_X_509;
+	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)}};
+	CK_OBJECT_HANDLE certs[FIND_MAX];
+	CK_ULONG n = 0;
+	CK_RV rv = CKR_OK;
+	char label[33];
+	uint8_t ident[SHA256_DIGEST_LENGTH], who[32 + 16 + 16 + 32];
+	struct token *tok;
+	int e;
+
+	if (c->session != 0)
+		CALL(c, &rv, C_CloseSession, c->session);
+	c->session = 0;
+	c->nkeys = 0;
+	e = CALL(c, &rv, C_OpenSession, c->slot, CKF_SERIAL_SESSION, NULL, NULL, &c->session);
+	if (e < 0 || rv != CKR_OK)
+		return call_err(e, rv);
+	c->raw_rsa = lists_raw_rsa(c);
+	/* The token's identity: who made it, what it is, its serial and label. */
+	memcpy(who, ti->manufacturerID, 32);
+	memcpy(who + 32, ti->model, 16);
+	memcpy(who + 48, ti->serialNumber, 16);
+	memcpy(who + 64, ti->label, 32);
+	SHA256(who, sizeof(who), ident);
+	trim_padded(label, ti->label, 32);
+	tok = token_new(label[0] ? label : "token", ident);
+	if (tok == NULL)
+		return -ENOMEM;
+	memcpy(tok->serial, ti->serialNumber, 16);
+	tok->serial[16] = '\0';
+	snprintf(tok->driver, sizeof(tok->driver), "module");
+	snprintf(tok->module, sizeof(tok->module), "%s", backend_module(c->b));
+	memcpy(tok->id, ident, sizeof(ident));
+	tok->id_len = sizeof(ident);
+	e = find(c, t, 2, certs, FIND_MAX, &n);
+	for (CK_ULONG i = 0; e == 0 && i < n; i++)
+		e = add_pair(c, tok, certs[i]);
+	if (e < 0) {
+		token_free(tok);
+		return e;
+	}
+	*ret = tok;
+	return 0;
+}
+
+/* ---- the driver ---- */
+
+static int drv_pin_status(struct apdu_transport *t, struct card_pin_status *ret)
+{
+	struct chan *c = chan_of(t);
+	CK_TOKEN_INFO ti;
+	CK_SESSION_INFO si;
+	CK_RV rv = CKR_OK;
+	int e = CALL(c, &rv, C_GetTokenInfo, c->slot, &ti);
+
+	if (e < 0 || rv != CKR_OK)
+		return call_err(e, rv);
+	ret->tries_max = 3;
+	ret->tries_left = ti.flags & CKF_USER_PIN_LOCKED ? 0 : ti.flags & CKF_USER_PIN_FINAL_TRY ? 1 : -1;
+	e = CALL(c, &rv, C_GetSessionInfo, c->session, &si);
+	if (e < 0 || rv != CKR_OK)
+		return call_err(e, rv);
+	ret->verified = si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS;
+	return 0;
+}
+
+/* A module may renumber private objects at every login (SoftHSM does): their handles are found again. */
+static void forget_keys(struct chan *c)
+{
+	for (size_t i = 0; i < c->nkeys; i++)
+		c->keys[i] = 0;
+}
+
+static int drv_logout(struct apdu_transport *t)
+{
+	struct chan *c = chan_of(t);
+	CK_RV rv = CKR_OK;
+	int e = CALL(c, &rv, C_Logout, c->session);
+
+	forget_keys(c);
+	return rv == CKR_USER_NOT_LOGGED_IN ? 0 : call_err(e, rv);
+}
+
+/* C_Login with the request frame (it carries the PIN) in a locked page kept out of core dumps, wiped
+ * after the call. */
+static int login(struct chan *c, const uint8_t *pin, size_t len, CK_RV *rv)
+{
+	enum { PAGE = 4096 };
+	struct proto_buf req = PROTO_BUF_INIT(PAGE), resp = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
+	int e;
+
+	req.data = pin_pages_new(PAGE);
+	if (req.data == NULL)
+		return -ENOMEM;
+	req.cap = PAGE;
+	e = rpc_C_Login_request(&req, c->session, CKU_USER, (CK_UTF8CHAR_PTR)pin, len);
+	if (e == 0)
+		e = backend_call(c->b, &req, &resp, BACKEND_SIGN_TIMEOUT_MS);
+	if (e == 0)
+		e = rpc_C_Login_response(resp.data, resp.len, rv, c->session, CKU_USER, (CK_UTF8CHAR_PTR)pin,
+		                         len);
+	pin_pages_free(req.data, PAGE);
+	proto_buf_free(&resp);
+	return e;
+}
+
+static int drv_verify(struct apdu_transport *t, const uint8_t *pin, size_t len, int *ret_tries)
+{
+	struct chan *c = chan_of(t);
+	struct card_pin_status ps;
+	CK_RV rv = CKR_OK;
+	int e = login(c, pin, len, &rv);
+
+	/* Logged in already (by an application before this one): the PIN was not checked. The module
+	 * forgets that login and checks this one. */
+	if (e == 0 && rv == CKR_USER_ALREADY_LOGGED_IN) {
+		e = drv_logout(t);
+		if (e < 0)
+			return e;
+		e = login(c, pin, len, &rv);
+	}
+	if (e < 0)
+		return CARD_E_REMOVED;
+	forget_keys(c);
+	e = rv_err(rv);
+	if (e == CARD_E_PIN_INCORRECT && ret_tries && drv_pin_status(t, &ps) == 0)
+		*ret_tries = ps.tries_left;
+	return e;
+}
+
+/* r || s as the DER ECDSA-Sig-Value the driver interface returns. */
+static int ec_raw_to_der(const uint8_t *raw, size_t len, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	ECDSA_SIG *sig = ECDSA_SIG_new();
+	BIGNUM *r = BN_bin2bn(raw, (int)(len / 2), NULL), *s = BN_bin2bn(raw + len / 2, (int)(len / 2), NULL);
+	unsigned char *p = out;
+	int n = -1;
+
+	if (sig && r && s && ECDSA_SIG_set0(sig, r, s) == 1) {
+		r = s = NULL;
+		n = i2d_ECDSA_SIG(sig, NULL);
+		if (n > 0 && (size_t)n <= cap)
+			n = i2d_ECDSA_SIG(sig, &p);
+		else
+			n = -1;
+	}
+	BN_free(r);
+	BN_free(s);
+	ECDSA_SIG_free(sig);
+	if (n <= 0)
+		return -EMSGSIZE;
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+/* The DigestInfo inside a PKCS#1 v1.5 signature block (00 01 FF.. 00 DigestInfo), or NULL. */
+static const uint8_t *pkcs1_type1_payload(const uint8_t *in, size_t len, size_t *ret_len)
+{
+	size_t i = 2;
+
+	if (len < 11 || in[0] != 0x00 || in[1] != 0x01)
+		return NULL;
+	while (i < len && in[i] == 0xff)
+		i++;
+	if (i < 10 || i >= len || in[i] != 0x00)
+		return NULL;
+	*ret_len = len - i - 1;
+	return in + i + 1;
+}
+
+static int one_shot(struct chan *c, bool decrypt, CK_MECHANISM_TYPE type, CK_OBJECT_HANDLE key,
+                    const uint8_t *in, size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	CK_MECHANISM m = {type, NULL, 0};
+	CK_ULONG n = cap;
+	CK_RV rv = CKR_OK;
+	int e;
+
+	e = decrypt ? CALL(c, &rv, C_DecryptInit, c->session, &m, key)
+	            : CALL(c, &rv, C_SignInit, c->session, &m, key);
+	if (e < 0 || rv != CKR_OK)
+		return call_err(e, rv);
+	e = decrypt ? CALL_LONG(c, &rv, C_Decrypt, c->session, (CK_BYTE_PTR)in, inlen, out, &n)
+	            : CALL_LONG(c, &rv, C_Sign, c->session, (CK_BYTE_PTR)in, inlen, out, &n);
+	if (e < 0 || rv != CKR_OK)
+		return call_err(e, rv);
+	*ret_len = n;
+	return 0;
+}
+
+/* The handle of the private key keyref, found by its CKA_ID when not known yet. */
+static int key_handle(struct chan *c, size_t keyref, CK_OBJECT_HANDLE *ret)
+{
+	int e = 0;
+
+	if (c->keys[keyref] == 0)
+		e = find_by_id(c, CKO_PRIVATE_KEY, c->key_id[keyref], c->key_id_len[keyref],
+		               &c->keys[keyref]);
+	if (e == 0 && c->keys[keyref] == 0)
+		e = CARD_E_NOT_LOGGED_IN;
+	*ret = c->keys[keyref];
+	return e;
+}
+
+static int private_op_once(struct chan *c, bool decrypt, const struct token_key_info *key, const uint8_t *in,
+                           size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	uint8_t raw[2 * 66];
+	size_t n = 0, plen;
+	const uint8_t *payload;
+	CK_OBJECT_HANDLE h;
+	int e = key_handle(c, key->keyref, &h);
+
+	if (e < 0)
+		return e;
+	if (key->type == CKK_EC) {
+		if (decrypt)
+			return -EOPNOTSUPP;
+		e = one_shot(c, false, CKM_ECDSA, h, in, inlen, raw, sizeof(raw), &n);
+		if (e == 0 && (n == 0 || n % 2 != 0))
+			e = -EIO;
+		return e < 0 ? e : ec_raw_to_der(raw, n, out, cap, ret_len);
+	}
+	if (c->raw_rsa)
+		return one_shot(c, decrypt, CKM_RSA_X_509, h, in, inlen, out, cap, ret_len);
+	/* Without raw RSA: a PKCS#1 v1.5 signature is made from its DigestInfo; PSS and decryption cannot. */
+	payload = decrypt ? NULL : pkcs1_type1_payload(in, inlen, &plen);
+	if (payload == NULL)
+		return -EOPNOTSUPP;
+	return one_shot(c, false, CKM_RSA_PKCS, h, payload, plen, out, cap, ret_len);
+}
+
+static int private_op(struct apdu_transport *t, bool decrypt, const struct token_key_info *key,
+                      const uint8_t *in, size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	struct chan *c = chan_of(t);
+	int e;
+
+	if (key->keyref >= c->nkeys)
+		return -EINVAL;
+	e = private_op_once(c, decrypt, key, in, inlen, out, cap, ret_len);
+	/* A handle the module no longer knows (renumbered): found again, once. */
+	if (e == -ESTALE) {
+		c->keys[key->keyref] = 0;
+		e = private_op_once(c, decrypt, key, in, inlen, out, cap, ret_len);
+	}
+	return e == -ESTALE ? -EIO : e;
+}
+
+static int drv_sign(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *in,
+                    size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	return private_op(t, false, key, in, inlen, out, cap, ret_len);
+}
+
+static int drv_decrypt(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *in,
+                       size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	return private_op(t, true, key, in, inlen, out, cap, ret_len);
+}
+
+const struct card_driver backend_card_driver = {
+        .name = "module",
+        .verify = drv_verify,
+        .pin_status = drv_pin_status,
+        .logout = drv_logout,
+        .private_op = drv_sign,
+        .decrypt_op = drv_decrypt,
+};
+
+/* ---- the set of backends imzad runs ---- */
+
+struct backend_set {
+	struct reader_monitor *m;
+	struct backend **b;
+	size_t n;
+	/* The channels of the tokens present, each with its reader (backend threads only: each backend
+	 * touches its own entries, under lock). */
+	pthread_mutex_t lock;
+	struct chan *chans[64];
+};
+
+/* Who owns the reader: a card that one of imza's own drivers serves keeps it, and the module's token in
+ * the same reader is not shown (no card appears twice); once that card is gone, the token is. */
+static void show_or_hide(struct backend_set *s, struct chan *c)
+{
+	struct token *tok = NULL;
+	int e;
+
+	if (reader_monitor_native_in(s->m, c->desc)) {
+		if (!c->said_hidden)
+			log_info("%s: not shown: imza's own driver serves the card in that reader", c->name);
+		c->said_hidden = true;
+		if (c->r != NULL) {
+			reader_ext_remove(c->r);
+			c->r = NULL;
+		}
+		return;
+	}
+	if (c->r != NULL)
+		return;
+	c->said_hidden = false;
+	c->r = reader_ext_add(s->m, c->name, &backend_card_driver, c);
+	if (c->r == NULL)
+		return;
+	e = read_token(c, &c->token_info, &tok);
+	if (e < 0) {
+		log_warning("%s: token \"%.32s\" not usable (%s)", c->name, c->token_info.label,
+		            strerror(-e));
+		return;
+	}
+	reader_ext_card(c->r, tok);
+}
+
+static void on_present(void *ud, struct backend *b, const struct backend_token *bt)
+{
+	struct backend_set *s = ud;
+	struct chan *c = calloc(1, sizeof(*c));
+	const char *mod = strrchr(backend_module(b), '/');
+	size_t i;
+
+	if (c == NULL)
+		return;
+	c->b = b;
+	c->slot = bt->slot;
+	c->token_info = bt->token_info;
+	trim_padded(c->desc, bt->slot_info.slotDescription, 64);
+	snprintf(c->name, sizeof(c->name), "%s [%s]", c->desc[0] ? c->desc : "slot",
+	         mod ? mod + 1 : backend_module(b));
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < sizeof(s->chans) / sizeof(s->chans[0]) && s->chans[i]; i++)
+		;
+	if (i < sizeof(s->chans) / sizeof(s->chans[0]))
+		s->chans[i] = c;
+	pthread_mutex_unlock(&s->lock);
+	if (i == sizeof(s->chans) / sizeof(s->chans[0])) {
+		free(c);
+		return;
+	}
+	show_or_hide(s, c);
+}
+
+/* After each look at the module's slots: a card of imza's own drivers may have come or gone since. */
+static void on_tick(void *ud, struct backend *b)
+{
+	struct backend_set *s = ud;
+	struct chan *mine[sizeof(s->chans) / sizeof(s->chans[0])];
+	size_t n = 0;
+
+	/* Only this backend's thread frees its channels (on_gone): they stay valid outside the lock. */
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < sizeof(s->chans) / sizeof(s->chans[0]); i++)
+		if (s->chans[i] && s->chans[i]->b == b)
+			mine[n++] = s->chans[i];
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < n; i++)
+		show_or_hide(s, mine[i]);
+}
+
+static void on_gone(void *ud, struct backend *b, CK_SLOT_ID slot)
+{
+	struct backend_set *s = ud;
+	struct chan *c = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < sizeof(s->chans) / sizeof(s->chans[0]); i++)
+		if (s->chans[i] && s->chans[i]->b == b && s->chans[i]->slot == slot) {
+			c = s->chans[i];
+			s->chans[i] = NULL;
+		}
+	pthread_mutex_unlock(&s->lock);
+	if (c == NULL)
+		return;
+	/* The worker ends (its job, if one runs, first): nothing uses the channel after this. */
+	if (c->r)
+		reader_ext_remove(c->r);
+	free(c);
+}
+
+int backend_set_new(struct reader_monitor *m, const char *helper, char (*modules)[PATH_MAX], size_t n,
+                    struct backend_set **ret)
+{
+	static const struct backend_callbacks cb = {
+	        .token_present = on_present, .token_gone = on_gone, .tick = on_tick};
+	struct backend_set *s = calloc(1, sizeof(*s));
+
+	if (s == NULL || (n > 0 && (s->b = calloc(n, sizeof(*s->b))) == NULL)) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->m = m;
+	pthread_mutex_init(&s->lock, NULL);
+	for (size_t i = 0; i < n; i++) {
+		if (backend_new(modules[i], helper, &cb, s, &s->b[s->n]) < 0) {
+			log_error("backend %s: not started (out of memory)", modules[i]);
+			continue;
+		}
+		log_info("backend %s: served through %s", modules[i], helper);
+		s->n++;
+	}
+	*ret = s;
+	return 0;
+}
+
+void backend_set_free(struct backend_set *s)
+{
+	if (s == NULL)
+		return;
+	/* Each backend reports its tokens gone as it stops: their readers go with them. */
+	for (size_t i = 0; i < s->n; i++)
+		backend_free(s->b[i]);
+	pthread_mutex_destroy(&s->lock);
+	free(s->b);
+	free(s);
+}

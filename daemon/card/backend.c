@@ -1,0 +1,424 @@
+/* imzad's side of a vendor PKCS#11 module run by imza-backend (see backend.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocol/proto-frame.h"
+#include "daemon/card/backend.h"
+#include "daemon/log.h"
+
+extern char **environ;
+
+/* Once an answer has begun, the rest of its frame comes at once (the helper writes it whole). */
+#define BACKEND_TAIL_MS 2000
+/* How long a helper told to end (EOF) has before it is killed. */
+#define BACKEND_EXIT_MS 1000
+
+struct backend {
+	char *module, *helper;
+	struct backend_callbacks cb;
+	void *ud;
+	pthread_t thread;
+	/* Guards stopping and the thread's sleep. */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stopping;
+	/* Guards the helper and every exchange with it: one call at a time per module. */
+	pthread_mutex_t call_lock;
+	pid_t pid;
+	int fd;
+	unsigned starts;
+	bool dead;                /* the helper died or was killed: the thread reports its tokens gone */
+	struct timespec up_since; /* when the running helper started */
+	/* The back-off: no helper is started before next_start. */
+	unsigned backoff_ms;
+	struct timespec next_start;
+	/* Thread only: the slots with a token, and whether each was reported present (a blank one is
+	 * remembered, not reported, so that it is not asked about again at every look). */
+	struct backend_token tokens[BACKEND_MAX_TOKENS];
+	bool shown[BACKEND_MAX_TOKENS];
+	size_t ntokens;
+	bool warned_many;
+};
+
+static struct timespec now_mono(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t;
+}
+
+static long ms_between(struct timespec a, struct timespec b)
+{
+	return (long)(b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+}
+
+static struct timespec after_ms(struct timespec t, long ms)
+{
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+/* Under call_lock: the helper is gone (or must go). Closing our end tells it to end; one that does not
+ * within BACKEND_EXIT_MS (or hangs in the module) is killed. Reaped either way, no zombie left. */
+static void helper_stop(struct backend *b, bool kill_now, const char *why)
+{
+	int st;
+	pid_t r = 0;
+
+	if (b->pid <= 0)
+		return;
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
+	if (kill_now)
+		kill(b->pid, SIGKILL);
+	for (int i = 0; i < BACKEND_EXIT_MS / 20 && (r = waitpid(b->pid, &st, WNOHANG)) == 0; i++)
+		usleep(20000);
+	if (r == 0) {
+		kill(b->pid, SIGKILL);
+		r = waitpid(b->pid, &st, 0);
+	}
+	if (why != NULL) {
+		if (r == b->pid && WIFSIGNALED(st))
+			log_warning("backend %s: helper %d %s (signal %d)", b->module, (int)b->pid, why,
+			            WTERMSIG(st));
+		else if (r == b->pid && WIFEXITED(st))
+			log_warning("backend %s: helper %d %s (status %d)", b->module, (int)b->pid, why,
+			            WEXITSTATUS(st));
+		else
+			log_warning("backend %s: helper %d %s", b->module, (int)b->pid, why);
+	}
+	b->pid = 0;
+	b->dead = true;
+	/* A helper that stayed up long enough was not crash-looping: the back-off starts over. */
+	if (ms_between(b->up_since, now_mono()) >= BACKEND_STABLE_MS)
+		b->backoff_ms = 0;
+	b->backoff_ms = b->backoff_ms == 0
+	                        ? BACKEND_BACKOFF_MIN_MS
+	                        : (b->backoff_ms * 2 > BACKEND_BACKOFF_MAX_MS ? BACKEND_BACKOFF_MAX_MS
+	                                                                      : b->backoff_ms * 2);
+	b->next_start = after_ms(now_mono(), b->backoff_ms);
+}
+
+/* Under call_lock: a new helper on one end of a socketpair (its standard input); stderr is ours, so
+ * what it says reaches imzad's log. */
+static int helper_start(struct backend *b)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, dflt;
+	char *argv[] = {b->helper, "--module", b->module, NULL};
+	int sv[2], e;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGPIPE);
+	e = posix_spawn_file_actions_adddup2(&fa, sv[1], STDIN_FILENO) ||
+	                    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0) ||
+	                    posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1) ||
+	                    posix_spawnattr_setsigmask(&attr, &none) ||
+	                    posix_spawnattr_setsigdefault(&attr, &dflt) ||
+	                    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)
+	            ? ENOMEM
+	            : 0;
+	if (e == 0)
+		e = posix_spawn(&pid, b->helper, &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	close(sv[1]);
+	if (e != 0) {
+		close(sv[0]);
+		return -e;
+	}
+	b->pid = pid;
+	b->fd = sv[0];
+	b->starts++;
+	b->up_since = now_mono();
+	log_info("backend %s: helper %d started", b->module, (int)pid);
+	return 0;
+}
+
+/* Under call_lock: waits until fd is readable or the deadline passes. */
+static int wait_readable(int fd, struct timespec deadline)
+{
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		long left = ms_between(now_mono(), deadline);
+		int n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+int backend_call(struct backend *b, const struct proto_buf *req, struct proto_buf *resp, unsigned timeout_ms)
+{
+	struct timeval tail = {BACKEND_TAIL_MS / 1000, (BACKEND_TAIL_MS % 1000) * 1000};
+	int e;
+
+	if (req->error)
+		return req->error;
+	pthread_mutex_lock(&b->call_lock);
+	if (b->pid <= 0) {
+		if (ms_between(now_mono(), b->next_start) > 0) {
+			pthread_mutex_unlock(&b->call_lock);
+			return -EAGAIN;
+		}
+		e = helper_start(b);
+		if (e < 0) {
+			log_error("backend %s: cannot start %s (%s)", b->module, b->helper, strerror(-e));
+			b->dead = true;
+			b->backoff_ms = BACKEND_BACKOFF_MAX_MS;
+			b->next_start = after_ms(now_mono(), b->backoff_ms);
+			pthread_mutex_unlock(&b->call_lock);
+			return -EAGAIN;
+		}
+	}
+	e = proto_send_frame(b->fd, req->data, req->len);
+	if (e == 0)
+		e = wait_readable(b->fd, after_ms(now_mono(), timeout_ms));
+	if (e == 0 && setsockopt(b->fd, SOL_SOCKET, SO_RCVTIMEO, &tail, sizeof(tail)) < 0)
+		e = -errno;
+	if (e == 0)
+		e = proto_recv_frame(b->fd, resp);
+	if (e == -ETIMEDOUT) {
+		helper_stop(b, true, "did not answer in time: killed");
+	} else if (e == -EAGAIN) {
+		e = -ETIMEDOUT;
+		helper_stop(b, true, "sent half an answer: killed");
+	} else if (e < 0) {
+		helper_stop(b, false, "ended");
+		e = e == -EMSGSIZE || e == -EBADMSG ? -EBADMSG : -ECONNRESET;
+	}
+	pthread_mutex_unlock(&b->call_lock);
+	return e;
+}
+
+/* ---- the thread: the helper kept running, its tokens followed ---- */
+
+static bool stopping(struct backend *b)
+{
+	bool s;
+
+	pthread_mutex_lock(&b->lock);
+	s = b->stopping;
+	pthread_mutex_unlock(&b->lock);
+	return s;
+}
+
+static void sleep_ms(struct backend *b, long ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until = after_ms(until, ms);
+	pthread_mutex_lock(&b->lock);
+	if (!b->stopping)
+		pthread_cond_timedwait(&b->cond, &b->lock, &until);
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void report_gone(struct backend *b, size_t i)
+{
+	CK_SLOT_ID slot = b->tokens[i].slot;
+	bool shown = b->shown[i];
+
+	b->ntokens--;
+	b->tokens[i] = b->tokens[b->ntokens];
+	b->shown[i] = b->shown[b->ntokens];
+	if (shown && b->cb.token_gone)
+		b->cb.token_gone(b->ud, b, slot);
+}
+
+static void all_gone(struct backend *b)
+{
+	while (b->ntokens > 0)
+		report_gone(b, b->ntokens - 1);
+}
+
+/* A helper that died took its tokens with it. */
+static void note_death(struct backend *b)
+{
+	bool dead;
+
+	pthread_mutex_lock(&b->call_lock);
+	dead = b->dead;
+	b->dead = false;
+	pthread_mutex_unlock(&b->call_lock);
+	if (dead)
+		all_gone(b);
+}
+
+/* One look at the module's slots: tokens that came are reported present, those that went gone. */
+static void poll_tokens(struct backend *b)
+{
+	CK_SLOT_ID slots[BACKEND_MAX_TOKENS * 2];
+	CK_ULONG n = sizeof(slots) / sizeof(slots[0]);
+	CK_RV rv = CKR_OK;
+	int e = BACKEND_CALL(b, BACKEND_CALL_TIMEOUT_MS, &rv, C_GetSlotList, CK_TRUE, slots, &n);
+
+	note_death(b);
+	if (e < 0 || rv != CKR_OK) {
+		if (e == 0)
+			log_debug("backend %s: C_GetSlotList: rv 0x%lx", b->module, (unsigned long)rv);
+		return;
+	}
+	for (size_t i = 0; i < b->ntokens;) {
+		bool still = false;
+
+		for (CK_ULONG j = 0; j < n; j++)
+			still = still || slots[j] == b->tokens[i].slot;
+		if (still)
+			i++;
+		else
+			report_gone(b, i);
+	}
+	for (CK_ULONG j = 0; j < n; j++) {
+		struct backend_token t = {.slot = slots[j]};
+		bool known = false;
+
+		for (size_t i = 0; i < b->ntokens; i++)
+			known = known || b->tokens[i].slot == slots[j];
+		if (known)
+			continue;
+		if (b->ntokens == BACKEND_MAX_TOKENS) {
+			if (!b->warned_many)
+				log_warning("backend %s: more than %d tokens; the rest are not served",
+				            b->module, BACKEND_MAX_TOKENS);
+			b->warned_many = true;
+			break;
+		}
+		e = BACKEND_CALL(b, BACKEND_CALL_TIMEOUT_MS, &rv, C_GetSlotInfo, t.slot, &t.slot_info);
+		if (e == 0 && rv == CKR_OK)
+			e = BACKEND_CALL(b, BACKEND_CALL_TIMEOUT_MS, &rv, C_GetTokenInfo, t.slot,
+			                 &t.token_info);
+		note_death(b);
+		if (e < 0)
+			return;
+		if (rv != CKR_OK)
+			continue; /* taken out between the two calls: the next look tells */
+		/* A blank token (SoftHSM's free slot, a card never personalised) holds nothing to sign with. */
+		b->shown[b->ntokens] = (t.token_info.flags & CKF_TOKEN_INITIALIZED) != 0;
+		b->tokens[b->ntokens++] = t;
+		if (b->shown[b->ntokens - 1] && b->cb.token_present)
+			b->cb.token_present(b->ud, b, &t);
+	}
+}
+
+static void *backend_main(void *arg)
+{
+	struct backend *b = arg;
+
+	while (!stopping(b)) {
+		poll_tokens(b);
+		if (b->cb.tick)
+			b->cb.tick(b->ud, b);
+		sleep_ms(b, BACKEND_POLL_MS);
+	}
+	all_gone(b);
+	return NULL;
+}
+
+int backend_new(const char *module, const char *helper, const struct backend_callbacks *cb, void *ud,
+                struct backend **ret)
+{
+	struct backend *b = calloc(1, sizeof(*b));
+
+	if (b == NULL)
+		return -ENOMEM;
+	b->module = strdup(module);
+	b->helper = strdup(helper);
+	b->fd = -1;
+	if (cb)
+		b->cb = *cb;
+	b->ud = ud;
+	b->next_start = now_mono();
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->cond, NULL);
+	pthread_mutex_init(&b->call_lock, NULL);
+	if (b->module == NULL || b->helper == NULL ||
+	    pthread_create(&b->thread, NULL, backend_main, b) != 0) {
+		pthread_mutex_destroy(&b->lock);
+		pthread_cond_destroy(&b->cond);
+		pthread_mutex_destroy(&b->call_lock);
+		free(b->module);
+		free(b->helper);
+		free(b);
+		return -ENOMEM;
+	}
+	*ret = b;
+	return 0;
+}
+
+void backend_free(struct backend *b)
+{
+	if (b == NULL)
+		return;
+	pthread_mutex_lock(&b->lock);
+	b->stopping = true;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+	pthread_join(b->thread, NULL);
+	pthread_mutex_lock(&b->call_lock);
+	helper_stop(b, false, NULL);
+	pthread_mutex_unlock(&b->call_lock);
+	pthread_mutex_destroy(&b->lock);
+	pthread_cond_destroy(&b->cond);
+	pthread_mutex_destroy(&b->call_lock);
+	free(b->module);
+	free(b->helper);
+	free(b);
+}
+
+const char *backend_module(const struct backend *b)
+{
+	return b->module;
+}
+
+pid_t backend_pid(struct backend *b)
+{
+	pid_t p;
+
+	pthread_mutex_lock(&b->call_lock);
+	p = b->pid;
+	pthread_mutex_unlock(&b->call_lock);
+	return p;
+}
+
+unsigned backend_starts(struct backend *b)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&b->call_lock);
+	n = b->starts;
+	pthread_mutex_unlock(&b->call_lock);
+	return n;
+}

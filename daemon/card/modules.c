@@ -1,0 +1,58 @@
+/* The search table of vendor PKCS#11 modules (see modules.h). */
+#include <glob.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "daemon/card/modules.h"
+
+/* AKIS, the cards of Kamu SM (TÜBİTAK BİLGEM): libakisp11.so from the vendor's Linux package, which
+ * distributions and users unpack in different places. */
+const struct module_place module_places[] = {
+        {"/usr/lib/libakisp11.so", "AKIS (TÜBİTAK BİLGEM, Kamu SM)"},
+        {"/usr/lib/x86_64-linux-gnu/libakisp11.so", "AKIS (TÜBİTAK BİLGEM, Kamu SM)"},
+        {"/usr/lib64/libakisp11.so", "AKIS (TÜBİTAK BİLGEM, Kamu SM)"},
+        {"/usr/local/lib/libakisp11.so", "AKIS (TÜBİTAK BİLGEM, Kamu SM)"},
+        {"/usr/lib/akia/libakisp11.so", "AKIS (TÜBİTAK BİLGEM, Kamu SM)"},
+        {"/opt/*/libakisp11.so", "AKIS (TÜBİTAK BİLGEM, Kamu SM)"},
+        {"/opt/*/lib/libakisp11.so", "AKIS (TÜBİTAK BİLGEM, Kamu SM)"},
+};
+const size_t module_places_count = sizeof(module_places) / sizeof(module_places[0]);
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+
+	return s ? s + 1 : p;
+}
+
+size_t modules_find(const char *root, char (*out)[PATH_MAX], size_t max)
+{
+	size_t n = 0, rootlen = strlen(root);
+
+	for (size_t i = 0; i < module_places_count && n < max; i++) {
+		char pattern[PATH_MAX];
+		glob_t g;
+
+		if (snprintf(pattern, sizeof(pattern), "%s%s", root, module_places[i].pattern) >=
+		    (int)sizeof(pattern))
+			continue;
+		if (glob(pattern, 0, NULL, &g) != 0)
+			continue;
+		for (size_t j = 0; j < g.gl_pathc && n < max; j++) {
+			const char *p = g.gl_pathv[j];
+			struct stat st;
+			bool taken = false;
+
+			if (stat(p, &st) < 0 || !S_ISREG(st.st_mode) || strlen(p) - rootlen >= PATH_MAX)
+				continue;
+			for (size_t k = 0; k < n; k++)
+				taken = taken || strcmp(base_name(out[k]), base_name(p)) == 0;
+			if (!taken)
+				snprintf(out[n++], PATH_MAX, "%s", p + rootlen);
+		}
+		globfree(&g);
+	}
+	return n;
+}
