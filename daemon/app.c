@@ -90,7 +90,8 @@ static void app_maybe_free(struct app *a)
 	 * PC/SC application alike. */
 	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++)
 		if (d->slots[i].owner_app == a->id)
-			p11_release_card(d, &d->slots[i], a->id);
+			if (d->release_card)
+				d->release_card(d, &d->slots[i], a->id);
 	for (pp = &d->apps; *pp; pp = &(*pp)->next) {
 		if (*pp == a) {
 			*pp = a->next;
@@ -176,4 +177,13 @@ void app_call_cancel(struct app *a, struct call *c)
 		a->waiting = NULL;
 		call_complete(c, CKR_FUNCTION_CANCELED);
 	}
+}
+
+void app_on_slot(void *ud, struct daemon *d, CK_SLOT_ID id, enum slot_event ev)
+{
+	(void)ud;
+	if (ev == SLOT_EV_CARD_GONE)
+		app_drop_slot(d, id);
+	else
+		app_slot_event(d, id);
 }

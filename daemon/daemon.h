@@ -92,9 +92,12 @@ struct app {
 };
 
 /* One request in progress. */
+struct server_handlers;
+
 struct call {
 	struct client *client;
 	struct app *app;
+	const struct server_handlers *handlers; /* the server's (its call_done ends the app's call) */
 	const struct rpc_call_desc *desc;
 	union rpc_arg args[RPC_KINDS_MAX];
 	struct proto_arena arena;
@@ -104,6 +107,19 @@ struct call {
 	 * instead of waiting for a completion; it must end with call_release(). */
 	void (*on_cancel)(struct call *c);
 	void *priv;
+};
+
+/* What happened to a slot, for the parts of imzad that follow the slots (slots_listen): slots.c
+ * publishes, and calls none of them by name. */
+enum slot_event {
+	SLOT_EV_CHANGED,   /* a reader came or went, or a card could not be used */
+	SLOT_EV_CARD,      /* a card is in and read, or its contents changed: it is served now */
+	SLOT_EV_CARD_GONE, /* the card that was there went or changed: what was opened on it ends */
+};
+#define SLOTS_LISTENERS_MAX 4
+struct slot_listener {
+	void (*on)(void *ud, struct daemon *d, CK_SLOT_ID id, enum slot_event ev);
+	void *ud;
 };
 
 struct cache;
@@ -128,6 +144,11 @@ struct daemon {
 	size_t max_apps;
 	uint64_t next_app_id;
 	unsigned long apdus_total;
+	struct slot_listener listeners[SLOTS_LISTENERS_MAX];
+	size_t nlisteners;
+	/* An application that held a card's login went: the card forgets the PIN (p11_release_card, set
+	 * by daemon/wiring.c; NULL: nothing to do). */
+	void (*release_card)(struct daemon *d, struct slot *s, uint64_t app_id);
 };
 
 extern const struct rpc_server_ops p11_ops;
@@ -139,6 +160,9 @@ extern const struct reader_callbacks slot_callbacks;
 /* Loads every cached card into the in-memory mirror the reader threads use. */
 void slots_load_known(struct daemon *d);
 struct slot *slot_get(struct daemon *d, CK_SLOT_ID id);
+/* Follows every slot's events from now on: 0, or -ENOSPC past SLOTS_LISTENERS_MAX. */
+int slots_listen(struct daemon *d, void (*on)(void *ud, struct daemon *d, CK_SLOT_ID id, enum slot_event ev),
+                 void *ud);
 struct slot *slot_by_index(struct daemon *d, size_t i);
 
 /* server.c */
@@ -155,6 +179,9 @@ void app_detach(struct daemon *d, struct app *a);
 struct session *app_session(struct app *a, CK_SESSION_HANDLE h);
 void app_close_session(struct app *a, CK_SESSION_HANDLE h);
 void app_slot_event(struct daemon *d, CK_SLOT_ID id);
+/* The applications follow the slots: every event wakes a C_WaitForSlotEvent, a card gone ends the
+ * sessions on it (a slots_listen listener). */
+void app_on_slot(void *ud, struct daemon *d, CK_SLOT_ID id, enum slot_event ev);
 void app_call_start(struct app *a);
 void app_call_done(struct app *a);
 /* The client of a pending call went away: a waiting C_WaitForSlotEvent ends at once. */

@@ -21,6 +21,7 @@
 #include "daemon/store/records.h"
 #include "daemon/card/backend-card.h"
 #include "daemon/config.h"
+#include "daemon/wiring.h"
 #include "daemon/card/modules.h"
 #include "daemon/daemon.h"
 #include "daemon/web/https.h"
@@ -366,13 +367,15 @@ int main(int argc, char **argv)
 	if (get_listener(sock_path, &fd) < 0)
 		goto out;
 	open_cache(&d, state);
+	if (imzad_wire(&d) < 0)
+		goto out;
 	if (signsvc_new(&d, cfg.pinentry, &d.signsvc) < 0)
 		goto out;
 	/* Without the endpoint (port taken, config dir unusable) the applications on the socket are still
 	 * served: imzad says why and goes on. */
 	if (cfg.https && start_https(&d, &cfg, cdir, &https) < 0)
 		log_warning("running without the HTTPS endpoint");
-	if (server_new(&d, fd, max_clients, &srv) < 0) {
+	if (server_new(&d, &imzad_handlers, fd, max_clients, &srv) < 0) {
 		close(fd);
 		goto out;
 	}

@@ -17,6 +17,7 @@ daemon_libimzad_a_SOURCES = \
 	daemon/app.c daemon/slots.c daemon/p11.c \
 	daemon/admin.c daemon/admin.h \
 	daemon/server.c daemon/server.h \
+	daemon/wiring.c daemon/wiring.h \
 	daemon/store/token-store.c daemon/store/token-store.h \
 	daemon/store/cache.c daemon/store/cache.h \
 	daemon/store/records.c daemon/store/records.h \
@@ -26,7 +27,7 @@ daemon_libimzad_a_SOURCES = \
 	daemon/web/cades.c daemon/web/cades.h \
 	daemon/web/sign.c daemon/web/sign.h \
 	daemon/web/signq.c daemon/web/signq.h \
-	daemon/ui/dialog.c daemon/ui/dialog.h \
+	daemon/ui/dialog.c daemon/ui/dialog.h daemon/ui/answer.c \
 	daemon/ui/secmem.c daemon/ui/secmem.h \
 	daemon/ui/dialog-spawn.c daemon/ui/dialog-spawn.h \
 	daemon/ui/visible.c daemon/ui/visible.h \

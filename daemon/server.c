@@ -20,7 +20,6 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "daemon/admin.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "protocol/proto-hello.h"
@@ -71,6 +70,7 @@ struct client {
 
 struct server {
 	struct daemon *d;
+	const struct server_handlers *h;
 	int fd;
 	struct event *lev;
 	struct client *clients;
@@ -157,7 +157,7 @@ static void call_free(struct call *c)
 void call_release(struct call *call)
 {
 	if (call->app)
-		app_call_done(call->app);
+		call->handlers->call_done(call->app);
 	call_free(call);
 }
 
@@ -166,7 +166,7 @@ void call_reply(struct call *call, struct proto_buf *w)
 	struct client *c = call->client;
 
 	if (call->app)
-		app_call_done(call->app);
+		call->handlers->call_done(call->app);
 	call_free(call);
 	if (c == NULL) {
 		proto_buf_free(w);
@@ -183,7 +183,7 @@ void call_complete(struct call *call, CK_RV rv)
 	int e;
 
 	if (call->app)
-		app_call_done(call->app);
+		call->handlers->call_done(call->app);
 	if (call->cancelled || c == NULL) {
 		call_free(call);
 		return;
@@ -227,7 +227,7 @@ static void handle_hello(struct client *c, const uint8_t *msg, size_t len)
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)c->pid);
 	n = readlink(link, exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
-	c->app = app_attach(c->srv->d, c->pid, c->uid, (int)h.kind, h.app_name, exe);
+	c->app = c->srv->h->attach(c->srv->d, c->pid, c->uid, (int)h.kind, h.app_name, exe);
 	if (c->app == NULL) {
 		client_free(c, "too many applications");
 		return;
@@ -248,12 +248,13 @@ static void handle_admin_async(struct client *c, uint32_t id, struct proto_reade
 	}
 	proto_arena_init(&call->arena, PROTO_ARENA_MAX);
 	call->client = c;
+	call->handlers = c->srv->h;
 	call->app = c->app;
 	call->pending = true;
 	c->call = call;
-	app_call_start(c->app);
+	c->srv->h->call_start(c->app);
 	update_events(c);
-	e = admin_start(c->srv->d, call, id, r);
+	e = c->srv->h->admin_async(c->srv->d, call, id, r);
 	if (e < 0) {
 		/* Nothing was started: the call is still ours. */
 		if (c->call == call) {
@@ -284,7 +285,7 @@ static void handle_call(struct client *c, const uint8_t *msg, size_t len, bool l
 	}
 	if (id >= RPC_CALL_IMZA_STATUS) {
 		proto_frame_begin(&w);
-		e = admin_handle(c->srv->d, c->app, id, &r, &w);
+		e = c->srv->h->admin(c->srv->d, c->app, id, &r, &w);
 		if (e < 0) {
 			proto_buf_free(&w);
 			client_free(c, "malformed admin request");
@@ -329,10 +330,11 @@ static void handle_call(struct client *c, const uint8_t *msg, size_t len, bool l
 		return;
 	}
 	call->client = c;
+	call->handlers = c->srv->h;
 	call->app = c->app;
 	c->call = call;
-	app_call_start(c->app);
-	rv = rpc_server_invoke(&p11_ops, call, call->desc, call->args);
+	c->srv->h->call_start(c->app);
+	rv = rpc_server_invoke(c->srv->h->p11, call, call->desc, call->args);
 	if (rv == CKR_IMZA_PENDING) {
 		call->pending = true;
 		update_events(c);
@@ -450,10 +452,10 @@ static void client_free(struct client *c, const char *why)
 		if (call->on_cancel)
 			call->on_cancel(call);
 		else if (c->app)
-			app_call_cancel(c->app, call);
+			s->h->call_cancel(c->app, call);
 	}
 	if (c->app)
-		app_detach(s->d, c->app);
+		s->h->detach(s->d, c->app);
 	event_free(c->rev);
 	event_free(c->wev);
 	event_free(c->cev);
@@ -596,7 +598,8 @@ int server_event_base_new(struct event_base **ret)
 	return 0;
 }
 
-int server_new(struct daemon *d, int listen_fd, size_t max_clients, struct server **ret)
+int server_new(struct daemon *d, const struct server_handlers *h, int listen_fd, size_t max_clients,
+               struct server **ret)
 {
 	struct server *s;
 
@@ -606,6 +609,7 @@ int server_new(struct daemon *d, int listen_fd, size_t max_clients, struct serve
 	if (s == NULL)
 		return -ENOMEM;
 	s->d = d;
+	s->h = h;
 	s->max_clients = max_clients;
 	if (proto_rx_shared_init(&s->rxpage) < 0) {
 		free(s);

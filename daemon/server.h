@@ -18,7 +18,29 @@ int server_event_base_new(struct event_base **ret);
 
 /* Serves on listen_fd (already bound and listening), at most max_clients connections at once; one
  * more is closed before its HELLO. */
-int server_new(struct daemon *d, int listen_fd, size_t max_clients, struct server **ret);
+struct app;
+struct call;
+struct proto_reader;
+struct proto_buf;
+struct rpc_server_ops;
+
+/* What the server hands its clients' requests to (daemon/wiring.c: the applications, PKCS#11,
+ * imzactl's calls). The server calls none of them by name. */
+struct server_handlers {
+	struct app *(*attach)(struct daemon *d, pid_t pid, uid_t uid, int kind, const char *name,
+	                      const char *exe);
+	void (*detach)(struct daemon *d, struct app *a);
+	void (*call_start)(struct app *a);
+	void (*call_done)(struct app *a);
+	void (*call_cancel)(struct app *a, struct call *c);
+	const struct rpc_server_ops *p11;
+	int (*admin)(struct daemon *d, struct app *a, uint32_t id, struct proto_reader *r,
+	             struct proto_buf *w);
+	int (*admin_async)(struct daemon *d, struct call *call, uint32_t id, struct proto_reader *r);
+};
+
+int server_new(struct daemon *d, const struct server_handlers *h, int listen_fd, size_t max_clients,
+               struct server **ret);
 /* Raises the soft open-file limit to the hard one and gives how many clients fit in it, leaving
  * room for cards, databases, HTTPS and dialogs; cap > 0 lowers that (imzad's --max-clients). */
 int server_max_clients(size_t cap, size_t *ret);

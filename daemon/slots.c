@@ -52,6 +52,21 @@ static struct slot *slot_for_reader(struct daemon *d, const char *name, bool cre
 	return free_slot;
 }
 
+static void publish(struct daemon *d, CK_SLOT_ID id, enum slot_event ev)
+{
+	for (size_t i = 0; i < d->nlisteners; i++)
+		d->listeners[i].on(d->listeners[i].ud, d, id, ev);
+}
+
+int slots_listen(struct daemon *d, void (*on)(void *ud, struct daemon *d, CK_SLOT_ID id, enum slot_event ev),
+                 void *ud)
+{
+	if (d->nlisteners == SLOTS_LISTENERS_MAX)
+		return -ENOSPC;
+	d->listeners[d->nlisteners++] = (struct slot_listener){on, ud};
+	return 0;
+}
+
 static void forget_card(struct daemon *d, struct slot *s)
 {
 	if (s->token == NULL && s->card_seq == 0)
@@ -60,7 +75,7 @@ static void forget_card(struct daemon *d, struct slot *s)
 	s->token = NULL;
 	s->pin_known = false;
 	s->owner_app = 0;
-	app_drop_slot(d, s->id);
+	publish(d, s->id, SLOT_EV_CARD_GONE);
 }
 
 static void on_reader_added(void *ud, struct reader *r)
@@ -74,7 +89,7 @@ static void on_reader_added(void *ud, struct reader *r)
 	}
 	s->reader = r;
 	log_info("reader %s is slot %lu", reader_name(r), (unsigned long)s->id);
-	app_slot_event(d, s->id);
+	publish(d, s->id, SLOT_EV_CHANGED);
 }
 
 static void on_reader_removed(void *ud, struct reader *r)
@@ -89,7 +104,7 @@ static void on_reader_removed(void *ud, struct reader *r)
 	s->card_seq = 0;
 	s->reader = NULL;
 	log_info("reader %s gone", reader_name(r));
-	app_slot_event(d, s->id);
+	publish(d, s->id, SLOT_EV_CHANGED);
 }
 
 /* A token read in full goes to the cache and its in-memory mirror. */
@@ -121,8 +136,7 @@ static void on_card_ready(void *ud, struct reader *r, uint64_t seq, struct token
 	         tok->unchecked ? ", from the cache" : "");
 	if (!tok->unchecked)
 		remember(d, tok);
-	app_slot_event(d, s->id);
-	signsvc_card_event(d->signsvc);
+	publish(d, s->id, SLOT_EV_CARD);
 }
 
 /* The same objects? The PIN counter and the check flag are not part of what a token is. */
@@ -160,15 +174,14 @@ static void on_card_checked(void *ud, struct reader *r, uint64_t seq, struct tok
 	/* Changed behind the cache's back (same identity, other objects): the new contents replace the
 	 * old, and nothing opened or logged in on the old ones carries over. */
 	log_info("slot %lu: the card's contents changed; serving what it holds now", (unsigned long)s->id);
-	app_drop_slot(d, s->id);
+	publish(d, s->id, SLOT_EV_CARD_GONE);
 	for (struct app *a = d->apps; a; a = a->next)
 		a->login_seq[s - d->slots] = 0;
 	s->owner_app = 0;
 	token_free(s->token);
 	s->token = fresh;
 	remember(d, fresh);
-	app_slot_event(d, s->id);
-	signsvc_card_event(d->signsvc);
+	publish(d, s->id, SLOT_EV_CARD);
 }
 
 static struct token *on_known(void *ud, const char *driver, const uint8_t *id, size_t id_len)
@@ -235,7 +248,7 @@ static void on_card_removed(void *ud, struct reader *r, uint64_t seq, int err)
 	s->card_seq = 0;
 	if (err < 0 && err != CARD_E_REMOVED)
 		log_info("slot %lu: card could not be used", (unsigned long)s->id);
-	app_slot_event(d, s->id);
+	publish(d, s->id, SLOT_EV_CHANGED);
 }
 
 const struct reader_callbacks slot_callbacks = {

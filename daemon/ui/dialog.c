@@ -72,35 +72,6 @@ static int no_log(assuan_context_t ctx, void *hook, unsigned int cat, const char
 
 /* ---- errors ---- */
 
-int dialog_errno(gpg_error_t err)
-{
-	switch (gpg_err_code(err)) {
-	case GPG_ERR_NO_ERROR:
-		return 0;
-	case GPG_ERR_CANCELED:
-	case GPG_ERR_FULLY_CANCELED:
-		return -ECANCELED;
-	case GPG_ERR_TIMEOUT:
-	case GPG_ERR_ETIMEDOUT:
-		return -ETIMEDOUT;
-	case GPG_ERR_TOO_LARGE:
-		return -E2BIG;
-	case GPG_ERR_ENOMEM:
-		return -ENOMEM;
-	case GPG_ERR_EOF:
-	case GPG_ERR_ASS_READ_ERROR:
-	case GPG_ERR_ASS_WRITE_ERROR:
-	case GPG_ERR_ASS_CONNECT_FAILED:
-	case GPG_ERR_ASS_SERVER_START:
-	case GPG_ERR_EPIPE:
-	case GPG_ERR_EIO:
-	case GPG_ERR_ECONNRESET:
-		return -EIO;
-	default:
-		return -EPROTO;
-	}
-}
-
 static void log_failure(const struct dialog_request *rq, const char *what, gpg_error_t err)
 {
 	char msg[128];

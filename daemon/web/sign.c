@@ -1597,12 +1597,23 @@ void signsvc_card_event(struct signsvc *svc)
 		look_for_card(svc->current);
 }
 
+/* The slots' events: a card that came may be the one a request waits for. */
+static void on_slot(void *ud, struct daemon *d, CK_SLOT_ID id, enum slot_event ev)
+{
+	(void)ud;
+	(void)id;
+	if (ev == SLOT_EV_CARD)
+		signsvc_card_event(d->signsvc);
+}
+
 int signsvc_new(struct daemon *d, const char *pinentry, struct signsvc **ret)
 {
 	struct signsvc *svc = calloc(1, sizeof(*svc));
 
-	if (svc == NULL)
+	if (svc == NULL || slots_listen(d, on_slot, NULL) < 0) {
+		free(svc);
 		return -ENOMEM;
+	}
 	svc->d = d;
 	svc->pinentry = strdup(pinentry ? pinentry : "pinentry");
 	svc->kick = event_new(d->base, -1, 0, on_kick, svc);

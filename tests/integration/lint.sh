@@ -18,6 +18,15 @@ bad=$(grep -nE '\b(strcpy|sprintf|strcat|gets|atoi|vsprintf)[[:space:]]*\(' "${f
 up=$(grep -nE '#include "daemon/(web|store|ui)/|#include "daemon/(daemon|server|admin)\.h"' daemon/card/*.[ch] || true)
 [ -z "$up" ] && pass "daemon/card/ includes nothing from daemon/web/, store/, ui/ or imzad's RPC server" ||
 	{ echo "$up" >>"$LOG"; fail "daemon/card/ includes nothing from above it"; }
+# ... and no file of imzad calls another that calls it back, through any number of others.
+lib=$IMZA_BUILDDIR/daemon/libimzad.a
+if [ -f "$lib" ] && command -v nm >/dev/null; then
+	out=$(python3 "$IMZA_SRCDIR/tests/integration/file_cycles.py" "$lib" 2>&1)
+	[ $? = 0 ] && pass "no two files of daemon/ call each other in a circle (nm over libimzad.a)" ||
+		{ echo "$out" >>"$LOG"; fail "no two files of daemon/ call each other in a circle: $out"; }
+else
+	skip "no files of daemon/ in a circle" "libimzad.a not built"
+fi
 if command -v clang-format >/dev/null; then
 	check "every C file follows .clang-format" clang-format --dry-run -Werror "${files[@]}"
 else

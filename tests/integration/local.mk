@@ -35,7 +35,7 @@ INTEGRATION_TESTS = \
 	tests/integration/pinentry-text.sh \
 	tests/integration/prompt-choose.sh
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/lib/https.sh tests/lib/xsession.sh tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/lib/https.sh tests/lib/xsession.sh tests/integration/file_cycles.py tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
 	tests/integration/p11_rules.py \
 	tests/integration/p11_apps.py tests/integration/cache_tamper.py tests/integration/web_apdus.py \
 	tests/integration/slow_clients.py tests/integration/prompt_atspi.py prompt/lsan.supp

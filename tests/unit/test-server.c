@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <event2/event.h>
 
+#include "daemon/wiring.h"
 #include "daemon/daemon.h"
 #include "daemon/server.h"
 #include "daemon/card/token.h"
@@ -43,7 +44,8 @@ static int setup(void **state)
 	fx->d.next_slot_id = 1;
 	assert_int_equal(server_event_base_new(&fx->d.base), 0);
 	assert_int_equal(server_bind(fx->path, true, &fd), 0);
-	assert_int_equal(server_new(&fx->d, fd, 64, &fx->srv), 0);
+	assert_int_equal(imzad_wire(&fx->d), 0);
+	assert_int_equal(server_new(&fx->d, &imzad_handlers, fd, 64, &fx->srv), 0);
 	*state = fx;
 	return 0;
 }
