@@ -14,13 +14,6 @@
 #include "protocol/proto-admin.h"
 #include "protocol/proto-ck.h"
 
-static void trim_copy(char *dst, size_t cap, const char *src, size_t n)
-{
-	while (n > 0 && src[n - 1] == ' ')
-		n--;
-	snprintf(dst, cap, "%.*s", (int)n, src);
-}
-
 static void fill_status(struct daemon *d, struct proto_status *st)
 {
 	unsigned long total = d->apdus_total;
@@ -45,7 +38,8 @@ static void fill_status(struct daemon *d, struct proto_status *st)
 			total += o->apdus;
 		}
 		if (s->token) {
-			trim_copy(o->label, sizeof(o->label), s->token->label, 32);
+			snprintf(o->label, sizeof(o->label), "%.*s", (int)token_text_len(s->token->label, 32),
+			         s->token->label);
 			snprintf(o->serial, sizeof(o->serial), "%s", s->token->serial);
 			o->pin_tries = s->token->pin_tries_left;
 			if (s->token->module[0])

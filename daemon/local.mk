@@ -7,7 +7,7 @@ daemon_libimzad_a_SOURCES = \
 	daemon/mech.c daemon/mech.h \
 	daemon/card/token.c daemon/card/token.h \
 	daemon/card/card.h \
-	daemon/card/reader.c daemon/card/reader.h \
+	daemon/card/reader.c daemon/card/reader.h daemon/card/timespec.h \
 	daemon/log.c daemon/log.h \
 	daemon/daemon.h \
 	daemon/card/pin.c daemon/card/pin.h \

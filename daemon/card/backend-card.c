@@ -140,26 +140,21 @@ static int get_attr(struct chan *c, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, 
 	return 0;
 }
 
+/* A module's space-padded text (n bytes) as a string in out (n + 1 bytes). */
 static void trim_padded(char *out, const CK_UTF8CHAR *in, size_t n)
 {
+	n = token_text_len((const char *)in, n);
 	memcpy(out, in, n);
 	out[n] = '\0';
-	while (n > 0 && out[n - 1] == ' ')
-		out[--n] = '\0';
 }
 
+/* Whether the module has CKM_RSA_X_509 (its info answered; a list could be longer than any buffer). */
 static bool lists_raw_rsa(struct chan *c)
 {
-	CK_MECHANISM_TYPE m[128];
-	CK_ULONG n = 128;
+	CK_MECHANISM_INFO info;
 	CK_RV rv = CKR_OK;
 
-	if (CALL(c, &rv, C_GetMechanismList, c->slot, m, &n) < 0 || rv != CKR_OK)
-		return false;
-	for (CK_ULONG i = 0; i < n; i++)
-		if (m[i] == CKM_RSA_X_509)
-			return true;
-	return false;
+	return CALL(c, &rv, C_GetMechanismInfo, c->slot, CKM_RSA_X_509, &info) == 0 && rv == CKR_OK;
 }
 
 /* Whether the module shows an object of class cls with this CKA_ID (its handle in *ret, 0 if not). */

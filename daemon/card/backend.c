@@ -16,6 +16,7 @@
 
 #include "protocol/proto-frame.h"
 #include "daemon/card/backend.h"
+#include "daemon/card/timespec.h"
 #include "daemon/log.h"
 
 extern char **environ;
@@ -65,17 +66,6 @@ static long ms_between(struct timespec a, struct timespec b)
 	return (long)(b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
 }
 
-static struct timespec after_ms(struct timespec t, long ms)
-{
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
 /* Under call_lock: the helper is gone (or must go). Closing our end tells it to end; one that does not
  * within BACKEND_EXIT_MS (or hangs in the module) is killed. Reaped either way, no zombie left. */
 static void helper_stop(struct backend *b, bool kill_now, const char *why)
@@ -115,13 +105,16 @@ static void helper_stop(struct backend *b, bool kill_now, const char *why)
 	                        ? BACKEND_BACKOFF_MIN_MS
 	                        : (b->backoff_ms * 2 > BACKEND_BACKOFF_MAX_MS ? BACKEND_BACKOFF_MAX_MS
 	                                                                      : b->backoff_ms * 2);
-	b->next_start = after_ms(now_mono(), b->backoff_ms);
+	b->next_start = timespec_after_ms(now_mono(), b->backoff_ms);
 }
 
 /* Under call_lock: a new helper on one end of a socketpair (its standard input); stderr is ours, so
  * what it says reaches imzad's log. */
 static int helper_start(struct backend *b)
 {
+	/* Once an answer has begun (the deadline is waited for with poll), each receive of its rest waits
+	 * at most BACKEND_TAIL_MS. */
+	struct timeval tail = {BACKEND_TAIL_MS / 1000, (BACKEND_TAIL_MS % 1000) * 1000};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, dflt;
@@ -131,6 +124,12 @@ static int helper_start(struct backend *b)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
+	if (setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tail, sizeof(tail)) < 0) {
+		e = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return e;
+	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
@@ -181,7 +180,6 @@ static int wait_readable(int fd, struct timespec deadline)
 
 int backend_call(struct backend *b, const struct proto_buf *req, struct proto_buf *resp, unsigned timeout_ms)
 {
-	struct timeval tail = {BACKEND_TAIL_MS / 1000, (BACKEND_TAIL_MS % 1000) * 1000};
 	int e;
 
 	if (req->error)
@@ -197,16 +195,14 @@ int backend_call(struct backend *b, const struct proto_buf *req, struct proto_bu
 			log_error("backend %s: cannot start %s (%s)", b->module, b->helper, strerror(-e));
 			b->dead = true;
 			b->backoff_ms = BACKEND_BACKOFF_MAX_MS;
-			b->next_start = after_ms(now_mono(), b->backoff_ms);
+			b->next_start = timespec_after_ms(now_mono(), b->backoff_ms);
 			pthread_mutex_unlock(&b->call_lock);
 			return -EAGAIN;
 		}
 	}
 	e = proto_send_frame(b->fd, req->data, req->len);
 	if (e == 0)
-		e = wait_readable(b->fd, after_ms(now_mono(), timeout_ms));
-	if (e == 0 && setsockopt(b->fd, SOL_SOCKET, SO_RCVTIMEO, &tail, sizeof(tail)) < 0)
-		e = -errno;
+		e = wait_readable(b->fd, timespec_after_ms(now_mono(), timeout_ms));
 	if (e == 0)
 		e = proto_recv_frame(b->fd, resp);
 	if (e == -ETIMEDOUT) {
@@ -239,7 +235,7 @@ static void sleep_ms(struct backend *b, long ms)
 	struct timespec until;
 
 	clock_gettime(CLOCK_REALTIME, &until);
-	until = after_ms(until, ms);
+	until = timespec_after_ms(until, ms);
 	pthread_mutex_lock(&b->lock);
 	if (!b->stopping)
 		pthread_cond_timedwait(&b->cond, &b->lock, &until);

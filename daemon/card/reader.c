@@ -14,6 +14,7 @@
 
 #include "daemon/log.h"
 #include "daemon/card/reader.h"
+#include "daemon/card/timespec.h"
 
 #define MAX_READERS 16
 #define READER_NAME_MAX 256
@@ -176,12 +177,7 @@ static void read_pin_status(struct reader *r, struct token *tok)
 static void set_check_time(struct reader *r)
 {
 	clock_gettime(CLOCK_REALTIME, &r->check_at);
-	r->check_at.tv_sec += CHECK_DELAY_MS / 1000;
-	r->check_at.tv_nsec += (CHECK_DELAY_MS % 1000) * 1000000L;
-	if (r->check_at.tv_nsec >= 1000000000L) {
-		r->check_at.tv_sec++;
-		r->check_at.tv_nsec -= 1000000000L;
-	}
+	r->check_at = timespec_after_ms(r->check_at, CHECK_DELAY_MS);
 }
 
 /* Connects to the card of insertion seq and finds its driver. A card the cache knows (by the identity
@@ -536,12 +532,7 @@ static void sleep_ms(struct reader_monitor *m, long ms)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = timespec_after_ms(ts, ms);
 	pthread_mutex_lock(&m->lock);
 	if (!m->stopping)
 		pthread_cond_timedwait(&m->cond, &m->lock, &ts);

@@ -173,6 +173,15 @@ static void attr_list_clear(struct attr_list *l)
 	l->n = 0;
 }
 
+size_t token_text_len(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max);
+
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	return n;
+}
+
 struct token *token_new(const char *label, const uint8_t guid[16])
 {
 	struct token *t = calloc(1, sizeof(*t));

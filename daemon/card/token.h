@@ -76,6 +76,10 @@ int token_add_slot(struct token *t, const struct token_slot_desc *slot, const ui
 int token_add_slot_id(struct token *t, const struct token_slot_desc *slot, const uint8_t *id, size_t id_len,
                       unsigned flags, const uint8_t *der, size_t len);
 
+/* The length of a space-padded PKCS#11 text (a label, a serial) without its padding: at most max bytes,
+ * ending at a NUL if there is one. */
+size_t token_text_len(const char *s, size_t max);
+
 const struct token_attr *token_attr(const struct token_object *o, CK_ATTRIBUTE_TYPE type);
 struct token_object *token_object(struct token *t, CK_OBJECT_HANDLE h);
 /* True for attributes that a private key never reveals (CKR_ATTRIBUTE_SENSITIVE). */

@@ -450,9 +450,7 @@ int cache_put_token(struct cache *c, const char *driver, const uint8_t *id, size
 		return r;
 	}
 	/* The label is padded to 32 characters on the card; a listing wants the text. */
-	label_len = strnlen(tok->label, sizeof(tok->label) - 1);
-	while (label_len > 0 && tok->label[label_len - 1] == ' ')
-		label_len--;
+	label_len = token_text_len(tok->label, sizeof(tok->label) - 1);
 	rc = bind_key(c->put, driver, id, id_len);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_text(c->put, 3, tok->label, (int)label_len, SQLITE_STATIC);

@@ -1045,9 +1045,7 @@ static int absent_card_cb(void *ud, const struct token *t)
 
 	if (cert == NULL)
 		return 0;
-	n = strnlen(t->label, sizeof(a->label) - 1);
-	while (n > 0 && t->label[n - 1] == ' ')
-		n--;
+	n = token_text_len(t->label, sizeof(a->label) - 1);
 	memcpy(a->label, t->label, n);
 	a->label[n] = '\0';
 	der = token_attr(cert, CKA_VALUE);

@@ -29,7 +29,8 @@ EXTRA_DIST += tests/integration/backend-helper.sh tests/lib/backend.sh
 # imzad's side of a vendor module (daemon/card/backend.c, compiled in with a 1 s call deadline and a back-off
 # of at most 2 s) against imza-backend running the quirky module: tests/integration/backend-link.sh.
 check_PROGRAMS += tests/backend/backend-link
-tests_backend_backend_link_SOURCES = tests/backend/backend-link.c daemon/card/backend.c daemon/card/backend.h daemon/log.c
+tests_backend_backend_link_SOURCES = tests/backend/backend-link.c daemon/card/backend.c daemon/card/backend.h \
+	daemon/card/timespec.h daemon/log.c
 tests_backend_backend_link_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS) -DBACKEND_CALL_TIMEOUT_MS=1000 \
 	-DBACKEND_BACKOFF_MAX_MS=2000
 tests_backend_backend_link_CFLAGS = $(daemon_libimzad_a_CFLAGS)
