@@ -188,4 +188,4 @@ check_PROGRAMS += tests/unit/test-modules
 TESTS += tests/unit/test-modules
 tests_unit_test_modules_SOURCES = tests/unit/test-modules.c
 tests_unit_test_modules_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_modules_LDADD = daemon/libimzad.a $(CMOCKA_LIBS)
+tests_unit_test_modules_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBSYSTEMD_LIBS)

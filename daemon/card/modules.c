@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "daemon/card/modules.h"
+#include "daemon/log.h"
 
 /* AKIS, the cards of Kamu SM (TÜBİTAK BİLGEM): libakisp11.so from the vendor's Linux package, which
  * distributions and users unpack in different places. */
@@ -19,6 +21,34 @@ const struct module_place module_places[] = {
         {"/opt/*/lib/libakisp11.so", "AKIS (TÜBİTAK BİLGEM, Kamu SM)"},
 };
 const size_t module_places_count = sizeof(module_places) / sizeof(module_places[0]);
+
+/* A module found by the table is code that imzad's user runs: it, and every folder above it (up to
+ * skip bytes of root), must belong to root or to this user, and nobody else may write to them. */
+static bool trusted(const char *path, size_t skip)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	size_t n = strlen(path);
+
+	if (n >= sizeof(dir))
+		return false;
+	memcpy(dir, path, n + 1);
+	for (;;) {
+		if (stat(dir, &st) < 0 || (st.st_uid != 0 && st.st_uid != geteuid()) ||
+		    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+			log_warning("%s: not taken as a vendor module: %s is not only root's or this user's",
+			            path, dir);
+			return false;
+		}
+		while (n > 0 && dir[n - 1] != '/')
+			n--;
+		while (n > 1 && dir[n - 1] == '/')
+			n--;
+		if (n <= skip || n <= 1)
+			return true;
+		dir[n] = '\0';
+	}
+}
 
 static const char *base_name(const char *p)
 {
@@ -45,7 +75,8 @@ size_t modules_find(const char *root, char (*out)[PATH_MAX], size_t max)
 			struct stat st;
 			bool taken = false;
 
-			if (stat(p, &st) < 0 || !S_ISREG(st.st_mode) || strlen(p) - rootlen >= PATH_MAX)
+			if (stat(p, &st) < 0 || !S_ISREG(st.st_mode) || strlen(p) - rootlen >= PATH_MAX ||
+			    !trusted(p, rootlen))
 				continue;
 			for (size_t k = 0; k < n; k++)
 				taken = taken || strcmp(base_name(out[k]), base_name(p)) == 0;

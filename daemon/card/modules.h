@@ -1,6 +1,7 @@
 /* Where vendor packages put their PKCS#11 modules: the one table imzad searches when imzad.conf names no
  * `module`. Each row is a glob(3) pattern; the first file found for a module's name is taken, so one
- * module installed in two places runs once. docs/BACKENDS.md lists the table for users. */
+ * module installed in two places runs once. A file that, or a folder above which, another user owns or
+ * may write is not taken (it would be their code running as imzad's user). docs/BACKENDS.md lists the table for users. */
 #pragma once
 
 #include <limits.h>

@@ -87,6 +87,26 @@ static void test_one_module_in_two_places_is_taken_once_in_table_order(void **st
 	assert_int_equal(modules_find(root, out, 0), 0);
 }
 
+/* Another user could have put it there or changed it: a module writable by others, or in a folder
+ * writable by others, is not taken; the same module in a folder of its own is. */
+static void test_a_module_others_can_write_is_not_taken(void **state)
+{
+	char out[4][PATH_MAX], p[PATH_MAX];
+
+	(void)state;
+	make("/opt/akis/lib/libakisp11.so", 0);
+	snprintf(p, sizeof(p), "%s/opt/akis/lib/libakisp11.so", root);
+	assert_int_equal(chmod(p, 0666), 0);
+	assert_int_equal(modules_find(root, out, 4), 0);
+	assert_int_equal(chmod(p, 0644), 0);
+	snprintf(p, sizeof(p), "%s/opt/akis", root);
+	assert_int_equal(chmod(p, 0777), 0);
+	assert_int_equal(modules_find(root, out, 4), 0);
+	assert_int_equal(chmod(p, 0755), 0);
+	assert_int_equal(modules_find(root, out, 4), 1);
+	assert_string_equal(out[0], "/opt/akis/lib/libakisp11.so");
+}
+
 /* Every row of the table is an absolute pattern with a vendor named. */
 static void test_the_table_is_absolute_patterns_with_vendors(void **state)
 {
@@ -105,6 +125,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_a_module_under_opt_is_found, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_one_module_in_two_places_is_taken_once_in_table_order,
 	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_a_module_others_can_write_is_not_taken, setup, teardown),
 	        cmocka_unit_test(test_the_table_is_absolute_patterns_with_vendors),
 	};
 
