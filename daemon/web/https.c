@@ -54,11 +54,20 @@
 #endif
 /* Connections in their TLS handshake, in all: a budget of their own, so that a flood of new connections
  * (each one costs a handshake before it can show what it is) does not take the places of those through
- * theirs. Past it the oldest handshake goes. Nothing is kept for a newcomer's sake: a grace for new
- * ones would let a steady trickle of silent connections lock every later client out, where closing the
- * oldest takes a flood faster than a real client's few milliseconds to push one out. */
+ * theirs. Past it the oldest handshake goes, once it has had HTTPS_HANDSHAKE_GRACE_MS for its turn: the
+ * listener accepts the whole backlog in one go before any of them is read, so in a burst the one that
+ * went first is not done yet only because it waited behind the others. While every handshake is that
+ * young, a newcomer waits its turn beside them, up to HTTPS_MAX_HANDSHAKES_HARD; past that it goes. A
+ * trickle of silent connections keeps nobody out (each is old after the grace), and a flood must open
+ * HTTPS_MAX_HANDSHAKES_HARD per grace to shut one out, where a real client needs a few milliseconds. */
 #ifndef HTTPS_MAX_HANDSHAKES
 #define HTTPS_MAX_HANDSHAKES 32
+#endif
+#ifndef HTTPS_MAX_HANDSHAKES_HARD
+#define HTTPS_MAX_HANDSHAKES_HARD 256
+#endif
+#ifndef HTTPS_HANDSHAKE_GRACE_MS
+#define HTTPS_HANDSHAKE_GRACE_MS 250
 #endif
 /* Repeated refusals (peers of other users, connections closed for room) get one log line, then at most
  * one per this period. */
@@ -357,7 +366,8 @@ static bool conn_address(struct https_conn *c)
 	return true;
 }
 
-/* A handshake's place under HTTPS_MAX_HANDSHAKES, by closing the oldest one if need be. */
+/* A handshake's place under HTTPS_MAX_HANDSHAKES (and its hard cap), by closing the oldest one if it has
+ * had its turn. */
 static bool conn_admit_handshake(struct https_conn *c)
 {
 	struct https_server *h = c->h;
@@ -368,11 +378,12 @@ static bool conn_admit_handshake(struct https_conn *c)
 		for (struct https_conn *o = h->conns; o; o = o->next)
 			if (o->shaking && older(o, v))
 				v = o;
-		if (v == NULL) /* c itself is not counted yet: only when the budget is 0 */
+		if (v && seconds_since(&v->since) * 1000 >= HTTPS_HANDSHAKE_GRACE_MS) {
+			log_debug("https: closing a handshake begun %.1f s ago to make room",
+			          seconds_since(&v->since));
+			conn_close(v);
+		} else if (h->nshaking >= HTTPS_MAX_HANDSHAKES_HARD)
 			return false;
-		log_debug("https: closing a handshake begun %.1f s ago to make room",
-		          seconds_since(&v->since));
-		conn_close(v);
 	}
 	c->shaking = true;
 	h->nshaking++;
@@ -502,7 +513,6 @@ static int server_ctx(struct https_server *h)
 
 static struct bufferevent *make_bev(struct event_base *base, void *arg)
 {
-	static const struct timeval now = {0, 0};
 	struct https_server *h = arg;
 	SSL *ssl;
 	struct https_conn *c;
@@ -544,8 +554,10 @@ static struct bufferevent *make_bev(struct event_base *base, void *arg)
 	if (h->conns)
 		h->conns->prev = c;
 	h->conns = c;
-	/* The socket is not ours to see yet: evhttp sets it after this returns. */
-	evtimer_add(c->accepted, &now);
+	/* The socket is not ours to see yet: evhttp sets it after this returns. Made active rather than a
+	 * timer of 0 s: active events run in the order they were made so, timers of one time in any, and a
+	 * burst is placed in the order it was accepted (the newest goes past the hard cap). */
+	event_active(c->accepted, EV_TIMEOUT, 0);
 	conn_arm(c);
 	bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
 	                                     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);

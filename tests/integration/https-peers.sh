@@ -37,6 +37,21 @@ else
 		fail "no dialog for the other user"
 fi
 
+# ---- test_burst_of_connections_serves_the_client_in_it ----
+# imzad stopped while 60 silent connections, a real client and 60 more wait in the backlog (128): on
+# SIGCONT it accepts the 121 in one go, over the handshake budget (32). The client is not shut out for
+# the later ones: no handshake goes before it has had its turn.
+read -r IMZAD_PID _ <"$IMZA_STACK_DIR/pids/imzad"
+kill -STOP "$IMZAD_PID"
+if python3 "$IMZA_SRCDIR/tests/integration/conn_burst.py" "$PORT" 60 60 "$IMZAD_PID" -- \
+	curl -sS --cacert "$CA" -m 20 -o /dev/null -w '%{http_code}' "$URL/v1/info" >"$WORK/burst.out" 2>>"$LOG" &&
+	grep -q 'client 0: 200' "$WORK/burst.out"; then
+	pass "test_burst_of_connections_serves_the_client_in_it: $(cat "$WORK/burst.out")"
+else
+	fail "test_burst_of_connections_serves_the_client_in_it: $(cat "$WORK/burst.out")"
+fi
+kill -CONT "$IMZAD_PID" 2>/dev/null || true
+
 # ---- test_slow_headers_do_not_block ----
 # 200 TLS connections sending their head one byte a second, opened again when closed, for 14 s; a
 # normal request every second meanwhile.

@@ -38,7 +38,7 @@ TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) tests/lib/https.sh tests/lib/xsession.sh tests/integration/file_cycles.py tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
 	tests/integration/p11_rules.py \
 	tests/integration/p11_apps.py tests/integration/cache_tamper.py tests/integration/web_apdus.py \
-	tests/integration/slow_clients.py tests/integration/prompt_atspi.py prompt/lsan.supp
+	tests/integration/slow_clients.py tests/integration/conn_burst.py tests/integration/prompt_atspi.py prompt/lsan.supp
 
 # The stress test loads both cores for 30 s: it runs after the others, so that their timing checks
 # (a slot event within 1 s, pcscd back within 2 s) measure imza, not the stress beside them.

@@ -2,7 +2,8 @@
  * loop with a certificate from a test CA, a client thread speaks raw HTTP/1.1 through OpenSSL, and the
  * signing service is a fake defined here (the sign.h functions), so every answer of docs/API.md can be
  * provoked: at once, later, never (a client that leaves). Built with HTTPS_TIMEOUT_S=2,
- * HTTPS_HEAD_TIMEOUT_S=3, HTTPS_MAX_CONNS=8, HTTPS_MAX_PER_PEER=6 and HTTPS_MAX_HANDSHAKES=6. */
+ * HTTPS_HEAD_TIMEOUT_S=3, HTTPS_MAX_CONNS=8, HTTPS_MAX_PER_PEER=6, HTTPS_MAX_HANDSHAKES=6,
+ * HTTPS_MAX_HANDSHAKES_HARD=10 and HTTPS_HANDSHAKE_GRACE_MS=300. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -1535,8 +1536,8 @@ static void test_over_the_cap_the_oldest_idle_connection_makes_room(void **state
 }
 
 /* Handshakes have a budget of their own (6 here), apart from the places of connections through theirs:
- * six connections that never begin one fill it, the next makes the oldest of them go, and a client is
- * served beside them. */
+ * six connections that never begin one fill it, the next makes the oldest of them go once it has had
+ * its grace (300 ms here), and a client is served beside them. */
 static void job_handshakes(struct job *j)
 {
 	int fds[6], later;
@@ -1546,6 +1547,7 @@ static void job_handshakes(struct job *j)
 		fds[i] = tcp_connect(AF_INET, fx_global->port);
 		ms_sleep(30);
 	}
+	ms_sleep(300);
 	later = tcp_connect(AF_INET, fx_global->port);
 	/* Bit 0: the oldest was not closed for the later one; bit 1: the newest was, or the later one;
 	 * bit 2: the client was not served. */
@@ -1563,6 +1565,49 @@ static void job_handshakes(struct job *j)
 static void test_handshakes_over_their_budget_the_oldest_makes_room(void **state)
 {
 	struct job j = {.fn = job_handshakes};
+
+	run_job(&j);
+	expect(&j.resp, 200, NULL);
+	resp_clear(&j.resp);
+	assert_int_equal(j.result, 0);
+}
+
+/* A burst: ten connections at once, over the budget of 6 but within the grace. None of them goes for
+ * the later ones (the first had no turn yet: the listener takes them all before reading any), the
+ * eleventh goes (the hard cap, 10 here), and once the grace is over a client is served, the oldest
+ * making room. */
+static void job_handshake_burst(struct job *j)
+{
+	int fds[11];
+	bool any_closed = false;
+
+	j->result = -1;
+	for (int i = 0; i < 11; i++)
+		fds[i] = tcp_connect(AF_INET, fx_global->port);
+	for (int i = 0; i < 11; i++)
+		if (fds[i] < 0)
+			goto out;
+	/* Bit 0: the eleventh was not closed; bit 1: one of the ten was. */
+	j->result = closed_within(fds[10], 250) ? 0 : 1;
+	for (int i = 0; i < 10; i++)
+		any_closed |= closed_within(fds[i], 0);
+	if (any_closed)
+		j->result |= 2;
+	ms_sleep(400);
+	/* Bit 2: no client served after the grace; bit 3: the oldest did not make room for it. */
+	if (get_info(j) < 0)
+		j->result |= 4;
+	if (!closed_within(fds[0], 500))
+		j->result |= 8;
+out:
+	for (int i = 0; i < 11; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static void test_a_burst_of_handshakes_waits_its_turn_up_to_the_hard_cap(void **state)
+{
+	struct job j = {.fn = job_handshake_burst};
 
 	run_job(&j);
 	expect(&j.resp, 200, NULL);
@@ -1990,6 +2035,7 @@ int main(void)
 	        T(test_over_the_cap_the_oldest_idle_connection_makes_room),
 	        T(test_over_the_cap_a_slow_client_makes_room_before_an_idle_one),
 	        T(test_handshakes_over_their_budget_the_oldest_makes_room),
+	        T(test_a_burst_of_handshakes_waits_its_turn_up_to_the_hard_cap),
 	        T(test_connections_over_the_cap_all_busy_new_one_is_closed_at_once),
 	        T(test_slow_headers_do_not_block),
 	        T(test_dribbling_client_is_closed_at_the_head_deadline),
