@@ -17,9 +17,10 @@ TESTS += tests/e2e/portal.sh
 tests/e2e/portal.log: $(INTEGRATION_TESTS:.sh=.log)
 # The demo's default path: no certificate in the request, the user chooses the qualified one in
 # imza-prompt on Xvfb (tests/lib/xsession.sh); skipped when the display tools are missing.
-EXTRA_DIST += tests/e2e/portal-choose.mjs tests/e2e/portal-choose.sh
-TESTS += tests/e2e/portal-choose.sh
+EXTRA_DIST += tests/e2e/portal-choose.mjs tests/e2e/portal-choose.sh tests/e2e/portal-module.sh
+TESTS += tests/e2e/portal-choose.sh tests/e2e/portal-module.sh
 tests/e2e/portal-choose.log: $(INTEGRATION_TESTS:.sh=.log) tests/e2e/portal.log
+tests/e2e/portal-module.log: $(INTEGRATION_TESTS:.sh=.log) tests/e2e/portal-choose.log
 clean-local: clean-e2e-artifacts
 clean-e2e-artifacts:
 	rm -rf tests/e2e/artifacts

@@ -23,7 +23,7 @@ if (missing.length) {
 // No sertifika=sayfa: the demo's default, the certificate chosen in imza's window.
 const PAGE_URL = E.DEMO_URL + '?captcha=ABCDE&imza=' + encodeURIComponent(E.IMZA_HTTPS_URL);
 const WORK = E.PORTAL_WORK;
-const SIGNER = 'AHMET YILMAZ'; // the qualified card's holder, whom the user chooses
+const SIGNER = E.PORTAL_SIGNER || 'AHMET YILMAZ'; // the qualified certificate's holder, whom the user chooses
 const SIGN_MS = 120000; // the user (the shell) chooses, types the PIN and signs
 
 function ok(name) {
@@ -99,7 +99,7 @@ try {
 		assert(msg.startsWith('Başvuru İmzalama İşlemi Başarıyla Bitirildi'), 'result message "' + msg + '"');
 		const signer = ((await page.textContent('#result-signer')) || '').trim();
 		assert(signer === SIGNER, 'the signer shown is "' + signer + '" (read from the answer\'s certificate)');
-		await page.screenshot({ path: path.join(E.PORTAL_ARTIFACTS, 'portal-choose-success.png'), fullPage: true });
+		await page.screenshot({ path: path.join(E.PORTAL_ARTIFACTS, E.PORTAL_SHOT || 'portal-choose-success.png'), fullPage: true });
 	});
 	await check('basvuru.p7s downloads and openssl cms -verify accepts it for exactly #signed-content', async () => {
 		const file = path.join(WORK, 'basvuru.p7s');
