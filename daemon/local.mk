@@ -94,7 +94,7 @@ TESTS += tests/unit/test-https
 tests_unit_test_https_SOURCES = tests/unit/test-https.c daemon/web/https.c daemon/web/api.c daemon/web/certinfo.c \
 	tests/lib/testcert.c tests/lib/testcert.h
 tests_unit_test_https_CPPFLAGS = $(daemon_libimzad_a_CPPFLAGS) -DHTTPS_TIMEOUT_S=2 -DHTTPS_MAX_CONNS=8 -DHTTPS_MAX_PER_PEER=6 \
-	-DHTTPS_HEAD_TIMEOUT_S=3 -DHTTPS_MAX_HANDSHAKES=6 -DHTTPS_MAX_HANDSHAKES_HARD=10 \
+	-DHTTPS_HEAD_TIMEOUT_S=3 -DHTTPS_MAX_HANDSHAKES=6 -DHTTPS_MAX_HANDSHAKES_HARD=10 -DHTTPS_MAX_PER_PEER_HARD=7 -DHTTPS_MAX_CONNS_HARD=10 \
 	-DHTTPS_HANDSHAKE_GRACE_MS=300
 tests_unit_test_https_CFLAGS = $(daemon_libimzad_a_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_https_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(LIBEVENT_HTTPS_LIBS) $(LIBSSL_LIBS) $(JANSSON_LIBS) \

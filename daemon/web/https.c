@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,14 +45,25 @@
 /* Connections past their TLS handshake, in all and from one peer address. Browsers open about 6 per
  * host: two browsers and a program fit under the second. A connection takes its place when its
  * handshake is done; past either cap the oldest connection that has no request in hand makes room for
- * it (first one that has sent part of a request: a slow client), and when every one has, the new one
- * is closed. */
+ * it (first one that has sent part of a request: a slow client), unless it is talking: bytes of it
+ * wait unread, or came within HTTPS_TALKING_MS (evhttp reads a request in a callback of its own, after
+ * every handshake that was done in the same turn of the loop: a real client's request, sent at once,
+ * is not in hand yet then). When every one has a request, the new one is closed; when only talking
+ * ones are left, it takes a place beside them up to the hard caps, and past those the oldest talking
+ * one goes. */
 #ifndef HTTPS_MAX_CONNS
 #define HTTPS_MAX_CONNS 64
+#endif
+#ifndef HTTPS_MAX_CONNS_HARD
+#define HTTPS_MAX_CONNS_HARD 256
 #endif
 #ifndef HTTPS_MAX_PER_PEER
 #define HTTPS_MAX_PER_PEER 16
 #endif
+#ifndef HTTPS_MAX_PER_PEER_HARD
+#define HTTPS_MAX_PER_PEER_HARD 64
+#endif
+#define HTTPS_TALKING_MS 100
 /* Connections in their TLS handshake, in all: a budget of their own, so that a flood of new connections
  * (each one costs a handshake before it can show what it is) does not take the places of those through
  * theirs. Past it the oldest handshake goes, once it has had HTTPS_HANDSHAKE_GRACE_MS for its turn: the
@@ -66,6 +78,7 @@
 #ifndef HTTPS_MAX_HANDSHAKES_HARD
 #define HTTPS_MAX_HANDSHAKES_HARD 256
 #endif
+/* A handshake's turn: the time a real client needs (a few ms) with room to spare. */
 #ifndef HTTPS_HANDSHAKE_GRACE_MS
 #define HTTPS_HANDSHAKE_GRACE_MS 250
 #endif
@@ -100,6 +113,7 @@ struct https_conn {
 	bool counted;           /* placed: in nconns and its peer's count */
 	bool in_request;        /* a request arrived and is not answered yet */
 	bool got_bytes;         /* bytes of a request came since the deadline was set, not all of it */
+	struct timespec input_at; /* when bytes last came (see talking) */
 	bool closing;           /* shut down by us; evhttp frees it when it reads the end */
 	int family;             /* the peer's address, once accepted */
 	uint8_t addr[16];
@@ -305,18 +319,46 @@ static bool older(const struct https_conn *a, const struct https_conn *b)
 	       (a->since.tv_sec == b->since.tv_sec && a->since.tv_nsec < b->since.tv_nsec);
 }
 
+/* Whether the handshake c has had HTTPS_HANDSHAKE_GRACE_MS since it was accepted. */
+static bool had_its_turn(const struct https_conn *c)
+{
+	return seconds_since(&c->since) * 1000 >= HTTPS_HANDSHAKE_GRACE_MS;
+}
+
+/* Whether c's peer is sending: bytes wait in the socket or in OpenSSL, or came within HTTPS_TALKING_MS. */
+static bool talking(const struct https_conn *c)
+{
+	static const struct timespec never;
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	int n = 0;
+
+	if (memcmp(&c->input_at, &never, sizeof(never)) != 0 &&
+	    seconds_since(&c->input_at) * 1000 < HTTPS_TALKING_MS)
+		return true;
+	if (ssl && SSL_pending(ssl) > 0)
+		return true;
+	return fd >= 0 && ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
 /* The placed connection with no request in hand that has waited longest (of like's peer, or of any when
- * like is NULL), or NULL. First one that has sent part of a request (a slow client: a real one sends
+ * like is NULL), or NULL: one that is not talking (*passed says whether one was passed over for it),
+ * or with quiet false any. First one that has sent part of a request (a slow client: a real one sends
  * its head whole, and it is in hand as it lands), then one that has sent nothing. "Part of a request"
  * counts every byte that came, not what is still buffered: evhttp takes each whole header line out, so
  * a slow client's buffer is empty between its lines. */
-static struct https_conn *oldest_idle(struct https_server *h, const struct https_conn *like)
+static struct https_conn *oldest_idle(struct https_server *h, const struct https_conn *like, bool quiet,
+                                      bool *passed)
 {
 	struct https_conn *slow = NULL, *idle = NULL;
 
 	for (struct https_conn *c = h->conns; c; c = c->next) {
 		if (!c->counted || c->in_request || (like && !same_peer(c, like)))
 			continue;
+		if (quiet && talking(c)) {
+			*passed = true;
+			continue;
+		}
 		if (c->got_bytes) {
 			if (older(c, slow))
 				slow = c;
@@ -326,11 +368,18 @@ static struct https_conn *oldest_idle(struct https_server *h, const struct https
 	return slow ? slow : idle;
 }
 
-/* Makes room under a cap by closing the oldest idle connection; false when every one has a request. */
-static bool make_room(struct https_server *h, const struct https_conn *like)
+/* Makes room under a cap: closes the oldest idle connection that is not talking; else, with only
+ * talking ones, lets the new one in below hard, or past it closes the oldest of them. false when every
+ * one has a request. n: the connections under that cap. */
+static bool make_room(struct https_server *h, const struct https_conn *like, unsigned n, unsigned hard)
 {
-	struct https_conn *v = oldest_idle(h, like);
+	bool passed = false;
+	struct https_conn *v = oldest_idle(h, like, true, &passed);
 
+	if (v == NULL && passed && n < hard)
+		return true;
+	if (v == NULL && passed)
+		v = oldest_idle(h, like, false, &passed);
 	if (v == NULL)
 		return false;
 	log_debug("https: closing a connection idle for %.1f s to make room", seconds_since(&v->since));
@@ -378,7 +427,7 @@ static bool conn_admit_handshake(struct https_conn *c)
 		for (struct https_conn *o = h->conns; o; o = o->next)
 			if (o->shaking && older(o, v))
 				v = o;
-		if (v && seconds_since(&v->since) * 1000 >= HTTPS_HANDSHAKE_GRACE_MS) {
+		if (v && had_its_turn(v)) {
 			log_debug("https: closing a handshake begun %.1f s ago to make room",
 			          seconds_since(&v->since));
 			conn_close(v);
@@ -408,12 +457,12 @@ static bool conn_admit(struct https_conn *c)
 			same++;
 	if (same >= HTTPS_MAX_PER_PEER) {
 		note_full(h);
-		if (!make_room(h, c))
+		if (!make_room(h, c, same, HTTPS_MAX_PER_PEER_HARD))
 			return false;
 	}
 	if (h->nconns >= HTTPS_MAX_CONNS) {
 		note_full(h);
-		if (!make_room(h, NULL))
+		if (!make_room(h, NULL, h->nconns, HTTPS_MAX_CONNS_HARD))
 			return false;
 	}
 	c->counted = true;
@@ -485,8 +534,11 @@ static void note_input(struct evbuffer *unused, const struct evbuffer_cb_info *i
 {
 	struct https_conn *c = arg;
 
-	if (info->n_added > 0 && !c->in_request)
-		c->got_bytes = true;
+	if (info->n_added > 0) {
+		clock_gettime(CLOCK_MONOTONIC, &c->input_at);
+		if (!c->in_request)
+			c->got_bytes = true;
+	}
 }
 
 /* evhttp's bevcb: every accepted socket gets a TLS server bufferevent. Returning NULL would make evhttp

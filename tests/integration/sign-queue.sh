@@ -91,8 +91,10 @@ t_after=$(cat "$T/after1.end")
 d_after=$(python3 -c "print(round($t_after - $t_cancel, 2))")
 d_other=$(python3 -c "print(round($t_other - $t0, 2))")
 note "after a cancel: the same site's next signature answered $d_after s later; another site's in $d_other s"
-[ "$(cat "$T/after1.status")" = 200 ] && python3 -c "import sys; sys.exit(0 if $d_after >= 5 else 1)" &&
-	pass "test_cancelled_pin_dialog_backs_off_the_site: the site's next signature came ${d_after} s after the cancel (>= 5)" ||
+# The ends are the client's times (after curl's answer and a date process's start, each some tens of
+# ms late under load), so the 5 s is checked to 0.5 s: what matters is 5 and not 0, nor 10.
+[ "$(cat "$T/after1.status")" = 200 ] && python3 -c "import sys; sys.exit(0 if $d_after >= 4.5 else 1)" &&
+	pass "test_cancelled_pin_dialog_backs_off_the_site: the site's next signature came ${d_after} s after the cancel (5 s, to 0.5 s)" ||
 	fail "test_cancelled_pin_dialog_backs_off_the_site: the site's next came ${d_after} s after the cancel ($(cat "$T/after1.status"))"
 [ "$(cat "$T/other.status")" = 200 ] && python3 -c "import sys; sys.exit(0 if $t_other < $t_after else 1)" &&
 	pass "another site's request went ahead during the back-off (${d_other} s)" ||
@@ -106,7 +108,7 @@ wait
 t2=$(cat "$T/cancel2.end")
 t3=$(cat "$T/cancel3.end")
 d=$(python3 -c "print(round($t3 - $t2, 2))")
-python3 -c "import sys; sys.exit(0 if 5 <= $d < 10 else 1)" &&
+python3 -c "import sys; sys.exit(0 if 4.5 <= $d < 9.5 else 1)" &&
 	pass "after a signature the back-off starts again at 5 s (${d} s)" || fail "after a signature the back-off starts again at 5 s (${d} s)"
 script 'consent always' "pin $IMZA_PIN"
 sign "$A" after3

@@ -1631,7 +1631,7 @@ static void job_cap_slow_lines(struct job *j)
 			goto out;
 		ms_sleep(20);
 	}
-	ms_sleep(50); /* the lines are read and parsed */
+	ms_sleep(150); /* the lines are read and parsed, and came over 100 ms ago */
 	if (get_info(j) < 0)
 		goto out;
 	/* Bit 0: the oldest slow one was not closed; bit 1: the idle one was, or the newest. */
@@ -1648,6 +1648,59 @@ out:
 static void test_over_the_cap_a_slow_client_makes_room_before_an_idle_one(void **state)
 {
 	struct job j = {.fn = job_cap_slow_lines};
+
+	run_job(&j);
+	expect(&j.resp, 200, NULL);
+	resp_clear(&j.resp);
+	assert_int_equal(j.result, 0);
+}
+
+/* A client whose bytes just came is talking, whatever it sent: evhttp reads a request in a callback of
+ * its own, after every handshake done in the same turn of the loop, and until then a real client's
+ * request looks like a slow client's part of one. The per-peer cap (6 here) filled with five silent
+ * connections and a client that has just sent part of a head: a newcomer closes the oldest silent
+ * one, not the client, which is then served. */
+static void job_cap_talking(struct job *j)
+{
+	SSL *ssl[5] = {NULL}, *client = NULL, *extra = NULL;
+	int fds[5], cfd = -1, efd = -1;
+	char rest[128];
+
+	j->result = -1;
+	for (int i = 0; i < 5; i++) {
+		if ((ssl[i] = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &fds[i])) == NULL)
+			goto out;
+		ms_sleep(20);
+	}
+	if ((client = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &cfd)) == NULL ||
+	    !send_all(client, "GET /v1/info HTTP/1.1\r\n", 23))
+		goto out;
+	if ((extra = tls_connect(fx_global->client_ctx, AF_INET, fx_global->port, &efd)) == NULL)
+		goto out;
+	/* Bit 0: the client was closed; bit 1: the oldest silent one was not. */
+	j->result = (closed_within(cfd, 50) ? 1 : 0) | (closed_within(fds[0], 500) ? 0 : 2);
+	snprintf(rest, sizeof(rest), "Host: localhost:%u\r\nConnection: close\r\n\r\n", fx_global->port);
+	if (send_all(client, rest, strlen(rest)))
+		read_response(client, &j->resp);
+out:
+	if (client) {
+		SSL_free(client);
+		close(cfd);
+	}
+	if (extra) {
+		SSL_free(extra);
+		close(efd);
+	}
+	for (int i = 0; i < 5; i++)
+		if (ssl[i]) {
+			SSL_free(ssl[i]);
+			close(fds[i]);
+		}
+}
+
+static void test_over_the_cap_a_talking_client_keeps_its_place(void **state)
+{
+	struct job j = {.fn = job_cap_talking};
 
 	run_job(&j);
 	expect(&j.resp, 200, NULL);
@@ -2034,6 +2087,7 @@ int main(void)
 	        T(test_tls_1_1_client_is_refused),
 	        T(test_over_the_cap_the_oldest_idle_connection_makes_room),
 	        T(test_over_the_cap_a_slow_client_makes_room_before_an_idle_one),
+	        T(test_over_the_cap_a_talking_client_keeps_its_place),
 	        T(test_handshakes_over_their_budget_the_oldest_makes_room),
 	        T(test_a_burst_of_handshakes_waits_its_turn_up_to_the_hard_cap),
 	        T(test_connections_over_the_cap_all_busy_new_one_is_closed_at_once),
