@@ -102,6 +102,7 @@ struct p11_job {
 	uint8_t key_id[RECORDS_KEY_ID_MAX];
 	size_t key_id_len;
 	uint8_t in_sha256[32];
+	int64_t audit_seq; /* its row, written as the operation began; 0: none */
 	int tries;
 	void (*finish)(struct p11_job *j, int r);
 };
@@ -821,12 +822,13 @@ static CK_RV op_update(struct op *op, const uint8_t *data, size_t len)
 	return CKR_OK;
 }
 
-/* One audit row per private-key operation that reached the card, whatever its outcome. The records
- * being unusable does not stop PKCS#11 (the application is the user's own): it is logged. */
-static void audit_private(struct p11_job *j, int r, CK_RV rv)
+/* One audit row per private-key operation that reached the card, whatever its outcome: written on
+ * disk as the operation goes to the card (its wait overlaps the card's work), its outcome written over
+ * it when the answer has gone (records.h, audit_begin). The records being unusable does not stop
+ * PKCS#11 (the application is the user's own): it is logged. */
+static void audit_entry_of(const struct p11_job *j, const char *result, struct audit_entry *e)
 {
-	char result[RECORDS_RESULT_MAX];
-	struct audit_entry e = {
+	*e = (struct audit_entry){
 	        .time = (int64_t)time(NULL),
 	        .exe = j->exe[0] ? j->exe : "?",
 	        .pid = j->pid,
@@ -835,6 +837,24 @@ static void audit_private(struct p11_job *j, int r, CK_RV rv)
 	        .content_sha256 = j->in_sha256,
 	        .result = result,
 	};
+}
+
+static void audit_private_begin(struct p11_job *j)
+{
+	char result[RECORDS_RESULT_MAX];
+	struct audit_entry e;
+
+	snprintf(result, sizeof(result), "pkcs11 %s: begun, no outcome recorded", j->op_name);
+	audit_entry_of(j, result, &e);
+	if (audit_begin(j->d->records, &e, &j->audit_seq) < 0)
+		j->audit_seq = 0; /* audit_private tries a whole row at the end */
+}
+
+static void audit_private(struct p11_job *j, int r, CK_RV rv)
+{
+	char result[RECORDS_RESULT_MAX];
+	struct audit_entry e;
+	int e2;
 
 	if (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL)
 		snprintf(result, sizeof(result), "pkcs11 %s: ok", j->op_name);
@@ -843,7 +863,9 @@ static void audit_private(struct p11_job *j, int r, CK_RV rv)
 	else
 		snprintf(result, sizeof(result), "pkcs11 %s: failed (CKR 0x%lx)", j->op_name,
 		         (unsigned long)rv);
-	if (audit_add(j->d->records, &e) < 0)
+	audit_entry_of(j, result, &e);
+	e2 = j->audit_seq > 0 ? audit_end(j->d->records, j->audit_seq, result) : audit_add(j->d->records, &e);
+	if (e2 < 0)
 		log_warning("audit: could not record a PKCS#11 %s of %s (pid %lld)", j->op_name, e.exe,
 		            (long long)j->pid);
 }
@@ -880,10 +902,10 @@ static void sign_finish(struct p11_job *j, int r)
 			*out->out.n = need;
 		}
 	}
-	audit_private(j, r, rv);
 	if (sess)
 		op_end(&sess->op);
 	call_complete(c, rv);
+	audit_private(j, r, rv);
 }
 
 static void decrypt_finish(struct p11_job *j, int r)
@@ -912,10 +934,10 @@ static void decrypt_finish(struct p11_job *j, int r)
 			op->result_len = plen;
 			op->have_result = true;
 			*out->out.n = plen;
-			audit_private(j, r, CKR_BUFFER_TOO_SMALL);
 			explicit_bzero(plain, sizeof(plain));
 			explicit_bzero(j->out, sizeof(j->out));
 			call_complete(c, CKR_BUFFER_TOO_SMALL);
+			audit_private(j, r, CKR_BUFFER_TOO_SMALL);
 			return;
 		} else if (*out->out.n < plen) {
 			*out->out.n = plen;
@@ -926,11 +948,11 @@ static void decrypt_finish(struct p11_job *j, int r)
 		}
 		explicit_bzero(plain, sizeof(plain));
 	}
-	audit_private(j, r, rv);
 	explicit_bzero(j->out, sizeof(j->out));
 	if (sess)
 		op_end(&sess->op);
 	call_complete(c, rv);
+	audit_private(j, r, rv);
 }
 
 /* Checks the login the key needs and queues the card operation. */
@@ -978,6 +1000,9 @@ static CK_RV submit_private(void *ctx, struct session *sess, struct slot *s, con
 	}
 	EVP_Digest(in, inlen, j->in_sha256, NULL, EVP_sha256(), NULL);
 	reader_submit(s->reader, &j->rj);
+	/* While the card works (the reader's thread reads the job's input, never audit_seq; its end comes
+	 * through the loop, after this). */
+	audit_private_begin(j);
 	return CKR_IMZA_PENDING;
 }
 

@@ -493,7 +493,8 @@ static int bind_blob(sqlite3_stmt *st, int i, const uint8_t *p, size_t n)
 	return p ? sqlite3_bind_blob(st, i, p, (int)n, SQLITE_STATIC) : sqlite3_bind_null(st, i);
 }
 
-int audit_add(struct records *rec, const struct audit_entry *e)
+/* The INSERT of audit_add and audit_begin; *ret_seq (if asked) gets the new row's seq. */
+static int audit_insert(struct records *rec, const struct audit_entry *e, int64_t *ret_seq)
 {
 	sqlite3_stmt *st = NULL;
 	int rc, r;
@@ -525,10 +526,55 @@ int audit_add(struct records *rec, const struct audit_entry *e)
 	r = run(rec, st, rc);
 	if (r < 0)
 		return r;
+	if (ret_seq)
+		*ret_seq = (int64_t)sqlite3_last_insert_rowid(rec->db);
 	r = prepare(rec, "DELETE FROM audit WHERE seq <= last_insert_rowid() - ?1", &st);
 	if (r < 0)
 		return r;
 	return run(rec, st, sqlite3_bind_int64(st, 1, RECORDS_AUDIT_KEEP));
+}
+
+int audit_add(struct records *rec, const struct audit_entry *e)
+{
+	return audit_insert(rec, e, NULL);
+}
+
+int audit_begin(struct records *rec, const struct audit_entry *e, int64_t *ret_seq)
+{
+	if (ret_seq == NULL)
+		return -EINVAL;
+	*ret_seq = 0;
+	return audit_insert(rec, e, ret_seq);
+}
+
+/* One statement, prepared once. */
+static int exec_cached(struct records *rec, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int r = prepare(rec, sql, &st);
+
+	return r < 0 ? r : run(rec, st, SQLITE_OK);
+}
+
+int audit_end(struct records *rec, int64_t seq, const char *result)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, r, r2;
+
+	if (seq <= 0 || result == NULL)
+		return -EINVAL;
+	/* The begun row is on disk already: this one need not wait for it (see records.h). */
+	r = exec_cached(rec, "PRAGMA synchronous = NORMAL");
+	if (r == 0)
+		r = prepare(rec, "UPDATE audit SET result = ?2 WHERE seq = ?1", &st);
+	if (r == 0) {
+		rc = sqlite3_bind_int64(st, 1, seq);
+		if (rc == SQLITE_OK)
+			rc = bind_text(st, 2, result, RECORDS_RESULT_MAX);
+		r = run(rec, st, rc);
+	}
+	r2 = exec_cached(rec, "PRAGMA synchronous = FULL");
+	return r < 0 ? r : r2;
 }
 
 static const uint8_t *column_blob(sqlite3_stmt *st, int i, size_t want_max, size_t *ret_len)

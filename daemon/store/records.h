@@ -63,6 +63,13 @@ struct audit_entry {
 /* Appends one row (e->seq is ignored); text is cut to its cap. Rows beyond the newest
  * RECORDS_AUDIT_KEEP go. -ENXIO when the records are unusable. */
 int audit_add(struct records *r, const struct audit_entry *e);
+/* A row for an operation about to run, on disk when this returns (e->result says it began); *ret_seq
+ * names it for audit_end, which writes its outcome over that result. The outcome's commit does not wait
+ * for the disk (synchronous = NORMAL): imzad ending keeps it (the system has it), a power cut may leave
+ * the row saying the operation began; the next row's commit carries it to the disk. So the begun row's
+ * wait can overlap the operation, and the answer does not wait for the outcome's. */
+int audit_begin(struct records *r, const struct audit_entry *e, int64_t *ret_seq);
+int audit_end(struct records *r, int64_t seq, const char *result);
 /* after < 0: the last `limit` rows, oldest first. after >= 0: the first `limit` rows with seq > after,
  * in order (for an export in pages). The entry's pointers are valid during the callback only; a
  * negative return from cb stops the walk. */

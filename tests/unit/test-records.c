@@ -271,6 +271,44 @@ static void test_audit_rows_come_back_in_order_with_their_fields(void **state)
 	records_close(r);
 }
 
+/* A private-key operation's row is on disk as it begins, saying so, and its outcome replaces that
+ * result in the same row; a file opened again (another process) reads the outcome. */
+static void test_audit_row_begun_then_its_outcome_written_over_it(void **state)
+{
+	char dir[128];
+	struct records *r, *r2;
+	struct audit_seen a = {0}, b = {0};
+	struct audit_entry e = {.time = 5, .exe = "/usr/bin/app", .pid = 42,
+	                        .result = "pkcs11 sign: begun, no outcome recorded"};
+	int64_t seq = -1, seq2 = -1;
+
+	new_dir(dir, sizeof(dir));
+	r = open_ok(dir);
+	assert_int_equal(audit_begin(r, &e, &seq), 0);
+	assert_true(seq > 0);
+	assert_int_equal(audit_begin(r, &e, &seq2), 0);
+	assert_int_equal(seq2, seq + 1);
+	/* Before its outcome, another reader sees the row as begun. */
+	r2 = open_ok(dir);
+	assert_int_equal(audit_list(r2, -1, 10, audit_collect, &a), 0);
+	assert_int_equal(a.n, 2);
+	assert_string_equal(a.result[0], "pkcs11 sign: begun, no outcome recorded");
+	records_close(r2);
+	assert_int_equal(audit_end(r, seq, "pkcs11 sign: ok"), 0);
+	assert_int_equal(audit_end(r, seq2, "pkcs11 sign: failed (CKR 0xa0)"), 0);
+	assert_int_equal(audit_end(r, 0, "x"), -EINVAL);
+	records_close(r);
+	r = open_ok(dir);
+	assert_int_equal(audit_list(r, -1, 10, audit_collect, &b), 0);
+	assert_int_equal(b.n, 2);
+	assert_int_equal(b.seq[0], seq);
+	assert_string_equal(b.result[0], "pkcs11 sign: ok");
+	assert_string_equal(b.result[1], "pkcs11 sign: failed (CKR 0xa0)");
+	assert_string_equal(b.exe[0], "/usr/bin/app");
+	assert_int_equal(b.pid[0], 42);
+	records_close(r);
+}
+
 static void test_audit_keeps_only_the_newest_rows(void **state)
 {
 	char dir[128], path[192], stmt[160];
@@ -501,6 +539,7 @@ int main(void)
 	        cmocka_unit_test(test_new_records_file_is_0600_wal_and_apart_from_the_cache),
 	        cmocka_unit_test(test_audit_rows_come_back_in_order_with_their_fields),
 	        cmocka_unit_test(test_audit_keeps_only_the_newest_rows),
+	        cmocka_unit_test(test_audit_row_begun_then_its_outcome_written_over_it),
 	        cmocka_unit_test(test_deny_is_kept_per_site_allow_per_origin_and_forget_removes_both),
 	        cmocka_unit_test(test_damaged_records_file_is_never_moved_aside_or_changed),
 	        cmocka_unit_test(test_records_of_a_newer_imzad_are_left_alone),
