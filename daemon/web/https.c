@@ -104,18 +104,18 @@ struct quiet_log {
 struct https_conn {
 	struct https_server *h; /* NULL once the server is gone */
 	struct bufferevent *bev;
-	struct event *accepted; /* runs once evhttp has given the bufferevent its socket */
-	struct event *deadline; /* HTTPS_HEAD_TIMEOUT_S for a whole request, unless one is in hand */
-	struct timespec since;  /* accepted, placed or last answered: the oldest is closed first */
-	bool checked;           /* the peer's uid was asked */
-	bool same_uid;          /* and it is imzad's */
-	bool shaking;           /* in nshaking: accepted, its handshake not done */
-	bool counted;           /* placed: in nconns and its peer's count */
-	bool in_request;        /* a request arrived and is not answered yet */
-	bool got_bytes;         /* bytes of a request came since the deadline was set, not all of it */
+	struct event *accepted;   /* runs once evhttp has given the bufferevent its socket */
+	struct event *deadline;   /* HTTPS_HEAD_TIMEOUT_S for a whole request, unless one is in hand */
+	struct timespec since;    /* accepted, placed or last answered: the oldest is closed first */
+	bool checked;             /* the peer's uid was asked */
+	bool same_uid;            /* and it is imzad's */
+	bool shaking;             /* in nshaking: accepted, its handshake not done */
+	bool counted;             /* placed: in nconns and its peer's count */
+	bool in_request;          /* a request arrived and is not answered yet */
+	bool got_bytes;           /* bytes of a request came since the deadline was set, not all of it */
 	struct timespec input_at; /* when bytes last came (see talking) */
-	bool closing;           /* shut down by us; evhttp frees it when it reads the end */
-	int family;             /* the peer's address, once accepted */
+	bool closing;             /* shut down by us; evhttp frees it when it reads the end */
+	int family;               /* the peer's address, once accepted */
 	uint8_t addr[16];
 	struct evbuffer_cb_entry *input_cb; /* note_input, on its input buffer */
 	struct https_conn *next, *prev;

@@ -278,7 +278,9 @@ static void test_audit_row_begun_then_its_outcome_written_over_it(void **state)
 	char dir[128];
 	struct records *r, *r2;
 	struct audit_seen a = {0}, b = {0};
-	struct audit_entry e = {.time = 5, .exe = "/usr/bin/app", .pid = 42,
+	struct audit_entry e = {.time = 5,
+	                        .exe = "/usr/bin/app",
+	                        .pid = 42,
 	                        .result = "pkcs11 sign: begun, no outcome recorded"};
 	int64_t seq = -1, seq2 = -1;
 
