@@ -17,12 +17,22 @@ check "imzad restarted with a warm cache" sh -c "'$STACK' daemon '$IMZA_STACK_DI
 check_output "it loaded the known card" 'card cache: 1 known card' cat "$IMZA_STACK_DIR/imzad.log"
 "$STACK" card "$IMZA_STACK_DIR" remove >>"$LOG" 2>&1
 before=$(apdus)
+t0=$(date +%s%N)
 "$STACK" card "$IMZA_STACK_DIR" insert >>"$LOG" 2>&1
 wait_card
 warm=$(listing)
 n=$(($(apdus) - before))
-[ "$n" -le 2 ] && pass "known card, cold: $n APDUs before pkcs11-tool -L -O completed" ||
-	fail "known card, cold: at most 2 APDUs before the listing completed (saw $n)"
+ms=$((($(date +%s%N) - t0) / 1000000))
+# imzad checks a card served from its cache 1.5 s after its insertion (daemon/card/reader.c
+# CHECK_DELAY_MS): a listing that took that long on a loaded machine has the check's APDUs beside its own.
+if [ "$n" -le 2 ]; then
+	pass "known card, cold: $n APDUs before pkcs11-tool -L -O completed ($ms ms after the insertion)"
+elif [ "$ms" -ge 1400 ]; then
+	skip "known card, cold: at most 2 APDUs before the listing completed" \
+		"the listing ended $ms ms after the insertion, past the background check's 1500 ms: its $n APDUs cannot be told apart"
+else
+	fail "known card, cold: at most 2 APDUs before the listing completed (saw $n in $ms ms)"
+fi
 [ -n "$warm" ] && [ "$warm" = "$full" ] && pass "the listing from the cache is the full read's, to the byte" ||
 	fail "the listing from the cache is the full read's"
 check_output "imzad says it served the card from the cache" 'objects, from the cache' cat "$IMZA_STACK_DIR/imzad.log"
