@@ -256,7 +256,7 @@ static CK_RV p_GetTokenInfo(void *ctx, CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
 	memcpy(info->label, t->label, sizeof(info->label));
 	pad(info->manufacturerID, sizeof(info->manufacturerID), "imza (PIV card)");
 	pad(info->model, sizeof(info->model), "PIV II");
-	memcpy(info->serialNumber, t->serial, sizeof(info->serialNumber));
+	pad(info->serialNumber, sizeof(info->serialNumber), t->serial);
 	info->flags =
 	        CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED | CKF_WRITE_PROTECTED;
 	if (t->pin_tries_left == 0)

@@ -140,14 +140,6 @@ static int get_attr(struct chan *c, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, 
 	return 0;
 }
 
-/* A module's space-padded text (n bytes) as a string in out (n + 1 bytes). */
-static void trim_padded(char *out, const CK_UTF8CHAR *in, size_t n)
-{
-	n = token_text_len((const char *)in, n);
-	memcpy(out, in, n);
-	out[n] = '\0';
-}
-
 /* Whether the module has CKM_RSA_X_509 (its info answered; a list could be longer than any buffer). */
 static bool lists_raw_rsa(struct chan *c)
 {
@@ -204,9 +196,10 @@ static int add_pair(struct chan *c, struct token *tok, CK_OBJECT_HANDLE cert)
 	if (e == 0 && der != NULL && key == 0)
 		e = find_by_id(c, CKO_PUBLIC_KEY, id, id_len, &pub);
 	if (e == 0 && der != NULL && (key != 0 || pub != 0 || !is_ca(der, der_len))) {
-		get_attr(c, cert, CKA_LABEL, 64, &label, &label_len);
+		/* Peer text: cleaned before anything shows it (a longer one is cut). */
+		get_attr(c, cert, CKA_LABEL, 1024, &label, &label_len);
 		if (label)
-			memcpy(lab, label, label_len);
+			token_text_clean(lab, sizeof(lab), label, label_len);
 		struct token_slot_desc d = {
 		        .keyref = (uint8_t)c->nkeys,
 		        .needs_pin = true,
@@ -258,12 +251,11 @@ static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **re
 	memcpy(who + 48, ti->serialNumber, 16);
 	memcpy(who + 64, ti->label, 32);
 	SHA256(who, sizeof(who), ident);
-	trim_padded(label, ti->label, 32);
+	token_text_clean(label, sizeof(label), ti->label, 32);
 	tok = token_new(label[0] ? label : "token", ident);
 	if (tok == NULL)
 		return -ENOMEM;
-	memcpy(tok->serial, ti->serialNumber, 16);
-	tok->serial[16] = '\0';
+	token_text_clean(tok->serial, sizeof(tok->serial), ti->serialNumber, 16);
 	snprintf(tok->driver, sizeof(tok->driver), "module");
 	snprintf(tok->module, sizeof(tok->module), "%s", backend_module(c->b));
 	memcpy(tok->id, ident, sizeof(ident));
@@ -541,8 +533,10 @@ static void show_or_hide(struct backend_set *s, struct chan *c)
 		return;
 	e = read_token(c, &c->token_info, &tok);
 	if (e < 0) {
-		log_warning("%s: token \"%.32s\" not usable (%s)", c->name, c->token_info.label,
-		            strerror(-e));
+		char label[33];
+
+		token_text_clean(label, sizeof(label), c->token_info.label, 32);
+		log_warning("%s: token \"%s\" not usable (%s)", c->name, label, strerror(-e));
 		return;
 	}
 	reader_ext_card(c->r, tok);
@@ -560,7 +554,8 @@ static void on_present(void *ud, struct backend *b, const struct backend_token *
 	c->b = b;
 	c->slot = bt->slot;
 	c->token_info = bt->token_info;
-	trim_padded(c->desc, bt->slot_info.slotDescription, 64);
+	/* The one place the module's slot description enters imzad: cleaned, it names the reader. */
+	token_text_clean(c->desc, sizeof(c->desc), bt->slot_info.slotDescription, 64);
 	snprintf(c->name, sizeof(c->name), "%s [%s]", c->desc[0] ? c->desc : "slot",
 	         mod ? mod + 1 : backend_module(b));
 	pthread_mutex_lock(&s->lock);

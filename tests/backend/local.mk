@@ -47,6 +47,11 @@ EXTRA_DIST += tests/integration/backend-imzad.sh
 TESTS += tests/integration/backend-opensc.sh
 EXTRA_DIST += tests/integration/backend-opensc.sh
 
+# A module's hostile texts (control characters, bad UTF-8) cleaned where they enter imzad:
+# tests/integration/backend-strings.sh.
+TESTS += tests/integration/backend-strings.sh
+EXTRA_DIST += tests/integration/backend-strings.sh
+
 # The quirky module behind imzad, a hang included: tests/integration/backend-quirks.sh.
 TESTS += tests/integration/backend-quirks.sh
 EXTRA_DIST += tests/integration/backend-quirks.sh

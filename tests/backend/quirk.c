@@ -11,6 +11,10 @@
  *     short-list        the function list has NULL for the functions old modules leave out
  *     context-specific  every private key has CKA_ALWAYS_AUTHENTICATE: C_Sign needs
  *                       C_Login(CKU_CONTEXT_SPECIFIC) after each C_SignInit
+ *     hostile-strings   the slot's description and manufacturer, the token's label, manufacturer, model
+ *                       and serial, and every object's CKA_LABEL carry control characters (NUL, CR, LF,
+ *                       ESC, DEL, C1), bytes that are not UTF-8, a character cut at the end, and
+ *                       Turkish letters (HOSTILE_* below)
  *   IMZA_QUIRK_HANG=FILE     while FILE exists, any call hangs (until the process is killed)
  *   IMZA_QUIRK_CRASH=FILE    while FILE exists, any call crashes the process (SIGSEGV)
  *   IMZA_QUIRK_REMOVED=FILE  while FILE exists the token is out: no token in the slot list, session
@@ -37,7 +41,15 @@ enum {
 	Q_V220 = 1 << 3,
 	Q_SHORT_LIST = 1 << 4,
 	Q_CONTEXT_SPECIFIC = 1 << 5,
+	Q_HOSTILE_STRINGS = 1 << 6,
 };
+
+/* hostile-strings: what the module's fixed-size texts say (padded with spaces), and its labels. */
+#define HOSTILE_DESC \
+	"Kart okuyucu \x1b[2J\r\nFAKE: ok\x00\x7f\xc2\x9b\xff\xfe \xc4\xb0\xc5\x9f\xc4\x9f\xc3\xbc"
+#define HOSTILE_LABEL "K\xc3\xb6t\xc3\xbc\x1b]0;x\x07\n\xff\x00z"
+#define HOSTILE_SERIAL "12\n34\0335\xff" /* ESC as \033: a hex escape would take the 5 */
+#define HOSTILE_OBJ_LABEL "anahtar\n\x1b[1m\xc4\xb0mza\x80\r"
 
 static unsigned quirks;
 static const char *hang_file, *crash_file, *removed_file;
@@ -59,6 +71,13 @@ static bool exists(const char *path)
 static bool removed(void)
 {
 	return exists(removed_file);
+}
+
+/* A fixed-size PKCS#11 text: s (n bytes, NULs included), then spaces. */
+static void fixed(CK_UTF8CHAR *out, size_t size, const char *s, size_t n)
+{
+	memset(out, ' ', size);
+	memcpy(out, s, n < size ? n : size);
 }
 
 /* Every wrapped call goes through here first. */
@@ -99,6 +118,7 @@ static void read_env(void)
 	        {"v220", Q_V220},
 	        {"short-list", Q_SHORT_LIST},
 	        {"context-specific", Q_CONTEXT_SPECIFIC},
+	        {"hostile-strings", Q_HOSTILE_STRINGS},
 	};
 
 	quirks = 0;
@@ -166,15 +186,33 @@ static CK_RV q_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 	rv = t->C_GetSlotInfo(slot, info);
 	if (rv == CKR_OK && removed())
 		info->flags &= ~(CK_FLAGS)CKF_TOKEN_PRESENT;
+	if (rv == CKR_OK && (quirks & Q_HOSTILE_STRINGS)) {
+		/* The last character cut in two by the field's end, as a module that truncates bytes does. */
+		fixed(info->slotDescription, sizeof(info->slotDescription), HOSTILE_DESC,
+		      sizeof(HOSTILE_DESC) - 1);
+		info->slotDescription[63] = 0xc5;
+		fixed(info->manufacturerID, sizeof(info->manufacturerID), HOSTILE_SERIAL,
+		      sizeof(HOSTILE_SERIAL) - 1);
+	}
 	return leave(rv);
 }
 
 static CK_RV q_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
+	CK_RV rv;
+
 	enter();
 	if (removed())
 		return leave(CKR_TOKEN_NOT_PRESENT);
-	return leave(t->C_GetTokenInfo(slot, info));
+	rv = t->C_GetTokenInfo(slot, info);
+	if (rv == CKR_OK && (quirks & Q_HOSTILE_STRINGS)) {
+		fixed(info->label, sizeof(info->label), HOSTILE_LABEL, sizeof(HOSTILE_LABEL) - 1);
+		fixed(info->manufacturerID, sizeof(info->manufacturerID), HOSTILE_DESC, 32);
+		fixed(info->model, sizeof(info->model), HOSTILE_SERIAL, sizeof(HOSTILE_SERIAL) - 1);
+		fixed(info->serialNumber, sizeof(info->serialNumber), HOSTILE_SERIAL,
+		      sizeof(HOSTILE_SERIAL) - 1);
+	}
+	return leave(rv);
 }
 
 static CK_RV q_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserved)
@@ -221,12 +259,30 @@ static CK_RV q_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_P
 static CK_RV q_GetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl,
                                  CK_ULONG n)
 {
+	/* hostile-strings: the label's room, as the caller gave it (the module writes its own length). */
+	CK_ULONG room = 0;
 	CK_RV rv;
 
 	enter();
 	if (removed())
 		return leave(CKR_DEVICE_REMOVED);
+
+	for (CK_ULONG i = 0; i < n; i++)
+		if (tmpl[i].type == CKA_LABEL)
+			room = tmpl[i].pValue ? tmpl[i].ulValueLen : 0;
 	rv = t->C_GetAttributeValue(session, obj, tmpl, n);
+	if ((rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID) && (quirks & Q_HOSTILE_STRINGS))
+		for (CK_ULONG i = 0; i < n; i++)
+			if (tmpl[i].type == CKA_LABEL) {
+				tmpl[i].ulValueLen = sizeof(HOSTILE_OBJ_LABEL) - 1;
+				if (tmpl[i].pValue && room >= sizeof(HOSTILE_OBJ_LABEL) - 1) {
+					memcpy(tmpl[i].pValue, HOSTILE_OBJ_LABEL,
+					       sizeof(HOSTILE_OBJ_LABEL) - 1);
+				} else if (tmpl[i].pValue) {
+					tmpl[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+					rv = CKR_BUFFER_TOO_SMALL;
+				}
+			}
 	if ((rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID) && (quirks & Q_CONTEXT_SPECIFIC)) {
 		CK_OBJECT_CLASS cls = 0;
 		CK_ATTRIBUTE c = {CKA_CLASS, &cls, sizeof(cls)};
