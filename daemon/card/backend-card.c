@@ -315,6 +315,7 @@ static int login(struct chan *c, const uint8_t *pin, size_t len, CK_RV *rv)
 {
 	enum { PAGE = 4096 };
 	struct proto_buf req = PROTO_BUF_INIT(PAGE), resp = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
+	unsigned helper = 0;
 	int e;
 
 	req.data = pin_pages_new(PAGE);
@@ -323,10 +324,13 @@ static int login(struct chan *c, const uint8_t *pin, size_t len, CK_RV *rv)
 	req.cap = PAGE;
 	e = rpc_C_Login_request(&req, c->session, CKU_USER, (CK_UTF8CHAR_PTR)pin, len);
 	if (e == 0)
-		e = backend_call(c->b, &req, &resp, BACKEND_SIGN_TIMEOUT_MS);
-	if (e == 0)
+		e = backend_call_from(c->b, &req, &resp, BACKEND_SIGN_TIMEOUT_MS, &helper);
+	if (e == 0) {
 		e = rpc_C_Login_response(resp.data, resp.len, rv, c->session, CKU_USER, (CK_UTF8CHAR_PTR)pin,
 		                         len);
+		if (e < 0)
+			backend_distrust(c->b, helper);
+	}
 	pin_pages_free(req.data, PAGE);
 	proto_buf_free(&resp);
 	return e;
@@ -506,6 +510,10 @@ struct backend_set {
 	 * touches its own entries, under lock). */
 	pthread_mutex_t lock;
 	struct chan *chans[64];
+	/* The last token found not usable (its backend and why): a helper started again and again shows
+	 * it again and again, and it is said once (under lock). */
+	struct backend *unusable_b;
+	int unusable_e;
 };
 
 /* Who owns the reader: a card that one of imza's own drivers serves keeps it, and the module's token in
@@ -534,9 +542,16 @@ static void show_or_hide(struct backend_set *s, struct chan *c)
 	e = read_token(c, &c->token_info, &tok);
 	if (e < 0) {
 		char label[33];
+		bool again;
 
+		pthread_mutex_lock(&s->lock);
+		again = s->unusable_b == c->b && s->unusable_e == e;
+		s->unusable_b = c->b;
+		s->unusable_e = e;
+		pthread_mutex_unlock(&s->lock);
 		token_text_clean(label, sizeof(label), c->token_info.label, 32);
-		log_warning("%s: token \"%s\" not usable (%s)", c->name, label, strerror(-e));
+		log_msg(again ? LOG_LVL_DEBUG : LOG_LVL_WARNING, "%s: token \"%s\" not usable (%s)", c->name,
+		        label, strerror(-e));
 		return;
 	}
 	reader_ext_card(c->r, tok);

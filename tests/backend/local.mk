@@ -52,6 +52,10 @@ EXTRA_DIST += tests/integration/backend-opensc.sh
 TESTS += tests/integration/backend-strings.sh
 EXTRA_DIST += tests/integration/backend-strings.sh
 
+# A hostile helper answering live imzad (tests/backend/hostile_helper.py): backend-hostile.sh.
+TESTS += tests/integration/backend-hostile.sh
+EXTRA_DIST += tests/integration/backend-hostile.sh tests/backend/hostile_helper.py
+
 # The quirky module behind imzad, a hang included: tests/integration/backend-quirks.sh.
 TESTS += tests/integration/backend-quirks.sh
 EXTRA_DIST += tests/integration/backend-quirks.sh
