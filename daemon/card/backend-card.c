@@ -260,6 +260,11 @@ static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **re
 	snprintf(tok->module, sizeof(tok->module), "%s", backend_module(c->b));
 	memcpy(tok->id, ident, sizeof(ident));
 	tok->id_len = sizeof(ident);
+	/* The PIN state the module showed with the token (drv_verify reads it again after a wrong PIN). */
+	tok->pin_tries_left = ti->flags & CKF_USER_PIN_LOCKED      ? 0
+	                      : ti->flags & CKF_USER_PIN_FINAL_TRY ? 1
+	                                                           : -1;
+	tok->pin_count_low = (ti->flags & CKF_USER_PIN_COUNT_LOW) != 0;
 	e = find(c, t, 2, certs, FIND_MAX, &n);
 	for (CK_ULONG i = 0; e == 0 && i < n; i++)
 		e = add_pair(c, tok, certs[i]);
@@ -283,7 +288,8 @@ static int drv_pin_status(struct apdu_transport *t, struct card_pin_status *ret)
 
 	if (e < 0 || rv != CKR_OK)
 		return call_err(e, rv);
-	ret->tries_max = 3;
+	/* A module says no counts, only these flags: locked, the final try, or (COUNT_LOW) fewer than all. */
+	ret->tries_max = -1;
 	ret->tries_left = ti.flags & CKF_USER_PIN_LOCKED ? 0 : ti.flags & CKF_USER_PIN_FINAL_TRY ? 1 : -1;
 	e = CALL(c, &rv, C_GetSessionInfo, c->session, &si);
 	if (e < 0 || rv != CKR_OK)

@@ -44,6 +44,9 @@ struct token {
 	size_t nobjs;
 	/* The PIN counter as last seen on the card (-1: unknown). */
 	int pin_tries_left, pin_tries_max;
+	/* A wrong PIN was given since the last right one, however many tries are left (PKCS#11's
+	 * CKF_USER_PIN_COUNT_LOW: a vendor module may say only that). Not stored. */
+	bool pin_count_low;
 	/* The card's identity as its driver defines it (PIV: the GUID), the key of the card cache. */
 	char driver[16];
 	uint8_t id[32];

@@ -56,6 +56,10 @@ EXTRA_DIST += tests/integration/backend-strings.sh
 TESTS += tests/integration/backend-hostile.sh
 EXTRA_DIST += tests/integration/backend-hostile.sh tests/backend/hostile_helper.py
 
+# A module token's PIN counter (its flags) as imza's own PIN state: tests/integration/backend-pin.sh.
+TESTS += tests/integration/backend-pin.sh
+EXTRA_DIST += tests/integration/backend-pin.sh
+
 # The quirky module behind imzad, a hang included: tests/integration/backend-quirks.sh.
 TESTS += tests/integration/backend-quirks.sh
 EXTRA_DIST += tests/integration/backend-quirks.sh

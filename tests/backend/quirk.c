@@ -15,6 +15,10 @@
  *                       and serial, and every object's CKA_LABEL carry control characters (NUL, CR, LF,
  *                       ESC, DEL, C1), bytes that are not UTF-8, a character cut at the end, and
  *                       Turkish letters (HOSTILE_* below)
+ *     pin-counter       the user PIN has PIN_TRIES tries: C_GetTokenInfo says CKF_USER_PIN_COUNT_LOW after
+ *                       a wrong one, CKF_USER_PIN_FINAL_TRY at the last, CKF_USER_PIN_LOCKED (and C_Login
+ *                       CKR_PIN_LOCKED) when none is left; a right PIN fills the count again
+ *   IMZA_QUIRK_LOGINS=FILE   each C_Login(CKU_USER) adds a line to FILE: its answer (ok, wrong, locked...)
  *   IMZA_QUIRK_HANG=FILE     while FILE exists, any call hangs (until the process is killed)
  *   IMZA_QUIRK_CRASH=FILE    while FILE exists, any call crashes the process (SIGSEGV)
  *   IMZA_QUIRK_REMOVED=FILE  while FILE exists the token is out: no token in the slot list, session
@@ -42,7 +46,12 @@ enum {
 	Q_SHORT_LIST = 1 << 4,
 	Q_CONTEXT_SPECIFIC = 1 << 5,
 	Q_HOSTILE_STRINGS = 1 << 6,
+	Q_PIN_COUNTER = 1 << 7,
 };
+
+/* pin-counter: the user PIN's tries, and the wrong PINs given since the last right one. */
+#define PIN_TRIES 3
+static int pin_wrong;
 
 /* hostile-strings: what the module's fixed-size texts say (padded with spaces), and its labels. */
 #define HOSTILE_DESC \
@@ -52,7 +61,7 @@ enum {
 #define HOSTILE_OBJ_LABEL "anahtar\n\x1b[1m\xc4\xb0mza\x80\r"
 
 static unsigned quirks;
-static const char *hang_file, *crash_file, *removed_file;
+static const char *hang_file, *crash_file, *removed_file, *logins_file;
 static void *target_dl;
 static CK_FUNCTION_LIST *t; /* the real module's list */
 static CK_FUNCTION_LIST q;  /* ours: t's, with the wrappers below */
@@ -119,6 +128,7 @@ static void read_env(void)
 	        {"short-list", Q_SHORT_LIST},
 	        {"context-specific", Q_CONTEXT_SPECIFIC},
 	        {"hostile-strings", Q_HOSTILE_STRINGS},
+	        {"pin-counter", Q_PIN_COUNTER},
 	};
 
 	quirks = 0;
@@ -135,6 +145,7 @@ static void read_env(void)
 	hang_file = getenv("IMZA_QUIRK_HANG");
 	crash_file = getenv("IMZA_QUIRK_CRASH");
 	removed_file = getenv("IMZA_QUIRK_REMOVED");
+	logins_file = getenv("IMZA_QUIRK_LOGINS");
 }
 
 /* ---- the wrappers ---- */
@@ -205,6 +216,16 @@ static CK_RV q_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 	if (removed())
 		return leave(CKR_TOKEN_NOT_PRESENT);
 	rv = t->C_GetTokenInfo(slot, info);
+	if (rv == CKR_OK && (quirks & Q_PIN_COUNTER)) {
+		info->flags &=
+		        ~(CK_FLAGS)(CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED);
+		if (pin_wrong > 0)
+			info->flags |= CKF_USER_PIN_COUNT_LOW;
+		if (pin_wrong == PIN_TRIES - 1)
+			info->flags |= CKF_USER_PIN_FINAL_TRY;
+		if (pin_wrong >= PIN_TRIES)
+			info->flags |= CKF_USER_PIN_LOCKED;
+	}
 	if (rv == CKR_OK && (quirks & Q_HOSTILE_STRINGS)) {
 		fixed(info->label, sizeof(info->label), HOSTILE_LABEL, sizeof(HOSTILE_LABEL) - 1);
 		fixed(info->manufacturerID, sizeof(info->manufacturerID), HOSTILE_DESC, 32);
@@ -232,6 +253,22 @@ static CK_RV q_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_
 	return leave(t->C_OpenSession(slot, flags, app, notify, session));
 }
 
+/* IMZA_QUIRK_LOGINS: one line per C_Login(CKU_USER), so a test counts the PINs the module was given. */
+static void note_login(CK_RV rv)
+{
+	FILE *f = logins_file && *logins_file ? fopen(logins_file, "a") : NULL;
+
+	if (f == NULL)
+		return;
+	fprintf(f, "%s\n",
+	        rv == CKR_OK                       ? "ok"
+	        : rv == CKR_PIN_INCORRECT          ? "wrong"
+	        : rv == CKR_PIN_LOCKED             ? "locked"
+	        : rv == CKR_USER_ALREADY_LOGGED_IN ? "already"
+	                                           : "other");
+	fclose(f);
+}
+
 static CK_RV q_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG len)
 {
 	CK_RV rv;
@@ -247,11 +284,22 @@ static CK_RV q_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_P
 		cs_session = CK_INVALID_HANDLE;
 		return leave(CKR_OK);
 	}
-	rv = t->C_Login(session, user, pin, len);
+	if ((quirks & Q_PIN_COUNTER) && user == CKU_USER && pin_wrong >= PIN_TRIES) {
+		rv = CKR_PIN_LOCKED;
+	} else {
+		rv = t->C_Login(session, user, pin, len);
+		if ((quirks & Q_PIN_COUNTER) && user == CKU_USER && rv == CKR_PIN_INCORRECT &&
+		    ++pin_wrong >= PIN_TRIES)
+			rv = CKR_PIN_LOCKED;
+		if ((quirks & Q_PIN_COUNTER) && user == CKU_USER && rv == CKR_OK)
+			pin_wrong = 0;
+	}
 	if (rv == CKR_OK && user == CKU_USER && pin && len <= sizeof(user_pin)) {
 		memcpy(user_pin, pin, len);
 		user_pin_len = len;
 	}
+	if (user == CKU_USER)
+		note_login(rv);
 	return leave(rv);
 }
 
