@@ -39,7 +39,7 @@ fds() { find "/proc/$imzad_pid/fd" -mindepth 1 | wc -l; }
 children() { ps -o pid=,stat= --ppid "$imzad_pid"; }
 
 found=0
-for i in $(seq 1 150); do
+for _ in $(seq 1 150); do
 	imza -L 2>/dev/null | grep -q "m-pass.so" && { found=1; break; }
 	sleep 0.1
 done

@@ -24,7 +24,7 @@ logins() { paste -sd, "$WORK/logins"; }
 wrong() { on_hsm --login --pin 999999 --sign --id 01 -m SHA256-RSA-PKCS -i "$WORK/data" -o "$WORK/bad" 2>&1; }
 
 found=0
-for i in $(seq 1 150); do
+for _ in $(seq 1 150); do
 	imza -L 2>/dev/null | grep -q "token label *: $SOFTHSM_LABEL" && { found=1; break; }
 	sleep 0.1
 done
@@ -82,7 +82,7 @@ echo "# right: $f; tries: $(tries); logins: $(logins)" >>"$LOG"
 	pass "answered yes with the right PIN: signed, and the PIN flags are clear again" ||
 	fail "answered yes with the right PIN: signed, flags clear ($st; $f; $(tries))"
 
-for i in 1 2 3; do out=$(wrong); echo "$out" >>"$LOG"; done
+for _ in 1 2 3; do out=$(wrong); echo "$out" >>"$LOG"; done
 f=$(flags)
 echo "# three wrong: $f; tries: $(tries); logins: $(logins)" >>"$LOG"
 grep -q CKR_PIN_LOCKED <<<"$out" && grep -q 'user PIN locked' <<<"$f" && [ "$(tries)" = 0 ] &&

@@ -33,7 +33,7 @@ PY
 }
 
 found=0
-for i in $(seq 1 150); do
+for _ in $(seq 1 150); do
 	imza -L >"$WORK/list" 2>&1 && grep -q "token label *: $LABEL\$" "$WORK/list" && { found=1; break; }
 	sleep 0.1
 done
