@@ -41,7 +41,9 @@ static void fill_status(struct daemon *d, struct proto_status *st)
 			snprintf(o->label, sizeof(o->label), "%.*s", (int)token_text_len(s->token->label, 32),
 			         s->token->label);
 			snprintf(o->serial, sizeof(o->serial), "%s", s->token->serial);
-			o->pin_tries = s->token->pin_tries_left;
+			o->pin_tries = s->token->pin_tries_left >= 0 || !s->token->pin_count_low
+			                       ? s->token->pin_tries_left
+			                       : PROTO_PIN_TRIES_LOW;
 			if (s->token->module[0])
 				snprintf(o->driver, sizeof(o->driver), "module %s", s->token->module);
 			else

@@ -257,14 +257,14 @@ static CK_RV p_GetTokenInfo(void *ctx, CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
 	memcpy(info->label, t->label, sizeof(info->label));
 	pad(info->manufacturerID, sizeof(info->manufacturerID), "imza (PIV card)");
 	pad(info->model, sizeof(info->model), "PIV II");
-	memcpy(info->serialNumber, t->serial, sizeof(info->serialNumber));
+	pad(info->serialNumber, sizeof(info->serialNumber), t->serial);
 	info->flags =
 	        CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED | CKF_WRITE_PROTECTED;
 	if (t->pin_tries_left == 0)
 		info->flags |= CKF_USER_PIN_LOCKED;
 	else if (t->pin_tries_left == 1)
 		info->flags |= CKF_USER_PIN_FINAL_TRY;
-	if (t->pin_tries_left >= 0 && t->pin_tries_left < t->pin_tries_max)
+	if (t->pin_count_low || (t->pin_tries_left >= 0 && t->pin_tries_left < t->pin_tries_max))
 		info->flags |= CKF_USER_PIN_COUNT_LOW;
 	/* The real limit: an application holds at most this many sessions (all slots together). */
 	info->ulMaxSessionCount = APP_MAX_SESSIONS;
@@ -436,17 +436,14 @@ static void login_finish(struct p11_job *j, int r)
 	if (s && s->token && s->card_seq == j->rj.seq) {
 		if (r == 0) {
 			s->owner_app = j->app_id;
-			s->token->pin_tries_left = s->token->pin_tries_max;
 			if (a && j->call->args[1].ul == CKU_USER)
 				a->login_seq[slot_index(j->d, s)] = s->card_seq;
 		} else if (r != CARD_E_PIN_FORMAT) { /* that one never reached the card */
 			/* A failed VERIFY leaves the card's login state unknown: no one holds it now. */
 			s->owner_app = 0;
-			if (r == CARD_E_PIN_INCORRECT && j->tries >= 0)
-				s->token->pin_tries_left = j->tries;
-			if (r == CARD_E_PIN_LOCKED)
-				s->token->pin_tries_left = 0;
 		}
+		if (r != CARD_E_PIN_FORMAT)
+			pin_note_result(s->token, r, j->tries);
 	}
 	if (r == 0 && a && j->call->args[1].ul == CKU_CONTEXT_SPECIFIC) {
 		struct session *sess = app_session(a, j->call->args[0].ul);

@@ -166,6 +166,7 @@ static void on_card_checked(void *ud, struct reader *r, uint64_t seq, struct tok
 	if (same_token(s->token, fresh)) {
 		s->token->pin_tries_left = fresh->pin_tries_left;
 		s->token->pin_tries_max = fresh->pin_tries_max;
+		s->token->pin_count_low = fresh->pin_count_low;
 		s->token->unchecked = false;
 		remember(d, s->token);
 		token_free(fresh);

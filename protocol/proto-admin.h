@@ -10,6 +10,10 @@
 #define PROTO_ADMIN_SLOTS_MAX 16
 #define PROTO_ADMIN_CERTS_MAX 64
 
+/* proto_status_slot.pin_tries: a wrong PIN was given, how many tries are left the card does not say (a
+ * vendor module's CKF_USER_PIN_COUNT_LOW). */
+#define PROTO_PIN_TRIES_LOW (-2)
+
 struct proto_status_slot {
 	uint64_t id;
 	char reader[256];
@@ -17,7 +21,7 @@ struct proto_status_slot {
 	char label[33];
 	char serial[17];
 	uint64_t apdus;
-	int32_t pin_tries; /* -1 unknown */
+	int32_t pin_tries; /* -1 unknown, PROTO_PIN_TRIES_LOW */
 	char driver[256];  /* what serves the card: "piv", or "module PATH" for a vendor module */
 };
 

@@ -178,6 +178,10 @@ static int cmd_status(const char *path, int verbose)
 				printf("  driver: %s\n", s->driver);
 			if (s->pin_tries >= 0)
 				printf("  pin tries left: %d\n", s->pin_tries);
+			else if (s->pin_tries == PROTO_PIN_TRIES_LOW)
+				printf("  pin tries left: fewer than all (a wrong PIN was given; the card "
+				       "does not "
+				       "say how many)\n");
 		} else {
 			printf("  card: none\n");
 		}

@@ -140,14 +140,6 @@ static int get_attr(struct chan *c, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, 
 	return 0;
 }
 
-/* A module's space-padded text (n bytes) as a string in out (n + 1 bytes). */
-static void trim_padded(char *out, const CK_UTF8CHAR *in, size_t n)
-{
-	n = token_text_len((const char *)in, n);
-	memcpy(out, in, n);
-	out[n] = '\0';
-}
-
 /* Whether the module has CKM_RSA_X_509 (its info answered; a list could be longer than any buffer). */
 static bool lists_raw_rsa(struct chan *c)
 {
@@ -204,9 +196,10 @@ static int add_pair(struct chan *c, struct token *tok, CK_OBJECT_HANDLE cert)
 	if (e == 0 && der != NULL && key == 0)
 		e = find_by_id(c, CKO_PUBLIC_KEY, id, id_len, &pub);
 	if (e == 0 && der != NULL && (key != 0 || pub != 0 || !is_ca(der, der_len))) {
-		get_attr(c, cert, CKA_LABEL, 64, &label, &label_len);
+		/* Peer text: cleaned before anything shows it (a longer one is cut). */
+		get_attr(c, cert, CKA_LABEL, 1024, &label, &label_len);
 		if (label)
-			memcpy(lab, label, label_len);
+			token_text_clean(lab, sizeof(lab), label, label_len);
 		struct token_slot_desc d = {
 		        .keyref = (uint8_t)c->nkeys,
 		        .needs_pin = true,
@@ -258,16 +251,20 @@ static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **re
 	memcpy(who + 48, ti->serialNumber, 16);
 	memcpy(who + 64, ti->label, 32);
 	SHA256(who, sizeof(who), ident);
-	trim_padded(label, ti->label, 32);
+	token_text_clean(label, sizeof(label), ti->label, 32);
 	tok = token_new(label[0] ? label : "token", ident);
 	if (tok == NULL)
 		return -ENOMEM;
-	memcpy(tok->serial, ti->serialNumber, 16);
-	tok->serial[16] = '\0';
+	token_text_clean(tok->serial, sizeof(tok->serial), ti->serialNumber, 16);
 	snprintf(tok->driver, sizeof(tok->driver), "module");
 	snprintf(tok->module, sizeof(tok->module), "%s", backend_module(c->b));
 	memcpy(tok->id, ident, sizeof(ident));
 	tok->id_len = sizeof(ident);
+	/* The PIN state the module showed with the token (drv_verify reads it again after a wrong PIN). */
+	tok->pin_tries_left = ti->flags & CKF_USER_PIN_LOCKED      ? 0
+	                      : ti->flags & CKF_USER_PIN_FINAL_TRY ? 1
+	                                                           : -1;
+	tok->pin_count_low = (ti->flags & CKF_USER_PIN_COUNT_LOW) != 0;
 	e = find(c, t, 2, certs, FIND_MAX, &n);
 	for (CK_ULONG i = 0; e == 0 && i < n; i++)
 		e = add_pair(c, tok, certs[i]);
@@ -291,7 +288,8 @@ static int drv_pin_status(struct apdu_transport *t, struct card_pin_status *ret)
 
 	if (e < 0 || rv != CKR_OK)
 		return call_err(e, rv);
-	ret->tries_max = 3;
+	/* A module says no counts, only these flags: locked, the final try, or (COUNT_LOW) fewer than all. */
+	ret->tries_max = -1;
 	ret->tries_left = ti.flags & CKF_USER_PIN_LOCKED ? 0 : ti.flags & CKF_USER_PIN_FINAL_TRY ? 1 : -1;
 	e = CALL(c, &rv, C_GetSessionInfo, c->session, &si);
 	if (e < 0 || rv != CKR_OK)
@@ -323,6 +321,7 @@ static int login(struct chan *c, const uint8_t *pin, size_t len, CK_RV *rv)
 {
 	enum { PAGE = 4096 };
 	struct proto_buf req = PROTO_BUF_INIT(PAGE), resp = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
+	unsigned helper = 0;
 	int e;
 
 	req.data = pin_pages_new(PAGE);
@@ -331,10 +330,13 @@ static int login(struct chan *c, const uint8_t *pin, size_t len, CK_RV *rv)
 	req.cap = PAGE;
 	e = rpc_C_Login_request(&req, c->session, CKU_USER, (CK_UTF8CHAR_PTR)pin, len);
 	if (e == 0)
-		e = backend_call(c->b, &req, &resp, BACKEND_SIGN_TIMEOUT_MS);
-	if (e == 0)
+		e = backend_call_from(c->b, &req, &resp, BACKEND_SIGN_TIMEOUT_MS, &helper);
+	if (e == 0) {
 		e = rpc_C_Login_response(resp.data, resp.len, rv, c->session, CKU_USER, (CK_UTF8CHAR_PTR)pin,
 		                         len);
+		if (e < 0)
+			backend_distrust(c->b, helper);
+	}
 	pin_pages_free(req.data, PAGE);
 	proto_buf_free(&resp);
 	return e;
@@ -514,6 +516,10 @@ struct backend_set {
 	 * touches its own entries, under lock). */
 	pthread_mutex_t lock;
 	struct chan *chans[64];
+	/* The last token found not usable (its backend and why): a helper started again and again shows
+	 * it again and again, and it is said once (under lock). */
+	struct backend *unusable_b;
+	int unusable_e;
 };
 
 /* Who owns the reader: a card that one of imza's own drivers serves keeps it, and the module's token in
@@ -541,8 +547,17 @@ static void show_or_hide(struct backend_set *s, struct chan *c)
 		return;
 	e = read_token(c, &c->token_info, &tok);
 	if (e < 0) {
-		log_warning("%s: token \"%.32s\" not usable (%s)", c->name, c->token_info.label,
-		            strerror(-e));
+		char label[33];
+		bool again;
+
+		pthread_mutex_lock(&s->lock);
+		again = s->unusable_b == c->b && s->unusable_e == e;
+		s->unusable_b = c->b;
+		s->unusable_e = e;
+		pthread_mutex_unlock(&s->lock);
+		token_text_clean(label, sizeof(label), c->token_info.label, 32);
+		log_msg(again ? LOG_LVL_DEBUG : LOG_LVL_WARNING, "%s: token \"%s\" not usable (%s)", c->name,
+		        label, strerror(-e));
 		return;
 	}
 	reader_ext_card(c->r, tok);
@@ -560,7 +575,8 @@ static void on_present(void *ud, struct backend *b, const struct backend_token *
 	c->b = b;
 	c->slot = bt->slot;
 	c->token_info = bt->token_info;
-	trim_padded(c->desc, bt->slot_info.slotDescription, 64);
+	/* The one place the module's slot description enters imzad: cleaned, it names the reader. */
+	token_text_clean(c->desc, sizeof(c->desc), bt->slot_info.slotDescription, 64);
 	snprintf(c->name, sizeof(c->name), "%s [%s]", c->desc[0] ? c->desc : "slot",
 	         mod ? mod + 1 : backend_module(b));
 	pthread_mutex_lock(&s->lock);

@@ -21,7 +21,8 @@
 
 extern char **environ;
 
-/* Once an answer has begun, the rest of its frame comes at once (the helper writes it whole). */
+/* Once an answer has begun, the rest of its frame comes at once (the helper writes it whole): a helper
+ * that drips it is cut this long after its first byte. */
 #define BACKEND_TAIL_MS 2000
 /* How long a helper told to end (EOF) has before it is killed. */
 #define BACKEND_EXIT_MS 1000
@@ -42,6 +43,9 @@ struct backend {
 	unsigned starts;
 	bool dead;                /* the helper died or was killed: the thread reports its tokens gone */
 	struct timespec up_since; /* when the running helper started */
+	/* The causes (enum helper_end, a bit each) already logged since a helper last stayed up: the same
+	 * cause again is logged at debug level only, so a helper failing in a loop writes one warning. */
+	unsigned said;
 	/* The back-off: no helper is started before next_start. */
 	unsigned backoff_ms;
 	struct timespec next_start;
@@ -66,9 +70,19 @@ static long ms_between(struct timespec a, struct timespec b)
 	return (long)(b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
 }
 
+/* Why a helper went. */
+enum helper_end { END_QUIET = -1, END_TIMEOUT, END_HALF, END_MALFORMED, END_UNASKED, END_DIED };
+static const char *const end_text[] = {
+        [END_TIMEOUT] = "did not answer in time: killed",
+        [END_HALF] = "sent half an answer: killed",
+        [END_MALFORMED] = "sent a malformed answer: killed",
+        [END_UNASKED] = "spoke unasked: killed",
+        [END_DIED] = "ended",
+};
+
 /* Under call_lock: the helper is gone (or must go). Closing our end tells it to end; one that does not
  * within BACKEND_EXIT_MS (or hangs in the module) is killed. Reaped either way, no zombie left. */
-static void helper_stop(struct backend *b, bool kill_now, const char *why)
+static void helper_stop(struct backend *b, bool kill_now, enum helper_end why)
 {
 	int st;
 	pid_t r = 0;
@@ -86,21 +100,28 @@ static void helper_stop(struct backend *b, bool kill_now, const char *why)
 		kill(b->pid, SIGKILL);
 		r = waitpid(b->pid, &st, 0);
 	}
-	if (why != NULL) {
+	/* A helper that stayed up long enough was not crash-looping: the back-off starts over, and its
+	 * cause is worth a warning again. */
+	if (ms_between(b->up_since, now_mono()) >= BACKEND_STABLE_MS) {
+		b->backoff_ms = 0;
+		b->said = 0;
+	}
+	if (why != END_QUIET) {
+		enum log_level level = b->said & 1u << why ? LOG_LVL_DEBUG : LOG_LVL_WARNING;
+		const char *text = end_text[why];
+
+		b->said |= 1u << why;
 		if (r == b->pid && WIFSIGNALED(st))
-			log_warning("backend %s: helper %d %s (signal %d)", b->module, (int)b->pid, why,
-			            WTERMSIG(st));
+			log_msg(level, "backend %s: helper %d %s (signal %d)", b->module, (int)b->pid, text,
+			        WTERMSIG(st));
 		else if (r == b->pid && WIFEXITED(st))
-			log_warning("backend %s: helper %d %s (status %d)", b->module, (int)b->pid, why,
-			            WEXITSTATUS(st));
+			log_msg(level, "backend %s: helper %d %s (status %d)", b->module, (int)b->pid, text,
+			        WEXITSTATUS(st));
 		else
-			log_warning("backend %s: helper %d %s", b->module, (int)b->pid, why);
+			log_msg(level, "backend %s: helper %d %s", b->module, (int)b->pid, text);
 	}
 	b->pid = 0;
 	b->dead = true;
-	/* A helper that stayed up long enough was not crash-looping: the back-off starts over. */
-	if (ms_between(b->up_since, now_mono()) >= BACKEND_STABLE_MS)
-		b->backoff_ms = 0;
 	b->backoff_ms = b->backoff_ms == 0
 	                        ? BACKEND_BACKOFF_MIN_MS
 	                        : (b->backoff_ms * 2 > BACKEND_BACKOFF_MAX_MS ? BACKEND_BACKOFF_MAX_MS
@@ -112,9 +133,6 @@ static void helper_stop(struct backend *b, bool kill_now, const char *why)
  * what it says reaches imzad's log. */
 static int helper_start(struct backend *b)
 {
-	/* Once an answer has begun (the deadline is waited for with poll), each receive of its rest waits
-	 * at most BACKEND_TAIL_MS. */
-	struct timeval tail = {BACKEND_TAIL_MS / 1000, (BACKEND_TAIL_MS % 1000) * 1000};
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t none, dflt;
@@ -124,12 +142,6 @@ static int helper_start(struct backend *b)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	if (setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tail, sizeof(tail)) < 0) {
-		e = -errno;
-		close(sv[0]);
-		close(sv[1]);
-		return e;
-	}
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
@@ -156,30 +168,90 @@ static int helper_start(struct backend *b)
 	b->fd = sv[0];
 	b->starts++;
 	b->up_since = now_mono();
-	log_info("backend %s: helper %d started", b->module, (int)pid);
+	/* A helper started again and again (after the same failure) is said once. */
+	log_msg(b->said ? LOG_LVL_DEBUG : LOG_LVL_INFO, "backend %s: helper %d started", b->module, (int)pid);
 	return 0;
 }
 
-/* Under call_lock: waits until fd is readable or the deadline passes. */
-static int wait_readable(int fd, struct timespec deadline)
+/* Under call_lock: n bytes from the helper, all by the deadline. 0, -ETIMEDOUT, -ECONNRESET (EOF) or
+ * -errno. The socket is only read once poll says it holds something: no read waits past the deadline. */
+static int read_by(int fd, uint8_t *p, size_t n, struct timespec deadline)
 {
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
+	while (n > 0) {
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
 		long left = ms_between(now_mono(), deadline);
-		int n;
+		ssize_t got;
+		int k;
 
 		if (left <= 0)
 			return -ETIMEDOUT;
-		n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno != EINTR)
+		k = poll(&pf, 1, left > 60000 ? 60000 : (int)left);
+		if (k < 0 && errno != EINTR)
 			return -errno;
+		if (k <= 0)
+			continue;
+		got = recv(fd, p, n, MSG_DONTWAIT);
+		if (got == 0)
+			return -ECONNRESET;
+		if (got < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		p += got;
+		n -= (size_t)got;
 	}
+	return 0;
+}
+
+/* Under call_lock: one answer, whole: its first byte by deadline, all of it within BACKEND_TAIL_MS of
+ * that byte, nothing after it (the helper speaks only when asked). The header is checked against the
+ * cap before anything is allocated. 0, -ETIMEDOUT (no answer), -EAGAIN (half of one), -EMSGSIZE or
+ * -EBADMSG (a bad header), -EPROTO (bytes past the answer), -ECONNRESET (EOF) or -errno. */
+static int recv_answer(int fd, struct proto_buf *resp, struct timespec deadline)
+{
+	uint8_t hdr[PROTO_FRAME_HEADER], extra;
+	struct timespec tail;
+	uint32_t len;
+	uint8_t *p;
+	int e;
+
+	proto_buf_reset(resp);
+	e = read_by(fd, hdr, 1, deadline);
+	if (e < 0)
+		return e;
+	tail = timespec_after_ms(now_mono(), BACKEND_TAIL_MS);
+	e = read_by(fd, hdr + 1, sizeof(hdr) - 1, tail);
+	if (e == 0)
+		e = proto_frame_need(hdr, &len);
+	if (e == 0)
+		e = proto_buf_reserve(resp, len, &p);
+	if (e == 0)
+		e = read_by(fd, p, len, tail);
+	if (e == 0 && recv(fd, &extra, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+		e = -EPROTO;
+	if (e < 0)
+		proto_buf_reset(resp);
+	return e == -ETIMEDOUT ? -EAGAIN : e;
 }
 
 int backend_call(struct backend *b, const struct proto_buf *req, struct proto_buf *resp, unsigned timeout_ms)
 {
+	return backend_call_from(b, req, resp, timeout_ms, NULL);
+}
+
+void backend_distrust(struct backend *b, unsigned helper)
+{
+	pthread_mutex_lock(&b->call_lock);
+	if (b->pid > 0 && b->starts == helper)
+		helper_stop(b, true, END_MALFORMED);
+	pthread_mutex_unlock(&b->call_lock);
+}
+
+int backend_call_from(struct backend *b, const struct proto_buf *req, struct proto_buf *resp,
+                      unsigned timeout_ms, unsigned *ret_helper)
+{
+	uint8_t unasked;
 	int e;
 
 	if (req->error)
@@ -200,19 +272,28 @@ int backend_call(struct backend *b, const struct proto_buf *req, struct proto_bu
 			return -EAGAIN;
 		}
 	}
-	e = proto_send_frame(b->fd, req->data, req->len);
+	/* Bytes that wait before we ask (EOF aside: the send tells that) are no answer to anything. */
+	e = recv(b->fd, &unasked, 1, MSG_PEEK | MSG_DONTWAIT) > 0 ? -EPROTO : 0;
 	if (e == 0)
-		e = wait_readable(b->fd, timespec_after_ms(now_mono(), timeout_ms));
+		e = proto_send_frame(b->fd, req->data, req->len);
 	if (e == 0)
-		e = proto_recv_frame(b->fd, resp);
+		e = recv_answer(b->fd, resp, timespec_after_ms(now_mono(), timeout_ms));
+	if (e == 0 && ret_helper != NULL)
+		*ret_helper = b->starts;
 	if (e == -ETIMEDOUT) {
-		helper_stop(b, true, "did not answer in time: killed");
+		helper_stop(b, true, END_TIMEOUT);
 	} else if (e == -EAGAIN) {
 		e = -ETIMEDOUT;
-		helper_stop(b, true, "sent half an answer: killed");
+		helper_stop(b, true, END_HALF);
+	} else if (e == -EMSGSIZE || e == -EBADMSG) {
+		e = -EBADMSG;
+		helper_stop(b, true, END_MALFORMED);
+	} else if (e == -EPROTO) {
+		e = -EBADMSG;
+		helper_stop(b, true, END_UNASKED);
 	} else if (e < 0) {
-		helper_stop(b, false, "ended");
-		e = e == -EMSGSIZE || e == -EBADMSG ? -EBADMSG : -ECONNRESET;
+		helper_stop(b, false, END_DIED);
+		e = -ECONNRESET;
 	}
 	pthread_mutex_unlock(&b->call_lock);
 	return e;
@@ -384,7 +465,7 @@ void backend_free(struct backend *b)
 	pthread_mutex_unlock(&b->lock);
 	pthread_join(b->thread, NULL);
 	pthread_mutex_lock(&b->call_lock);
-	helper_stop(b, false, NULL);
+	helper_stop(b, false, END_QUIET);
 	pthread_mutex_unlock(&b->call_lock);
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->cond);

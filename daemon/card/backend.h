@@ -63,22 +63,33 @@ const char *backend_module(const struct backend *b);
 pid_t backend_pid(struct backend *b);
 unsigned backend_starts(struct backend *b);
 
-/* One call: req holds a request frame's payload (rpc_*_request); the answer's payload lands in resp.
- * 0, -ETIMEDOUT (the helper was killed), -ECONNRESET (it died), -EAGAIN (none runs now: back-off),
- * or -ENOMEM. */
+/* One call: req holds a request frame's payload (rpc_*_request); the answer's payload lands in resp,
+ * whole: its first byte within timeout_ms, the rest at once after it. 0, -ETIMEDOUT (no answer, or
+ * half of one, in time: the helper was killed), -EBADMSG (a malformed frame, or bytes nobody asked
+ * for: killed), -ECONNRESET (it died), -EAGAIN (none runs now: back-off), or -ENOMEM. */
 int backend_call(struct backend *b, const struct proto_buf *req, struct proto_buf *resp, unsigned timeout_ms);
+/* The same, with the number of the helper that answered (see backend_distrust). */
+int backend_call_from(struct backend *b, const struct proto_buf *req, struct proto_buf *resp,
+                      unsigned timeout_ms, unsigned *ret_helper);
+/* An answer of helper (backend_call_from's number) did not decode: that helper is killed, if it still
+ * runs, and started again after the back-off. A helper is trusted for nothing it says. */
+void backend_distrust(struct backend *b, unsigned helper);
 
 /* BACKEND_CALL(b, timeout_ms, &rv, C_Name, args...): the call through the RPC stubs, 0 with the
- * module's CK_RV in *rv, or backend_call's error (or the codec's). */
+ * module's CK_RV in *rv, or backend_call's error (or the codec's: the helper is distrusted). */
 #define BACKEND_CALL(b, timeout_ms, rvp, name, ...)                                            \
 	({                                                                                     \
 		struct proto_buf req_ = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);                   \
 		struct proto_buf resp_ = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);                  \
+		unsigned h_ = 0;                                                               \
 		int e_ = rpc_##name##_request(&req_, __VA_ARGS__);                             \
 		if (e_ == 0)                                                                   \
-			e_ = backend_call((b), &req_, &resp_, (timeout_ms));                   \
-		if (e_ == 0)                                                                   \
+			e_ = backend_call_from((b), &req_, &resp_, (timeout_ms), &h_);         \
+		if (e_ == 0) {                                                                 \
 			e_ = rpc_##name##_response(resp_.data, resp_.len, (rvp), __VA_ARGS__); \
+			if (e_ < 0)                                                            \
+				backend_distrust((b), h_);                                     \
+		}                                                                              \
 		proto_buf_free(&req_);                                                         \
 		proto_buf_free(&resp_);                                                        \
 		e_;                                                                            \

@@ -52,6 +52,21 @@ void pin_secret_wipe(struct pin_secret *s)
 	s->len = 0;
 }
 
+void pin_note_result(struct token *t, int r, int tries)
+{
+	if (r == 0) {
+		t->pin_tries_left = t->pin_tries_max;
+		t->pin_count_low = false;
+	} else if (r == CARD_E_PIN_INCORRECT) {
+		t->pin_count_low = true;
+		if (tries >= 0)
+			t->pin_tries_left = tries;
+	} else if (r == CARD_E_PIN_LOCKED) {
+		t->pin_count_low = true;
+		t->pin_tries_left = 0;
+	}
+}
+
 int pin_verify_on_card(const struct card_driver *drv, struct apdu_transport *t, bool reset_first,
                        struct pin_secret *pin, int *ret_tries)
 {

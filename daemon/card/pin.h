@@ -30,3 +30,9 @@ struct apdu_transport;
  * CARD_E_PIN_FORMAT, with no card I/O at all, for a PIN the driver's pin_ok refuses. */
 int pin_verify_on_card(const struct card_driver *drv, struct apdu_transport *t, bool reset_first,
                        struct pin_secret *pin, int *ret_tries);
+
+struct token;
+/* On the main loop, after pin_verify_on_card gave r (and tries): the token's PIN state, which its
+ * PKCS#11 flags, imzactl status and the signing window's last-try question show. A right PIN fills the
+ * counter again; a wrong one leaves the count the card gave (a module's FINAL_TRY: 1) and the count low. */
+void pin_note_result(struct token *t, int r, int tries);

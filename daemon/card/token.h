@@ -44,6 +44,9 @@ struct token {
 	size_t nobjs;
 	/* The PIN counter as last seen on the card (-1: unknown). */
 	int pin_tries_left, pin_tries_max;
+	/* A wrong PIN was given since the last right one, however many tries are left (PKCS#11's
+	 * CKF_USER_PIN_COUNT_LOW: a vendor module may say only that). Not stored. */
+	bool pin_count_low;
 	/* The card's identity as its driver defines it (PIV: the GUID), the key of the card cache. */
 	char driver[16];
 	uint8_t id[32];
@@ -79,6 +82,12 @@ int token_add_slot_id(struct token *t, const struct token_slot_desc *slot, const
 /* The length of a space-padded PKCS#11 text (a label, a serial) without its padding: at most max bytes,
  * ending at a NUL if there is one. */
 size_t token_text_len(const char *s, size_t max);
+/* A vendor module's text (a space-padded PKCS#11 field of n bytes, or a label) as a C string fit for a
+ * reader's name, a log line or imzactl: padding (spaces, NULs) trimmed; each control character (C0,
+ * DEL, C1), each invisible format character (bidi overrides, zero-width) and each byte that is not part
+ * of valid UTF-8 replaced by '?'; a character the field's end cut in two dropped. Valid UTF-8 (Turkish
+ * letters) is kept. At most cap - 1 bytes, never a character cut; cap > 0. Returns the length. */
+size_t token_text_clean(char *out, size_t cap, const void *in, size_t n);
 
 const struct token_attr *token_attr(const struct token_object *o, CK_ATTRIBUTE_TYPE type);
 struct token_object *token_object(struct token *t, CK_OBJECT_HANDLE h);

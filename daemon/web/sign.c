@@ -910,12 +910,7 @@ static void sign_job_done(struct reader_job *rj, int r)
 	if (s && s->token && s->card_seq == rj->seq) {
 		/* We reset the card's login before and after: no application holds it now. */
 		s->owner_app = 0;
-		if (r == 0 || j->verified)
-			s->token->pin_tries_left = s->token->pin_tries_max;
-		else if (r == CARD_E_PIN_INCORRECT && j->tries >= 0)
-			s->token->pin_tries_left = j->tries;
-		else if (r == CARD_E_PIN_LOCKED)
-			s->token->pin_tries_left = 0;
+		pin_note_result(s->token, j->verified ? 0 : r, j->tries);
 	}
 	/* A PIN the card cannot even take (PIV: not 6 to 8 digits) is a wrong PIN; the card was not asked. */
 	if ((r == -EINVAL || r == CARD_E_PIN_FORMAT) && !j->verified) {

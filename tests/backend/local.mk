@@ -47,6 +47,19 @@ EXTRA_DIST += tests/integration/backend-imzad.sh
 TESTS += tests/integration/backend-opensc.sh
 EXTRA_DIST += tests/integration/backend-opensc.sh
 
+# A module's hostile texts (control characters, bad UTF-8) cleaned where they enter imzad:
+# tests/integration/backend-strings.sh.
+TESTS += tests/integration/backend-strings.sh
+EXTRA_DIST += tests/integration/backend-strings.sh
+
+# A hostile helper answering live imzad (tests/backend/hostile_helper.py): backend-hostile.sh.
+TESTS += tests/integration/backend-hostile.sh
+EXTRA_DIST += tests/integration/backend-hostile.sh tests/backend/hostile_helper.py
+
+# A module token's PIN counter (its flags) as imza's own PIN state: tests/integration/backend-pin.sh.
+TESTS += tests/integration/backend-pin.sh
+EXTRA_DIST += tests/integration/backend-pin.sh
+
 # The quirky module behind imzad, a hang included: tests/integration/backend-quirks.sh.
 TESTS += tests/integration/backend-quirks.sh
 EXTRA_DIST += tests/integration/backend-quirks.sh

@@ -11,6 +11,14 @@
  *     short-list        the function list has NULL for the functions old modules leave out
  *     context-specific  every private key has CKA_ALWAYS_AUTHENTICATE: C_Sign needs
  *                       C_Login(CKU_CONTEXT_SPECIFIC) after each C_SignInit
+ *     hostile-strings   the slot's description and manufacturer, the token's label, manufacturer, model
+ *                       and serial, and every object's CKA_LABEL carry control characters (NUL, CR, LF,
+ *                       ESC, DEL, C1), bytes that are not UTF-8, a character cut at the end, and
+ *                       Turkish letters (HOSTILE_* below)
+ *     pin-counter       the user PIN has PIN_TRIES tries: C_GetTokenInfo says CKF_USER_PIN_COUNT_LOW after
+ *                       a wrong one, CKF_USER_PIN_FINAL_TRY at the last, CKF_USER_PIN_LOCKED (and C_Login
+ *                       CKR_PIN_LOCKED) when none is left; a right PIN fills the count again
+ *   IMZA_QUIRK_LOGINS=FILE   each C_Login(CKU_USER) adds a line to FILE: its answer (ok, wrong, locked...)
  *   IMZA_QUIRK_HANG=FILE     while FILE exists, any call hangs (until the process is killed)
  *   IMZA_QUIRK_CRASH=FILE    while FILE exists, any call crashes the process (SIGSEGV)
  *   IMZA_QUIRK_REMOVED=FILE  while FILE exists the token is out: no token in the slot list, session
@@ -37,10 +45,23 @@ enum {
 	Q_V220 = 1 << 3,
 	Q_SHORT_LIST = 1 << 4,
 	Q_CONTEXT_SPECIFIC = 1 << 5,
+	Q_HOSTILE_STRINGS = 1 << 6,
+	Q_PIN_COUNTER = 1 << 7,
 };
 
+/* pin-counter: the user PIN's tries, and the wrong PINs given since the last right one. */
+#define PIN_TRIES 3
+static int pin_wrong;
+
+/* hostile-strings: what the module's fixed-size texts say (padded with spaces), and its labels. */
+#define HOSTILE_DESC \
+	"Kart okuyucu \x1b[2J\r\nFAKE: ok\x00\x7f\xc2\x9b\xff\xfe \xc4\xb0\xc5\x9f\xc4\x9f\xc3\xbc"
+#define HOSTILE_LABEL "K\xc3\xb6t\xc3\xbc\x1b]0;x\x07\n\xff\x00z"
+#define HOSTILE_SERIAL "12\n34\0335\xff" /* ESC as \033: a hex escape would take the 5 */
+#define HOSTILE_OBJ_LABEL "anahtar\n\x1b[1m\xc4\xb0mza\x80\r"
+
 static unsigned quirks;
-static const char *hang_file, *crash_file, *removed_file;
+static const char *hang_file, *crash_file, *removed_file, *logins_file;
 static void *target_dl;
 static CK_FUNCTION_LIST *t; /* the real module's list */
 static CK_FUNCTION_LIST q;  /* ours: t's, with the wrappers below */
@@ -59,6 +80,13 @@ static bool exists(const char *path)
 static bool removed(void)
 {
 	return exists(removed_file);
+}
+
+/* A fixed-size PKCS#11 text: s (n bytes, NULs included), then spaces. */
+static void fixed(CK_UTF8CHAR *out, size_t size, const char *s, size_t n)
+{
+	memset(out, ' ', size);
+	memcpy(out, s, n < size ? n : size);
 }
 
 /* Every wrapped call goes through here first. */
@@ -99,6 +127,8 @@ static void read_env(void)
 	        {"v220", Q_V220},
 	        {"short-list", Q_SHORT_LIST},
 	        {"context-specific", Q_CONTEXT_SPECIFIC},
+	        {"hostile-strings", Q_HOSTILE_STRINGS},
+	        {"pin-counter", Q_PIN_COUNTER},
 	};
 
 	quirks = 0;
@@ -115,6 +145,7 @@ static void read_env(void)
 	hang_file = getenv("IMZA_QUIRK_HANG");
 	crash_file = getenv("IMZA_QUIRK_CRASH");
 	removed_file = getenv("IMZA_QUIRK_REMOVED");
+	logins_file = getenv("IMZA_QUIRK_LOGINS");
 }
 
 /* ---- the wrappers ---- */
@@ -166,15 +197,43 @@ static CK_RV q_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
 	rv = t->C_GetSlotInfo(slot, info);
 	if (rv == CKR_OK && removed())
 		info->flags &= ~(CK_FLAGS)CKF_TOKEN_PRESENT;
+	if (rv == CKR_OK && (quirks & Q_HOSTILE_STRINGS)) {
+		/* The last character cut in two by the field's end, as a module that truncates bytes does. */
+		fixed(info->slotDescription, sizeof(info->slotDescription), HOSTILE_DESC,
+		      sizeof(HOSTILE_DESC) - 1);
+		info->slotDescription[63] = 0xc5;
+		fixed(info->manufacturerID, sizeof(info->manufacturerID), HOSTILE_SERIAL,
+		      sizeof(HOSTILE_SERIAL) - 1);
+	}
 	return leave(rv);
 }
 
 static CK_RV q_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 {
+	CK_RV rv;
+
 	enter();
 	if (removed())
 		return leave(CKR_TOKEN_NOT_PRESENT);
-	return leave(t->C_GetTokenInfo(slot, info));
+	rv = t->C_GetTokenInfo(slot, info);
+	if (rv == CKR_OK && (quirks & Q_PIN_COUNTER)) {
+		info->flags &=
+		        ~(CK_FLAGS)(CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY | CKF_USER_PIN_LOCKED);
+		if (pin_wrong > 0)
+			info->flags |= CKF_USER_PIN_COUNT_LOW;
+		if (pin_wrong == PIN_TRIES - 1)
+			info->flags |= CKF_USER_PIN_FINAL_TRY;
+		if (pin_wrong >= PIN_TRIES)
+			info->flags |= CKF_USER_PIN_LOCKED;
+	}
+	if (rv == CKR_OK && (quirks & Q_HOSTILE_STRINGS)) {
+		fixed(info->label, sizeof(info->label), HOSTILE_LABEL, sizeof(HOSTILE_LABEL) - 1);
+		fixed(info->manufacturerID, sizeof(info->manufacturerID), HOSTILE_DESC, 32);
+		fixed(info->model, sizeof(info->model), HOSTILE_SERIAL, sizeof(HOSTILE_SERIAL) - 1);
+		fixed(info->serialNumber, sizeof(info->serialNumber), HOSTILE_SERIAL,
+		      sizeof(HOSTILE_SERIAL) - 1);
+	}
+	return leave(rv);
 }
 
 static CK_RV q_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserved)
@@ -194,6 +253,22 @@ static CK_RV q_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_
 	return leave(t->C_OpenSession(slot, flags, app, notify, session));
 }
 
+/* IMZA_QUIRK_LOGINS: one line per C_Login(CKU_USER), so a test counts the PINs the module was given. */
+static void note_login(CK_RV rv)
+{
+	FILE *f = logins_file && *logins_file ? fopen(logins_file, "a") : NULL;
+
+	if (f == NULL)
+		return;
+	fprintf(f, "%s\n",
+	        rv == CKR_OK                       ? "ok"
+	        : rv == CKR_PIN_INCORRECT          ? "wrong"
+	        : rv == CKR_PIN_LOCKED             ? "locked"
+	        : rv == CKR_USER_ALREADY_LOGGED_IN ? "already"
+	                                           : "other");
+	fclose(f);
+}
+
 static CK_RV q_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG len)
 {
 	CK_RV rv;
@@ -209,11 +284,22 @@ static CK_RV q_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_P
 		cs_session = CK_INVALID_HANDLE;
 		return leave(CKR_OK);
 	}
-	rv = t->C_Login(session, user, pin, len);
+	if ((quirks & Q_PIN_COUNTER) && user == CKU_USER && pin_wrong >= PIN_TRIES) {
+		rv = CKR_PIN_LOCKED;
+	} else {
+		rv = t->C_Login(session, user, pin, len);
+		if ((quirks & Q_PIN_COUNTER) && user == CKU_USER && rv == CKR_PIN_INCORRECT &&
+		    ++pin_wrong >= PIN_TRIES)
+			rv = CKR_PIN_LOCKED;
+		if ((quirks & Q_PIN_COUNTER) && user == CKU_USER && rv == CKR_OK)
+			pin_wrong = 0;
+	}
 	if (rv == CKR_OK && user == CKU_USER && pin && len <= sizeof(user_pin)) {
 		memcpy(user_pin, pin, len);
 		user_pin_len = len;
 	}
+	if (user == CKU_USER)
+		note_login(rv);
 	return leave(rv);
 }
 
@@ -221,12 +307,30 @@ static CK_RV q_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_P
 static CK_RV q_GetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_PTR tmpl,
                                  CK_ULONG n)
 {
+	/* hostile-strings: the label's room, as the caller gave it (the module writes its own length). */
+	CK_ULONG room = 0;
 	CK_RV rv;
 
 	enter();
 	if (removed())
 		return leave(CKR_DEVICE_REMOVED);
+
+	for (CK_ULONG i = 0; i < n; i++)
+		if (tmpl[i].type == CKA_LABEL)
+			room = tmpl[i].pValue ? tmpl[i].ulValueLen : 0;
 	rv = t->C_GetAttributeValue(session, obj, tmpl, n);
+	if ((rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID) && (quirks & Q_HOSTILE_STRINGS))
+		for (CK_ULONG i = 0; i < n; i++)
+			if (tmpl[i].type == CKA_LABEL) {
+				tmpl[i].ulValueLen = sizeof(HOSTILE_OBJ_LABEL) - 1;
+				if (tmpl[i].pValue && room >= sizeof(HOSTILE_OBJ_LABEL) - 1) {
+					memcpy(tmpl[i].pValue, HOSTILE_OBJ_LABEL,
+					       sizeof(HOSTILE_OBJ_LABEL) - 1);
+				} else if (tmpl[i].pValue) {
+					tmpl[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+					rv = CKR_BUFFER_TOO_SMALL;
+				}
+			}
 	if ((rv == CKR_OK || rv == CKR_ATTRIBUTE_TYPE_INVALID) && (quirks & Q_CONTEXT_SPECIFIC)) {
 		CK_OBJECT_CLASS cls = 0;
 		CK_ATTRIBUTE c = {CKA_CLASS, &cls, sizeof(cls)};

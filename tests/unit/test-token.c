@@ -141,6 +141,30 @@ static void test_garbage_certificate_is_rejected(void **state)
 	token_free(t);
 }
 
+/* A vendor module's texts are peer input: control characters, bidi overrides and bytes that are no
+ * UTF-8 become '?', a character cut by the field's end goes, Turkish letters stay, padding is trimmed
+ * and the result never cuts a character to fit. */
+static void test_module_text_is_cleaned_of_controls_and_bad_utf8(void **state)
+{
+	static const char field[16] = "a\x1b[2J\r\nb\0c\xff\xc2\x9b\xc4";
+	static const char turkish[] = "\xc4\xb0\xc5\x9f\xc4\x9f\xc3\xbc \xe2\x80\xae\xc3\xa7   \0\0";
+	static const char overlong[] = "\xc0\xaf\xed\xa0\x80x";
+	char out[65];
+
+	(void)state;
+	assert_int_equal(token_text_clean(out, sizeof(out), field, sizeof(field)), 12);
+	assert_string_equal(out, "a?[2J??b?c??");
+	assert_int_equal(token_text_clean(out, sizeof(out), turkish, sizeof(turkish) - 1), 12);
+	assert_string_equal(out, "\xc4\xb0\xc5\x9f\xc4\x9f\xc3\xbc ?\xc3\xa7");
+	token_text_clean(out, sizeof(out), overlong, sizeof(overlong) - 1);
+	assert_string_equal(out, "?????x");
+	/* Cut to fit: 3 bytes of room, and the second letter would not fit whole. */
+	assert_int_equal(token_text_clean(out, 4, "\xc4\xb0\xc5\x9f", 4), 2);
+	assert_string_equal(out, "\xc4\xb0");
+	assert_int_equal(token_text_clean(out, sizeof(out), "    ", 4), 0);
+	assert_string_equal(out, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -148,6 +172,7 @@ int main(void)
 	        cmocka_unit_test(test_ec_slot_has_params_and_point_and_derive_only_with_key_agreement),
 	        cmocka_unit_test(test_template_match_and_lookup),
 	        cmocka_unit_test(test_garbage_certificate_is_rejected),
+	        cmocka_unit_test(test_module_text_is_cleaned_of_controls_and_bad_utf8),
 	};
 
 	return cmocka_run_group_tests_name("token", tests, NULL, NULL);
