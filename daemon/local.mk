@@ -30,7 +30,7 @@ daemon_libimzad_a_SOURCES = \
 	daemon/ui/dialog.c daemon/ui/dialog.h daemon/ui/answer.c \
 	daemon/ui/secmem.c daemon/ui/secmem.h \
 	daemon/ui/dialog-spawn.c daemon/ui/dialog-spawn.h \
-	daemon/ui/visible.c daemon/ui/visible.h \
+	daemon/ui/visible.c daemon/ui/visible.h daemon/utf8.c daemon/utf8.h \
 	daemon/ui/prompt.c daemon/ui/prompt.h \
 	daemon/config.c daemon/config.h \
 	daemon/web/localca.c daemon/web/localca.h \

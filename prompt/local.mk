@@ -5,7 +5,8 @@
 noinst_LIBRARIES += prompt/libimzaprompt.a
 prompt_libimzaprompt_a_SOURCES = prompt/util.c prompt/util.h prompt/choices.c prompt/choices.h \
 	daemon/ui/secmem.c daemon/ui/secmem.h \
-	daemon/ui/visible.c daemon/ui/visible.h daemon/web/certinfo.c daemon/web/certinfo.h
+	daemon/ui/visible.c daemon/ui/visible.h daemon/utf8.c daemon/utf8.h daemon/web/certinfo.c \
+	daemon/web/certinfo.h
 prompt_libimzaprompt_a_CFLAGS = $(AM_CFLAGS) $(GTK4_CFLAGS) $(LIBCRYPTO_CFLAGS)
 
 bin_PROGRAMS += prompt/imza-prompt

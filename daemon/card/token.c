@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "daemon/card/token.h"
+#include "daemon/utf8.h"
 #include "protocol/proto-hex.h"
 
 #define MAX_ATTRS 40
@@ -182,42 +183,6 @@ size_t token_text_len(const char *s, size_t max)
 	return n;
 }
 
-/* One UTF-8 character at s (n > 0 bytes left): its length with *ret_cp; 0 for bytes that are no UTF-8
- * (overlong forms and surrogates included); n + 1 for the start of one that the end cuts. */
-static size_t utf8_char(const uint8_t *s, size_t n, uint32_t *ret_cp)
-{
-	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-	size_t len = s[0] < 0x80             ? 1
-	             : (s[0] & 0xe0) == 0xc0 ? 2
-	             : (s[0] & 0xf0) == 0xe0 ? 3
-	             : (s[0] & 0xf8) == 0xf0 ? 4
-	                                     : 0;
-	uint32_t cp;
-
-	if (len == 0)
-		return 0;
-	cp = len == 1 ? s[0] : s[0] & (0x7fu >> len);
-	for (size_t i = 1; i < len; i++) {
-		if (i == n)
-			return n + 1;
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3fu);
-	}
-	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	*ret_cp = cp;
-	return len;
-}
-
-/* What a terminal, a journal or a dialog would act on or hide instead of showing. */
-static bool text_hidden(uint32_t cp)
-{
-	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0xad || cp == 0x61c ||
-	       (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
-	       (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff;
-}
-
 size_t token_text_clean(char *out, size_t cap, const void *in, size_t n)
 {
 	const uint8_t *s = in;
@@ -227,11 +192,11 @@ size_t token_text_clean(char *out, size_t cap, const void *in, size_t n)
 		n--;
 	for (size_t i = 0; i < n;) {
 		uint32_t cp = 0;
-		size_t len = utf8_char(s + i, n - i, &cp);
+		size_t len = utf8_next(s + i, n - i, &cp);
 
 		if (len > n - i)
 			break; /* cut by the field's end */
-		if (len == 0 || text_hidden(cp)) {
+		if (len == 0 || utf8_hidden(cp)) {
 			if (o + 1 >= cap)
 				break;
 			out[o++] = '?';

@@ -3,35 +3,22 @@
 #include <stdio.h>
 
 #include "daemon/ui/visible.h"
+#include "daemon/utf8.h"
 
 bool visible_hidden(uint32_t cp)
 {
-	return (cp < 0x20 && cp != '\n' && cp != '\t') || (cp >= 0x7f && cp <= 0x9f) || cp == 0xad ||
-	       cp == 0x61c || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a && cp <= 0x202e) ||
-	       (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff;
+	return cp != '\n' && cp != '\t' && utf8_hidden(cp);
 }
 
 size_t visible_next(const uint8_t *s, size_t n, int32_t *ret_cp)
 {
-	static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-	size_t len = s[0] < 0x80             ? 1
-	             : (s[0] & 0xe0) == 0xc0 ? 2
-	             : (s[0] & 0xf0) == 0xe0 ? 3
-	             : (s[0] & 0xf8) == 0xf0 ? 4
-	                                     : 0;
-	uint32_t cp;
+	uint32_t cp = 0;
+	size_t len = utf8_next(s, n, &cp);
 
-	*ret_cp = -1;
-	if (len == 0 || len > n)
+	if (len == 0 || len > n) {
+		*ret_cp = -1;
 		return 1;
-	cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 1;
-		cp = cp << 6 | (s[i] & 0x3f);
 	}
-	if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 1;
 	*ret_cp = (int32_t)cp;
 	return len;
 }

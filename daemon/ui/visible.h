@@ -10,9 +10,9 @@
 /* The widest marker, "\u27e8U+10FFFF\u27e9", without its NUL. */
 #define VISIBLE_MARKER_MAX 14
 
-/* Whether code point cp would make a dialog show other than what is signed: controls but LF and TAB
- * (CR, ESC sequences rewrite a terminal pinentry's screen), DEL and C1, and the invisible or reordering
- * format characters (zero-width ones, bidi overrides and isolates, the soft hyphen, BOM). */
+/* Whether code point cp would make a dialog show other than what is signed: utf8_hidden's (controls,
+ * where CR and ESC sequences rewrite a terminal pinentry's screen; the invisible, reordering and line
+ * breaking format characters) but LF and TAB, which the document's layout keeps. */
 bool visible_hidden(uint32_t cp);
 /* One UTF-8 sequence at s (n > 0 bytes left): its length, and its code point in *ret_cp, or -1 when it
  * is not valid UTF-8 (then the length is 1: that byte alone gets a marker). */

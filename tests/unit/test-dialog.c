@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 
 #include "daemon/ui/dialog.h"
+#include "daemon/ui/visible.h"
 #include "daemon/ui/prompt.h"
 
 #define ORIGIN "https://portal.example.gov.tr"
@@ -961,6 +962,9 @@ static void test_hidden_and_reordering_characters_are_shown_as_markers_with_the_
 	assert_false(has(d, "\x1b"));
 	assert_true(has(d, "name \xe2\x9f\xa8U+202E\xe2\x9f\xa9"
 	                   "evil"));
+	/* A line separator would break the line where the text shows none: a marker too; LF stays. */
+	assert_true(visible_hidden(0x2028) && visible_hidden(0x2029) && visible_hidden('\r'));
+	assert_false(visible_hidden('\n') || visible_hidden('\t') || visible_hidden(0x131));
 	/* Not cut, so no "…", but the digest of exactly what is signed. */
 	assert_int_equal(EVP_Digest(text, strlen(text), md, NULL, EVP_sha256(), NULL), 1);
 	snprintf(want, sizeof(want), "\nBelge: %zu bayt, SHA-256: ", strlen(text));
