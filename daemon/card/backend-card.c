@@ -230,7 +230,22 @@ static int add_pair(struct chan *c, struct token *tok, CK_OBJECT_HANDLE cert)
 	return e;
 }
 
-/* The token in the channel's slot, read whole (on the backend's thread). */
+/* The token's identity, the key of its cache entry: who made it, what it is, its serial and label (all
+ * in the token info the slot list gives, so a known token is found without reading an object); the
+ * check that follows compares its certificates. */
+static void token_ident(const CK_TOKEN_INFO *ti, uint8_t ident[SHA256_DIGEST_LENGTH])
+{
+	uint8_t who[32 + 16 + 16 + 32];
+
+	memcpy(who, ti->manufacturerID, 32);
+	memcpy(who + 32, ti->model, 16);
+	memcpy(who + 48, ti->serialNumber, 16);
+	memcpy(who + 64, ti->label, 32);
+	SHA256(who, sizeof(who), ident);
+}
+
+/* The token in the channel's slot, read whole (on the backend's thread, or the reader's worker for
+ * the check of a token served from the cache). */
 static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **ret)
 {
 	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
@@ -240,7 +255,7 @@ static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **re
 	CK_ULONG n = 0;
 	CK_RV rv = CKR_OK;
 	char label[33];
-	uint8_t ident[SHA256_DIGEST_LENGTH], who[32 + 16 + 16 + 32];
+	uint8_t ident[SHA256_DIGEST_LENGTH];
 	struct token *tok;
 	int e;
 
@@ -252,12 +267,7 @@ static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **re
 	if (e < 0 || rv != CKR_OK)
 		return call_err(e, rv);
 	c->raw_rsa = lists_raw_rsa(c);
-	/* The token's identity: who made it, what it is, its serial and label. */
-	memcpy(who, ti->manufacturerID, 32);
-	memcpy(who + 32, ti->model, 16);
-	memcpy(who + 48, ti->serialNumber, 16);
-	memcpy(who + 64, ti->label, 32);
-	SHA256(who, sizeof(who), ident);
+	token_ident(ti, ident);
 	trim_padded(label, ti->label, 32);
 	tok = token_new(label[0] ? label : "token", ident);
 	if (tok == NULL)
@@ -280,6 +290,13 @@ static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **re
 }
 
 /* ---- the driver ---- */
+
+static int drv_read_token(struct apdu_transport *t, struct token **ret)
+{
+	struct chan *c = chan_of(t);
+
+	return read_token(c, &c->token_info, ret);
+}
 
 static int drv_pin_status(struct apdu_transport *t, struct card_pin_status *ret)
 {
@@ -497,6 +514,7 @@ static int drv_decrypt(struct apdu_transport *t, const struct token_key_info *ke
 
 const struct card_driver backend_card_driver = {
         .name = "module",
+        .read_token = drv_read_token,
         .verify = drv_verify,
         .pin_status = drv_pin_status,
         .logout = drv_logout,
@@ -521,6 +539,7 @@ struct backend_set {
 static void show_or_hide(struct backend_set *s, struct chan *c)
 {
 	struct token *tok = NULL;
+	uint8_t id[SHA256_DIGEST_LENGTH];
 	int e;
 
 	if (reader_monitor_native_in(s->m, c->desc)) {
@@ -539,6 +558,16 @@ static void show_or_hide(struct backend_set *s, struct chan *c)
 	c->r = reader_ext_add(s->m, c->name, &backend_card_driver, c);
 	if (c->r == NULL)
 		return;
+	/* A token seen before is served from the cache at once and read in full on the reader's worker
+	 * later (reader_ext_card). */
+	token_ident(&c->token_info, id);
+	tok = reader_monitor_known(s->m, backend_card_driver.name, id, sizeof(id));
+	if (tok != NULL) {
+		tok->unchecked = true;
+		snprintf(tok->module, sizeof(tok->module), "%s", backend_module(c->b));
+		reader_ext_card(c->r, tok);
+		return;
+	}
 	e = read_token(c, &c->token_info, &tok);
 	if (e < 0) {
 		log_warning("%s: token \"%.32s\" not usable (%s)", c->name, c->token_info.label,

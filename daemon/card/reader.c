@@ -247,18 +247,16 @@ static void worker_insert(struct reader *r, uint64_t seq)
 	post(r->m, (struct mev){.kind = MEV_CARD_READY, .r = r, .seq = seq, .tok = tok});
 }
 
-/* The full read of a card that was served from the cache; the main loop compares and keeps or replaces. */
-static void worker_check(struct reader *r)
+/* The full read of a card that was served from the cache (on its worker, the card's transaction
+ * held): a fresh copy of what was served goes to the driver, which compares the card's bytes with it
+ * (the same bytes make the same token without parsing anything again), or the card is read whole.
+ * 0 with the token to post. */
+static int check_card(struct reader *r, struct token **ret)
 {
 	const struct card_driver *drv = r->card.driver;
 	struct token *tok = NULL, *cached = NULL;
 	int err;
 
-	r->check_pending = false;
-	if (!r->connected || drv == NULL || SCardBeginTransaction(r->h) != SCARD_S_SUCCESS)
-		return;
-	/* A fresh copy of what was served: the driver compares the card's bytes with it, and the same
-	 * bytes make the same token without parsing anything again. */
 	if (drv->check_token && r->m->cb.known && r->card_id_len > 0)
 		cached = r->m->cb.known(r->m->ud, drv->name, r->card_id, r->card_id_len);
 	if (cached) {
@@ -271,6 +269,21 @@ static void worker_check(struct reader *r)
 	} else {
 		err = drv->read_token(&r->card.t, &tok);
 	}
+	if (err == 0)
+		*ret = tok;
+	return err;
+}
+
+/* The main loop compares the checked card with what it serves, and keeps or replaces it. */
+static void worker_check(struct reader *r)
+{
+	struct token *tok = NULL;
+	int err;
+
+	r->check_pending = false;
+	if (!r->connected || r->card.driver == NULL || SCardBeginTransaction(r->h) != SCARD_S_SUCCESS)
+		return;
+	err = check_card(r, &tok);
 	if (err == 0)
 		read_pin_status(r, tok);
 	SCardEndTransaction(r->h, SCARD_LEAVE_CARD);
@@ -404,7 +417,21 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* The worker of a vendor module's reader: jobs only, run while the token they were made for is there. */
+/* Whether the check of a token served from the cache is due (under lock): when its time came, and
+ * always before the token does any job. */
+static bool check_due(struct reader *r)
+{
+	struct timespec now;
+
+	if (!r->check_pending || !r->connected)
+		return false;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return r->head != NULL || now.tv_sec > r->check_at.tv_sec ||
+	       (now.tv_sec == r->check_at.tv_sec && now.tv_nsec >= r->check_at.tv_nsec);
+}
+
+/* The worker of a vendor module's reader: jobs, run while the token they were made for is there, and
+ * the check of a token served from the cache. */
 static void *ext_worker_main(void *arg)
 {
 	struct reader *r = arg;
@@ -414,10 +441,29 @@ static void *ext_worker_main(void *arg)
 		bool ok;
 
 		pthread_mutex_lock(&r->lock);
-		while (!r->stopping && r->head == NULL)
-			pthread_cond_wait(&r->cond, &r->lock);
+		while (!r->stopping && r->head == NULL && !check_due(r)) {
+			if (!r->check_pending || !r->connected)
+				pthread_cond_wait(&r->cond, &r->lock);
+			else
+				pthread_cond_timedwait(&r->cond, &r->lock, &r->check_at);
+		}
 		if (r->stopping)
 			break;
+		if (check_due(r)) {
+			uint64_t seq = r->card.seq;
+			struct token *tok = NULL;
+			int err;
+
+			r->check_pending = false;
+			pthread_mutex_unlock(&r->lock);
+			err = check_card(r, &tok);
+			if (err == 0)
+				post(r->m, (struct mev){.kind = MEV_CARD_CHECKED, .r = r, .seq = seq, .tok = tok});
+			else
+				log_info("reader %s: checking the cached token failed (%s)", r->name,
+				         strerror(-err));
+			continue;
+		}
 		job = r->head;
 		r->head = job->next;
 		if (r->head == NULL)
@@ -768,6 +814,11 @@ bool reader_monitor_native_in(struct reader_monitor *m, const char *desc)
 	return found;
 }
 
+struct token *reader_monitor_known(struct reader_monitor *m, const char *driver, const uint8_t *id, size_t id_len)
+{
+	return m->cb.known ? m->cb.known(m->ud, driver, id, id_len) : NULL;
+}
+
 struct reader *reader_ext_add(struct reader_monitor *m, const char *name, const struct card_driver *drv,
                               void *chan)
 {
@@ -798,8 +849,17 @@ void reader_ext_card(struct reader *r, struct token *tok)
 	if (r->connected)
 		gone = r->card.seq;
 	r->connected = tok != NULL;
+	r->check_pending = false;
 	if (tok != NULL)
 		r->card.seq = seq = atomic_fetch_add(&insertion_counter, 1) + 1;
+	/* Served from the cache: the token is read in full later, on the worker (ext_worker_main). */
+	if (tok != NULL && tok->unchecked && tok->id_len <= sizeof(r->card_id)) {
+		memcpy(r->card_id, tok->id, tok->id_len);
+		r->card_id_len = tok->id_len;
+		r->check_pending = true;
+		set_check_time(r);
+		pthread_cond_signal(&r->cond);
+	}
 	pthread_mutex_unlock(&r->lock);
 	if (gone)
 		post(r->m, (struct mev){.kind = MEV_CARD_REMOVED, .r = r, .seq = gone});

@@ -62,6 +62,12 @@ const char *reader_name(const struct reader *r);
 struct reader *reader_ext_add(struct reader_monitor *m, const char *name, const struct card_driver *drv,
                               void *chan);
 void reader_ext_card(struct reader *r, struct token *tok);
+/* A token served from the cache (tok->unchecked, found with reader_monitor_known under tok->driver and
+ * tok->id) is read in full on the reader's worker CHECK_DELAY_MS later, or before its first job, with
+ * drv->check_token or drv->read_token, and the main loop keeps or replaces it (card_checked). */
+/* A copy of the cached token of this identity (the monitor's known callback), or NULL; any thread. */
+struct token *reader_monitor_known(struct reader_monitor *m, const char *driver, const uint8_t *id,
+                                   size_t id_len);
 /* Stops the worker (queued jobs end with CARD_E_REMOVED) and reports the reader gone; r is freed later,
  * on the main loop. */
 void reader_ext_remove(struct reader *r);

@@ -50,3 +50,7 @@ EXTRA_DIST += tests/integration/backend-opensc.sh
 # The quirky module behind imzad, a hang included: tests/integration/backend-quirks.sh.
 TESTS += tests/integration/backend-quirks.sh
 EXTRA_DIST += tests/integration/backend-quirks.sh
+
+# A known module token listed from the card cache, checked in the background: tests/integration/backend-cache.sh.
+TESTS += tests/integration/backend-cache.sh
+EXTRA_DIST += tests/integration/backend-cache.sh
