@@ -45,16 +45,28 @@ objcalls() { calls C_FindObjectsInit C_FindObjects C_FindObjectsFinal C_GetAttri
 listed && pass "the SoftHSM token is listed" || bail "the SoftHSM token is not listed; see the log"
 full=$(listing)
 echo "$full" >>"$LOG"
+n=$(objcalls)
+[ "$n" -gt 0 ] && pass "unknown, the token was read before its listing: $n object-reading module calls counted" ||
+	fail "unknown, the token was read before its listing (the counter saw $n object calls)"
 check_output "it is in the card cache beside the PIV card" '^2 cards cached' "$CTL" cache list
 
 restart
 listed
 warm=$(listing)
+n=$(objcalls)
 echo "$warm" >>"$LOG"
 [ -n "$warm" ] && [ "$warm" = "$full" ] && pass "restarted: the listing from the cache is the full read's, to the byte" ||
 	fail "restarted: the listing from the cache is the full read's"
+[ "$n" = 0 ] && pass "restarted: 0 object-reading module calls before pkcs11-tool -L and -O completed" ||
+	fail "restarted: 0 object-reading module calls before the listing completed (saw $n)"
 since_marker | grep -q "card \"$SOFTHSM_LABEL *\" ([0-9]* objects, from the cache)" &&
 	pass "imzad says it served the module token from the cache" || fail "imzad says it served the module token from the cache"
+ok=0
+for _ in $(seq 1 50); do [ "$(objcalls)" -gt 0 ] && { ok=1; break; }; sleep 0.1; done
+[ $ok = 1 ] && ! since_marker | grep -q 'contents changed' &&
+	pass "then it read the token in the background ($(objcalls) object calls) and found it unchanged" ||
+	fail "then it read the token in the background and found it unchanged"
+
 # The certificate of key 01 re-issued on the same token (same key, new serial) while imzad is down.
 reissue() {
 	openssl x509 -new -subj "/C=TR/CN=imza re-issued" -force_pubkey "$WORK/hsm/01.pub.pem" -days 30 \
