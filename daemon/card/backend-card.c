@@ -532,6 +532,9 @@ struct backend_set {
 	 * touches its own entries, under lock). */
 	pthread_mutex_t lock;
 	struct chan *chans[64];
+	/* Under lock: the backends asked to look (backend_set_listen), by index, and how many have not yet. */
+	bool asked[CONFIG_BACKENDS_MAX];
+	size_t unlooked;
 };
 
 /* Who owns the reader: a card that one of imza's own drivers serves keeps it, and the module's token in
@@ -642,13 +645,50 @@ static void on_gone(void *ud, struct backend *b, CK_SLOT_ID slot)
 	free(c);
 }
 
+/* After a look that was asked for: once every backend asked has looked, the main loop learns that what
+ * the modules' slots held has reached it (reader_ext_looked). */
+static void on_looked(void *ud, struct backend *b)
+{
+	struct backend_set *s = ud;
+	bool all = false;
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->b[i] == b && s->asked[i]) {
+			s->asked[i] = false;
+			all = --s->unlooked == 0;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (all)
+		reader_ext_looked(s->m);
+}
+
+bool backend_set_listen(struct backend_set *s, bool on)
+{
+	if (s == NULL || s->n == 0)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	if (on) {
+		for (size_t i = 0; i < s->n; i++)
+			s->asked[i] = true;
+		s->unlooked = s->n;
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < s->n; i++)
+		backend_listen(s->b[i], on);
+	return on;
+}
+
 int backend_set_new(struct reader_monitor *m, const char *helper, char (*modules)[PATH_MAX], size_t n,
                     struct backend_set **ret)
 {
 	static const struct backend_callbacks cb = {
-	        .token_present = on_present, .token_gone = on_gone, .tick = on_tick};
+	        .token_present = on_present, .token_gone = on_gone, .tick = on_tick, .looked = on_looked};
 	struct backend_set *s = calloc(1, sizeof(*s));
 
+	if (n > CONFIG_BACKENDS_MAX)
+		n = CONFIG_BACKENDS_MAX;
 	if (s == NULL || (n > 0 && (s->b = calloc(n, sizeof(*s->b))) == NULL)) {
 		free(s);
 		return -ENOMEM;

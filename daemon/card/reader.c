@@ -32,7 +32,8 @@ enum mev_kind {
 	MEV_CARD_READY,
 	MEV_CARD_REMOVED,
 	MEV_CARD_CHECKED,
-	MEV_JOB_DONE
+	MEV_JOB_DONE,
+	MEV_MODULES_LOOKED
 };
 
 struct mev {
@@ -458,7 +459,8 @@ static void *ext_worker_main(void *arg)
 			pthread_mutex_unlock(&r->lock);
 			err = check_card(r, &tok);
 			if (err == 0)
-				post(r->m, (struct mev){.kind = MEV_CARD_CHECKED, .r = r, .seq = seq, .tok = tok});
+				post(r->m,
+				     (struct mev){.kind = MEV_CARD_CHECKED, .r = r, .seq = seq, .tok = tok});
 			else
 				log_info("reader %s: checking the cached token failed (%s)", r->name,
 				         strerror(-err));
@@ -721,6 +723,10 @@ static void dispatch(struct reader_monitor *m, struct mev *e)
 	case MEV_JOB_DONE:
 		e->job->done(e->job, e->job->result);
 		break;
+	case MEV_MODULES_LOOKED:
+		if (m->cb.modules_looked)
+			m->cb.modules_looked(m->ud);
+		break;
 	}
 }
 
@@ -814,7 +820,13 @@ bool reader_monitor_native_in(struct reader_monitor *m, const char *desc)
 	return found;
 }
 
-struct token *reader_monitor_known(struct reader_monitor *m, const char *driver, const uint8_t *id, size_t id_len)
+void reader_ext_looked(struct reader_monitor *m)
+{
+	post(m, (struct mev){.kind = MEV_MODULES_LOOKED});
+}
+
+struct token *reader_monitor_known(struct reader_monitor *m, const char *driver, const uint8_t *id,
+                                   size_t id_len)
 {
 	return m->cb.known ? m->cb.known(m->ud, driver, id, id_len) : NULL;
 }

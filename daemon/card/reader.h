@@ -46,6 +46,9 @@ struct reader_callbacks {
 	struct token *(*known)(void *ud, const char *driver, const uint8_t *id, size_t id_len);
 	/* A card served from the cache (tok->unchecked) was read in full: fresh belongs to the callee. */
 	void (*card_checked)(void *ud, struct reader *r, uint64_t seq, struct token *fresh);
+	/* The vendor modules looked at their slots when asked (reader_ext_looked): every token they held
+	 * then has been reported before this. */
+	void (*modules_looked)(void *ud);
 };
 
 int reader_monitor_new(struct event_base *base, const struct reader_callbacks *cb, void *ud,
@@ -65,6 +68,9 @@ void reader_ext_card(struct reader *r, struct token *tok);
 /* A token served from the cache (tok->unchecked, found with reader_monitor_known under tok->driver and
  * tok->id) is read in full on the reader's worker CHECK_DELAY_MS later, or before its first job, with
  * drv->check_token or drv->read_token, and the main loop keeps or replaces it (card_checked). */
+/* From a backend's thread: the modules looked at their slots as asked (modules_looked, after the events
+ * posted before it). */
+void reader_ext_looked(struct reader_monitor *m);
 /* A copy of the cached token of this identity (the monitor's known callback), or NULL; any thread. */
 struct token *reader_monitor_known(struct reader_monitor *m, const char *driver, const uint8_t *id,
                                    size_t id_len);
