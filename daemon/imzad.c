@@ -391,7 +391,7 @@ int main(int argc, char **argv)
 		cfg.nmodules = modules_find("", cfg.module, CONFIG_MODULES_MAX);
 	if (cfg.nmodules > 0 &&
 	    backend_set_new(d.monitor, backend_helper ? backend_helper : IMZA_BACKEND_HELPER, cfg.module,
-	                    cfg.nmodules, &backends) < 0)
+	                    cfg.prefer_module, cfg.nmodules, &backends) < 0)
 		log_error("vendor modules not started (out of memory)");
 	d.backends = backends;
 	slots_listeners_changed(&d);

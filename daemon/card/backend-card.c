@@ -42,6 +42,7 @@ struct chan {
 	CK_TOKEN_INFO token_info;
 	struct reader *r;
 	bool said_hidden;
+	bool prefer; /* the module is preferred over imza's own drivers (prefer = module) */
 };
 
 #define CALL(c, rvp, name, ...) BACKEND_CALL((c)->b, BACKEND_CALL_TIMEOUT_MS, rvp, name, __VA_ARGS__)
@@ -532,6 +533,7 @@ struct backend_set {
 	 * touches its own entries, under lock). */
 	pthread_mutex_t lock;
 	struct chan *chans[64];
+	bool prefer[CONFIG_BACKENDS_MAX];
 	/* Under lock: the backends asked to look (backend_set_listen), by index, and how many have not yet. */
 	bool asked[CONFIG_BACKENDS_MAX];
 	size_t unlooked;
@@ -545,7 +547,10 @@ static void show_or_hide(struct backend_set *s, struct chan *c)
 	uint8_t id[SHA256_DIGEST_LENGTH];
 	int e;
 
-	if (reader_monitor_native_in(s->m, c->desc)) {
+	/* Preferred: the module keeps the reader, and imza's own driver leaves its card. */
+	if (c->prefer)
+		reader_monitor_claim(s->m, c->desc, true);
+	else if (reader_monitor_native_in(s->m, c->desc)) {
 		if (!c->said_hidden)
 			log_info("%s: not shown: imza's own driver serves the card in that reader", c->name);
 		c->said_hidden = true;
@@ -591,6 +596,8 @@ static void on_present(void *ud, struct backend *b, const struct backend_token *
 		return;
 	c->b = b;
 	c->slot = bt->slot;
+	for (i = 0; i < s->n; i++)
+		c->prefer = c->prefer || (s->b[i] == b && s->prefer[i]);
 	c->token_info = bt->token_info;
 	trim_padded(c->desc, bt->slot_info.slotDescription, 64);
 	snprintf(c->name, sizeof(c->name), "%s [%s]", c->desc[0] ? c->desc : "slot",
@@ -639,6 +646,8 @@ static void on_gone(void *ud, struct backend *b, CK_SLOT_ID slot)
 	pthread_mutex_unlock(&s->lock);
 	if (c == NULL)
 		return;
+	if (c->prefer)
+		reader_monitor_claim(s->m, c->desc, false);
 	/* The worker ends (its job, if one runs, first): nothing uses the channel after this. */
 	if (c->r)
 		reader_ext_remove(c->r);
@@ -680,8 +689,8 @@ bool backend_set_listen(struct backend_set *s, bool on)
 	return on;
 }
 
-int backend_set_new(struct reader_monitor *m, const char *helper, char (*modules)[PATH_MAX], size_t n,
-                    struct backend_set **ret)
+int backend_set_new(struct reader_monitor *m, const char *helper, char (*modules)[PATH_MAX],
+                    const bool *prefer, size_t n, struct backend_set **ret)
 {
 	static const struct backend_callbacks cb = {
 	        .token_present = on_present, .token_gone = on_gone, .tick = on_tick, .looked = on_looked};
@@ -700,7 +709,9 @@ int backend_set_new(struct reader_monitor *m, const char *helper, char (*modules
 			log_error("backend %s: not started (out of memory)", modules[i]);
 			continue;
 		}
-		log_info("backend %s: served through %s", modules[i], helper);
+		s->prefer[s->n] = prefer != NULL && prefer[i];
+		log_info("backend %s: served through %s%s", modules[i], helper,
+		         s->prefer[s->n] ? " (preferred over imza's own drivers)" : "");
 		s->n++;
 	}
 	*ret = s;

@@ -23,9 +23,10 @@ struct backend_set;
 extern const struct card_driver backend_card_driver;
 
 /* Starts one backend per module (helper: the imza-backend program); their tokens reach m's callbacks.
- * 0, or -ENOMEM. */
-int backend_set_new(struct reader_monitor *m, const char *helper, char (*modules)[PATH_MAX], size_t n,
-                    struct backend_set **ret);
+ * prefer (NULL: none) marks the modules preferred over imza's own drivers: a card both serve is the
+ * module's (reader_monitor_claim). 0, or -ENOMEM. */
+int backend_set_new(struct reader_monitor *m, const char *helper, char (*modules)[PATH_MAX],
+                    const bool *prefer, size_t n, struct backend_set **ret);
 /* At most this many modules (imzad.conf's CONFIG_MODULES_MAX). */
 #define CONFIG_BACKENDS_MAX 8
 /* Whether anyone follows the slots (an application, a web request): the modules' slots are looked at

@@ -24,6 +24,9 @@
 /* A card served from the cache is read in full this long after insertion (or before its first job),
  * so that the listing that follows an insertion costs the card nothing beyond its identity. */
 #define CHECK_DELAY_MS 1500
+/* A card put into a reader that a preferred vendor module serves waits this long for the module to show
+ * it before imza's own driver may take it (a module looks every 500 ms while someone listens). */
+#define CLAIM_GRACE_MS 1500
 #define PNP_NAME "\\\\?PnP?\\Notification"
 
 enum mev_kind {
@@ -75,6 +78,12 @@ struct reader {
 	bool ext;
 	/* A card one of imza's own drivers serves is in (worker; read by reader_monitor_native_in). */
 	atomic_bool native_card;
+	/* A vendor module preferred over imza's own drivers shows a token in this reader now
+	 * (reader_monitor_claim), and did at some time: imza's drivers leave its cards to that module. */
+	atomic_bool claimed, module_reader;
+	/* Worker only: the insertion whose grace (CLAIM_GRACE_MS) runs, and until when. */
+	uint64_t grace_seq;
+	struct timespec grace_until;
 	atomic_ulong apdus;
 };
 
@@ -187,7 +196,9 @@ static void set_check_time(struct reader *r)
 static void worker_insert(struct reader *r, uint64_t seq)
 {
 	static const struct card_driver *drivers[] = {&piv_driver};
-	size_t ndrivers = atomic_load(&native_on) ? sizeof(drivers) / sizeof(drivers[0]) : 0;
+	size_t ndrivers = atomic_load(&native_on) && !atomic_load(&r->claimed)
+	                          ? sizeof(drivers) / sizeof(drivers[0])
+	                          : 0;
 	struct token *tok = NULL;
 	uint8_t id[32];
 	size_t id_len = 0;
@@ -241,7 +252,9 @@ static void worker_insert(struct reader *r, uint64_t seq)
 			log_debug("reader %s: a card, left to the vendor modules", r->name);
 		else
 			log_warning("reader %s: card not usable (%s)", r->name, strerror(-err));
-		post(r->m, (struct mev){.kind = MEV_CARD_REMOVED, .r = r, .seq = seq, .err = err});
+		/* A card left to the modules is no error of this reader's. */
+		post(r->m,
+		     (struct mev){.kind = MEV_CARD_REMOVED, .r = r, .seq = seq, .err = ndrivers ? err : 0});
 		return;
 	}
 	atomic_store(&r->native_card, true);
@@ -292,6 +305,23 @@ static void worker_check(struct reader *r)
 		post(r->m, (struct mev){.kind = MEV_CARD_CHECKED, .r = r, .seq = r->card.seq, .tok = tok});
 	else
 		log_info("reader %s: checking the cached card failed (%s)", r->name, strerror(-err));
+}
+
+/* The card stays in, but is the preferred module's now: imza's driver lets go of it without a reset (the
+ * module holds it too), and for the main loop this insertion is gone. It is not taken again until it
+ * is put back. */
+static void worker_leave(struct reader *r)
+{
+	uint64_t seq = r->card.seq;
+
+	log_info("reader %s: the card is left to the vendor module preferred for it", r->name);
+	atomic_store(&r->native_card, false);
+	if (r->h)
+		SCardDisconnect(r->h, SCARD_LEAVE_CARD);
+	r->h = 0;
+	r->card.driver = NULL;
+	r->check_pending = false;
+	post(r->m, (struct mev){.kind = MEV_CARD_REMOVED, .r = r, .seq = seq});
 }
 
 static int worker_run_job(struct reader *r, struct reader_job *job)
@@ -356,7 +386,8 @@ static void *worker_main(void *arg)
 
 		pthread_mutex_lock(&r->lock);
 		while (!r->stopping && r->head == NULL &&
-		       r->want_present == (r->connected && r->card.seq == r->want_seq)) {
+		       r->want_present == (r->connected && r->card.seq == r->want_seq) &&
+		       !(atomic_load(&r->claimed) && r->card.driver != NULL)) {
 			if (!r->check_pending) {
 				pthread_cond_wait(&r->cond, &r->lock);
 			} else if (pthread_cond_timedwait(&r->cond, &r->lock, &r->check_at) == ETIMEDOUT) {
@@ -377,9 +408,33 @@ static void *worker_main(void *arg)
 				continue;
 			}
 		}
+		/* A preferred module shows the card imza's own driver serves: the driver leaves it. */
+		if (atomic_load(&r->claimed) && r->connected && r->card.driver != NULL) {
+			pthread_mutex_unlock(&r->lock);
+			worker_leave(r);
+			continue;
+		}
 		if (r->want_present && !(r->connected && r->card.seq == r->want_seq)) {
 			uint64_t seq = r->want_seq;
 
+			/* A new card in a reader a preferred module serves: the module gets its grace to show
+			 * it first (reader_monitor_claim wakes the wait). */
+			if (atomic_load(&r->module_reader) && !atomic_load(&r->claimed)) {
+				struct timespec now;
+
+				clock_gettime(CLOCK_REALTIME, &now);
+				if (r->grace_seq != seq) {
+					r->grace_seq = seq;
+					r->grace_until = timespec_after_ms(now, CLAIM_GRACE_MS);
+				}
+				if (now.tv_sec < r->grace_until.tv_sec ||
+				    (now.tv_sec == r->grace_until.tv_sec &&
+				     now.tv_nsec < r->grace_until.tv_nsec)) {
+					pthread_cond_timedwait(&r->cond, &r->lock, &r->grace_until);
+					pthread_mutex_unlock(&r->lock);
+					continue;
+				}
+			}
 			pthread_mutex_unlock(&r->lock);
 			if (have_ctx) {
 				worker_insert(r, seq);
@@ -829,6 +884,29 @@ struct token *reader_monitor_known(struct reader_monitor *m, const char *driver,
                                    size_t id_len)
 {
 	return m->cb.known ? m->cb.known(m->ud, driver, id, id_len) : NULL;
+}
+
+void reader_monitor_claim(struct reader_monitor *m, const char *desc, bool claim)
+{
+	size_t n = strlen(desc);
+
+	if (n < 8)
+		return;
+	pthread_mutex_lock(&m->list_lock);
+	for (size_t i = 0; i < m->nreaders; i++) {
+		struct reader *r = m->readers[i];
+		size_t k = strlen(r->name);
+
+		if (strncmp(r->name, desc, k < n ? k : n) != 0 || atomic_load(&r->claimed) == claim)
+			continue;
+		pthread_mutex_lock(&r->lock);
+		atomic_store(&r->claimed, claim);
+		if (claim)
+			atomic_store(&r->module_reader, true);
+		pthread_cond_signal(&r->cond);
+		pthread_mutex_unlock(&r->lock);
+	}
+	pthread_mutex_unlock(&m->list_lock);
 }
 
 struct reader *reader_ext_add(struct reader_monitor *m, const char *name, const struct card_driver *drv,

@@ -85,6 +85,12 @@ void reader_native_drivers(bool on);
  * description desc names (the same name, or one cut short); from any thread. */
 bool reader_monitor_native_in(struct reader_monitor *m, const char *desc);
 
+/* A vendor module preferred over imza's own drivers (prefer = module) shows a token in the PC/SC reader
+ * its slot description desc names (claim), or no longer does: while claimed, imza's drivers leave that
+ * reader's card (one they serve now is let go); a card put into a reader once claimed waits
+ * CLAIM_GRACE_MS for the module before they may take it. From any thread. */
+void reader_monitor_claim(struct reader_monitor *m, const char *desc, bool claim);
+
 /* Queues a job for the reader's worker; its done() always runs later, on the main loop. */
 void reader_submit(struct reader *r, struct reader_job *job);
 /* APDUs sent to this reader's cards since imzad started (metrics). */
