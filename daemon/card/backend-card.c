@@ -8,6 +8,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/ec.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -245,19 +246,10 @@ static void token_ident(const CK_TOKEN_INFO *ti, uint8_t ident[SHA256_DIGEST_LEN
 	SHA256(who, sizeof(who), ident);
 }
 
-/* The token in the channel's slot, read whole (on the backend's thread, or the reader's worker for
- * the check of a token served from the cache). */
-static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **ret)
+/* A new session on the token (the last one closed), the channel's keys forgotten. */
+static int open_token(struct chan *c)
 {
-	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
-	CK_CERTIFICATE_TYPE ct = CKC_X_509;
-	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)}};
-	CK_OBJECT_HANDLE certs[FIND_MAX];
-	CK_ULONG n = 0;
 	CK_RV rv = CKR_OK;
-	char label[33];
-	uint8_t ident[SHA256_DIGEST_LENGTH];
-	struct token *tok;
 	int e;
 
 	if (c->session != 0)
@@ -268,6 +260,94 @@ static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **re
 	if (e < 0 || rv != CKR_OK)
 		return call_err(e, rv);
 	c->raw_rsa = lists_raw_rsa(c);
+	return 0;
+}
+
+/* The token's X.509 certificates (at most FIND_MAX) and the hash of what they hold, kept in the token
+ * model's guid: each one's CKA_ID and CKA_VALUE with their lengths, in the module's order. A token of
+ * the same identity with the same hash holds what its cached model was made from. */
+static int find_certs(struct chan *c, CK_OBJECT_HANDLE *certs, CK_ULONG *ret_n, uint8_t hash[16])
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_CERTIFICATE_TYPE ct = CKC_X_509;
+	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)}};
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t out[EVP_MAX_MD_SIZE];
+	CK_ULONG n = 0;
+	int e;
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return -ENOMEM;
+	}
+	e = find(c, t, 2, certs, FIND_MAX, &n);
+	for (CK_ULONG i = 0; e == 0 && i < n; i++) {
+		uint8_t *id = NULL, *der = NULL, lens[8];
+		size_t id_len = 0, der_len = 0;
+
+		e = get_attr(c, certs[i], CKA_ID, TOKEN_ID_MAX, &id, &id_len);
+		if (e == 0)
+			e = get_attr(c, certs[i], CKA_VALUE, CERT_MAX, &der, &der_len);
+		for (int k = 0; k < 4; k++) {
+			lens[k] = (uint8_t)(id_len >> (24 - 8 * k));
+			lens[4 + k] = (uint8_t)(der_len >> (24 - 8 * k));
+		}
+		if (e == 0 &&
+		    (EVP_DigestUpdate(md, lens, sizeof(lens)) != 1 || EVP_DigestUpdate(md, id, id_len) != 1 ||
+		     EVP_DigestUpdate(md, der, der_len) != 1))
+			e = -ENOMEM;
+		free(id);
+		free(der);
+	}
+	if (e == 0 && EVP_DigestFinal_ex(md, out, NULL) != 1)
+		e = -ENOMEM;
+	EVP_MD_CTX_free(md);
+	if (e < 0)
+		return e;
+	memcpy(hash, out, 16);
+	*ret_n = n;
+	return 0;
+}
+
+/* The ids of the private keys (by keyref) of a token model this driver made, for the channel; false for
+ * a model that does not fit it. */
+static bool keys_from(struct chan *c, const struct token *tok)
+{
+	memset(c->key_id_len, 0, sizeof(c->key_id_len));
+	c->nkeys = 0;
+	for (size_t i = 0; i < tok->nobjs; i++) {
+		const struct token_object *o = &tok->objs[i];
+		const struct token_attr *id = token_attr(o, CKA_ID);
+		size_t k = o->key.keyref;
+
+		if (o->cls != CKO_PRIVATE_KEY)
+			continue;
+		if (id == NULL || id->len == 0 || id->len > TOKEN_ID_MAX || k >= KEYS_MAX) {
+			c->nkeys = 0;
+			return false;
+		}
+		memcpy(c->key_id[k], id->value, id->len);
+		c->key_id_len[k] = id->len;
+		c->keys[k] = 0;
+		if (k + 1 > c->nkeys)
+			c->nkeys = k + 1;
+	}
+	return true;
+}
+
+/* The token in the channel's slot, read whole (on the backend's thread, or the reader's worker for
+ * the check of a token served from the cache). */
+static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **ret)
+{
+	CK_OBJECT_HANDLE certs[FIND_MAX];
+	CK_ULONG n = 0;
+	char label[33];
+	uint8_t ident[SHA256_DIGEST_LENGTH];
+	struct token *tok;
+	int e = open_token(c);
+
+	if (e < 0)
+		return e;
 	token_ident(ti, ident);
 	trim_padded(label, ti->label, 32);
 	tok = token_new(label[0] ? label : "token", ident);
@@ -279,7 +359,7 @@ static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **re
 	snprintf(tok->module, sizeof(tok->module), "%s", backend_module(c->b));
 	memcpy(tok->id, ident, sizeof(ident));
 	tok->id_len = sizeof(ident);
-	e = find(c, t, 2, certs, FIND_MAX, &n);
+	e = find_certs(c, certs, &n, tok->guid);
 	for (CK_ULONG i = 0; e == 0 && i < n; i++)
 		e = add_pair(c, tok, certs[i]);
 	if (e < 0) {
@@ -297,6 +377,27 @@ static int drv_read_token(struct apdu_transport *t, struct token **ret)
 	struct chan *c = chan_of(t);
 
 	return read_token(c, &c->token_info, ret);
+}
+
+/* The check of a token served from the cache: its certificates' hash against the cached model's. The
+ * same: the model stands (no key is looked for) and the channel takes its keys' ids from it; another:
+ * the token is read whole. */
+static int drv_check_token(struct apdu_transport *t, const struct token *cached, struct token **ret_fresh)
+{
+	struct chan *c = chan_of(t);
+	CK_OBJECT_HANDLE certs[FIND_MAX];
+	CK_ULONG n = 0;
+	uint8_t hash[16];
+	int e = open_token(c);
+
+	if (e == 0)
+		e = find_certs(c, certs, &n, hash);
+	if (e < 0)
+		return e;
+	if (memcmp(hash, cached->guid, sizeof(hash)) != 0 || !keys_from(c, cached))
+		return read_token(c, &c->token_info, ret_fresh);
+	*ret_fresh = NULL;
+	return 0;
 }
 
 static int drv_pin_status(struct apdu_transport *t, struct card_pin_status *ret)
@@ -516,6 +617,7 @@ static int drv_decrypt(struct apdu_transport *t, const struct token_key_info *ke
 const struct card_driver backend_card_driver = {
         .name = "module",
         .read_token = drv_read_token,
+        .check_token = drv_check_token,
         .verify = drv_verify,
         .pin_status = drv_pin_status,
         .logout = drv_logout,

@@ -3,8 +3,8 @@
 # listing (slots, token, certificate and key objects with their attributes) is the full read's, and
 # the helper made no object-reading call (C_FindObjects*, C_GetAttributeValue) before it completed
 # (IMZA_BACKEND_CALLS: the helper's count of calls). Then the token is read in the background: a
-# certificate re-issued on the same token shows. A tampered cache entry is not trusted: the token is
-# read from the module instead.
+# certificate re-issued on the same token shows (the check compares a hash of the certificates with the
+# cached model's). A tampered cache entry is not trusted: the token is read from the module instead.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/backend.sh"
 
@@ -63,9 +63,26 @@ since_marker | grep -q "card \"$SOFTHSM_LABEL *\" ([0-9]* objects, from the cach
 	pass "imzad says it served the module token from the cache" || fail "imzad says it served the module token from the cache"
 ok=0
 for _ in $(seq 1 50); do [ "$(objcalls)" -gt 0 ] && { ok=1; break; }; sleep 0.1; done
+sleep 0.5
 [ $ok = 1 ] && ! since_marker | grep -q 'contents changed' &&
 	pass "then it read the token in the background ($(objcalls) object calls) and found it unchanged" ||
 	fail "then it read the token in the background and found it unchanged"
+# The check compares the certificates' hash with the cached model's: one search (the certificates), no
+# key looked for.
+n=$(calls C_FindObjectsInit)
+[ "$n" = 1 ] && pass "the check searched the certificates only (1 C_FindObjectsInit, no key search)" ||
+	fail "the check searched the certificates only ($n C_FindObjectsInit)"
+printf 'imza cached module token' >"$WORK/data"
+for id in 01 03; do
+	m=SHA256-RSA-PKCS
+	[ $id = 03 ] && m="ECDSA-SHA256 --signature-format openssl"
+	# shellcheck disable=SC2086
+	imza --token-label "$SOFTHSM_LABEL" --login --pin "$SOFTHSM_PIN" --sign --id $id -m $m -i "$WORK/data" \
+		-o "$WORK/sig$id" >>"$LOG" 2>&1
+	openssl dgst -sha256 -verify "$WORK/hsm/$id.pub.pem" -signature "$WORK/sig$id" "$WORK/data" >>"$LOG" 2>&1 &&
+		pass "key $id of the token served from the cache signs, and OpenSSL verifies" ||
+		fail "key $id of the token served from the cache signs, and OpenSSL verifies"
+done
 
 # The certificate of key 01 re-issued on the same token (same key, new serial) while imzad is down.
 reissue() {
