@@ -40,6 +40,7 @@ struct app *app_attach(struct daemon *d, pid_t pid, uid_t uid, int kind, const c
 	a->next_handle = 1;
 	a->next = d->apps;
 	d->apps = a;
+	slots_listeners_changed(d);
 	return a;
 }
 
@@ -99,6 +100,7 @@ static void app_maybe_free(struct app *a)
 		}
 	}
 	free(a);
+	slots_listeners_changed(d);
 }
 
 void app_detach(struct daemon *d, struct app *a)
@@ -184,6 +186,6 @@ void app_on_slot(void *ud, struct daemon *d, CK_SLOT_ID id, enum slot_event ev)
 	(void)ud;
 	if (ev == SLOT_EV_CARD_GONE)
 		app_drop_slot(d, id);
-	else
+	else if (ev != SLOT_EV_LOOKED)
 		app_slot_event(d, id);
 }

@@ -17,11 +17,21 @@
 /* Longest line, newline not counted. */
 #define CONFIG_LINE_MAX 4096
 
-enum config_key { KEY_HTTPS, KEY_HTTPS_PORT, KEY_PINENTRY, KEY_PROMPT, KEY_MODULE, KEY_NATIVE, KEY_COUNT };
+enum config_key {
+	KEY_HTTPS,
+	KEY_HTTPS_PORT,
+	KEY_PINENTRY,
+	KEY_PROMPT,
+	KEY_MODULE,
+	KEY_NATIVE,
+	KEY_PREFER,
+	KEY_COUNT
+};
 
 static const char *const key_names[KEY_COUNT] = {
         [KEY_HTTPS] = "https",   [KEY_HTTPS_PORT] = "https_port", [KEY_PINENTRY] = "pinentry",
         [KEY_PROMPT] = "prompt", [KEY_MODULE] = "module",         [KEY_NATIVE] = "native",
+        [KEY_PREFER] = "prefer",
 };
 
 void config_defaults(struct imzad_config *c)
@@ -144,9 +154,19 @@ static int parse_line(const char *line, size_t len, unsigned lineno, struct imza
 	if (key < 0)
 		return fail(-EINVAL, err, errcap, "line %u: unknown key '%s'", lineno,
 		            printable(k, kn, shown, sizeof(shown)));
-	if (seen[key] && key != KEY_MODULE)
+	if (seen[key] && key != KEY_MODULE && key != KEY_PREFER)
 		return fail(-EINVAL, err, errcap, "line %u: '%s' is already set on line %u", lineno,
 		            key_names[key], seen[key]);
+	/* prefer is said of the module line above it, once. */
+	if (key == KEY_PREFER && c->nmodules == 0)
+		return fail(-EINVAL, err, errcap,
+		            "line %u: prefer is said of a module: it follows a module line", lineno);
+	if (key == KEY_PREFER && seen[KEY_PREFER] > seen[KEY_MODULE])
+		return fail(-EINVAL, err, errcap, "line %u: prefer is already said of module '%s' on line %u",
+		            lineno,
+		            printable(c->module[c->nmodules - 1], strlen(c->module[c->nmodules - 1]), shown,
+		                      sizeof(shown)),
+		            seen[KEY_PREFER]);
 	seen[key] = lineno;
 	if (vn == 0)
 		return fail(-EINVAL, err, errcap, "line %u: empty value for '%s'", lineno, key_names[key]);
@@ -199,7 +219,17 @@ static int parse_line(const char *line, size_t len, unsigned lineno, struct imza
 			if (strcmp(c->module[i], c->module[c->nmodules]) == 0)
 				return fail(-EINVAL, err, errcap, "line %u: module '%s' is named twice",
 				            lineno, printable(v, vn, shown, sizeof(shown)));
+		c->prefer_module[c->nmodules] = false;
 		c->nmodules++;
+		break;
+	case KEY_PREFER:
+		if (vn == 6 && memcmp(v, "module", 6) == 0)
+			c->prefer_module[c->nmodules - 1] = true;
+		else if (vn == 6 && memcmp(v, "native", 6) == 0)
+			c->prefer_module[c->nmodules - 1] = false;
+		else
+			return fail(-EINVAL, err, errcap, "line %u: prefer is native or module, not '%s'",
+			            lineno, printable(v, vn, shown, sizeof(shown)));
 		break;
 	}
 	return 0;

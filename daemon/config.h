@@ -23,6 +23,10 @@ struct imzad_config {
 	 * packages put theirs (daemon/card/modules.h). */
 	char module[CONFIG_MODULES_MAX][PATH_MAX];
 	size_t nmodules;
+	/* prefer = native|module (default native), said of the module line above it: with module, a card
+	 * that imza's own driver and this module both serve is served by the module (the native driver
+	 * leaves that reader's card). */
+	bool prefer_module[CONFIG_MODULES_MAX];
 	/* native = yes|no (default yes): imza's own card drivers (PIV) serve the cards they know; a card
 	 * of theirs keeps its reader, and a module's token in the same reader is not shown. With no, every
 	 * card is left to the modules. */

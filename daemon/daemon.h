@@ -115,14 +115,19 @@ enum slot_event {
 	SLOT_EV_CHANGED,   /* a reader came or went, or a card could not be used */
 	SLOT_EV_CARD,      /* a card is in and read, or its contents changed: it is served now */
 	SLOT_EV_CARD_GONE, /* the card that was there went or changed: what was opened on it ends */
+	SLOT_EV_LOOKED,    /* (slot 0) the modules looked at their slots as asked, or the wait for it ended */
 };
 #define SLOTS_LISTENERS_MAX 4
+#define SLOTS_LISTING_MAX 64
+#define SLOTS_LOOK_WAIT_MS 1000
 struct slot_listener {
 	void (*on)(void *ud, struct daemon *d, CK_SLOT_ID id, enum slot_event ev);
 	void *ud;
 };
 
 struct cache;
+struct backend_set;
+struct event;
 struct records;
 struct known;
 struct signsvc;
@@ -149,11 +154,24 @@ struct daemon {
 	/* An application that held a card's login went: the card forgets the PIN (p11_release_card, set
 	 * by daemon/wiring.c; NULL: nothing to do). */
 	void (*release_card)(struct daemon *d, struct slot *s, uint64_t app_id);
+	/* The vendor modules (NULL: none). Their slots are looked at only while someone follows the slots
+	 * (slots_listeners_changed): an application connected, or a signing request in progress. */
+	struct backend_set *backends;
+	unsigned sign_requests; /* in the signing service (web/sign.c) */
+	bool listening;
+	/* The modules were asked to look (someone started to listen) and have not all answered yet: a
+	 * C_GetSlotList waits for them, at most SLOTS_LOOK_WAIT_MS, so that an application's first slot list
+	 * holds what the modules hold now (p11.c). */
+	bool look_pending;
+	struct event *look_timer;
+	struct call *listing[SLOTS_LISTING_MAX];
 };
 
 extern const struct rpc_server_ops p11_ops;
 /* The application that holds the card's login is gone: the card forgets the PIN (no reply to anyone). */
 void p11_release_card(struct daemon *d, struct slot *s, uint64_t app_id);
+/* The slot lists that waited for the modules' look are answered (a slots_listen listener). */
+void p11_on_slot(void *ud, struct daemon *d, CK_SLOT_ID id, enum slot_event ev);
 
 /* slots.c */
 extern const struct reader_callbacks slot_callbacks;
@@ -164,6 +182,9 @@ struct slot *slot_get(struct daemon *d, CK_SLOT_ID id);
 int slots_listen(struct daemon *d, void (*on)(void *ud, struct daemon *d, CK_SLOT_ID id, enum slot_event ev),
                  void *ud);
 struct slot *slot_by_index(struct daemon *d, size_t i);
+/* Someone may have started or stopped following the slots (an application came or went, a signing
+ * request began or ended): the modules are told (backend_set_listen). */
+void slots_listeners_changed(struct daemon *d);
 
 /* server.c */
 void call_complete(struct call *c, CK_RV rv);

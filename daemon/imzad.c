@@ -391,8 +391,10 @@ int main(int argc, char **argv)
 		cfg.nmodules = modules_find("", cfg.module, CONFIG_MODULES_MAX);
 	if (cfg.nmodules > 0 &&
 	    backend_set_new(d.monitor, backend_helper ? backend_helper : IMZA_BACKEND_HELPER, cfg.module,
-	                    cfg.nmodules, &backends) < 0)
+	                    cfg.prefer_module, cfg.nmodules, &backends) < 0)
 		log_error("vendor modules not started (out of memory)");
+	d.backends = backends;
+	slots_listeners_changed(&d);
 	sigterm = evsignal_new(d.base, SIGTERM, on_signal, d.base);
 	sigint = evsignal_new(d.base, SIGINT, on_signal, d.base);
 	event_add(sigterm, NULL);
@@ -419,8 +421,11 @@ out:
 	 * signing service (nothing of it is on a card any more). */
 	https_server_free(https);
 	server_free(srv);
+	d.backends = NULL;
 	backend_set_free(backends);
 	reader_monitor_free(d.monitor);
+	if (d.look_timer)
+		event_free(d.look_timer);
 	signsvc_free(d.signsvc);
 	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++)
 		token_free(d.slots[i].token);

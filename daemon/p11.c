@@ -200,9 +200,8 @@ static CK_RV p_GetInfo(void *ctx, CK_INFO_PTR info)
 	return CKR_OK;
 }
 
-static CK_RV p_GetSlotList(void *ctx, CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
+static CK_RV slot_list(struct daemon *d, CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
 {
-	struct daemon *d = DMN(ctx);
 	CK_ULONG n = 0;
 
 	if (count == NULL)
@@ -222,6 +221,39 @@ static CK_RV p_GetSlotList(void *ctx, CK_BBOOL present, CK_SLOT_ID_PTR list, CK_
 	}
 	*count = n;
 	return CKR_OK;
+}
+
+/* While the modules look at their slots for someone who just came, the slot list waits for what they
+ * hold now (slots_listeners_changed); answered by p11_on_slot. */
+static CK_RV p_GetSlotList(void *ctx, CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
+{
+	struct daemon *d = DMN(ctx);
+
+	if (d->look_pending && count != NULL) {
+		for (size_t i = 0; i < SLOTS_LISTING_MAX; i++) {
+			if (d->listing[i] == NULL) {
+				d->listing[i] = CALL(ctx);
+				return CKR_IMZA_PENDING;
+			}
+		}
+	}
+	return slot_list(d, present, list, count);
+}
+
+void p11_on_slot(void *ud, struct daemon *d, CK_SLOT_ID id, enum slot_event ev)
+{
+	(void)ud;
+	(void)id;
+	if (ev != SLOT_EV_LOOKED)
+		return;
+	for (size_t i = 0; i < SLOTS_LISTING_MAX; i++) {
+		struct call *c = d->listing[i];
+
+		if (c == NULL)
+			continue;
+		d->listing[i] = NULL;
+		call_complete(c, slot_list(d, c->args[0].bbool, c->args[1].ulongs.p, c->args[1].ulongs.n));
+	}
 }
 
 static CK_RV p_GetSlotInfo(void *ctx, CK_SLOT_ID id, CK_SLOT_INFO_PTR info)

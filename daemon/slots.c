@@ -5,6 +5,9 @@
 
 #include <stdlib.h>
 
+#include <event2/event.h>
+
+#include "daemon/card/backend-card.h"
 #include "daemon/store/cache.h"
 #include "daemon/daemon.h"
 #include "daemon/store/known.h"
@@ -238,6 +241,47 @@ void slots_load_known(struct daemon *d)
 	log_info("card cache: %zu known card%s", n, n == 1 ? "" : "s");
 }
 
+/* The modules looked as asked, or the wait for them ran out (a module busy with a long signature). */
+static void looked(struct daemon *d)
+{
+	if (!d->look_pending)
+		return;
+	d->look_pending = false;
+	if (d->look_timer)
+		event_del(d->look_timer);
+	publish(d, 0, SLOT_EV_LOOKED);
+}
+
+static void on_look_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	log_debug("the vendor modules did not look at their slots within %d ms", SLOTS_LOOK_WAIT_MS);
+	looked(arg);
+}
+
+static void on_modules_looked(void *ud)
+{
+	looked(ud);
+}
+
+void slots_listeners_changed(struct daemon *d)
+{
+	struct timeval tv = {SLOTS_LOOK_WAIT_MS / 1000, (SLOTS_LOOK_WAIT_MS % 1000) * 1000};
+	bool on = d->apps != NULL || d->sign_requests > 0;
+
+	if (on == d->listening)
+		return;
+	d->listening = on;
+	if (!backend_set_listen(d->backends, on))
+		return;
+	if (d->look_timer == NULL)
+		d->look_timer = evtimer_new(d->base, on_look_timeout, d);
+	d->look_pending = d->look_timer != NULL;
+	if (d->look_timer)
+		evtimer_add(d->look_timer, &tv);
+}
+
 static void on_card_removed(void *ud, struct reader *r, uint64_t seq, int err)
 {
 	struct daemon *d = ud;
@@ -259,4 +303,5 @@ const struct reader_callbacks slot_callbacks = {
         .card_removed = on_card_removed,
         .known = on_known,
         .card_checked = on_card_checked,
+        .modules_looked = on_modules_looked,
 };

@@ -1,4 +1,6 @@
 /* How imzad's parts are put together at start (see wiring.h). */
+#include <errno.h>
+
 #include "daemon/wiring.h"
 #include "daemon/admin.h"
 
@@ -16,5 +18,7 @@ const struct server_handlers imzad_handlers = {
 int imzad_wire(struct daemon *d)
 {
 	d->release_card = p11_release_card;
+	if (slots_listen(d, p11_on_slot, NULL) < 0)
+		return -ENOSPC;
 	return slots_listen(d, app_on_slot, NULL);
 }

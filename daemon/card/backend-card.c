@@ -8,6 +8,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/ec.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -42,6 +43,7 @@ struct chan {
 	CK_TOKEN_INFO token_info;
 	struct reader *r;
 	bool said_hidden;
+	bool prefer; /* the module is preferred over imza's own drivers (prefer = module) */
 };
 
 #define CALL(c, rvp, name, ...) BACKEND_CALL((c)->b, BACKEND_CALL_TIMEOUT_MS, rvp, name, __VA_ARGS__)
@@ -223,18 +225,24 @@ static int add_pair(struct chan *c, struct token *tok, CK_OBJECT_HANDLE cert)
 	return e;
 }
 
-/* The token in the channel's slot, read whole (on the backend's thread). */
-static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **ret)
+/* The token's identity, the key of its cache entry: who made it, what it is, its serial and label (all
+ * in the token info the slot list gives, so a known token is found without reading an object); the
+ * check that follows compares its certificates. */
+static void token_ident(const CK_TOKEN_INFO *ti, uint8_t ident[SHA256_DIGEST_LENGTH])
 {
-	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
-	CK_CERTIFICATE_TYPE ct = CKC_X_509;
-	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)}};
-	CK_OBJECT_HANDLE certs[FIND_MAX];
-	CK_ULONG n = 0;
+	uint8_t who[32 + 16 + 16 + 32];
+
+	memcpy(who, ti->manufacturerID, 32);
+	memcpy(who + 32, ti->model, 16);
+	memcpy(who + 48, ti->serialNumber, 16);
+	memcpy(who + 64, ti->label, 32);
+	SHA256(who, sizeof(who), ident);
+}
+
+/* A new session on the token (the last one closed), the channel's keys forgotten. */
+static int open_token(struct chan *c)
+{
 	CK_RV rv = CKR_OK;
-	char label[33];
-	uint8_t ident[SHA256_DIGEST_LENGTH], who[32 + 16 + 16 + 32];
-	struct token *tok;
 	int e;
 
 	if (c->session != 0)
@@ -245,12 +253,95 @@ static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **re
 	if (e < 0 || rv != CKR_OK)
 		return call_err(e, rv);
 	c->raw_rsa = lists_raw_rsa(c);
-	/* The token's identity: who made it, what it is, its serial and label. */
-	memcpy(who, ti->manufacturerID, 32);
-	memcpy(who + 32, ti->model, 16);
-	memcpy(who + 48, ti->serialNumber, 16);
-	memcpy(who + 64, ti->label, 32);
-	SHA256(who, sizeof(who), ident);
+	return 0;
+}
+
+/* The token's X.509 certificates (at most FIND_MAX) and the hash of what they hold, kept in the token
+ * model's guid: each one's CKA_ID and CKA_VALUE with their lengths, in the module's order. A token of
+ * the same identity with the same hash holds what its cached model was made from. */
+static int find_certs(struct chan *c, CK_OBJECT_HANDLE *certs, CK_ULONG *ret_n, uint8_t hash[16])
+{
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_CERTIFICATE_TYPE ct = CKC_X_509;
+	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)}};
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	uint8_t out[EVP_MAX_MD_SIZE];
+	CK_ULONG n = 0;
+	int e;
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		return -ENOMEM;
+	}
+	e = find(c, t, 2, certs, FIND_MAX, &n);
+	for (CK_ULONG i = 0; e == 0 && i < n; i++) {
+		uint8_t *id = NULL, *der = NULL, lens[8];
+		size_t id_len = 0, der_len = 0;
+
+		e = get_attr(c, certs[i], CKA_ID, TOKEN_ID_MAX, &id, &id_len);
+		if (e == 0)
+			e = get_attr(c, certs[i], CKA_VALUE, CERT_MAX, &der, &der_len);
+		for (int k = 0; k < 4; k++) {
+			lens[k] = (uint8_t)(id_len >> (24 - 8 * k));
+			lens[4 + k] = (uint8_t)(der_len >> (24 - 8 * k));
+		}
+		if (e == 0 &&
+		    (EVP_DigestUpdate(md, lens, sizeof(lens)) != 1 || EVP_DigestUpdate(md, id, id_len) != 1 ||
+		     EVP_DigestUpdate(md, der, der_len) != 1))
+			e = -ENOMEM;
+		free(id);
+		free(der);
+	}
+	if (e == 0 && EVP_DigestFinal_ex(md, out, NULL) != 1)
+		e = -ENOMEM;
+	EVP_MD_CTX_free(md);
+	if (e < 0)
+		return e;
+	memcpy(hash, out, 16);
+	*ret_n = n;
+	return 0;
+}
+
+/* The ids of the private keys (by keyref) of a token model this driver made, for the channel; false for
+ * a model that does not fit it. */
+static bool keys_from(struct chan *c, const struct token *tok)
+{
+	memset(c->key_id_len, 0, sizeof(c->key_id_len));
+	c->nkeys = 0;
+	for (size_t i = 0; i < tok->nobjs; i++) {
+		const struct token_object *o = &tok->objs[i];
+		const struct token_attr *id = token_attr(o, CKA_ID);
+		size_t k = o->key.keyref;
+
+		if (o->cls != CKO_PRIVATE_KEY)
+			continue;
+		if (id == NULL || id->len == 0 || id->len > TOKEN_ID_MAX || k >= KEYS_MAX) {
+			c->nkeys = 0;
+			return false;
+		}
+		memcpy(c->key_id[k], id->value, id->len);
+		c->key_id_len[k] = id->len;
+		c->keys[k] = 0;
+		if (k + 1 > c->nkeys)
+			c->nkeys = k + 1;
+	}
+	return true;
+}
+
+/* The token in the channel's slot, read whole (on the backend's thread, or the reader's worker for
+ * the check of a token served from the cache). */
+static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **ret)
+{
+	CK_OBJECT_HANDLE certs[FIND_MAX];
+	CK_ULONG n = 0;
+	char label[33];
+	uint8_t ident[SHA256_DIGEST_LENGTH];
+	struct token *tok;
+	int e = open_token(c);
+
+	if (e < 0)
+		return e;
+	token_ident(ti, ident);
 	token_text_clean(label, sizeof(label), ti->label, 32);
 	tok = token_new(label[0] ? label : "token", ident);
 	if (tok == NULL)
@@ -265,7 +356,7 @@ static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **re
 	                      : ti->flags & CKF_USER_PIN_FINAL_TRY ? 1
 	                                                           : -1;
 	tok->pin_count_low = (ti->flags & CKF_USER_PIN_COUNT_LOW) != 0;
-	e = find(c, t, 2, certs, FIND_MAX, &n);
+	e = find_certs(c, certs, &n, tok->guid);
 	for (CK_ULONG i = 0; e == 0 && i < n; i++)
 		e = add_pair(c, tok, certs[i]);
 	if (e < 0) {
@@ -277,6 +368,34 @@ static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **re
 }
 
 /* ---- the driver ---- */
+
+static int drv_read_token(struct apdu_transport *t, struct token **ret)
+{
+	struct chan *c = chan_of(t);
+
+	return read_token(c, &c->token_info, ret);
+}
+
+/* The check of a token served from the cache: its certificates' hash against the cached model's. The
+ * same: the model stands (no key is looked for) and the channel takes its keys' ids from it; another:
+ * the token is read whole. */
+static int drv_check_token(struct apdu_transport *t, const struct token *cached, struct token **ret_fresh)
+{
+	struct chan *c = chan_of(t);
+	CK_OBJECT_HANDLE certs[FIND_MAX];
+	CK_ULONG n = 0;
+	uint8_t hash[16];
+	int e = open_token(c);
+
+	if (e == 0)
+		e = find_certs(c, certs, &n, hash);
+	if (e < 0)
+		return e;
+	if (memcmp(hash, cached->guid, sizeof(hash)) != 0 || !keys_from(c, cached))
+		return read_token(c, &c->token_info, ret_fresh);
+	*ret_fresh = NULL;
+	return 0;
+}
 
 static int drv_pin_status(struct apdu_transport *t, struct card_pin_status *ret)
 {
@@ -499,6 +618,8 @@ static int drv_decrypt(struct apdu_transport *t, const struct token_key_info *ke
 
 const struct card_driver backend_card_driver = {
         .name = "module",
+        .read_token = drv_read_token,
+        .check_token = drv_check_token,
         .verify = drv_verify,
         .pin_status = drv_pin_status,
         .logout = drv_logout,
@@ -520,6 +641,10 @@ struct backend_set {
 	 * it again and again, and it is said once (under lock). */
 	struct backend *unusable_b;
 	int unusable_e;
+	bool prefer[CONFIG_BACKENDS_MAX];
+	/* Under lock: the backends asked to look (backend_set_listen), by index, and how many have not yet. */
+	bool asked[CONFIG_BACKENDS_MAX];
+	size_t unlooked;
 };
 
 /* Who owns the reader: a card that one of imza's own drivers serves keeps it, and the module's token in
@@ -527,9 +652,13 @@ struct backend_set {
 static void show_or_hide(struct backend_set *s, struct chan *c)
 {
 	struct token *tok = NULL;
+	uint8_t id[SHA256_DIGEST_LENGTH];
 	int e;
 
-	if (reader_monitor_native_in(s->m, c->desc)) {
+	/* Preferred: the module keeps the reader, and imza's own driver leaves its card. */
+	if (c->prefer)
+		reader_monitor_claim(s->m, c->desc, true);
+	else if (reader_monitor_native_in(s->m, c->desc)) {
 		if (!c->said_hidden)
 			log_info("%s: not shown: imza's own driver serves the card in that reader", c->name);
 		c->said_hidden = true;
@@ -545,6 +674,16 @@ static void show_or_hide(struct backend_set *s, struct chan *c)
 	c->r = reader_ext_add(s->m, c->name, &backend_card_driver, c);
 	if (c->r == NULL)
 		return;
+	/* A token seen before is served from the cache at once and read in full on the reader's worker
+	 * later (reader_ext_card). */
+	token_ident(&c->token_info, id);
+	tok = reader_monitor_known(s->m, backend_card_driver.name, id, sizeof(id));
+	if (tok != NULL) {
+		tok->unchecked = true;
+		snprintf(tok->module, sizeof(tok->module), "%s", backend_module(c->b));
+		reader_ext_card(c->r, tok);
+		return;
+	}
 	e = read_token(c, &c->token_info, &tok);
 	if (e < 0) {
 		char label[33];
@@ -574,6 +713,8 @@ static void on_present(void *ud, struct backend *b, const struct backend_token *
 		return;
 	c->b = b;
 	c->slot = bt->slot;
+	for (i = 0; i < s->n; i++)
+		c->prefer = c->prefer || (s->b[i] == b && s->prefer[i]);
 	c->token_info = bt->token_info;
 	/* The one place the module's slot description enters imzad: cleaned, it names the reader. */
 	token_text_clean(c->desc, sizeof(c->desc), bt->slot_info.slotDescription, 64);
@@ -623,19 +764,58 @@ static void on_gone(void *ud, struct backend *b, CK_SLOT_ID slot)
 	pthread_mutex_unlock(&s->lock);
 	if (c == NULL)
 		return;
+	if (c->prefer)
+		reader_monitor_claim(s->m, c->desc, false);
 	/* The worker ends (its job, if one runs, first): nothing uses the channel after this. */
 	if (c->r)
 		reader_ext_remove(c->r);
 	free(c);
 }
 
-int backend_set_new(struct reader_monitor *m, const char *helper, char (*modules)[PATH_MAX], size_t n,
-                    struct backend_set **ret)
+/* After a look that was asked for: once every backend asked has looked, the main loop learns that what
+ * the modules' slots held has reached it (reader_ext_looked). */
+static void on_looked(void *ud, struct backend *b)
+{
+	struct backend_set *s = ud;
+	bool all = false;
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->b[i] == b && s->asked[i]) {
+			s->asked[i] = false;
+			all = --s->unlooked == 0;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (all)
+		reader_ext_looked(s->m);
+}
+
+bool backend_set_listen(struct backend_set *s, bool on)
+{
+	if (s == NULL || s->n == 0)
+		return false;
+	pthread_mutex_lock(&s->lock);
+	if (on) {
+		for (size_t i = 0; i < s->n; i++)
+			s->asked[i] = true;
+		s->unlooked = s->n;
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < s->n; i++)
+		backend_listen(s->b[i], on);
+	return on;
+}
+
+int backend_set_new(struct reader_monitor *m, const char *helper, char (*modules)[PATH_MAX],
+                    const bool *prefer, size_t n, struct backend_set **ret)
 {
 	static const struct backend_callbacks cb = {
-	        .token_present = on_present, .token_gone = on_gone, .tick = on_tick};
+	        .token_present = on_present, .token_gone = on_gone, .tick = on_tick, .looked = on_looked};
 	struct backend_set *s = calloc(1, sizeof(*s));
 
+	if (n > CONFIG_BACKENDS_MAX)
+		n = CONFIG_BACKENDS_MAX;
 	if (s == NULL || (n > 0 && (s->b = calloc(n, sizeof(*s->b))) == NULL)) {
 		free(s);
 		return -ENOMEM;
@@ -647,7 +827,9 @@ int backend_set_new(struct reader_monitor *m, const char *helper, char (*modules
 			log_error("backend %s: not started (out of memory)", modules[i]);
 			continue;
 		}
-		log_info("backend %s: served through %s", modules[i], helper);
+		s->prefer[s->n] = prefer != NULL && prefer[i];
+		log_info("backend %s: served through %s%s", modules[i], helper,
+		         s->prefer[s->n] ? " (preferred over imza's own drivers)" : "");
 		s->n++;
 	}
 	*ret = s;

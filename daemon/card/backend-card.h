@@ -12,6 +12,7 @@
 #pragma once
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "daemon/card/card.h"
@@ -22,8 +23,15 @@ struct backend_set;
 extern const struct card_driver backend_card_driver;
 
 /* Starts one backend per module (helper: the imza-backend program); their tokens reach m's callbacks.
- * 0, or -ENOMEM. */
-int backend_set_new(struct reader_monitor *m, const char *helper, char (*modules)[PATH_MAX], size_t n,
-                    struct backend_set **ret);
+ * prefer (NULL: none) marks the modules preferred over imza's own drivers: a card both serve is the
+ * module's (reader_monitor_claim). 0, or -ENOMEM. */
+int backend_set_new(struct reader_monitor *m, const char *helper, char (*modules)[PATH_MAX],
+                    const bool *prefer, size_t n, struct backend_set **ret);
+/* At most this many modules (imzad.conf's CONFIG_MODULES_MAX). */
+#define CONFIG_BACKENDS_MAX 8
+/* Whether anyone follows the slots (an application, a web request): the modules' slots are looked at
+ * only then. Turned on, every module looks at once, and the reader monitor's modules_looked callback
+ * runs once all have (true is returned then; false when no module runs or on is false). */
+bool backend_set_listen(struct backend_set *s, bool on);
 /* Stops every backend and removes their readers; before reader_monitor_free. */
 void backend_set_free(struct backend_set *s);

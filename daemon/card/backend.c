@@ -36,6 +36,9 @@ struct backend {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stopping;
+	/* Whether anyone follows the slots (backend_listen), and a look asked for (at start, and when
+	 * someone starts to listen). */
+	bool listening, look_now;
 	/* Guards the helper and every exchange with it: one call at a time per module. */
 	pthread_mutex_t call_lock;
 	pid_t pid;
@@ -55,6 +58,10 @@ struct backend {
 	bool shown[BACKEND_MAX_TOKENS];
 	size_t ntokens;
 	bool warned_many;
+	/* Thread only: the module has no working C_WaitForSlotEvent (its slots are listed at every look);
+	 * when the slots were last listed. */
+	bool no_wait;
+	struct timespec listed_at;
 };
 
 static struct timespec now_mono(void)
@@ -301,16 +308,6 @@ int backend_call_from(struct backend *b, const struct proto_buf *req, struct pro
 
 /* ---- the thread: the helper kept running, its tokens followed ---- */
 
-static bool stopping(struct backend *b)
-{
-	bool s;
-
-	pthread_mutex_lock(&b->lock);
-	s = b->stopping;
-	pthread_mutex_unlock(&b->lock);
-	return s;
-}
-
 static void sleep_ms(struct backend *b, long ms)
 {
 	struct timespec until;
@@ -410,18 +407,75 @@ static void poll_tokens(struct backend *b)
 	}
 }
 
+/* Whether the slots may have changed since the last look. A module with a working C_WaitForSlotEvent
+ * says so with CKF_DONT_BLOCK (cheap: no slot list, no token info); without it, or when its helper died
+ * (a new one knows nothing of the old one's tokens), they may have. */
+static bool slots_may_have_changed(struct backend *b)
+{
+	CK_SLOT_ID slot = 0;
+	CK_RV rv = CKR_OK;
+	bool died;
+	int e;
+
+	pthread_mutex_lock(&b->call_lock);
+	died = b->dead;
+	pthread_mutex_unlock(&b->call_lock);
+	/* A module may answer CKR_NO_EVENT and never report one (SoftHSM does): the slots are listed
+	 * every BACKEND_LIST_MS all the same. */
+	if (b->no_wait || died || ms_between(b->listed_at, now_mono()) >= BACKEND_LIST_MS)
+		return true;
+	e = BACKEND_CALL(b, BACKEND_CALL_TIMEOUT_MS, &rv, C_WaitForSlotEvent, CKF_DONT_BLOCK, &slot, NULL);
+	if (e < 0 || rv == CKR_OK)
+		return true;
+	if (rv == CKR_NO_EVENT)
+		return false;
+	log_info("backend %s: no C_WaitForSlotEvent (rv 0x%lx): its slots are listed at every look",
+	         b->module, (unsigned long)rv);
+	b->no_wait = true;
+	return true;
+}
+
+/* The slots are looked at while someone listens (every BACKEND_POLL_MS), and once when asked (at start,
+ * and when someone starts to listen); nobody listening, the module is left alone. */
 static void *backend_main(void *arg)
 {
 	struct backend *b = arg;
 
-	while (!stopping(b)) {
-		poll_tokens(b);
+	for (;;) {
+		bool asked;
+
+		pthread_mutex_lock(&b->lock);
+		while (!b->stopping && !b->listening && !b->look_now)
+			pthread_cond_wait(&b->cond, &b->lock);
+		asked = b->look_now;
+		b->look_now = false;
+		if (b->stopping) {
+			pthread_mutex_unlock(&b->lock);
+			break;
+		}
+		pthread_mutex_unlock(&b->lock);
+		if (asked || slots_may_have_changed(b)) {
+			b->listed_at = now_mono();
+			poll_tokens(b);
+		}
 		if (b->cb.tick)
 			b->cb.tick(b->ud, b);
+		if (asked && b->cb.looked)
+			b->cb.looked(b->ud, b);
 		sleep_ms(b, BACKEND_POLL_MS);
 	}
 	all_gone(b);
 	return NULL;
+}
+
+void backend_listen(struct backend *b, bool on)
+{
+	pthread_mutex_lock(&b->lock);
+	if (on && !b->listening)
+		b->look_now = true;
+	b->listening = on;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
 }
 
 int backend_new(const char *module, const char *helper, const struct backend_callbacks *cb, void *ud,
@@ -438,6 +492,7 @@ int backend_new(const char *module, const char *helper, const struct backend_cal
 		b->cb = *cb;
 	b->ud = ud;
 	b->next_start = now_mono();
+	b->look_now = true;
 	pthread_mutex_init(&b->lock, NULL);
 	pthread_cond_init(&b->cond, NULL);
 	pthread_mutex_init(&b->call_lock, NULL);

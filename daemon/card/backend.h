@@ -2,8 +2,10 @@
  * imzad starts with one end of a socketpair as its standard input, and every call goes to it as one of
  * imza's RPC frames (protocol/rpc.h). imzad loads no vendor code into itself.
  *
- * A backend has a thread of its own that keeps the helper running and follows its tokens: it lists the
- * slots with a token every BACKEND_POLL_MS and reports tokens as they come and go (an uninitialised token
+ * A backend has a thread of its own that keeps the helper running and follows its tokens: while someone
+ * listens (backend_listen) it looks at the slots every BACKEND_POLL_MS (with C_WaitForSlotEvent and
+ * CKF_DONT_BLOCK when the module has it, the slot list only when that reports an event), once when asked,
+ * and not at all otherwise; it reports tokens as they come and go (an uninitialised token
  * holds nothing to sign with and is not reported). Calls (from that
  * thread and from any other) are serialised per module, and each has a deadline: BACKEND_SIGN_TIMEOUT_MS
  * for what may wait on the card or the user (login, signature, decryption), BACKEND_CALL_TIMEOUT_MS for
@@ -26,6 +28,8 @@
 #define BACKEND_SIGN_TIMEOUT_MS 60000
 #endif
 #define BACKEND_POLL_MS 500
+/* With C_WaitForSlotEvent, the slots are still listed this often while someone listens. */
+#define BACKEND_LIST_MS 5000
 #define BACKEND_BACKOFF_MIN_MS 250
 #ifndef BACKEND_BACKOFF_MAX_MS
 #define BACKEND_BACKOFF_MAX_MS 30000
@@ -48,13 +52,19 @@ struct backend_callbacks {
 	void (*token_present)(void *ud, struct backend *b, const struct backend_token *t);
 	/* The token went: taken out, or its helper died or was killed. */
 	void (*token_gone)(void *ud, struct backend *b, CK_SLOT_ID slot);
-	/* After each look at the slots (every BACKEND_POLL_MS). */
+	/* After each look at the slots (every BACKEND_POLL_MS while someone listens). */
 	void (*tick)(void *ud, struct backend *b);
+	/* After a look that was asked for (at start, or by backend_listen turned on): what the slots
+	 * held then has been reported. */
+	void (*looked)(void *ud, struct backend *b);
 };
 
 /* Starts the backend's thread; the helper program (imza-backend) runs module. 0, or -ENOMEM. */
 int backend_new(const char *module, const char *helper, const struct backend_callbacks *cb, void *ud,
                 struct backend **ret);
+/* Whether anyone follows the module's slots. The backend looks once when started; then at every
+ * BACKEND_POLL_MS while on, not at all while off. Turned on, it looks at once (and calls looked). */
+void backend_listen(struct backend *b, bool on);
 /* Stops the thread and the helper (EOF, then SIGKILL after a second); no callback runs after it. */
 void backend_free(struct backend *b);
 

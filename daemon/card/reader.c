@@ -24,6 +24,9 @@
 /* A card served from the cache is read in full this long after insertion (or before its first job),
  * so that the listing that follows an insertion costs the card nothing beyond its identity. */
 #define CHECK_DELAY_MS 1500
+/* A card put into a reader that a preferred vendor module serves waits this long for the module to show
+ * it before imza's own driver may take it (a module looks every 500 ms while someone listens). */
+#define CLAIM_GRACE_MS 1500
 #define PNP_NAME "\\\\?PnP?\\Notification"
 
 enum mev_kind {
@@ -32,7 +35,8 @@ enum mev_kind {
 	MEV_CARD_READY,
 	MEV_CARD_REMOVED,
 	MEV_CARD_CHECKED,
-	MEV_JOB_DONE
+	MEV_JOB_DONE,
+	MEV_MODULES_LOOKED
 };
 
 struct mev {
@@ -74,6 +78,12 @@ struct reader {
 	bool ext;
 	/* A card one of imza's own drivers serves is in (worker; read by reader_monitor_native_in). */
 	atomic_bool native_card;
+	/* A vendor module preferred over imza's own drivers shows a token in this reader now
+	 * (reader_monitor_claim), and did at some time: imza's drivers leave its cards to that module. */
+	atomic_bool claimed, module_reader;
+	/* Worker only: the insertion whose grace (CLAIM_GRACE_MS) runs, and until when. */
+	uint64_t grace_seq;
+	struct timespec grace_until;
 	atomic_ulong apdus;
 };
 
@@ -186,7 +196,9 @@ static void set_check_time(struct reader *r)
 static void worker_insert(struct reader *r, uint64_t seq)
 {
 	static const struct card_driver *drivers[] = {&piv_driver};
-	size_t ndrivers = atomic_load(&native_on) ? sizeof(drivers) / sizeof(drivers[0]) : 0;
+	size_t ndrivers = atomic_load(&native_on) && !atomic_load(&r->claimed)
+	                          ? sizeof(drivers) / sizeof(drivers[0])
+	                          : 0;
 	struct token *tok = NULL;
 	uint8_t id[32];
 	size_t id_len = 0;
@@ -240,25 +252,25 @@ static void worker_insert(struct reader *r, uint64_t seq)
 			log_debug("reader %s: a card, left to the vendor modules", r->name);
 		else
 			log_warning("reader %s: card not usable (%s)", r->name, strerror(-err));
-		post(r->m, (struct mev){.kind = MEV_CARD_REMOVED, .r = r, .seq = seq, .err = err});
+		/* A card left to the modules is no error of this reader's. */
+		post(r->m,
+		     (struct mev){.kind = MEV_CARD_REMOVED, .r = r, .seq = seq, .err = ndrivers ? err : 0});
 		return;
 	}
 	atomic_store(&r->native_card, true);
 	post(r->m, (struct mev){.kind = MEV_CARD_READY, .r = r, .seq = seq, .tok = tok});
 }
 
-/* The full read of a card that was served from the cache; the main loop compares and keeps or replaces. */
-static void worker_check(struct reader *r)
+/* The full read of a card that was served from the cache (on its worker, the card's transaction
+ * held): a fresh copy of what was served goes to the driver, which compares the card's bytes with it
+ * (the same bytes make the same token without parsing anything again), or the card is read whole.
+ * 0 with the token to post. */
+static int check_card(struct reader *r, struct token **ret)
 {
 	const struct card_driver *drv = r->card.driver;
 	struct token *tok = NULL, *cached = NULL;
 	int err;
 
-	r->check_pending = false;
-	if (!r->connected || drv == NULL || SCardBeginTransaction(r->h) != SCARD_S_SUCCESS)
-		return;
-	/* A fresh copy of what was served: the driver compares the card's bytes with it, and the same
-	 * bytes make the same token without parsing anything again. */
 	if (drv->check_token && r->m->cb.known && r->card_id_len > 0)
 		cached = r->m->cb.known(r->m->ud, drv->name, r->card_id, r->card_id_len);
 	if (cached) {
@@ -272,12 +284,44 @@ static void worker_check(struct reader *r)
 		err = drv->read_token(&r->card.t, &tok);
 	}
 	if (err == 0)
+		*ret = tok;
+	return err;
+}
+
+/* The main loop compares the checked card with what it serves, and keeps or replaces it. */
+static void worker_check(struct reader *r)
+{
+	struct token *tok = NULL;
+	int err;
+
+	r->check_pending = false;
+	if (!r->connected || r->card.driver == NULL || SCardBeginTransaction(r->h) != SCARD_S_SUCCESS)
+		return;
+	err = check_card(r, &tok);
+	if (err == 0)
 		read_pin_status(r, tok);
 	SCardEndTransaction(r->h, SCARD_LEAVE_CARD);
 	if (err == 0)
 		post(r->m, (struct mev){.kind = MEV_CARD_CHECKED, .r = r, .seq = r->card.seq, .tok = tok});
 	else
 		log_info("reader %s: checking the cached card failed (%s)", r->name, strerror(-err));
+}
+
+/* The card stays in, but is the preferred module's now: imza's driver lets go of it without a reset (the
+ * module holds it too), and for the main loop this insertion is gone. It is not taken again until it
+ * is put back. */
+static void worker_leave(struct reader *r)
+{
+	uint64_t seq = r->card.seq;
+
+	log_info("reader %s: the card is left to the vendor module preferred for it", r->name);
+	atomic_store(&r->native_card, false);
+	if (r->h)
+		SCardDisconnect(r->h, SCARD_LEAVE_CARD);
+	r->h = 0;
+	r->card.driver = NULL;
+	r->check_pending = false;
+	post(r->m, (struct mev){.kind = MEV_CARD_REMOVED, .r = r, .seq = seq});
 }
 
 static int worker_run_job(struct reader *r, struct reader_job *job)
@@ -342,7 +386,8 @@ static void *worker_main(void *arg)
 
 		pthread_mutex_lock(&r->lock);
 		while (!r->stopping && r->head == NULL &&
-		       r->want_present == (r->connected && r->card.seq == r->want_seq)) {
+		       r->want_present == (r->connected && r->card.seq == r->want_seq) &&
+		       !(atomic_load(&r->claimed) && r->card.driver != NULL)) {
 			if (!r->check_pending) {
 				pthread_cond_wait(&r->cond, &r->lock);
 			} else if (pthread_cond_timedwait(&r->cond, &r->lock, &r->check_at) == ETIMEDOUT) {
@@ -363,9 +408,33 @@ static void *worker_main(void *arg)
 				continue;
 			}
 		}
+		/* A preferred module shows the card imza's own driver serves: the driver leaves it. */
+		if (atomic_load(&r->claimed) && r->connected && r->card.driver != NULL) {
+			pthread_mutex_unlock(&r->lock);
+			worker_leave(r);
+			continue;
+		}
 		if (r->want_present && !(r->connected && r->card.seq == r->want_seq)) {
 			uint64_t seq = r->want_seq;
 
+			/* A new card in a reader a preferred module serves: the module gets its grace to show
+			 * it first (reader_monitor_claim wakes the wait). */
+			if (atomic_load(&r->module_reader) && !atomic_load(&r->claimed)) {
+				struct timespec now;
+
+				clock_gettime(CLOCK_REALTIME, &now);
+				if (r->grace_seq != seq) {
+					r->grace_seq = seq;
+					r->grace_until = timespec_after_ms(now, CLAIM_GRACE_MS);
+				}
+				if (now.tv_sec < r->grace_until.tv_sec ||
+				    (now.tv_sec == r->grace_until.tv_sec &&
+				     now.tv_nsec < r->grace_until.tv_nsec)) {
+					pthread_cond_timedwait(&r->cond, &r->lock, &r->grace_until);
+					pthread_mutex_unlock(&r->lock);
+					continue;
+				}
+			}
 			pthread_mutex_unlock(&r->lock);
 			if (have_ctx) {
 				worker_insert(r, seq);
@@ -404,7 +473,21 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* The worker of a vendor module's reader: jobs only, run while the token they were made for is there. */
+/* Whether the check of a token served from the cache is due (under lock): when its time came, and
+ * always before the token does any job. */
+static bool check_due(struct reader *r)
+{
+	struct timespec now;
+
+	if (!r->check_pending || !r->connected)
+		return false;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return r->head != NULL || now.tv_sec > r->check_at.tv_sec ||
+	       (now.tv_sec == r->check_at.tv_sec && now.tv_nsec >= r->check_at.tv_nsec);
+}
+
+/* The worker of a vendor module's reader: jobs, run while the token they were made for is there, and
+ * the check of a token served from the cache. */
 static void *ext_worker_main(void *arg)
 {
 	struct reader *r = arg;
@@ -414,10 +497,30 @@ static void *ext_worker_main(void *arg)
 		bool ok;
 
 		pthread_mutex_lock(&r->lock);
-		while (!r->stopping && r->head == NULL)
-			pthread_cond_wait(&r->cond, &r->lock);
+		while (!r->stopping && r->head == NULL && !check_due(r)) {
+			if (!r->check_pending || !r->connected)
+				pthread_cond_wait(&r->cond, &r->lock);
+			else
+				pthread_cond_timedwait(&r->cond, &r->lock, &r->check_at);
+		}
 		if (r->stopping)
 			break;
+		if (check_due(r)) {
+			uint64_t seq = r->card.seq;
+			struct token *tok = NULL;
+			int err;
+
+			r->check_pending = false;
+			pthread_mutex_unlock(&r->lock);
+			err = check_card(r, &tok);
+			if (err == 0)
+				post(r->m,
+				     (struct mev){.kind = MEV_CARD_CHECKED, .r = r, .seq = seq, .tok = tok});
+			else
+				log_info("reader %s: checking the cached token failed (%s)", r->name,
+				         strerror(-err));
+			continue;
+		}
 		job = r->head;
 		r->head = job->next;
 		if (r->head == NULL)
@@ -675,6 +778,10 @@ static void dispatch(struct reader_monitor *m, struct mev *e)
 	case MEV_JOB_DONE:
 		e->job->done(e->job, e->job->result);
 		break;
+	case MEV_MODULES_LOOKED:
+		if (m->cb.modules_looked)
+			m->cb.modules_looked(m->ud);
+		break;
 	}
 }
 
@@ -768,6 +875,40 @@ bool reader_monitor_native_in(struct reader_monitor *m, const char *desc)
 	return found;
 }
 
+void reader_ext_looked(struct reader_monitor *m)
+{
+	post(m, (struct mev){.kind = MEV_MODULES_LOOKED});
+}
+
+struct token *reader_monitor_known(struct reader_monitor *m, const char *driver, const uint8_t *id,
+                                   size_t id_len)
+{
+	return m->cb.known ? m->cb.known(m->ud, driver, id, id_len) : NULL;
+}
+
+void reader_monitor_claim(struct reader_monitor *m, const char *desc, bool claim)
+{
+	size_t n = strlen(desc);
+
+	if (n < 8)
+		return;
+	pthread_mutex_lock(&m->list_lock);
+	for (size_t i = 0; i < m->nreaders; i++) {
+		struct reader *r = m->readers[i];
+		size_t k = strlen(r->name);
+
+		if (strncmp(r->name, desc, k < n ? k : n) != 0 || atomic_load(&r->claimed) == claim)
+			continue;
+		pthread_mutex_lock(&r->lock);
+		atomic_store(&r->claimed, claim);
+		if (claim)
+			atomic_store(&r->module_reader, true);
+		pthread_cond_signal(&r->cond);
+		pthread_mutex_unlock(&r->lock);
+	}
+	pthread_mutex_unlock(&m->list_lock);
+}
+
 struct reader *reader_ext_add(struct reader_monitor *m, const char *name, const struct card_driver *drv,
                               void *chan)
 {
@@ -798,8 +939,17 @@ void reader_ext_card(struct reader *r, struct token *tok)
 	if (r->connected)
 		gone = r->card.seq;
 	r->connected = tok != NULL;
+	r->check_pending = false;
 	if (tok != NULL)
 		r->card.seq = seq = atomic_fetch_add(&insertion_counter, 1) + 1;
+	/* Served from the cache: the token is read in full later, on the worker (ext_worker_main). */
+	if (tok != NULL && tok->unchecked && tok->id_len <= sizeof(r->card_id)) {
+		memcpy(r->card_id, tok->id, tok->id_len);
+		r->card_id_len = tok->id_len;
+		r->check_pending = true;
+		set_check_time(r);
+		pthread_cond_signal(&r->cond);
+	}
 	pthread_mutex_unlock(&r->lock);
 	if (gone)
 		post(r->m, (struct mev){.kind = MEV_CARD_REMOVED, .r = r, .seq = gone});

@@ -46,6 +46,9 @@ struct reader_callbacks {
 	struct token *(*known)(void *ud, const char *driver, const uint8_t *id, size_t id_len);
 	/* A card served from the cache (tok->unchecked) was read in full: fresh belongs to the callee. */
 	void (*card_checked)(void *ud, struct reader *r, uint64_t seq, struct token *fresh);
+	/* The vendor modules looked at their slots when asked (reader_ext_looked): every token they held
+	 * then has been reported before this. */
+	void (*modules_looked)(void *ud);
 };
 
 int reader_monitor_new(struct event_base *base, const struct reader_callbacks *cb, void *ud,
@@ -62,6 +65,15 @@ const char *reader_name(const struct reader *r);
 struct reader *reader_ext_add(struct reader_monitor *m, const char *name, const struct card_driver *drv,
                               void *chan);
 void reader_ext_card(struct reader *r, struct token *tok);
+/* A token served from the cache (tok->unchecked, found with reader_monitor_known under tok->driver and
+ * tok->id) is read in full on the reader's worker CHECK_DELAY_MS later, or before its first job, with
+ * drv->check_token or drv->read_token, and the main loop keeps or replaces it (card_checked). */
+/* From a backend's thread: the modules looked at their slots as asked (modules_looked, after the events
+ * posted before it). */
+void reader_ext_looked(struct reader_monitor *m);
+/* A copy of the cached token of this identity (the monitor's known callback), or NULL; any thread. */
+struct token *reader_monitor_known(struct reader_monitor *m, const char *driver, const uint8_t *id,
+                                   size_t id_len);
 /* Stops the worker (queued jobs end with CARD_E_REMOVED) and reports the reader gone; r is freed later,
  * on the main loop. */
 void reader_ext_remove(struct reader *r);
@@ -72,6 +84,12 @@ void reader_native_drivers(bool on);
 /* Whether one of imza's own drivers serves a card in the PC/SC reader that a vendor module's slot
  * description desc names (the same name, or one cut short); from any thread. */
 bool reader_monitor_native_in(struct reader_monitor *m, const char *desc);
+
+/* A vendor module preferred over imza's own drivers (prefer = module) shows a token in the PC/SC reader
+ * its slot description desc names (claim), or no longer does: while claimed, imza's drivers leave that
+ * reader's card (one they serve now is let go); a card put into a reader once claimed waits
+ * CLAIM_GRACE_MS for the module before they may take it. From any thread. */
+void reader_monitor_claim(struct reader_monitor *m, const char *desc, bool claim);
 
 /* Queues a job for the reader's worker; its done() always runs later, on the main loop. */
 void reader_submit(struct reader *r, struct reader_job *job);

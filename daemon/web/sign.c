@@ -200,6 +200,11 @@ static void log_timing(const struct sign_pending *rq)
 
 static void req_free(struct sign_pending *rq)
 {
+	struct daemon *d = rq->svc->d;
+
+	/* A request in progress may wait for its card: the modules' slots are followed meanwhile. */
+	d->sign_requests--;
+	slots_listeners_changed(d);
 	if (rq->timer)
 		event_free(rq->timer);
 	if (rq->content) {
@@ -1472,6 +1477,8 @@ static struct sign_pending *enqueue(struct signsvc *svc, struct sign_pending *rq
 	size_t same = 0;
 
 	rq->svc = svc;
+	svc->d->sign_requests++;
+	slots_listeners_changed(svc->d);
 	signq_site_of(rq->peer.web, rq->peer.origin, rq->site);
 	for (struct sign_pending *o = svc->head; o; o = o->next)
 		same += strcmp(o->site, rq->site) == 0;

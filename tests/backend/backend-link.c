@@ -126,6 +126,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (backend_new(argv[2], argv[1], &cb, NULL, &b) < 0)
 		return 1;
+	/* This program follows the token throughout, as an application waiting for slot events does. */
+	backend_listen(b, true);
 
 	/* Start: the helper comes up and the token is reported. */
 	t = wait_count(&presents, 1, 10);

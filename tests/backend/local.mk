@@ -63,3 +63,11 @@ EXTRA_DIST += tests/integration/backend-pin.sh
 # The quirky module behind imzad, a hang included: tests/integration/backend-quirks.sh.
 TESTS += tests/integration/backend-quirks.sh
 EXTRA_DIST += tests/integration/backend-quirks.sh
+
+# A known module token listed from the card cache, checked in the background: tests/integration/backend-cache.sh.
+TESTS += tests/integration/backend-cache.sh
+EXTRA_DIST += tests/integration/backend-cache.sh
+
+# A module's slots looked at only while someone listens: tests/integration/backend-listen.sh.
+TESTS += tests/integration/backend-listen.sh
+EXTRA_DIST += tests/integration/backend-listen.sh

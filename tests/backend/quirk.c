@@ -22,7 +22,8 @@
  *   IMZA_QUIRK_HANG=FILE     while FILE exists, any call hangs (until the process is killed)
  *   IMZA_QUIRK_CRASH=FILE    while FILE exists, any call crashes the process (SIGSEGV)
  *   IMZA_QUIRK_REMOVED=FILE  while FILE exists the token is out: no token in the slot list, session
- *                            calls answer CKR_DEVICE_REMOVED
+ *                            calls answer CKR_DEVICE_REMOVED; C_WaitForSlotEvent(CKF_DONT_BLOCK)
+ *                            reports each change of it as an event on the first slot
  *
  * Test code: it trusts its environment, and prints one line only when it aborts on purpose. */
 #include <dlfcn.h>
@@ -238,9 +239,28 @@ static CK_RV q_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
 
 static CK_RV q_WaitForSlotEvent(CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserved)
 {
+	/* The removal trigger as the last look reported it (-1: not looked yet). */
+	static atomic_int seen = -1;
+	int now = removed(), was;
+
 	/* Not through enter(): a blocked wait beside other calls is what the spec allows. */
 	if (quirks & Q_NO_WAIT)
 		return CKR_FUNCTION_NOT_SUPPORTED;
+	/* The token taken out or put back (the trigger file) is a slot event, as a real one would be. */
+	was = atomic_exchange(&seen, now);
+	if ((flags & CKF_DONT_BLOCK) && slot != NULL && was >= 0 && was != now) {
+		CK_SLOT_ID list[8];
+		CK_ULONG n = 8;
+		CK_RV rv;
+
+		enter();
+		rv = t->C_GetSlotList(CK_FALSE, list, &n);
+		leave(CKR_OK);
+		if (rv == CKR_OK && n > 0) {
+			*slot = list[0];
+			return CKR_OK;
+		}
+	}
 	return t->C_WaitForSlotEvent(flags, slot, reserved);
 }
 

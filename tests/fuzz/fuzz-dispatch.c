@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "daemon/daemon.h"
+#include "daemon/card/backend-card.h"
 #include "daemon/card/reader.h"
 #include "protocol/proto-frame.h"
 #include "tests/lib/testcert.h"
@@ -42,6 +43,11 @@ void reader_submit(struct reader *r, struct reader_job *job)
 		queued[nqueued++] = job;
 	else
 		job->done(job, CARD_E_REMOVED);
+}
+
+bool backend_set_listen(struct backend_set *s, bool on)
+{
+	return false;
 }
 
 struct daemon *call_daemon(const struct call *c)

@@ -3,7 +3,8 @@
 # with imza's own PIV driver off (native = no), pkcs11-tool through imza lists what pkcs11-tool on
 # OpenSC itself lists (classes, ids, certificate DER), signs, and sees the card taken out and put back
 # within 2 s. With the native driver on, the same card is shown once: the native driver keeps its
-# reader and the module's token in it is not shown.
+# reader and the module's token in it is not shown; with `prefer = module` for OpenSC's module, the
+# module serves it and the native driver leaves that reader, also when the card is put back.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/backend.sh"
 
@@ -82,5 +83,43 @@ echo "$st" >>"$LOG"
 	pass "with both, the card is listed once, by imza's PIV driver" || fail "with both, the card is listed once ($(tokens) tokens)"
 grep -q "not shown: imza's own driver serves the card in that reader" "$IMZA_STACK_DIR/imzad.log" &&
 	pass "imzad says it did not show the module's token" || fail "imzad says it did not show the module's token"
+stacks_down
+
+# prefer = module for OpenSC's module, the native driver on: the module serves the card, once.
+printf 'prefer = module\n' >>"$WORK/imzad2.conf"
+export OPENSC_CONF=$WORK/u/opensc.conf
+stack_up u
+# served SECONDS: within SECONDS, one token, served by the module and not by imza's PIV driver.
+served() {
+	local i st
+	for i in $(seq 1 $(($1 * 10))); do
+		st=$("$IMZA_BUILDDIR/tools/imzactl" --socket "$IMZA_SOCKET" status 2>&1)
+		[ "$(tokens)" = 1 ] && grep -q '^  driver: module .*opensc-pkcs11.so$' <<<"$st" &&
+			! grep -q '^  driver: piv$' <<<"$st" && { echo "$i"; return 0; }
+		sleep 0.1
+	done
+	echo "$st" >>"$LOG"
+	return 1
+}
+served 15 >/dev/null && pass "prefer = module: the card is listed once, served by OpenSC's module" ||
+	fail "prefer = module: the card is listed once, served by OpenSC's module ($(tokens) tokens)"
+grep -q "left to the vendor module preferred for it" "$IMZA_STACK_DIR/imzad.log" &&
+	pass "imzad says its PIV driver left the card to the module" || fail "imzad says its PIV driver left the card to the module"
+imza --login --pin "$IMZA_PIN" --sign --id 01 -m ECDSA-SHA256 --signature-format openssl -i "$WORK/data" \
+	-o "$WORK/sig2" >>"$LOG" 2>&1
+openssl x509 -inform DER -in "$IMZA_CARD_DIR/9a.crt.der" -pubkey -noout >"$WORK/9a-u.pub"
+openssl dgst -sha256 -verify "$WORK/9a-u.pub" -signature "$WORK/sig2" "$WORK/data" >>"$LOG" 2>&1 &&
+	pass "prefer = module: the card signs through the module" || fail "prefer = module: the card signs through the module"
+"$STACK" card "$IMZA_STACK_DIR" remove >>"$LOG" 2>&1
+within 3 0 >/dev/null || fail "taken out, the card leaves imza's list"
+n=$(wc -l <"$IMZA_STACK_DIR/imzad.log")
+"$STACK" card "$IMZA_STACK_DIR" insert >>"$LOG" 2>&1
+served 5 >/dev/null && pass "put back, it is served by the module again" || fail "put back, it is served by the module again"
+sleep 1
+# The PC/SC reader's slot (the module's slot is named "... [opensc-pkcs11.so]").
+ps=$(sed -n 's/^imzad: info: reader Imza Virtual A 00 00 is slot \([0-9]*\)$/\1/p' "$IMZA_STACK_DIR/imzad.log" | head -n 1)
+[ -n "$ps" ] && ! sed "1,${n}d" "$IMZA_STACK_DIR/imzad.log" | grep -q "slot $ps: card \"" &&
+	pass "put back, imza's PIV driver did not serve it even for a moment" ||
+	fail "put back, imza's PIV driver did not serve it even for a moment"
 
 done_testing

@@ -287,6 +287,34 @@ static void test_native_drivers_are_on_unless_said_no(void **state)
 	reject("native = no\nnative = no\n", "'native' is already set on line 1");
 }
 
+/* prefer = native|module: said of the module line above it; native (imza's own driver keeps the reader)
+ * unless said. */
+static void test_prefer_is_said_of_the_module_above(void **state)
+{
+	struct imzad_config c;
+	char err[128] = "";
+
+	(void)state;
+	config_defaults(&c);
+	assert_int_equal(
+	        parse("module = /a.so\nprefer = module\nmodule = /b.so\nmodule = /c.so\nprefer = native\n",
+	              &c, err, sizeof(err)),
+	        0);
+	assert_int_equal(c.nmodules, 3);
+	assert_true(c.prefer_module[0]);
+	assert_false(c.prefer_module[1]);
+	assert_false(c.prefer_module[2]);
+	config_defaults(&c);
+	assert_false(c.prefer_module[0]);
+	reject("prefer = module\nmodule = /a.so\n",
+	       "line 1: prefer is said of a module: it follows a module line");
+	reject("module = /a.so\nprefer = both\n", "line 2: prefer is native or module, not 'both'");
+	reject("module = /a.so\nprefer = module\nprefer = native\n",
+	       "line 3: prefer is already said of module '/a.so' on line 2");
+	reject("module = /a.so\nprefer = module\nmodule = /b.so\nprefer = module\nprefer = module\n",
+	       "line 5: prefer is already said of module '/b.so' on line 4");
+}
+
 static void test_long_pinentry_path_is_kept_whole_up_to_the_line_limit(void **state)
 {
 	/* "pinentry=" and 4087 bytes of path make a line of 4096 bytes: the longest there is, so a path
@@ -549,6 +577,7 @@ int main(void)
 	        cmocka_unit_test(test_prompt_is_imza_prompt_by_default_pinentry_or_a_path),
 	        cmocka_unit_test(test_module_lines_name_vendor_modules_by_absolute_path),
 	        cmocka_unit_test(test_native_drivers_are_on_unless_said_no),
+	        cmocka_unit_test(test_prefer_is_said_of_the_module_above),
 	        cmocka_unit_test(test_long_pinentry_path_is_kept_whole_up_to_the_line_limit),
 	        cmocka_unit_test(test_lines_over_4096_bytes_are_an_error),
 	        cmocka_unit_test(test_nul_byte_is_an_error),
