@@ -325,6 +325,10 @@ static CK_RV call_entered(const struct stub *s, union rpc_arg *args)
 	bool broken, lost = false;
 	int r;
 
+	/* pReserved crosses no wire: the spec's NULL is checked here. */
+	for (unsigned i = 0; i < d->nkinds; i++)
+		if (d->kinds[i] == RPC_KIND_RESERVED && args[i].reserved)
+			return CKR_ARGUMENTS_BAD;
 	if (s->id == RPC_CALL_C_WaitForSlotEvent && !(args[0].ul & CKF_DONT_BLOCK))
 		return wait_blocking(s, args);
 	if (a0 == ARG0_SESSION) {
