@@ -30,9 +30,13 @@ static void pad(CK_UTF8CHAR *dst, size_t n, const char *src)
 	memcpy(dst, src, l > n ? n : l);
 }
 
+/* imza's version as configure gave it, for the library, slot and token versions. */
 static CK_VERSION version(void)
 {
-	return (CK_VERSION){0, 1};
+	CK_VERSION v = {0, 0};
+
+	proto_version_parse(PACKAGE_VERSION, &v);
+	return v;
 }
 
 /* ---- lookups ---- */

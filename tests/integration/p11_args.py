@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PKCS#11 3.0 section 5, function by function, through imza-pkcs11.so with ctypes (no PyKCS11): each
 NULL pointer, unknown handle, wrong flag or user type, with everything else valid, and the exact code
-the spec gives for it. Prints TAP-style lines ("ok - ..." / "not ok - ..."); run_checks in tap.sh counts them."""
+the spec gives for it; and the versions C_GetInfo reports per interface. Prints TAP-style lines ("ok - ..." / "not ok - ..."); run_checks in tap.sh counts them."""
 import ctypes
 import os
 
@@ -112,6 +112,29 @@ expect(m.C_GetInfo(None), "ARGUMENTS_BAD", "C_GetInfo(NULL)")
 expect(m.C_GetFunctionList(None), "ARGUMENTS_BAD", "C_GetFunctionList(NULL)")
 expect(m.C_GetInterfaceList(None, None), "ARGUMENTS_BAD", "C_GetInterfaceList with a NULL pulCount")
 expect(m.C_GetInterface(None, None, None, 0), "ARGUMENTS_BAD", "C_GetInterface with a NULL ppInterface")
+
+# ---- versions: C_GetInfo says the version of the interface it was reached through ----
+pkg = os.environ.get("IMZA_PACKAGE_VERSION", "")
+want_lib = tuple(int(x) for x in pkg.split(".")[:2]) if pkg else None
+info = Info()
+expect(m.C_GetInfo(ref(info)), "OK", "C_GetInfo (the exported symbol)")
+report((info.cryptokiVersion.major, info.cryptokiVersion.minor) == (2, 40),
+       "the exported C_GetInfo says 2.40 (%d.%d)" % (info.cryptokiVersion.major, info.cryptokiVersion.minor))
+report(want_lib is None or (info.libraryVersion.major, info.libraryVersion.minor) == want_lib,
+       "libraryVersion %d.%d is configure's %s" % (info.libraryVersion.major, info.libraryVersion.minor, pkg))
+GETINFO = ctypes.CFUNCTYPE(UL, P)
+for ver in ((3, 0), (2, 40)):
+    iface = ctypes.POINTER(Interface)()
+    v = Version(*ver)
+    rv = m.C_GetInterface(b"PKCS 11", ref(v), ref(iface), 0)
+    fl = iface.contents.pFunctionList if rv == 0 else None
+    # CK_FUNCTION_LIST: a 2-byte version padded to 8, then C_Initialize, C_Finalize, C_GetInfo.
+    gi = GETINFO(ctypes.cast(fl + 8 + 2 * 8, ctypes.POINTER(P)).contents.value) if fl else None
+    info = Info()
+    ok = gi is not None and gi(ref(info)) == 0
+    report(ok and (info.cryptokiVersion.major, info.cryptokiVersion.minor) == ver,
+           "C_GetInfo of the %d.%d interface says %d.%d" % (ver + (info.cryptokiVersion.major,
+                                                                    info.cryptokiVersion.minor)))
 
 # ---- slots and tokens (5.5) ----
 slots, n = (UL * 8)(), UL(8)
