@@ -83,7 +83,7 @@ static CK_BBOOL attr_bool(const struct token_object *o, CK_ATTRIBUTE_TYPE t)
 
 /* ---- card jobs ---- */
 
-enum job_kind { JOB_LOGIN, JOB_LOGOUT, JOB_PRIVATE };
+enum job_kind { JOB_LOGIN, JOB_LOGOUT, JOB_PRIVATE, JOB_RANDOM };
 
 struct p11_job {
 	struct reader_job rj;
@@ -99,6 +99,8 @@ struct p11_job {
 	size_t inlen;
 	uint8_t out[1024];
 	size_t outlen;
+	uint8_t *rnd; /* C_GenerateRandom's bytes, rnd_len of them */
+	size_t rnd_len;
 	/* For the audit row of a private-key operation: who asked, with which key, over what. */
 	const char *op_name; /* "sign", "decrypt" */
 	char exe[RECORDS_EXE_MAX];
@@ -120,6 +122,8 @@ static int job_run(struct reader_job *rj, struct reader_card *card)
 		return pin_verify_on_card(card->driver, &card->t, j->reset_first, &j->pin, &j->tries);
 	case JOB_LOGOUT:
 		return card->driver->logout(&card->t);
+	case JOB_RANDOM:
+		return card->driver->random ? card->driver->random(&card->t, j->rnd, j->rnd_len) : -ENOTSUP;
 	case JOB_PRIVATE:
 		if (card->driver->decrypt_op && strcmp(j->op_name, "decrypt") == 0)
 			return card->driver->decrypt_op(&card->t, &j->key, j->in, j->inlen, j->out,
@@ -138,6 +142,10 @@ static void job_done(struct reader_job *rj, int r)
 	if (r < 0)
 		log_debug("card job on slot %lu: %s", (unsigned long)j->slot, strerror(-r));
 	j->finish(j, r);
+	if (j->rnd) {
+		explicit_bzero(j->rnd, j->rnd_len);
+		free(j->rnd);
+	}
 	explicit_bzero(j, sizeof(*j));
 	free(j);
 }
@@ -199,7 +207,13 @@ static CK_RV card_rv(int r)
  * writes no objects (no_new_objects). */
 static CK_FLAGS token_flags(const struct token *t)
 {
-	return CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED;
+	CK_FLAGS f = CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED;
+
+	/* imza's PIV driver takes random bytes from the card (piv_challenge); a vendor module's token
+	 * is served without them for now. */
+	if (t->module[0] == '\0' && strcmp(t->driver, piv_driver.name) == 0)
+		f |= CKF_RNG;
+	return f;
 }
 
 static CK_RV p_GetInfo(void *ctx, CK_INFO_PTR info)
@@ -644,16 +658,7 @@ static CK_RV find_object(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, st
 	return CKR_OK;
 }
 
-/* For calls that only need a valid session (or object) before giving their fixed answer. */
-static CK_RV session_then(void *ctx, CK_SESSION_HANDLE h, CK_RV answer)
-{
-	struct session *sess;
-	struct slot *s;
-	CK_RV rv = get_session(ctx, h, &sess, &s);
-
-	return rv != CKR_OK ? rv : answer;
-}
-
+/* For calls that only need a valid object before giving their fixed answer. */
 static CK_RV object_then(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_RV answer)
 {
 	struct session *sess;
@@ -1213,20 +1218,60 @@ static CK_RV p_Decrypt(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG 
 	return submit_private(ctx, sess, s, o, in, inlen, decrypt_finish);
 }
 
-/* The token does not claim CKF_RNG: both random calls say there is none to use, once their arguments
- * are right. */
-static CK_RV p_GenerateRandom(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
+static void random_finish(struct p11_job *j, int r)
 {
-	if (out == NULL && len > 0)
-		return CKR_ARGUMENTS_BAD;
-	return session_then(ctx, h, CKR_RANDOM_NO_RNG);
+	union rpc_arg *out = &j->call->args[1];
+
+	if (r == 0)
+		memcpy(out->buf.p, j->rnd, j->rnd_len);
+	call_complete(j->call, card_rv(r));
 }
 
+/* Random bytes from the card's generator (the token says CKF_RNG), never from imzad's: an application
+ * that asks the token for them gets the card's. No login needed. */
+static CK_RV p_GenerateRandom(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
+{
+	struct session *sess;
+	struct slot *s;
+	struct p11_job *j;
+	CK_RV rv;
+
+	if (out == NULL && len > 0)
+		return CKR_ARGUMENTS_BAD;
+	rv = get_session(ctx, h, &sess, &s);
+	if (rv != CKR_OK)
+		return rv;
+	if (!(token_flags(s->token) & CKF_RNG))
+		return CKR_RANDOM_NO_RNG;
+	if (len == 0)
+		return CKR_OK;
+	j = job_new(ctx, s, JOB_RANDOM, random_finish);
+	if (j == NULL)
+		return CKR_HOST_MEMORY;
+	/* len is at most the frame's cap: the request decoder allocated that much already. */
+	j->rnd = malloc(len);
+	if (j->rnd == NULL) {
+		free(j);
+		return CKR_HOST_MEMORY;
+	}
+	j->rnd_len = len;
+	reader_submit(s->reader, &j->rj);
+	return CKR_IMZA_PENDING;
+}
+
+/* The card's generator takes no seed. */
 static CK_RV p_SeedRandom(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len)
 {
+	struct session *sess;
+	struct slot *s;
+	CK_RV rv;
+
 	if (seed == NULL && len > 0)
 		return CKR_ARGUMENTS_BAD;
-	return session_then(ctx, h, CKR_RANDOM_NO_RNG);
+	rv = get_session(ctx, h, &sess, &s);
+	if (rv != CKR_OK)
+		return rv;
+	return (token_flags(s->token) & CKF_RNG) ? CKR_RANDOM_SEED_NOT_SUPPORTED : CKR_RANDOM_NO_RNG;
 }
 
 const struct rpc_server_ops p11_ops = {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """PKCS#11 3.0 section 5, function by function, through imza-pkcs11.so with ctypes (no PyKCS11): each
 NULL pointer, unknown handle, wrong flag or user type, with everything else valid, and the exact code
-the spec gives for it; and the versions C_GetInfo reports per interface. Prints TAP-style lines ("ok - ..." / "not ok - ..."); run_checks in tap.sh counts them."""
+the spec gives for it; the versions C_GetInfo reports per interface; C_GenerateRandom from the card.
+Prints TAP-style lines ("ok - ..." / "not ok - ..."); run_checks in tap.sh counts them."""
 import ctypes
 import os
 
@@ -149,6 +150,7 @@ ti = TokenInfo()
 expect(m.C_GetTokenInfo(BAD, ref(ti)), "SLOT_ID_INVALID", "C_GetTokenInfo of an unknown slot")
 expect(m.C_GetTokenInfo(slot, None), "ARGUMENTS_BAD", "C_GetTokenInfo with a NULL pInfo")
 expect(m.C_GetTokenInfo(slot, ref(ti)), "OK", "C_GetTokenInfo")
+report(ti.flags & CKF_RNG, "the token claims CKF_RNG (flags 0x%x)" % ti.flags)
 wp = bool(ti.flags & CKF_WRITE_PROTECTED)
 ev = UL(0)
 expect(m.C_WaitForSlotEvent(CKF_DONT_BLOCK, None, None), "ARGUMENTS_BAD", "C_WaitForSlotEvent with a NULL pSlot")
@@ -271,6 +273,20 @@ buf = ctypes.create_string_buffer(64)
 expect(m.C_GenerateRandom(s, None, 16), "ARGUMENTS_BAD", "C_GenerateRandom into a NULL buffer")
 expect(m.C_GenerateRandom(BAD, buf, 16), "SESSION_HANDLE_INVALID", "C_GenerateRandom on an unknown session")
 expect(m.C_SeedRandom(s, None, 5), "ARGUMENTS_BAD", "C_SeedRandom with a NULL seed of length 5")
+expect(m.C_SeedRandom(s, b"seed!", 5), "RANDOM_SEED_NOT_SUPPORTED", "C_SeedRandom")
 expect(m.C_SeedRandom(BAD, b"seed!", 5), "SESSION_HANDLE_INVALID", "C_SeedRandom on an unknown session")
+seen = []
+for n in (1, 7, 8, 9, 33, 64):
+    b = ctypes.create_string_buffer(b"\xA5" * (n + 4), n + 4)
+    rv = m.C_GenerateRandom(s, b, n)
+    report(rv == 0 and b.raw[n:] == b"\xA5" * 4, "C_GenerateRandom of %d bytes: CKR_OK, nothing written past them "
+           "(rv 0x%x)" % (n, rv))
+    seen.append(b.raw[:n])
+report(len(seen[-1]) == 64 and seen[-1] != bytes(64) and len(set(seen[-1])) > 16,
+       "64 random bytes are not all alike (%d distinct)" % len(set(seen[-1])))
+a, b2 = ctypes.create_string_buffer(32), ctypes.create_string_buffer(32)
+report(m.C_GenerateRandom(s, a, 32) == 0 and m.C_GenerateRandom(s, b2, 32) == 0 and a.raw != b2.raw,
+       "two C_GenerateRandom calls of 32 bytes differ")
+expect(m.C_GenerateRandom(s, buf, 0), "OK", "C_GenerateRandom of 0 bytes")
 
 expect(m.C_Finalize(None), "OK", "C_Finalize")
