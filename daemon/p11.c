@@ -30,9 +30,13 @@ static void pad(CK_UTF8CHAR *dst, size_t n, const char *src)
 	memcpy(dst, src, l > n ? n : l);
 }
 
+/* imza's version as configure gave it, for the library, slot and token versions. */
 static CK_VERSION version(void)
 {
-	return (CK_VERSION){0, 1};
+	CK_VERSION v = {0, 0};
+
+	proto_version_parse(PACKAGE_VERSION, &v);
+	return v;
 }
 
 /* ---- lookups ---- */
@@ -79,7 +83,7 @@ static CK_BBOOL attr_bool(const struct token_object *o, CK_ATTRIBUTE_TYPE t)
 
 /* ---- card jobs ---- */
 
-enum job_kind { JOB_LOGIN, JOB_LOGOUT, JOB_PRIVATE };
+enum job_kind { JOB_LOGIN, JOB_LOGOUT, JOB_PRIVATE, JOB_RANDOM };
 
 struct p11_job {
 	struct reader_job rj;
@@ -95,6 +99,8 @@ struct p11_job {
 	size_t inlen;
 	uint8_t out[1024];
 	size_t outlen;
+	uint8_t *rnd; /* C_GenerateRandom's bytes, rnd_len of them */
+	size_t rnd_len;
 	/* For the audit row of a private-key operation: who asked, with which key, over what. */
 	const char *op_name; /* "sign", "decrypt" */
 	char exe[RECORDS_EXE_MAX];
@@ -116,6 +122,8 @@ static int job_run(struct reader_job *rj, struct reader_card *card)
 		return pin_verify_on_card(card->driver, &card->t, j->reset_first, &j->pin, &j->tries);
 	case JOB_LOGOUT:
 		return card->driver->logout(&card->t);
+	case JOB_RANDOM:
+		return card->driver->random ? card->driver->random(&card->t, j->rnd, j->rnd_len) : -ENOTSUP;
 	case JOB_PRIVATE:
 		if (card->driver->decrypt_op && strcmp(j->op_name, "decrypt") == 0)
 			return card->driver->decrypt_op(&card->t, &j->key, j->in, j->inlen, j->out,
@@ -134,6 +142,10 @@ static void job_done(struct reader_job *rj, int r)
 	if (r < 0)
 		log_debug("card job on slot %lu: %s", (unsigned long)j->slot, strerror(-r));
 	j->finish(j, r);
+	if (j->rnd) {
+		explicit_bzero(j->rnd, j->rnd_len);
+		free(j->rnd);
+	}
 	explicit_bzero(j, sizeof(*j));
 	free(j);
 }
@@ -187,6 +199,22 @@ static CK_RV card_rv(int r)
 }
 
 /* ---- general, slots, tokens ---- */
+
+/* What the token is, apart from its PIN counter: C_GetTokenInfo says it, C_OpenSession keeps to it.
+ * Not CKF_WRITE_PROTECTED: that would allow read-only sessions only (PKCS#11 3.0 §5.6), and
+ * pkcs11-tool opens read-write ones for --test and for a PIN change (which the spec allows in a
+ * read-write session only); OpenSC's module does not claim it for the same card either. imza still
+ * writes no objects (no_new_objects). */
+static CK_FLAGS token_flags(const struct token *t)
+{
+	CK_FLAGS f = CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED;
+
+	/* imza's PIV driver takes random bytes from the card (piv_challenge); a vendor module's token
+	 * is served without them for now. */
+	if (t->module[0] == '\0' && strcmp(t->driver, piv_driver.name) == 0)
+		f |= CKF_RNG;
+	return f;
+}
 
 static CK_RV p_GetInfo(void *ctx, CK_INFO_PTR info)
 {
@@ -290,8 +318,7 @@ static CK_RV p_GetTokenInfo(void *ctx, CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
 	pad(info->manufacturerID, sizeof(info->manufacturerID), "imza (PIV card)");
 	pad(info->model, sizeof(info->model), "PIV II");
 	pad(info->serialNumber, sizeof(info->serialNumber), t->serial);
-	info->flags =
-	        CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED | CKF_WRITE_PROTECTED;
+	info->flags = token_flags(t);
 	if (t->pin_tries_left == 0)
 		info->flags |= CKF_USER_PIN_LOCKED;
 	else if (t->pin_tries_left == 1)
@@ -301,7 +328,7 @@ static CK_RV p_GetTokenInfo(void *ctx, CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
 	/* The real limit: an application holds at most this many sessions (all slots together). */
 	info->ulMaxSessionCount = APP_MAX_SESSIONS;
 	info->ulSessionCount = CK_UNAVAILABLE_INFORMATION;
-	info->ulMaxRwSessionCount = 0;
+	info->ulMaxRwSessionCount = APP_MAX_SESSIONS;
 	info->ulRwSessionCount = CK_UNAVAILABLE_INFORMATION;
 	info->ulMaxPinLen = 8;
 	info->ulMinPinLen = 4;
@@ -344,10 +371,10 @@ static CK_RV p_GetMechanismInfo(void *ctx, CK_SLOT_ID id, CK_MECHANISM_TYPE type
 		return CKR_SLOT_ID_INVALID;
 	if (s->token == NULL)
 		return CKR_TOKEN_NOT_PRESENT;
-	if (m == NULL)
-		return CKR_MECHANISM_INVALID;
 	if (info == NULL)
 		return CKR_ARGUMENTS_BAD;
+	if (m == NULL)
+		return CKR_MECHANISM_INVALID;
 	memset(info, 0, sizeof(*info));
 	if (m->family == MECH_ECDSA) {
 		info->ulMinKeySize = 256;
@@ -399,6 +426,9 @@ static CK_RV p_OpenSession(void *ctx, CK_SLOT_ID id, CK_FLAGS flags, CK_VOID_PTR
 		return CKR_TOKEN_NOT_PRESENT;
 	if (ret == NULL)
 		return CKR_ARGUMENTS_BAD;
+	/* PKCS#11 3.0 §5.6: a write-protected token has read-only sessions only. */
+	if ((flags & CKF_RW_SESSION) && (token_flags(s->token) & CKF_WRITE_PROTECTED))
+		return CKR_TOKEN_WRITE_PROTECTED;
 	for (size_t i = 0; i < APP_MAX_SESSIONS; i++) {
 		if (a->sessions[i])
 			continue;
@@ -496,6 +526,13 @@ static CK_RV p_Login(void *ctx, CK_SESSION_HANDLE h, CK_USER_TYPE type, CK_UTF8C
 
 	if (rv != CKR_OK)
 		return rv;
+	if (type == CKU_SO) {
+		/* PKCS#11 3.0 §5.6: the SO never logs in while the application has a read-only session. */
+		for (size_t i = 0; i < APP_MAX_SESSIONS; i++)
+			if (a->sessions[i] && a->sessions[i]->slot == s->id &&
+			    !(a->sessions[i]->flags & CKF_RW_SESSION))
+				return CKR_SESSION_READ_ONLY_EXISTS;
+	}
 	/* PIV's administrator is the card management key, not a PIN: there is no SO login. */
 	if (type != CKU_USER && type != CKU_CONTEXT_SPECIFIC)
 		return CKR_USER_TYPE_INVALID;
@@ -650,16 +687,7 @@ static CK_RV find_object(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, st
 	return CKR_OK;
 }
 
-/* For calls that only need a valid session (or object) before giving their fixed answer. */
-static CK_RV session_then(void *ctx, CK_SESSION_HANDLE h, CK_RV answer)
-{
-	struct session *sess;
-	struct slot *s;
-	CK_RV rv = get_session(ctx, h, &sess, &s);
-
-	return rv != CKR_OK ? rv : answer;
-}
-
+/* For calls that only need a valid object before giving their fixed answer. */
 static CK_RV object_then(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_RV answer)
 {
 	struct session *sess;
@@ -725,11 +753,49 @@ static CK_RV p_GetObjectSize(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh
 	return CKR_OK;
 }
 
-/* The token is write-protected: object management is refused as such. */
+/* imza makes no objects: the card's are written with its management key, which imza never holds. The
+ * arguments are checked first (PKCS#11 3.0 §5.7); a token object asked for in a read-only session is
+ * the spec's CKR_SESSION_READ_ONLY; anything else is an object imza cannot make. */
+static CK_RV no_new_objects(const struct session *sess, const struct token *t, const CK_ATTRIBUTE *tmpl,
+                            CK_ULONG n)
+{
+	bool token_obj = false;
+
+	if (token_flags(t) & CKF_WRITE_PROTECTED)
+		return CKR_TOKEN_WRITE_PROTECTED;
+	for (CK_ULONG i = 0; i < n; i++)
+		if (tmpl[i].type == CKA_TOKEN && tmpl[i].pValue && tmpl[i].ulValueLen == sizeof(CK_BBOOL))
+			token_obj = *(const CK_BBOOL *)tmpl[i].pValue == CK_TRUE;
+	if (token_obj && !(sess->flags & CKF_RW_SESSION))
+		return CKR_SESSION_READ_ONLY;
+	return CKR_FUNCTION_NOT_SUPPORTED;
+}
+
 static CK_RV p_CreateObject(void *ctx, CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR t, CK_ULONG n,
                             CK_OBJECT_HANDLE_PTR r)
 {
-	return session_then(ctx, h, CKR_TOKEN_WRITE_PROTECTED);
+	struct session *sess;
+	struct slot *s;
+	CK_RV rv;
+
+	if ((t == NULL && n > 0) || r == NULL)
+		return CKR_ARGUMENTS_BAD;
+	rv = get_session(ctx, h, &sess, &s);
+	return rv != CKR_OK ? rv : no_new_objects(sess, s->token, t, n);
+}
+
+static CK_RV p_CopyObject(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+                          CK_OBJECT_HANDLE_PTR r)
+{
+	struct session *sess;
+	struct slot *s;
+	struct token_object *o;
+	CK_RV rv;
+
+	if ((t == NULL && n > 0) || r == NULL)
+		return CKR_ARGUMENTS_BAD;
+	rv = find_object(ctx, h, oh, &sess, &s, &o);
+	return rv != CKR_OK ? rv : no_new_objects(sess, s->token, t, n);
 }
 
 static CK_RV p_DestroyObject(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
@@ -740,6 +806,8 @@ static CK_RV p_DestroyObject(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh
 static CK_RV p_SetAttributeValue(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE_PTR t,
                                  CK_ULONG n)
 {
+	if (t == NULL && n > 0)
+		return CKR_ARGUMENTS_BAD;
 	return object_then(ctx, h, oh, CKR_ACTION_PROHIBITED);
 }
 
@@ -1055,7 +1123,8 @@ static CK_RV sign_common(void *ctx, CK_SESSION_HANDLE h, const uint8_t *data, si
 		return CKR_OPERATION_NOT_INITIALIZED;
 	if (!final && op->multi)
 		return CKR_OPERATION_ACTIVE;
-	if (siglen == NULL) {
+	/* Any error but a short buffer ends a C_Sign (PKCS#11 3.0 §5.11), a bad argument too. */
+	if (siglen == NULL || (!final && data == NULL && len > 0)) {
 		op_end(&sess->op);
 		return CKR_ARGUMENTS_BAD;
 	}
@@ -1108,8 +1177,6 @@ static CK_RV sign_common(void *ctx, CK_SESSION_HANDLE h, const uint8_t *data, si
 static CK_RV p_Sign(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
                     CK_ULONG_PTR siglen)
 {
-	if (data == NULL && len > 0)
-		return CKR_ARGUMENTS_BAD;
 	return sign_common(ctx, h, data, len, sig, siglen, false);
 }
 
@@ -1180,15 +1247,60 @@ static CK_RV p_Decrypt(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG 
 	return submit_private(ctx, sess, s, o, in, inlen, decrypt_finish);
 }
 
-/* The token does not claim CKF_RNG: both random calls say there is none to use. */
-static CK_RV p_GenerateRandom(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
+static void random_finish(struct p11_job *j, int r)
 {
-	return session_then(ctx, h, CKR_RANDOM_NO_RNG);
+	union rpc_arg *out = &j->call->args[1];
+
+	if (r == 0)
+		memcpy(out->buf.p, j->rnd, j->rnd_len);
+	call_complete(j->call, card_rv(r));
 }
 
+/* Random bytes from the card's generator (the token says CKF_RNG), never from imzad's: an application
+ * that asks the token for them gets the card's. No login needed. */
+static CK_RV p_GenerateRandom(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
+{
+	struct session *sess;
+	struct slot *s;
+	struct p11_job *j;
+	CK_RV rv;
+
+	if (out == NULL && len > 0)
+		return CKR_ARGUMENTS_BAD;
+	rv = get_session(ctx, h, &sess, &s);
+	if (rv != CKR_OK)
+		return rv;
+	if (!(token_flags(s->token) & CKF_RNG))
+		return CKR_RANDOM_NO_RNG;
+	if (len == 0)
+		return CKR_OK;
+	j = job_new(ctx, s, JOB_RANDOM, random_finish);
+	if (j == NULL)
+		return CKR_HOST_MEMORY;
+	/* len is at most the frame's cap: the request decoder allocated that much already. */
+	j->rnd = malloc(len);
+	if (j->rnd == NULL) {
+		free(j);
+		return CKR_HOST_MEMORY;
+	}
+	j->rnd_len = len;
+	reader_submit(s->reader, &j->rj);
+	return CKR_IMZA_PENDING;
+}
+
+/* The card's generator takes no seed. */
 static CK_RV p_SeedRandom(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len)
 {
-	return session_then(ctx, h, CKR_RANDOM_NO_RNG);
+	struct session *sess;
+	struct slot *s;
+	CK_RV rv;
+
+	if (seed == NULL && len > 0)
+		return CKR_ARGUMENTS_BAD;
+	rv = get_session(ctx, h, &sess, &s);
+	if (rv != CKR_OK)
+		return rv;
+	return (token_flags(s->token) & CKF_RNG) ? CKR_RANDOM_SEED_NOT_SUPPORTED : CKR_RANDOM_NO_RNG;
 }
 
 const struct rpc_server_ops p11_ops = {
@@ -1208,6 +1320,7 @@ const struct rpc_server_ops p11_ops = {
         .C_Login = p_Login,
         .C_Logout = p_Logout,
         .C_CreateObject = p_CreateObject,
+        .C_CopyObject = p_CopyObject,
         .C_DestroyObject = p_DestroyObject,
         .C_GetObjectSize = p_GetObjectSize,
         .C_GetAttributeValue = p_GetAttributeValue,

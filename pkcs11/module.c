@@ -228,15 +228,25 @@ static void pad(CK_UTF8CHAR *dst, size_t n, const char *src)
 	memcpy(dst, src, l > n ? n : l);
 }
 
+/* The library is this module, whichever imzad answers: its version is the one configure gave it. The
+ * Cryptoki version is the interface's the caller took: 2.40 here, C_GetInfo_30 says 3.0. */
+static void module_versions(CK_INFO_PTR info)
+{
+	CK_VERSION lib = {0, 0};
+
+	proto_version_parse(PACKAGE_VERSION, &lib);
+	info->cryptokiVersion = (CK_VERSION){2, 40};
+	info->libraryVersion = lib;
+}
+
 static CK_RV local_info(CK_INFO_PTR info)
 {
 	if (!info)
 		return CKR_ARGUMENTS_BAD;
 	memset(info, 0, sizeof(*info));
-	info->cryptokiVersion = (CK_VERSION){2, 40};
 	pad(info->manufacturerID, sizeof(info->manufacturerID), "imza");
 	pad(info->libraryDescription, sizeof(info->libraryDescription), "imza smart-card signing");
-	info->libraryVersion = (CK_VERSION){0, 1};
+	module_versions(info);
 	return CKR_OK;
 }
 
@@ -325,6 +335,10 @@ static CK_RV call_entered(const struct stub *s, union rpc_arg *args)
 	bool broken, lost = false;
 	int r;
 
+	/* pReserved crosses no wire: the spec's NULL is checked here. */
+	for (unsigned i = 0; i < d->nkinds; i++)
+		if (d->kinds[i] == RPC_KIND_RESERVED && args[i].reserved)
+			return CKR_ARGUMENTS_BAD;
 	if (s->id == RPC_CALL_C_WaitForSlotEvent && !(args[0].ul & CKF_DONT_BLOCK))
 		return wait_blocking(s, args);
 	if (a0 == ARG0_SESSION) {
@@ -408,6 +422,8 @@ static CK_RV call(const struct stub *s, union rpc_arg *args)
 	if (!enter())
 		return CKR_CRYPTOKI_NOT_INITIALIZED;
 	rv = call_entered(s, args);
+	if (s->id == RPC_CALL_C_GetInfo && rv == CKR_OK)
+		module_versions(args[0].info);
 	leave();
 	return rv;
 }
@@ -704,11 +720,20 @@ CK_RV C_MessageDecryptFinal(CK_SESSION_HANDLE hSession)
 
 /* ---- function lists and interfaces ---- */
 
-/* The 2.40 functions in CK_FUNCTION_LIST order. */
+/* C_GetInfo of the 3.0 interface: a caller that took 3.0 is told 3.0. */
+static CK_RV C_GetInfo_30(CK_INFO_PTR pInfo)
+{
+	CK_RV rv = C_GetInfo(pInfo);
+
+	if (rv == CKR_OK)
+		pInfo->cryptokiVersion = (CK_VERSION){3, 0};
+	return rv;
+}
+
+/* The 2.40 functions in CK_FUNCTION_LIST order, but C_GetInfo: each list names its own. */
 #define FUNCS_240(X)             \
 	X(C_Initialize)          \
 	X(C_Finalize)            \
-	X(C_GetInfo)             \
 	X(C_GetFunctionList)     \
 	X(C_GetSlotList)         \
 	X(C_GetSlotInfo)         \
@@ -804,8 +829,9 @@ CK_RV C_MessageDecryptFinal(CK_SESSION_HANDLE hSession)
 
 #define MEMBER(f) .f = f,
 
-static CK_FUNCTION_LIST list_240 = {.version = {2, 40}, FUNCS_240(MEMBER)};
-static CK_FUNCTION_LIST_3_0 list_30 = {.version = {3, 0}, FUNCS_240(MEMBER) FUNCS_30(MEMBER)};
+static CK_FUNCTION_LIST list_240 = {.version = {2, 40}, .C_GetInfo = C_GetInfo, FUNCS_240(MEMBER)};
+static CK_FUNCTION_LIST_3_0 list_30 = {
+        .version = {3, 0}, .C_GetInfo = C_GetInfo_30, FUNCS_240(MEMBER) FUNCS_30(MEMBER)};
 
 /* Not CKF_INTERFACE_FORK_SAFE: a child starts over with C_Initialize. */
 static CK_INTERFACE interfaces[] = {

@@ -42,6 +42,34 @@ int proto_get_ulong(struct proto_reader *r, CK_ULONG *ret_v)
 	return 0;
 }
 
+static int version_part(const char **s, CK_BYTE *ret)
+{
+	unsigned v = 0;
+	const char *p = *s;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (unsigned)(*p - '0');
+		if (v > 255)
+			return -EINVAL;
+	}
+	*s = p;
+	*ret = (CK_BYTE)v;
+	return 0;
+}
+
+int proto_version_parse(const char *s, CK_VERSION *ret_v)
+{
+	CK_VERSION v;
+
+	if (s == NULL || version_part(&s, &v.major) < 0 || *s++ != '.' || version_part(&s, &v.minor) < 0 ||
+	    (*s != '\0' && *s != '.'))
+		return -EINVAL;
+	*ret_v = v;
+	return 0;
+}
+
 int proto_put_version(struct proto_buf *b, const CK_VERSION *v)
 {
 	proto_put_u8(b, v->major);

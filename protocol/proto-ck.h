@@ -27,6 +27,9 @@ int proto_get_ulong(struct proto_reader *r, CK_ULONG *ret_v);
 int proto_ulong_from_wire(uint64_t v, CK_ULONG *ret_v);
 uint64_t proto_ulong_to_wire(CK_ULONG v);
 
+/* "MAJOR.MINOR[.anything]" (configure's PACKAGE_VERSION) as a CK_VERSION; -EINVAL unless both are
+ * numbers of 0..255. */
+int proto_version_parse(const char *s, CK_VERSION *ret_v);
 int proto_put_version(struct proto_buf *b, const CK_VERSION *v);
 int proto_get_version(struct proto_reader *r, CK_VERSION *ret_v);
 int proto_put_info(struct proto_buf *b, const CK_INFO *v);

@@ -52,6 +52,8 @@ struct card_driver {
 	 * module's key has CKA_SIGN and CKA_DECRYPT). NULL: private_op serves both. */
 	int (*decrypt_op)(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *in,
 	                  size_t inlen, uint8_t *out, size_t cap, size_t *ret_len);
+	/* len random bytes from the card's generator. NULL: the card has none that imza uses. */
+	int (*random)(struct apdu_transport *t, uint8_t *out, size_t len);
 };
 
 extern const struct card_driver piv_driver;

@@ -243,6 +243,50 @@ int piv_general_auth(struct apdu_transport *t, uint8_t alg, uint8_t keyref, cons
 	return 0;
 }
 
+/* Random bytes from the card: GENERAL AUTHENTICATE to the card management key (9B) asking for a
+ * challenge, 7C { 81 00 }, as OpenSC does; each answer gives one block (8 bytes for 3DES, 16 for AES).
+ * The algorithm of 9B is the card's own: 00 (3DES, what OpenSC sends) first, and on "wrong P1/P2" the
+ * next one, for cards whose management key is AES. */
+int piv_challenge(struct apdu_transport *t, uint8_t *out, size_t len)
+{
+	static const uint8_t algs[] = {0x00, 0x03, 0x0A, 0x08, 0x0C};
+	static const uint8_t cmd[] = {0x7C, 0x02, 0x81, 0x00};
+	uint8_t resp[64];
+	size_t done = 0, ai = 0, rlen, left;
+	const uint8_t *p;
+	struct tlv tmpl, ch;
+	uint16_t sw;
+	int r;
+
+	while (done < len) {
+		struct apdu_cmd c = {
+		        .ins = 0x87, .p1 = algs[ai], .p2 = 0x9B, .data = cmd, .lc = sizeof(cmd), .le = 256};
+
+		r = apdu_exchange(t, &c, resp, sizeof(resp), &rlen, &sw);
+		if (r < 0)
+			goto out;
+		if (sw == 0x6A86 && ++ai < sizeof(algs))
+			continue;
+		if ((r = sw_to_err(sw)) < 0)
+			goto out;
+		p = resp;
+		left = rlen;
+		if (tlv_next(&p, &left, &tmpl) < 0 || tmpl.tag != 0x7C ||
+		    tlv_find(tmpl.value, tmpl.len, 0x81, &ch) < 0 || ch.len == 0) {
+			r = -EPROTO;
+			goto out;
+		}
+		if (ch.len > len - done)
+			ch.len = len - done;
+		memcpy(out + done, ch.value, ch.len);
+		done += ch.len;
+	}
+	r = 0;
+out:
+	explicit_bzero(resp, sizeof(resp));
+	return r;
+}
+
 /* The card_driver face of PIV. */
 
 static int drv_probe(struct apdu_transport *t)
@@ -438,4 +482,5 @@ const struct card_driver piv_driver = {
         .pin_status = drv_pin_status,
         .logout = piv_reset_security,
         .private_op = drv_private_op,
+        .random = piv_challenge,
 };

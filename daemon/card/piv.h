@@ -50,6 +50,8 @@ int piv_pin_status(struct apdu_transport *t, bool *ret_verified, int *ret_tries)
 int piv_reset_security(struct apdu_transport *t);
 /* GENERAL AUTHENTICATE with 7C{82 00, 81 in}: raw RSA (in is modulus-sized) or ECDSA over a hash
  * (out is the DER ECDSA-Sig-Value the card returns). */
+/* len random bytes from the card (GENERAL AUTHENTICATE challenge to 9B); no PIN needed. */
+int piv_challenge(struct apdu_transport *t, uint8_t *out, size_t len);
 int piv_general_auth(struct apdu_transport *t, uint8_t alg, uint8_t keyref, const uint8_t *in, size_t inlen,
                      uint8_t *out, size_t cap, size_t *ret_len);
 const struct piv_slot *piv_slot_by_keyref(uint8_t keyref);

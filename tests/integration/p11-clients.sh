@@ -71,7 +71,7 @@ host_env pkcs11-tool --module "$M" --login --pin 000000 -O >>"$LOG" 2>&1
 check_output "token flags show the final try" 'final user PIN try' host_env pkcs11-tool --module "$M" -L
 check_output "the right PIN logs in" 'Private Key Object' host_env pkcs11-tool --module "$M" --login --pin "$IMZA_PIN" -O
 [ "$(tries)" = 3 ] && pass "a good login restores the counter" || fail "a good login restores the counter ($(tries))"
-check_output "token flags clear again" 'token flags *: login required, token initialized, PIN initialized, readonly$' \
+check_output "token flags clear again" 'token flags *: login required, rng, token initialized, PIN initialized$' \
 	host_env pkcs11-tool --module "$M" -L
 for _ in 1 2 3; do host_env pkcs11-tool --module "$M" --login --pin 000000 -O >>"$LOG" 2>&1; done
 check_output "three wrong PINs lock it" 'user PIN locked' host_env pkcs11-tool --module "$M" -L

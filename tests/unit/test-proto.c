@@ -81,6 +81,30 @@ static void test_integers_round_trip_at_their_limits(void **state)
 	proto_buf_free(&b);
 }
 
+static void test_version_parse_takes_major_minor_and_refuses_the_rest(void **state)
+{
+	CK_VERSION v = {9, 9};
+
+	assert_int_equal(proto_version_parse("0.1.0", &v), 0);
+	assert_int_equal(v.major, 0);
+	assert_int_equal(v.minor, 1);
+	assert_int_equal(proto_version_parse("2.40", &v), 0);
+	assert_int_equal(v.major, 2);
+	assert_int_equal(v.minor, 40);
+	assert_int_equal(proto_version_parse("255.0.7.1", &v), 0);
+	assert_int_equal(v.major, 255);
+	v = (CK_VERSION){9, 9};
+	assert_int_equal(proto_version_parse("256.0", &v), -EINVAL);
+	assert_int_equal(proto_version_parse("1.99999999999999999999", &v), -EINVAL);
+	assert_int_equal(proto_version_parse("1", &v), -EINVAL);
+	assert_int_equal(proto_version_parse("1.", &v), -EINVAL);
+	assert_int_equal(proto_version_parse(".1", &v), -EINVAL);
+	assert_int_equal(proto_version_parse("1.2rc1", &v), -EINVAL);
+	assert_int_equal(proto_version_parse("", &v), -EINVAL);
+	assert_int_equal(proto_version_parse(NULL, &v), -EINVAL);
+	assert_int_equal(v.major, 9); /* untouched on failure */
+}
+
 static void test_writer_past_its_max_fails_and_error_is_sticky(void **state)
 {
 	struct proto_buf b = PROTO_BUF_INIT(6);
@@ -1423,6 +1447,7 @@ static void test_large_frame_is_received_into_heap_and_eof_is_told(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_version_parse_takes_major_minor_and_refuses_the_rest),
 	        cmocka_unit_test(test_pin_frame_is_received_into_locked_memory_and_wiped),
 	        cmocka_unit_test(test_large_frame_is_received_into_heap_and_eof_is_told),
 	        cmocka_unit_test(test_request_and_the_next_come_in_one_receive_and_both_are_served),
