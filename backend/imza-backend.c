@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imza-backend: runs one vendor PKCS#11 module apart from imzad. imzad starts it with one end of a
  * socketpair as its standard input (or --fd N) and speaks imza's RPC to it: the frames and the call
  * table the module uses (protocol/rpc.h), every call forwarded to the vendor's function list as it

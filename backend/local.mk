@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # backend/: imza-backend, the process that runs one vendor PKCS#11 module apart from imzad (see
 # imza-backend.c). Non-recursive fragment included from the top-level Makefile.am.
 pkglibexec_PROGRAMS = backend/imza-backend

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzactl's calls (see admin.h). */
 #include <errno.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzad's answers to imzactl's own calls (status, certificates), from the slot table and the token
  * models: nothing here touches a card. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Applications (see daemon.h): every connection of one client process shares one application, so
  * that a module's pool of connections, and the one it keeps for C_WaitForSlotEvent, see one login
  * state and one set of sessions, as PKCS#11 defines them for an application. */

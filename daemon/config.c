@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzad's configuration file (see config.h). The parser is strict on purpose: a typo that silently
  * fell back to a default could turn the HTTPS endpoint on or move it, so every doubt is an error that
  * names the line. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzad's configuration file ($XDG_CONFIG_HOME/imza/imzad.conf, or --config FILE): lines of
  * `key = value`, `#` comments, blank lines. Unknown keys and bad values are errors with the line
  * number: imzad refuses to start on a broken file rather than guess. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzad's shared state on the main loop: slots (one per reader, stable ids by reader name), the
  * applications (one per client process, as PKCS#11 defines an application) with their sessions and
  * logins, and the calls in progress. Only the main loop's thread touches any of it. */

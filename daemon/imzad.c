@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzad: the smart-card daemon. Owns the PC/SC connection, serves imza-pkcs11.so and imzactl over a
  * Unix socket, and runs in the foreground (systemd: Type=notify, socket activation, watchdog). */
 #include <errno.h>

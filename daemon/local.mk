@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # imzad's card side: APDU layer, BER-TLV, card drivers. Binaries and tests link this library.
 noinst_LIBRARIES += daemon/libimzad.a
 daemon_libimzad_a_SOURCES = \

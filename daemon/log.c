@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzad's log sink (see log.h). The journal check follows systemd's rule: JOURNAL_STREAM names the
  * device and inode of the stream that stderr must still be. */
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzad's log: the journal with structured fields when stderr goes to it (JOURNAL_STREAM), stderr
  * otherwise. Never pass a PIN or key material to these. */
 #pragma once

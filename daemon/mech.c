@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Host-side mechanism work (see mech.h). OpenSSL 3 keeps its padding primitives only in the deprecated
  * RSA_padding_* API; using them beats writing PKCS#1 and PSS encoding again, so this one file turns the
  * deprecation warnings off. */

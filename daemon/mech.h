@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The host's half of each signing and decryption mechanism: the card only does raw RSA or ECDSA over a
  * prepared input, so hashing, PKCS#1 v1.5 and PSS encoding, ECDSA signature format and PKCS#1
  * decryption unpadding happen here, with OpenSSL. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The PKCS#11 semantics of imzad: what each call means for slots, sessions, logins and operations.
  * Listings and attribute reads answer from the token model at once; anything that needs the card
  * (login, logout, sign, decrypt) becomes a job on the reader's worker and answers when it is done.

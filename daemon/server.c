@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzad's RPC server (see server.h). Frames are read by hand rather than through a bufferevent so a
  * request (which may carry a PIN) lives in one buffer of ours that is wiped after use: one locked,
  * no-dump page that the loop's connections share for every frame that can carry a PIN (proto_rx: frames

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzad's RPC server: the Unix socket, one connection per client, frames in and out, the HELLO,
  * and dispatch of each call to the PKCS#11 layer (p11.c), which may answer at once or later. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Slots (see daemon.h): one per reader, numbered by reader name so that a reader unplugged and plugged
  * back, or seen again after pcscd restarts, keeps its slot id. The reader layer's callbacks land here. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* See utf8.h. */
 #include "daemon/utf8.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* UTF-8 as peer text needs it: one character at a time, strictly (no overlong forms, no surrogates, no
  * code point past U+10FFFF), and which characters are not shown as they are. Shared by the dialogs'
  * markers (daemon/ui/visible.c) and a vendor module's texts (daemon/card/token.c). */

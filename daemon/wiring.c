@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* How imzad's parts are put together at start (see wiring.h). */
 #include <errno.h>
 

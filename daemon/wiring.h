@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* How imzad's parts are put together at start, so that none calls another that calls it back: the RPC
  * server hands requests to the table below, the slots publish their events to listeners, and the
  * applications release a card's login through a hook (docs/LAYOUT.md). */

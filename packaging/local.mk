@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # systemd user units for imzad.
 systemduserunitdir = $(prefix)/lib/systemd/user
 systemduserunit_DATA = packaging/systemd/imzad.socket packaging/systemd/imzad.service

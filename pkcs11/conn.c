@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* conn: the module's connections to imzad. Each one starts with a HELLO; ordinary calls share a
  * small pool, blocking C_WaitForSlotEvent calls get their own. A broken connection (the daemon
  * exited or restarted) moves the epoch on, which ends every session of the old daemon without a

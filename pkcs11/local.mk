@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # pkcs11/: imza-pkcs11.so, the PKCS#11 module applications load. It holds no card logic: every call
 # goes to imzad through protocol/. Non-recursive fragment included by the top-level Makefile.am.
 #

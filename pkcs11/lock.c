@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* lock: see lock.h. Errors of the application's lock callbacks can't be reported anywhere useful
  * (the module never prints), so they are ignored: the callbacks are the application's promise. */
 #include "lock.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* lock: the module's mutex, made from pthreads or from the application's mutex callbacks, as
  * CK_C_INITIALIZE_ARGS asks (PKCS#11 2.40 §5.4). The application's callbacks have no condition
  * variable, so waiting with them drops the lock for a short sleep instead. */

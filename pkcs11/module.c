@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* module: the PKCS#11 entry points of imza-pkcs11.so. Every call in the signature table
  * (rpc-calls.h) is generated here by one macro and goes to imzad through the generated client
  * stubs; only the functions the table leaves out are answered locally. The module must never

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* module: the state imza-pkcs11.so's parts share. The module holds no card logic: every call goes
  * to imzad over a small pool of Unix-socket connections (conn.c); session handles are the
  * module's own, mapped to the daemon's per connection epoch (session.c); entry points, the

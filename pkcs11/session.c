@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* session: the module's session handles. The daemon numbers each application's sessions from 1,
  * so after it restarts a new session may carry an old one's number; the module's handles are
  * its own, never reused, and each remembers the epoch of the daemon that made it. */

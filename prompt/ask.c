@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The answer loop of the insert-card and consent windows (see ask.h). Closing the window or Escape is
  * always a cancel: no window of imza's says yes by going away. */
 #include "prompt/ask.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The answer loop of imza-prompt's smaller windows (insert-card, consent): a modal window whose
  * Escape and close button cancel, buttons that each give one answer, and a run that returns once the
  * window is answered, timed out or ended from outside (ask_finish). */

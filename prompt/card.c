@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The insert-card window (WAITCARD): up while imzad waits for the card that holds the certificate a
  * signature needs. It names the card (its label, as imzad's cache knows it) and the certificate's holder,
  * under the requesting site, and has one button, İptal. imzad ends it when the card comes by writing to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The certificate choice's window-free rules (see choices.h): every count and length imzad sends is
  * checked against its cap before anything is inquired or kept, so a confused or hostile peer can make
  * imza-prompt refuse, never allocate without bound or show a part of a certificate. */

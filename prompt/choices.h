@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The certificate choice's rules that need no window (SETCERTS and CHOOSE, docs/PROMPT.md): the caps on
  * what imzad may send, the parse of SETCERTS' line and the split of the DERs it inquired. Shared by
  * imza-prompt (which refuses anything past them) and imzad (which never sends past them). */

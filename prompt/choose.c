@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imza-prompt's certificate choice (see choose.h). The window lists what imzad sent, in imzad's order
  * (qualified first), and gives back only an index into it: imzad decides which key signs, the window
  * only shows and asks. */

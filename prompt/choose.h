@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imza-prompt's certificate choice (docs/PROMPT.md): SETCERTS keeps the certificates imzad offers (by
  * INQUIRE CERTIFICATES, within choices.h's caps), CHOOSE shows them in a list window (qualified ones
  * marked, "Görüntüle" and "Seç" on each row, "İptal") and answers with the index chosen. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The consent window (CONSENT): may this site use the e-signature card? It shows the site as the
  * signing window does, what the site asks (to list the certificates, or to sign), and three answers:
  * "Reddet", the default (Enter, Escape and closing the window deny); "Bir kez izin ver" beside it; and,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imza-prompt: imza's own signing window (GTK 4). imzad starts one per question on the user's display
  * and speaks Assuan to it on stdin/stdout: pinentry's commands, and imza's own for what pinentry cannot
  * carry (the whole document, the signer's certificate, the tries left, the origin and its site). The

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # imza-prompt: imza's own signing window (GTK 4), started by imzad per question and spoken to over Assuan
 # (docs/PROMPT.md). Its window-free rules are a library of their own for the unit tests; the document
 # markers (daemon/ui/visible.c) and the certificate fields (daemon/web/certinfo.c) are the daemon's own code,

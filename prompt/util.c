@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imza-prompt's rules without a window (see util.h). Nothing here allocates from a peer's count before
  * checking it, and nothing reads past the lengths given. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imza-prompt's rules that need no window: Assuan's argument escaping, the site check, the document's
  * marked-up view, the shuffled keypad order and the certificate lines. Kept apart from GTK so that unit
  * tests (tests/unit/test-prompt.c) reach every rule. */

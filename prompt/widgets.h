@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The pieces every imza-prompt window is built of (defined in window.c): imza's style, labels that say
  * what they show to a screen reader, the site block. The insert-card and consent windows (card.c,
  * consent.c) use them, so that each window shows the site the same way. */

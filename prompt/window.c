@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imza-prompt's windows (see window.h). The window only shows and asks: what it shows comes from imzad,
  * and its one answer goes back to imzad. Every text that came from a web page sits inside the document
  * frame; imza's own lines (site, signer, size, hash) sit outside it, so a page cannot pass its text off

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imza-prompt's windows (GTK 4): the signing window (site, signer, document, PIN with keypad) for
  * GETPIN, and the question window for CONFIRM. Each call shows one window and runs GTK's main context
  * until the user answers, the timeout passes or the window is closed (docs/PROMPT.md). */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # protocol/: the wire protocol library (frames, bounded buffers, HELLO, the PKCS#11 signature
 # table and the stubs generated from it), linked by pkcs11/, daemon/, tools/, tests and fuzzers.
 # Non-recursive fragment included by the top-level Makefile.am; paths are relative to the top.

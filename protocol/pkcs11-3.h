@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* pkcs11-3.h: the PKCS#11 header every imza directory includes. It pulls in p11-kit's
  * <p11-kit/pkcs11.h> (PKCS#11 2.40; -I from `pkg-config --cflags p11-kit-1`) and adds the few
  * PKCS#11 3.0 declarations imza needs, written from the OASIS PKCS#11 3.0 base specification:

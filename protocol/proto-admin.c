@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imza's admin calls on the wire (see proto-admin.h): every string is a bounded byte string that must
  * fit its field with room for the NUL, and every count is checked before it is used. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto-admin: imza's own calls for imzactl (ids from 0x1000, see rpc.h): daemon status and the
  * certificates of every token. Request: the u32 id alone. Response: u32 id, u64 CK_RV, then the body. */
 #ifndef IMZA_PROTO_ADMIN_H

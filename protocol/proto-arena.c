@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto-arena: a bump allocator in blocks with a hard bound on the memory it takes (see
  * proto-arena.h). Small allocations share blocks; a large one gets a block of its own. */
 #include "proto-arena.h"

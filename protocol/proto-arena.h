@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto-arena: where a decoded message lives. Everything a decoder allocates for one message
  * comes from one arena with a hard bound and is wiped and freed at once when the call is done,
  * so a decoder never frees on its error paths and a hostile message cannot grow memory past

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto-attr: attribute templates on the wire (see proto-ck.h). The type of an attribute decides
  * how its value crosses: CK_ULONG values are converted to and from u64 so sizeof(CK_ULONG) may
  * differ between the two ends, CK_BBOOL is one byte, attribute arrays recurse to a fixed depth,

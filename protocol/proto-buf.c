@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto-buf: bounded writer and bounds-checked reader for the wire protocol (see proto-buf.h).
  * Integers are big-endian and fixed width; nothing here knows about PKCS#11. */
 #include "proto-buf.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto-buf: the only way bytes enter or leave the wire protocol.
  * A writer that grows up to a hard maximum and a reader over a fixed range; both keep the first
  * error (sticky) so an encoder or decoder can run straight through and check once at the end. */

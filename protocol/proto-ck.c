@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto-ck: CK_ULONG, CK_VERSION, the info structures and mechanisms on the wire (see
  * proto-ck.h; attribute templates live in proto-attr.c). Fixed-size space-padded strings cross
  * as exactly their size in bytes. */

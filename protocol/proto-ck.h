@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto-ck: PKCS#11 values on the wire, field by field, never as raw structs: CK_ULONG as u64
  * (so a 32-bit application can talk to a 64-bit daemon), info structures, CK_VERSION, attribute
  * templates (with values, and the GetAttributeValue request/result pair) and mechanisms with

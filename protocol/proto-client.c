@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Client end of the imza socket (see proto-client.h). */
 #include <errno.h>
 #include <limits.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto-client: the client end of a connection to imzad (blocking): connect to the socket, HELLO, and
  * one request/response exchange. Used by imzactl; the module keeps its own pool on top of it. */
 #ifndef IMZA_PROTO_CLIENT_H

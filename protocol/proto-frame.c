@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto-frame: frame header checks and blocking frame I/O (see proto-frame.h). */
 #include "proto-frame.h"
 

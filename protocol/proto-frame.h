@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto-frame: the framing of the imza socket protocol (DESIGN §2): a 4-byte big-endian payload
  * length, then the payload. The length is checked against the cap before anything is allocated;
  * a bad frame ends that connection only. Event-loop users peek the header and call

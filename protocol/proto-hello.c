@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto-hello: encoding and checks of the HELLO exchange (see proto-hello.h).
  * HELLO:  u32 magic, u32 major, u32 minor, u32 client kind, u32 pid, bytes app name.
  * Reply:  u32 reply magic, u32 major, u32 minor, bytes server name. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto-hello: the first exchange on every connection (DESIGN §2). The client says which
  * protocol version it speaks, what kind of client it is, a self-declared application name and
  * its pid; the daemon answers with the version it will use and its own name. The major version

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Hex digits, as every text interface of imza writes identifiers (certificate ids, card ids, APDUs). */
 #ifndef IMZA_PROTO_HEX_H
 #define IMZA_PROTO_HEX_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* rpc-calls.h: THE signature table of the imza RPC (DESIGN §2). One row per PKCS#11 call that
  * crosses the wire:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* rpc: generic marshalling of the calls in rpc-calls.h, one switch per direction over the
  * argument kinds, plus the per-call code the macros generate from the table (descriptors, typed
  * client stubs, typed server invocation). See rpc.h for the wire shapes. */

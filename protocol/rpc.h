@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* rpc: PKCS#11 calls over the imza protocol, generated from the signature table rpc-calls.h.
  *
  * Request payload:  u32 call id, then each argument kind's request part, in table order.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzactl: imza's command-line tool. Asks imzad (over the same socket and protocol the module uses)
  * for its status and the certificates of the cards it sees. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzactl's pieces: the admin call to imzad, shared by the command files. */
 #pragma once
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # imzactl: a thin main over the protocol library.
 bin_PROGRAMS += tools/imzactl
 tools_imzactl_SOURCES = tools/imzactl.c tools/imzactl.h tools/sign.c tools/trust.c tools/trust.h

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzactl sign, log, grants and records: a signature through imzad (its PIN dialog, its audit log), the
  * audit log itself (and its export), the web origins' standing answers, and the records file's check. */
 #include <errno.h>

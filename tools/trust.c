@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzactl trust / untrust (see trust.h). NSS's certutil (libnss3-tools) changes each database, run
  * without a shell; this file finds the databases (~/.pki/nssdb and the Firefox profiles), decides what
  * each one needs, and says what it did. The system trust store is never touched. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzactl trust / untrust: puts imza's local CA (the one imzad made for its HTTPS endpoint) into the
  * user's NSS databases, or takes it out again. They work on files, not through imzad. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * imza.js: the browser client of imza's local HTTPS signing endpoint (docs/API.md).
  *

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The browser side: imza.js, the demo portal and its static server, the Chromium policy example, and
 # their tests (node for imza.js, python3 + curl for the server; each skips what is not installed).
 EXTRA_DIST += web/imza.js web/demo-server web/demo/index.html web/demo/demo.css web/demo/demo.js \

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* ISO 7816-4 APDU transport for the card drivers (see apdu.h). Every length that comes from the card is
  * checked against the caller's buffer before it is copied. */
 #include <errno.h>

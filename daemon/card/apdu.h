@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* ISO 7816-4 APDU layer shared by the card drivers: encodes short or extended commands, chains long
  * data, follows 61xx with GET RESPONSE and 6Cxx with a corrected Le, and bounds every response. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A vendor module's token as an imza card (see backend-card.h). */
 #include <errno.h>
 #include <limits.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A vendor module's token as an imza card: the card driver that speaks to a token through its backend
  * (daemon/card/backend.h), and the set of backends imzad runs, whose tokens become readers with a card
  * (reader_ext_add), so that the slots, the applications, the cache, the signing service and the audit

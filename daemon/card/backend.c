@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzad's side of a vendor PKCS#11 module run by imza-backend (see backend.h). */
 #include <errno.h>
 #include <fcntl.h>

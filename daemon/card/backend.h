@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzad's side of a vendor PKCS#11 module: the module runs in imza-backend, a process of its own that
  * imzad starts with one end of a socketpair as its standard input, and every call goes to it as one of
  * imza's RPC frames (protocol/rpc.h). imzad loads no vendor code into itself.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The card driver interface: what imzad needs from any card, whatever speaks to it underneath (PIV over
  * APDUs now; a vendor PKCS#11 module later). Every call runs on the reader's worker thread. */
 #pragma once

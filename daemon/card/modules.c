@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The search table of vendor PKCS#11 modules (see modules.h). */
 #include <glob.h>
 #include <stdbool.h>

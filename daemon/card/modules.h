@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Where vendor packages put their PKCS#11 modules: the one table imzad searches when imzad.conf names no
  * `module`. Each row is a glob(3) pattern; the first file found for a module's name is taken, so one
  * module installed in two places runs once. A file that, or a folder above which, another user owns or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* PIN pages (see pin.h). A page per PIN, so unlocking it never unlocks anything else. */
 #include <errno.h>
 #include <stdatomic.h>

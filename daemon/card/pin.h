@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A PIN on its way to the card: copied into a page of its own that is locked in memory and kept out
  * of core dumps, then wiped and unmapped as soon as the card has it. */
 #pragma once

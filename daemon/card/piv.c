@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* PIV driver (see piv.h). Object sizes and template shapes come from the card; each is checked before
  * use, and a card that answers outside the standard gets -EPROTO, never a crash. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* PIV card driver (NIST SP 800-73-4) over the APDU layer: select the applet, read the CHUID and the
  * certificate objects, verify and reset the PIN, and run GENERAL AUTHENTICATE for RSA and EC keys. */
 #pragma once

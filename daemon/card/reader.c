@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* PC/SC monitor and per-reader workers (see reader.h). Threads never call back into the main loop's
  * state: they post events to a queue that a libevent event drains on the main loop's thread. */
 #include <errno.h>

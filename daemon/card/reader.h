@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The PC/SC side of imzad. A monitor thread follows readers and cards (SCardGetStatusChange with the PnP
  * notification) and re-establishes its context when pcscd restarts; each reader has one worker thread
  * that owns that reader's context and card handle and runs jobs from a queue. Everything the main loop

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Deadlines for the card layer's threads (condition waits, call deadlines): a time plus milliseconds. */
 #pragma once
 

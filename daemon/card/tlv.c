@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* BER-TLV helpers for the card drivers (see tlv.h). */
 #include <errno.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* BER-TLV reading for card data (PIV objects, templates): bounded, never trusts a length before
  * checking it against the bytes that are left. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Token object model (see token.h): one certificate parse per key slot yields the three objects, with
  * attributes computed once so that listings and attribute reads never touch the card. */
 #include <errno.h>

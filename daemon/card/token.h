@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The object model of one token: certificates, public and private keys with the attributes that NSS,
  * OpenSSL and p11-kit read, built from what the card driver found (certificates per key slot).
  * Attribute values are kept in host form (CK_ULONG, CK_BBOOL) ready for C_GetAttributeValue. */

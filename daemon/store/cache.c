@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The card cache (see cache.h): one SQLite file in imzad's state directory, WAL mode, schema versioned by
  * PRAGMA user_version and marked ours by PRAGMA application_id. A cache is only ever a copy of what
  * the card holds, so a file we cannot trust is moved aside (kept for a bug report) rather than

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzad's card cache: the objects of every card seen before, kept in SQLite (state_dir/cache.sqlite) so
  * that a known card is served after one cheap freshness check instead of a full read. Nothing else: the
  * audit log and the answers for web origins are in the records (records.h), which are never moved aside.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What imzad's two SQLite files do alike (see db.h): kept in one place so that the cache and the
  * records read, judge and word a file the same way, while each keeps its own policy for a bad file. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What imzad's two SQLite files (the card cache, cache.c, and the records, records.c) do alike: error
  * numbers, the one-line reason a file cannot be used, and the reads that check a file before use. What
  * each does with a file it cannot use (the cache moves it aside, the records leave it) stays with it. */

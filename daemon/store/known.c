@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* In-memory known cards (see known.h). Entries are blobs from token-store, so a reader thread always
  * gets a private copy and never shares pointers with the main loop. */
 #include <errno.h>

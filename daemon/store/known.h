@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The cards imzad knows, in memory for the reader threads: the card cache lives in SQLite on the main
  * loop, and this mirror of it (serialized tokens under a mutex) lets a reader's worker serve a known
  * card the moment it has read its identity, without a round trip through the main loop. */

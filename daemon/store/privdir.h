@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The directories (and files) that hold imzad's secrets and decisions (the card cache with the audit log and the
  * origin grants; the local CA's keys): made 0700 when missing, refused when someone else could change
  * (or, for keys, read) what is in them. */

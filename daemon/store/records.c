@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzad's records (see records.h): one SQLite file in the state directory, WAL mode, schema versioned by
  * PRAGMA user_version and marked ours by PRAGMA application_id. The records are the user's own history
  * and decisions: whatever is wrong with the file, it stays where it is, untouched, for the user (or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzad's records (state_dir/records.sqlite): the audit log of signatures and private-key operations,
  * and the user's standing answers for web origins (allow per exact origin, deny per site). Unlike the
  * card cache they are not copies of anything: a file we cannot use is never moved aside, repaired or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Token blobs for the card cache (see token-store.h). The layout is ours alone and versioned: a blob
  * that does not match this version exactly is rejected, and the cache then reads the card again, so
  * changing the layout needs a new TOKEN_BLOB_VERSION and no migration.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A token (token.h) as bytes, for the card cache: a versioned blob written with the bounded writer and
  * read back with the bounded reader, so that a blob from a damaged file or an older imzad can only
  * ever fail to load, never yield a token the rest of the daemon could trip over. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Assuan answers as errno, for the pinentry's and imza-prompt's commands alike (see dialog.h). */
 #include <errno.h>
 

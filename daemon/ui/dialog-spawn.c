@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Starting a dialog program (see dialog-spawn.h). glibc runs posix_spawn as clone(CLONE_VM|CLONE_VFORK)
  * and exec: no page tables of the daemon are copied and the daemon waits only until the exec, while a
  * fork of imzad (its OpenSSL, SQLite and thread stacks) and one close() per descriptor number cost

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* How imzad starts a dialog program for libassuan: system hooks whose spawn is posix_spawn (vfork and
  * exec) rather than libassuan's fork of the whole daemon followed by a close() of every descriptor number
  * up to the highest one open. The child gets the same as libassuan's: the pipes as stdin and stdout,

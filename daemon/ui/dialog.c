@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The user's dialogs through pinentry (see dialog.h): one pinentry process per question, spoken to with
  * libassuan. The PIN passes through assuan's line buffer, so assuan allocates from locked pages that are
  * wiped on free, and the PIN itself is collected straight into the page that the caller gets. */

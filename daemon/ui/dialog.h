@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The user's dialogs through pinentry (Assuan, with libassuan): the consent question for a web origin
  * and the PIN entry that shows what is about to be signed. Every call blocks until the user answers (or
  * the program fails): call them from a thread, never from the main loop. */

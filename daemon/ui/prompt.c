@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imza-prompt from imzad's side (see prompt.h). The setting is written once before the loop starts any
  * dialog thread and only read after, so the threads share it without a lock. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imza-prompt from imzad's side: whether a dialog goes to imza's own window (a display is there and
  * `prompt` in imzad.conf allows it) or to the configured pinentry, and imza's own Assuan commands that
  * give the window what pinentry's one line cannot carry (docs/PROMPT.md). */

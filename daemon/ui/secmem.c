@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Locked, wiped memory for libassuan, in imzad's dialogs and in imza-prompt (see secmem.h). Each block is
  * whole pages from proto_secret_pages_new with its size in front; a failed mlock (the limit) leaves the
  * block usable and still wiped. */

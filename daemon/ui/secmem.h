@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Locked, wiped memory for libassuan, on both ends of a PIN dialog (imzad's dialog.c and imza-prompt):
  * the GETPIN answer passes through assuan's line buffers, so every assuan allocation comes from here
  * (see docs/PROMPT.md for what GTK itself keeps). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The characters no dialog shows as they are, and their markers (see visible.h). One definition for the
  * pinentry text and imza-prompt's document view, so both mark exactly the same characters. */
 #include <stdio.h>

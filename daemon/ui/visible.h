@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What the user sees is what is signed: the characters a dialog must not show as they are (controls,
  * bidi overrides, zero-width and other invisible format characters, invalid UTF-8), and the visible
  * marker that stands for each. Shared by the pinentry dialogs (dialog.c) and imza-prompt's window. */

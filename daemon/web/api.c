@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The HTTPS API's rules and JSON (see api.h). jansson parses and writes every byte of JSON; the header
  * checks compare whole values against the few shapes allowed, so anything unusual is refused rather
  * than interpreted. */

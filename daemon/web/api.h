@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The pure half of the HTTPS API (docs/API.md): the checks on a request's Host, Origin and
  * Content-Type, the strict parser of a POST /v1/sign body and the JSON of every answer. No sockets and
  * no state, so unit tests and fuzzers reach each rule; https.c does the I/O around it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* CAdES-BES with OpenSSL's CMS API and the private key on the card (see cades.h).
  *
  * How the card gets to sign: CMS_sign(CMS_PARTIAL) and CMS_add1_signer with the certificate's *public*

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* CAdES-BES signatures (CMS SignedData, ETSI EN 319 122-1) for the HTTPS endpoint's `cades-bes` format:
  * the daemon builds the structure, the card does only the private-key operation through a callback. */
 #pragma once

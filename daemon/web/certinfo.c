@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What the HTTPS API and the dialogs show of a certificate (see certinfo.h). OpenSSL does every bit of
  * the DER: X.509 through d2i_X509, the QC statements through an ASN.1 template, so no byte of a
  * certificate from a card is read by hand here. */

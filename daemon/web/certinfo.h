@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What a person (and the HTTPS API) needs to know of an X.509 certificate: names, serial, validity,
  * key, key usage and whether it is a qualified certificate. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The HTTPS endpoint (https.h, docs/API.md). libevent's evhttp parses HTTP over OpenSSL bufferevents,
  * api.c holds the rules and the JSON, the signing service (sign.h) gives the answers, some of them
  * minutes later. While a request waits for the service, its connection is watched so that a client

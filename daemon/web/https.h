@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The HTTPS signing endpoint (docs/API.md): evhttp over OpenSSL bufferevents on 127.0.0.1 and ::1. */
 #pragma once
 

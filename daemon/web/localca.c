@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imza's local CA (see localca.h): an EC P-256 CA and a server certificate for localhost in the config
  * dir, made and renewed here so that nobody has to run openssl by hand. All four files are read and
  * written through one descriptor of the directory, after checking that the directory is ours alone. */

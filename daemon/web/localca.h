@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imza's local certificate authority for the HTTPS endpoint. In the config dir (0700):
  *   ca.crt      the CA certificate (public; what `imzactl trust` installs)
  *   ca.key      its private key (0600; never leaves the directory)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* peeruid (see peeruid.h): one inet_diag request for the exact 4-tuple, not a dump of every socket. The
  * kernel finds the socket a packet from local to remote would reach, i.e. the client's own socket, and
  * answers with its owner's uid. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Who is at the other end of a loopback TCP connection: the uid that owns the client's socket, asked of
  * the kernel through sock_diag (NETLINK_SOCK_DIAG, inet_diag). Loopback TCP is open to every local user
  * and to containers on the host network; the HTTPS endpoint serves only its own user. */

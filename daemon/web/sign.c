@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The signing service (see sign.h). Requests wait in one queue and are served one at a time: the
  * user sees one dialog at a time, and a card does one signature at a time. A request moves through
  * consent (web origins without a standing answer), waiting for its card, the PIN dialog and the card

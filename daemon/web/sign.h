@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The signing service behind the HTTPS endpoint and `imzactl sign`: one queue in which every request
  * (consent question, PIN dialog, card operation) is served in turn, the origin grants, the audit log.
  * Main loop only; the dialogs run on a thread of their own, the card work on the reader's worker. */

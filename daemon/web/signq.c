@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* signq (see signq.h): a small table of sites, searched linearly (a few dozen entries at most). */
 #include <stdio.h>
 #include <string.h>

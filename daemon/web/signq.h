@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The signing queue's fairness rules (used by sign.c, pure so they can be tested alone): requests are
  * grouped by site (the registrable domain of a web origin; all local programs are one site of their
  * own), at most SIGNQ_PER_SITE of a site wait at once, sites are served in turn, and after a cancelled PIN

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Sites of web origins through libpsl (site.h). The Public Suffix List is never written here: libpsl
  * carries it and Debian's publicsuffix package keeps it current. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The site of a web origin: its registrable domain by the Public Suffix List (libpsl, with the
  * distribution's list when it is newer than the built-in one). The user judges a page by its site, and
  * standing answers that must not be dodged by a fresh subdomain (deny, queue places, dialogs) are kept

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* backend-client: drives imza-backend as imzad will, through the RPC client stubs over a socketpair,
  * and prints "ok - ..." / "not ok - ..." lines for tests/integration/backend-helper.sh.
  *

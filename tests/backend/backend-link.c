@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* backend-link: imzad's side of a vendor module (daemon/card/backend.c) against imza-backend running the
  * quirky module over SoftHSM, printing "ok - ..." / "not ok - ..." lines for
  * tests/integration/backend-link.sh. Built with a 1 s call deadline and a back-off of at most 2 s.

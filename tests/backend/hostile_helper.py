@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A hostile helper in imza-backend's place (imzad --backend THIS), for backend-hostile.sh.
 
 imzad starts it as `THIS --module PATH` with a socketpair on its standard input. It runs the real

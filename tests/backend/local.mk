@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/backend: stand-ins for vendor cards and their PKCS#11 modules, for the backend tests. Built only
 # for tests. Non-recursive fragment included from the top-level Makefile.am.
 

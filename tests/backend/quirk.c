@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A deliberately quirky PKCS#11 module, built only for tests: it loads a real module
  * (IMZA_QUIRK_MODULE, SoftHSM2 by default) and forwards every call to it, with the misbehaviours of
  * vendor modules that imza's backends must survive switched on by the environment:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """https_sign: a web signature's cost over the same key's PKCS#11 signature, for make bench (the issue 11
 section of tests/bench/run).
 

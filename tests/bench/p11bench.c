@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* p11bench: times PKCS#11 calls through any module (imza's, OpenSC's, p11-kit's client) for make bench,
  * and the raw AF_UNIX request/reply round trip that bounds what any socket-based module can do.
  *   p11bench unix N                          raw round trip over a socketpair to another process

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* p11stress: many applications at once through one module and one daemon. P processes with T threads
  * each list slots, read the token info, open sessions, find objects and read every object's value in a loop, while one more
  * process logs in and signs in a loop, for S seconds. Prints per-call latency percentiles and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 // Walks the demo portal in headless Chromium (playwright-core) and takes a screenshot of each step.
 //
 //   cd tests/e2e && npm ci && node demo-screenshots.mjs [OUTDIR]

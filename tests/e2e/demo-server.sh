@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # web/demo-server: the demo portal's own origin. Prints its URL first, serves imza.js and the demo with
 # Cache-Control: no-store, keeps to 127.0.0.1, writes and removes its pid file, stops on SIGTERM.
 . "$(dirname "$0")/../lib/tap.sh"

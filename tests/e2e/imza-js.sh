@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # imza.js unit tests (tests/e2e/imza-js.test.mjs, node:test in a fake window) as TAP for make check.
 # Needs only node (18 or later); skipped without it.
 set -uo pipefail

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 // Unit tests of web/imza.js in a fake browser window (node:test, no npm packages).
 //   node --test tests/e2e/imza-js.test.mjs
 // imza.js runs as a classic script in a vm context whose global is the fake window, with fetch,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 // The demo portal's default path in Chromium: the page names no certificate, the user chooses it in
 // imza-prompt's window (driven by tests/e2e/portal-choose.sh under Xvfb while this script waits).
 //

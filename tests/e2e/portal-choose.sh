@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The demo portal's default path, end to end: headless Chromium (tests/e2e/portal-choose.mjs) walks the
 # demo to İmzala, which sends POST /v1/sign with no certificate; imzad opens imza-prompt on a virtual
 # display (Xvfb), and this script, as the user, chooses the qualified certificate among the two cards'

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 // What the portal tests share: the demo portal's form as a user fills it, and the walk from the login
 // to the signing page (tests/e2e/portal.mjs, tests/e2e/portal-choose.mjs).
 

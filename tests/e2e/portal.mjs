@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 // The acceptance test of the signing issue: headless Chromium walks the demo portal against the real
 // imzad (its HTTPS endpoint, the test pinentry, the virtual card) and signs the declaration.
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The signing issue's acceptance test: headless Chromium (playwright-core, tests/e2e/portal.mjs) walks the
 # demo portal, served on its own origin by web/demo-server, against the real stack (imzad's HTTPS
 # endpoint, the test pinentry, the virtual card): login, form, SMS, the qualified certificate, İmzala, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Fuzz target: the header checks of the HTTPS API (Host, Origin, Content-Type). The input is lines:
  * our port in decimal, then a Host, an Origin and a Content-Type value. Each check must stay inside its
  * string, and what passes must have the shape docs/API.md allows. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Fuzz target: a POST /v1/sign body from a hostile page. Whatever the bytes, api_sign_parse returns a
  * request within the API's limits or a message for the client, never both, and the message always
  * makes a JSON error body. */

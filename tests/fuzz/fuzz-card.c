@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Fuzz target: hostile card answers. The input is a sequence of responses (2-byte big-endian length,
  * then the bytes) that a scripted transport hands to the PIV driver as it selects the applet, reads the
  * token, asks the PIN status and signs. Whatever the card says, the driver must return an error or a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-config: imzad's configuration file from a hostile or damaged file. config_parse must refuse
  * anything malformed with a message and an untouched configuration, and what it accepts must be in
  * range and read back the same when written out again. */

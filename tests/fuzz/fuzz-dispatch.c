@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-dispatch: imzad's PKCS#11 layer (daemon/p11.c, app.c, slots.c) as a hostile client drives it.
  * Input: byte 0 chooses what the card answers to every job (ok, wrong PIN, locked, removed, not logged
  * in), the rest is a stream of request frames. Each frame is decoded, dispatched into the real

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-proto: the imza protocol as the daemon and the module see it from a hostile peer.
  * Input: byte 0 picks the side (even: server, odd: client), byte 1 the rv the fake backend
  * forces, the rest is the bytes from the peer. Server side: a stream of frames, each a HELLO or

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* fuzz-token-store: blobs from a damaged or hostile cache file. token_deserialize must refuse anything
  * malformed cleanly; what it accepts must keep the bounds the rest of imzad sizes its buffers by (key
  * size, value length, counts) and serialize back to the same bytes. The corpus holds the virtual

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Writes seed inputs for fuzz-card: the virtual card's real answers to the PIV driver, recorded in the
  * fuzz target's format. Usage: gen-card-corpus CARD_DIR OUT_FILE */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Writes seed sessions for fuzz-dispatch with the module's own request encoders: list, open, log in,
  * find, read attributes, sign (single and multi-part), decrypt, wait, log out. Usage: DIR */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* gen-proto-corpus: writes the seed corpus of fuzz-proto into the directory given: for every
  * row of the signature table, a request frame with sample arguments (server side) and the
  * response the fake backend gives to it (client side), plus a HELLO followed by a call and a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Writes seed blobs for fuzz-token-store: the virtual card's token as the cache stores it.
  * Usage: gen-token-corpus CARD_DIR OUT_FILE */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/fuzz/: fuzz targets (DESIGN §6). Each target is built twice: linked with replay.c into a
 # plain program that `make check` runs over the target's corpus (any compiler), and, with
 # --enable-fuzzing (automake conditional ENABLE_FUZZING, clang), linked with libFuzzer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto-fake: sample arguments and a fake backend for every row of the signature table
  * (see proto-fake.h). The backend must stay safe on any decoded input: the fuzzer runs it. */
 #include "proto-fake.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* proto-fake: what the RPC tests and the protocol fuzzer share. Sample caller arguments for
  * any row of the signature table, and a fake backend (a struct rpc_server_ops generated from the
  * table) that checks it received exactly those arguments and fills every kind of result the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* replay: feeds every file of the corpus directories (or files) named on the command line to
  * LLVMFuzzerTestOneInput, so a build without libFuzzer (gcc, make check) still runs each fuzz
  * target over its corpus. With no arguments it replays REPLAY_CORPUS, compiled in by the build,

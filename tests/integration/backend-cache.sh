@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # A module token imzad has seen before is listed from the card cache: after imzad starts again, the
 # listing (slots, token, certificate and key objects with their attributes) is the full read's, and
 # the helper made no object-reading call (C_FindObjects*, C_GetAttributeValue) before it completed

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The stand-ins the backend tests stand on, checked on their own: the SoftHSM2 token of a Turkish
 # signing card (tests/backend/softhsm-token) holds what it should and signs, and the quirky module
 # (tests/backend/quirk.c) forwards to it faithfully with no quirk on, and shows each quirk when asked.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # imza-backend, the process that runs a vendor's PKCS#11 module apart from imzad, driven as imzad drives
 # it (tests/backend/backend-client: the RPC client stubs over a socketpair): a SoftHSM2 token through it
 # lists and signs, and the signature verifies; a module that refuses OS locking, lacks functions or

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # A helper that answers imzad with hostile frames (tests/backend/hostile_helper.py in imza-backend's
 # place, one module per way of answering badly: a header announcing 4 GiB, a valid header of the cap then
 # silence, half an answer then EOF, another call's id, random bytes, bytes nobody asked for, a slow

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # A vendor module's token served by imzad (module = in imzad.conf): SoftHSM2 behind the quirky module,
 # run by imza-backend. Through imza-pkcs11.so the token is listed beside the PIV card with the objects
 # SoftHSM itself lists (classes, ids, certificate DER); its RSA and EC keys sign and OpenSSL verifies;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # imzad's side of a vendor PKCS#11 module (daemon/card/backend.c): the module runs in imza-backend, a helper
 # process; its token is followed (reported present, gone, back); a hung module costs a call its deadline
 # and the helper is killed, a crashing one ends the call at once; a new helper comes after a back-off, not

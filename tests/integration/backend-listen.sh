@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # imzad looks at a vendor module's slots only while someone follows them: with no application connected
 # the helper gets no C_GetSlotList (IMZA_BACKEND_CALLS: its count of calls); an application waiting in
 # C_WaitForSlotEvent sees the token taken out and put back within 1 s; a token put back while nobody

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # OpenSC's opensc-pkcs11.so as a vendor module, driving the virtual PIV card through imza-backend:
 # with imza's own PIV driver off (native = no), pkcs11-tool through imza lists what pkcs11-tool on
 # OpenSC itself lists (classes, ids, certificate DER), signs, and sees the card taken out and put back

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The PIN counter of a module token (the quirky module's pin-counter: 3 tries, shown only as
 # CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY and CKF_USER_PIN_LOCKED). imzad reads the flags again
 # after each wrong PIN and shows them as imza's own PIN state: the token flags applications see,

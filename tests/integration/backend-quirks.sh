@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # A module with every quirk at once (no OS locking, single-threaded, no C_WaitForSlotEvent, version
 # 2.20, a short function list) behind imzad: its token is listed and signs. A module that hangs costs
 # only its backend: its call is cut at the deadline and the helper killed, the token leaves the list,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # A module whose texts are hostile (tests/backend/quirk.c, hostile-strings): its slot description, token
 # label, manufacturer, model, serial and object labels carry NUL, CR, LF, ESC, DEL, C1 controls, bytes
 # that are not UTF-8 and a character cut by the field's end. Through live imzad none of it reaches the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # A tampered card cache cannot overflow imzad's memory. The cache file is outside imzad's control (any
 # process of the user can write it): a token blob whose RSA decryption key claims a 4096-byte modulus,
 # needs no PIN and is not private would have C_Decrypt copy 4096 bytes into a 512-byte card job. The

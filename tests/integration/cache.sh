@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The card cache: a known card is listed after two APDUs (SELECT + CHUID) and the listing is the one a
 # full read gives; a card whose contents changed under the same GUID is noticed and served anew; a
 # broken cache file is moved aside with one warning and rebuilt; imzactl lists and forgets cards.

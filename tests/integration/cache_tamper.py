@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Rewrites the token blobs in an imzad card cache (state_dir/cache.sqlite) as a damaged or hostile
 file could hold them: the RSA decryption key (CKA_DECRYPT) gets another key size, its PIN need and
 privacy are dropped (so that a client reaches it without a login) and its label becomes TAMPERED.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """A burst for https-peers.sh: with imzad stopped (SIGSTOP, by the caller), BEFORE silent TCP connections
 to 127.0.0.1:PORT, then the command after "--" (a real client, e.g. curl) started, then AFTER silent ones
 more; all of them wait in the listen backlog. Then imzad goes on (SIGCONT to PID), accepts them all in

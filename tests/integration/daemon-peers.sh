@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Bad peers on imzad's socket (see daemon_peers.py): each loses at most its own connection.
 . "$(dirname "$0")/../lib/tap.sh"
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # imzad's socket: the default place and modes, the peer check, socket activation, a clean SIGTERM.
 . "$(dirname "$0")/../lib/tap.sh"
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Hostile and broken peers against imzad: each may lose its own connection, none may stop the daemon
 from serving a well-behaved client. Prints TAP lines (numbered by the caller's tap.sh through stdout)."""
 import os

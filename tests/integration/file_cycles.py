@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """file_cycles: the files of a static library that call each other in a circle, from its symbols
 (nm -A): file A uses a function or object that file B defines, and B (perhaps through others) uses
 one of A's. Prints each circle as a line of object names and exits 1 when there is one, 0 otherwise.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The harness starts a stack, moves cards in and out on demand, and on `down` leaves no process
 # behind: neither the ones it recorded nor anything else that runs from its directory.
 . "$(dirname "$0")/../lib/tap.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Who gets through the HTTPS endpoint's door: only imzad's own uid (another local user riding a granted
 # origin's "always" has its connection closed, with one log line for many tries), and slow clients
 # cannot shut the others out (a request must be whole within 5 s; the oldest idle connection makes

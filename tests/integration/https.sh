@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The HTTPS signing endpoint against the virtual card, through curl: TLS with the local CA, the request
 # guards (Host, body cap, strict JSON, routes, origins), consent and PIN through the test pinentry,
 # CAdES-BES that openssl verifies, wrong PIN, cancel, card absent with and without waiting, two

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # imzactl over the daemon's socket: status shows readers and the card, certs shows each certificate
 # with subject, issuer, validity and key type, as the card's own files say.
 . "$(dirname "$0")/../lib/tap.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Limits that fail loudly: an application that imzad refuses at its connection cap, or whose
 # connection is lost, gets an error, never "no slots" while the card is in; imzad raises its
 # open-file limit so that 1000 applications holding connections all see the card; and

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Source rules from STYLE.md that a machine can check: no banned calls, one clang-format style.
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Source rules from STYLE.md that a machine can check: no banned calls, one clang-format style, the
+# licence named in every source file.
 . "$(dirname "$0")/../lib/tap.sh"
 
 cd "$IMZA_SRCDIR" || bail "no source dir"
 if ! git rev-parse --git-dir >/dev/null 2>&1; then
 	skip "banned calls" "not a git checkout"
 	skip "clang-format" "not a git checkout"
+	skip "an SPDX line in every source file" "not a git checkout"
 	done_testing
 	exit 0
 fi
@@ -32,4 +35,7 @@ if command -v clang-format >/dev/null; then
 else
 	skip "every C file follows .clang-format" "clang-format not installed"
 fi
+out=$(python3 "$IMZA_SRCDIR/tests/integration/spdx.py" "$IMZA_SRCDIR" 2>&1)
+[ $? = 0 ] && pass "an SPDX line (LGPL-2.1-or-later) in every source file" ||
+	{ echo "$out" >>"$LOG"; fail "an SPDX line in every source file: $(echo "$out" | head -n 5 | tr '\n' ' ')(tests/integration/spdx.py --add)"; }
 done_testing

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Shell tests (TAP) against the private stack: pcscd + vpcd + virtual cards (+ imzad from the core on).
 dist_check_SCRIPTS += tests/harness/stack tests/lib/tap.sh
 INTEGRATION_TESTS = \
@@ -35,7 +36,7 @@ INTEGRATION_TESTS = \
 	tests/integration/pinentry-text.sh \
 	tests/integration/prompt-choose.sh
 TESTS += $(INTEGRATION_TESTS)
-EXTRA_DIST += $(INTEGRATION_TESTS) tests/lib/https.sh tests/lib/xsession.sh tests/integration/file_cycles.py tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
+EXTRA_DIST += $(INTEGRATION_TESTS) tests/lib/https.sh tests/lib/xsession.sh tests/integration/file_cycles.py tests/integration/spdx.py tests/integration/daemon_peers.py tests/integration/p11_finalize.py \
 	tests/integration/p11_rules.py \
 	tests/integration/p11_apps.py tests/integration/cache_tamper.py tests/integration/web_apdus.py \
 	tests/integration/slow_clients.py tests/integration/conn_burst.py tests/integration/prompt_atspi.py prompt/lsan.supp

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Several applications on one imzad (see p11_apps.py), on a card that stays verified after a wrong PIN
 # (some do, PIV does not): only imzad's own reset keeps one application from riding another's login.
 . "$(dirname "$0")/../lib/tap.sh"

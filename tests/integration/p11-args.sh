@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # PKCS#11 3.0 section 5's argument checks, every function, with ctypes (see p11_args.py): each NULL,
 # unknown handle and wrong flag gets the spec's exact code; C_GetInfo's versions; random bytes from the card.
 . "$(dirname "$0")/../lib/tap.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Real PKCS#11 hosts through imza-pkcs11.so: GnuTLS p11tool, NSS (modutil/certutil), OpenSSL's pkcs11
 # engine; and the PIN counter: a wrong PIN costs exactly one try on the card, which the token flags show.
 . "$(dirname "$0")/../lib/tap.sh"

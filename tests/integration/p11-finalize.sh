@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # C_Finalize with a wait in progress leaves nothing behind in imzad (see p11_finalize.py).
 . "$(dirname "$0")/../lib/tap.sh"
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # PyKCS11 through imza-pkcs11.so (tests/integration/p11_sign.py does the work): every listed mechanism
 # on every signing key, verified by openssl; length queries and CKR_BUFFER_TOO_SMALL keep the
 # operation; C_WaitForSlotEvent on its own connection sees removal and insertion while another

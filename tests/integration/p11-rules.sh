@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # PKCS#11 rules call by call (see p11_rules.py).
 . "$(dirname "$0")/../lib/tap.sh"
 

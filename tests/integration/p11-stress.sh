@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Many applications at once (p11stress): 50 processes with 20 threads each list and read attributes
 # while another signs in a loop, for 30 s. No call may fail and nothing may hang; the per-call p50/p99
 # go to the log (make bench prints them too).

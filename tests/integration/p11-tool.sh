@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # pkcs11-tool through imza-pkcs11.so: the token it lists is the one OpenSC's own PIV driver reads from
 # the same card (object classes, CKA_ID pairs, key types, public keys, certificate DER), and
 # pkcs11-tool's self-test, also across fork, finds no errors.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Several applications (processes) on one imzad: logins kept apart, listings never wait for another
 application's card operation, recovery after pcscd restarts and after a card is pulled mid-signature.
 The driver runs workers (this script with `worker`), one process each, that take commands on stdin and

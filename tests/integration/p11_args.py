@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """PKCS#11 3.0 section 5, function by function, through imza-pkcs11.so with ctypes (no PyKCS11): each
 NULL pointer, unknown handle, wrong flag or user type, with everything else valid, and the exact code
 the spec gives for it; the versions C_GetInfo reports per interface; C_GenerateRandom from the card.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """C_Finalize while another thread waits in C_WaitForSlotEvent: the wait ends with
 CKR_CRYPTOKI_NOT_INITIALIZED, and nothing of that application survives in imzad: after a new
 C_Initialize no session is logged in and a new wait blocks again. Prints TAP-style lines."""

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """PKCS#11 rules through imza-pkcs11.so, checked call by call with ctypes: C_GetAttributeValue per
 2.40 section 5.2/5.7 (sensitive, invalid type, too small: CK_UNAVAILABLE_INFORMATION per attribute,
 the others still answered), multi-part signing (SignUpdate/SignFinal with a length query), and

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """p11_sign: drives imza-pkcs11.so the way an application does (PyKCS11 for the calls, ctypes where
 two threads must call at once: PyKCS11 keeps the GIL during a call) against a private stack, and
 prints one TAP-like line per check ("ok - ..." / "not ok - ...", "# ..." for notes), which

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The PIN leaves no trace: after a web signature, imzactl sign and a PKCS#11 login with a PIN that
 # appears nowhere else, neither imzad's state and config dirs nor the logs hold it; and imzad, which sets
 # PR_SET_DUMPABLE 0, writes no core when it is killed with SIGSEGV, even with `ulimit -c unlimited`

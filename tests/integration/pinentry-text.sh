@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The pinentry fallback, headless: with no display imzad asks through the configured pinentry even when
 # imza-prompt is the chosen prompt, and what that pinentry shows is honest: imzad's own lines (site,
 # signer) first, every line of the page's text quoted after them, and a shortened text said to be so in

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # imza-prompt's insert-card window, driven like a user under Xvfb: a signature with "wait" whose card is out
 # opens it (read back through AT-SPI: the request to insert the card, the card's label, the certificate's
 # holder, the site); `stack card insert` makes it go away by itself, the signing window follows, the typed

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The certificate choice in imza-prompt, driven like a user on a virtual display (Xvfb): two cards, the
 # first (reader A) with an ordinary signing certificate, the second (reader B) with a qualified one. A
 # page's POST /v1/sign names no certificate; imzad's window lists both, the qualified one first with its

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # imza-prompt's consent window, driven like a user under Xvfb and read back through AT-SPI: the site as
 # the signing window shows it, what the site asks (to list the certificates, or to sign), "Reddet" the
 # default (Enter and Escape deny, and the denial is stored for the site), "Bir kez izin ver" lets the

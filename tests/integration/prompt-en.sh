@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # imza-prompt in English: a user whose locale is not Turkish (LANG_UNDER_TEST, default C.UTF-8: the one
 # UTF-8 locale every Debian 12 has, en_US.UTF-8 being generated only on request) gets the window's own
 # words in English, read back through AT-SPI: the site, the signer and its badge, the document frame with

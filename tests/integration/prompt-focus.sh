@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The signing window after "Görüntüle": the certificate's details window opens over it and is closed (by
 # its Kapat button, then by Escape), and the signing window takes the user's input as before: the keyboard
 # focus is back in it, the mouse wheel scrolls the document to its end, the PIN typed at once lands in the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The last PIN try, asked inside imza-prompt's signing window, driven like a user under Xvfb and read back
 # through AT-SPI. Two wrong PINs typed in the window bring the virtual card to one try left (each answers
 # pin_incorrect once and is never asked again); then the signing window itself shows the warning and a box,

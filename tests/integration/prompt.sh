@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # imza-prompt, the signing window, driven like a user: the real program on a virtual display (Xvfb), started
 # by imzad for web signatures through the private stack (HTTPS endpoint, virtual card). What the window
 # shows is read back through the accessibility tree (AT-SPI, prompt_atspi.py): the origin and its site,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """prompt_atspi.py: reads and drives imza-prompt's window through the accessibility tree (AT-SPI), as a
 screen reader would. Used by tests/integration/prompt.sh.
 

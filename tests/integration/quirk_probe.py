@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """quirk_probe.py MODULE CHECK [PIN]: calls one PKCS#11 module through ctypes the way the backend tests
 need to see it, and prints what it got on one line (the test compares). Checks:
   init-os-locking   C_Initialize with CKF_OS_LOCKING_OK, then with NULL: "rv=0x.. null=0x.."

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The records (state_dir/records.sqlite), apart from the card cache: denials kept per site and for good,
 # allows per origin, both listed and forgotten by imzactl grants; the audit log with web signatures and
 # PKCS#11 private-key operations (application and pid, key id), exported whole; records check. Then a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The RPC's system calls per call, counted with strace against the private stack: the module makes one
 # send and one receive per call in the steady state (no poll of its idle connection, no getpid for the
 # fork check, the answer's header and body in one receive), and imzad receives a whole request with one

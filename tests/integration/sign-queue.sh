@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The signing queue is fair between sites: one origin that floods it gets at most 2 places (the rest
 # 503 busy with Retry-After), a second origin is served in turn before the flood's remaining requests,
 # and after a cancelled PIN dialog the same site's next one waits a back-off (5 s, then 10 s) while

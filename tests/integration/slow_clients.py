@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Slow clients for https-peers.sh: COUNT TLS connections to 127.0.0.1:PORT, each sending a request
 head one byte a second, for SECONDS. A connection the server closes is opened again after a second.
 Writes "ready" to READY once all are open the first time; prints how many connections were opened,

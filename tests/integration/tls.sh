@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The HTTPS endpoint's TLS 1.2 suites, as an outside client sees them: ECDHE with AES-GCM or
 # ChaCha20-Poly1305 only. A client that offers only the CBC suites with HMAC-SHA1 is refused; TLS 1.3
 # keeps working.

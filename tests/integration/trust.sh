@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # imzactl trust / untrust under a private HOME: the CA goes into ~/.pki/nssdb (made when missing) and
 # into each Firefox profile with a cert9.db that profiles.ini lists (Firefox's own and the snap's),
 # trusted C,, and only once; a renewed CA replaces the old one; untrust takes it out again. No daemon.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # OpenSC, an independent PIV implementation, must use the virtual card unchanged through the private
 # pcscd: list it, read all four certificates and keys, sign with RSA (PKCS#1, PSS) and EC keys, and see
 # the card go and come back.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The PIN retry counter: each wrong PIN costs exactly one try, the third blocks, the PUK unblocks (through
 # pkcs15-tool and through PKCS#11), and the counter survives a removal like a real card's.
 . "$(dirname "$0")/../lib/tap.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # 10,000 random and half-formed APDUs through pcsc-lite: the card answers every one with a status word,
 # stays up, and still signs afterwards.
 . "$(dirname "$0")/../lib/tap.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The rules behind the web endpoint, each against the attack it stops, on the real stack (imzad, the
 # test pinentry, the virtual card): a page signs only CAdES-BES with the key whose certificate is for
 # signatures (never raw, never 9A/9D/9E), lists only the signing certificates of cards present, is shown

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """The APDUs of a web signature (POST /v1/sign), as the card logged them (IMZA_CARD_DIR/apdu.log, the
 PIN masked). Run by web-apdus.sh on a card that keeps its login after a wrong PIN; a PKCS#11
 application is p11_apps.py's worker (one process, commands on stdin), another PC/SC program is

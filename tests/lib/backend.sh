@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
 # backend.sh: what the vendor-module tests share. Source it after tests/lib/tap.sh, then call
 # hsm_up [PROGRAM...]: the SoftHSM2 token of tests/backend/softhsm-token in $WORK/hsm (certificates from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* stderr caught in a file for the unit tests that count what the code under test logs (see
  * capture.h). */
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The code under test's stderr (imzad's log when not under the journal) caught in a file, so that a
  * unit test can count the lines it logs: "one warning", "nothing logged". */
 #pragma once

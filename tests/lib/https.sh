@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
 # https.sh: what the tests of the HTTPS endpoint share. Source it after tests/lib/tap.sh, then call
 # https_stack_up. api/json/code/expect speak to the endpoint with curl (the last answer's body is in

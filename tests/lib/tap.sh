@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tap.sh: TAP output and stack lifecycle for the shell tests. Source it, then call check/pass/fail,
 # and end with done_testing. A script that dies before done_testing has no plan: the driver counts
 # that as an error, so an early exit can never pass for success.

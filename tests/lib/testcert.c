@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Test certificates (see testcert.h). */
 #include <stdlib.h>
 #include <string.h>

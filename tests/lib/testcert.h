@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A self-signed certificate for a fresh key, made in-process for the tests that need token objects
  * without a card (object model, cache, the PKCS#11 layer's fuzz target). */
 #pragma once

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
 # xsession.sh: what the tests that drive imza-prompt's windows like a user share. Source it after
 # tests/lib/tap.sh and tests/lib/https.sh, call x_need (the test skips when a program is missing), then

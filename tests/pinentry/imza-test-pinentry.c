@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A pinentry for tests: speaks the pinentry side of Assuan on stdin/stdout, answers CONFIRM and GETPIN
  * from a script (IMZA_TEST_PINENTRY_SCRIPT) and logs every command it gets as a JSON line
  * (IMZA_TEST_PINENTRY_LOG), so a test can see what the user would have seen. It never logs the PIN.

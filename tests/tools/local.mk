@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Test-only PC/SC client used by the harness and the integration tests.
 check_PROGRAMS += tests/tools/pcsc-probe
 tests_tools_pcsc_probe_SOURCES = tests/tools/pcsc-probe.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* p11hold: N applications holding connections to imzad at once. Forks N processes; each loads the
  * module, lists the slots with a token and keeps its connection open until all have answered. Prints
  * how many saw the card, how many got zero slots, how many an error, then ends every process by pid.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* p11loop: N calls of one kind through a PKCS#11 module, between two marker writes, so that a tracer
  * (strace) can count the system calls of exactly those N calls (tests/integration/rpc-syscalls.sh).
  *   p11loop MODULE getinfo N       C_GetInfo

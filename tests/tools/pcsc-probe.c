@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * pcsc-probe: a small PC/SC client the tests and the harness use to watch readers, time APDU round
  * trips and throw random APDUs at a card, all through the private pcscd named by PCSCLITE_CSOCK_NAME.

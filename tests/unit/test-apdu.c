@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for the ISO 7816-4 APDU layer (daemon/card/apdu.c) and BER-TLV helpers (daemon/card/tlv.c), against a
  * scripted transport that checks each command and plays back canned answers. */
 #include <errno.h>

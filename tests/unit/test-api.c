@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for daemon/web/api.c: each rule of docs/API.md that needs no socket (the sign request body,
  * Host, Origin, Content-Type, the status table) and the JSON of each answer. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for the card cache (daemon/store/cache.c) and the token blob (daemon/store/token-store.c): tokens built
  * from real certificates survive the file unchanged, damaged files and blobs are dropped with one
  * warning and never trusted, and the file keeps its permissions. */

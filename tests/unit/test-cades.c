@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for CAdES-BES (daemon/web/cades.c): the test plays the card with a software key, OpenSSL's CMS
  * verifier and the openssl command judge the result, and a card that fails or answers wrongly leaves no
  * signature behind. */

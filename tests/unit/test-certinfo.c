@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for daemon/web/certinfo.c: certificates made here with OpenSSL (names, serials, times, keys,
  * key usage, QC statements and policies) and what certinfo_parse makes of them. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for imzad's configuration file (daemon/config.c): each rule of the format, the error
  * that names the line, a broken file leaving the configuration as it was, and where the file lives. */
 #include <errno.h>

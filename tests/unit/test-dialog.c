@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for the pinentry dialogs (daemon/ui/dialog.c) against tests/pinentry/imza-test-pinentry: the
  * answers map as dialog.h says, the pinentry's log shows what the user would read (and never the PIN),
  * and every way a pinentry can fail ends in an error code with its process reaped. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Tests of the HTTPS endpoint (daemon/web/https.c) over real TLS: the server runs on this thread's event
  * loop with a certificate from a test CA, a client thread speaks raw HTTP/1.1 through OpenSSL, and the
  * signing service is a fake defined here (the sign.h functions), so every answer of docs/API.md can be

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for imza's local CA (daemon/web/localca.c): the four files and their modes, what the
  * certificates say, renewal as the clock moves, refusal of files others can read, and a TLS handshake
  * with the server context against clients that trust the CA (or speak only TLS 1.1). */

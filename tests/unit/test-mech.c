@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for the host side of the mechanisms (daemon/mech.c): what the card's raw RSA or ECDSA makes
  * of our prepared input must verify with OpenSSL's own padding and digest code. */
 #include <errno.h>

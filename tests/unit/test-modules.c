@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The search table of vendor PKCS#11 modules (daemon/card/modules.c), over a file tree made under a mkdtemp
  * directory in /tmp. */
 #include <limits.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Tests of daemon/web/peeruid.c over real loopback connections: the kernel's sock_diag names the owner of
  * the client's socket, ours or, made in a child that dropped to uid 65534, that other uid. */
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The PIV driver (daemon/card/piv.c) against the virtual card's applet (tests/vcard/piv.c) in the same process:
  * every driver call goes through the real APDU layer and the card's own parser, with no pcscd between. */
 #include <errno.h>

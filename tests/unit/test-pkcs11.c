@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-pkcs11: the local parts of imza-pkcs11.so, loaded with dlopen as applications load it:
  * function and interface lists, C_Initialize's argument rules and locking callbacks, behaviour
  * before C_Initialize and in a forked child, and what it answers without a daemon. A small fake

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for imza-prompt's window-free rules (prompt/util.c): Assuan unescaping, the site check, the
  * document's pieces and markers, the shuffled keypad, the TC kimlik no and the fingerprint. */
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-proto-rpc: the signature table and everything generated from it. A loopback
  * CK_FUNCTION_LIST_3_0 is built from the table exactly as the module will build its own (typed
  * client stubs -> rpc_server_dispatch -> typed fake backend), so these tests call PKCS#11

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-proto: the protocol's building blocks: bounded writer and reader, the per-message arena,
  * framing and blocking frame I/O, HELLO, and the PKCS#11 value encoders (info structures,
  * templates, mechanisms). The calls built on them are tested in test-proto-rpc.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for the records (daemon/store/records.c): the audit log and the answers for web origins live in
  * records.sqlite apart from the card cache; a damaged, foreign or newer file is never moved aside or
  * changed (imzad runs without records and says why once); an older cache file's rows are taken over

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzad's RPC server loop (daemon/server.c) driven over real Unix sockets in one process: the order in
  * which applications with requests waiting are served. Two applications come from this one process by
  * their client kinds (the server tells applications apart by pid, uid and kind). */

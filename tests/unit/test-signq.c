@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Tests of daemon/web/signq.c, the signing queue's fairness rules: one flooding site cannot starve another,
  * subdomains count as their site, and a cancelled PIN dialog holds the site's next signature for a
  * back-off that doubles up to 5 min and ends with a signature. */

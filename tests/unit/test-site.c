@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Sites of web origins (daemon/web/site.c): the registrable domain the user judges, found by libpsl. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for the token object model (daemon/card/token.c): one certificate per key slot gives a
  * certificate, a public key and a private key that agree on CKA_ID, key type and public values. */
 #include <errno.h>

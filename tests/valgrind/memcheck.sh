@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # make check-valgrind: valgrind memcheck of imzad (leaks included) while pkcs11-tool --test runs through
 # imza-pkcs11.so under memcheck too, and a signature goes through the HTTPS endpoint. Needs a build
 # without sanitizers (they and valgrind exclude each other).

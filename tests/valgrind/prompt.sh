@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # make check-valgrind, the signing window: imzad under valgrind memcheck (leaks included) with imza-prompt
 # as its prompt program, imza-prompt under memcheck too (started by imzad through a wrapper), on a virtual
 # display; a web signature is made through the window (the certificate's details opened and closed, PIN

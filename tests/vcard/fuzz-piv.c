@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer entry for the virtual PIV applet: the input is a vpcd stream (2-byte
  * big-endian length, then payload; 1-byte payloads are power controls, longer
  * ones C-APDUs), played against one card rewound to its loaded state each time. */

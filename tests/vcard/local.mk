@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # tests/vcard: the virtual PIV card (imza-vcard), its content generator, unit tests and fuzz target.
 # Non-recursive fragment included from the top-level Makefile.am.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* PIV applet of imza's virtual test card: ISO 7816-4 APDU parsing with command
  * and response chaining, the PIV data objects, PIN/PUK checks with retry
  * counters persisted in the card directory, and GENERAL AUTHENTICATE (EVP). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The PIV applet of imza's virtual test card (NIST SP 800-73-4), as a pure
  * APDU-in/APDU-out state machine over a card directory written by
  * imza-vcard-gen. Its only I/O: loading that directory and saving counters. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of the virtual PIV applet (piv.c) on cards made by imza-vcard-gen:
  * SELECT, GET DATA with Le and GET RESPONSE, PIN/PUK counters and their
  * persistence, PIN-always on 9C, signatures and decryption checked with OpenSSL. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imza-vcard: puts the virtual PIV card of a card directory into a vsmartcard vpcd
  * reader by connecting to its TCP port; the connection is the inserted card and
  * closing it removes the card. Wire: 2-byte big-endian length, then payload. */

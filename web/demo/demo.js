@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The demo portal: a local stand-in for Kamu SM's renewal flow (login, form, SMS code, signing method,
  * e-signed application through imza, result). No framework, no external resources.
