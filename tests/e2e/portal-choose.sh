@@ -18,8 +18,7 @@ E2E=$IMZA_SRCDIR/tests/e2e
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 [ -x "$CHROMIUM" ] || CHROMIUM=chromium-is-missing
 [ -f "$E2E/node_modules/playwright-core/package.json" ] || {
-	echo "1..0 # SKIP missing: $E2E/node_modules/playwright-core (npm ci --prefix tests/e2e)"
-	exit 0
+	missing "$E2E/node_modules/playwright-core (npm ci --prefix tests/e2e)"
 }
 x_need node certutil "$CHROMIUM"
 x_session_up

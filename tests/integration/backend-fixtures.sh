@@ -9,8 +9,8 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 QUIRK=$IMZA_BUILDDIR/tests/backend/.libs/quirk-pkcs11.so
 PROBE=$IMZA_SRCDIR/tests/integration/quirk_probe.py
-command -v softhsm2-util >/dev/null || bail "softhsm2-util missing (package softhsm2)"
-command -v pkcs11-tool >/dev/null || bail "pkcs11-tool missing (package opensc)"
+need softhsm2-util softhsm2
+need pkcs11-tool opensc
 [ -f "$QUIRK" ] || bail "$QUIRK not built (make check builds it)"
 
 # ---- the token ----

@@ -10,7 +10,7 @@
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 hsm_up "$PY"
-"$PY" -c 'import PyKCS11' 2>/dev/null || bail "PyKCS11 missing (package python3-pykcs11)"
+"$PY" -c 'import PyKCS11' 2>/dev/null || missing "PyKCS11 (package python3-pykcs11)"
 mkdir -p "$WORK/trig"
 export IMZA_QUIRK_REMOVED=$WORK/trig/removed IMZA_BACKEND_CALLS=1
 printf 'module = %s\n' "$QUIRK" >"$WORK/imzad.conf"

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/backend.sh"
 
-command -v pkcs11-tool >/dev/null || bail "pkcs11-tool missing (package opensc)"
+need pkcs11-tool opensc
 [ -x "$BACKEND" ] || bail "imza-backend not built"
 # The stack's own OpenSC settings (no file caching) for the module imzad's helper loads.
 export OPENSC_CONF=$WORK/s/opensc.conf

@@ -9,8 +9,8 @@
 
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-"$PY" -c 'import PyKCS11' 2>>"$LOG" || bail "PyKCS11 missing (package python3-pykcs11)"
-command -v sqlite3 >/dev/null || bail "sqlite3 missing (package sqlite3)"
+"$PY" -c 'import PyKCS11' 2>>"$LOG" || missing "PyKCS11 (package python3-pykcs11)"
+need sqlite3 sqlite3
 stack_up s
 CTL=$IMZA_BUILDDIR/tools/imzactl
 db=$IMZA_STACK_DIR/state/cache.sqlite

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/https.sh"
 
-command -v setpriv >/dev/null || bail "setpriv missing (package util-linux)"
+need setpriv util-linux
 https_stack_up
 ILOG=$IMZA_STACK_DIR/imzad.log
 ORIGIN=https://portal.example

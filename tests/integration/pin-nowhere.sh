@@ -7,7 +7,7 @@
 # The system's core_pattern is set only when it cannot be observed, and put back at once.
 . "$(dirname "$0")/../lib/tap.sh"
 
-command -v curl >/dev/null || bail "curl missing (package curl)"
+need curl curl
 PIN=73915846 # distinctive: any hit is this PIN, not a serial number or a time
 stack_up s --pin "$PIN"
 CTL=$IMZA_BUILDDIR/tools/imzactl

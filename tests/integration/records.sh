@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$(dirname "$0")/../lib/https.sh"
 
-command -v sqlite3 >/dev/null || bail "sqlite3 missing (package sqlite3)"
+need sqlite3 sqlite3
 https_stack_up
 M=$IMZA_MODULE
 STATE=$IMZA_STACK_DIR/state

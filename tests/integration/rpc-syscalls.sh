@@ -7,7 +7,7 @@
 # burst of requests that one receive takes is answered whole.
 . "$(dirname "$0")/../lib/tap.sh"
 
-command -v strace >/dev/null || bail "strace is missing (packaging/quickstart installs it)"
+need strace strace
 LOOP=$IMZA_BUILDDIR/tests/tools/p11loop
 N=400
 stack_up s

@@ -5,7 +5,7 @@
 # keeps working.
 . "$(dirname "$0")/../lib/tap.sh"
 
-command -v openssl >/dev/null || bail "openssl missing (package openssl)"
+need openssl openssl
 stack_up s
 URL=$IMZA_HTTPS_URL
 PORT=${URL##*:}

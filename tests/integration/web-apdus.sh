@@ -6,7 +6,7 @@
 # login after a wrong PIN (as some do).
 . "$(dirname "$0")/../lib/tap.sh"
 
-command -v curl >/dev/null || bail "curl missing (package curl)"
+need curl curl
 stack_up s --failed-verify keep
 export IMZA_BUILDDIR
 run_checks host_env /usr/bin/python3 "$IMZA_SRCDIR/tests/integration/web_apdus.py"

@@ -12,10 +12,10 @@ QUIRK=$IMZA_BUILDDIR/tests/backend/.libs/quirk-pkcs11.so
 
 hsm_up() {
 	local p
-	command -v softhsm2-util >/dev/null || bail "softhsm2-util missing (package softhsm2)"
+	command -v softhsm2-util >/dev/null || missing "softhsm2-util (package softhsm2)"
 	[ -x "$BACKEND" ] && [ -f "$QUIRK" ] || bail "imza-backend or the quirky module not built"
 	for p in "$@"; do
-		[ -x "$p" ] || command -v "$p" >/dev/null || bail "$p missing (not built, or its package not installed)"
+		[ -x "$p" ] || command -v "$p" >/dev/null || missing "$p (not built, or its package not installed)"
 	done
 	"$IMZA_SRCDIR/tests/backend/softhsm-token" "$WORK/hsm" ${HSM_CA:+--ca "$HSM_CA"} >>"$LOG" 2>&1 ||
 		bail "softhsm-token failed"

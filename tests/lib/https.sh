@@ -8,7 +8,7 @@
 # arguments go to tests/harness/stack up, e.g. --cards 2), and the names the tests use for its parts.
 # shellcheck disable=SC2034 # the names are for the scripts that source this file
 https_stack_up() {
-	command -v curl >/dev/null || bail "curl missing (package curl)"
+	need curl curl
 	stack_up s "$@"
 	CTL=$IMZA_BUILDDIR/tools/imzactl
 	URL=$IMZA_HTTPS_URL

@@ -27,7 +27,28 @@ fail() {
 	# The last lines of the log say why.
 	tail -n 15 "$LOG" | sed 's/^/# /'
 }
-skip() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $1 # SKIP $2"; }
+skip() {
+	tap_n=$((tap_n + 1))
+	[ -n "${IMZA_NO_SKIP:-}" ] && { fail "$1: skipped ($2), and IMZA_NO_SKIP says every check must run"; return; }
+	echo "ok $tap_n - $1 # SKIP $2"
+}
+# missing WHAT...: a tool the whole test needs is not there (each WHAT says which package has it). The
+# test is skipped with that reason; under IMZA_NO_SKIP (.ci/run sets it: CI installs everything, so a
+# missing tool there is a fault) it bails out instead.
+missing() {
+	set -- "${*# }"
+	[ -n "${IMZA_NO_SKIP:-}" ] && bail "missing: $* (IMZA_NO_SKIP: every test must run)"
+	echo "1..0 # SKIP missing: $*"
+	exit 0
+}
+# need COMMAND PACKAGE: missing unless COMMAND is on the PATH.
+need() { command -v "$1" >/dev/null || missing "$1 (package $2)"; }
+# stack_need: what a private stack needs (pcscd and the vpcd driver), else missing.
+stack_need() {
+	need pcscd pcscd
+	[ -e "${IMZA_VPCD_DRIVER:-/usr/lib/pcsc/drivers/serial/libifdvpcd.so}" ] ||
+		missing "the vpcd reader driver (package vsmartcard-vpcd)"
+}
 # check DESCRIPTION COMMAND...: the command's output goes to the log.
 check() {
 	local d=$1
@@ -51,6 +72,7 @@ bail() { echo "Bail out! $*"; exit 1; }
 stack_up() {
 	local d=$WORK/$1
 	shift
+	stack_need
 	tap_stacks+=("$d")
 	"$STACK" up "$d" "$@" >>"$LOG" 2>&1 || { tail -n 20 "$LOG" | sed 's/^/# /'; bail "stack up failed"; }
 	# shellcheck disable=SC1091
