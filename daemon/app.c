@@ -65,6 +65,7 @@ void op_end(struct op **slot)
 		return;
 	if (op->md_ctx)
 		EVP_MD_CTX_free(op->md_ctx);
+	pin_secret_wipe(&op->context_pin);
 	/* Data to be signed and decrypted results. */
 	explicit_bzero(op, sizeof(*op));
 	free(op);

@@ -50,8 +50,11 @@ struct op {
 	void *md_ctx; /* EVP_MD_CTX for hashing multi-part */
 	uint8_t data[OP_DATA_MAX];
 	size_t data_len;
-	bool multi;          /* Update was called */
-	bool context_login;  /* CKU_CONTEXT_SPECIFIC done for this operation */
+	bool multi;         /* Update was called */
+	bool context_login; /* CKU_CONTEXT_SPECIFIC done for this operation */
+	/* Its PIN, for a card that wants it inside the operation (a vendor module's own context login):
+	 * locked, handed to the operation's job, wiped at the end. */
+	struct pin_secret context_pin;
 	uint8_t result[512]; /* decrypt result kept for a buffer-too-small retry */
 	size_t result_len;
 	bool have_result;

@@ -94,7 +94,13 @@ struct p11_job {
 	CK_SLOT_ID slot;
 	uint64_t app_id;
 	struct pin_secret pin;
+	CK_USER_TYPE user;
 	bool reset_first; /* the card holds another application's login: forget it before ours */
+	/* A login's: the keys the card showed to need the PIN at each use (pin_always_keys). */
+	uint8_t always[TOKEN_MAX_OBJECTS];
+	size_t nalways;
+	/* A private-key operation's: the PIN of its context-specific login (the operation's, handed on). */
+	struct pin_secret op_pin;
 	struct token_key_info key;
 	uint8_t in[512];
 	size_t inlen;
@@ -117,20 +123,30 @@ struct p11_job {
 static int job_run(struct reader_job *rj, struct reader_card *card)
 {
 	struct p11_job *j = (struct p11_job *)rj;
+	const struct pin_secret *pin = j->op_pin.page ? &j->op_pin : NULL;
+	int r;
 
 	switch (j->kind) {
 	case JOB_LOGIN:
-		return pin_verify_on_card(card->driver, &card->t, j->reset_first, &j->pin, &j->tries);
+		r = pin_verify_on_card(card->driver, &card->t, j->reset_first, &j->pin, &j->tries);
+		/* What only a logged-in user is shown: which keys need the PIN at each use. */
+		if (r == 0 && j->user == CKU_USER && card->driver->pin_always_keys &&
+		    card->driver->pin_always_keys(&card->t, j->always, sizeof(j->always), &j->nalways) < 0)
+			j->nalways = 0;
+		return r;
 	case JOB_LOGOUT:
 		return card->driver->logout(&card->t);
 	case JOB_RANDOM:
 		return card->driver->random ? card->driver->random(&card->t, j->rnd, j->rnd_len) : -ENOTSUP;
 	case JOB_PRIVATE:
-		if (card->driver->decrypt_op && strcmp(j->op_name, "decrypt") == 0)
-			return card->driver->decrypt_op(&card->t, &j->key, j->in, j->inlen, j->out,
-			                                sizeof(j->out), &j->outlen);
-		return card->driver->private_op(&card->t, &j->key, j->in, j->inlen, j->out, sizeof(j->out),
-		                                &j->outlen);
+		r = card->driver->decrypt_op && strcmp(j->op_name, "decrypt") == 0
+		            ? card->driver->decrypt_op(&card->t, &j->key, pin, j->in, j->inlen, j->out,
+		                                       sizeof(j->out), &j->outlen)
+		            : card->driver->private_op(&card->t, &j->key, pin, j->in, j->inlen, j->out,
+		                                       sizeof(j->out), &j->outlen);
+		/* Its use is over: the PIN leaves memory before the answer goes. */
+		pin_secret_wipe(&j->op_pin);
+		return r;
 	}
 	return -EINVAL;
 }
@@ -140,6 +156,7 @@ static void job_done(struct reader_job *rj, int r)
 	struct p11_job *j = (struct p11_job *)rj;
 
 	pin_secret_wipe(&j->pin);
+	pin_secret_wipe(&j->op_pin);
 	if (r < 0)
 		log_debug("card job on slot %lu: %s", (unsigned long)j->slot, strerror(-r));
 	j->finish(j, r);
@@ -507,12 +524,16 @@ static void login_finish(struct p11_job *j, int r)
 		}
 		if (r != CARD_E_PIN_FORMAT)
 			pin_note_result(s->token, r, j->tries);
+		for (size_t i = 0; r == 0 && i < j->nalways; i++)
+			token_set_pin_always(s->token, j->always[i]);
 	}
-	if (r == 0 && a && j->call->args[1].ul == CKU_CONTEXT_SPECIFIC) {
+	if (a && j->user == CKU_CONTEXT_SPECIFIC) {
 		struct session *sess = app_session(a, j->call->args[0].ul);
 
-		if (sess && sess->op)
+		if (sess && sess->op && r == 0)
 			sess->op->context_login = true;
+		else if (sess && sess->op)
+			pin_secret_wipe(&sess->op->context_pin);
 	}
 	call_complete(j->call, rv);
 }
@@ -553,10 +574,22 @@ static CK_RV p_Login(void *ctx, CK_SESSION_HANDLE h, CK_USER_TYPE type, CK_UTF8C
 	j = job_new(ctx, s, JOB_LOGIN, login_finish);
 	if (j == NULL)
 		return CKR_HOST_MEMORY;
+	j->user = type;
 	j->reset_first = s->owner_app != 0 && s->owner_app != a->id;
 	if (pin_secret_set(&j->pin, pin, len) < 0) {
 		free(j);
 		return CKR_HOST_MEMORY;
+	}
+	/* The operation keeps its own copy for a card that wants the PIN inside it (a vendor module);
+	 * this job's is wiped when the card has checked it. */
+	if (type == CKU_CONTEXT_SPECIFIC) {
+		sess->op->context_login = false;
+		pin_secret_wipe(&sess->op->context_pin);
+		if (pin_secret_set(&sess->op->context_pin, pin, len) < 0) {
+			pin_secret_wipe(&j->pin);
+			free(j);
+			return CKR_HOST_MEMORY;
+		}
 	}
 	reader_submit(s->reader, &j->rj);
 	return CKR_IMZA_PENDING;
@@ -1086,6 +1119,9 @@ static CK_RV submit_private(void *ctx, struct session *sess, struct slot *s, con
 	if (j == NULL)
 		return CKR_HOST_MEMORY;
 	j->key = o->key;
+	/* The context login's PIN goes with the operation, which ends it: the op keeps no copy. */
+	j->op_pin = sess->op->context_pin;
+	sess->op->context_pin = (struct pin_secret){NULL, 0};
 	memcpy(j->in, in, inlen);
 	j->inlen = inlen;
 	j->op_name = finish == decrypt_finish ? "decrypt" : "sign";

@@ -36,6 +36,9 @@ struct chan {
 	uint8_t key_id[KEYS_MAX][TOKEN_ID_MAX];
 	size_t key_id_len[KEYS_MAX];
 	CK_OBJECT_HANDLE keys[KEYS_MAX];
+	/* The key needs the PIN at each use (its CKA_ALWAYS_AUTHENTICATE, read with its handle): the
+	 * module's own C_Login(CKU_CONTEXT_SPECIFIC) goes between its Init and the operation. */
+	bool key_always[KEYS_MAX];
 	size_t nkeys;
 	/* The slot's description (trimmed), the reader's name in imzad, the token as last listed; the
 	 * reader while the token is served (NULL while a card of imza's own drivers is in the same PC/SC
@@ -167,6 +170,18 @@ static int find_by_id(struct chan *c, CK_OBJECT_CLASS cls, const uint8_t *id, si
 	return e;
 }
 
+/* Whether the module says the private key o needs the PIN at each use (CKA_ALWAYS_AUTHENTICATE). */
+static int always_auth(struct chan *c, CK_OBJECT_HANDLE o, bool *ret)
+{
+	uint8_t *v = NULL;
+	size_t len = 0;
+	int e = get_attr(c, o, CKA_ALWAYS_AUTHENTICATE, sizeof(CK_BBOOL), &v, &len);
+
+	*ret = e == 0 && len == sizeof(CK_BBOOL) && v[0] != CK_FALSE;
+	free(v);
+	return e == -EMSGSIZE ? 0 : e;
+}
+
 /* Whether a certificate is a CA's (a chain certificate the token carries, with no key of the user's). */
 static bool is_ca(const uint8_t *der, size_t len)
 {
@@ -187,6 +202,7 @@ static int add_pair(struct chan *c, struct token *tok, CK_OBJECT_HANDLE cert)
 	uint8_t *id = NULL, *der = NULL, *label = NULL;
 	size_t id_len, der_len, label_len;
 	char lab[65] = "";
+	bool always = false;
 	int e;
 
 	if (c->nkeys == KEYS_MAX)
@@ -198,6 +214,10 @@ static int add_pair(struct chan *c, struct token *tok, CK_OBJECT_HANDLE cert)
 		e = find_by_id(c, CKO_PRIVATE_KEY, id, id_len, &key);
 	if (e == 0 && der != NULL && key == 0)
 		e = find_by_id(c, CKO_PUBLIC_KEY, id, id_len, &pub);
+	/* A private key shown before the login says now whether it needs the PIN at each use; one shown
+	 * only after it, when its handle is found (key_handle). */
+	if (e == 0 && key != 0)
+		e = always_auth(c, key, &always);
 	if (e == 0 && der != NULL && (key != 0 || pub != 0 || !is_ca(der, der_len))) {
 		/* Peer text: cleaned before anything shows it (a longer one is cut). */
 		get_attr(c, cert, CKA_LABEL, 1024, &label, &label_len);
@@ -206,6 +226,7 @@ static int add_pair(struct chan *c, struct token *tok, CK_OBJECT_HANDLE cert)
 		struct token_slot_desc d = {
 		        .keyref = (uint8_t)c->nkeys,
 		        .needs_pin = true,
+		        .pin_always = always,
 		        .key_label = lab[0] ? lab : "private key",
 		        .cert_label = lab[0] ? lab : "certificate",
 		};
@@ -215,6 +236,7 @@ static int add_pair(struct chan *c, struct token *tok, CK_OBJECT_HANDLE cert)
 		if (r == 0) {
 			memcpy(c->key_id[c->nkeys], id, id_len);
 			c->key_id_len[c->nkeys] = id_len;
+			c->key_always[c->nkeys] = always;
 			c->keys[c->nkeys++] = key;
 		} else if (r != -EBADMSG && r != -EOPNOTSUPP) {
 			e = r;
@@ -435,9 +457,9 @@ static int drv_logout(struct apdu_transport *t)
 	return rv == CKR_USER_NOT_LOGGED_IN ? 0 : call_err(e, rv);
 }
 
-/* C_Login with the request frame (it carries the PIN) in a locked page kept out of core dumps, wiped
- * after the call. */
-static int login(struct chan *c, const uint8_t *pin, size_t len, CK_RV *rv)
+/* C_Login (the user's, or the context-specific one of an operation) with the request frame (it carries
+ * the PIN) in a locked page kept out of core dumps, wiped after the call. */
+static int login(struct chan *c, CK_USER_TYPE user, const uint8_t *pin, size_t len, CK_RV *rv)
 {
 	enum { PAGE = 4096 };
 	struct proto_buf req = PROTO_BUF_INIT(PAGE), resp = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
@@ -448,11 +470,11 @@ static int login(struct chan *c, const uint8_t *pin, size_t len, CK_RV *rv)
 	if (req.data == NULL)
 		return -ENOMEM;
 	req.cap = PAGE;
-	e = rpc_C_Login_request(&req, c->session, CKU_USER, (CK_UTF8CHAR_PTR)pin, len);
+	e = rpc_C_Login_request(&req, c->session, user, (CK_UTF8CHAR_PTR)pin, len);
 	if (e == 0)
 		e = backend_call_from(c->b, &req, &resp, BACKEND_SIGN_TIMEOUT_MS, &helper);
 	if (e == 0) {
-		e = rpc_C_Login_response(resp.data, resp.len, rv, c->session, CKU_USER, (CK_UTF8CHAR_PTR)pin,
+		e = rpc_C_Login_response(resp.data, resp.len, rv, c->session, user, (CK_UTF8CHAR_PTR)pin,
 		                         len);
 		if (e < 0)
 			backend_distrust(c->b, helper);
@@ -467,7 +489,7 @@ static int drv_verify(struct apdu_transport *t, const uint8_t *pin, size_t len, 
 	struct chan *c = chan_of(t);
 	struct card_pin_status ps;
 	CK_RV rv = CKR_OK;
-	int e = login(c, pin, len, &rv);
+	int e = login(c, CKU_USER, pin, len, &rv);
 
 	/* Logged in already (by an application before this one): the PIN was not checked. The module
 	 * forgets that login and checks this one. */
@@ -475,7 +497,7 @@ static int drv_verify(struct apdu_transport *t, const uint8_t *pin, size_t len, 
 		e = drv_logout(t);
 		if (e < 0)
 			return e;
-		e = login(c, pin, len, &rv);
+		e = login(c, CKU_USER, pin, len, &rv);
 	}
 	if (e < 0)
 		return CARD_E_REMOVED;
@@ -526,18 +548,47 @@ static const uint8_t *pkcs1_type1_payload(const uint8_t *in, size_t len, size_t 
 	return in + i + 1;
 }
 
-static int one_shot(struct chan *c, bool decrypt, CK_MECHANISM_TYPE type, CK_OBJECT_HANDLE key,
-                    const uint8_t *in, size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
+/* An operation the module still holds after its context login failed (PKCS#11 leaves it active, and a
+ * 2.x module has no way to cancel it): it ends with the session that holds it. The new session is
+ * opened first: closing the last one would end the user's login. */
+static void drop_operation(struct chan *c)
+{
+	CK_SESSION_HANDLE fresh = 0;
+	CK_RV rv = CKR_OK;
+
+	if (CALL(c, &rv, C_OpenSession, c->slot, CKF_SERIAL_SESSION, NULL, NULL, &fresh) < 0 || rv != CKR_OK)
+		return;
+	CALL(c, &rv, C_CloseSession, c->session);
+	c->session = fresh;
+}
+
+/* One operation in the module: its Init, its context login when the key needs the PIN at each use
+ * (pin: the PIN given for this operation), then the operation. */
+static int one_shot(struct chan *c, bool decrypt, CK_MECHANISM_TYPE type, CK_OBJECT_HANDLE key, bool always,
+                    const struct pin_secret *pin, const uint8_t *in, size_t inlen, uint8_t *out, size_t cap,
+                    size_t *ret_len)
 {
 	CK_MECHANISM m = {type, NULL, 0};
 	CK_ULONG n = cap;
 	CK_RV rv = CKR_OK;
 	int e;
 
+	/* Refused before the module starts an operation that nothing could end. */
+	if (always && (pin == NULL || pin->page == NULL))
+		return CARD_E_NOT_LOGGED_IN;
 	e = decrypt ? CALL(c, &rv, C_DecryptInit, c->session, &m, key)
 	            : CALL(c, &rv, C_SignInit, c->session, &m, key);
 	if (e < 0 || rv != CKR_OK)
 		return call_err(e, rv);
+	if (always) {
+		e = login(c, CKU_CONTEXT_SPECIFIC, pin->page, pin->len, &rv);
+		if (e < 0)
+			return CARD_E_REMOVED;
+		if (rv != CKR_OK) {
+			drop_operation(c);
+			return rv_err(rv);
+		}
+	}
 	e = decrypt ? CALL_LONG(c, &rv, C_Decrypt, c->session, (CK_BYTE_PTR)in, inlen, out, &n)
 	            : CALL_LONG(c, &rv, C_Sign, c->session, (CK_BYTE_PTR)in, inlen, out, &n);
 	if (e < 0 || rv != CKR_OK)
@@ -551,17 +602,25 @@ static int key_handle(struct chan *c, size_t keyref, CK_OBJECT_HANDLE *ret)
 {
 	int e = 0;
 
-	if (c->keys[keyref] == 0)
+	if (c->keys[keyref] == 0) {
 		e = find_by_id(c, CKO_PRIVATE_KEY, c->key_id[keyref], c->key_id_len[keyref],
 		               &c->keys[keyref]);
+		/* A module may show a private key's attributes only after the login: read with the
+		 * handle. */
+		if (e == 0 && c->keys[keyref] != 0)
+			e = always_auth(c, c->keys[keyref], &c->key_always[keyref]);
+		if (e < 0)
+			c->keys[keyref] = 0;
+	}
 	if (e == 0 && c->keys[keyref] == 0)
 		e = CARD_E_NOT_LOGGED_IN;
 	*ret = c->keys[keyref];
 	return e;
 }
 
-static int private_op_once(struct chan *c, bool decrypt, const struct token_key_info *key, const uint8_t *in,
-                           size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
+static int private_op_once(struct chan *c, bool decrypt, const struct token_key_info *key,
+                           const struct pin_secret *pin, const uint8_t *in, size_t inlen, uint8_t *out,
+                           size_t cap, size_t *ret_len)
 {
 	uint8_t raw[2 * 66];
 	size_t n = 0, plen;
@@ -569,52 +628,77 @@ static int private_op_once(struct chan *c, bool decrypt, const struct token_key_
 	CK_OBJECT_HANDLE h;
 	int e = key_handle(c, key->keyref, &h);
 
+	bool always;
+
 	if (e < 0)
 		return e;
+	always = c->key_always[key->keyref];
 	if (key->type == CKK_EC) {
 		if (decrypt)
 			return -EOPNOTSUPP;
-		e = one_shot(c, false, CKM_ECDSA, h, in, inlen, raw, sizeof(raw), &n);
+		e = one_shot(c, false, CKM_ECDSA, h, always, pin, in, inlen, raw, sizeof(raw), &n);
 		if (e == 0 && (n == 0 || n % 2 != 0))
 			e = -EIO;
 		return e < 0 ? e : ec_raw_to_der(raw, n, out, cap, ret_len);
 	}
 	if (c->raw_rsa)
-		return one_shot(c, decrypt, CKM_RSA_X_509, h, in, inlen, out, cap, ret_len);
+		return one_shot(c, decrypt, CKM_RSA_X_509, h, always, pin, in, inlen, out, cap, ret_len);
 	/* Without raw RSA: a PKCS#1 v1.5 signature is made from its DigestInfo; PSS and decryption cannot. */
 	payload = decrypt ? NULL : pkcs1_type1_payload(in, inlen, &plen);
 	if (payload == NULL)
 		return -EOPNOTSUPP;
-	return one_shot(c, false, CKM_RSA_PKCS, h, payload, plen, out, cap, ret_len);
+	return one_shot(c, false, CKM_RSA_PKCS, h, always, pin, payload, plen, out, cap, ret_len);
 }
 
 static int private_op(struct apdu_transport *t, bool decrypt, const struct token_key_info *key,
-                      const uint8_t *in, size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
+                      const struct pin_secret *pin, const uint8_t *in, size_t inlen, uint8_t *out, size_t cap,
+                      size_t *ret_len)
 {
 	struct chan *c = chan_of(t);
 	int e;
 
 	if (key->keyref >= c->nkeys)
 		return -EINVAL;
-	e = private_op_once(c, decrypt, key, in, inlen, out, cap, ret_len);
+	e = private_op_once(c, decrypt, key, pin, in, inlen, out, cap, ret_len);
 	/* A handle the module no longer knows (renumbered): found again, once. */
 	if (e == -ESTALE) {
 		c->keys[key->keyref] = 0;
-		e = private_op_once(c, decrypt, key, in, inlen, out, cap, ret_len);
+		e = private_op_once(c, decrypt, key, pin, in, inlen, out, cap, ret_len);
 	}
 	return e == -ESTALE ? -EIO : e;
 }
 
-static int drv_sign(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *in,
-                    size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
+static int drv_sign(struct apdu_transport *t, const struct token_key_info *key, const struct pin_secret *pin,
+                    const uint8_t *in, size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
 {
-	return private_op(t, false, key, in, inlen, out, cap, ret_len);
+	return private_op(t, false, key, pin, in, inlen, out, cap, ret_len);
 }
 
-static int drv_decrypt(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *in,
-                       size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
+static int drv_decrypt(struct apdu_transport *t, const struct token_key_info *key,
+                       const struct pin_secret *pin, const uint8_t *in, size_t inlen, uint8_t *out,
+                       size_t cap, size_t *ret_len)
 {
-	return private_op(t, true, key, in, inlen, out, cap, ret_len);
+	return private_op(t, true, key, pin, in, inlen, out, cap, ret_len);
+}
+
+/* After the login: the private keys are found (their handles, and whether each needs the PIN at each
+ * use) and those that do are named. A key the module still does not show is left as it is. */
+static int drv_pin_always_keys(struct apdu_transport *t, uint8_t *keyrefs, size_t cap, size_t *ret_n)
+{
+	struct chan *c = chan_of(t);
+	CK_OBJECT_HANDLE h;
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nkeys; i++) {
+		int e = key_handle(c, i, &h);
+
+		if (e == CARD_E_REMOVED)
+			return e;
+		if (e == 0 && c->key_always[i] && n < cap)
+			keyrefs[n++] = (uint8_t)i;
+	}
+	*ret_n = n;
+	return 0;
 }
 
 const struct card_driver backend_card_driver = {
@@ -626,6 +710,7 @@ const struct card_driver backend_card_driver = {
         .logout = drv_logout,
         .private_op = drv_sign,
         .decrypt_op = drv_decrypt,
+        .pin_always_keys = drv_pin_always_keys,
 };
 
 /* ---- the set of backends imzad runs ---- */

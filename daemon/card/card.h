@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "daemon/card/apdu.h"
+#include "daemon/card/pin.h"
 #include "daemon/card/token.h"
 
 /* Error codes beyond errno that drivers return. */
@@ -46,15 +47,25 @@ struct card_driver {
 	/* Forgets the card's login state (PIV: VERIFY P1=FF). */
 	int (*logout)(struct apdu_transport *t);
 	/* Raw private-key operation with the key of obj: RSA (in is modulus-sized; out the raw result) or
-	 * ECDSA (in is the field-sized hash; out the DER signature). */
-	int (*private_op)(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *in,
-	                  size_t inlen, uint8_t *out, size_t cap, size_t *ret_len);
+	 * ECDSA (in is the field-sized hash; out the DER signature). pin: the PIN given for this one
+	 * operation (PKCS#11's context-specific login, or the signing window's PIN), or NULL. A key that
+	 * needs the PIN at each use takes it here when its card wants it inside the operation (a vendor
+	 * module: its own C_Login(CKU_CONTEXT_SPECIFIC) between C_SignInit and C_Sign); PIV's 9C had its
+	 * VERIFY just before, and ignores it. The driver never keeps it. */
+	int (*private_op)(struct apdu_transport *t, const struct token_key_info *key,
+	                  const struct pin_secret *pin, const uint8_t *in, size_t inlen, uint8_t *out,
+	                  size_t cap, size_t *ret_len);
 	/* Raw RSA decryption, for a driver whose card tells signing and decryption apart (a vendor
 	 * module's key has CKA_SIGN and CKA_DECRYPT). NULL: private_op serves both. */
-	int (*decrypt_op)(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *in,
-	                  size_t inlen, uint8_t *out, size_t cap, size_t *ret_len);
+	int (*decrypt_op)(struct apdu_transport *t, const struct token_key_info *key,
+	                  const struct pin_secret *pin, const uint8_t *in, size_t inlen, uint8_t *out,
+	                  size_t cap, size_t *ret_len);
 	/* len random bytes from the card's generator. NULL: the card has none that imza uses. */
 	int (*random)(struct apdu_transport *t, uint8_t *out, size_t len);
+	/* Right after a right PIN, in the same job: the keyrefs of the keys that need the PIN at each use,
+	 * for a card that shows this only to a logged-in user (a vendor module's private keys and their
+	 * CKA_ALWAYS_AUTHENTICATE); at most cap. NULL: the token said it when it was read (PIV's 9C). */
+	int (*pin_always_keys)(struct apdu_transport *t, uint8_t *keyrefs, size_t cap, size_t *ret_n);
 };
 
 extern const struct card_driver piv_driver;

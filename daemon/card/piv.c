@@ -466,8 +466,10 @@ static bool piv_pin_ok(const uint8_t *pin, size_t len)
 	return true;
 }
 
-static int drv_private_op(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *in,
-                          size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
+/* pin is not needed: a 9C key's VERIFY came right before, as its own job. */
+static int drv_private_op(struct apdu_transport *t, const struct token_key_info *key,
+                          const struct pin_secret *pin, const uint8_t *in, size_t inlen, uint8_t *out,
+                          size_t cap, size_t *ret_len)
 {
 	return piv_general_auth(t, key->card_alg, key->keyref, in, inlen, out, cap, ret_len);
 }

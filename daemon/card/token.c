@@ -388,6 +388,21 @@ struct token_object *token_object(struct token *t, CK_OBJECT_HANDLE h)
 	return &t->objs[h - 1];
 }
 
+void token_set_pin_always(struct token *t, uint8_t keyref)
+{
+	for (size_t i = 0; i < t->nobjs; i++) {
+		struct token_object *o = &t->objs[i];
+		const struct token_attr *a;
+
+		if (o->cls != CKO_PRIVATE_KEY || o->key.keyref != keyref)
+			continue;
+		o->key.pin_always = true;
+		a = token_attr(o, CKA_ALWAYS_AUTHENTICATE);
+		if (a && a->len == sizeof(CK_BBOOL))
+			*(CK_BBOOL *)a->value = CK_TRUE;
+	}
+}
+
 bool token_attr_sensitive(const struct token_object *o, CK_ATTRIBUTE_TYPE type)
 {
 	if (o->cls != CKO_PRIVATE_KEY)

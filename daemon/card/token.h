@@ -92,6 +92,9 @@ size_t token_text_clean(char *out, size_t cap, const void *in, size_t n);
 
 const struct token_attr *token_attr(const struct token_object *o, CK_ATTRIBUTE_TYPE type);
 struct token_object *token_object(struct token *t, CK_OBJECT_HANDLE h);
+/* The private key of keyref needs the PIN at each use (its card said so only after the login): its
+ * pin_always and CKA_ALWAYS_AUTHENTICATE become true. */
+void token_set_pin_always(struct token *t, uint8_t keyref);
 /* True for attributes that a private key never reveals (CKR_ATTRIBUTE_SENSITIVE). */
 bool token_attr_sensitive(const struct token_object *o, CK_ATTRIBUTE_TYPE type);
 /* Whether an object matches a search template given in host form. */

@@ -809,6 +809,9 @@ struct sign_job {
 	struct signsvc *svc;
 	struct sign_pending *rq;
 	struct pin_secret pin;
+	/* The same PIN for the signature itself, for a key whose card wants it inside the operation (a
+	 * vendor module's context-specific login): held from the VERIFY to the signature, then wiped. */
+	struct pin_secret op_pin;
 	struct token_key_info key;
 	uint8_t *cert;
 	size_t cert_len;
@@ -836,7 +839,8 @@ static int card_sign_digest(void *ud, const uint8_t *digest, size_t len, uint8_t
 	r = mech_block_from_hash(m, NULL, digest, len, in, j->key.size);
 	if (r < 0)
 		return r;
-	r = j->card->driver->private_op(&j->card->t, &j->key, in, j->key.size, sig, cap, ret_len);
+	r = j->card->driver->private_op(&j->card->t, &j->key, j->op_pin.page ? &j->op_pin : NULL, in,
+	                                j->key.size, sig, cap, ret_len);
 	stamp(&j->marks[MK_CARD_SIGNED]);
 	return r;
 }
@@ -853,6 +857,11 @@ static int sign_job_run(struct reader_job *rj, struct reader_card *card)
 	/* Ours starts from no one else's login. Every signature here ends with a reset, so only a PKCS#11
 	 * application's login can be on the card (the slot's owner): then the card is reset first, as
 	 * p11.c does between applications. The VERIFY that follows decides alone whether we sign. */
+	r = pin_secret_set(&j->op_pin, j->pin.page, j->pin.len);
+	if (r < 0) {
+		pin_secret_wipe(&j->pin);
+		return r;
+	}
 	r = pin_verify_on_card(card->driver, &card->t, j->reset_first, &j->pin, &j->tries);
 	if (r == CARD_E_PIN_INCORRECT || r == CARD_E_PIN_LOCKED) {
 		/* Some cards keep an earlier login after a wrong PIN (a program outside imzad may have made
@@ -861,8 +870,10 @@ static int sign_job_run(struct reader_job *rj, struct reader_card *card)
 		if (e < 0)
 			log_warning("card: logout after a wrong PIN failed: %s", strerror(-e));
 	}
-	if (r < 0)
+	if (r < 0) {
+		pin_secret_wipe(&j->op_pin);
 		return r;
+	}
 	j->verified = true;
 	stamp(&j->marks[MK_VERIFIED]);
 	if (rq->args.format == SIGN_FMT_CADES) {
@@ -876,6 +887,7 @@ static int sign_job_run(struct reader_job *rj, struct reader_card *card)
 		if (r == 0)
 			r = card_sign_digest(j, h, sizeof(h), j->raw, sizeof(j->raw), &j->out_len);
 	}
+	pin_secret_wipe(&j->op_pin);
 	/* The card forgets the PIN at once: no one else's operation runs on this login. */
 	e = card->driver->logout(&card->t);
 	if (e < 0)
@@ -910,6 +922,7 @@ static void sign_job_done(struct reader_job *rj, int r)
 	char why[RECORDS_RESULT_MAX];
 
 	pin_secret_wipe(&j->pin);
+	pin_secret_wipe(&j->op_pin);
 	for (size_t i = MK_CARD_RUN; i < MK_CARD_DONE; i++)
 		rq->marks[i] = j->marks[i];
 	stamp(&rq->marks[MK_CARD_DONE]);

@@ -61,6 +61,10 @@ EXTRA_DIST += tests/integration/backend-hostile.sh tests/backend/hostile_helper.
 TESTS += tests/integration/backend-pin.sh
 EXTRA_DIST += tests/integration/backend-pin.sh
 
+# A module key that needs the PIN at each use (CKU_CONTEXT_SPECIFIC): tests/integration/backend-context.sh.
+TESTS += tests/integration/backend-context.sh
+EXTRA_DIST += tests/integration/backend-context.sh tests/integration/context_probe.py
+
 # The quirky module behind imzad, a hang included: tests/integration/backend-quirks.sh.
 TESTS += tests/integration/backend-quirks.sh
 EXTRA_DIST += tests/integration/backend-quirks.sh

@@ -10,8 +10,8 @@
  *     no-wait           C_WaitForSlotEvent answers CKR_FUNCTION_NOT_SUPPORTED
  *     v220              C_GetInfo and the function list say PKCS#11 2.20
  *     short-list        the function list has NULL for the functions old modules leave out
- *     context-specific  every private key has CKA_ALWAYS_AUTHENTICATE: C_Sign needs
- *                       C_Login(CKU_CONTEXT_SPECIFIC) after each C_SignInit
+ *     context-specific  every private key has CKA_ALWAYS_AUTHENTICATE: C_Sign and C_Decrypt need
+ *                       C_Login(CKU_CONTEXT_SPECIFIC) after each C_SignInit and C_DecryptInit
  *     hostile-strings   the slot's description and manufacturer, the token's label, manufacturer, model
  *                       and serial, and every object's CKA_LABEL carry control characters (NUL, CR, LF,
  *                       ESC, DEL, C1), bytes that are not UTF-8, a character cut at the end, and
@@ -20,6 +20,8 @@
  *                       a wrong one, CKF_USER_PIN_FINAL_TRY at the last, CKF_USER_PIN_LOCKED (and C_Login
  *                       CKR_PIN_LOCKED) when none is left; a right PIN fills the count again
  *   IMZA_QUIRK_LOGINS=FILE   each C_Login(CKU_USER) adds a line to FILE: its answer (ok, wrong, locked...)
+ *   IMZA_QUIRK_CONTEXT_REFUSE=FILE  while FILE exists, context-specific's C_Login(CKU_CONTEXT_SPECIFIC)
+ *                            answers CKR_PIN_INCORRECT (and the operation stays active, as PKCS#11 has it)
  *   IMZA_QUIRK_HANG=FILE     while FILE exists, any call hangs (until the process is killed)
  *   IMZA_QUIRK_CRASH=FILE    while FILE exists, any call crashes the process (SIGSEGV)
  *   IMZA_QUIRK_REMOVED=FILE  while FILE exists the token is out: no token in the slot list, session
@@ -63,7 +65,7 @@ static int pin_wrong;
 #define HOSTILE_OBJ_LABEL "anahtar\n\x1b[1m\xc4\xb0mza\x80\r"
 
 static unsigned quirks;
-static const char *hang_file, *crash_file, *removed_file, *logins_file;
+static const char *hang_file, *crash_file, *removed_file, *logins_file, *context_refuse_file;
 static void *target_dl;
 static CK_FUNCTION_LIST *t; /* the real module's list */
 static CK_FUNCTION_LIST q;  /* ours: t's, with the wrappers below */
@@ -148,6 +150,7 @@ static void read_env(void)
 	crash_file = getenv("IMZA_QUIRK_CRASH");
 	removed_file = getenv("IMZA_QUIRK_REMOVED");
 	logins_file = getenv("IMZA_QUIRK_LOGINS");
+	context_refuse_file = getenv("IMZA_QUIRK_CONTEXT_REFUSE");
 }
 
 /* ---- the wrappers ---- */
@@ -300,6 +303,8 @@ static CK_RV q_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_P
 	if ((quirks & Q_CONTEXT_SPECIFIC) && user == CKU_CONTEXT_SPECIFIC) {
 		if (session != cs_session)
 			return leave(CKR_OPERATION_NOT_INITIALIZED);
+		if (exists(context_refuse_file))
+			return leave(CKR_PIN_INCORRECT);
 		if (pin == NULL || len != user_pin_len || memcmp(pin, user_pin, len) != 0)
 			return leave(CKR_PIN_INCORRECT);
 		cs_session = CK_INVALID_HANDLE;
@@ -432,10 +437,31 @@ PASS(Logout, (CK_SESSION_HANDLE s), (s))
 PASS(FindObjectsInit, (CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR a, CK_ULONG n), (s, a, n))
 PASS(FindObjects, (CK_SESSION_HANDLE s, CK_OBJECT_HANDLE_PTR o, CK_ULONG m, CK_ULONG_PTR n), (s, o, m, n))
 PASS(FindObjectsFinal, (CK_SESSION_HANDLE s), (s))
-PASS(DecryptInit, (CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k), (s, m, k))
-PASS(Decrypt, (CK_SESSION_HANDLE s, CK_BYTE_PTR c, CK_ULONG cl, CK_BYTE_PTR d, CK_ULONG_PTR dl),
-     (s, c, cl, d, dl))
 #undef PASS
+
+static CK_RV q_DecryptInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
+{
+	CK_RV rv;
+
+	enter();
+	if (removed())
+		return leave(CKR_DEVICE_REMOVED);
+	rv = t->C_DecryptInit(session, mech, key);
+	if (rv == CKR_OK && (quirks & Q_CONTEXT_SPECIFIC))
+		cs_session = session;
+	return leave(rv);
+}
+
+static CK_RV q_Decrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
+                       CK_ULONG_PTR outlen)
+{
+	enter();
+	if (removed())
+		return leave(CKR_DEVICE_REMOVED);
+	if (needs_cs_login(session))
+		return leave(CKR_USER_NOT_LOGGED_IN);
+	return leave(t->C_Decrypt(session, in, inlen, out, outlen));
+}
 
 static CK_RV q_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
 {

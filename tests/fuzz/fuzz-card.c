@@ -55,8 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (piv_driver.read_token(&t, &tok) == 0) {
 		for (size_t i = 0; i < tok->nobjs; i++)
 			if (tok->objs[i].cls == CKO_PRIVATE_KEY)
-				piv_driver.private_op(&t, &tok->objs[i].key, in, tok->objs[i].key.size, out,
-				                      sizeof(out), &outlen);
+				piv_driver.private_op(&t, &tok->objs[i].key, NULL, in, tok->objs[i].key.size,
+				                      out, sizeof(out), &outlen);
 		token_free(tok);
 	}
 	piv_driver.pin_status(&t, &ps);

@@ -203,13 +203,13 @@ static void test_pin_always_key_signs_once_per_verify_and_signature_verifies(voi
 	assert_non_null(k);
 	assert_true(k->pin_always);
 	assert_int_equal(mech_rsa_block(m, NULL, msg, sizeof(msg), block, sizeof(block)), 0);
-	assert_int_equal(piv_driver.private_op(&f->t, k, block, 256, sig, sizeof(sig), &siglen),
+	assert_int_equal(piv_driver.private_op(&f->t, k, NULL, block, 256, sig, sizeof(sig), &siglen),
 	                 CARD_E_NOT_LOGGED_IN);
 	assert_int_equal(piv_driver.verify(&f->t, (const uint8_t *)"123456", 6, &tries), 0);
-	assert_int_equal(piv_driver.private_op(&f->t, k, block, 256, sig, sizeof(sig), &siglen), 0);
+	assert_int_equal(piv_driver.private_op(&f->t, k, NULL, block, 256, sig, sizeof(sig), &siglen), 0);
 	assert_int_equal(siglen, 256);
 	/* PIN-always: the next use needs another VERIFY. */
-	assert_int_equal(piv_driver.private_op(&f->t, k, block, 256, sig, sizeof(sig), &siglen),
+	assert_int_equal(piv_driver.private_op(&f->t, k, NULL, block, 256, sig, sizeof(sig), &siglen),
 	                 CARD_E_NOT_LOGGED_IN);
 	pub = slot_pubkey(tok, 0x9C);
 	assert_non_null(pub);
@@ -235,7 +235,7 @@ static void test_card_auth_ec_key_signs_without_pin(void **state)
 	const struct token_key_info *k = slot_key(tok, 0x9E);
 	assert_non_null(k);
 	assert_int_equal(mech_ec_input(m, msg, sizeof(msg), in, k->size), 0);
-	assert_int_equal(piv_driver.private_op(&f->t, k, in, k->size, der, sizeof(der), &len), 0);
+	assert_int_equal(piv_driver.private_op(&f->t, k, NULL, in, k->size, der, sizeof(der), &len), 0);
 	assert_int_equal(mech_ec_der_to_raw(der, len, raw, k->size), 0);
 	pub = slot_pubkey(tok, 0x9E);
 	assert_int_equal(EVP_DigestVerifyInit_ex(mctx, NULL, "SHA384", NULL, NULL, pub, NULL), 1);
