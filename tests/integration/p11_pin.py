@@ -122,6 +122,12 @@ def rules():
     report(state(s) == CKS_RW_PUBLIC_SESSION, "public again after the SO's logout")
     expect(m.C_InitPIN(s, pin, len(pin)), "USER_NOT_LOGGED_IN", "C_InitPIN after the SO's logout: the PUK is gone")
     expect(m.C_Login(s, CKU_SO, puk, len(puk)), "OK", "C_Login(CKU_SO) again")
+    with open(apdu_log) as f:
+        n24 = sum(1 for line in f if line.startswith("> 00240081"))
+    expect(m.C_SetPIN(s, puk, len(puk), puk, len(puk)), "OK", "C_SetPIN as the SO: the PUK (here to itself)")
+    with open(apdu_log) as f:
+        report(sum(1 for line in f if line.startswith("> 00240081")) == n24 + 1,
+               "it was CHANGE REFERENCE DATA of the PUK (00 24 00 81)")
     m.C_CloseSession(s)
     rv, s = open_session(slot)
     report(state(s) == CKS_RW_PUBLIC_SESSION, "the SO's login ended with its last session")
