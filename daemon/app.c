@@ -79,6 +79,25 @@ static void session_free(struct session *s)
 	free(s);
 }
 
+void app_so_logout(struct app *a, size_t idx)
+{
+	a->so_seq[idx] = 0;
+	pin_secret_wipe(&a->so_puk[idx]);
+}
+
+/* PKCS#11: the login state ends with the slot's last session. The SO's does here (its PUK with it). */
+static void so_logout_if_last(struct app *a, CK_SLOT_ID id)
+{
+	size_t idx;
+
+	for (size_t i = 0; i < APP_MAX_SESSIONS; i++)
+		if (a->sessions[i] && a->sessions[i]->slot == id)
+			return;
+	for (idx = 0; idx < DAEMON_MAX_SLOTS; idx++)
+		if (a->d->slots[idx].used && a->d->slots[idx].id == id)
+			app_so_logout(a, idx);
+}
+
 static void app_maybe_free(struct app *a)
 {
 	struct daemon *d = a->d;
@@ -89,6 +108,8 @@ static void app_maybe_free(struct app *a)
 	for (size_t i = 0; i < APP_MAX_SESSIONS; i++)
 		if (a->sessions[i])
 			session_free(a->sessions[i]);
+	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++)
+		app_so_logout(a, i);
 	/* Its login must not outlive it: the card forgets the PIN, for imza's clients and any other
 	 * PC/SC application alike. */
 	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++)
@@ -135,8 +156,11 @@ void app_close_session(struct app *a, CK_SESSION_HANDLE h)
 {
 	for (size_t i = 0; i < APP_MAX_SESSIONS; i++) {
 		if (a->sessions[i] && a->sessions[i]->handle == h) {
+			CK_SLOT_ID id = a->sessions[i]->slot;
+
 			session_free(a->sessions[i]);
 			a->sessions[i] = NULL;
+			so_logout_if_last(a, id);
 		}
 	}
 }
@@ -150,6 +174,7 @@ void app_drop_slot(struct daemon *d, CK_SLOT_ID id)
 				a->sessions[i] = NULL;
 			}
 		}
+		so_logout_if_last(a, id);
 	}
 }
 

@@ -11,6 +11,7 @@
 
 #include "protocol/rpc.h"
 #include "daemon/mech.h"
+#include "daemon/card/pin.h"
 #include "daemon/card/reader.h"
 #include "daemon/card/token.h"
 
@@ -37,6 +38,9 @@ struct slot {
 	bool pin_known;
 	uint64_t owner_app; /* app whose PIN the card holds verified (0: none) */
 	unsigned queued;    /* card jobs queued or running */
+	/* The PIN counter's last look (empty VERIFY, p11.c's pin_look; CLOCK_MONOTONIC), and one queued. */
+	struct timespec pin_looked;
+	bool pin_looking;
 };
 
 enum op_kind { OP_NONE, OP_SIGN, OP_DECRYPT, OP_FIND };
@@ -90,6 +94,11 @@ struct app {
 	CK_SESSION_HANDLE next_handle;
 	/* Login per slot, bound to the card insertion it was made on. */
 	uint64_t login_seq[DAEMON_MAX_SLOTS];
+	/* The SO's login per slot (C_Login(CKU_SO) with the PUK), bound to the insertion, and the PUK it gave,
+	 * kept (locked) for one C_InitPIN only: wiped there, at C_Logout, and when the slot's last session
+	 * ends (app_so_logout). */
+	uint64_t so_seq[DAEMON_MAX_SLOTS];
+	struct pin_secret so_puk[DAEMON_MAX_SLOTS];
 	/* Slot events not yet reported by C_WaitForSlotEvent. */
 	bool event[DAEMON_MAX_SLOTS];
 	struct call *waiting; /* a C_WaitForSlotEvent in progress */
@@ -203,6 +212,8 @@ struct app *app_attach(struct daemon *d, pid_t pid, uid_t uid, int kind, const c
 void app_detach(struct daemon *d, struct app *a);
 struct session *app_session(struct app *a, CK_SESSION_HANDLE h);
 void app_close_session(struct app *a, CK_SESSION_HANDLE h);
+/* The SO's login on slot index idx ends: the PUK is wiped. */
+void app_so_logout(struct app *a, size_t idx);
 void app_slot_event(struct daemon *d, CK_SLOT_ID id);
 /* The applications follow the slots: every event wakes a C_WaitForSlotEvent, a card gone ends the
  * sessions on it (a slots_listen listener). */

@@ -52,6 +52,21 @@ static bool logged_in(struct app *a, struct slot *s)
 	return s->token && a->login_seq[slot_index(a->d, s)] == s->card_seq;
 }
 
+/* The SO logged in with the PUK (its PUK may be spent already: C_InitPIN takes it). */
+static bool so_logged_in(struct app *a, struct slot *s)
+{
+	return s->token && a->so_seq[slot_index(a->d, s)] == s->card_seq;
+}
+
+/* The driver of imza's own that serves the slot's card, for what the main loop checks before a job (a
+ * PIN's form); NULL for a vendor module's token. */
+static const struct card_driver *native_driver(const struct slot *s)
+{
+	if (s->token && s->token->module[0] == '\0' && strcmp(s->token->driver, piv_driver.name) == 0)
+		return &piv_driver;
+	return NULL;
+}
+
 /* A session, its slot and token, or the PKCS#11 error that says why not. */
 static CK_RV get_session(void *ctx, CK_SESSION_HANDLE h, struct session **ret_sess, struct slot **ret_slot)
 {
@@ -84,7 +99,7 @@ static CK_BBOOL attr_bool(const struct token_object *o, CK_ATTRIBUTE_TYPE t)
 
 /* ---- card jobs ---- */
 
-enum job_kind { JOB_LOGIN, JOB_LOGOUT, JOB_PRIVATE, JOB_RANDOM };
+enum job_kind { JOB_LOGIN, JOB_LOGOUT, JOB_PRIVATE, JOB_RANDOM, JOB_PIN_CHANGE, JOB_PIN_LOOK };
 
 struct p11_job {
 	struct reader_job rj;
@@ -95,7 +110,9 @@ struct p11_job {
 	uint64_t app_id;
 	struct pin_secret pin;
 	CK_USER_TYPE user;
-	bool reset_first; /* the card holds another application's login: forget it before ours */
+	struct pin_change change;  /* JOB_PIN_CHANGE */
+	struct card_pin_status ps; /* JOB_PIN_LOOK */
+	bool reset_first;          /* the card holds another application's login: forget it before ours */
 	/* A login's: the keys the card showed to need the PIN at each use (pin_always_keys). */
 	uint8_t always[TOKEN_MAX_OBJECTS];
 	size_t nalways;
@@ -136,6 +153,10 @@ static int job_run(struct reader_job *rj, struct reader_card *card)
 		return r;
 	case JOB_LOGOUT:
 		return card->driver->logout(&card->t);
+	case JOB_PIN_CHANGE:
+		return pin_change_on_card(card->driver, &card->t, &j->change);
+	case JOB_PIN_LOOK:
+		return card->driver->pin_status(&card->t, &j->ps);
 	case JOB_RANDOM:
 		return card->driver->random ? card->driver->random(&card->t, j->rnd, j->rnd_len) : -ENOTSUP;
 	case JOB_PRIVATE:
@@ -157,6 +178,8 @@ static void job_done(struct reader_job *rj, int r)
 
 	pin_secret_wipe(&j->pin);
 	pin_secret_wipe(&j->op_pin);
+	pin_secret_wipe(&j->change.old);
+	pin_secret_wipe(&j->change.new);
 	if (r < 0)
 		log_debug("card job on slot %lu: %s", (unsigned long)j->slot, strerror(-r));
 	j->finish(j, r);
@@ -205,6 +228,10 @@ static CK_RV card_rv(int r)
 		return CKR_PIN_LOCKED;
 	case CARD_E_PIN_FORMAT:
 		return CKR_PIN_LEN_RANGE;
+	case CARD_E_PIN_INVALID:
+		return CKR_PIN_INVALID;
+	case -ENOTSUP:
+		return CKR_FUNCTION_NOT_SUPPORTED;
 	case CARD_E_NOT_LOGGED_IN:
 		return CKR_USER_NOT_LOGGED_IN;
 	case CARD_E_REMOVED:
@@ -319,6 +346,50 @@ static CK_RV p_GetSlotInfo(void *ctx, CK_SLOT_ID id, CK_SLOT_INFO_PTR info)
 	return CKR_OK;
 }
 
+/* ---- the PIN counter, as other programs leave it ---- */
+
+#define PIN_LOOK_EVERY_MS 1000
+
+static void pin_look_finish(struct p11_job *j, int r)
+{
+	struct slot *s = slot_get(j->d, j->slot);
+
+	if (s == NULL)
+		return;
+	s->pin_looking = false;
+	clock_gettime(CLOCK_MONOTONIC, &s->pin_looked);
+	if (r == 0 && s->token && s->card_seq == j->rj.seq)
+		pin_note_status(s->token, &j->ps);
+}
+
+/* Another program (OpenSC, a second imza) may have lowered the card's PIN counter or filled it again:
+ * imza's token flags follow within a second. An empty VERIFY on the reader's worker (it costs no try,
+ * and like every job it runs in imza's own PC/SC transaction, never inside another program's), at most
+ * once a second per card and one at a time; the caller is answered from the model at once and the next
+ * call sees the card's count. Not for a token served from the cache and not yet checked (its check reads
+ * the counter, and must not be brought forward), nor for a vendor module's token. */
+static void pin_look(struct daemon *d, struct slot *s)
+{
+	const struct card_driver *drv = native_driver(s);
+	struct timespec now;
+	struct p11_job *j;
+	long ms;
+
+	if (drv == NULL || drv->pin_status == NULL || s->reader == NULL || s->token->unchecked ||
+	    s->pin_looking)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long)(now.tv_sec - s->pin_looked.tv_sec) * 1000 +
+	     (now.tv_nsec - s->pin_looked.tv_nsec) / 1000000;
+	if (s->pin_looked.tv_sec != 0 && ms >= 0 && ms < PIN_LOOK_EVERY_MS)
+		return;
+	j = job_alloc(d, s, 0, NULL, JOB_PIN_LOOK, pin_look_finish);
+	if (j == NULL)
+		return;
+	s->pin_looking = true;
+	reader_submit(s->reader, &j->rj);
+}
+
 static CK_RV p_GetTokenInfo(void *ctx, CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
 {
 	struct slot *s = slot_get(DMN(ctx), id);
@@ -331,6 +402,7 @@ static CK_RV p_GetTokenInfo(void *ctx, CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
 	if (info == NULL)
 		return CKR_ARGUMENTS_BAD;
 	t = s->token;
+	pin_look(DMN(ctx), s);
 	memset(info, 0, sizeof(*info));
 	memcpy(info->label, t->label, sizeof(info->label));
 	pad(info->manufacturerID, sizeof(info->manufacturerID), "imza (PIV card)");
@@ -343,13 +415,21 @@ static CK_RV p_GetTokenInfo(void *ctx, CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
 		info->flags |= CKF_USER_PIN_FINAL_TRY;
 	if (t->pin_count_low || (t->pin_tries_left >= 0 && t->pin_tries_left < t->pin_tries_max))
 		info->flags |= CKF_USER_PIN_COUNT_LOW;
+	if (t->puk_known) {
+		info->flags |= CKF_SO_PIN_COUNT_LOW;
+		if (t->puk_tries_left == 0)
+			info->flags |= CKF_SO_PIN_LOCKED;
+		else if (t->puk_tries_left == 1)
+			info->flags |= CKF_SO_PIN_FINAL_TRY;
+	}
 	/* The real limit: an application holds at most this many sessions (all slots together). */
 	info->ulMaxSessionCount = APP_MAX_SESSIONS;
 	info->ulSessionCount = CK_UNAVAILABLE_INFORMATION;
 	info->ulMaxRwSessionCount = APP_MAX_SESSIONS;
 	info->ulRwSessionCount = CK_UNAVAILABLE_INFORMATION;
-	info->ulMaxPinLen = 8;
-	info->ulMinPinLen = 4;
+	/* The driver's PIN lengths (PIV: 6 to 8 digits), which C_Login and C_SetPIN hold PINs to. */
+	info->ulMaxPinLen = native_driver(s) && native_driver(s)->pin_max ? native_driver(s)->pin_max : 8;
+	info->ulMinPinLen = native_driver(s) && native_driver(s)->pin_min ? native_driver(s)->pin_min : 4;
 	info->ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
 	info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
 	info->ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
@@ -447,6 +527,10 @@ static CK_RV p_OpenSession(void *ctx, CK_SLOT_ID id, CK_FLAGS flags, CK_VOID_PTR
 	/* PKCS#11 3.0 §5.6: a write-protected token has read-only sessions only. */
 	if ((flags & CKF_RW_SESSION) && (token_flags(s->token) & CKF_WRITE_PROTECTED))
 		return CKR_TOKEN_WRITE_PROTECTED;
+	/* PKCS#11 3.0 §5.6: no read-only session while the SO is logged in. */
+	if (!(flags & CKF_RW_SESSION) && so_logged_in(a, s))
+		return CKR_SESSION_READ_WRITE_SO_EXISTS;
+	pin_look(a->d, s);
 	for (size_t i = 0; i < APP_MAX_SESSIONS; i++) {
 		if (a->sessions[i])
 			continue;
@@ -500,6 +584,8 @@ static CK_RV p_GetSessionInfo(void *ctx, CK_SESSION_HANDLE h, CK_SESSION_INFO_PT
 	info->slotID = sess->slot;
 	info->state = rw ? (user ? CKS_RW_USER_FUNCTIONS : CKS_RW_PUBLIC_SESSION)
 	                 : (user ? CKS_RO_USER_FUNCTIONS : CKS_RO_PUBLIC_SESSION);
+	if (rw && so_logged_in(APP(ctx), s))
+		info->state = CKS_RW_SO_FUNCTIONS;
 	info->flags = sess->flags;
 	info->ulDeviceError = 0;
 	return CKR_OK;
@@ -538,6 +624,36 @@ static void login_finish(struct p11_job *j, int r)
 	call_complete(j->call, rv);
 }
 
+/* The SO of a PIV card is the holder of its PUK (the card's administrator is its management key, which
+ * imza never holds): C_Login(CKU_SO) keeps the PUK, in a locked page, for one C_InitPIN (docs/PIN.md).
+ * Nothing goes to the card: PIV can check a PUK only by using it (RESET RETRY COUNTER), and a wrong one
+ * there costs a try, so it is checked where it is used. Its form is checked here. */
+static CK_RV so_login(struct app *a, struct slot *s, CK_UTF8CHAR_PTR puk, CK_ULONG len)
+{
+	const struct card_driver *drv = native_driver(s);
+	size_t idx = slot_index(a->d, s);
+	int r;
+
+	if (drv == NULL || drv->puk_ok == NULL || drv->unblock_pin == NULL)
+		return CKR_USER_TYPE_INVALID;
+	if (so_logged_in(a, s))
+		return CKR_USER_ALREADY_LOGGED_IN;
+	if (logged_in(a, s))
+		return CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
+	if (puk == NULL)
+		return CKR_ARGUMENTS_BAD;
+	r = pin_format(drv, true, puk, len);
+	if (r < 0)
+		return r == CARD_E_PIN_INVALID ? CKR_PIN_INCORRECT : CKR_PIN_LEN_RANGE;
+	if (s->token->puk_known && s->token->puk_tries_left == 0)
+		return CKR_PIN_LOCKED;
+	pin_secret_wipe(&a->so_puk[idx]);
+	if (pin_secret_set(&a->so_puk[idx], puk, len) < 0)
+		return CKR_HOST_MEMORY;
+	a->so_seq[idx] = s->card_seq;
+	return CKR_OK;
+}
+
 static CK_RV p_Login(void *ctx, CK_SESSION_HANDLE h, CK_USER_TYPE type, CK_UTF8CHAR_PTR pin, CK_ULONG len)
 {
 	struct app *a = APP(ctx);
@@ -554,12 +670,14 @@ static CK_RV p_Login(void *ctx, CK_SESSION_HANDLE h, CK_USER_TYPE type, CK_UTF8C
 			if (a->sessions[i] && a->sessions[i]->slot == s->id &&
 			    !(a->sessions[i]->flags & CKF_RW_SESSION))
 				return CKR_SESSION_READ_ONLY_EXISTS;
+		return so_login(a, s, pin, len);
 	}
-	/* PIV's administrator is the card management key, not a PIN: there is no SO login. */
 	if (type != CKU_USER && type != CKU_CONTEXT_SPECIFIC)
 		return CKR_USER_TYPE_INVALID;
 	if (type == CKU_USER && logged_in(a, s))
 		return CKR_USER_ALREADY_LOGGED_IN;
+	if (type == CKU_USER && so_logged_in(a, s))
+		return CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
 	if (type == CKU_CONTEXT_SPECIFIC) {
 		if (op_kind(sess->op) != OP_SIGN && op_kind(sess->op) != OP_DECRYPT)
 			return CKR_OPERATION_NOT_INITIALIZED;
@@ -631,6 +749,10 @@ static CK_RV p_Logout(void *ctx, CK_SESSION_HANDLE h)
 
 	if (rv != CKR_OK)
 		return rv;
+	if (so_logged_in(a, s)) {
+		app_so_logout(a, slot_index(a->d, s));
+		return CKR_OK;
+	}
 	if (!logged_in(a, s))
 		return CKR_USER_NOT_LOGGED_IN;
 	a->login_seq[slot_index(a->d, s)] = 0;
@@ -645,6 +767,110 @@ static CK_RV p_Logout(void *ctx, CK_SESSION_HANDLE h)
 		return CKR_HOST_MEMORY;
 	reader_submit(s->reader, &j->rj);
 	return CKR_IMZA_PENDING;
+}
+
+/* ---- the PIN changed, and unblocked with the PUK (docs/PIN.md) ---- */
+
+static void pin_change_finish(struct p11_job *j, int r)
+{
+	struct slot *s = slot_get(j->d, j->slot);
+	struct app *a = j->call->app;
+	const struct pin_change *c = &j->change;
+
+	if (s && s->token && s->card_seq == j->rj.seq) {
+		bool touched_pin = c->done != PIN_OP_CHANGE_PUK && r != CARD_E_PIN_FORMAT &&
+		                   r != CARD_E_PIN_INVALID && r != -ENOTSUP;
+
+		/* Who holds the card's login now: the application that changed its PIN while logged in; else
+		 * nobody (the card was reset before, or made to forget after, or a wrong PIN left it unknown). */
+		if (r == 0 && c->done == PIN_OP_CHANGE && a && logged_in(a, s))
+			s->owner_app = a->id;
+		else if (touched_pin)
+			s->owner_app = 0;
+		pin_note_change(s->token, c, r);
+		clock_gettime(CLOCK_MONOTONIC, &s->pin_looked);
+	}
+	call_complete(j->call, card_rv(r));
+}
+
+static CK_RV pin_change_submit(void *ctx, struct slot *s, enum pin_op op, struct pin_secret *old,
+                               const CK_UTF8CHAR *new, CK_ULONG newlen)
+{
+	struct app *a = APP(ctx);
+	struct p11_job *j;
+
+	if (newlen > PIN_MAX_LEN) {
+		pin_secret_wipe(old);
+		return CKR_PIN_LEN_RANGE;
+	}
+	j = job_new(ctx, s, JOB_PIN_CHANGE, pin_change_finish);
+	if (j == NULL || pin_secret_set(&j->change.new, new, newlen) < 0) {
+		pin_secret_wipe(old);
+		free(j);
+		return CKR_HOST_MEMORY;
+	}
+	j->change.op = op;
+	j->change.old = *old;
+	*old = (struct pin_secret){0};
+	j->change.reset_first = s->owner_app != 0 && s->owner_app != a->id;
+	j->change.forget_after = !logged_in(a, s);
+	reader_submit(s->reader, &j->rj);
+	return CKR_IMZA_PENDING;
+}
+
+/* C_SetPIN: logged in as the user, the PIN changes (CHANGE REFERENCE DATA); as the SO, the PUK does;
+ * with no login, the PIN changes, or, when the card says it is locked, the old value is the PUK and the
+ * PIN is unblocked (RESET RETRY COUNTER), as OpenSC's user_pin_unblock_style = set_pin_in_unlogged_session
+ * does it. The forms are checked before anything reaches the card. */
+static CK_RV p_SetPIN(void *ctx, CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR old, CK_ULONG oldlen,
+                      CK_UTF8CHAR_PTR new, CK_ULONG newlen)
+{
+	struct app *a = APP(ctx);
+	struct session *sess;
+	struct slot *s;
+	struct pin_secret o = {0};
+	enum pin_op op;
+	CK_RV rv = get_session(ctx, h, &sess, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (!(sess->flags & CKF_RW_SESSION))
+		return CKR_SESSION_READ_ONLY;
+	/* No PIN pad support yet: NULL PINs (protected authentication path) are refused. */
+	if (old == NULL || new == NULL)
+		return CKR_ARGUMENTS_BAD;
+	if (native_driver(s) == NULL)
+		return CKR_FUNCTION_NOT_SUPPORTED;
+	if (oldlen > PIN_MAX_LEN || newlen > PIN_MAX_LEN)
+		return CKR_PIN_LEN_RANGE;
+	op = so_logged_in(a, s) ? PIN_OP_CHANGE_PUK
+	     : logged_in(a, s)  ? PIN_OP_CHANGE
+	                        : PIN_OP_CHANGE_OR_UNBLOCK;
+	if (pin_secret_set(&o, old, oldlen) < 0)
+		return CKR_HOST_MEMORY;
+	return pin_change_submit(ctx, s, op, &o, new, newlen);
+}
+
+/* C_InitPIN, as the SO: a new PIN with the PUK the SO's login kept (RESET RETRY COUNTER). That PUK goes
+ * with this call whatever its outcome; another C_InitPIN needs the SO's login again. */
+static CK_RV p_InitPIN(void *ctx, CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR pin, CK_ULONG len)
+{
+	struct app *a = APP(ctx);
+	struct session *sess;
+	struct slot *s;
+	size_t idx;
+	CK_RV rv = get_session(ctx, h, &sess, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (!(sess->flags & CKF_RW_SESSION))
+		return CKR_SESSION_READ_ONLY;
+	idx = slot_index(a->d, s);
+	if (!so_logged_in(a, s) || a->so_puk[idx].page == NULL)
+		return CKR_USER_NOT_LOGGED_IN;
+	if (pin == NULL)
+		return CKR_ARGUMENTS_BAD;
+	return pin_change_submit(ctx, s, PIN_OP_UNBLOCK, &a->so_puk[idx], pin, len);
 }
 
 /* ---- objects ---- */
@@ -1355,6 +1581,8 @@ const struct rpc_server_ops p11_ops = {
         .C_CloseAllSessions = p_CloseAllSessions,
         .C_GetSessionInfo = p_GetSessionInfo,
         .C_Login = p_Login,
+        .C_SetPIN = p_SetPIN,
+        .C_InitPIN = p_InitPIN,
         .C_Logout = p_Logout,
         .C_CreateObject = p_CreateObject,
         .C_CopyObject = p_CopyObject,

@@ -19,6 +19,11 @@
 #define CARD_E_REMOVED (-ENODEV)
 /* A PIN the card cannot hold (length, alphabet): refused before the card sees it, so it costs no try. */
 #define CARD_E_PIN_FORMAT (-ERANGE)
+/* A PIN or PUK of the right length with a character the card cannot hold (pin.c's pin_format): no try. */
+#define CARD_E_PIN_INVALID (-EILSEQ)
+
+/* The two secrets a card's holder knows. */
+enum card_ref { CARD_REF_PIN, CARD_REF_PUK };
 
 struct card_pin_status {
 	bool verified;
@@ -42,7 +47,20 @@ struct card_driver {
 	/* Whether pin has the length and alphabet of this card's PIN (PIV: 6 to 8 digits). No card I/O: a PIN
 	 * that fails it never reaches the card. NULL: any PIN goes to verify. */
 	bool (*pin_ok)(const uint8_t *pin, size_t len);
+	/* Whether puk has the length and alphabet of this card's PUK; NULL: the card has no PUK for imza. */
+	bool (*puk_ok)(const uint8_t *puk, size_t len);
+	/* Lengths (bytes) of the PIN and the PUK: a value outside them is CKR_PIN_LEN_RANGE, one inside that
+	 * pin_ok/puk_ok refuses is CKR_PIN_INVALID (pin_format); 0: not known. */
+	uint8_t pin_min, pin_max, puk_min, puk_max;
 	int (*verify)(struct apdu_transport *t, const uint8_t *pin, size_t len, int *ret_tries);
+	/* Changes the PIN or the PUK from old to new (PIV: CHANGE REFERENCE DATA); *ret_tries is that
+	 * secret's count after a wrong old value (-1 unknown). NULL: not through imza. */
+	int (*change_ref)(struct apdu_transport *t, enum card_ref ref, const uint8_t *old, size_t oldlen,
+	                  const uint8_t *new, size_t newlen, int *ret_tries);
+	/* Sets a new PIN and fills its counter, with the PUK (PIV: RESET RETRY COUNTER); *ret_tries is the
+	 * PUK's count after a wrong PUK. NULL: not through imza. */
+	int (*unblock_pin)(struct apdu_transport *t, const uint8_t *puk, size_t puklen, const uint8_t *pin,
+	                   size_t pinlen, int *ret_tries);
 	int (*pin_status)(struct apdu_transport *t, struct card_pin_status *ret);
 	/* Forgets the card's login state (PIV: VERIFY P1=FF). */
 	int (*logout)(struct apdu_transport *t);

@@ -170,6 +170,50 @@ int piv_verify(struct apdu_transport *t, const uint8_t *pin, size_t len, int *re
 	return r;
 }
 
+/* CHANGE REFERENCE DATA (ref 80: the PIN, 81: the PUK) and RESET RETRY COUNTER (the PIN, with the PUK):
+ * both carry two values of 8 bytes, each padded with FF (SP 800-73-4 §3.2.2, §3.2.3). */
+static int piv_two_refs(struct apdu_transport *t, uint8_t ins, uint8_t ref, const uint8_t *a, size_t alen,
+                        const uint8_t *b, size_t blen, int *ret_tries)
+{
+	uint8_t buf[2 * PIV_PIN_MAX];
+	uint8_t resp[8];
+	size_t rlen;
+	uint16_t sw;
+	struct apdu_cmd c = {.ins = ins, .p2 = ref, .data = buf, .lc = sizeof(buf)};
+	int r;
+
+	if (alen == 0 || alen > PIV_PIN_MAX || blen == 0 || blen > PIV_PIN_MAX)
+		return -EINVAL;
+	memset(buf, 0xFF, sizeof(buf));
+	memcpy(buf, a, alen);
+	memcpy(buf + PIV_PIN_MAX, b, blen);
+	r = apdu_exchange(t, &c, resp, sizeof(resp), &rlen, &sw);
+	explicit_bzero(buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	r = sw_to_err(sw);
+	if (r == PIV_E_PIN_INCORRECT || r == PIV_E_PIN_LOCKED)
+		*ret_tries = (sw & 0xFFF0) == 0x63C0 ? (sw & 0x0F) : 0;
+	/* 6A80: the card refuses the new value's format (a check of ours let it through). */
+	if (sw == 0x6A80)
+		r = -ERANGE;
+	return r;
+}
+
+int piv_change_reference(struct apdu_transport *t, uint8_t ref, const uint8_t *old, size_t oldlen,
+                         const uint8_t *new, size_t newlen, int *ret_tries)
+{
+	if (ref != PIV_PIN_REF && ref != PIV_PUK_REF)
+		return -EINVAL;
+	return piv_two_refs(t, 0x24, ref, old, oldlen, new, newlen, ret_tries);
+}
+
+int piv_reset_retry(struct apdu_transport *t, const uint8_t *puk, size_t puklen, const uint8_t *pin,
+                    size_t pinlen, int *ret_tries)
+{
+	return piv_two_refs(t, 0x2C, PIV_PIN_REF, puk, puklen, pin, pinlen, ret_tries);
+}
+
 int piv_pin_status(struct apdu_transport *t, bool *ret_verified, int *ret_tries)
 {
 	uint8_t resp[8];
@@ -466,6 +510,22 @@ static bool piv_pin_ok(const uint8_t *pin, size_t len)
 	return true;
 }
 
+/* The PUK is 8 bytes of any value (SP 800-73-4 §2.4.3); cards and tools (FIPS 201, OpenSC, YubiKey) take
+ * 6 to 8 and pad it with FF as a PIN, so FF itself cannot be in one. */
+static bool piv_puk_ok(const uint8_t *puk, size_t len)
+{
+	if (puk == NULL || len < PIV_PIN_MIN || len > PIV_PIN_MAX)
+		return false;
+	return memchr(puk, 0xFF, len) == NULL;
+}
+
+static int drv_change_ref(struct apdu_transport *t, enum card_ref ref, const uint8_t *old, size_t oldlen,
+                          const uint8_t *new, size_t newlen, int *ret_tries)
+{
+	return piv_change_reference(t, ref == CARD_REF_PUK ? PIV_PUK_REF : PIV_PIN_REF, old, oldlen, new,
+	                            newlen, ret_tries);
+}
+
 /* pin is not needed: a 9C key's VERIFY came right before, as its own job. */
 static int drv_private_op(struct apdu_transport *t, const struct token_key_info *key,
                           const struct pin_secret *pin, const uint8_t *in, size_t inlen, uint8_t *out,
@@ -481,6 +541,13 @@ const struct card_driver piv_driver = {
         .read_token = drv_read_token,
         .check_token = drv_check_token,
         .pin_ok = piv_pin_ok,
+        .puk_ok = piv_puk_ok,
+        .pin_min = PIV_PIN_MIN,
+        .pin_max = PIV_PIN_MAX,
+        .puk_min = PIV_PIN_MIN,
+        .puk_max = PIV_PIN_MAX,
+        .change_ref = drv_change_ref,
+        .unblock_pin = piv_reset_retry,
         .verify = piv_verify,
         .pin_status = drv_pin_status,
         .logout = piv_reset_security,

@@ -13,6 +13,7 @@
 #define PIV_ALG_ECC256 0x11
 #define PIV_ALG_ECC384 0x14
 #define PIV_PIN_REF 0x80
+#define PIV_PUK_REF 0x81
 #define PIV_PIN_MAX 8
 #define PIV_GUID_LEN 16
 /* Largest object we read: certificates of 2048-bit RSA keys are ~1-2 KiB; 9 KiB leaves room. */
@@ -45,6 +46,14 @@ int piv_read_cert(struct apdu_transport *t, const struct piv_slot *slot, uint8_t
                   size_t *ret_len);
 /* VERIFY. On PIV_E_PIN_INCORRECT *ret_tries holds the tries left (when the card says). */
 int piv_verify(struct apdu_transport *t, const uint8_t *pin, size_t len, int *ret_tries);
+/* CHANGE REFERENCE DATA of ref (PIV_PIN_REF or PIV_PUK_REF) from old to new, and RESET RETRY COUNTER of
+ * the PIN with the PUK: each value 1 to 8 bytes (FF-padded here). On PIV_E_PIN_INCORRECT/LOCKED
+ * *ret_tries holds the tries left of the value checked (the old PIN, the PUK); -ERANGE when the card
+ * refuses the new value's format. */
+int piv_change_reference(struct apdu_transport *t, uint8_t ref, const uint8_t *old, size_t oldlen,
+                         const uint8_t *new, size_t newlen, int *ret_tries);
+int piv_reset_retry(struct apdu_transport *t, const uint8_t *puk, size_t puklen, const uint8_t *pin,
+                    size_t pinlen, int *ret_tries);
 /* Empty VERIFY: 0 with *ret_verified set, and the tries left when not verified (-1 unknown). */
 int piv_pin_status(struct apdu_transport *t, bool *ret_verified, int *ret_tries);
 /* VERIFY P1=FF: forgets the PIN's verified state on the card. */

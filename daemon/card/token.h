@@ -48,6 +48,11 @@ struct token {
 	/* A wrong PIN was given since the last right one, however many tries are left (PKCS#11's
 	 * CKF_USER_PIN_COUNT_LOW: a vendor module may say only that). Not stored. */
 	bool pin_count_low;
+	/* The PUK's count as its last wrong use left it (puk_known; PIV cannot ask for it without using it),
+	 * for the token's SO PIN flags. Zero (a token made anywhere, e.g. read back from the cache) is
+	 * "nothing known". */
+	bool puk_known;
+	int puk_tries_left;
 	/* The card's identity as its driver defines it (PIV: the GUID), the key of the card cache. */
 	char driver[16];
 	uint8_t id[32];
