@@ -38,6 +38,8 @@ EXTRA_tests_unit_test_pkcs11_DEPENDENCIES = pkcs11/imza-pkcs11.la
 PKCS11_INTEGRATION_TESTS = \
 	tests/integration/p11-tool.sh \
 	tests/integration/p11-python.sh \
-	tests/integration/p11-args.sh
+	tests/integration/p11-args.sh \
+	tests/integration/p11-keys.sh
 TESTS += $(PKCS11_INTEGRATION_TESTS)
-EXTRA_DIST += $(PKCS11_INTEGRATION_TESTS) tests/integration/p11_sign.py tests/integration/p11_args.py
+EXTRA_DIST += $(PKCS11_INTEGRATION_TESTS) tests/integration/p11_sign.py tests/integration/p11_args.py \
+	tests/integration/p11_keys.py

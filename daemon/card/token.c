@@ -352,7 +352,8 @@ int token_add_slot_id(struct token *t, const struct token_slot_desc *slot, const
 		if (!priv) {
 			put_bool(&l, CKA_ENCRYPT, can_decrypt);
 			put_bool(&l, CKA_VERIFY, can_sign);
-			put_bool(&l, CKA_VERIFY_RECOVER, false);
+			/* imzad recovers RSA signatures in software (p11-soft.c). */
+			put_bool(&l, CKA_VERIFY_RECOVER, can_sign && key.type == CKK_RSA);
 			put_bool(&l, CKA_WRAP, false);
 			put_bool(&l, CKA_TRUSTED, false);
 		} else {
