@@ -26,12 +26,13 @@ WORK=$WORK run_checks host_env "$PY" "$IMZA_SRCDIR/tests/integration/p11_keys.py
 # pkcs11-tool's own self-test on the same card, through imza and through OpenSC.
 mine=$(host_env pkcs11-tool --module "$IMZA_MODULE" --test --login --pin "$IMZA_PIN" 2>&1)
 theirs=$(pkcs11-tool --module "$IMZA_OPENSC_MODULE" --test --login --pin "$IMZA_PIN" 2>&1)
+# Both outputs whole, in the kept work log and as comments in the test's own .log.
 {
 	echo "## pkcs11-tool --test --login through imza:"
 	echo "$mine"
 	echo "## pkcs11-tool --test --login through OpenSC's module:"
 	echo "$theirs"
-} >>"$LOG"
+} | tee -a "$LOG" | sed 's/^/# /'
 grep -q '^No errors' <<<"$mine" && pass "pkcs11-tool --test --login through imza: No errors" ||
 	fail "pkcs11-tool --test --login through imza: No errors"
 n_mine=$(grep -ci 'not implemented' <<<"$mine" || true)
