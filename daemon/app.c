@@ -45,6 +45,28 @@ struct app *app_attach(struct daemon *d, pid_t pid, uid_t uid, int kind, const c
 	return a;
 }
 
+CK_RV app_get_session(struct app *a, CK_SESSION_HANDLE h, struct session **ret_sess, struct slot **ret_slot)
+{
+	struct session *sess = app_session(a, h);
+	struct slot *s;
+
+	if (sess == NULL)
+		return CKR_SESSION_HANDLE_INVALID;
+	s = slot_get(a->d, sess->slot);
+	if (s == NULL || s->token == NULL || s->card_seq != sess->card_seq) {
+		app_close_session(a, h);
+		return CKR_DEVICE_REMOVED;
+	}
+	*ret_sess = sess;
+	*ret_slot = s;
+	return CKR_OK;
+}
+
+bool app_logged_in(const struct app *a, const struct slot *s)
+{
+	return s->token && a->login_seq[(size_t)(s - a->d->slots)] == s->card_seq;
+}
+
 int op_begin(struct op **slot, enum op_kind kind)
 {
 	struct op *op = calloc(1, sizeof(*op));

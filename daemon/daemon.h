@@ -43,11 +43,15 @@ struct slot {
 	bool pin_looking;
 };
 
-enum op_kind { OP_NONE, OP_SIGN, OP_DECRYPT, OP_FIND };
+/* Sign and decrypt go to the card; digest and verify are imzad's own (p11-soft.c). */
+enum op_kind { OP_NONE, OP_SIGN, OP_DECRYPT, OP_FIND, OP_DIGEST, OP_VERIFY, OP_VERIFY_RECOVER };
 
 struct op {
 	enum op_kind kind;
-	const struct mech_desc *mech; /* sign */
+	const struct mech_desc *mech; /* sign, verify */
+	CK_MECHANISM_TYPE type;       /* decrypt, verify-recover */
+	struct mech_oaep oaep;        /* its label points to label below */
+	uint8_t label[MECH_OAEP_LABEL_MAX];
 	struct mech_pss pss;
 	bool has_pss;
 	CK_OBJECT_HANDLE key;
@@ -74,7 +78,7 @@ struct session {
 	CK_FLAGS flags;
 	/* An operation's state exists while it runs only (op_begin at its Init, op_end at its end): most
 	 * sessions are idle, and a thousand applications each holding one must stay small. */
-	struct op *op;   /* sign or decrypt */
+	struct op *op;   /* sign, decrypt, digest, verify */
 	struct op *find; /* C_FindObjects */
 };
 
@@ -181,6 +185,21 @@ struct daemon {
 };
 
 extern const struct rpc_server_ops p11_ops;
+/* p11-soft.c: the operations imzad does itself with OpenSSL, no card (digest, verify), for p11_ops. */
+CK_RV p11_DigestInit(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m);
+CK_RV p11_Digest(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR out,
+                 CK_ULONG_PTR outlen);
+CK_RV p11_DigestUpdate(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len);
+CK_RV p11_DigestKey(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE key);
+CK_RV p11_DigestFinal(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR outlen);
+CK_RV p11_VerifyInit(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key);
+CK_RV p11_Verify(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
+                 CK_ULONG siglen);
+CK_RV p11_VerifyUpdate(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len);
+CK_RV p11_VerifyFinal(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG siglen);
+CK_RV p11_VerifyRecoverInit(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key);
+CK_RV p11_VerifyRecover(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULONG siglen, CK_BYTE_PTR data,
+                        CK_ULONG_PTR datalen);
 /* The application that holds the card's login is gone: the card forgets the PIN (no reply to anyone). */
 void p11_release_card(struct daemon *d, struct slot *s, uint64_t app_id);
 /* The slot lists that waited for the modules' look are answered (a slots_listen listener). */
@@ -211,6 +230,11 @@ struct daemon *call_daemon(const struct call *c);
 struct app *app_attach(struct daemon *d, pid_t pid, uid_t uid, int kind, const char *name, const char *exe);
 void app_detach(struct daemon *d, struct app *a);
 struct session *app_session(struct app *a, CK_SESSION_HANDLE h);
+/* A session, its slot with the card the session was opened on, or the PKCS#11 error that says why not
+ * (a session whose card went is closed: CKR_DEVICE_REMOVED). */
+CK_RV app_get_session(struct app *a, CK_SESSION_HANDLE h, struct session **ret_sess, struct slot **ret_slot);
+/* Whether the application is logged in to the card in slot s (login is per application). */
+bool app_logged_in(const struct app *a, const struct slot *s);
 void app_close_session(struct app *a, CK_SESSION_HANDLE h);
 /* The SO's login on slot index idx ends: the PUK is wiped. */
 void app_so_logout(struct app *a, size_t idx);

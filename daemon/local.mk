@@ -15,7 +15,7 @@ daemon_libimzad_a_SOURCES = \
 	daemon/card/backend.c daemon/card/backend.h \
 	daemon/card/backend-card.c daemon/card/backend-card.h \
 	daemon/card/modules.c daemon/card/modules.h \
-	daemon/app.c daemon/slots.c daemon/p11.c \
+	daemon/app.c daemon/slots.c daemon/p11.c daemon/p11-soft.c \
 	daemon/admin.c daemon/admin.h \
 	daemon/server.c daemon/server.h \
 	daemon/wiring.c daemon/wiring.h \

@@ -9,6 +9,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
@@ -38,12 +39,24 @@ const struct mech_desc mech_sign_table[] = {
 };
 const size_t mech_sign_count = sizeof(mech_sign_table) / sizeof(mech_sign_table[0]);
 
+const CK_MECHANISM_TYPE mech_other_table[] = {
+        CKM_RSA_X_509, CKM_RSA_PKCS_OAEP, CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512,
+};
+const size_t mech_other_count = sizeof(mech_other_table) / sizeof(mech_other_table[0]);
+
+static const struct mech_desc rsa_x509 = {CKM_RSA_X_509, MECH_RSA_RAW, NULL};
+
 const struct mech_desc *mech_find(CK_MECHANISM_TYPE type)
 {
 	for (size_t i = 0; i < mech_sign_count; i++)
 		if (mech_sign_table[i].type == type)
 			return &mech_sign_table[i];
 	return NULL;
+}
+
+const struct mech_desc *mech_find_verify(CK_MECHANISM_TYPE type)
+{
+	return type == CKM_RSA_X_509 ? &rsa_x509 : mech_find(type);
 }
 
 const char *mech_hash_name(CK_MECHANISM_TYPE hash)
@@ -265,12 +278,13 @@ int mech_rsa_unpad_pkcs1(const uint8_t *block, size_t modlen, uint8_t *out, size
 	uint8_t tmp[512];
 	int n;
 
-	if (modlen < 12 || modlen > sizeof(tmp) || block[0] != 0)
+	if (modlen < 12 || modlen > sizeof(tmp))
 		return -EBADMSG;
-	/* OpenSSL's check runs in constant time over the block (Bleichenbacher); it takes it without the
-	 * leading zero byte. */
-	n = RSA_padding_check_PKCS1_type_2(tmp, (int)sizeof(tmp), block + 1, (int)modlen - 1, (int)modlen);
+	/* OpenSSL's check runs in constant time over the whole block (Bleichenbacher), its leading zero
+	 * byte included: no byte of it is looked at here first. */
+	n = RSA_padding_check_PKCS1_type_2(tmp, (int)sizeof(tmp), block, (int)modlen, (int)modlen);
 	if (n < 0) {
+		ERR_clear_error();
 		OPENSSL_cleanse(tmp, sizeof(tmp));
 		return -EBADMSG;
 	}
@@ -282,4 +296,282 @@ int mech_rsa_unpad_pkcs1(const uint8_t *block, size_t modlen, uint8_t *out, size
 	OPENSSL_cleanse(tmp, sizeof(tmp));
 	*ret_len = (size_t)n;
 	return 0;
+}
+
+bool mech_oaep_ok(const struct mech_oaep *oaep)
+{
+	return mech_hash_name(oaep->hash) != NULL && mech_mgf_name(oaep->mgf) != NULL &&
+	       oaep->label_len <= MECH_OAEP_LABEL_MAX && (oaep->label != NULL || oaep->label_len == 0);
+}
+
+int mech_rsa_unpad_oaep(const uint8_t *block, size_t modlen, const struct mech_oaep *oaep, uint8_t *out,
+                        size_t cap, size_t *ret_len)
+{
+	uint8_t tmp[512];
+	EVP_MD *md, *mgf;
+	int n;
+
+	if (!mech_oaep_ok(oaep) || modlen < 64 || modlen > sizeof(tmp))
+		return -EINVAL;
+	md = EVP_MD_fetch(NULL, mech_hash_name(oaep->hash), NULL);
+	mgf = EVP_MD_fetch(NULL, mech_mgf_name(oaep->mgf), NULL);
+	if (md == NULL || mgf == NULL) {
+		EVP_MD_free(md);
+		EVP_MD_free(mgf);
+		return -EINVAL;
+	}
+	/* Why this is constant-time (Manger's attack needs to tell "first byte not zero" from the other
+	 * failures): OpenSSL's RSA_padding_check_PKCS1_OAEP_mgf1 (crypto/rsa/rsa_oaep.c, the code its own
+	 * RSA_private_decrypt uses) takes the whole modulus-sized block, copies it with a mask whatever its
+	 * length, then checks the zero byte, the label's hash (CRYPTO_memcmp) and the 01 separator with
+	 * constant_time_* masks and one combined "good", and moves the message out with a masked loop over
+	 * the whole buffer; every failure is the same -1. imzad looks at no byte of the block itself and
+	 * turns every failure into one answer (CKR_ENCRYPTED_DATA_INVALID). The hash and the label are the
+	 * caller's, not secret. */
+	n = RSA_padding_check_PKCS1_OAEP_mgf1(tmp, (int)sizeof(tmp), block, (int)modlen, (int)modlen,
+	                                      oaep->label, (int)oaep->label_len, md, mgf);
+	EVP_MD_free(md);
+	EVP_MD_free(mgf);
+	if (n < 0) {
+		ERR_clear_error();
+		OPENSSL_cleanse(tmp, sizeof(tmp));
+		return -EBADMSG;
+	}
+	if ((size_t)n > cap) {
+		OPENSSL_cleanse(tmp, sizeof(tmp));
+		return -EMSGSIZE;
+	}
+	memcpy(out, tmp, (size_t)n);
+	OPENSSL_cleanse(tmp, sizeof(tmp));
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+static EVP_PKEY *public_key(const uint8_t *spki, size_t len)
+{
+	const unsigned char *p = spki;
+	EVP_PKEY *k;
+
+	if (spki == NULL || len == 0 || len > 4096)
+		return NULL;
+	k = d2i_PUBKEY(NULL, &p, (long)len);
+	if (k != NULL && p != spki + len) {
+		EVP_PKEY_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+/* PKCS#11's r || s as the DER ECDSA-Sig-Value OpenSSL verifies. */
+static int ec_raw_to_der(const uint8_t *sig, size_t siglen, unsigned char **ret_der, int *ret_len)
+{
+	ECDSA_SIG *es = ECDSA_SIG_new();
+	BIGNUM *r = BN_bin2bn(sig, (int)(siglen / 2), NULL),
+	       *s = BN_bin2bn(sig + siglen / 2, (int)(siglen / 2), NULL);
+	unsigned char *der = NULL;
+	int n = -1;
+
+	if (es != NULL && r != NULL && s != NULL && ECDSA_SIG_set0(es, r, s) == 1) {
+		r = s = NULL;
+		n = i2d_ECDSA_SIG(es, &der);
+	}
+	BN_free(r);
+	BN_free(s);
+	ECDSA_SIG_free(es);
+	if (n <= 0)
+		return -ENOMEM;
+	*ret_der = der;
+	*ret_len = n;
+	return 0;
+}
+
+/* The hash a hashing mechanism signs: computed here, or given (multi-part) and checked for size. */
+static int message_hash(const char *name, const uint8_t *data, size_t len, bool hashed, uint8_t *out,
+                        size_t *ret_len)
+{
+	EVP_MD *md = EVP_MD_fetch(NULL, name, NULL);
+	unsigned int hlen = 0;
+	int size = md ? EVP_MD_get_size(md) : -1, r = 0;
+
+	if (size <= 0)
+		r = -EINVAL;
+	else if (hashed && len != (size_t)size)
+		r = -EINVAL;
+	else if (hashed)
+		memcpy(out, data, len);
+	else if (EVP_Digest(data, len, out, &hlen, md, NULL) != 1)
+		r = -EINVAL;
+	EVP_MD_free(md);
+	if (r == 0)
+		*ret_len = (size_t)size;
+	return r;
+}
+
+/* Signature recovery with a parsed key (see mech_verify_recover). */
+static int mech_verify_recover_key(EVP_PKEY *k, CK_MECHANISM_TYPE type, const uint8_t *sig, size_t siglen,
+                                   uint8_t *out, size_t cap, size_t *ret_len)
+{
+	EVP_PKEY_CTX *ctx;
+	uint8_t rec[512];
+	size_t rlen = sizeof(rec);
+	int r = -EBADMSG;
+
+	if (EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA || (type != CKM_RSA_PKCS && type != CKM_RSA_X_509))
+		return -EINVAL;
+	if (siglen != (size_t)EVP_PKEY_get_size(k) || siglen > sizeof(rec))
+		return -EMSGSIZE;
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
+	if (ctx != NULL && EVP_PKEY_verify_recover_init(ctx) == 1 &&
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, type == CKM_RSA_PKCS ? RSA_PKCS1_PADDING : RSA_NO_PADDING) ==
+	            1 &&
+	    EVP_PKEY_verify_recover(ctx, rec, &rlen, sig, siglen) == 1)
+		r = 0;
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	if (r == 0 && rlen > cap)
+		r = -EMSGSIZE;
+	if (r == 0) {
+		memcpy(out, rec, rlen);
+		*ret_len = rlen;
+	}
+	return r;
+}
+
+int mech_verify_recover(CK_MECHANISM_TYPE type, const uint8_t *spki, size_t spki_len, const uint8_t *sig,
+                        size_t siglen, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	EVP_PKEY *k = public_key(spki, spki_len);
+	int r;
+
+	if (k == NULL)
+		return -EINVAL;
+	r = mech_verify_recover_key(k, type, sig, siglen, out, cap, ret_len);
+	EVP_PKEY_free(k);
+	return r;
+}
+
+/* Raw RSA verification: the block the signature recovers equals data left-padded with zeros. */
+static int verify_raw(EVP_PKEY *k, const uint8_t *data, size_t len, const uint8_t *sig, size_t siglen)
+{
+	uint8_t rec[512], want[512];
+	size_t rlen = 0;
+	int r = mech_verify_recover_key(k, CKM_RSA_X_509, sig, siglen, rec, sizeof(rec), &rlen);
+
+	if (r < 0)
+		return r;
+	if (len > rlen)
+		return -EINVAL;
+	memset(want, 0, rlen - len);
+	memcpy(want + rlen - len, data, len);
+	return CRYPTO_memcmp(rec, want, rlen) == 0 ? 0 : -EBADMSG;
+}
+
+int mech_verify(const struct mech_desc *m, const struct mech_pss *pss, const uint8_t *spki, size_t spki_len,
+                const uint8_t *data, size_t len, bool hashed, const uint8_t *sig, size_t siglen)
+{
+	EVP_PKEY *k = public_key(spki, spki_len);
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_MD *md = NULL, *mgf = NULL;
+	uint8_t tbs[EVP_MAX_MD_SIZE + 32];
+	size_t tlen = 0, field;
+	unsigned char *der = NULL;
+	int derlen = 0, r, v;
+	bool rsa;
+
+	if (k == NULL)
+		return -EINVAL;
+	rsa = EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA;
+	if (rsa != (m->family != MECH_ECDSA) || (!rsa && EVP_PKEY_get_base_id(k) != EVP_PKEY_EC)) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (rsa && siglen != (size_t)EVP_PKEY_get_size(k)) {
+		r = -EMSGSIZE;
+		goto out;
+	}
+	if (m->family == MECH_RSA_RAW) {
+		r = verify_raw(k, data, len, sig, siglen);
+		goto out;
+	}
+	/* What the card's raw operation was given, before padding: a DigestInfo, a hash or the data. */
+	if (m->digest != NULL) {
+		size_t hlen;
+
+		r = message_hash(m->digest, data, len, hashed, tbs, &hlen);
+		if (r == 0 && m->family == MECH_RSA_PKCS) {
+			uint8_t info[sizeof(tbs)];
+
+			r = digest_info(m->digest, tbs, hlen, info, sizeof(info), &tlen);
+			if (r == 0)
+				memcpy(tbs, info, tlen);
+		} else {
+			tlen = hlen;
+		}
+		if (r < 0)
+			goto out;
+	} else {
+		if (len > sizeof(tbs) || (m->family == MECH_RSA_PKCS && len > siglen - 11)) {
+			r = -EINVAL;
+			goto out;
+		}
+		memcpy(tbs, data, len);
+		tlen = len;
+	}
+	r = -ENOMEM;
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
+	if (ctx == NULL || EVP_PKEY_verify_init(ctx) != 1)
+		goto out;
+	if (m->family == MECH_ECDSA) {
+		/* The card signed the hash cut or padded to the field's size (mech_ec_input). */
+		field = ((size_t)EVP_PKEY_get_bits(k) + 7) / 8;
+		if (siglen != 2 * field || field > 66) {
+			r = -EMSGSIZE;
+			goto out;
+		}
+		if (tlen == 0 || tlen > 64) {
+			r = -EINVAL;
+			goto out;
+		}
+		if (tlen >= field) {
+			tlen = field;
+		} else {
+			memmove(tbs + field - tlen, tbs, tlen);
+			memset(tbs, 0, field - tlen);
+			tlen = field;
+		}
+		if (ec_raw_to_der(sig, siglen, &der, &derlen) < 0)
+			goto out;
+		v = EVP_PKEY_verify(ctx, der, (size_t)derlen, tbs, tlen);
+	} else if (m->family == MECH_RSA_PSS) {
+		const char *hn = pss ? mech_hash_name(pss->hash) : NULL,
+		           *mn = pss ? mech_mgf_name(pss->mgf) : NULL;
+
+		r = -EINVAL;
+		if (hn == NULL || mn == NULL || (m->digest && strcmp(m->digest, hn) != 0) ||
+		    pss->salt_len > siglen)
+			goto out;
+		md = EVP_MD_fetch(NULL, hn, NULL);
+		mgf = EVP_MD_fetch(NULL, mn, NULL);
+		if (md == NULL || mgf == NULL || (size_t)EVP_MD_get_size(md) != tlen ||
+		    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+		    EVP_PKEY_CTX_set_signature_md(ctx, md) != 1 ||
+		    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, mgf) != 1 ||
+		    EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, (int)pss->salt_len) != 1)
+			goto out;
+		v = EVP_PKEY_verify(ctx, sig, siglen, tbs, tlen);
+	} else {
+		/* No signature digest set: OpenSSL compares the recovered PKCS#1 payload with tbs itself. */
+		if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) != 1)
+			goto out;
+		v = EVP_PKEY_verify(ctx, sig, siglen, tbs, tlen);
+	}
+	r = v == 1 ? 0 : -EBADMSG;
+out:
+	ERR_clear_error();
+	OPENSSL_free(der);
+	EVP_MD_free(md);
+	EVP_MD_free(mgf);
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(k);
+	return r;
 }

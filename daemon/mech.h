@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The host's half of each signing and decryption mechanism: the card only does raw RSA or ECDSA over a
- * prepared input, so hashing, PKCS#1 v1.5 and PSS encoding, ECDSA signature format and PKCS#1
- * decryption unpadding happen here, with OpenSSL. */
+ * prepared input, so hashing, PKCS#1 v1.5 and PSS encoding, ECDSA signature format and PKCS#1 and OAEP
+ * decryption unpadding happen here, with OpenSSL. So do what needs no card at all: digests and the
+ * verification of signatures with the card's public keys. */
 #pragma once
 
 #include <stdbool.h>
@@ -14,6 +15,7 @@ enum mech_family {
 	MECH_RSA_PKCS, /* PKCS#1 v1.5 signature; without a digest the input is a DigestInfo */
 	MECH_RSA_PSS,  /* EMSA-PSS; without a digest the input is the hash */
 	MECH_ECDSA,    /* without a digest the input is the hash */
+	MECH_RSA_RAW,  /* CKM_RSA_X_509: verification only (and decryption, outside this table) */
 };
 
 struct mech_desc {
@@ -28,11 +30,25 @@ struct mech_pss {
 	size_t salt_len;
 };
 
+struct mech_oaep {
+	CK_MECHANISM_TYPE hash;
+	CK_RSA_PKCS_MGF_TYPE mgf;
+	const uint8_t *label;
+	size_t label_len;
+};
+/* The longest OAEP label taken (PKCS#11 bounds none; a label is a short context string). */
+#define MECH_OAEP_LABEL_MAX 512
+
 /* The signing mechanisms imza offers, for C_GetMechanismList. */
 extern const struct mech_desc mech_sign_table[];
 extern const size_t mech_sign_count;
+/* The other mechanisms: raw RSA and OAEP decryption (raw RSA verification too), software digests. */
+extern const CK_MECHANISM_TYPE mech_other_table[];
+extern const size_t mech_other_count;
 
 const struct mech_desc *mech_find(CK_MECHANISM_TYPE type);
+/* A signing mechanism, or CKM_RSA_X_509: what C_VerifyInit takes. */
+const struct mech_desc *mech_find_verify(CK_MECHANISM_TYPE type);
 /* OpenSSL digest name of a CKM_SHA* hash mechanism, or NULL. */
 const char *mech_hash_name(CK_MECHANISM_TYPE hash);
 /* The same for CKG_MGF1_* */
@@ -49,5 +65,22 @@ int mech_block_from_hash(const struct mech_desc *m, const struct mech_pss *pss, 
 int mech_ec_input(const struct mech_desc *m, const uint8_t *data, size_t len, uint8_t *out, size_t fieldlen);
 /* Converts the card's DER ECDSA-Sig-Value to PKCS#11's r || s, each fieldlen bytes. */
 int mech_ec_der_to_raw(const uint8_t *der, size_t len, uint8_t *out, size_t fieldlen);
-/* Strips PKCS#1 v1.5 type 2 padding from a raw RSA decryption result. */
+/* Strips PKCS#1 v1.5 type 2 padding from a raw RSA decryption result (modlen bytes, leading zeros kept). */
 int mech_rsa_unpad_pkcs1(const uint8_t *block, size_t modlen, uint8_t *out, size_t cap, size_t *ret_len);
+/* The same for EME-OAEP: -EINVAL for parameters OpenSSL has no digest for, -EBADMSG for a block that is
+ * not OAEP with these parameters (one answer for every way it can fail, found in constant time). */
+int mech_rsa_unpad_oaep(const uint8_t *block, size_t modlen, const struct mech_oaep *oaep, uint8_t *out,
+                        size_t cap, size_t *ret_len);
+/* Whether OAEP parameters name a hash and MGF1 hash imza takes and a label within MECH_OAEP_LABEL_MAX. */
+bool mech_oaep_ok(const struct mech_oaep *oaep);
+
+/* Verifies sig with the public key spki (DER SubjectPublicKeyInfo, a key's CKA_PUBLIC_KEY_INFO). data is
+ * the message for a hashing mechanism, or its digest when hashed is true (multi-part), and what was
+ * signed for a raw one (DigestInfo, hash, block). 0: valid; -EBADMSG: not; -EMSGSIZE: sig has not the
+ * key's signature length; -EINVAL: data or the parameters do not fit the mechanism or the key. */
+int mech_verify(const struct mech_desc *m, const struct mech_pss *pss, const uint8_t *spki, size_t spki_len,
+                const uint8_t *data, size_t len, bool hashed, const uint8_t *sig, size_t siglen);
+/* RSA signature recovery (CKM_RSA_PKCS: the signed data; CKM_RSA_X_509: the whole block). 0, -EBADMSG
+ * for a signature that recovers nothing, -EMSGSIZE for a wrong length or an out that cannot hold it. */
+int mech_verify_recover(CK_MECHANISM_TYPE type, const uint8_t *spki, size_t spki_len, const uint8_t *sig,
+                        size_t siglen, uint8_t *out, size_t cap, size_t *ret_len);

@@ -49,7 +49,7 @@ static size_t slot_index(struct daemon *d, const struct slot *s)
 
 static bool logged_in(struct app *a, struct slot *s)
 {
-	return s->token && a->login_seq[slot_index(a->d, s)] == s->card_seq;
+	return app_logged_in(a, s);
 }
 
 /* The SO logged in with the PUK (its PUK may be spent already: C_InitPIN takes it). */
@@ -70,19 +70,7 @@ static const struct card_driver *native_driver(const struct slot *s)
 /* A session, its slot and token, or the PKCS#11 error that says why not. */
 static CK_RV get_session(void *ctx, CK_SESSION_HANDLE h, struct session **ret_sess, struct slot **ret_slot)
 {
-	struct session *sess = app_session(APP(ctx), h);
-	struct slot *s;
-
-	if (sess == NULL)
-		return CKR_SESSION_HANDLE_INVALID;
-	s = slot_get(DMN(ctx), sess->slot);
-	if (s == NULL || s->token == NULL || s->card_seq != sess->card_seq) {
-		app_close_session(APP(ctx), h);
-		return CKR_DEVICE_REMOVED;
-	}
-	*ret_sess = sess;
-	*ret_slot = s;
-	return CKR_OK;
+	return app_get_session(APP(ctx), h, ret_sess, ret_slot);
 }
 
 static bool visible(struct app *a, struct slot *s, const struct token_object *o)
@@ -133,6 +121,10 @@ struct p11_job {
 	size_t key_id_len;
 	uint8_t in_sha256[32];
 	int64_t audit_seq; /* its row, written as the operation began; 0: none */
+	/* A decryption's mechanism and OAEP parameters, for unpadding the card's raw result. */
+	CK_MECHANISM_TYPE dec_type;
+	struct mech_oaep oaep; /* its label points to label below */
+	uint8_t label[MECH_OAEP_LABEL_MAX];
 	int tries;
 	void (*finish)(struct p11_job *j, int r);
 };
@@ -442,7 +434,7 @@ static CK_RV p_GetTokenInfo(void *ctx, CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
 static CK_RV p_GetMechanismList(void *ctx, CK_SLOT_ID id, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
 {
 	struct slot *s = slot_get(DMN(ctx), id);
-	CK_ULONG n = (CK_ULONG)mech_sign_count;
+	CK_ULONG n = (CK_ULONG)(mech_sign_count + mech_other_count);
 
 	if (s == NULL)
 		return CKR_SLOT_ID_INVALID;
@@ -455,7 +447,8 @@ static CK_RV p_GetMechanismList(void *ctx, CK_SLOT_ID id, CK_MECHANISM_TYPE_PTR 
 		return CKR_BUFFER_TOO_SMALL;
 	}
 	for (CK_ULONG i = 0; list && i < n; i++)
-		list[i] = mech_sign_table[i].type;
+		list[i] =
+		        i < mech_sign_count ? mech_sign_table[i].type : mech_other_table[i - mech_sign_count];
 	*count = n;
 	return CKR_OK;
 }
@@ -471,17 +464,32 @@ static CK_RV p_GetMechanismInfo(void *ctx, CK_SLOT_ID id, CK_MECHANISM_TYPE type
 		return CKR_TOKEN_NOT_PRESENT;
 	if (info == NULL)
 		return CKR_ARGUMENTS_BAD;
+	memset(info, 0, sizeof(*info));
+	/* Digests and verification are imzad's (p11-soft.c): no CKF_HW on what only they do. */
+	if (mech_hash_name(type) != NULL) {
+		info->flags = CKF_DIGEST;
+		return CKR_OK;
+	}
+	info->ulMinKeySize = 2048;
+	info->ulMaxKeySize = 2048;
+	if (type == CKM_RSA_X_509) {
+		info->flags = CKF_HW | CKF_DECRYPT | CKF_VERIFY | CKF_VERIFY_RECOVER;
+		return CKR_OK;
+	}
+	if (type == CKM_RSA_PKCS_OAEP) {
+		info->flags = CKF_HW | CKF_DECRYPT;
+		return CKR_OK;
+	}
 	if (m == NULL)
 		return CKR_MECHANISM_INVALID;
-	memset(info, 0, sizeof(*info));
 	if (m->family == MECH_ECDSA) {
 		info->ulMinKeySize = 256;
 		info->ulMaxKeySize = 384;
-		info->flags = CKF_HW | CKF_SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
+		info->flags =
+		        CKF_HW | CKF_SIGN | CKF_VERIFY | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
 	} else {
-		info->ulMinKeySize = 2048;
-		info->ulMaxKeySize = 2048;
-		info->flags = CKF_HW | CKF_SIGN | (type == CKM_RSA_PKCS ? CKF_DECRYPT : 0);
+		info->flags = CKF_HW | CKF_SIGN | CKF_VERIFY |
+		              (type == CKM_RSA_PKCS ? CKF_DECRYPT | CKF_VERIFY_RECOVER : 0);
 	}
 	return CKR_OK;
 }
@@ -756,8 +764,10 @@ static CK_RV p_Logout(void *ctx, CK_SESSION_HANDLE h)
 	if (!logged_in(a, s))
 		return CKR_USER_NOT_LOGGED_IN;
 	a->login_seq[slot_index(a->d, s)] = 0;
+	/* The card's operations end with the login; a digest or a verification needs none and goes on. */
 	for (size_t i = 0; i < APP_MAX_SESSIONS; i++)
-		if (a->sessions[i] && a->sessions[i]->slot == s->id)
+		if (a->sessions[i] && a->sessions[i]->slot == s->id &&
+		    (op_kind(a->sessions[i]->op) == OP_SIGN || op_kind(a->sessions[i]->op) == OP_DECRYPT))
 			op_end(&a->sessions[i]->op);
 	/* The card forgets the PIN only if it holds ours: another application's login stays. */
 	if (s->owner_app != a->id)
@@ -1078,6 +1088,29 @@ static size_t out_len(const struct token_key_info *k)
 	return k->type == CKK_EC ? 2 * k->size : k->size;
 }
 
+/* CK_RSA_PKCS_OAEP_PARAMS as imzad takes them: a hash and an MGF1 hash of SHA-1..512, the label given
+ * as data (CKZ_DATA_SPECIFIED; 0 is taken for no label, as some applications send it), bounded; and a
+ * modulus that holds the padding (k >= 2 hLen + 2, PKCS#1 v2.2 §7.1.2). */
+static CK_RV oaep_params(const CK_MECHANISM *m, size_t modlen, struct mech_oaep *ret)
+{
+	const CK_RSA_PKCS_OAEP_PARAMS *p = m->pParameter;
+	const EVP_MD *md;
+	struct mech_oaep o;
+
+	if (p == NULL || m->ulParameterLen != sizeof(*p))
+		return CKR_MECHANISM_PARAM_INVALID;
+	o = (struct mech_oaep){p->hashAlg, p->mgf, p->pSourceData, p->ulSourceDataLen};
+	if (o.label_len == 0)
+		o.label = NULL;
+	if (!(p->source == CKZ_DATA_SPECIFIED || (p->source == 0 && o.label_len == 0)) || !mech_oaep_ok(&o))
+		return CKR_MECHANISM_PARAM_INVALID;
+	md = EVP_get_digestbyname(mech_hash_name(o.hash));
+	if (md == NULL || modlen < 2 * (size_t)EVP_MD_get_size(md) + 2)
+		return CKR_MECHANISM_PARAM_INVALID;
+	*ret = o;
+	return CKR_OK;
+}
+
 static CK_RV op_init(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key,
                      enum op_kind kind)
 {
@@ -1086,6 +1119,7 @@ static CK_RV op_init(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJE
 	struct slot *s;
 	struct token_object *o;
 	const struct mech_desc *md;
+	struct mech_oaep oaep = {0};
 	CK_RV rv = get_session(ctx, h, &sess, &s);
 
 	if (rv != CKR_OK)
@@ -1103,12 +1137,18 @@ static CK_RV op_init(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJE
 	if (!visible(a, s, o))
 		return CKR_USER_NOT_LOGGED_IN;
 	if (kind == OP_DECRYPT) {
-		if (m->mechanism != CKM_RSA_PKCS)
+		if (m->mechanism != CKM_RSA_PKCS && m->mechanism != CKM_RSA_X_509 &&
+		    m->mechanism != CKM_RSA_PKCS_OAEP)
 			return CKR_MECHANISM_INVALID;
 		if (o->key.type != CKK_RSA)
 			return CKR_KEY_TYPE_INCONSISTENT;
 		if (!attr_bool(o, CKA_DECRYPT))
 			return CKR_KEY_FUNCTION_NOT_PERMITTED;
+		if (m->mechanism == CKM_RSA_PKCS_OAEP) {
+			rv = oaep_params(m, o->key.size, &oaep);
+			if (rv != CKR_OK)
+				return rv;
+		}
 		md = NULL;
 	} else {
 		md = mech_find(m->mechanism);
@@ -1139,6 +1179,13 @@ static CK_RV op_init(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJE
 		sess->op->pss = (struct mech_pss){p->hashAlg, p->mgf, p->sLen};
 		sess->op->has_pss = true;
 	}
+	if (kind == OP_DECRYPT && m->mechanism == CKM_RSA_PKCS_OAEP) {
+		if (oaep.label_len > 0)
+			memcpy(sess->op->label, oaep.label, oaep.label_len);
+		sess->op->oaep = oaep;
+		sess->op->oaep.label = oaep.label_len > 0 ? sess->op->label : NULL;
+	}
+	sess->op->type = m->mechanism;
 	sess->op->mech = md;
 	sess->op->key = key;
 	return CKR_OK;
@@ -1265,6 +1312,36 @@ static void sign_finish(struct p11_job *j, int r)
 	audit_private(j, r, rv);
 }
 
+/* The plaintext from the card's raw RSA result, as the decryption's mechanism makes it: the result is
+ * first made modulus-sized (a card may drop leading zeros), and the unpadding looks at no byte of it
+ * before OpenSSL's constant-time checks (mech.c): every bad padding is one -EBADMSG. */
+static int unpad(struct p11_job *j, uint8_t *plain, size_t cap, size_t *ret_len)
+{
+	uint8_t block[512];
+	size_t k = j->key.size;
+	int e;
+
+	if (k > sizeof(block) || k > cap || j->outlen > k || j->outlen == 0)
+		return -EPROTO;
+	memset(block, 0, k - j->outlen);
+	memcpy(block + k - j->outlen, j->out, j->outlen);
+	switch (j->dec_type) {
+	case CKM_RSA_X_509:
+		memcpy(plain, block, k);
+		*ret_len = k;
+		e = 0;
+		break;
+	case CKM_RSA_PKCS_OAEP:
+		e = mech_rsa_unpad_oaep(block, k, &j->oaep, plain, cap, ret_len);
+		break;
+	default:
+		e = mech_rsa_unpad_pkcs1(block, k, plain, cap, ret_len);
+		break;
+	}
+	explicit_bzero(block, sizeof(block));
+	return e;
+}
+
 static void decrypt_finish(struct p11_job *j, int r)
 {
 	struct call *c = j->call;
@@ -1282,8 +1359,11 @@ static void decrypt_finish(struct p11_job *j, int r)
 		struct op *op = sess->op && sess->op->kind == OP_DECRYPT ? sess->op : NULL;
 		uint8_t plain[sizeof(op->result)];
 		size_t plen = 0;
+		int e = unpad(j, plain, sizeof(plain), &plen);
 
-		if (mech_rsa_unpad_pkcs1(j->out, j->outlen, plain, sizeof(plain), &plen) < 0) {
+		if (e == -EPROTO) {
+			rv = CKR_DEVICE_ERROR;
+		} else if (e < 0) {
 			rv = CKR_ENCRYPTED_DATA_INVALID;
 		} else if (*out->out.n < plen && op) {
 			/* Kept for the caller's retry with a larger buffer: the card is not asked again. */
@@ -1351,6 +1431,12 @@ static CK_RV submit_private(void *ctx, struct session *sess, struct slot *s, con
 	memcpy(j->in, in, inlen);
 	j->inlen = inlen;
 	j->op_name = finish == decrypt_finish ? "decrypt" : "sign";
+	if (finish == decrypt_finish) {
+		j->dec_type = sess->op->type;
+		j->oaep = sess->op->oaep;
+		memcpy(j->label, sess->op->label, sizeof(j->label));
+		j->oaep.label = sess->op->oaep.label ? j->label : NULL;
+	}
 	snprintf(j->exe, sizeof(j->exe), "%s", a->exe);
 	j->pid = (int64_t)a->pid;
 	id = token_attr(o, CKA_ID);
@@ -1469,6 +1555,13 @@ static CK_RV p_SignFinal(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULO
 	return sign_common(ctx, h, NULL, 0, sig, siglen, true);
 }
 
+static bool below_modulus(const struct token_object *o, const uint8_t *in, size_t len)
+{
+	const struct token_attr *n = token_attr(o, CKA_MODULUS);
+
+	return n == NULL || n->len != len || memcmp(in, n->value, len) < 0;
+}
+
 static CK_RV p_Decrypt(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
                        CK_ULONG_PTR outlen)
 {
@@ -1504,8 +1597,13 @@ static CK_RV p_Decrypt(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG 
 	}
 	if (out == NULL) {
 		/* An upper bound, as §5.2 allows: the exact length needs the card. */
-		*outlen = o->key.size - 11;
+		*outlen = op->type == CKM_RSA_X_509 ? o->key.size : o->key.size - 11;
 		return CKR_OK;
+	}
+	if (!below_modulus(o, in, inlen)) {
+		/* Not a ciphertext of this key (PKCS#1 v2.2 §5.1.2: c < n); the modulus is public. */
+		op_end(&sess->op);
+		return CKR_ENCRYPTED_DATA_INVALID;
 	}
 	return submit_private(ctx, sess, s, o, in, inlen, decrypt_finish);
 }
@@ -1599,4 +1697,15 @@ const struct rpc_server_ops p11_ops = {
         .C_SignFinal = p_SignFinal,
         .C_DecryptInit = p_DecryptInit,
         .C_Decrypt = p_Decrypt,
+        .C_DigestInit = p11_DigestInit,
+        .C_Digest = p11_Digest,
+        .C_DigestUpdate = p11_DigestUpdate,
+        .C_DigestKey = p11_DigestKey,
+        .C_DigestFinal = p11_DigestFinal,
+        .C_VerifyInit = p11_VerifyInit,
+        .C_Verify = p11_Verify,
+        .C_VerifyUpdate = p11_VerifyUpdate,
+        .C_VerifyFinal = p11_VerifyFinal,
+        .C_VerifyRecoverInit = p11_VerifyRecoverInit,
+        .C_VerifyRecover = p11_VerifyRecover,
 };

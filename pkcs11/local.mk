@@ -40,7 +40,8 @@ PKCS11_INTEGRATION_TESTS = \
 	tests/integration/p11-tool.sh \
 	tests/integration/p11-python.sh \
 	tests/integration/p11-args.sh \
-	tests/integration/p11-pin.sh
+	tests/integration/p11-pin.sh \
+	tests/integration/p11-keys.sh
 TESTS += $(PKCS11_INTEGRATION_TESTS)
 EXTRA_DIST += $(PKCS11_INTEGRATION_TESTS) tests/integration/p11_sign.py tests/integration/p11_args.py \
-	tests/integration/p11_pin.py
+	tests/integration/p11_pin.py tests/integration/p11_keys.py

@@ -314,12 +314,14 @@ int token_add_slot_id(struct token *t, const struct token_slot_desc *slot, const
 	put_ulong(&l, CKA_JAVA_MIDP_SECURITY_DOMAIN, 0);
 	r = add_object(t, CKO_CERTIFICATE, false, NULL, &l);
 
-	/* Key pair: what both halves share, then each half's own attributes. */
+	/* Key pair: what both halves share, then each half's own attributes. A private key that needs no
+	 * PIN (PIV's card-authentication key, 9E) is no secret to list: CKA_PRIVATE false, visible and
+	 * usable before login, as OpenSC shows it. */
 	for (int half = 0; r == 0 && half < 2; half++) {
-		bool priv = half == 1;
+		bool priv = half == 1, hidden = priv && slot->needs_pin;
 
 		snprintf(pub_label, sizeof(pub_label), "%s", slot->key_label);
-		put_common(&l, priv ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY, priv, pub_label, id, id_len);
+		put_common(&l, priv ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY, hidden, pub_label, id, id_len);
 		PUT_DER(&l, CKA_SUBJECT, i2d_X509_NAME, X509_get_subject_name(x));
 		PUT_DER(&l, CKA_PUBLIC_KEY_INFO, i2d_X509_PUBKEY, X509_get_X509_PUBKEY(x));
 		put_date(&l, CKA_START_DATE, NULL);
@@ -351,7 +353,8 @@ int token_add_slot_id(struct token *t, const struct token_slot_desc *slot, const
 		if (!priv) {
 			put_bool(&l, CKA_ENCRYPT, can_decrypt);
 			put_bool(&l, CKA_VERIFY, can_sign);
-			put_bool(&l, CKA_VERIFY_RECOVER, false);
+			/* imzad recovers RSA signatures in software (p11-soft.c). */
+			put_bool(&l, CKA_VERIFY_RECOVER, can_sign && key.type == CKK_RSA);
 			put_bool(&l, CKA_WRAP, false);
 			put_bool(&l, CKA_TRUSTED, false);
 		} else {
@@ -366,7 +369,7 @@ int token_add_slot_id(struct token *t, const struct token_slot_desc *slot, const
 			put_bool(&l, CKA_WRAP_WITH_TRUSTED, false);
 			put_bool(&l, CKA_ALWAYS_AUTHENTICATE, slot->pin_always);
 		}
-		r = add_object(t, priv ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY, priv, &key, &l);
+		r = add_object(t, priv ? CKO_PRIVATE_KEY : CKO_PUBLIC_KEY, hidden, &key, &l);
 	}
 	attr_list_clear(&l);
 	X509_free(x);

@@ -19,7 +19,6 @@
 #include "daemon/store/token-store.h"
 
 #define TOKEN_BLOB_MAGIC "IMZT"
-#define TOKEN_BLOB_VERSION 1
 #define HOST_PROBE ((CK_ULONG)0x0102030405060708ULL)
 
 #define KEY_PIN_ALWAYS 0x01u

@@ -940,7 +940,7 @@ static void blob_key(struct proto_buf *w, CK_KEY_TYPE type, uint64_t size, size_
 {
 	static uint8_t value[TOKEN_STORE_MAX_ATTR_LEN + 1];
 
-	blob_header(w, 1, 1);
+	blob_header(w, TOKEN_BLOB_VERSION, 1);
 	proto_put_u64(w, CKO_PRIVATE_KEY);
 	proto_put_u8(w, 0);
 	proto_put_u64(w, type);
@@ -997,35 +997,36 @@ static void test_blob_limits_and_fields_are_checked(void **state)
 	uint8_t pad[64] = {0};
 
 	/* The hand-made layout is right: a minimal blob decodes. */
-	blob_header(&w, 1, 1);
+	blob_header(&w, TOKEN_BLOB_VERSION, 1);
 	blob_object(&w, 0, 0, 1);
 	proto_put_u64(&w, CKA_LABEL);
 	proto_put_bytes(&w, "a", 1);
 	expect_blob(&w, 0);
 
-	blob_header(&w, 2, 0); /* another version */
+	blob_header(&w, TOKEN_BLOB_VERSION + 1, 0); /* another version */
 	expect_blob(&w, -EBADMSG);
-	blob_header(&w, 1, TOKEN_MAX_OBJECTS + 1); /* too many objects, even with bytes enough */
+	blob_header(&w, TOKEN_BLOB_VERSION,
+	            TOKEN_MAX_OBJECTS + 1); /* too many objects, even with bytes enough */
 	for (int i = 0; i < TOKEN_MAX_OBJECTS + 1; i++)
 		blob_object(&w, 0, 0, 0);
 	expect_blob(&w, -EBADMSG);
-	blob_header(&w, 1, 1000000); /* a count the bytes cannot fill */
+	blob_header(&w, TOKEN_BLOB_VERSION, 1000000); /* a count the bytes cannot fill */
 	proto_put_raw(&w, pad, sizeof(pad));
 	expect_blob(&w, -EBADMSG);
-	blob_header(&w, 1, 1);
+	blob_header(&w, TOKEN_BLOB_VERSION, 1);
 	blob_object(&w, 2, 0, 0); /* CKA_PRIVATE neither 0 nor 1 */
 	expect_blob(&w, -EBADMSG);
-	blob_header(&w, 1, 1);
+	blob_header(&w, TOKEN_BLOB_VERSION, 1);
 	blob_object(&w, 0, 0x80, 0); /* unknown key flag */
 	expect_blob(&w, -EBADMSG);
-	blob_header(&w, 1, 1);
+	blob_header(&w, TOKEN_BLOB_VERSION, 1);
 	blob_object(&w, 0, 0, TOKEN_STORE_MAX_ATTRS + 1); /* too many attributes */
 	for (int i = 0; i < TOKEN_STORE_MAX_ATTRS + 1; i++) {
 		proto_put_u64(&w, (uint64_t)i);
 		proto_put_bytes(&w, "", 0);
 	}
 	expect_blob(&w, -EBADMSG);
-	blob_header(&w, 1, 1);
+	blob_header(&w, TOKEN_BLOB_VERSION, 1);
 	blob_object(&w, 0, 0, 2); /* the same attribute twice */
 	proto_put_u64(&w, CKA_LABEL);
 	proto_put_bytes(&w, "a", 1);
@@ -1036,7 +1037,7 @@ static void test_blob_limits_and_fields_are_checked(void **state)
 	/* A label with a NUL or longer than 32, a PIN counter below -1. */
 	proto_buf_init(&w, 1 << 20);
 	proto_put_raw(&w, "IMZT", 4);
-	proto_put_u8(&w, 1);
+	proto_put_u8(&w, TOKEN_BLOB_VERSION);
 	proto_put_u8(&w, (uint8_t)sizeof(CK_ULONG));
 	{
 		CK_ULONG probe = (CK_ULONG)0x0102030405060708ULL;

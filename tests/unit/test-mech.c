@@ -12,6 +12,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 
 #include "daemon/mech.h"
 
@@ -176,9 +177,189 @@ static void test_pkcs1_decryption_unpads_and_rejects_garbage(void **state)
 	EVP_PKEY_CTX_free(ctx);
 }
 
+/* What the card gives back for a ciphertext: the raw RSA block. */
+static size_t raw_decrypt(const uint8_t *ct, size_t ctlen, uint8_t *block)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(rsa_key, NULL);
+	size_t blen = 256;
+
+	assert_int_equal(EVP_PKEY_decrypt_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_NO_PADDING), 1);
+	assert_int_equal(EVP_PKEY_decrypt(ctx, block, &blen, ct, ctlen), 1);
+	EVP_PKEY_CTX_free(ctx);
+	return blen;
+}
+
+static size_t oaep_encrypt(const char *md, const char *mgf, const char *label, uint8_t *ct)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(rsa_key, NULL);
+	size_t ctlen = 256;
+
+	assert_int_equal(EVP_PKEY_encrypt_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_oaep_md_name(ctx, md, NULL), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_mgf1_md_name(ctx, mgf, NULL), 1);
+	if (label) {
+		void *l = OPENSSL_memdup(label, strlen(label));
+
+		assert_int_equal(EVP_PKEY_CTX_set0_rsa_oaep_label(ctx, l, (int)strlen(label)), 1);
+	}
+	assert_int_equal(EVP_PKEY_encrypt(ctx, ct, &ctlen, msg, sizeof(msg)), 1);
+	EVP_PKEY_CTX_free(ctx);
+	return ctlen;
+}
+
+static void test_oaep_unpads_what_openssl_encrypted_and_refuses_other_paddings(void **state)
+{
+	uint8_t ct[256], block[256], pt[256];
+	size_t ptlen;
+	struct mech_oaep sha256 = {CKM_SHA256, CKG_MGF1_SHA256, NULL, 0};
+	struct mech_oaep labelled = {CKM_SHA256, CKG_MGF1_SHA1, (const uint8_t *)"etiket", 6};
+	struct mech_oaep sha1 = {CKM_SHA_1, CKG_MGF1_SHA1, NULL, 0};
+	EVP_PKEY_CTX *ctx;
+	size_t ctlen;
+
+	raw_decrypt(ct, oaep_encrypt("SHA256", "SHA256", NULL, ct), block);
+	assert_int_equal(mech_rsa_unpad_oaep(block, 256, &sha256, pt, sizeof(pt), &ptlen), 0);
+	assert_int_equal(ptlen, sizeof(msg));
+	assert_memory_equal(pt, msg, sizeof(msg));
+	assert_int_equal(mech_rsa_unpad_oaep(block, 256, &sha1, pt, sizeof(pt), &ptlen), -EBADMSG);
+	assert_int_equal(mech_rsa_unpad_oaep(block, 256, &labelled, pt, sizeof(pt), &ptlen), -EBADMSG);
+	assert_int_equal(mech_rsa_unpad_oaep(block, 256, &sha256, pt, 4, &ptlen), -EMSGSIZE);
+	assert_int_equal(mech_rsa_unpad_pkcs1(block, 256, pt, sizeof(pt), &ptlen), -EBADMSG);
+
+	raw_decrypt(ct, oaep_encrypt("SHA256", "SHA1", "etiket", ct), block);
+	assert_int_equal(mech_rsa_unpad_oaep(block, 256, &labelled, pt, sizeof(pt), &ptlen), 0);
+	assert_memory_equal(pt, msg, sizeof(msg));
+	assert_int_equal(mech_rsa_unpad_oaep(block, 256, &sha256, pt, sizeof(pt), &ptlen), -EBADMSG);
+
+	/* A PKCS#1 v1.5 block is not OAEP. */
+	ctx = EVP_PKEY_CTX_new(rsa_key, NULL);
+	ctlen = sizeof(ct);
+	assert_int_equal(EVP_PKEY_encrypt_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_encrypt(ctx, ct, &ctlen, msg, sizeof(msg)), 1);
+	EVP_PKEY_CTX_free(ctx);
+	raw_decrypt(ct, ctlen, block);
+	assert_int_equal(mech_rsa_unpad_oaep(block, 256, &sha256, pt, sizeof(pt), &ptlen), -EBADMSG);
+	assert_int_equal(mech_rsa_unpad_oaep(block, 256, &sha1, pt, sizeof(pt), &ptlen), -EBADMSG);
+}
+
+static void test_oaep_parameters_are_bounded(void **state)
+{
+	uint8_t block[256] = {0}, pt[256];
+	size_t ptlen;
+	static const uint8_t big[MECH_OAEP_LABEL_MAX + 1];
+	struct mech_oaep md5 = {CKM_MD5, CKG_MGF1_SHA1, NULL, 0};
+	struct mech_oaep mgf = {CKM_SHA256, 0x7777, NULL, 0};
+	struct mech_oaep longlabel = {CKM_SHA256, CKG_MGF1_SHA256, big, sizeof(big)};
+	struct mech_oaep nolabel = {CKM_SHA256, CKG_MGF1_SHA256, NULL, 3};
+	struct mech_oaep maxlabel = {CKM_SHA256, CKG_MGF1_SHA256, big, MECH_OAEP_LABEL_MAX};
+
+	assert_false(mech_oaep_ok(&md5));
+	assert_false(mech_oaep_ok(&mgf));
+	assert_false(mech_oaep_ok(&longlabel));
+	assert_false(mech_oaep_ok(&nolabel));
+	assert_true(mech_oaep_ok(&maxlabel));
+	assert_int_equal(mech_rsa_unpad_oaep(block, 256, &md5, pt, sizeof(pt), &ptlen), -EINVAL);
+	assert_int_equal(mech_rsa_unpad_oaep(block, 256, &maxlabel, pt, sizeof(pt), &ptlen), -EBADMSG);
+}
+
+static size_t spki_of(EVP_PKEY *k, uint8_t **ret)
+{
+	int n = i2d_PUBKEY(k, ret);
+
+	assert_true(n > 0);
+	return (size_t)n;
+}
+
+static void test_verify_accepts_card_signatures_and_refuses_changed_ones(void **state)
+{
+	const CK_MECHANISM_TYPE types[] = {CKM_SHA1_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_SHA512_RSA_PKCS,
+	                                   CKM_SHA256_RSA_PKCS_PSS, CKM_SHA384_RSA_PKCS_PSS};
+	const struct mech_pss psss[] = {
+	        {0}, {0}, {0}, {CKM_SHA256, CKG_MGF1_SHA256, 32}, {CKM_SHA384, CKG_MGF1_SHA384, 48}};
+	uint8_t *spki = NULL;
+	size_t slen = spki_of(rsa_key, &spki);
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		const struct mech_desc *m = mech_find_verify(types[i]);
+		const struct mech_pss *pss = psss[i].hash ? &psss[i] : NULL;
+		uint8_t block[256], sig[256], hash[64];
+		unsigned int hlen;
+
+		assert_int_equal(mech_rsa_block(m, pss, msg, sizeof(msg), block, sizeof(block)), 0);
+		raw_rsa(block, sig);
+		assert_int_equal(mech_verify(m, pss, spki, slen, msg, sizeof(msg), false, sig, 256), 0);
+		assert_int_equal(
+		        EVP_Digest(msg, sizeof(msg), hash, &hlen, EVP_get_digestbyname(m->digest), NULL), 1);
+		assert_int_equal(mech_verify(m, pss, spki, slen, hash, hlen, true, sig, 256), 0);
+		assert_int_equal(mech_verify(m, pss, spki, slen, msg, sizeof(msg) - 1, false, sig, 256),
+		                 -EBADMSG);
+		assert_int_equal(mech_verify(m, pss, spki, slen, msg, sizeof(msg), false, sig, 255),
+		                 -EMSGSIZE);
+		sig[100] ^= 1;
+		assert_int_equal(mech_verify(m, pss, spki, slen, msg, sizeof(msg), false, sig, 256),
+		                 -EBADMSG);
+	}
+	OPENSSL_free(spki);
+}
+
+static void test_verify_ecdsa_raw_r_s(void **state)
+{
+	const struct mech_desc *m = mech_find_verify(CKM_ECDSA_SHA256);
+	uint8_t in[32], der[80], raw[64], *spki = NULL;
+	size_t derlen = sizeof(der), slen = spki_of(ec_key, &spki);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(ec_key, NULL);
+
+	assert_int_equal(mech_ec_input(m, msg, sizeof(msg), in, sizeof(in)), 0);
+	assert_int_equal(EVP_PKEY_sign_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_sign(ctx, der, &derlen, in, sizeof(in)), 1);
+	assert_int_equal(mech_ec_der_to_raw(der, derlen, raw, 32), 0);
+	assert_int_equal(mech_verify(m, NULL, spki, slen, msg, sizeof(msg), false, raw, 64), 0);
+	assert_int_equal(mech_verify(mech_find_verify(CKM_ECDSA), NULL, spki, slen, in, 32, false, raw, 64),
+	                 0);
+	assert_int_equal(mech_verify(m, NULL, spki, slen, msg, sizeof(msg), false, raw, 63), -EMSGSIZE);
+	/* An RSA mechanism on an EC key. */
+	assert_int_equal(mech_verify(mech_find_verify(CKM_SHA256_RSA_PKCS), NULL, spki, slen, msg,
+	                             sizeof(msg), false, raw, 64),
+	                 -EINVAL);
+	raw[5] ^= 0x80;
+	assert_int_equal(mech_verify(m, NULL, spki, slen, msg, sizeof(msg), false, raw, 64), -EBADMSG);
+	EVP_PKEY_CTX_free(ctx);
+	OPENSSL_free(spki);
+}
+
+static void test_verify_recover_gives_back_what_was_signed(void **state)
+{
+	const uint8_t info[] = {0x30, 0x0b, 0x04, 0x09, 'D', 'i', 'g', 'e', 's', 't', 'I', 'n', 'f'};
+	uint8_t block[256], sig[256], out[256], *spki = NULL;
+	size_t olen, slen = spki_of(rsa_key, &spki);
+
+	assert_int_equal(mech_rsa_block(mech_find(CKM_RSA_PKCS), NULL, info, sizeof(info), block, 256), 0);
+	raw_rsa(block, sig);
+	assert_int_equal(mech_verify_recover(CKM_RSA_PKCS, spki, slen, sig, 256, out, sizeof(out), &olen), 0);
+	assert_int_equal(olen, sizeof(info));
+	assert_memory_equal(out, info, sizeof(info));
+	assert_int_equal(mech_verify_recover(CKM_RSA_X_509, spki, slen, sig, 256, out, sizeof(out), &olen),
+	                 0);
+	assert_int_equal(olen, 256);
+	assert_memory_equal(out, block, 256);
+	/* Raw verification: the block left-padded is what was signed. */
+	assert_int_equal(mech_verify(mech_find_verify(CKM_RSA_X_509), NULL, spki, slen, block + 1, 255, false,
+	                             sig, 256),
+	                 0);
+	assert_int_equal(mech_verify_recover(CKM_RSA_PKCS, spki, slen, sig, 256, out, 5, &olen), -EMSGSIZE);
+	sig[0] ^= 0x01;
+	assert_int_equal(mech_verify_recover(CKM_RSA_PKCS, spki, slen, sig, 256, out, sizeof(out), &olen),
+	                 -EBADMSG);
+	OPENSSL_free(spki);
+}
+
 static void test_unknown_mechanism_is_not_found(void **state)
 {
 	assert_null(mech_find(CKM_AES_CBC));
+	assert_null(mech_find(CKM_RSA_X_509)); /* verification and decryption only */
+	assert_non_null(mech_find_verify(CKM_RSA_X_509));
 	assert_int_equal(mech_sign_count, 18);
 }
 
@@ -193,6 +374,11 @@ int main(void)
 	        cmocka_unit_test(test_ecdsa_input_and_signature_conversion),
 	        cmocka_unit_test(test_ecdsa_long_hash_is_truncated_short_is_padded),
 	        cmocka_unit_test(test_pkcs1_decryption_unpads_and_rejects_garbage),
+	        cmocka_unit_test(test_oaep_unpads_what_openssl_encrypted_and_refuses_other_paddings),
+	        cmocka_unit_test(test_oaep_parameters_are_bounded),
+	        cmocka_unit_test(test_verify_accepts_card_signatures_and_refuses_changed_ones),
+	        cmocka_unit_test(test_verify_ecdsa_raw_r_s),
+	        cmocka_unit_test(test_verify_recover_gives_back_what_was_signed),
 	        cmocka_unit_test(test_unknown_mechanism_is_not_found),
 	};
 

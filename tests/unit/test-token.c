@@ -105,6 +105,34 @@ static void test_ec_slot_has_params_and_point_and_derive_only_with_key_agreement
 	token_free(t);
 }
 
+/* PIV's card-authentication key needs no PIN: its private key is listed and used before login, with
+ * CKA_PRIVATE false, as OpenSC shows it; a key that needs the PIN stays private. */
+static void test_key_without_pin_is_not_private(void **state)
+{
+	struct token *t = token_new("x", guid);
+	struct token_slot_desc cak = {
+	        4, 0x9E, false, false, "CARD AUTH key", "Certificate for Card Authentication"};
+	struct token_slot_desc auth = {1,    0x9A,           false,
+	                               true, "PIV AUTH key", "Certificate for PIV Authentication"};
+	EVP_PKEY *k;
+	uint8_t *der;
+	size_t len = testcert_make("P-256", "digitalSignature", &der, &k);
+
+	assert_int_equal(token_add_slot(t, &cak, der, len), 0);
+	assert_int_equal(token_add_slot(t, &auth, der, len), 0);
+	assert_int_equal(ulong_attr(&t->objs[2], CKA_CLASS), CKO_PRIVATE_KEY);
+	assert_false(t->objs[2].is_private);
+	assert_false(bool_attr(&t->objs[2], CKA_PRIVATE));
+	assert_false(t->objs[2].key.needs_pin);
+	assert_true(bool_attr(&t->objs[2], CKA_SIGN));
+	assert_int_equal(ulong_attr(&t->objs[5], CKA_CLASS), CKO_PRIVATE_KEY);
+	assert_true(t->objs[5].is_private);
+	assert_true(bool_attr(&t->objs[5], CKA_PRIVATE));
+	OPENSSL_free(der);
+	EVP_PKEY_free(k);
+	token_free(t);
+}
+
 static void test_template_match_and_lookup(void **state)
 {
 	struct token *t = token_new("x", guid);
@@ -171,6 +199,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_rsa_slot_gives_three_objects_sharing_the_id),
 	        cmocka_unit_test(test_ec_slot_has_params_and_point_and_derive_only_with_key_agreement),
+	        cmocka_unit_test(test_key_without_pin_is_not_private),
 	        cmocka_unit_test(test_template_match_and_lookup),
 	        cmocka_unit_test(test_garbage_certificate_is_rejected),
 	        cmocka_unit_test(test_module_text_is_cleaned_of_controls_and_bad_utf8),
