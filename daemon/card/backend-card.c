@@ -881,16 +881,18 @@ bool backend_set_listen(struct backend_set *s, bool on)
 {
 	if (s == NULL || s->n == 0)
 		return false;
+	/* Only the modules that answer are waited for: one that hangs or crash-loops would hold every
+	 * application's first slot list for the whole wait. */
 	pthread_mutex_lock(&s->lock);
-	if (on) {
-		for (size_t i = 0; i < s->n; i++)
-			s->asked[i] = true;
-		s->unlooked = s->n;
+	s->unlooked = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		s->asked[i] = on && backend_answering(s->b[i]);
+		s->unlooked += s->asked[i];
 	}
 	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < s->n; i++)
 		backend_listen(s->b[i], on);
-	return on;
+	return on && s->unlooked > 0;
 }
 
 int backend_set_new(struct reader_monitor *m, const char *helper, char (*modules)[PATH_MAX],

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* imzad's side of a vendor PKCS#11 module run by imza-backend (see backend.h). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -53,6 +54,9 @@ struct backend {
 	/* The back-off: no helper is started before next_start. */
 	unsigned backoff_ms;
 	struct timespec next_start;
+	/* The last call to the helper was answered (and none failed since): a module that hangs, crashes
+	 * or is in its back-off is not waited for when someone starts to listen (backend_answering). */
+	atomic_bool answering;
 	/* Thread only: the slots with a token, and whether each was reported present (a blank one is
 	 * remembered, not reported, so that it is not asked about again at every look). */
 	struct backend_token tokens[BACKEND_MAX_TOKENS];
@@ -267,6 +271,7 @@ int backend_call_from(struct backend *b, const struct proto_buf *req, struct pro
 	pthread_mutex_lock(&b->call_lock);
 	if (b->pid <= 0) {
 		if (ms_between(now_mono(), b->next_start) > 0) {
+			atomic_store(&b->answering, false);
 			pthread_mutex_unlock(&b->call_lock);
 			return -EAGAIN;
 		}
@@ -288,6 +293,7 @@ int backend_call_from(struct backend *b, const struct proto_buf *req, struct pro
 		e = recv_answer(b->fd, resp, timespec_after_ms(now_mono(), timeout_ms));
 	if (e == 0 && ret_helper != NULL)
 		*ret_helper = b->starts;
+	atomic_store(&b->answering, e == 0);
 	if (e == -ETIMEDOUT) {
 		helper_stop(b, true, END_TIMEOUT);
 	} else if (e == -EAGAIN) {
@@ -469,6 +475,11 @@ static void *backend_main(void *arg)
 	return NULL;
 }
 
+bool backend_answering(struct backend *b)
+{
+	return atomic_load(&b->answering);
+}
+
 void backend_listen(struct backend *b, bool on)
 {
 	pthread_mutex_lock(&b->lock);
@@ -489,6 +500,8 @@ int backend_new(const char *module, const char *helper, const struct backend_cal
 	b->module = strdup(module);
 	b->helper = strdup(helper);
 	b->fd = -1;
+	/* Not tried yet: waited for, so that the first application finds its tokens. */
+	atomic_init(&b->answering, true);
 	if (cb)
 		b->cb = *cb;
 	b->ud = ud;

@@ -65,6 +65,9 @@ int backend_new(const char *module, const char *helper, const struct backend_cal
                 struct backend **ret);
 /* Whether anyone follows the module's slots. The backend looks once when started; then at every
  * BACKEND_POLL_MS while on, not at all while off. Turned on, it looks at once (and calls looked). */
+/* Whether the helper answered its last call: false while it is down, in its back-off, or after a call
+ * it did not answer (a module that hangs), until it answers again. Any thread. */
+bool backend_answering(struct backend *b);
 void backend_listen(struct backend *b, bool on);
 /* Stops the thread and the helper (EOF, then SIGKILL after a second); no callback runs after it. */
 void backend_free(struct backend *b);

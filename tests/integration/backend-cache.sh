@@ -51,15 +51,25 @@ n=$(objcalls)
 	fail "unknown, the token was read before its listing (the counter saw $n object calls)"
 check_output "it is in the card cache beside the PIV card" '^2 cards cached' "$CTL" cache list
 
+t0=$(date +%s%N)
 restart
 listed
 warm=$(listing)
 n=$(objcalls)
+ms=$((($(date +%s%N) - t0) / 1000000))
 echo "$warm" >>"$LOG"
 [ -n "$warm" ] && [ "$warm" = "$full" ] && pass "restarted: the listing from the cache is the full read's, to the byte" ||
 	fail "restarted: the listing from the cache is the full read's"
-[ "$n" = 0 ] && pass "restarted: 0 object-reading module calls before pkcs11-tool -L and -O completed" ||
-	fail "restarted: 0 object-reading module calls before the listing completed (saw $n)"
+# imzad checks a token served from its cache 1.5 s after it comes (as a card): a listing that ended
+# later than that on a loaded machine has the check's calls beside its own.
+if [ "$n" = 0 ]; then
+	pass "restarted: 0 object-reading module calls before pkcs11-tool -L and -O completed ($ms ms after the start)"
+elif [ "$ms" -ge 1400 ]; then
+	skip "restarted: 0 object-reading module calls before the listing completed" \
+		"the listing ended $ms ms after imzad's start, past the background check's 1500 ms: its $n calls cannot be told apart"
+else
+	fail "restarted: 0 object-reading module calls before the listing completed (saw $n in $ms ms)"
+fi
 since_marker | grep -q "card \"$SOFTHSM_LABEL *\" ([0-9]* objects, from the cache)" &&
 	pass "imzad says it served the module token from the cache" || fail "imzad says it served the module token from the cache"
 ok=0

@@ -51,6 +51,17 @@ listed 15 no && pass "the hung module's token leaves the list ($((SECONDS - t0))
 grep -q 'did not answer in time: killed' "$IMZA_STACK_DIR/imzad.log" && pass "imzad killed the hung helper and said so" ||
 	fail "imzad killed the hung helper and said so"
 kill -0 "$imzad_pid" 2>/dev/null && pass "imzad keeps its pid ($imzad_pid)" || fail "imzad keeps its pid"
+# A new application's first slot list waits (at most 1 s) for the modules' look when nobody listened
+# before; not for a module that hangs: three programs in turn, each listed at once.
+worst=0
+for _ in 1 2 3; do
+	t1=$(date +%s%N)
+	imza -L >>"$LOG" 2>&1
+	ms=$((($(date +%s%N) - t1) / 1000000))
+	[ "$ms" -gt "$worst" ] && worst=$ms
+done
+[ "$worst" -lt 700 ] && pass "a hung module does not hold a new application's slot list (worst of 3: $worst ms)" ||
+	fail "a hung module holds a new application's slot list (worst of 3: $worst ms; the wait is 1000)"
 rm -f "$WORK/trig/hang"
 t0=$SECONDS
 listed 40 yes && pass "the module answering again, its token is back ($((SECONDS - t0)) s)" || fail "the token is back"

@@ -72,6 +72,9 @@ assert whos == ["A", "B", "A", "A"], whos
 PY
 
 # ---- test_cancelled_pin_dialog_backs_off_the_site ----
+# The bodies first: between the cancel and the other site's request nothing slow may run (a Python
+# start on a loaded machine took seconds, and the other request came after the back-off was over).
+for tag in cancel1 after1 other cancel2 cancel3; do body "$tag" >"$T/$tag.body"; done
 script 'consent always' 'pin cancel'
 sign "$A" cancel1
 wait
