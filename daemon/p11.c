@@ -111,8 +111,8 @@ struct p11_job {
 	size_t inlen;
 	uint8_t out[1024];
 	size_t outlen;
-	uint8_t *rnd; /* C_GenerateRandom's bytes, rnd_len of them */
-	size_t rnd_len;
+	uint8_t *rnd; /* C_GenerateRandom's bytes: rnd_len of them, for out[rnd_off..] of rnd_total */
+	size_t rnd_len, rnd_off, rnd_total;
 	/* For the audit row of a private-key operation: who asked, with which key, over what. */
 	const char *op_name; /* "sign", "decrypt" */
 	char exe[RECORDS_EXE_MAX];
@@ -1608,13 +1608,49 @@ static CK_RV p_Decrypt(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG 
 	return submit_private(ctx, sess, s, o, in, inlen, decrypt_finish);
 }
 
+/* Random bytes are asked of the card RANDOM_CHUNK at a time, one job each: a large C_GenerateRandom (up
+ * to the frame's cap, 8 bytes an APDU on PIV) never holds the reader for longer than one chunk, and
+ * other applications' jobs go between. */
+#define RANDOM_CHUNK 256
+
+static int random_submit(struct daemon *d, struct slot *s, uint64_t app_id, struct call *call, uint64_t seq,
+                         size_t off, size_t total);
+
 static void random_finish(struct p11_job *j, int r)
 {
 	union rpc_arg *out = &j->call->args[1];
+	struct slot *s = slot_get(j->d, j->slot);
+	size_t next = j->rnd_off + j->rnd_len;
 
 	if (r == 0)
-		memcpy(out->buf.p, j->rnd, j->rnd_len);
+		memcpy(out->buf.p + j->rnd_off, j->rnd, j->rnd_len);
+	if (r == 0 && next < j->rnd_total && !j->call->cancelled) {
+		/* The same card as the first chunk's, or the call fails as a removed card's would. */
+		r = s ? random_submit(j->d, s, j->app_id, j->call, j->rj.seq, next, j->rnd_total) : CARD_E_REMOVED;
+		if (r == 0)
+			return;
+	}
 	call_complete(j->call, card_rv(r));
+}
+
+static int random_submit(struct daemon *d, struct slot *s, uint64_t app_id, struct call *call, uint64_t seq,
+                         size_t off, size_t total)
+{
+	struct p11_job *j = job_alloc(d, s, app_id, call, JOB_RANDOM, random_finish);
+
+	if (j == NULL)
+		return -ENOMEM;
+	j->rj.seq = seq;
+	j->rnd_off = off;
+	j->rnd_total = total;
+	j->rnd_len = total - off < RANDOM_CHUNK ? total - off : RANDOM_CHUNK;
+	j->rnd = malloc(j->rnd_len);
+	if (j->rnd == NULL) {
+		free(j);
+		return -ENOMEM;
+	}
+	reader_submit(s->reader, &j->rj);
+	return 0;
 }
 
 /* Random bytes from the card's generator (the token says CKF_RNG), never from imzad's: an application
@@ -1623,7 +1659,6 @@ static CK_RV p_GenerateRandom(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR out, C
 {
 	struct session *sess;
 	struct slot *s;
-	struct p11_job *j;
 	CK_RV rv;
 
 	if (out == NULL && len > 0)
@@ -1635,17 +1670,9 @@ static CK_RV p_GenerateRandom(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR out, C
 		return CKR_RANDOM_NO_RNG;
 	if (len == 0)
 		return CKR_OK;
-	j = job_new(ctx, s, JOB_RANDOM, random_finish);
-	if (j == NULL)
-		return CKR_HOST_MEMORY;
 	/* len is at most the frame's cap: the request decoder allocated that much already. */
-	j->rnd = malloc(len);
-	if (j->rnd == NULL) {
-		free(j);
+	if (random_submit(DMN(ctx), s, APP(ctx)->id, CALL(ctx), s->card_seq, 0, len) < 0)
 		return CKR_HOST_MEMORY;
-	}
-	j->rnd_len = len;
-	reader_submit(s->reader, &j->rj);
 	return CKR_IMZA_PENDING;
 }
 

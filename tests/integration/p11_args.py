@@ -277,7 +277,7 @@ expect(m.C_SeedRandom(s, None, 5), "ARGUMENTS_BAD", "C_SeedRandom with a NULL se
 expect(m.C_SeedRandom(s, b"seed!", 5), "RANDOM_SEED_NOT_SUPPORTED", "C_SeedRandom")
 expect(m.C_SeedRandom(BAD, b"seed!", 5), "SESSION_HANDLE_INVALID", "C_SeedRandom on an unknown session")
 seen = []
-for n in (1, 7, 8, 9, 33, 64):
+for n in (1, 7, 8, 9, 33, 1000, 64):
     b = ctypes.create_string_buffer(b"\xA5" * (n + 4), n + 4)
     rv = m.C_GenerateRandom(s, b, n)
     report(rv == 0 and b.raw[n:] == b"\xA5" * 4, "C_GenerateRandom of %d bytes: CKR_OK, nothing written past them "
@@ -285,6 +285,8 @@ for n in (1, 7, 8, 9, 33, 64):
     seen.append(b.raw[:n])
 report(len(seen[-1]) == 64 and seen[-1] != bytes(64) and len(set(seen[-1])) > 16,
        "64 random bytes are not all alike (%d distinct)" % len(set(seen[-1])))
+report(len(set(seen[5])) > 200, "1000 random bytes, asked of the card 256 at a time, are not all alike "
+       "(%d distinct)" % len(set(seen[5])))
 a, b2 = ctypes.create_string_buffer(32), ctypes.create_string_buffer(32)
 report(m.C_GenerateRandom(s, a, 32) == 0 and m.C_GenerateRandom(s, b2, 32) == 0 and a.raw != b2.raw,
        "two C_GenerateRandom calls of 32 bytes differ")
