@@ -1626,7 +1626,8 @@ static void random_finish(struct p11_job *j, int r)
 		memcpy(out->buf.p + j->rnd_off, j->rnd, j->rnd_len);
 	if (r == 0 && next < j->rnd_total && !j->call->cancelled) {
 		/* The same card as the first chunk's, or the call fails as a removed card's would. */
-		r = s ? random_submit(j->d, s, j->app_id, j->call, j->rj.seq, next, j->rnd_total) : CARD_E_REMOVED;
+		r = s ? random_submit(j->d, s, j->app_id, j->call, j->rj.seq, next, j->rnd_total)
+		      : CARD_E_REMOVED;
 		if (r == 0)
 			return;
 	}
