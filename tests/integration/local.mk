@@ -3,6 +3,7 @@
 dist_check_SCRIPTS += tests/harness/stack tests/lib/tap.sh
 INTEGRATION_TESTS = \
 	tests/integration/lint.sh \
+	tests/integration/man.sh \
 	tests/integration/harness.sh \
 	tests/integration/vcard-opensc.sh \
 	tests/integration/vcard-pin.sh \
