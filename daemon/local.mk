@@ -191,3 +191,10 @@ TESTS += tests/unit/test-modules
 tests_unit_test_modules_SOURCES = tests/unit/test-modules.c
 tests_unit_test_modules_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_modules_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBSYSTEMD_LIBS)
+
+# The log's journal fields, against a journal of the test's own (no libsystemd linked).
+check_PROGRAMS += tests/unit/test-log
+TESTS += tests/unit/test-log
+tests_unit_test_log_SOURCES = tests/unit/test-log.c daemon/log.c daemon/log.h
+tests_unit_test_log_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+tests_unit_test_log_LDADD = $(CMOCKA_LIBS)

@@ -25,6 +25,38 @@ void log_setup(bool verbose)
 	              (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
+/* A journal field's value: at most cap - 1 bytes of s, each control character written as '?'. */
+static void field(char *out, size_t cap, const char *s)
+{
+	size_t n = 0;
+
+	for (; s && s[n] && n + 1 < cap; n++)
+		out[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? '?' : s[n];
+	out[n] = '\0';
+}
+
+void log_record(enum log_level lvl, const char *origin, const char *card, const char *result, const char *fmt,
+                ...)
+{
+	char msg[1024], o[256], c[64], r[128];
+	va_list ap;
+
+	if (lvl > max_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!use_journal) {
+		log_msg(lvl, "%s", msg);
+		return;
+	}
+	field(o, sizeof(o), origin);
+	field(c, sizeof(c), card);
+	field(r, sizeof(r), result);
+	sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", (int)lvl, "SYSLOG_IDENTIFIER=imzad",
+	                "IMZA_ORIGIN=%s", o, "IMZA_CARD=%s", c, "IMZA_RESULT=%s", r, NULL);
+}
+
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	char msg[1024];

@@ -1243,6 +1243,19 @@ static void audit_entry_of(const struct p11_job *j, const char *result, struct a
 	};
 }
 
+/* The journal's line for it (log_record): the program, the card, the outcome. */
+static void log_private(const struct p11_job *j, const char *exe, bool ok, const char *result)
+{
+	struct slot *s = slot_get(j->d, j->slot);
+	char who[RECORDS_EXE_MAX + 32], card[33] = "";
+
+	snprintf(who, sizeof(who), "%s (pid %lld)", exe, (long long)j->pid);
+	if (s && s->token)
+		snprintf(card, sizeof(card), "%.*s", (int)token_text_len(s->token->label, 32),
+		         s->token->label);
+	log_record(LOG_LVL_INFO, who, card, ok ? "ok" : result, "%s by %s", result, who);
+}
+
 static void audit_private_begin(struct p11_job *j)
 {
 	char result[RECORDS_RESULT_MAX];
@@ -1269,6 +1282,7 @@ static void audit_private(struct p11_job *j, int r, CK_RV rv)
 		         (unsigned long)rv);
 	audit_entry_of(j, result, &e);
 	e2 = j->audit_seq > 0 ? audit_end(j->d->records, j->audit_seq, result) : audit_add(j->d->records, &e);
+	log_private(j, e.exe, rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL, result);
 	if (e2 < 0)
 		log_warning("audit: could not record a PKCS#11 %s of %s (pid %lld)", j->op_name, e.exe,
 		            (long long)j->pid);

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 #include <openssl/evp.h>
 
+#include "daemon/card/token.h"
 #include "daemon/store/cache.h"
 #include "daemon/web/cades.h"
 #include "daemon/web/certinfo.h"
@@ -167,10 +168,19 @@ static void audit(struct signsvc *svc, struct sign_pending *rq, const char *resu
 	        .result = result,
 	};
 
+	struct slot *s;
+	char card[33] = "";
+
 	if (rq->kind != REQ_SIGN || !rq->queued)
 		return;
 	if (audit_add(svc->d->records, &e) < 0)
 		log_warning("audit: could not record a signature request of %s", peer_name(&rq->peer));
+	s = rq->slot ? slot_get(svc->d, rq->slot) : NULL;
+	if (s && s->token && s->card_seq == rq->card_seq)
+		snprintf(card, sizeof(card), "%.*s", (int)token_text_len(s->token->label, 32),
+		         s->token->label);
+	log_record(LOG_LVL_INFO, peer_name(&rq->peer), card, result, "signature request of %s: %s",
+	           peer_name(&rq->peer), result);
 }
 
 /* One debug line: each step's milliseconds, then the total. */
