@@ -189,6 +189,8 @@ int admin_start(struct daemon *d, struct call *call, uint32_t id, struct proto_r
 	struct app *a = call->app;
 	struct sign_pending *p;
 
+	if (id == RPC_CALL_IMZA_PIN)
+		return admin_pin_start(d, call, r);
 	if (id != RPC_CALL_IMZA_SIGN || proto_sign_request_decode(r, &q) < 0)
 		return -EBADMSG;
 	/* Cut to fit: the name is the client's claim, the pid and executable are what the kernel says. */

@@ -11,3 +11,9 @@ int admin_handle(struct daemon *d, struct app *a, uint32_t id, struct proto_read
 /* Starts an admin call that answers later (RPC_CALL_IMZA_SIGN): 0 when started (the reply goes out
  * through call_reply, maybe before this returns), -EBADMSG for a malformed request (nothing started). */
 int admin_start(struct daemon *d, struct call *call, uint32_t id, struct proto_reader *r);
+/* imzactl pin change|unblock (RPC_CALL_IMZA_PIN, admin-pin.c): imzad's dialog asks the secrets, then the
+ * card job runs; the answer (proto_pin_result, tries left) goes out when it is done. 0 when started or
+ * answered; -EBADMSG for a malformed request. */
+int admin_pin_start(struct daemon *d, struct call *call, struct proto_reader *r);
+/* imzad stops: a PIN dialog still up is left to end on its own, and nothing of it reaches the card. */
+void admin_pin_stop(void);

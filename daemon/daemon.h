@@ -202,6 +202,14 @@ CK_RV p11_VerifyRecover(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR sig, CK_ULON
                         CK_ULONG_PTR datalen);
 /* The application that holds the card's login is gone: the card forgets the PIN (no reply to anyone). */
 void p11_release_card(struct daemon *d, struct slot *s, uint64_t app_id);
+/* imzactl pin change|unblock: the card job of C_SetPIN/C_InitPIN (pin_change_on_card: CHANGE REFERENCE
+ * DATA or RESET RETRY COUNTER) for op PIN_OP_CHANGE or PIN_OP_UNBLOCK, with no application's login. old
+ * and new are taken (emptied here, wiped whatever happens). 0: done(ud, r, c) runs on the main loop once
+ * the card answered (r a card error, CARD_E_REMOVED when the card went meanwhile); -ENOTSUP (not a card
+ * of imza's own driver), -EINVAL, -ENOMEM: nothing started. */
+int p11_pin_admin(struct daemon *d, struct slot *s, enum pin_op op, struct pin_secret *old,
+                  struct pin_secret *new, void (*done)(void *ud, int r, const struct pin_change *c),
+                  void *ud);
 /* The slot lists that waited for the modules' look are answered (a slots_listen listener). */
 void p11_on_slot(void *ud, struct daemon *d, CK_SLOT_ID id, enum slot_event ev);
 

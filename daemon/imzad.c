@@ -23,6 +23,7 @@
 #include "daemon/card/backend-card.h"
 #include "daemon/config.h"
 #include "daemon/wiring.h"
+#include "daemon/admin.h"
 #include "daemon/card/modules.h"
 #include "daemon/daemon.h"
 #include "daemon/web/https.h"
@@ -427,6 +428,7 @@ out:
 	reader_monitor_free(d.monitor);
 	if (d.look_timer)
 		event_free(d.look_timer);
+	admin_pin_stop();
 	signsvc_free(d.signsvc);
 	for (size_t i = 0; i < DAEMON_MAX_SLOTS; i++)
 		token_free(d.slots[i].token);

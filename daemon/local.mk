@@ -16,7 +16,7 @@ daemon_libimzad_a_SOURCES = \
 	daemon/card/backend-card.c daemon/card/backend-card.h \
 	daemon/card/modules.c daemon/card/modules.h \
 	daemon/app.c daemon/slots.c daemon/p11.c daemon/p11-soft.c \
-	daemon/admin.c daemon/admin.h \
+	daemon/admin.c daemon/admin.h daemon/admin-pin.c \
 	daemon/server.c daemon/server.h \
 	daemon/wiring.c daemon/wiring.h \
 	daemon/store/token-store.c daemon/store/token-store.h \

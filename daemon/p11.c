@@ -127,6 +127,9 @@ struct p11_job {
 	uint8_t label[MECH_OAEP_LABEL_MAX];
 	int tries;
 	void (*finish)(struct p11_job *j, int r);
+	/* An imzactl PIN job's (p11_pin_admin): told the outcome instead of a PKCS#11 call. */
+	void (*pin_done)(void *ud, int r, const struct pin_change *c);
+	void *pin_ud;
 };
 
 static int job_run(struct reader_job *rj, struct reader_card *card)
@@ -784,7 +787,7 @@ static CK_RV p_Logout(void *ctx, CK_SESSION_HANDLE h)
 static void pin_change_finish(struct p11_job *j, int r)
 {
 	struct slot *s = slot_get(j->d, j->slot);
-	struct app *a = j->call->app;
+	struct app *a = j->call ? j->call->app : NULL;
 	const struct pin_change *c = &j->change;
 
 	if (s && s->token && s->card_seq == j->rj.seq) {
@@ -800,7 +803,10 @@ static void pin_change_finish(struct p11_job *j, int r)
 		pin_note_change(s->token, c, r);
 		clock_gettime(CLOCK_MONOTONIC, &s->pin_looked);
 	}
-	call_complete(j->call, card_rv(r));
+	if (j->pin_done)
+		j->pin_done(j->pin_ud, s && s->card_seq == j->rj.seq ? r : CARD_E_REMOVED, &j->change);
+	else
+		call_complete(j->call, card_rv(r));
 }
 
 static CK_RV pin_change_submit(void *ctx, struct slot *s, enum pin_op op, struct pin_secret *old,
@@ -826,6 +832,42 @@ static CK_RV pin_change_submit(void *ctx, struct slot *s, enum pin_op op, struct
 	j->change.forget_after = !logged_in(a, s);
 	reader_submit(s->reader, &j->rj);
 	return CKR_IMZA_PENDING;
+}
+
+int p11_pin_admin(struct daemon *d, struct slot *s, enum pin_op op, struct pin_secret *old,
+                  struct pin_secret *new, void (*done)(void *ud, int r, const struct pin_change *c), void *ud)
+{
+	struct p11_job *j;
+
+	if (op != PIN_OP_CHANGE && op != PIN_OP_UNBLOCK) {
+		pin_secret_wipe(old);
+		pin_secret_wipe(new);
+		return -EINVAL;
+	}
+	if (native_driver(s) == NULL || s->reader == NULL) {
+		pin_secret_wipe(old);
+		pin_secret_wipe(new);
+		return -ENOTSUP;
+	}
+	j = job_alloc(d, s, 0, NULL, JOB_PIN_CHANGE, pin_change_finish);
+	if (j == NULL) {
+		pin_secret_wipe(old);
+		pin_secret_wipe(new);
+		return -ENOMEM;
+	}
+	j->pin_done = done;
+	j->pin_ud = ud;
+	j->change.op = op;
+	j->change.old = *old;
+	j->change.new = *new;
+	*old = (struct pin_secret){0};
+	*new = (struct pin_secret){0};
+	/* imzactl holds no login: another application's is forgotten first, and the card forgets what the
+	 * change verified, so the change never leaves the card open for anyone. */
+	j->change.reset_first = s->owner_app != 0;
+	j->change.forget_after = true;
+	reader_submit(s->reader, &j->rj);
+	return 0;
 }
 
 /* C_SetPIN: logged in as the user, the PIN changes (CHANGE REFERENCE DATA); as the SO, the PUK does;

@@ -280,7 +280,7 @@ static void handle_call(struct client *c, const uint8_t *msg, size_t len, bool l
 		client_free(c, "malformed request");
 		return;
 	}
-	if (id == RPC_CALL_IMZA_SIGN) {
+	if (id == RPC_CALL_IMZA_SIGN || id == RPC_CALL_IMZA_PIN) {
 		handle_admin_async(c, id, &r);
 		return;
 	}

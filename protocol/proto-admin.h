@@ -15,6 +15,29 @@
  * vendor module's CKF_USER_PIN_COUNT_LOW). */
 #define PROTO_PIN_TRIES_LOW (-2)
 
+/* imzactl pin change|unblock (RPC_CALL_IMZA_PIN). The PINs never cross this socket: imzad asks them in
+ * its own dialog. */
+#define PROTO_PIN_OP_CHANGE 1
+#define PROTO_PIN_OP_UNBLOCK 2
+#define PROTO_PIN_ANY_SLOT UINT64_MAX /* the only card there is */
+enum proto_pin_result {
+	PROTO_PIN_R_OK = 0,
+	PROTO_PIN_R_WRONG_PIN,     /* tries: the PIN's left */
+	PROTO_PIN_R_PIN_LOCKED,    /* the PIN is locked (or this try locked it) */
+	PROTO_PIN_R_WRONG_PUK,     /* tries: the PUK's left */
+	PROTO_PIN_R_PUK_LOCKED,    /* the PUK is locked: the card cannot be unblocked */
+	PROTO_PIN_R_CANCELLED,     /* the dialog was cancelled or timed out: nothing reached the card */
+	PROTO_PIN_R_MISMATCH,      /* the new PIN's two entries differ: nothing reached the card */
+	PROTO_PIN_R_FORMAT,        /* a value the card cannot hold (length, characters): no try used */
+	PROTO_PIN_R_NO_CARD,       /* no card (in that slot) */
+	PROTO_PIN_R_SEVERAL,       /* several cards and no slot named */
+	PROTO_PIN_R_NOT_SUPPORTED, /* the card is not one imza's own driver serves (a vendor module's) */
+	PROTO_PIN_R_BUSY,          /* another PIN dialog of imzactl is open */
+	PROTO_PIN_R_FAILED,        /* the dialog or the card failed */
+	PROTO_PIN_R_NOT_LOCKED,    /* unblock asked while the PIN is not locked */
+	PROTO_PIN_R_MAX,
+};
+
 struct proto_status_slot {
 	uint64_t id;
 	char reader[256];

@@ -276,6 +276,8 @@ enum rpc_call_id {
 	RPC_CALL_IMZA_GRANT_SET = 0x1008,     /* request: bytes origin, u8 0 forget / 1 allow / 2 deny */
 	RPC_CALL_IMZA_AUDIT_PAGE = 0x1009,    /* request: u64 after seq; the next entries in order */
 	RPC_CALL_IMZA_RECORDS_CHECK = 0x100a, /* the records file's integrity and schema version */
+	RPC_CALL_IMZA_PIN = 0x100b, /* request: u8 PROTO_PIN_OP_*, u64 slot or PROTO_PIN_ANY_SLOT; answered
+	                             * when done: u32 PROTO_PIN_R_*, i32 tries left (-1 unknown) */
 };
 
 /* The table's rows in table order, and lookup by id (NULL for an id not in the table). */

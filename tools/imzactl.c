@@ -35,6 +35,7 @@ static void usage(FILE *f)
 	           "       imzactl [--socket PATH] log [--last N | --export]\n"
 	           "       imzactl [--socket PATH] grants [allow|deny|forget ORIGIN]\n"
 	           "       imzactl [--socket PATH] records check\n"
+	           "       imzactl [--socket PATH] pin change|unblock [--card SLOT]\n"
 	           "       imzactl trust [--config-dir DIR]\n"
 	           "       imzactl untrust\n");
 }
@@ -148,6 +149,110 @@ static int cmd_cache(const char *path, int argc, char **argv)
 	proto_buf_free(&args);
 	proto_buf_free(&resp);
 	return e == 0 ? 0 : 1;
+}
+
+static const char *plural_tries(int n)
+{
+	return n == 1 ? "try" : "tries";
+}
+
+/* imzactl pin change|unblock [--card SLOT]: imzad asks the PIN (or PUK) and the new PIN in its own
+ * dialog; nothing secret passes through here. The outcome is said in words; the exit status is 0 only
+ * when the card took the new PIN. */
+static int cmd_pin(const char *path, int argc, char **argv)
+{
+	struct proto_buf resp = PROTO_BUF_INIT(PROTO_FRAME_MAX), args = PROTO_BUF_INIT(64);
+	struct proto_reader r;
+	uint64_t slot = PROTO_PIN_ANY_SLOT;
+	uint32_t res = 0, tries_u = 0;
+	uint8_t op;
+	int tries, e, rc = 1;
+
+	if (argc == 2 && strcmp(argv[1], "change") == 0)
+		op = PROTO_PIN_OP_CHANGE;
+	else if (argc == 2 && strcmp(argv[1], "unblock") == 0)
+		op = PROTO_PIN_OP_UNBLOCK;
+	else if (argc == 4 && (strcmp(argv[1], "change") == 0 || strcmp(argv[1], "unblock") == 0) &&
+	         strcmp(argv[2], "--card") == 0) {
+		char *end;
+		unsigned long long v;
+
+		op = strcmp(argv[1], "change") == 0 ? PROTO_PIN_OP_CHANGE : PROTO_PIN_OP_UNBLOCK;
+		errno = 0;
+		v = strtoull(argv[3], &end, 10);
+		if (argv[3][0] < '0' || argv[3][0] > '9' || *end != '\0' || errno != 0 ||
+		    v >= PROTO_PIN_ANY_SLOT) {
+			fprintf(stderr,
+			        "imzactl: --card takes a slot number, as `imzactl status` shows it\n");
+			return 2;
+		}
+		slot = v;
+	} else {
+		usage(stderr);
+		return 2;
+	}
+	proto_put_u8(&args, op);
+	proto_put_u64(&args, slot);
+	e = admin_call_args(path, RPC_CALL_IMZA_PIN, &args, &resp, &r);
+	if (e == 0 && (proto_get_u32(&r, &res) < 0 || proto_get_u32(&r, &tries_u) < 0 ||
+	               proto_reader_end(&r) < 0 || res >= PROTO_PIN_R_MAX))
+		e = -EBADMSG;
+	proto_buf_free(&args);
+	proto_buf_free(&resp);
+	if (e == -EBADMSG)
+		fprintf(stderr, "imzactl: imzad's answer could not be read\n");
+	if (e < 0)
+		return 1;
+	tries = (int)(int32_t)tries_u;
+	switch ((enum proto_pin_result)res) {
+	case PROTO_PIN_R_OK:
+		printf(op == PROTO_PIN_OP_CHANGE ? "PIN changed\n" : "PIN unblocked and changed\n");
+		rc = 0;
+		break;
+	case PROTO_PIN_R_WRONG_PIN:
+		if (tries >= 0)
+			printf("wrong PIN: %d %s left; nothing changed\n", tries, plural_tries(tries));
+		else
+			printf("wrong PIN; nothing changed\n");
+		break;
+	case PROTO_PIN_R_PIN_LOCKED:
+		printf("PIN locked: use `imzactl pin unblock`\n");
+		break;
+	case PROTO_PIN_R_WRONG_PUK:
+		if (tries >= 0)
+			printf("wrong PUK: %d %s left; nothing changed\n", tries, plural_tries(tries));
+		else
+			printf("wrong PUK; nothing changed\n");
+		break;
+	case PROTO_PIN_R_PUK_LOCKED:
+		printf("PUK locked: the card cannot be unblocked any more\n");
+		break;
+	case PROTO_PIN_R_CANCELLED:
+		printf("cancelled: nothing changed\n");
+		break;
+	case PROTO_PIN_R_MISMATCH:
+		printf("the two entries of the new PIN differ: nothing changed\n");
+		break;
+	case PROTO_PIN_R_FORMAT:
+		printf("a PIN or PUK of the wrong form (6 to 8 digits): no try used, nothing changed\n");
+		break;
+	case PROTO_PIN_R_NO_CARD:
+		printf("no card%s\n", slot == PROTO_PIN_ANY_SLOT ? "" : " in that slot");
+		break;
+	case PROTO_PIN_R_SEVERAL:
+		printf("several cards: name one with --card SLOT (see `imzactl status`)\n");
+		break;
+	case PROTO_PIN_R_NOT_SUPPORTED:
+		printf("this card's PIN cannot be changed through imza (a vendor module's card)\n");
+		break;
+	case PROTO_PIN_R_BUSY:
+		printf("another PIN dialog is open: finish it first\n");
+		break;
+	default:
+		printf("failed: the dialog or the card did not answer; see imzad's log\n");
+		break;
+	}
+	return rc;
 }
 
 static int cmd_status(const char *path, int verbose)
@@ -341,6 +446,8 @@ int main(int argc, char **argv)
 		return cmd_log(sock, argc - optind, argv + optind);
 	if (strcmp(argv[optind], "grants") == 0)
 		return cmd_grants(sock, argc - optind, argv + optind);
+	if (strcmp(argv[optind], "pin") == 0)
+		return cmd_pin(sock, argc - optind, argv + optind);
 	if (strcmp(argv[optind], "records") == 0)
 		return cmd_records(sock, argc - optind, argv + optind);
 	usage(stderr);

@@ -17,6 +17,7 @@
 
 #include <assuan.h>
 #include <gpg-error.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "daemon/ui/dialog-spawn.h"
@@ -1186,4 +1187,139 @@ int dialog_card(const struct dialog_request *rq, int wake_fd)
 	dialog_close(ctx);
 	STAMP(rq, closed);
 	return r;
+}
+
+/* ---- imzactl pin change / unblock ---- */
+
+/* One GETPIN into a fresh locked page: 0 with *ret filled (not empty); -ECANCELED, -ETIMEDOUT, -E2BIG,
+ * -EINVAL (an empty answer), -EIO, -EPROTO. */
+static int get_secret(assuan_context_t ctx, const struct dialog_request *rq, struct pin_secret *ret)
+{
+	static const uint8_t none[1];
+	struct pin_secret pin = {0};
+	struct pin_sink sink = {&pin, false, false};
+	gpg_error_t err;
+	int r;
+
+	r = pin_secret_set(&pin, none, 0);
+	if (r < 0)
+		return r;
+	STAMP(rq, asked);
+	assuan_begin_confidential(ctx);
+	err = assuan_transact(ctx, "GETPIN", pin_data, &sink, NULL, NULL, NULL, NULL);
+	assuan_end_confidential(ctx);
+	STAMP(rq, answered);
+	if (sink.too_long) {
+		r = -E2BIG;
+	} else if (err) {
+		r = dialog_errno(err);
+		if (r != -ECANCELED && r != -ETIMEDOUT) {
+			log_failure(rq, "GETPIN", err);
+			r = r == -EIO ? -EIO : -EPROTO;
+		}
+	} else if (pin.len == 0) {
+		r = -EINVAL;
+	} else {
+		*ret = pin;
+		return 0;
+	}
+	pin_secret_wipe(&pin);
+	return r;
+}
+
+/* The description of one step: who asks, which card, what is asked, then the step's own words. */
+static int pin_new_desc(const struct dialog_request *rq, bool unblock, const char *step, struct line *l)
+{
+	char tries[96];
+
+	line_init(l, "SETDESC ");
+	line_put_clipped(l, rq->origin, ORIGIN_MAX_ESC);
+	line_put_str(l, unblock ? " kartınızın kilitli PIN'ini PUK koduyla açmak istiyor."
+	                        : " kartınızın PIN'ini değiştirmek istiyor.");
+	line_put_str(l, "\nKart: ");
+	line_put_clipped(l, rq->card_label && rq->card_label[0] ? rq->card_label : "?", CARD_LABEL_MAX_ESC);
+	if (rq->tries_left == 1)
+		line_put_str(
+		        l, unblock ? "\nKalan PUK deneme hakkı: 1. Bu son hakkınız: yanlış bir PUK kartınızı "
+		                     "kalıcı olarak kilitler."
+		                   : "\nKalan PIN deneme hakkı: 1. Bu son hakkınız: yanlış bir PIN kartınızı "
+		                     "kilitler.");
+	else if (rq->tries_left == 2) {
+		snprintf(tries, sizeof(tries), "\nKalan %s deneme hakkı: 2", unblock ? "PUK" : "PIN");
+		line_put_str(l, tries);
+	}
+	line_put_str(l, "\n\n");
+	line_put_str(l, step);
+	return l->overflow ? -EINVAL : 0;
+}
+
+/* One step: its description, prompt and buttons, then the secret. */
+static int pin_new_step(assuan_context_t ctx, const struct dialog_request *rq, bool unblock, const char *step,
+                        const char *prompt, const char *ok, struct pin_secret *ret)
+{
+	struct line desc;
+	gpg_error_t err;
+	int r = pin_new_desc(rq, unblock, step, &desc);
+
+	/* The prompt first: it tells a pinentry (and the test one) that a secret is asked. */
+	if (r == 0)
+		r = command(ctx, rq, "SETPROMPT", prompt);
+	if (r == 0 && (err = transact(ctx, &desc)) != 0) {
+		log_failure(rq, "SETDESC", err);
+		r = dialog_errno(err) == -EIO ? -EIO : -EPROTO;
+	}
+	if (r == 0)
+		r = command(ctx, rq, "SETOK", ok);
+	if (r == 0)
+		r = command(ctx, rq, "SETCANCEL", "Vazgeç");
+	if (r == 0)
+		r = get_secret(ctx, rq, ret);
+	return r;
+}
+
+int dialog_pin_new(const struct dialog_request *rq, bool unblock, struct pin_secret *ret_old,
+                   struct pin_secret *ret_new)
+{
+	struct pin_secret old = {0}, new = {0}, again = {0};
+	assuan_context_t ctx = NULL;
+	const struct dialog_request *orig;
+	struct dialog_request alt;
+	char path[PATH_MAX];
+	bool rich;
+	int r;
+
+	if (rq == NULL || rq->origin == NULL || ret_old == NULL || ret_new == NULL)
+		return -EINVAL;
+	orig = rq;
+	rich = pick_prompt(&rq, &alt, path);
+	r = dialog_open_or_fallback(&rq, orig, &rich, &ctx);
+	if (r < 0)
+		return r;
+	r = dialog_setup(ctx, rq);
+	if (r == 0)
+		r = unblock ? pin_new_step(ctx, rq, true, "Kartınızın PUK kodunu girin.", "PUK:", "Devam",
+		                           &old)
+		            : pin_new_step(ctx, rq, false, "Kartınızın şimdiki PIN'ini girin.",
+		                           "PIN:", "Devam", &old);
+	if (r == 0)
+		r = pin_new_step(ctx, rq, unblock, "Yeni PIN'i girin (6-8 rakam).", "Yeni PIN:", "Devam",
+		                 &new);
+	if (r == 0)
+		r = pin_new_step(ctx, rq, unblock, "Yeni PIN'i doğrulamak için bir kez daha girin.",
+		                 "Yeni PIN (tekrar):", unblock ? "PIN'i aç" : "PIN'i değiştir", &again);
+	/* The two entries of the new PIN differ: nothing goes to the card, nothing is asked again (imzactl
+	 * says so; the user runs it again). */
+	if (r == 0 && (new.len != again.len || CRYPTO_memcmp(new.page, again.page, new.len) != 0))
+		r = DIALOG_E_MISMATCH;
+	pin_secret_wipe(&again);
+	dialog_close(ctx);
+	STAMP(rq, closed);
+	if (r < 0) {
+		pin_secret_wipe(&old);
+		pin_secret_wipe(&new);
+		return r;
+	}
+	*ret_old = old;
+	*ret_new = new;
+	return 0;
 }

@@ -4,6 +4,7 @@
  * the program fails): call them from a thread, never from the main loop. */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -98,6 +99,20 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret);
  * no imza-prompt asks (no display, `prompt = pinentry`: the caller waits without a window, as a
  * pinentry cannot show this); -ENOENT/-EIO/-EPROTO when it cannot start or fails. */
 int dialog_card(const struct dialog_request *rq, int wake_fd);
+
+/* The two entries of a new PIN differ (dialog_pin_new). */
+#define DIALOG_E_MISMATCH (-EDOM)
+
+/* imzactl pin change (unblock false) or unblock: one window or pinentry, three questions in it: the
+ * card's current PIN (unblock: its PUK), the new PIN, the new PIN again. Each says who asks (rq->origin, a
+ * local program's description), which card (rq->card_label) and what is asked, and, when rq->tries_left
+ * (of the PIN; unblock: of the PUK) is 1 or 2, how many tries are left. 0 with the secrets in *ret_old and
+ * *ret_new (locked memory; the caller wipes them); DIALOG_E_MISMATCH when the new PIN's two entries
+ * differ (nothing asked again, both wiped); -ECANCELED at any step (nothing kept); -ETIMEDOUT; -ENOENT;
+ * -EIO/-EPROTO; -E2BIG for an answer over PIN_MAX_LEN bytes; -EINVAL for an empty one. Nothing here
+ * checks a PIN's form: the card job does (pin_format), before the card sees either. */
+int dialog_pin_new(const struct dialog_request *rq, bool unblock, struct pin_secret *ret_old,
+                   struct pin_secret *ret_new);
 
 /* An Assuan answer as a negative errno: -ECANCELED, -ETIMEDOUT, -E2BIG, -ENOMEM, -EIO when the dialog
  * process is gone or unreachable, -EPROTO for anything else (0 for no error). */

@@ -1630,6 +1630,11 @@ static void on_slot(void *ud, struct daemon *d, CK_SLOT_ID id, enum slot_event e
 		signsvc_card_event(d->signsvc);
 }
 
+const char *signsvc_pinentry(const struct signsvc *svc)
+{
+	return svc && svc->pinentry ? svc->pinentry : "pinentry";
+}
+
 int signsvc_new(struct daemon *d, const char *pinentry, struct signsvc **ret)
 {
 	struct signsvc *svc = calloc(1, sizeof(*svc));

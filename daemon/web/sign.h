@@ -78,6 +78,8 @@ struct sign_result {
 typedef void (*sign_consent_cb)(void *ud, enum sign_err e);
 typedef void (*sign_done_cb)(void *ud, const struct sign_result *r);
 
+/* The pinentry the service's dialogs use (imzactl's PIN dialogs use it too). */
+const char *signsvc_pinentry(const struct signsvc *svc);
 /* pinentry: the dialog program (NULL: "pinentry" from PATH). */
 int signsvc_new(struct daemon *d, const char *pinentry, struct signsvc **ret);
 /* Requests still queued complete with SIGN_E_INTERNAL before this returns. */

@@ -11,6 +11,7 @@ INTEGRATION_TESTS = \
 	tests/integration/daemon-peers.sh \
 	tests/integration/daemon-socket.sh \
 	tests/integration/imzactl.sh \
+	tests/integration/imzactl-pin.sh \
 	tests/integration/p11-clients.sh \
 	tests/integration/p11-finalize.sh \
 	tests/integration/p11-rules.sh \

@@ -11,6 +11,8 @@
  *   lasttry status                     GETPIN's PIN comes after "S LAST_TRY_CONFIRMED", as imza-prompt's
  *                                      does once its last-try box was ticked (it then stands in for
  *                                      imza-prompt: SETTRIES is accepted)
+ *   next <PIN>|cancel                  queued: the Nth such line answers this process's Nth GETPIN (imzad's
+ *                                      PIN change asks three in one dialog); past them "pin" answers
  *   delay <ms>                         sleep before answering CONFIRM or GETPIN (default: 0)
  *   die <COMMAND>                      exit(3) without an answer when COMMAND arrives (a crash)
  *   choose <N>|cancel|raw <TEXT>       how imza-prompt's CHOOSE is answered: index N, cancelled, or a D
@@ -59,7 +61,9 @@ struct script {
 	bool lasttry_no;
 	bool lasttry_status;
 	bool start;
-	char choose[64]; /* "" (index 0), "cancel", an index, or "raw <TEXT>" */
+	char choose[64];  /* "" (index 0), "cancel", an index, or "raw <TEXT>" */
+	char next[8][64]; /* the queued GETPIN answers ("next"), "\n" for cancel */
+	size_t nnext, used;
 };
 
 static int log_fd = -1;
@@ -247,6 +251,13 @@ static void read_script(struct script *sc)
 		} else if (strncmp(line, "pin ", 4) == 0) {
 			sc->pin_mode = PIN_VALUE;
 			set_field(sc->pin, sizeof(sc->pin), line + 4);
+		} else if (strncmp(line, "next ", 5) == 0) {
+			if (sc->nnext == sizeof(sc->next) / sizeof(sc->next[0])) {
+				fprintf(stderr, "imza-test-pinentry: too many next lines\n");
+				exit(2);
+			}
+			set_field(sc->next[sc->nnext++], sizeof(sc->next[0]),
+			          strcmp(line + 5, "cancel") == 0 ? "\n" : line + 5);
 		} else if (strncmp(line, "delay ", 6) == 0)
 			sc->delay_ms = strtol(line + 6, NULL, 10);
 		else if (strncmp(line, "die ", 4) == 0)
@@ -312,8 +323,20 @@ static void answer_last_try(const struct script *sc)
 	reply(sc->lasttry_no ? ERR_CANCELED : "OK");
 }
 
-static void answer_getpin(const struct script *sc)
+static void answer_getpin(struct script *sc)
 {
+	if (sc->used < sc->nnext) {
+		const char *v = sc->next[sc->used++];
+		struct script one = *sc;
+
+		one.pin_mode = strcmp(v, "\n") == 0 ? PIN_CANCEL : PIN_VALUE;
+		set_field(one.pin, sizeof(one.pin), v);
+		one.nnext = one.used = 0;
+		answer_getpin(&one);
+		explicit_bzero(&one, sizeof(one));
+		return;
+	}
+
 	static const char hex[] = "0123456789ABCDEF";
 	char d[3 * sizeof(sc->pin) + 3];
 	size_t n = 0;
