@@ -60,13 +60,15 @@ check "the decryption matches" cmp "$WORK/plain" "$WORK/plain2"
 # A wrong PIN: one try gone on the card, never retried, and the token flags follow the counter.
 tries() { sed -n 's/^pin_tries=//p' "$IMZA_CARD_DIR/state"; }
 before=$(tries)
-apdus_before=$(grep -c '^> 002000' "$IMZA_CARD_DIR/apdu.log")
+# VERIFYs that carry a PIN: the empty VERIFY that reads the counter (00 20 00 80, no data) is no try.
+verifies() { grep -c '^> 002000..[0-9A-F]' "$IMZA_CARD_DIR/apdu.log"; }
+apdus_before=$(verifies)
 check_output "a wrong PIN gives CKR_PIN_INCORRECT" 'CKR_PIN_INCORRECT' host_env pkcs11-tool --module "$M" --login --pin 000000 -O
 after=$(tries)
-apdus_after=$(grep -c '^> 002000' "$IMZA_CARD_DIR/apdu.log")
+apdus_after=$(verifies)
 [ "$before" = 3 ] && [ "$after" = 2 ] && pass "the card's counter went from 3 to 2" || fail "the card's counter went from 3 to 2 (saw $before -> $after)"
-[ $((apdus_after - apdus_before)) = 1 ] && pass "exactly one VERIFY reached the card" ||
-	fail "exactly one VERIFY reached the card (saw $((apdus_after - apdus_before)))"
+[ $((apdus_after - apdus_before)) = 1 ] && pass "exactly one VERIFY with a PIN reached the card" ||
+	fail "exactly one VERIFY with a PIN reached the card (saw $((apdus_after - apdus_before)))"
 check_output "token flags show the count low" 'user PIN count low' host_env pkcs11-tool --module "$M" -L
 host_env pkcs11-tool --module "$M" --login --pin 000000 -O >>"$LOG" 2>&1
 check_output "token flags show the final try" 'final user PIN try' host_env pkcs11-tool --module "$M" -L
