@@ -248,18 +248,23 @@ static int add_pair(struct chan *c, struct token *tok, CK_OBJECT_HANDLE cert)
 	return e;
 }
 
-/* The token's identity, the key of its cache entry: who made it, what it is, its serial and label (all
- * in the token info the slot list gives, so a known token is found without reading an object); the
- * check that follows compares its certificates. */
-static void token_ident(const CK_TOKEN_INFO *ti, uint8_t ident[SHA256_DIGEST_LENGTH])
+/* The token's identity, the key of its cache entry: the module that serves it, who made it, what it
+ * is, its serial and label (all in the token info the slot list gives, so a known token is found
+ * without reading an object); the check that follows compares its certificates. The module is part of
+ * it: another module that shows the same texts (a stand-in, or one that copies them) is not served
+ * the first one's token from the cache. */
+static void token_ident(const char *module, const CK_TOKEN_INFO *ti, uint8_t ident[SHA256_DIGEST_LENGTH])
 {
-	uint8_t who[32 + 16 + 16 + 32];
+	uint8_t who[PATH_MAX + 32 + 16 + 16 + 32];
+	size_t n = strnlen(module, PATH_MAX - 1) + 1;
 
-	memcpy(who, ti->manufacturerID, 32);
-	memcpy(who + 32, ti->model, 16);
-	memcpy(who + 48, ti->serialNumber, 16);
-	memcpy(who + 64, ti->label, 32);
-	SHA256(who, sizeof(who), ident);
+	memcpy(who, module, n - 1);
+	who[n - 1] = '\0';
+	memcpy(who + n, ti->manufacturerID, 32);
+	memcpy(who + n + 32, ti->model, 16);
+	memcpy(who + n + 48, ti->serialNumber, 16);
+	memcpy(who + n + 64, ti->label, 32);
+	SHA256(who, n + 96, ident);
 }
 
 /* A new session on the token (the last one closed), the channel's keys forgotten. */
@@ -364,7 +369,7 @@ static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **re
 
 	if (e < 0)
 		return e;
-	token_ident(ti, ident);
+	token_ident(backend_module(c->b), ti, ident);
 	token_text_clean(label, sizeof(label), ti->label, 32);
 	tok = token_new(label[0] ? label : "token", ident);
 	if (tok == NULL)
@@ -762,7 +767,7 @@ static void show_or_hide(struct backend_set *s, struct chan *c)
 		return;
 	/* A token seen before is served from the cache at once and read in full on the reader's worker
 	 * later (reader_ext_card). */
-	token_ident(&c->token_info, id);
+	token_ident(backend_module(c->b), &c->token_info, id);
 	tok = reader_monitor_known(s->m, backend_card_driver.name, id, sizeof(id));
 	if (tok != NULL) {
 		tok->unchecked = true;

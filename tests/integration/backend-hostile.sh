@@ -59,8 +59,10 @@ for i in 1 2 3; do
 	sleep 1
 done
 [ $good = 3 ] && pass "the PIV card signs meanwhile (3 of 3 verify)" || fail "the PIV card signs meanwhile ($good of 3)"
-slot=$(imza -L 2>/dev/null | sed -n 's/^Slot \([0-9]*\) .*m-pass.so.*/\1/p' | head -n1)
-imza --slot-index "$slot" --login --pin "$SOFTHSM_PIN" --sign --id 01 -m SHA256-RSA-PKCS -i "$WORK/data" \
+# By the slot's id, which imza keeps for a reader: an index may point elsewhere by the next program's
+# list, while hostile helpers' tokens come and go.
+slot=$(imza -L 2>/dev/null | sed -n 's/^Slot [0-9]* (\(0x[0-9a-f]*\)).*m-pass.so.*/\1/p' | head -n1)
+imza --slot "$slot" --login --pin "$SOFTHSM_PIN" --sign --id 01 -m SHA256-RSA-PKCS -i "$WORK/data" \
 	-o "$WORK/good" >>"$LOG" 2>&1
 openssl dgst -sha256 -verify "$WORK/hsm/01.pub.pem" -signature "$WORK/good" "$WORK/data" >>"$LOG" 2>&1 &&
 	pass "and so does the good module's token" || fail "and so does the good module's token"
