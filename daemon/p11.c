@@ -473,8 +473,9 @@ static CK_RV p_GetMechanismInfo(void *ctx, CK_SLOT_ID id, CK_MECHANISM_TYPE type
 		info->flags = CKF_DIGEST;
 		return CKR_OK;
 	}
-	info->ulMinKeySize = 2048;
-	info->ulMaxKeySize = 2048;
+	/* RSA: the sizes PIV defines, 1024 (legacy) to 4096 bits. */
+	info->ulMinKeySize = 1024;
+	info->ulMaxKeySize = 4096;
 	if (type == CKM_RSA_X_509) {
 		info->flags = CKF_HW | CKF_DECRYPT | CKF_VERIFY | CKF_VERIFY_RECOVER;
 		return CKR_OK;

@@ -258,6 +258,24 @@ static void put_common(struct attr_list *l, CK_OBJECT_CLASS cls, bool is_private
 	put(l, CKA_ID, id, id_len);
 }
 
+/* The RSA sizes PIV defines (SP 800-78-5, table 6-2), by modulus bytes: 06 RSA-1024 (legacy, see
+ * docs/KEYS.md), 07 RSA-2048, 05 RSA-3072, 16 RSA-4096. 0: not a PIV key size. */
+static uint8_t piv_rsa_alg(size_t bytes)
+{
+	switch (bytes) {
+	case 128:
+		return 0x06;
+	case 256:
+		return 0x07;
+	case 384:
+		return 0x05;
+	case 512:
+		return 0x16;
+	default:
+		return 0;
+	}
+}
+
 int token_add_slot(struct token *t, const struct token_slot_desc *slot, const uint8_t *der, size_t len)
 {
 	return token_add_slot_id(t, slot, &slot->id, 1, 0, der, len);
@@ -332,9 +350,9 @@ int token_add_slot_id(struct token *t, const struct token_slot_desc *slot, const
 		if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA) {
 			key.type = CKK_RSA;
 			key.size = (size_t)EVP_PKEY_get_size(pkey);
-			key.card_alg = 0x07;
+			key.card_alg = piv_rsa_alg(key.size);
 			if ((flags & TOKEN_ANY_RSA) ? key.size < 128 || key.size > TOKEN_RSA_BYTES_MAX
-			                            : key.size != 256)
+			                            : key.card_alg == 0)
 				r = -EOPNOTSUPP;
 			put_ulong(&l, CKA_KEY_TYPE, CKK_RSA);
 			put_bn(&l, CKA_MODULUS, pkey, OSSL_PKEY_PARAM_RSA_N);

@@ -22,7 +22,7 @@ struct token_attr {
 struct token_key_info {
 	CK_KEY_TYPE type; /* CKK_RSA or CKK_EC */
 	size_t size;      /* RSA: modulus bytes; EC: field bytes */
-	uint8_t card_alg; /* driver's algorithm id (PIV 07, 11, 14) */
+	uint8_t card_alg; /* driver's algorithm id (PIV 06, 07, 05, 16, 11, 14) */
 	uint8_t keyref;   /* driver's key reference (PIV 9A ...) */
 	bool pin_always;
 	bool needs_pin;
@@ -79,7 +79,8 @@ void token_free(struct token *t);
  * -EBADMSG for a certificate OpenSSL cannot parse, -EOPNOTSUPP for a key type we do not drive. */
 int token_add_slot(struct token *t, const struct token_slot_desc *slot, const uint8_t *der, size_t len);
 /* The same with a CKA_ID of id_len bytes (a vendor module's, at most TOKEN_ID_MAX) instead of slot->id;
- * with TOKEN_ANY_RSA, RSA keys of any size up to TOKEN_RSA_BYTES_MAX (a PIV card drives RSA-2048 only). */
+ * with TOKEN_ANY_RSA, RSA keys of any size up to TOKEN_RSA_BYTES_MAX; without it, the RSA sizes PIV defines
+ * (1024, 2048, 3072, 4096 bits). */
 #define TOKEN_ANY_RSA 1u
 #define TOKEN_RSA_BYTES_MAX 512
 int token_add_slot_id(struct token *t, const struct token_slot_desc *slot, const uint8_t *id, size_t id_len,

@@ -331,6 +331,10 @@ int certinfo_parse(const uint8_t *der, size_t len, struct certinfo *ret)
 
 bool certinfo_for_signatures(const struct certinfo *ci)
 {
+	/* RSA below 2048 bits (a PIV card's legacy RSA-1024) is too weak for a new signature a person makes
+	 * (ETSI TS 119 312): such a key still signs through PKCS#11, as its card allows, never here. */
+	if (strcmp(ci->key_type, "RSA") == 0 && ci->key_bits < 2048)
+		return false;
 	return ci->has_key_usage && (ci->key_usage & CERTINFO_KU_NON_REPUDIATION) != 0;
 }
 

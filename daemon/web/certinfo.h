@@ -40,7 +40,8 @@ struct certinfo {
 int certinfo_parse(const uint8_t *der, size_t len, struct certinfo *ret);
 /* Whether the certificate's key is for signatures a person makes: keyUsage present with nonRepudiation
  * (contentCommitment). The only keys the web API signs with: on a PIV card the digital-signature key (9C),
- * on a Turkish card the qualified certificate; never an authentication or key-management key. */
+ * on a Turkish card the qualified certificate; never an authentication or key-management key, never an
+ * RSA key under 2048 bits. */
 bool certinfo_for_signatures(const struct certinfo *ci);
 /* The same from the DER: false for DER that does not parse. */
 bool certinfo_der_for_signatures(const uint8_t *der, size_t len);

@@ -36,7 +36,7 @@
 #define QC_MALFORMED "DER:300F300D060604008E4601010101FF0500"
 
 struct spec {
-	const char *key;        /* "RSA" or a curve */
+	const char *key;        /* "RSA" (2048 bits), "RSA-<bits>" or a curve */
 	const char *cn, *o;     /* subject (C=TR is always added) */
 	const char *issuer_cn;  /* NULL: self-issued */
 	const char *serial_hex; /* NULL: 01 */
@@ -76,8 +76,10 @@ static X509_NAME *name_of(const char *cn, const char *o)
 /* Builds the certificate; name, when not NULL, replaces the subject built from the spec. */
 static size_t make(const struct spec *s, X509_NAME *name, uint8_t **ret_der)
 {
-	EVP_PKEY *k = strcmp(s->key, "RSA") == 0 ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
-	                                         : EVP_PKEY_Q_keygen(NULL, NULL, "EC", s->key);
+	EVP_PKEY *k = strncmp(s->key, "RSA", 3) == 0
+	                      ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
+	                                          (size_t)(s->key[3] ? strtoul(s->key + 4, NULL, 10) : 2048))
+	                      : EVP_PKEY_Q_keygen(NULL, NULL, "EC", s->key);
 	X509 *x = X509_new();
 	X509_NAME *subj = name ? name : name_of(s->cn, s->o);
 	X509_NAME *iss = s->issuer_cn ? name_of(s->issuer_cn, "Kamu SM") : NULL;
@@ -394,6 +396,32 @@ static void test_authentication_key_refused_for_web(void **state)
 	assert_false(certinfo_der_for_signatures(NULL, 0));
 }
 
+/* A legacy RSA-1024 key (PIV algorithm 06) never makes a web signature, whatever its keyUsage; 2048 and
+ * up (PIV's 3072 and 4096 too) do. */
+static void test_rsa_under_2048_bits_refused_for_web(void **state)
+{
+	static const struct {
+		const char *key;
+		unsigned bits;
+		bool signing;
+	} cases[] = {{"RSA-1024", 1024, false}, {"RSA-2048", 2048, true}, {"RSA-3072", 3072, true}};
+	struct spec s = base();
+	struct certinfo ci;
+	uint8_t *der = NULL;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		s.key = cases[i].key;
+		ci = parse_ok(&s);
+		assert_int_equal(ci.key_bits, cases[i].bits);
+		assert_int_equal(certinfo_for_signatures(&ci), cases[i].signing);
+		len = make(&s, NULL, &der);
+		assert_int_equal(certinfo_der_for_signatures(der, len), cases[i].signing);
+		OPENSSL_free(der);
+		der = NULL;
+	}
+}
+
 static void test_qualified_by_qc_compliance_statement(void **state)
 {
 	struct spec s = base();
@@ -534,6 +562,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_rsa_key_type_and_bits),
 	        cmocka_unit_test(test_ec_key_type_and_bits),
+	        cmocka_unit_test(test_rsa_under_2048_bits_refused_for_web),
 	        cmocka_unit_test(test_names_are_rfc2253_with_common_name),
 	        cmocka_unit_test(test_turkish_utf8_subject_stays_utf8),
 	        cmocka_unit_test(test_bmpstring_subject_is_shown_as_utf8),

@@ -105,6 +105,55 @@ static void test_ec_slot_has_params_and_point_and_derive_only_with_key_agreement
 	token_free(t);
 }
 
+/* Each RSA size PIV defines (SP 800-78-5: 06 RSA-1024, 07 RSA-2048, 05 RSA-3072, 16 RSA-4096) is kept
+ * with its algorithm id, modulus bits and bytes; a size PIV does not define leaves the slot out on a PIV
+ * card and is kept for a vendor module's token (TOKEN_ANY_RSA). */
+static void test_piv_rsa_sizes_carry_their_algorithm_ids(void **state)
+{
+	static const struct {
+		const char *type;
+		CK_ULONG bits;
+		uint8_t alg;
+	} sizes[] = {{"RSA-1024", 1024, 0x06},
+	             {"RSA-2048", 2048, 0x07},
+	             {"RSA-3072", 3072, 0x05},
+	             {"RSA-4096", 4096, 0x16}};
+	struct token_slot_desc d = {2, 0x9C, true, true, "SIGN key", "Certificate for Digital Signature"};
+	EVP_PKEY *k;
+	uint8_t *der, id = 2;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct token *t = token_new("x", guid);
+
+		len = testcert_make(sizes[i].type, "critical,nonRepudiation", &der, &k);
+		assert_int_equal(token_add_slot(t, &d, der, len), 0);
+		assert_int_equal(t->nobjs, 3);
+		assert_int_equal(ulong_attr(&t->objs[1], CKA_MODULUS_BITS), sizes[i].bits);
+		assert_int_equal(token_attr(&t->objs[1], CKA_MODULUS)->len, sizes[i].bits / 8);
+		assert_int_equal(t->objs[2].key.size, sizes[i].bits / 8);
+		assert_int_equal(t->objs[2].key.card_alg, sizes[i].alg);
+		assert_true(bool_attr(&t->objs[2], CKA_SIGN));
+		OPENSSL_free(der);
+		EVP_PKEY_free(k);
+		token_free(t);
+	}
+
+	/* 1536 bits: not a PIV size; a vendor module's key of that size is kept. */
+	struct token *t = token_new("x", guid);
+
+	len = testcert_make("RSA-1536", "critical,nonRepudiation", &der, &k);
+	assert_int_equal(token_add_slot(t, &d, der, len), -EOPNOTSUPP);
+	token_free(t);
+	t = token_new("x", guid);
+	assert_int_equal(token_add_slot_id(t, &d, &id, 1, TOKEN_ANY_RSA, der, len), 0);
+	assert_int_equal(t->objs[2].key.size, 192);
+	assert_int_equal(ulong_attr(&t->objs[1], CKA_MODULUS_BITS), 1536);
+	OPENSSL_free(der);
+	EVP_PKEY_free(k);
+	token_free(t);
+}
+
 /* PIV's card-authentication key needs no PIN: its private key is listed and used before login, with
  * CKA_PRIVATE false, as OpenSC shows it; a key that needs the PIN stays private. */
 static void test_key_without_pin_is_not_private(void **state)
@@ -200,6 +249,7 @@ int main(void)
 	        cmocka_unit_test(test_rsa_slot_gives_three_objects_sharing_the_id),
 	        cmocka_unit_test(test_ec_slot_has_params_and_point_and_derive_only_with_key_agreement),
 	        cmocka_unit_test(test_key_without_pin_is_not_private),
+	        cmocka_unit_test(test_piv_rsa_sizes_carry_their_algorithm_ids),
 	        cmocka_unit_test(test_template_match_and_lookup),
 	        cmocka_unit_test(test_garbage_certificate_is_rejected),
 	        cmocka_unit_test(test_module_text_is_cleaned_of_controls_and_bad_utf8),

@@ -42,7 +42,20 @@ enum {
 	SW_RETRIES = 0x63C0,
 };
 
-enum { ALG_RSA2048 = 0x07, ALG_P256 = 0x11, ALG_P384 = 0x14 };
+/* SP 800-78-5's identifiers (table 6-2); RSA-1024 is legacy, still found on old cards. */
+enum {
+	ALG_RSA1024 = 0x06,
+	ALG_RSA2048 = 0x07,
+	ALG_RSA3072 = 0x05,
+	ALG_RSA4096 = 0x16,
+	ALG_P256 = 0x11,
+	ALG_P384 = 0x14
+};
+
+static bool alg_is_rsa(uint8_t alg)
+{
+	return alg == ALG_RSA1024 || alg == ALG_RSA2048 || alg == ALG_RSA3072 || alg == ALG_RSA4096;
+}
 
 static const uint8_t piv_aid[] = {0xA0, 0x00, 0x00, 0x03, 0x08, 0x00, 0x00, 0x10, 0x00, 0x01, 0x00};
 
@@ -474,10 +487,23 @@ static int key_alg(EVP_PKEY *key, uint8_t *ret_alg, size_t *ret_size)
 	size_t n = 0;
 
 	if (EVP_PKEY_is_a(key, "RSA")) {
-		if (EVP_PKEY_get_bits(key) != 2048)
+		switch (EVP_PKEY_get_bits(key)) {
+		case 1024:
+			*ret_alg = ALG_RSA1024;
+			break;
+		case 2048:
+			*ret_alg = ALG_RSA2048;
+			break;
+		case 3072:
+			*ret_alg = ALG_RSA3072;
+			break;
+		case 4096:
+			*ret_alg = ALG_RSA4096;
+			break;
+		default:
 			return -ENOTSUP;
-		*ret_alg = ALG_RSA2048;
-		*ret_size = 256;
+		}
+		*ret_size = (size_t)EVP_PKEY_get_bits(key) / 8;
 		return 0;
 	}
 	if (!EVP_PKEY_is_a(key, "EC") ||
@@ -551,8 +577,10 @@ out:
 static int build_objects(struct piv_card *card)
 {
 	static const uint8_t pin_policy[] = {0x40, 0x00}; /* PIV PIN only, not the global PIN */
-	static const uint8_t algs[] = {0x80, 0x01, ALG_RSA2048, 0x80, 0x01, ALG_P256,
-	                               0x80, 0x01, ALG_P384,    0x06, 0x00};
+	static const uint8_t algs[] = {0x80,        0x01,        ALG_RSA1024, 0x80,        0x01,
+	                               ALG_RSA2048, 0x80,        0x01,        ALG_RSA3072, 0x80,
+	                               0x01,        ALG_RSA4096, 0x80,        0x01,        ALG_P256,
+	                               0x80,        0x01,        ALG_P384,    0x06,        0x00};
 	static const char label[] = "imza virtual PIV";
 	uint8_t card_id[21] = {0xA0, 0x00, 0x00, 0x01, 0x16, 0xFF, 0x01};
 	char serial[9];
@@ -1142,7 +1170,7 @@ static uint16_t cmd_general_auth(struct piv_card *card, const struct apdu *a, bo
 		return SW_WRONG_DATA;
 
 	outlen = sizeof out;
-	if (s->alg == ALG_RSA2048)
+	if (alg_is_rsa(s->alg))
 		r = op == 0x81 && n == s->size ? op_rsa(s->key, in, n, out, &outlen) : -EINVAL;
 	else if (op == 0x81)
 		r = op_ecdsa(s, in, n, out, &outlen);
