@@ -971,12 +971,51 @@ static int choose_signer(assuan_context_t ctx, const struct dialog_request *rq, 
 	return 0;
 }
 
-int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
+/* One GETPIN into a fresh locked page, the PIN written into it as it arrives, with no copy: 0 with *ret
+ * filled (not empty) and *ret_confirmed (when asked for) whether imza-prompt said the last try was
+ * confirmed; -ECANCELED, -ETIMEDOUT, -E2BIG, -EINVAL (an empty answer), -EIO, -EPROTO. */
+static int get_secret(assuan_context_t ctx, const struct dialog_request *rq, struct pin_secret *ret,
+                      bool *ret_confirmed)
 {
-	struct dialog_request chosen;
 	static const uint8_t none[1];
 	struct pin_secret pin = {0};
 	struct pin_sink sink = {&pin, false, false};
+	gpg_error_t err;
+	int r;
+
+	r = pin_secret_set(&pin, none, 0);
+	if (r < 0)
+		return r;
+	STAMP(rq, asked);
+	assuan_begin_confidential(ctx);
+	err = assuan_transact(ctx, "GETPIN", pin_data, &sink, NULL, NULL, pin_status, &sink);
+	assuan_end_confidential(ctx);
+	STAMP(rq, answered);
+	if (sink.too_long) {
+		r = -E2BIG;
+	} else if (err) {
+		r = dialog_errno(err);
+		if (r != -ECANCELED && r != -ETIMEDOUT) {
+			log_failure(rq, "GETPIN", err);
+			r = r == -EIO ? -EIO : -EPROTO;
+		}
+	} else if (pin.len == 0) {
+		r = -EINVAL;
+	} else {
+		*ret = pin;
+		if (ret_confirmed)
+			*ret_confirmed = sink.last_try_confirmed;
+		return 0;
+	}
+	pin_secret_wipe(&pin);
+	return r;
+}
+
+int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
+{
+	struct dialog_request chosen;
+	struct pin_secret pin = {0};
+	bool confirmed = false;
 	assuan_context_t ctx = NULL;
 	const struct dialog_request *orig;
 	struct dialog_request alt;
@@ -1032,26 +1071,10 @@ int dialog_pin(const struct dialog_request *rq, struct pin_secret *ret)
 	if (r < 0)
 		goto out;
 
-	/* An empty locked page from pin.c; the PIN is written into it as it arrives, with no copy. */
-	r = pin_secret_set(&pin, none, 0);
+	r = get_secret(ctx, rq, &pin, &confirmed);
 	if (r < 0)
 		goto out;
-	STAMP(rq, asked);
-	assuan_begin_confidential(ctx);
-	err = assuan_transact(ctx, "GETPIN", pin_data, &sink, NULL, NULL, pin_status, &sink);
-	assuan_end_confidential(ctx);
-	STAMP(rq, answered);
-	if (sink.too_long) {
-		r = -E2BIG;
-	} else if (err) {
-		r = dialog_errno(err);
-		if (r != -ECANCELED && r != -ETIMEDOUT) {
-			log_failure(rq, "GETPIN", err);
-			r = r == -EIO ? -EIO : -EPROTO;
-		}
-	} else if (pin.len == 0) {
-		r = -EINVAL;
-	} else if (rich && rq->tries_left == 1 && !sink.last_try_confirmed) {
+	if (rich && rq->tries_left == 1 && !confirmed) {
 		/* A window that did not ask for the last-try confirmation: its PIN never reaches the card. */
 		log_warning("imza-prompt %s: a PIN on the last try without the confirmation; dropped",
 		            rq->program);
@@ -1191,42 +1214,6 @@ int dialog_card(const struct dialog_request *rq, int wake_fd)
 
 /* ---- imzactl pin change / unblock ---- */
 
-/* One GETPIN into a fresh locked page: 0 with *ret filled (not empty); -ECANCELED, -ETIMEDOUT, -E2BIG,
- * -EINVAL (an empty answer), -EIO, -EPROTO. */
-static int get_secret(assuan_context_t ctx, const struct dialog_request *rq, struct pin_secret *ret)
-{
-	static const uint8_t none[1];
-	struct pin_secret pin = {0};
-	struct pin_sink sink = {&pin, false, false};
-	gpg_error_t err;
-	int r;
-
-	r = pin_secret_set(&pin, none, 0);
-	if (r < 0)
-		return r;
-	STAMP(rq, asked);
-	assuan_begin_confidential(ctx);
-	err = assuan_transact(ctx, "GETPIN", pin_data, &sink, NULL, NULL, NULL, NULL);
-	assuan_end_confidential(ctx);
-	STAMP(rq, answered);
-	if (sink.too_long) {
-		r = -E2BIG;
-	} else if (err) {
-		r = dialog_errno(err);
-		if (r != -ECANCELED && r != -ETIMEDOUT) {
-			log_failure(rq, "GETPIN", err);
-			r = r == -EIO ? -EIO : -EPROTO;
-		}
-	} else if (pin.len == 0) {
-		r = -EINVAL;
-	} else {
-		*ret = pin;
-		return 0;
-	}
-	pin_secret_wipe(&pin);
-	return r;
-}
-
 /* The description of one step: who asks, which card, what is asked, then the step's own words. */
 static int pin_new_desc(const struct dialog_request *rq, bool unblock, const char *step, struct line *l)
 {
@@ -1273,7 +1260,7 @@ static int pin_new_step(assuan_context_t ctx, const struct dialog_request *rq, b
 	if (r == 0)
 		r = command(ctx, rq, "SETCANCEL", "Vazgeç");
 	if (r == 0)
-		r = get_secret(ctx, rq, ret);
+		r = get_secret(ctx, rq, ret, NULL);
 	return r;
 }
 
