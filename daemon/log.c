@@ -35,45 +35,48 @@ static void field(char *out, size_t cap, const char *s)
 	out[n] = '\0';
 }
 
-void log_record(enum log_level lvl, const char *origin, const char *card, const char *result, const char *fmt,
-                ...)
+/* One line at lvl: on the journal, with a record's fields when origin is given (log_record); on
+ * stderr otherwise. */
+static void vlog(enum log_level lvl, const char *origin, const char *card, const char *result,
+                 const char *fmt, va_list ap)
 {
-	char msg[1024], o[256], c[64], r[128];
-	va_list ap;
-
-	if (lvl > max_level)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!use_journal) {
-		log_msg(lvl, "%s", msg);
-		return;
-	}
-	field(o, sizeof(o), origin);
-	field(c, sizeof(c), card);
-	field(r, sizeof(r), result);
-	sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", (int)lvl, "SYSLOG_IDENTIFIER=imzad",
-	                "IMZA_ORIGIN=%s", o, "IMZA_CARD=%s", c, "IMZA_RESULT=%s", r, NULL);
-}
-
-void log_msg(enum log_level lvl, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	if (lvl > max_level)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (use_journal) {
-		sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", (int)lvl, "SYSLOG_IDENTIFIER=imzad", NULL);
-		return;
-	}
 	static const char *names[] = {[LOG_LVL_ERROR] = "error",
 	                              [LOG_LVL_WARNING] = "warning",
 	                              [LOG_LVL_INFO] = "info",
 	                              [LOG_LVL_DEBUG] = "debug"};
-	fprintf(stderr, "imzad: %s: %s\n", names[lvl], msg);
+	char msg[1024], o[256], c[64], r[128];
+
+	if (lvl > max_level)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (use_journal && origin == NULL) {
+		sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", (int)lvl, "SYSLOG_IDENTIFIER=imzad", NULL);
+	} else if (use_journal) {
+		field(o, sizeof(o), origin);
+		field(c, sizeof(c), card);
+		field(r, sizeof(r), result);
+		sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", (int)lvl, "SYSLOG_IDENTIFIER=imzad",
+		                "IMZA_ORIGIN=%s", o, "IMZA_CARD=%s", c, "IMZA_RESULT=%s", r, NULL);
+	} else {
+		fprintf(stderr, "imzad: %s: %s\n", names[lvl], msg);
+	}
+}
+
+void log_record(enum log_level lvl, const char *origin, const char *card, const char *result, const char *fmt,
+                ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(lvl, origin ? origin : "", card, result, fmt, ap);
+	va_end(ap);
+}
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(lvl, NULL, NULL, NULL, fmt, ap);
+	va_end(ap);
 }
