@@ -95,6 +95,22 @@ const char *mech_mgf_name(CK_RSA_PKCS_MGF_TYPE mgf)
 	}
 }
 
+int mech_pss_params(const struct mech_desc *m, const CK_MECHANISM *mech, size_t key_size,
+                    struct mech_pss *ret)
+{
+	const CK_RSA_PKCS_PSS_PARAMS *p = mech->pParameter;
+	const char *hn;
+
+	if (p == NULL || mech->ulParameterLen != sizeof(*p))
+		return -EINVAL;
+	hn = mech_hash_name(p->hashAlg);
+	if (hn == NULL || mech_mgf_name(p->mgf) == NULL || (m->digest && strcmp(m->digest, hn) != 0) ||
+	    p->sLen > key_size)
+		return -EINVAL;
+	*ret = (struct mech_pss){p->hashAlg, p->mgf, p->sLen};
+	return 0;
+}
+
 static int digest(const char *name, const uint8_t *data, size_t len, uint8_t *out, unsigned int *ret_len)
 {
 	EVP_MD *md = EVP_MD_fetch(NULL, name, NULL);
@@ -273,6 +289,25 @@ int mech_ec_der_to_raw(const uint8_t *der, size_t len, uint8_t *out, size_t fiel
 	return ok ? 0 : -EPROTO;
 }
 
+/* What an unpadding into tmp (tmplen bytes) gave: n bytes, copied to out; -EBADMSG for a bad padding,
+ * -EMSGSIZE when out is too small. tmp is wiped either way. */
+static int unpadded(int n, uint8_t *tmp, size_t tmplen, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	int r = 0;
+
+	if (n < 0) {
+		ERR_clear_error();
+		r = -EBADMSG;
+	} else if ((size_t)n > cap) {
+		r = -EMSGSIZE;
+	} else {
+		memcpy(out, tmp, (size_t)n);
+		*ret_len = (size_t)n;
+	}
+	OPENSSL_cleanse(tmp, tmplen);
+	return r;
+}
+
 int mech_rsa_unpad_pkcs1(const uint8_t *block, size_t modlen, uint8_t *out, size_t cap, size_t *ret_len)
 {
 	uint8_t tmp[512];
@@ -283,19 +318,7 @@ int mech_rsa_unpad_pkcs1(const uint8_t *block, size_t modlen, uint8_t *out, size
 	/* OpenSSL's check runs in constant time over the whole block (Bleichenbacher), its leading zero
 	 * byte included: no byte of it is looked at here first. */
 	n = RSA_padding_check_PKCS1_type_2(tmp, (int)sizeof(tmp), block, (int)modlen, (int)modlen);
-	if (n < 0) {
-		ERR_clear_error();
-		OPENSSL_cleanse(tmp, sizeof(tmp));
-		return -EBADMSG;
-	}
-	if ((size_t)n > cap) {
-		OPENSSL_cleanse(tmp, sizeof(tmp));
-		return -EMSGSIZE;
-	}
-	memcpy(out, tmp, (size_t)n);
-	OPENSSL_cleanse(tmp, sizeof(tmp));
-	*ret_len = (size_t)n;
-	return 0;
+	return unpadded(n, tmp, sizeof(tmp), out, cap, ret_len);
 }
 
 bool mech_oaep_ok(const struct mech_oaep *oaep)
@@ -332,19 +355,7 @@ int mech_rsa_unpad_oaep(const uint8_t *block, size_t modlen, const struct mech_o
 	                                      oaep->label, (int)oaep->label_len, md, mgf);
 	EVP_MD_free(md);
 	EVP_MD_free(mgf);
-	if (n < 0) {
-		ERR_clear_error();
-		OPENSSL_cleanse(tmp, sizeof(tmp));
-		return -EBADMSG;
-	}
-	if ((size_t)n > cap) {
-		OPENSSL_cleanse(tmp, sizeof(tmp));
-		return -EMSGSIZE;
-	}
-	memcpy(out, tmp, (size_t)n);
-	OPENSSL_cleanse(tmp, sizeof(tmp));
-	*ret_len = (size_t)n;
-	return 0;
+	return unpadded(n, tmp, sizeof(tmp), out, cap, ret_len);
 }
 
 static EVP_PKEY *public_key(const uint8_t *spki, size_t len)

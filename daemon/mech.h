@@ -54,6 +54,12 @@ const char *mech_hash_name(CK_MECHANISM_TYPE hash);
 /* The same for CKG_MGF1_* */
 const char *mech_mgf_name(CK_RSA_PKCS_MGF_TYPE mgf);
 
+/* The PSS parameters of a C_SignInit/C_VerifyInit with mechanism m (of family MECH_RSA_PSS) for a key of
+ * key_size bytes: 0 with *ret filled, or -EINVAL (no parameters, a wrong size, an unknown hash or MGF, a
+ * hash other than the mechanism's own, a salt longer than the key). */
+int mech_pss_params(const struct mech_desc *m, const CK_MECHANISM *mech, size_t key_size,
+                    struct mech_pss *ret);
+
 /* Builds the modulus-sized block that the card's raw RSA operation turns into the signature.
  * data is the message (hashing mechanisms) or the hash/DigestInfo (raw ones). */
 int mech_rsa_block(const struct mech_desc *m, const struct mech_pss *pss, const uint8_t *data, size_t len,

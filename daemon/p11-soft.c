@@ -218,16 +218,8 @@ static CK_RV verify_init(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_
 	if (rv != CKR_OK)
 		return rv;
 	if (md->family == MECH_RSA_PSS) {
-		const CK_RSA_PKCS_PSS_PARAMS *p = m->pParameter;
-		const char *hn;
-
-		if (p == NULL || m->ulParameterLen != sizeof(*p))
+		if (mech_pss_params(md, m, o->key.size, &pss) < 0)
 			return CKR_MECHANISM_PARAM_INVALID;
-		hn = mech_hash_name(p->hashAlg);
-		if (hn == NULL || mech_mgf_name(p->mgf) == NULL ||
-		    (md->digest && strcmp(md->digest, hn) != 0) || p->sLen > o->key.size)
-			return CKR_MECHANISM_PARAM_INVALID;
-		pss = (struct mech_pss){p->hashAlg, p->mgf, p->sLen};
 		has_pss = true;
 	}
 	if (op_begin(&sess->op, kind) < 0)

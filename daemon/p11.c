@@ -1163,6 +1163,7 @@ static CK_RV op_init(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJE
 	struct token_object *o;
 	const struct mech_desc *md;
 	struct mech_oaep oaep = {0};
+	struct mech_pss pss = {0};
 	CK_RV rv = get_session(ctx, h, &sess, &s);
 
 	if (rv != CKR_OK)
@@ -1202,24 +1203,13 @@ static CK_RV op_init(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJE
 		if (!attr_bool(o, CKA_SIGN))
 			return CKR_KEY_FUNCTION_NOT_PERMITTED;
 	}
-	if (md && md->family == MECH_RSA_PSS) {
-		const CK_RSA_PKCS_PSS_PARAMS *p = m->pParameter;
-		const char *hn;
-
-		if (p == NULL || m->ulParameterLen != sizeof(*p))
-			return CKR_MECHANISM_PARAM_INVALID;
-		hn = mech_hash_name(p->hashAlg);
-		if (hn == NULL || mech_mgf_name(p->mgf) == NULL ||
-		    (md->digest && strcmp(md->digest, hn) != 0) || p->sLen > o->key.size)
-			return CKR_MECHANISM_PARAM_INVALID;
-	}
+	if (md && md->family == MECH_RSA_PSS && mech_pss_params(md, m, o->key.size, &pss) < 0)
+		return CKR_MECHANISM_PARAM_INVALID;
 	/* The operation's state exists from here to its end only: an idle session holds none. */
 	if (op_begin(&sess->op, kind) < 0)
 		return CKR_HOST_MEMORY;
 	if (md && md->family == MECH_RSA_PSS) {
-		const CK_RSA_PKCS_PSS_PARAMS *p = m->pParameter;
-
-		sess->op->pss = (struct mech_pss){p->hashAlg, p->mgf, p->sLen};
+		sess->op->pss = pss;
 		sess->op->has_pss = true;
 	}
 	if (kind == OP_DECRYPT && m->mechanism == CKM_RSA_PKCS_OAEP) {

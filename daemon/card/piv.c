@@ -147,21 +147,18 @@ int piv_read_cert(struct apdu_transport *t, const struct piv_slot *slot, uint8_t
 	return 0;
 }
 
-int piv_verify(struct apdu_transport *t, const uint8_t *pin, size_t len, int *ret_tries)
+/* Sends c, whose data is the secret buf (len bytes), wipes buf whatever happens, and reads the answer: a
+ * wrong or blocked value gives the tries left in *ret_tries; *ret_sw is the status word. */
+static int exchange_secret(struct apdu_transport *t, const struct apdu_cmd *c, uint8_t *buf, size_t len,
+                           int *ret_tries, uint16_t *ret_sw)
 {
-	uint8_t buf[PIV_PIN_MAX];
 	uint8_t resp[8];
 	size_t rlen;
-	uint16_t sw;
-	struct apdu_cmd c = {.ins = 0x20, .p2 = PIV_PIN_REF, .data = buf, .lc = PIV_PIN_MAX};
-	int r;
+	uint16_t sw = 0;
+	int r = apdu_exchange(t, c, resp, sizeof(resp), &rlen, &sw);
 
-	if (len == 0 || len > PIV_PIN_MAX)
-		return -EINVAL;
-	memset(buf, 0xFF, sizeof(buf));
-	memcpy(buf, pin, len);
-	r = apdu_exchange(t, &c, resp, sizeof(resp), &rlen, &sw);
-	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(buf, len);
+	*ret_sw = sw;
 	if (r < 0)
 		return r;
 	r = sw_to_err(sw);
@@ -170,14 +167,25 @@ int piv_verify(struct apdu_transport *t, const uint8_t *pin, size_t len, int *re
 	return r;
 }
 
+int piv_verify(struct apdu_transport *t, const uint8_t *pin, size_t len, int *ret_tries)
+{
+	uint8_t buf[PIV_PIN_MAX];
+	uint16_t sw;
+	struct apdu_cmd c = {.ins = 0x20, .p2 = PIV_PIN_REF, .data = buf, .lc = PIV_PIN_MAX};
+
+	if (len == 0 || len > PIV_PIN_MAX)
+		return -EINVAL;
+	memset(buf, 0xFF, sizeof(buf));
+	memcpy(buf, pin, len);
+	return exchange_secret(t, &c, buf, sizeof(buf), ret_tries, &sw);
+}
+
 /* CHANGE REFERENCE DATA (ref 80: the PIN, 81: the PUK) and RESET RETRY COUNTER (the PIN, with the PUK):
  * both carry two values of 8 bytes, each padded with FF (SP 800-73-4 §3.2.2, §3.2.3). */
 static int piv_two_refs(struct apdu_transport *t, uint8_t ins, uint8_t ref, const uint8_t *a, size_t alen,
                         const uint8_t *b, size_t blen, int *ret_tries)
 {
 	uint8_t buf[2 * PIV_PIN_MAX];
-	uint8_t resp[8];
-	size_t rlen;
 	uint16_t sw;
 	struct apdu_cmd c = {.ins = ins, .p2 = ref, .data = buf, .lc = sizeof(buf)};
 	int r;
@@ -187,13 +195,7 @@ static int piv_two_refs(struct apdu_transport *t, uint8_t ins, uint8_t ref, cons
 	memset(buf, 0xFF, sizeof(buf));
 	memcpy(buf, a, alen);
 	memcpy(buf + PIV_PIN_MAX, b, blen);
-	r = apdu_exchange(t, &c, resp, sizeof(resp), &rlen, &sw);
-	explicit_bzero(buf, sizeof(buf));
-	if (r < 0)
-		return r;
-	r = sw_to_err(sw);
-	if (r == PIV_E_PIN_INCORRECT || r == PIV_E_PIN_LOCKED)
-		*ret_tries = (sw & 0xFFF0) == 0x63C0 ? (sw & 0x0F) : 0;
+	r = exchange_secret(t, &c, buf, sizeof(buf), ret_tries, &sw);
 	/* 6A80: the card refuses the new value's format (a check of ours let it through). */
 	if (sw == 0x6A80)
 		r = -ERANGE;
