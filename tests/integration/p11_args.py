@@ -7,8 +7,8 @@ Prints TAP-style lines ("ok - ..." / "not ok - ..."); run_checks in tap.sh count
 import ctypes
 import os
 
-UL = ctypes.c_ulong
-P = ctypes.c_void_p
+import p11_ctypes
+from p11_ctypes import UL, P, Attr, Mech, Version, TokenInfo, report, ref
 PUL = ctypes.POINTER(UL)
 
 CKR = {
@@ -30,35 +30,15 @@ CKM_RSA_PKCS, CKM_SHA256_RSA_PKCS = 0x1, 0x40
 BAD = 0x7FFF1234
 
 
-class Attr(ctypes.Structure):
-    _fields_ = [("type", UL), ("pValue", P), ("ulValueLen", UL)]
-
-
-class Mech(ctypes.Structure):
-    _fields_ = [("mechanism", UL), ("pParameter", P), ("ulParameterLen", UL)]
-
-
-class Version(ctypes.Structure):
-    _fields_ = [("major", ctypes.c_ubyte), ("minor", ctypes.c_ubyte)]
-
-
 class Info(ctypes.Structure):
     _fields_ = [("cryptokiVersion", Version), ("manufacturerID", ctypes.c_char * 32), ("flags", UL),
                 ("libraryDescription", ctypes.c_char * 32), ("libraryVersion", Version)]
-
-
-class TokenInfo(ctypes.Structure):
-    _fields_ = [("label", ctypes.c_char * 32), ("manufacturerID", ctypes.c_char * 32),
-                ("model", ctypes.c_char * 16), ("serialNumber", ctypes.c_char * 16), ("flags", UL)] + \
-               [(n, UL) for n in ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k")] + \
-               [("hw", Version), ("fw", Version), ("utcTime", ctypes.c_char * 16)]
 
 
 class Interface(ctypes.Structure):
     _fields_ = [("pInterfaceName", ctypes.c_char_p), ("pFunctionList", P), ("flags", UL)]
 
 
-m = ctypes.CDLL(os.environ["IMZA_MODULE"])
 pin = os.environ["IMZA_PIN"].encode()
 puk = os.environ.get("IMZA_PUK", "12345678").encode()
 
@@ -78,32 +58,15 @@ SIGS = {
     "C_GetFunctionStatus": [UL], "C_CancelFunction": [UL], "C_GetInterfaceList": [P, P],
     "C_GetInterface": [P, P, P, UL],
 }
-for fn, types in SIGS.items():
-    getattr(m, fn).argtypes = types
-    getattr(m, fn).restype = UL
-
-
-def report(ok, what):
-    print(("ok" if ok else "not ok") + " - " + what, flush=True)
+m = p11_ctypes.load(SIGS)
 
 
 def expect(rv, want, what):
-    report(rv == CKR[want], "%s: CKR_%s%s" % (what, want, "" if rv == CKR[want] else
-                                                 " (got %s)" % NAME.get(rv, hex(rv))))
-
-
-def ref(x):
-    return ctypes.cast(ctypes.byref(x), P)
+    p11_ctypes.expect(CKR, rv, want, what)
 
 
 def find(s, cls, ident):
-    c, i = UL(cls), ctypes.c_ubyte(ident)
-    t = (Attr * 2)(Attr(CKA_CLASS, ref(c), ctypes.sizeof(c)), Attr(CKA_ID, ref(i), 1))
-    m.C_FindObjectsInit(s, ref(t), 2)
-    o, n = UL(0), UL(0)
-    m.C_FindObjects(s, ref(o), 1, ref(n))
-    m.C_FindObjectsFinal(s)
-    return o.value if n.value == 1 else 0
+    return p11_ctypes.find(m, s, cls, ident)
 
 
 # ---- general purpose (5.4) ----

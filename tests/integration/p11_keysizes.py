@@ -10,8 +10,8 @@ import ctypes
 import os
 import subprocess
 
-UL = ctypes.c_ulong
-P = ctypes.c_void_p
+import p11_ctypes
+from p11_ctypes import UL, P, Attr, Mech, report, ref
 
 CKF_SERIAL_SESSION = 4
 CKU_USER, CKU_CONTEXT_SPECIFIC = 1, 2
@@ -25,15 +25,6 @@ card = os.environ["IMZA_CARD_DIR"]
 work = os.environ["WORK"]
 
 
-class Attr(ctypes.Structure):
-    _fields_ = [("type", UL), ("pValue", P), ("ulValueLen", UL)]
-
-
-class Mech(ctypes.Structure):
-    _fields_ = [("mechanism", UL), ("pParameter", P), ("ulParameterLen", UL)]
-
-
-m = ctypes.CDLL(os.environ["IMZA_MODULE"])
 pin = os.environ["IMZA_PIN"].encode()
 SIGS = {
     "C_Initialize": [P], "C_Finalize": [P], "C_GetSlotList": [ctypes.c_ubyte, P, P],
@@ -42,27 +33,11 @@ SIGS = {
     "C_FindObjects": [UL, P, UL, P], "C_FindObjectsFinal": [UL], "C_SignInit": [UL, P, UL],
     "C_Sign": [UL, P, UL, P, P], "C_DecryptInit": [UL, P, UL], "C_Decrypt": [UL, P, UL, P, P],
 }
-for name, args in SIGS.items():
-    getattr(m, name).argtypes = args
-    getattr(m, name).restype = UL
-
-
-def report(ok, what):
-    print(("ok - " if ok else "not ok - ") + what, flush=True)
-
-
-def ref(x):
-    return ctypes.cast(ctypes.byref(x), P)
+m = p11_ctypes.load(SIGS)
 
 
 def find(s, cls, ident):
-    c, i = UL(cls), ctypes.c_ubyte(ident)
-    t = (Attr * 2)(Attr(CKA_CLASS, ref(c), ctypes.sizeof(c)), Attr(CKA_ID, ref(i), 1))
-    m.C_FindObjectsInit(s, ref(t), 2)
-    o, n = UL(0), UL(0)
-    m.C_FindObjects(s, ref(o), 1, ref(n))
-    m.C_FindObjectsFinal(s)
-    return o.value if n.value == 1 else 0
+    return p11_ctypes.find(m, s, cls, ident)
 
 
 def attr(s, o, typ):

@@ -13,8 +13,8 @@ import subprocess
 import sys
 import time
 
-UL = ctypes.c_ulong
-P = ctypes.c_void_p
+import p11_ctypes
+from p11_ctypes import UL, P, TokenInfo, report, ref
 
 CKR = {
     "OK": 0x0, "ARGUMENTS_BAD": 0x7, "PIN_INCORRECT": 0xA0, "PIN_INVALID": 0xA1, "PIN_LEN_RANGE": 0xA2,
@@ -29,18 +29,6 @@ CKS_RW_PUBLIC_SESSION, CKS_RW_SO_FUNCTIONS = 2, 4
 CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED = 0x10000, 0x20000, 0x40000
 
 
-class Version(ctypes.Structure):
-    _fields_ = [("major", ctypes.c_ubyte), ("minor", ctypes.c_ubyte)]
-
-
-class TokenInfo(ctypes.Structure):
-    _fields_ = [("label", ctypes.c_char * 32), ("manufacturerID", ctypes.c_char * 32),
-                ("model", ctypes.c_char * 16), ("serialNumber", ctypes.c_char * 16), ("flags", UL)] + \
-               [(n, UL) for n in ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k")] + \
-               [("hw", Version), ("fw", Version), ("utcTime", ctypes.c_char * 16)]
-
-
-m = ctypes.CDLL(os.environ["IMZA_MODULE"])
 pin = os.environ["IMZA_PIN"].encode()
 puk = os.environ["IMZA_PUK"].encode()
 apdu_log = os.path.join(os.environ["IMZA_CARD_DIR"], "apdu.log")
@@ -49,22 +37,11 @@ SIGS = {
     "C_OpenSession": [UL, UL, P, P, P], "C_CloseSession": [UL], "C_GetSessionInfo": [UL, P],
     "C_Login": [UL, UL, P, UL], "C_Logout": [UL], "C_InitPIN": [UL, P, UL], "C_SetPIN": [UL, P, UL, P, UL],
 }
-for fn, types in SIGS.items():
-    getattr(m, fn).argtypes = types
-    getattr(m, fn).restype = UL
-
-
-def report(ok, what):
-    print(("ok" if ok else "not ok") + " - " + what, flush=True)
+m = p11_ctypes.load(SIGS)
 
 
 def expect(rv, want, what):
-    report(rv == CKR[want], "%s: CKR_%s%s" % (what, want, "" if rv == CKR[want] else
-                                                 " (got %s)" % NAME.get(rv, hex(rv))))
-
-
-def ref(x):
-    return ctypes.cast(ctypes.byref(x), P)
+    p11_ctypes.expect(CKR, rv, want, what)
 
 
 def first_slot():
