@@ -28,8 +28,8 @@ fail() {
 	tail -n 15 "$LOG" | sed 's/^/# /'
 }
 skip() {
-	tap_n=$((tap_n + 1))
 	[ -n "${IMZA_NO_SKIP:-}" ] && { fail "$1: skipped ($2), and IMZA_NO_SKIP says every check must run"; return; }
+	tap_n=$((tap_n + 1))
 	echo "ok $tap_n - $1 # SKIP $2"
 }
 # missing WHAT...: a tool the whole test needs is not there (each WHAT says which package has it). The
