@@ -270,8 +270,9 @@ int backend_call_from(struct backend *b, const struct proto_buf *req, struct pro
 		return req->error;
 	pthread_mutex_lock(&b->call_lock);
 	if (b->pid <= 0) {
+		/* Down: in its back-off, or not started. */
+		atomic_store(&b->answering, false);
 		if (ms_between(now_mono(), b->next_start) > 0) {
-			atomic_store(&b->answering, false);
 			pthread_mutex_unlock(&b->call_lock);
 			return -EAGAIN;
 		}
