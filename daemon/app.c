@@ -94,10 +94,22 @@ void op_end(struct op **slot)
 	*slot = NULL;
 }
 
+void session_obj_free(struct session_obj *so)
+{
+	token_object_clear(&so->o);
+	free(so);
+}
+
 static void session_free(struct session *s)
 {
 	op_end(&s->op);
 	op_end(&s->find);
+	while (s->objs) {
+		struct session_obj *next = s->objs->next;
+
+		session_obj_free(s->objs);
+		s->objs = next;
+	}
 	free(s);
 }
 

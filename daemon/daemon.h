@@ -18,6 +18,10 @@
 #define DAEMON_MAX_SLOTS 16
 #define APP_MAX_SESSIONS 64
 #define APP_MAX_CONNECTIONS 16
+/* Session objects (C_DeriveKey's secrets) an application holds at once, over all its sessions. */
+#define APP_MAX_SESSION_OBJECTS 32
+/* Their handles: apart from a token's (1 to TOKEN_MAX_OBJECTS), never reused by one imzad. */
+#define SESSION_OBJECT_HANDLE_BASE 0x10000000UL
 /* Data collected by a multi-part operation without a digest (raw mechanisms) is bounded. */
 #define OP_DATA_MAX 1024
 /* An internal "answer later" code: never sent, it tells the server the call completes itself. */
@@ -44,7 +48,7 @@ struct slot {
 };
 
 /* Sign and decrypt go to the card; digest and verify are imzad's own (p11-soft.c). */
-enum op_kind { OP_NONE, OP_SIGN, OP_DECRYPT, OP_FIND, OP_DIGEST, OP_VERIFY, OP_VERIFY_RECOVER };
+enum op_kind { OP_NONE, OP_SIGN, OP_DECRYPT, OP_FIND, OP_DIGEST, OP_VERIFY, OP_VERIFY_RECOVER, OP_DERIVE };
 
 struct op {
 	enum op_kind kind;
@@ -67,7 +71,7 @@ struct op {
 	size_t result_len;
 	bool have_result;
 	/* find */
-	CK_OBJECT_HANDLE found[TOKEN_MAX_OBJECTS];
+	CK_OBJECT_HANDLE found[TOKEN_MAX_OBJECTS + APP_MAX_SESSION_OBJECTS];
 	size_t nfound, next;
 };
 
@@ -80,6 +84,14 @@ struct session {
 	 * sessions are idle, and a thousand applications each holding one must stay small. */
 	struct op *op;   /* sign, decrypt, digest, verify */
 	struct op *find; /* C_FindObjects */
+	/* The session objects it made (C_DeriveKey), visible to the application's sessions on the same
+	 * slot; they end with it. NULL for most sessions. */
+	struct session_obj *objs;
+};
+
+struct session_obj {
+	struct session_obj *next;
+	struct token_object o;
 };
 
 struct app {
@@ -96,6 +108,7 @@ struct app {
 	struct app *next;
 	struct session *sessions[APP_MAX_SESSIONS];
 	CK_SESSION_HANDLE next_handle;
+	CK_OBJECT_HANDLE next_object; /* its next session object's, above SESSION_OBJECT_HANDLE_BASE */
 	/* Login per slot, bound to the card insertion it was made on. */
 	uint64_t login_seq[DAEMON_MAX_SLOTS];
 	/* The SO's login per slot (C_Login(CKU_SO) with the PUK), bound to the insertion, and the PUK it gave,
@@ -244,6 +257,8 @@ CK_RV app_get_session(struct app *a, CK_SESSION_HANDLE h, struct session **ret_s
 /* Whether the application is logged in to the card in slot s (login is per application). */
 bool app_logged_in(const struct app *a, const struct slot *s);
 void app_close_session(struct app *a, CK_SESSION_HANDLE h);
+/* Frees a session object (its secret wiped); the caller has unlinked it. */
+void session_obj_free(struct session_obj *so);
 /* The SO's login on slot index idx ends: the PUK is wiped. */
 void app_so_logout(struct app *a, size_t idx);
 void app_slot_event(struct daemon *d, CK_SLOT_ID id);

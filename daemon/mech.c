@@ -8,9 +8,12 @@
 #include <string.h>
 
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -41,6 +44,7 @@ const size_t mech_sign_count = sizeof(mech_sign_table) / sizeof(mech_sign_table[
 
 const CK_MECHANISM_TYPE mech_other_table[] = {
         CKM_RSA_X_509, CKM_RSA_PKCS_OAEP, CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512,
+        CKM_ECDH1_DERIVE,
 };
 const size_t mech_other_count = sizeof(mech_other_table) / sizeof(mech_other_table[0]);
 
@@ -584,5 +588,102 @@ out:
 	EVP_MD_free(mgf);
 	EVP_PKEY_CTX_free(ctx);
 	EVP_PKEY_free(k);
+	return r;
+}
+
+int mech_ecdh_peer_point(const uint8_t *ec_params, size_t params_len, const uint8_t *pub, size_t publen,
+                         uint8_t *out, size_t cap, size_t *ret_len)
+{
+	const unsigned char *p = ec_params;
+	ASN1_OBJECT *oid = d2i_ASN1_OBJECT(NULL, &p, (long)params_len);
+	int nid = oid ? OBJ_obj2nid(oid) : NID_undef;
+	EC_GROUP *g;
+	EC_POINT *pt = NULL;
+	size_t field, want;
+	int r = -EINVAL;
+
+	ASN1_OBJECT_free(oid);
+	if (p != ec_params + params_len || (nid != NID_X9_62_prime256v1 && nid != NID_secp384r1))
+		return -EOPNOTSUPP;
+	field = nid == NID_secp384r1 ? 48 : 32;
+	want = 1 + 2 * field;
+	/* A DER OCTET STRING around the point: 04 len point, with a short length (the point is < 128). */
+	if (publen == want + 2 && pub[0] == 0x04 && pub[1] == want) {
+		pub += 2;
+		publen -= 2;
+	}
+	if (publen != want || pub[0] != 0x04 || cap < want)
+		return -EINVAL;
+	g = EC_GROUP_new_by_curve_name(nid);
+	if (g == NULL)
+		return -ENOMEM;
+	pt = EC_POINT_new(g);
+	if (pt && EC_POINT_oct2point(g, pt, pub, publen, NULL) == 1 && !EC_POINT_is_at_infinity(g, pt) &&
+	    EC_POINT_is_on_curve(g, pt, NULL) == 1) {
+		memcpy(out, pub, want);
+		*ret_len = want;
+		r = 0;
+	}
+	EC_POINT_free(pt);
+	EC_GROUP_free(g);
+	ERR_clear_error();
+	return r;
+}
+
+static const char *kdf_digest(CK_ULONG kdf)
+{
+	switch (kdf) {
+	case CKD_SHA1_KDF:
+		return "SHA1";
+	case CKD_SHA224_KDF:
+		return "SHA224";
+	case CKD_SHA256_KDF:
+		return "SHA256";
+	case CKD_SHA384_KDF:
+		return "SHA384";
+	case CKD_SHA512_KDF:
+		return "SHA512";
+	default:
+		return NULL;
+	}
+}
+
+bool mech_ecdh_kdf_ok(CK_ULONG kdf)
+{
+	return kdf == CKD_NULL || kdf_digest(kdf) != NULL;
+}
+
+int mech_ecdh_kdf(CK_ULONG kdf, const uint8_t *z, size_t zlen, const uint8_t *shared, size_t slen,
+                  uint8_t *out, size_t outlen)
+{
+	const char *md = kdf_digest(kdf);
+	EVP_KDF *k;
+	EVP_KDF_CTX *ctx;
+	OSSL_PARAM params[4], *pp = params;
+	int r;
+
+	if (outlen == 0)
+		return -EINVAL;
+	if (kdf == CKD_NULL) {
+		if (outlen > zlen || slen > 0)
+			return -EINVAL;
+		memcpy(out, z, outlen);
+		return 0;
+	}
+	if (md == NULL || outlen > MECH_ECDH_KEY_MAX || slen > MECH_ECDH_SHARED_MAX)
+		return -EINVAL;
+	k = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_X963KDF, NULL);
+	ctx = k ? EVP_KDF_CTX_new(k) : NULL;
+	EVP_KDF_free(k);
+	if (ctx == NULL)
+		return -ENOMEM;
+	*pp++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)md, 0);
+	*pp++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)z, zlen);
+	if (slen > 0)
+		*pp++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)shared, slen);
+	*pp = OSSL_PARAM_construct_end();
+	r = EVP_KDF_derive(ctx, out, outlen, params) == 1 ? 0 : -EINVAL;
+	EVP_KDF_CTX_free(ctx);
+	ERR_clear_error();
 	return r;
 }

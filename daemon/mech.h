@@ -77,6 +77,23 @@ int mech_rsa_unpad_pkcs1(const uint8_t *block, size_t modlen, uint8_t *out, size
  * not OAEP with these parameters (one answer for every way it can fail, found in constant time). */
 int mech_rsa_unpad_oaep(const uint8_t *block, size_t modlen, const struct mech_oaep *oaep, uint8_t *out,
                         size_t cap, size_t *ret_len);
+/* ECDH (CKM_ECDH1_DERIVE) */
+#define MECH_ECDH_SHARED_MAX 1024 /* shared data of a KDF */
+#define MECH_ECDH_KEY_MAX 1024    /* a derived key's length through a KDF */
+/* The peer's public point for an ECDH with a key on the curve ec_params (CKA_EC_PARAMS, the named curve's
+ * OID in DER): pub is the uncompressed point, or a DER OCTET STRING around it (as CKA_EC_POINT holds
+ * it; some applications send that). The point must be on the curve and not infinity, so that a card is
+ * never asked to multiply a point of an attacker's choosing off the curve. out gets the uncompressed
+ * point (1 + 2 field bytes). -EINVAL: not such a point; -EOPNOTSUPP: a curve imza does not know. */
+int mech_ecdh_peer_point(const uint8_t *ec_params, size_t params_len, const uint8_t *pub, size_t publen,
+                         uint8_t *out, size_t cap, size_t *ret_len);
+/* Whether kdf is one imza applies (CKD_NULL, or the ANSI X9.63 KDF with SHA-1 or SHA-2). */
+bool mech_ecdh_kdf_ok(CK_ULONG kdf);
+/* The derived key of outlen bytes from the shared x-coordinate z: CKD_NULL takes z's leading outlen
+ * bytes (outlen <= zlen); an X9.63 KDF hashes z, a counter and the shared data (OpenSSL's X963KDF). */
+int mech_ecdh_kdf(CK_ULONG kdf, const uint8_t *z, size_t zlen, const uint8_t *shared, size_t slen,
+                  uint8_t *out, size_t outlen);
+
 /* Whether OAEP parameters name a hash and MGF1 hash imza takes and a label within MECH_OAEP_LABEL_MAX. */
 bool mech_oaep_ok(const struct mech_oaep *oaep);
 

@@ -125,6 +125,12 @@ struct p11_job {
 	CK_MECHANISM_TYPE dec_type;
 	struct mech_oaep oaep; /* its label points to label below */
 	uint8_t label[MECH_OAEP_LABEL_MAX];
+	/* A derivation's (C_DeriveKey): its KDF and the secret to make; the shared data, label and id
+	 * point into the call's arguments, which live until it completes. */
+	CK_ULONG kdf;
+	const uint8_t *shared;
+	size_t shared_len;
+	struct token_secret_desc secret;
 	int tries;
 	void (*finish)(struct p11_job *j, int r);
 	/* An imzactl PIN job's (p11_pin_admin): told the outcome instead of a PKCS#11 call. */
@@ -155,6 +161,13 @@ static int job_run(struct reader_job *rj, struct reader_card *card)
 	case JOB_RANDOM:
 		return card->driver->random ? card->driver->random(&card->t, j->rnd, j->rnd_len) : -ENOTSUP;
 	case JOB_PRIVATE:
+		if (strcmp(j->op_name, "derive") == 0) {
+			r = card->driver->derive_op ? card->driver->derive_op(&card->t, &j->key, j->in, j->inlen,
+			                                                      j->out, sizeof(j->out), &j->outlen)
+			                            : -ENOTSUP;
+			pin_secret_wipe(&j->op_pin);
+			return r;
+		}
 		r = card->driver->decrypt_op && strcmp(j->op_name, "decrypt") == 0
 		            ? card->driver->decrypt_op(&card->t, &j->key, pin, j->in, j->inlen, j->out,
 		                                       sizeof(j->out), &j->outlen)
@@ -482,6 +495,12 @@ static CK_RV p_GetMechanismInfo(void *ctx, CK_SLOT_ID id, CK_MECHANISM_TYPE type
 	}
 	if (type == CKM_RSA_PKCS_OAEP) {
 		info->flags = CKF_HW | CKF_DECRYPT;
+		return CKR_OK;
+	}
+	if (type == CKM_ECDH1_DERIVE) {
+		info->ulMinKeySize = 256;
+		info->ulMaxKeySize = 384;
+		info->flags = CKF_HW | CKF_DERIVE | CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
 		return CKR_OK;
 	}
 	if (m == NULL)
@@ -928,6 +947,36 @@ static CK_RV p_InitPIN(void *ctx, CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR pin, CK_U
 
 /* ---- objects ---- */
 
+/* ---- session objects (C_DeriveKey's secrets) ---- */
+
+/* The link that points to the application's session object h on slot s (any of its sessions there), or
+ * NULL. */
+static struct session_obj **session_obj_link(struct app *a, const struct slot *s, CK_OBJECT_HANDLE h)
+{
+	if (h < SESSION_OBJECT_HANDLE_BASE)
+		return NULL;
+	for (size_t i = 0; i < APP_MAX_SESSIONS; i++) {
+		struct session *o = a->sessions[i];
+
+		if (o == NULL || o->slot != s->id || o->card_seq != s->card_seq)
+			continue;
+		for (struct session_obj **pp = &o->objs; *pp; pp = &(*pp)->next)
+			if ((*pp)->o.handle == h)
+				return pp;
+	}
+	return NULL;
+}
+
+static size_t session_obj_count(const struct app *a)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < APP_MAX_SESSIONS; i++)
+		for (const struct session_obj *so = a->sessions[i] ? a->sessions[i]->objs : NULL; so; so = so->next)
+			n++;
+	return n;
+}
+
 static CK_RV p_FindObjectsInit(void *ctx, CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR tmpl, CK_ULONG n)
 {
 	struct session *sess;
@@ -947,6 +996,17 @@ static CK_RV p_FindObjectsInit(void *ctx, CK_SESSION_HANDLE h, CK_ATTRIBUTE_PTR 
 
 		if (visible(APP(ctx), s, o) && token_match(o, tmpl, n))
 			sess->find->found[sess->find->nfound++] = o->handle;
+	}
+	/* Then the application's session objects on this card (at most APP_MAX_SESSION_OBJECTS). */
+	for (size_t i = 0; i < APP_MAX_SESSIONS; i++) {
+		const struct session *other = APP(ctx)->sessions[i];
+
+		if (other == NULL || other->slot != s->id || other->card_seq != s->card_seq)
+			continue;
+		for (const struct session_obj *so = other->objs; so; so = so->next)
+			if (sess->find->nfound < sizeof(sess->find->found) / sizeof(sess->find->found[0]) &&
+			    visible(APP(ctx), s, &so->o) && token_match(&so->o, tmpl, n))
+				sess->find->found[sess->find->nfound++] = so->o.handle;
 	}
 	return CKR_OK;
 }
@@ -994,6 +1054,11 @@ static CK_RV find_object(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, st
 	if (rv != CKR_OK)
 		return rv;
 	o = token_object((*ret_slot)->token, oh);
+	if (o == NULL) {
+		struct session_obj **link = session_obj_link(APP(ctx), *ret_slot, oh);
+
+		o = link ? &(*link)->o : NULL;
+	}
 	if (o == NULL || !visible(APP(ctx), *ret_slot, o))
 		return CKR_OBJECT_HANDLE_INVALID;
 	*ret_obj = o;
@@ -1111,9 +1176,24 @@ static CK_RV p_CopyObject(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, C
 	return rv != CKR_OK ? rv : no_new_objects(sess, s->token, t, n);
 }
 
+/* A session object goes (a read-only session may destroy one, PKCS#11 3.0 §5.7); the card's stay. */
 static CK_RV p_DestroyObject(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh)
 {
-	return object_then(ctx, h, oh, CKR_ACTION_PROHIBITED);
+	struct session *sess;
+	struct slot *s;
+	struct token_object *o;
+	struct session_obj **link, *so;
+	CK_RV rv = find_object(ctx, h, oh, &sess, &s, &o);
+
+	if (rv != CKR_OK)
+		return rv;
+	link = session_obj_link(APP(ctx), s, oh);
+	if (link == NULL)
+		return CKR_ACTION_PROHIBITED;
+	so = *link;
+	*link = so->next;
+	session_obj_free(so);
+	return CKR_OK;
 }
 
 static CK_RV p_SetAttributeValue(void *ctx, CK_SESSION_HANDLE h, CK_OBJECT_HANDLE oh, CK_ATTRIBUTE_PTR t,
@@ -1439,9 +1519,20 @@ static void decrypt_finish(struct p11_job *j, int r)
 	audit_private(j, r, rv);
 }
 
+static void derive_finish(struct p11_job *j, int r);
+
+/* A derivation's own part of its job. */
+struct derive_args {
+	CK_ULONG kdf;
+	const uint8_t *shared;
+	size_t shared_len;
+	struct token_secret_desc secret;
+};
+
 /* Checks the login the key needs and queues the card operation. */
 static CK_RV submit_private(void *ctx, struct session *sess, struct slot *s, const struct token_object *o,
-                            const uint8_t *in, size_t inlen, void (*finish)(struct p11_job *, int))
+                            const uint8_t *in, size_t inlen, void (*finish)(struct p11_job *, int),
+                            const struct derive_args *dv)
 {
 	struct app *a = APP(ctx);
 	const struct token_attr *id;
@@ -1477,12 +1568,18 @@ static CK_RV submit_private(void *ctx, struct session *sess, struct slot *s, con
 	sess->op->context_pin = (struct pin_secret){NULL, 0};
 	memcpy(j->in, in, inlen);
 	j->inlen = inlen;
-	j->op_name = finish == decrypt_finish ? "decrypt" : "sign";
+	j->op_name = finish == decrypt_finish ? "decrypt" : finish == derive_finish ? "derive" : "sign";
 	if (finish == decrypt_finish) {
 		j->dec_type = sess->op->type;
 		j->oaep = sess->op->oaep;
 		memcpy(j->label, sess->op->label, sizeof(j->label));
 		j->oaep.label = sess->op->oaep.label ? j->label : NULL;
+	}
+	if (dv) {
+		j->kdf = dv->kdf;
+		j->shared = dv->shared;
+		j->shared_len = dv->shared_len;
+		j->secret = dv->secret;
 	}
 	snprintf(j->exe, sizeof(j->exe), "%s", a->exe);
 	j->pid = (int64_t)a->pid;
@@ -1567,7 +1664,7 @@ static CK_RV sign_common(void *ctx, CK_SESSION_HANDLE h, const uint8_t *data, si
 		op_end(&sess->op);
 		return e == -EMSGSIZE || e == -EINVAL ? CKR_DATA_LEN_RANGE : CKR_FUNCTION_FAILED;
 	}
-	return submit_private(ctx, sess, s, o, block, o->key.size, sign_finish);
+	return submit_private(ctx, sess, s, o, block, o->key.size, sign_finish, NULL);
 }
 
 static CK_RV p_Sign(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR sig,
@@ -1652,7 +1749,232 @@ static CK_RV p_Decrypt(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG 
 		op_end(&sess->op);
 		return CKR_ENCRYPTED_DATA_INVALID;
 	}
-	return submit_private(ctx, sess, s, o, in, inlen, decrypt_finish);
+	return submit_private(ctx, sess, s, o, in, inlen, decrypt_finish, NULL);
+}
+
+
+/* ---- key derivation (ECDH) ---- */
+
+static CK_RV tmpl_bool(const CK_ATTRIBUTE *a, bool *ret)
+{
+	if (a->pValue == NULL || a->ulValueLen != sizeof(CK_BBOOL))
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	*ret = *(const CK_BBOOL *)a->pValue != CK_FALSE;
+	return CKR_OK;
+}
+
+static CK_RV tmpl_ulong(const CK_ATTRIBUTE *a, CK_ULONG *ret)
+{
+	if (a->pValue == NULL || a->ulValueLen != sizeof(CK_ULONG))
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	*ret = *(const CK_ULONG *)a->pValue;
+	return CKR_OK;
+}
+
+/* The secret key C_DeriveKey's template asks for (PKCS#11 3.0 §5.14, the secret key attributes of §4.7):
+ * a session object of class CKO_SECRET_KEY, generic (the default) or AES; its length CKA_VALUE_LEN,
+ * by default the field's size with CKD_NULL, needed with a KDF. Anything imza cannot make is refused
+ * before the card is asked. */
+static CK_RV derive_template(const struct session *sess, const CK_ATTRIBUTE *t, CK_ULONG n, CK_ULONG kdf,
+                             size_t field, struct token_secret_desc *d)
+{
+	CK_ULONG ul, len = 0;
+	bool b, have_len = false;
+	CK_RV rv = CKR_OK;
+
+	*d = (struct token_secret_desc){.key_type = CKK_GENERIC_SECRET, .extractable = true};
+	for (CK_ULONG i = 0; i < n && rv == CKR_OK; i++) {
+		const CK_ATTRIBUTE *a = &t[i];
+		size_t use = TOKEN_SECRET_USES;
+
+		for (size_t u = 0; u < TOKEN_SECRET_USES; u++)
+			if (token_secret_uses[u] == a->type)
+				use = u;
+		if (use < TOKEN_SECRET_USES) {
+			rv = tmpl_bool(a, &d->uses[use]);
+			continue;
+		}
+		switch (a->type) {
+		case CKA_CLASS:
+			rv = tmpl_ulong(a, &ul);
+			if (rv == CKR_OK && ul != CKO_SECRET_KEY)
+				rv = CKR_TEMPLATE_INCONSISTENT;
+			break;
+		case CKA_KEY_TYPE:
+			rv = tmpl_ulong(a, &ul);
+			if (rv == CKR_OK && ul != CKK_GENERIC_SECRET && ul != CKK_AES)
+				rv = CKR_TEMPLATE_INCONSISTENT;
+			d->key_type = ul;
+			break;
+		case CKA_VALUE_LEN:
+			rv = tmpl_ulong(a, &len);
+			have_len = true;
+			break;
+		case CKA_TOKEN:
+			/* imza writes nothing to the card. */
+			rv = tmpl_bool(a, &b);
+			if (rv == CKR_OK && b)
+				rv = (sess->flags & CKF_RW_SESSION) ? CKR_TEMPLATE_INCONSISTENT : CKR_SESSION_READ_ONLY;
+			break;
+		case CKA_PRIVATE:
+			rv = tmpl_bool(a, &d->is_private);
+			break;
+		case CKA_SENSITIVE:
+			rv = tmpl_bool(a, &d->sensitive);
+			break;
+		case CKA_EXTRACTABLE:
+			rv = tmpl_bool(a, &d->extractable);
+			break;
+		case CKA_MODIFIABLE:
+		case CKA_COPYABLE:
+		case CKA_DESTROYABLE:
+			/* What imza's session objects are: fixed, not copied, destroyable. */
+			rv = tmpl_bool(a, &b);
+			if (rv == CKR_OK && b != (a->type == CKA_DESTROYABLE))
+				rv = CKR_ATTRIBUTE_VALUE_INVALID;
+			break;
+		case CKA_LABEL:
+			if (a->ulValueLen > 0 && a->pValue == NULL)
+				rv = CKR_ATTRIBUTE_VALUE_INVALID;
+			d->label = a->pValue;
+			d->label_len = a->ulValueLen;
+			break;
+		case CKA_ID:
+			if ((a->ulValueLen > 0 && a->pValue == NULL) || a->ulValueLen > TOKEN_ID_MAX)
+				rv = CKR_ATTRIBUTE_VALUE_INVALID;
+			d->id = a->pValue;
+			d->id_len = a->ulValueLen;
+			break;
+		case CKA_VALUE:
+		case CKA_LOCAL:
+		case CKA_ALWAYS_SENSITIVE:
+		case CKA_NEVER_EXTRACTABLE:
+		case CKA_KEY_GEN_MECHANISM:
+			/* Set by the token, never by the template (§4.7.2's table). */
+			rv = CKR_TEMPLATE_INCONSISTENT;
+			break;
+		default:
+			rv = CKR_ATTRIBUTE_TYPE_INVALID;
+			break;
+		}
+	}
+	if (rv != CKR_OK)
+		return rv;
+	if (!have_len) {
+		if (kdf != CKD_NULL || d->key_type == CKK_AES)
+			return CKR_TEMPLATE_INCOMPLETE;
+		len = field;
+	}
+	if (len == 0 || len > MECH_ECDH_KEY_MAX || (kdf == CKD_NULL && len > field))
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	if (d->key_type == CKK_AES && len != 16 && len != 24 && len != 32)
+		return CKR_ATTRIBUTE_VALUE_INVALID;
+	d->len = len;
+	return CKR_OK;
+}
+
+static void derive_finish(struct p11_job *j, int r)
+{
+	struct call *c = j->call;
+	struct app *a = c->app;
+	struct session *sess = a ? app_session(a, c->args[0].ul) : NULL;
+	struct slot *s = slot_get(j->d, j->slot);
+	CK_RV rv = card_rv(r);
+	uint8_t value[MECH_ECDH_KEY_MAX];
+	struct session_obj *so = NULL;
+
+	if (r == CARD_E_NOT_LOGGED_IN && a && s)
+		a->login_seq[slot_index(j->d, s)] = 0;
+	if (r == 0 && j->outlen != j->key.size)
+		rv = CKR_DEVICE_ERROR;
+	else if (r == 0 && (sess == NULL || s == NULL || sess->slot != s->id || sess->card_seq != s->card_seq))
+		rv = CKR_SESSION_HANDLE_INVALID; /* closed while the card worked: nowhere to keep it */
+	else if (r == 0 && session_obj_count(a) >= APP_MAX_SESSION_OBJECTS)
+		rv = CKR_DEVICE_MEMORY;
+	if (r == 0 && rv == CKR_OK) {
+		j->secret.value = value;
+		if (mech_ecdh_kdf(j->kdf, j->out, j->outlen, j->shared, j->shared_len, value, j->secret.len) < 0)
+			rv = CKR_FUNCTION_FAILED;
+		else if ((so = calloc(1, sizeof(*so))) == NULL ||
+		         token_secret_make(&so->o, SESSION_OBJECT_HANDLE_BASE + a->next_object++, &j->secret) < 0)
+			rv = CKR_HOST_MEMORY;
+	}
+	explicit_bzero(value, sizeof(value));
+	explicit_bzero(j->out, sizeof(j->out));
+	if (rv == CKR_OK) {
+		so->next = sess->objs;
+		sess->objs = so;
+		*c->args[4].pul = so->o.handle;
+	} else {
+		free(so);
+	}
+	if (sess)
+		op_end(&sess->op);
+	call_complete(c, rv);
+	audit_private(j, r, rv);
+}
+
+/* CKM_ECDH1_DERIVE with an EC key whose certificate allows keyAgreement (PIV 9D): the card computes the
+ * shared x-coordinate (GENERAL AUTHENTICATE 85), imzad applies the KDF and keeps the secret as a session
+ * object of the application, CKA_SENSITIVE false and extractable unless the template says otherwise. */
+static CK_RV p_DeriveKey(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE base,
+                         CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR ret)
+{
+	struct app *a = APP(ctx);
+	struct session *sess;
+	struct slot *s;
+	struct token_object *o;
+	const CK_ECDH1_DERIVE_PARAMS *p;
+	const struct token_attr *params;
+	struct token_secret_desc d;
+	uint8_t point[1 + 2 * 48];
+	size_t plen = 0;
+	CK_RV rv;
+	int e;
+
+	if (m == NULL || ret == NULL || (t == NULL && n > 0))
+		return CKR_ARGUMENTS_BAD;
+	rv = get_session(ctx, h, &sess, &s);
+	if (rv != CKR_OK)
+		return rv;
+	if (m->mechanism != CKM_ECDH1_DERIVE)
+		return CKR_MECHANISM_INVALID;
+	o = token_object(s->token, base);
+	if (o == NULL || o->cls != CKO_PRIVATE_KEY)
+		return CKR_KEY_HANDLE_INVALID;
+	if (!visible(a, s, o))
+		return CKR_USER_NOT_LOGGED_IN;
+	if (o->key.type != CKK_EC)
+		return CKR_KEY_TYPE_INCONSISTENT;
+	if (!attr_bool(o, CKA_DERIVE))
+		return CKR_KEY_FUNCTION_NOT_PERMITTED;
+	/* imza's own PIV driver only: a vendor module's derivation is not passed through yet. */
+	if (native_driver(s) == NULL || native_driver(s)->derive_op == NULL)
+		return CKR_MECHANISM_INVALID;
+	p = m->pParameter;
+	if (p == NULL || m->ulParameterLen != sizeof(*p) || !mech_ecdh_kdf_ok(p->kdf) ||
+	    (p->ulSharedDataLen > 0 && p->pSharedData == NULL) || p->ulSharedDataLen > MECH_ECDH_SHARED_MAX ||
+	    (p->kdf == CKD_NULL && p->ulSharedDataLen > 0) || p->pPublicData == NULL)
+		return CKR_MECHANISM_PARAM_INVALID;
+	params = token_attr(o, CKA_EC_PARAMS);
+	e = params ? mech_ecdh_peer_point(params->value, params->len, p->pPublicData, p->ulPublicDataLen, point,
+	                                  sizeof(point), &plen)
+	           : -EOPNOTSUPP;
+	if (e < 0 || !token_key_info_ok(&o->key) || plen != 1 + 2 * o->key.size)
+		return CKR_MECHANISM_PARAM_INVALID;
+	rv = derive_template(sess, t, n, p->kdf, o->key.size, &d);
+	if (rv != CKR_OK)
+		return rv;
+	if (d.is_private && !logged_in(a, s))
+		return CKR_USER_NOT_LOGGED_IN;
+	if (session_obj_count(a) >= APP_MAX_SESSION_OBJECTS)
+		return CKR_DEVICE_MEMORY;
+	if (sess->op)
+		return CKR_OPERATION_ACTIVE;
+	if (op_begin(&sess->op, OP_DERIVE) < 0)
+		return CKR_HOST_MEMORY;
+	return submit_private(ctx, sess, s, o, point, plen, derive_finish,
+	                      &(struct derive_args){p->kdf, p->pSharedData, p->ulSharedDataLen, d});
 }
 
 /* Random bytes are asked of the card RANDOM_CHUNK at a time, one job each: a large C_GenerateRandom (up
@@ -1770,6 +2092,7 @@ const struct rpc_server_ops p11_ops = {
         .C_Sign = p_Sign,
         .C_SignUpdate = p_SignUpdate,
         .C_SignFinal = p_SignFinal,
+        .C_DeriveKey = p_DeriveKey,
         .C_DecryptInit = p_DecryptInit,
         .C_Decrypt = p_Decrypt,
         .C_DigestInit = p11_DigestInit,

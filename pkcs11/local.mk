@@ -42,7 +42,8 @@ PKCS11_INTEGRATION_TESTS = \
 	tests/integration/p11-args.sh \
 	tests/integration/p11-pin.sh \
 	tests/integration/p11-keys.sh \
-	tests/integration/p11-keysizes.sh
+	tests/integration/p11-keysizes.sh \
+	tests/integration/p11-ecdh.sh
 TESTS += $(PKCS11_INTEGRATION_TESTS)
 EXTRA_DIST += $(PKCS11_INTEGRATION_TESTS) tests/integration/p11_sign.py tests/integration/p11_args.py \
-	tests/integration/p11_pin.py tests/integration/p11_keys.py tests/integration/p11_ctypes.py tests/integration/p11_keysizes.py
+	tests/integration/p11_pin.py tests/integration/p11_keys.py tests/integration/p11_ctypes.py tests/integration/p11_keysizes.py tests/integration/p11_ecdh.py

@@ -78,6 +78,10 @@ struct card_driver {
 	int (*decrypt_op)(struct apdu_transport *t, const struct token_key_info *key,
 	                  const struct pin_secret *pin, const uint8_t *in, size_t inlen, uint8_t *out,
 	                  size_t cap, size_t *ret_len);
+	/* ECDH with the EC key of key and the peer's uncompressed point (checked on the key's curve
+	 * before): out gets the shared secret's x-coordinate (field-sized). NULL: not through imza. */
+	int (*derive_op)(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *point,
+	                 size_t plen, uint8_t *out, size_t cap, size_t *ret_len);
 	/* len random bytes from the card's generator. NULL: the card has none that imza uses. */
 	int (*random)(struct apdu_transport *t, uint8_t *out, size_t len);
 	/* Right after a right PIN, in the same job: the keyrefs of the keys that need the PIN at each use,

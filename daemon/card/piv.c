@@ -253,6 +253,12 @@ int piv_reset_security(struct apdu_transport *t)
 int piv_general_auth(struct apdu_transport *t, uint8_t alg, uint8_t keyref, const uint8_t *in, size_t inlen,
                      uint8_t *out, size_t cap, size_t *ret_len)
 {
+	return piv_general_auth_tag(t, alg, keyref, 0x81, in, inlen, out, cap, ret_len);
+}
+
+int piv_general_auth_tag(struct apdu_transport *t, uint8_t alg, uint8_t keyref, uint8_t tag, const uint8_t *in,
+                         size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
+{
 	uint8_t cmd[16 + 512], resp[1024], inner[8 + 512];
 	size_t n = 0, clen, rlen, left;
 	const uint8_t *p = resp;
@@ -264,7 +270,7 @@ int piv_general_auth(struct apdu_transport *t, uint8_t alg, uint8_t keyref, cons
 		return -EINVAL;
 	inner[n++] = 0x82;
 	inner[n++] = 0x00;
-	clen = tlv_put(inner + n, sizeof(inner) - n, 0x81, in, inlen);
+	clen = tlv_put(inner + n, sizeof(inner) - n, tag, in, inlen);
 	if (clen == 0)
 		return -EINVAL;
 	n += clen;
@@ -536,6 +542,14 @@ static int drv_private_op(struct apdu_transport *t, const struct token_key_info 
 	return piv_general_auth(t, key->card_alg, key->keyref, in, inlen, out, cap, ret_len);
 }
 
+/* ECDH (SP 800-73-4 §3.2.4, key agreement): the peer's point in 85, the shared x-coordinate back in 82.
+ * Like 9D's decryption, it needs the login only. */
+static int drv_derive_op(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *point,
+                         size_t plen, uint8_t *out, size_t cap, size_t *ret_len)
+{
+	return piv_general_auth_tag(t, key->card_alg, key->keyref, 0x85, point, plen, out, cap, ret_len);
+}
+
 const struct card_driver piv_driver = {
         .name = "piv",
         .probe = drv_probe,
@@ -554,5 +568,6 @@ const struct card_driver piv_driver = {
         .pin_status = drv_pin_status,
         .logout = piv_reset_security,
         .private_op = drv_private_op,
+        .derive_op = drv_derive_op,
         .random = piv_challenge,
 };

@@ -142,16 +142,12 @@ static int put_ec(struct attr_list *l, const EVP_PKEY *pkey, size_t *ret_field)
 	return 0;
 }
 
-static int add_object(struct token *t, CK_OBJECT_CLASS cls, bool is_private, const struct token_key_info *key,
-                      struct attr_list *l)
+/* Moves the list's attributes into o. */
+static int fill_object(struct token_object *o, CK_OBJECT_CLASS cls, bool is_private,
+                       const struct token_key_info *key, struct attr_list *l)
 {
-	struct token_object *o;
-
 	if (l->error)
 		return l->error;
-	if (t->nobjs == TOKEN_MAX_OBJECTS)
-		return -E2BIG;
-	o = &t->objs[t->nobjs];
 	o->attrs = calloc(l->n, sizeof(*o->attrs));
 	if (o->attrs == NULL)
 		return -ENOMEM;
@@ -162,8 +158,23 @@ static int add_object(struct token *t, CK_OBJECT_CLASS cls, bool is_private, con
 	o->is_private = is_private;
 	if (key)
 		o->key = *key;
+	return 0;
+}
+
+static int add_object(struct token *t, CK_OBJECT_CLASS cls, bool is_private, const struct token_key_info *key,
+                      struct attr_list *l)
+{
+	int r;
+
+	if (l->error)
+		return l->error;
+	if (t->nobjs == TOKEN_MAX_OBJECTS)
+		return -E2BIG;
+	r = fill_object(&t->objs[t->nobjs], cls, is_private, key, l);
+	if (r < 0)
+		return r;
 	/* Handles are stable for the life of the token and never 0 (CK_INVALID_HANDLE). */
-	o->handle = (CK_OBJECT_HANDLE)(t->nobjs + 1);
+	t->objs[t->nobjs].handle = (CK_OBJECT_HANDLE)(t->nobjs + 1);
 	t->nobjs++;
 	return 0;
 }
@@ -232,17 +243,66 @@ struct token *token_new(const char *label, const uint8_t guid[16])
 	return t;
 }
 
+void token_object_clear(struct token_object *o)
+{
+	for (size_t j = 0; j < o->nattrs; j++) {
+		/* A secret key's value among them. */
+		explicit_bzero(o->attrs[j].value, o->attrs[j].len);
+		free(o->attrs[j].value);
+	}
+	free(o->attrs);
+	memset(o, 0, sizeof(*o));
+}
+
 void token_free(struct token *t)
 {
 	if (t == NULL)
 		return;
-	for (size_t i = 0; i < t->nobjs; i++) {
-		for (size_t j = 0; j < t->objs[i].nattrs; j++)
-			free(t->objs[i].attrs[j].value);
-		free(t->objs[i].attrs);
-	}
+	for (size_t i = 0; i < t->nobjs; i++)
+		token_object_clear(&t->objs[i]);
 	free(t);
 }
+
+int token_secret_make(struct token_object *o, CK_OBJECT_HANDLE handle, const struct token_secret_desc *d)
+{
+	struct attr_list l = {.n = 0};
+	int r;
+
+	put_ulong(&l, CKA_CLASS, CKO_SECRET_KEY);
+	put_bool(&l, CKA_TOKEN, false);
+	put_bool(&l, CKA_PRIVATE, d->is_private);
+	put_bool(&l, CKA_MODIFIABLE, false);
+	put_bool(&l, CKA_COPYABLE, false);
+	put_bool(&l, CKA_DESTROYABLE, true);
+	put(&l, CKA_LABEL, d->label, d->label_len);
+	put(&l, CKA_ID, d->id, d->id_len);
+	put_ulong(&l, CKA_KEY_TYPE, d->key_type);
+	put_date(&l, CKA_START_DATE, NULL);
+	put_date(&l, CKA_END_DATE, NULL);
+	put_bool(&l, CKA_LOCAL, false);
+	put_ulong(&l, CKA_KEY_GEN_MECHANISM, CK_UNAVAILABLE_INFORMATION);
+	put_bool(&l, CKA_SENSITIVE, d->sensitive);
+	put_bool(&l, CKA_EXTRACTABLE, d->extractable);
+	put_bool(&l, CKA_ALWAYS_SENSITIVE, false);
+	put_bool(&l, CKA_NEVER_EXTRACTABLE, false);
+	for (size_t i = 0; i < TOKEN_SECRET_USES; i++)
+		put_bool(&l, token_secret_uses[i], d->uses[i]);
+	put(&l, CKA_VALUE, d->value, d->len);
+	put_ulong(&l, CKA_VALUE_LEN, d->len);
+	r = fill_object(o, CKO_SECRET_KEY, d->is_private, NULL, &l);
+	if (r < 0) {
+		for (size_t i = 0; i < l.n; i++)
+			explicit_bzero(l.a[i].value, l.a[i].len);
+		attr_list_clear(&l);
+		return r;
+	}
+	o->handle = handle;
+	return 0;
+}
+
+const CK_ATTRIBUTE_TYPE token_secret_uses[TOKEN_SECRET_USES] = {
+        CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE,
+};
 
 /* Attributes every object of the token carries. */
 static void put_common(struct attr_list *l, CK_OBJECT_CLASS cls, bool is_private, const char *label,
@@ -424,8 +484,17 @@ void token_set_pin_always(struct token *t, uint8_t keyref)
 	}
 }
 
+static bool bool_attr(const struct token_object *o, CK_ATTRIBUTE_TYPE type)
+{
+	const struct token_attr *a = token_attr(o, type);
+
+	return a && a->len == sizeof(CK_BBOOL) && *(const CK_BBOOL *)a->value == CK_TRUE;
+}
+
 bool token_attr_sensitive(const struct token_object *o, CK_ATTRIBUTE_TYPE type)
 {
+	if (o->cls == CKO_SECRET_KEY)
+		return type == CKA_VALUE && (bool_attr(o, CKA_SENSITIVE) || !bool_attr(o, CKA_EXTRACTABLE));
 	if (o->cls != CKO_PRIVATE_KEY)
 		return false;
 	switch (type) {

@@ -96,12 +96,31 @@ size_t token_text_len(const char *s, size_t max);
  * letters) is kept. At most cap - 1 bytes, never a character cut; cap > 0. Returns the length. */
 size_t token_text_clean(char *out, size_t cap, const void *in, size_t n);
 
+/* A secret key imza made for one application (C_DeriveKey's result): a session object, never stored. */
+#define TOKEN_SECRET_USES 7
+/* CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE: uses[] in this order. */
+extern const CK_ATTRIBUTE_TYPE token_secret_uses[TOKEN_SECRET_USES];
+struct token_secret_desc {
+	CK_KEY_TYPE key_type;
+	const uint8_t *value;
+	size_t len;
+	const void *label, *id; /* the caller's bytes (not NUL-terminated) */
+	size_t label_len, id_len;
+	bool is_private, sensitive, extractable;
+	bool uses[TOKEN_SECRET_USES];
+};
+/* Fills o (its attributes allocated, the value copied) as the secret key d describes, with handle. */
+int token_secret_make(struct token_object *o, CK_OBJECT_HANDLE handle, const struct token_secret_desc *d);
+/* Frees o's attributes, their values wiped first. */
+void token_object_clear(struct token_object *o);
+
 const struct token_attr *token_attr(const struct token_object *o, CK_ATTRIBUTE_TYPE type);
 struct token_object *token_object(struct token *t, CK_OBJECT_HANDLE h);
 /* The private key of keyref needs the PIN at each use (its card said so only after the login): its
  * pin_always and CKA_ALWAYS_AUTHENTICATE become true. */
 void token_set_pin_always(struct token *t, uint8_t keyref);
-/* True for attributes that a private key never reveals (CKR_ATTRIBUTE_SENSITIVE). */
+/* True for attributes that a private key never reveals, and a secret key's value when it is sensitive or
+ * not extractable (CKR_ATTRIBUTE_SENSITIVE). */
 bool token_attr_sensitive(const struct token_object *o, CK_ATTRIBUTE_TYPE type);
 /* Whether an object matches a search template given in host form. */
 bool token_match(const struct token_object *o, const CK_ATTRIBUTE *tmpl, size_t n);
