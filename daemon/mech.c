@@ -43,8 +43,8 @@ const struct mech_desc mech_sign_table[] = {
 const size_t mech_sign_count = sizeof(mech_sign_table) / sizeof(mech_sign_table[0]);
 
 const CK_MECHANISM_TYPE mech_other_table[] = {
-        CKM_RSA_X_509, CKM_RSA_PKCS_OAEP, CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512,
-        CKM_ECDH1_DERIVE,
+        CKM_RSA_X_509, CKM_RSA_PKCS_OAEP, CKM_SHA_1,  CKM_SHA224,
+        CKM_SHA256,    CKM_SHA384,        CKM_SHA512, CKM_ECDH1_DERIVE,
 };
 const size_t mech_other_count = sizeof(mech_other_table) / sizeof(mech_other_table[0]);
 

@@ -162,9 +162,10 @@ static int job_run(struct reader_job *rj, struct reader_card *card)
 		return card->driver->random ? card->driver->random(&card->t, j->rnd, j->rnd_len) : -ENOTSUP;
 	case JOB_PRIVATE:
 		if (strcmp(j->op_name, "derive") == 0) {
-			r = card->driver->derive_op ? card->driver->derive_op(&card->t, &j->key, j->in, j->inlen,
-			                                                      j->out, sizeof(j->out), &j->outlen)
-			                            : -ENOTSUP;
+			r = card->driver->derive_op
+			            ? card->driver->derive_op(&card->t, &j->key, j->in, j->inlen, j->out,
+			                                      sizeof(j->out), &j->outlen)
+			            : -ENOTSUP;
 			pin_secret_wipe(&j->op_pin);
 			return r;
 		}
@@ -972,7 +973,8 @@ static size_t session_obj_count(const struct app *a)
 	size_t n = 0;
 
 	for (size_t i = 0; i < APP_MAX_SESSIONS; i++)
-		for (const struct session_obj *so = a->sessions[i] ? a->sessions[i]->objs : NULL; so; so = so->next)
+		for (const struct session_obj *so = a->sessions[i] ? a->sessions[i]->objs : NULL; so;
+		     so = so->next)
 			n++;
 	return n;
 }
@@ -1752,7 +1754,6 @@ static CK_RV p_Decrypt(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG 
 	return submit_private(ctx, sess, s, o, in, inlen, decrypt_finish, NULL);
 }
 
-
 /* ---- key derivation (ECDH) ---- */
 
 static CK_RV tmpl_bool(const CK_ATTRIBUTE *a, bool *ret)
@@ -1814,7 +1815,8 @@ static CK_RV derive_template(const struct session *sess, const CK_ATTRIBUTE *t, 
 			/* imza writes nothing to the card. */
 			rv = tmpl_bool(a, &b);
 			if (rv == CKR_OK && b)
-				rv = (sess->flags & CKF_RW_SESSION) ? CKR_TEMPLATE_INCONSISTENT : CKR_SESSION_READ_ONLY;
+				rv = (sess->flags & CKF_RW_SESSION) ? CKR_TEMPLATE_INCONSISTENT
+				                                    : CKR_SESSION_READ_ONLY;
 			break;
 		case CKA_PRIVATE:
 			rv = tmpl_bool(a, &d->is_private);
@@ -1887,16 +1889,19 @@ static void derive_finish(struct p11_job *j, int r)
 		a->login_seq[slot_index(j->d, s)] = 0;
 	if (r == 0 && j->outlen != j->key.size)
 		rv = CKR_DEVICE_ERROR;
-	else if (r == 0 && (sess == NULL || s == NULL || sess->slot != s->id || sess->card_seq != s->card_seq))
+	else if (r == 0 &&
+	         (sess == NULL || s == NULL || sess->slot != s->id || sess->card_seq != s->card_seq))
 		rv = CKR_SESSION_HANDLE_INVALID; /* closed while the card worked: nowhere to keep it */
 	else if (r == 0 && session_obj_count(a) >= APP_MAX_SESSION_OBJECTS)
 		rv = CKR_DEVICE_MEMORY;
 	if (r == 0 && rv == CKR_OK) {
 		j->secret.value = value;
-		if (mech_ecdh_kdf(j->kdf, j->out, j->outlen, j->shared, j->shared_len, value, j->secret.len) < 0)
+		if (mech_ecdh_kdf(j->kdf, j->out, j->outlen, j->shared, j->shared_len, value, j->secret.len) <
+		    0)
 			rv = CKR_FUNCTION_FAILED;
 		else if ((so = calloc(1, sizeof(*so))) == NULL ||
-		         token_secret_make(&so->o, SESSION_OBJECT_HANDLE_BASE + a->next_object++, &j->secret) < 0)
+		         token_secret_make(&so->o, SESSION_OBJECT_HANDLE_BASE + a->next_object++,
+		                           &j->secret) < 0)
 			rv = CKR_HOST_MEMORY;
 	}
 	explicit_bzero(value, sizeof(value));
@@ -1957,8 +1962,8 @@ static CK_RV p_DeriveKey(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_
 	    (p->kdf == CKD_NULL && p->ulSharedDataLen > 0) || p->pPublicData == NULL)
 		return CKR_MECHANISM_PARAM_INVALID;
 	params = token_attr(o, CKA_EC_PARAMS);
-	e = params ? mech_ecdh_peer_point(params->value, params->len, p->pPublicData, p->ulPublicDataLen, point,
-	                                  sizeof(point), &plen)
+	e = params ? mech_ecdh_peer_point(params->value, params->len, p->pPublicData, p->ulPublicDataLen,
+	                                  point, sizeof(point), &plen)
 	           : -EOPNOTSUPP;
 	if (e < 0 || !token_key_info_ok(&o->key) || plen != 1 + 2 * o->key.size)
 		return CKR_MECHANISM_PARAM_INVALID;

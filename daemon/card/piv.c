@@ -256,8 +256,8 @@ int piv_general_auth(struct apdu_transport *t, uint8_t alg, uint8_t keyref, cons
 	return piv_general_auth_tag(t, alg, keyref, 0x81, in, inlen, out, cap, ret_len);
 }
 
-int piv_general_auth_tag(struct apdu_transport *t, uint8_t alg, uint8_t keyref, uint8_t tag, const uint8_t *in,
-                         size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
+int piv_general_auth_tag(struct apdu_transport *t, uint8_t alg, uint8_t keyref, uint8_t tag,
+                         const uint8_t *in, size_t inlen, uint8_t *out, size_t cap, size_t *ret_len)
 {
 	uint8_t cmd[16 + 512], resp[1024], inner[8 + 512];
 	size_t n = 0, clen, rlen, left;

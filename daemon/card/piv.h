@@ -64,8 +64,8 @@ int piv_reset_security(struct apdu_transport *t);
 int piv_challenge(struct apdu_transport *t, uint8_t *out, size_t len);
 /* GENERAL AUTHENTICATE with the input in tag (81: a challenge to sign or a block to decrypt; 85: the
  * peer's point for ECDH); out gets the response (82). */
-int piv_general_auth_tag(struct apdu_transport *t, uint8_t alg, uint8_t keyref, uint8_t tag, const uint8_t *in,
-                         size_t inlen, uint8_t *out, size_t cap, size_t *ret_len);
+int piv_general_auth_tag(struct apdu_transport *t, uint8_t alg, uint8_t keyref, uint8_t tag,
+                         const uint8_t *in, size_t inlen, uint8_t *out, size_t cap, size_t *ret_len);
 int piv_general_auth(struct apdu_transport *t, uint8_t alg, uint8_t keyref, const uint8_t *in, size_t inlen,
                      uint8_t *out, size_t cap, size_t *ret_len);
 const struct piv_slot *piv_slot_by_keyref(uint8_t keyref);
