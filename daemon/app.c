@@ -119,17 +119,28 @@ void app_so_logout(struct app *a, size_t idx)
 	pin_secret_wipe(&a->so_puk[idx]);
 }
 
-/* PKCS#11: the login state ends with the slot's last session. The SO's does here (its PUK with it). */
-static void so_logout_if_last(struct app *a, CK_SLOT_ID id)
+/* PKCS#11 3.0 §5.6: the login state ends with the application's last session on the token. The SO's
+ * ends here (its PUK wiped), and the user's: the card forgets the PIN if it holds this application's. */
+static void logout_if_last(struct app *a, CK_SLOT_ID id)
 {
+	struct daemon *d = a->d;
 	size_t idx;
 
 	for (size_t i = 0; i < APP_MAX_SESSIONS; i++)
 		if (a->sessions[i] && a->sessions[i]->slot == id)
 			return;
-	for (idx = 0; idx < DAEMON_MAX_SLOTS; idx++)
-		if (a->d->slots[idx].used && a->d->slots[idx].id == id)
-			app_so_logout(a, idx);
+	for (idx = 0; idx < DAEMON_MAX_SLOTS; idx++) {
+		struct slot *s = &d->slots[idx];
+
+		if (!s->used || s->id != id)
+			continue;
+		app_so_logout(a, idx);
+		if (a->login_seq[idx] == 0)
+			continue;
+		a->login_seq[idx] = 0;
+		if (s->owner_app == a->id && d->release_card)
+			d->release_card(d, s, a->id);
+	}
 }
 
 static void app_maybe_free(struct app *a)
@@ -194,7 +205,7 @@ void app_close_session(struct app *a, CK_SESSION_HANDLE h)
 
 			session_free(a->sessions[i]);
 			a->sessions[i] = NULL;
-			so_logout_if_last(a, id);
+			logout_if_last(a, id);
 		}
 	}
 }
@@ -208,7 +219,7 @@ void app_drop_slot(struct daemon *d, CK_SLOT_ID id)
 				a->sessions[i] = NULL;
 			}
 		}
-		so_logout_if_last(a, id);
+		logout_if_last(a, id);
 	}
 }
 

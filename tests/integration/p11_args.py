@@ -6,6 +6,7 @@ the spec gives for it; the versions C_GetInfo reports per interface; C_GenerateR
 Prints TAP-style lines ("ok - ..." / "not ok - ..."); run_checks in tap.sh counts them."""
 import ctypes
 import os
+import time
 
 import p11_ctypes
 from p11_ctypes import UL, P, Attr, Mech, Version, TokenInfo, report, ref
@@ -254,5 +255,37 @@ a, b2 = ctypes.create_string_buffer(32), ctypes.create_string_buffer(32)
 report(m.C_GenerateRandom(s, a, 32) == 0 and m.C_GenerateRandom(s, b2, 32) == 0 and a.raw != b2.raw,
        "two C_GenerateRandom calls of 32 bytes differ")
 expect(m.C_GenerateRandom(s, buf, 0), "OK", "C_GenerateRandom of 0 bytes")
+
+# ---- the login ends with the application's last session on the token (5.6) ----
+CKS_RO_PUBLIC_SESSION, CKS_RO_USER_FUNCTIONS = 0, 1
+apdu_log = os.path.join(os.environ["IMZA_CARD_DIR"], "apdu.log")
+
+
+def resets():
+    """VERIFY P1=FF (the card forgets the PIN) in the card's log so far."""
+    with open(apdu_log) as f:
+        return sum(1 for line in f if line.startswith("> 0020FF80"))
+
+
+m.C_CloseAllSessions(slot)
+h1, h2 = UL(0), UL(0)
+m.C_OpenSession(slot, CKF_SERIAL_SESSION, None, None, ref(h1))
+m.C_OpenSession(slot, CKF_SERIAL_SESSION, None, None, ref(h2))
+expect(m.C_Login(h1.value, CKU_USER, pin, len(pin)), "OK", "C_Login in the first of two sessions")
+m.C_CloseSession(h1.value)
+m.C_GetSessionInfo(h2.value, ref(si))
+report(si[1] == CKS_RO_USER_FUNCTIONS, "with one session still open the login stays (state %d)" % si[1])
+before = resets()
+m.C_CloseSession(h2.value)
+m.C_OpenSession(slot, CKF_SERIAL_SESSION, None, None, ref(h1))
+m.C_GetSessionInfo(h1.value, ref(si))
+report(si[1] == CKS_RO_PUBLIC_SESSION, "after the last session closed a new one is public (state %d)" % si[1])
+report(p11_ctypes.find(m, h1.value, 3, 3) == 0, "and the 9D private key is not listed in it")
+for _ in range(50):
+    if resets() > before:
+        break
+    time.sleep(0.05)
+report(resets() == before + 1, "the card was told to forget the PIN once (VERIFY P1=FF: %d)" % (resets() - before))
+m.C_CloseSession(h1.value)
 
 expect(m.C_Finalize(None), "OK", "C_Finalize")
