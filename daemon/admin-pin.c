@@ -235,11 +235,6 @@ int admin_pin_start(struct daemon *d, struct call *call, struct proto_reader *r)
 		res = PROTO_PIN_R_BUSY;
 		goto answer;
 	}
-	/* A vendor module's token: not through imza yet (docs/PIN.md). */
-	if (s->token->module[0] != '\0') {
-		res = PROTO_PIN_R_NOT_SUPPORTED;
-		goto answer;
-	}
 	/* What the card said last: a locked PIN is not asked for, a locked PUK cannot unblock. */
 	if (op == PROTO_PIN_OP_CHANGE && s->token->pin_tries_left == 0) {
 		res = PROTO_PIN_R_PIN_LOCKED;

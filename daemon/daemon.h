@@ -184,6 +184,9 @@ struct daemon {
 	/* An application that held a card's login went: the card forgets the PIN (p11_release_card, set
 	 * by daemon/wiring.c; NULL: nothing to do). */
 	void (*release_card)(struct daemon *d, struct slot *s, uint64_t app_id);
+	/* The driver of vendor modules' tokens (backend_card_driver, set by wiring.c), for the PIN changes
+	 * the main loop checks before a job; NULL where no module is served (the fuzzers). */
+	const struct card_driver *module_driver;
 	/* The vendor modules (NULL: none). Their slots are looked at only while someone follows the slots
 	 * (slots_listeners_changed): an application connected, or a signing request in progress. */
 	struct backend_set *backends;

@@ -67,6 +67,15 @@ static const struct card_driver *native_driver(const struct slot *s)
 	return NULL;
 }
 
+/* The driver that serves the slot's card: imza's own, or the vendor module's (backend-card.c); NULL
+ * without a token. */
+static const struct card_driver *card_driver_of(const struct daemon *d, const struct slot *s)
+{
+	if (s->token && s->token->module[0] != '\0')
+		return d->module_driver;
+	return native_driver(s);
+}
+
 /* A session, its slot and token, or the PKCS#11 error that says why not. */
 static CK_RV get_session(void *ctx, CK_SESSION_HANDLE h, struct session **ret_sess, struct slot **ret_slot)
 {
@@ -662,7 +671,7 @@ static void login_finish(struct p11_job *j, int r)
  * there costs a try, so it is checked where it is used. Its form is checked here. */
 static CK_RV so_login(struct app *a, struct slot *s, CK_UTF8CHAR_PTR puk, CK_ULONG len)
 {
-	const struct card_driver *drv = native_driver(s);
+	const struct card_driver *drv = card_driver_of(a->d, s);
 	size_t idx = slot_index(a->d, s);
 	int r;
 
@@ -865,7 +874,7 @@ int p11_pin_admin(struct daemon *d, struct slot *s, enum pin_op op, struct pin_s
 		pin_secret_wipe(new);
 		return -EINVAL;
 	}
-	if (native_driver(s) == NULL || s->reader == NULL) {
+	if (card_driver_of(d, s) == NULL || s->reader == NULL) {
 		pin_secret_wipe(old);
 		pin_secret_wipe(new);
 		return -ENOTSUP;
@@ -912,7 +921,7 @@ static CK_RV p_SetPIN(void *ctx, CK_SESSION_HANDLE h, CK_UTF8CHAR_PTR old, CK_UL
 	/* No PIN pad support yet: NULL PINs (protected authentication path) are refused. */
 	if (old == NULL || new == NULL)
 		return CKR_ARGUMENTS_BAD;
-	if (native_driver(s) == NULL)
+	if (card_driver_of(a->d, s) == NULL || card_driver_of(a->d, s)->change_ref == NULL)
 		return CKR_FUNCTION_NOT_SUPPORTED;
 	if (oldlen > PIN_MAX_LEN || newlen > PIN_MAX_LEN)
 		return CKR_PIN_LEN_RANGE;

@@ -4,6 +4,7 @@
 
 #include "daemon/wiring.h"
 #include "daemon/admin.h"
+#include "daemon/card/backend-card.h"
 
 const struct server_handlers imzad_handlers = {
         .attach = app_attach,
@@ -19,6 +20,7 @@ const struct server_handlers imzad_handlers = {
 int imzad_wire(struct daemon *d)
 {
 	d->release_card = p11_release_card;
+	d->module_driver = &backend_card_driver;
 	if (slots_listen(d, p11_on_slot, NULL) < 0)
 		return -ENOSPC;
 	return slots_listen(d, app_on_slot, NULL);

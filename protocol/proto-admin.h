@@ -31,7 +31,7 @@ enum proto_pin_result {
 	PROTO_PIN_R_FORMAT,        /* a value the card cannot hold (length, characters): no try used */
 	PROTO_PIN_R_NO_CARD,       /* no card (in that slot) */
 	PROTO_PIN_R_SEVERAL,       /* several cards and no slot named */
-	PROTO_PIN_R_NOT_SUPPORTED, /* the card is not one imza's own driver serves (a vendor module's) */
+	PROTO_PIN_R_NOT_SUPPORTED, /* the card's driver has no PIN change or unblock */
 	PROTO_PIN_R_BUSY,          /* another PIN dialog of imzactl is open */
 	PROTO_PIN_R_FAILED,        /* the dialog or the card failed */
 	PROTO_PIN_R_NOT_LOCKED,    /* unblock asked while the PIN is not locked */

@@ -462,9 +462,49 @@ static int drv_logout(struct apdu_transport *t)
 	return rv == CKR_USER_NOT_LOGGED_IN ? 0 : call_err(e, rv);
 }
 
-/* C_Login (the user's, or the context-specific one of an operation) with the request frame (it carries
- * the PIN) in a locked page kept out of core dumps, wiped after the call. */
-static int login(struct chan *c, CK_USER_TYPE user, const uint8_t *pin, size_t len, CK_RV *rv)
+/* A call that carries a PIN (C_Login, C_SetPIN, C_InitPIN): what its request and answer need. */
+enum secret_call { SECRET_LOGIN, SECRET_SET_PIN, SECRET_INIT_PIN };
+struct secret_args {
+	CK_SESSION_HANDLE session;
+	CK_USER_TYPE user;
+	const uint8_t *a, *b; /* the PIN (C_Login, C_InitPIN); the old and new (C_SetPIN) */
+	size_t alen, blen;
+};
+
+static int secret_request(enum secret_call k, struct proto_buf *w, const struct secret_args *x)
+{
+	switch (k) {
+	case SECRET_LOGIN:
+		return rpc_C_Login_request(w, x->session, x->user, (CK_UTF8CHAR_PTR)x->a, x->alen);
+	case SECRET_SET_PIN:
+		return rpc_C_SetPIN_request(w, x->session, (CK_UTF8CHAR_PTR)x->a, x->alen,
+		                            (CK_UTF8CHAR_PTR)x->b, x->blen);
+	case SECRET_INIT_PIN:
+		return rpc_C_InitPIN_request(w, x->session, (CK_UTF8CHAR_PTR)x->a, x->alen);
+	}
+	return -EINVAL;
+}
+
+static int secret_response(enum secret_call k, const struct proto_buf *r, CK_RV *rv,
+                           const struct secret_args *x)
+{
+	switch (k) {
+	case SECRET_LOGIN:
+		return rpc_C_Login_response(r->data, r->len, rv, x->session, x->user, (CK_UTF8CHAR_PTR)x->a,
+		                            x->alen);
+	case SECRET_SET_PIN:
+		return rpc_C_SetPIN_response(r->data, r->len, rv, x->session, (CK_UTF8CHAR_PTR)x->a, x->alen,
+		                             (CK_UTF8CHAR_PTR)x->b, x->blen);
+	case SECRET_INIT_PIN:
+		return rpc_C_InitPIN_response(r->data, r->len, rv, x->session, (CK_UTF8CHAR_PTR)x->a,
+		                              x->alen);
+	}
+	return -EINVAL;
+}
+
+/* The call with its request frame (it carries the PINs) in a locked page kept out of core dumps, wiped
+ * after the call. */
+static int secret_call(struct chan *c, enum secret_call k, const struct secret_args *x, CK_RV *rv)
 {
 	enum { PAGE = 4096 };
 	struct proto_buf req = PROTO_BUF_INIT(PAGE), resp = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
@@ -475,18 +515,23 @@ static int login(struct chan *c, CK_USER_TYPE user, const uint8_t *pin, size_t l
 	if (req.data == NULL)
 		return -ENOMEM;
 	req.cap = PAGE;
-	e = rpc_C_Login_request(&req, c->session, user, (CK_UTF8CHAR_PTR)pin, len);
+	e = secret_request(k, &req, x);
 	if (e == 0)
 		e = backend_call_from(c->b, &req, &resp, BACKEND_SIGN_TIMEOUT_MS, &helper);
 	if (e == 0) {
-		e = rpc_C_Login_response(resp.data, resp.len, rv, c->session, user, (CK_UTF8CHAR_PTR)pin,
-		                         len);
+		e = secret_response(k, &resp, rv, x);
 		if (e < 0)
 			backend_distrust(c->b, helper);
 	}
 	pin_pages_free(req.data, PAGE);
 	proto_buf_free(&resp);
 	return e;
+}
+
+/* C_Login: the user's, or the context-specific one of an operation. */
+static int login(struct chan *c, CK_USER_TYPE user, const uint8_t *pin, size_t len, CK_RV *rv)
+{
+	return secret_call(c, SECRET_LOGIN, &(struct secret_args){c->session, user, pin, NULL, len, 0}, rv);
 }
 
 static int drv_verify(struct apdu_transport *t, const uint8_t *pin, size_t len, int *ret_tries)
@@ -511,6 +556,101 @@ static int drv_verify(struct apdu_transport *t, const uint8_t *pin, size_t len, 
 	if (e == CARD_E_PIN_INCORRECT && ret_tries && drv_pin_status(t, &ps) == 0)
 		*ret_tries = ps.tries_left;
 	return e;
+}
+
+/* ---- PIN change and unblock, passed to the module ----
+ * PKCS#11 asks for a read-write session for C_SetPIN and C_InitPIN, and for no read-only one while the
+ * SO logs in: the channel's own session is read-only, so these run in a read-write session of their own,
+ * and an SO's work closes the channel's session first and opens it again after (its keys are found
+ * again at their next use). */
+
+/* The module's answer to a change of the PIN or the SO PIN, with the counter its flags show after a
+ * wrong one. */
+static int pin_result(struct apdu_transport *t, int e, CK_RV rv, int *ret_tries)
+{
+	struct card_pin_status ps;
+
+	if (e < 0)
+		return CARD_E_REMOVED;
+	e = rv_err(rv);
+	if (e == CARD_E_PIN_INCORRECT && ret_tries && drv_pin_status(t, &ps) == 0)
+		*ret_tries = ps.tries_left;
+	return e;
+}
+
+static int rw_session(struct chan *c, CK_SESSION_HANDLE *ret)
+{
+	CK_RV rv = CKR_OK;
+	int e = CALL(c, &rv, C_OpenSession, c->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, ret);
+
+	return e < 0 || rv != CKR_OK ? call_err(e, rv) : 0;
+}
+
+/* As the SO (its PIN: so, solen): with old NULL, a new user PIN (C_InitPIN); else the SO PIN changes from
+ * old to new (C_SetPIN in the SO's session). */
+static int as_so(struct apdu_transport *t, const uint8_t *so, size_t solen, const uint8_t *old, size_t oldlen,
+                 const uint8_t *new, size_t newlen, int *ret_tries)
+{
+	struct chan *c = chan_of(t);
+	CK_SESSION_HANDLE rw = 0;
+	CK_RV rv = CKR_OK, rv2 = CKR_OK;
+	int e;
+
+	if (c->session != 0)
+		CALL(c, &rv2, C_CloseSession, c->session);
+	c->session = 0;
+	forget_keys(c);
+	e = rw_session(c, &rw);
+	if (e == 0) {
+		e = secret_call(c, SECRET_LOGIN, &(struct secret_args){rw, CKU_SO, so, NULL, solen, 0}, &rv);
+		if (e == 0 && rv == CKR_OK) {
+			e = old ? secret_call(c, SECRET_SET_PIN,
+			                      &(struct secret_args){rw, 0, old, new, oldlen, newlen}, &rv)
+			        : secret_call(c, SECRET_INIT_PIN,
+			                      &(struct secret_args){rw, 0, new, NULL, newlen, 0}, &rv);
+			CALL(c, &rv2, C_Logout, rw);
+		} else if (e == 0 && ret_tries) {
+			/* A wrong SO PIN: its count, if the module says one, is not the user's PIN's. */
+			*ret_tries = -1;
+			ret_tries = NULL;
+		}
+		CALL(c, &rv2, C_CloseSession, rw);
+	}
+	if (CALL(c, &rv2, C_OpenSession, c->slot, CKF_SERIAL_SESSION, NULL, NULL, &c->session) < 0 ||
+	    rv2 != CKR_OK)
+		c->session = 0;
+	return e < 0 ? e : pin_result(t, 0, rv, ret_tries);
+}
+
+static int drv_change_ref(struct apdu_transport *t, enum card_ref ref, const uint8_t *old, size_t oldlen,
+                          const uint8_t *new, size_t newlen, int *ret_tries)
+{
+	struct chan *c = chan_of(t);
+	CK_SESSION_HANDLE rw = 0;
+	CK_RV rv = CKR_OK, rv2 = CKR_OK;
+	int e;
+
+	if (ref == CARD_REF_PUK)
+		return as_so(t, old, oldlen, old, oldlen, new, newlen, ret_tries);
+	/* The user's PIN, in a read-write session: the user's (logged in) or a public one. */
+	e = rw_session(c, &rw);
+	if (e < 0)
+		return e;
+	e = secret_call(c, SECRET_SET_PIN, &(struct secret_args){rw, 0, old, new, oldlen, newlen}, &rv);
+	CALL(c, &rv2, C_CloseSession, rw);
+	return pin_result(t, e, rv, ret_tries);
+}
+
+static int drv_unblock_pin(struct apdu_transport *t, const uint8_t *puk, size_t puklen, const uint8_t *pin,
+                           size_t pinlen, int *ret_tries)
+{
+	return as_so(t, puk, puklen, NULL, 0, pin, pinlen, ret_tries);
+}
+
+/* The module checks its SO PIN itself: any that fits imza's bound goes to it. */
+static bool drv_so_pin_ok(const uint8_t *puk, size_t len)
+{
+	return puk != NULL && len > 0;
 }
 
 /* r || s as the DER ECDSA-Sig-Value the driver interface returns. */
@@ -711,6 +851,9 @@ const struct card_driver backend_card_driver = {
         .read_token = drv_read_token,
         .check_token = drv_check_token,
         .verify = drv_verify,
+        .puk_ok = drv_so_pin_ok,
+        .change_ref = drv_change_ref,
+        .unblock_pin = drv_unblock_pin,
         .pin_status = drv_pin_status,
         .logout = drv_logout,
         .private_op = drv_sign,

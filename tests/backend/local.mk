@@ -60,6 +60,9 @@ EXTRA_DIST += tests/integration/backend-hostile.sh tests/backend/hostile_helper.
 # A module token's PIN counter (its flags) as imza's own PIN state: tests/integration/backend-pin.sh.
 TESTS += tests/integration/backend-pin.sh
 EXTRA_DIST += tests/integration/backend-pin.sh
+# PIN change and unblock passed to a module: tests/integration/backend-setpin.sh.
+TESTS += tests/integration/backend-setpin.sh
+EXTRA_DIST += tests/integration/backend-setpin.sh
 
 # A module key that needs the PIN at each use (CKU_CONTEXT_SPECIFIC): tests/integration/backend-context.sh.
 TESTS += tests/integration/backend-context.sh

@@ -19,7 +19,8 @@
  *     pin-counter       the user PIN has PIN_TRIES tries: C_GetTokenInfo says CKF_USER_PIN_COUNT_LOW after
  *                       a wrong one, CKF_USER_PIN_FINAL_TRY at the last, CKF_USER_PIN_LOCKED (and C_Login
  *                       CKR_PIN_LOCKED) when none is left; a right PIN fills the count again
- *   IMZA_QUIRK_LOGINS=FILE   each C_Login(CKU_USER) adds a line to FILE: its answer (ok, wrong, locked...)
+ *   IMZA_QUIRK_LOGINS=FILE   each C_Login(CKU_USER) adds a line to FILE: its answer (ok, wrong, locked...);
+ *                       C_SetPIN, C_InitPIN and the SO's C_Login add "set-pin ", "init-pin " or "so " and theirs
  *   IMZA_QUIRK_CONTEXT_REFUSE=FILE  while FILE exists, context-specific's C_Login(CKU_CONTEXT_SPECIFIC)
  *                            answers CKR_PIN_INCORRECT (and the operation stays active, as PKCS#11 has it)
  *   IMZA_QUIRK_HANG=FILE     while FILE exists, any call hangs (until the process is killed)
@@ -278,19 +279,24 @@ static CK_RV q_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_
 }
 
 /* IMZA_QUIRK_LOGINS: one line per C_Login(CKU_USER), so a test counts the PINs the module was given. */
-static void note_login(CK_RV rv)
+static void note_call(const char *what, CK_RV rv)
 {
 	FILE *f = logins_file && *logins_file ? fopen(logins_file, "a") : NULL;
 
 	if (f == NULL)
 		return;
-	fprintf(f, "%s\n",
+	fprintf(f, "%s%s\n", what,
 	        rv == CKR_OK                       ? "ok"
 	        : rv == CKR_PIN_INCORRECT          ? "wrong"
 	        : rv == CKR_PIN_LOCKED             ? "locked"
 	        : rv == CKR_USER_ALREADY_LOGGED_IN ? "already"
 	                                           : "other");
 	fclose(f);
+}
+
+static void note_login(CK_RV rv)
+{
+	note_call("", rv);
 }
 
 static CK_RV q_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin, CK_ULONG len)
@@ -326,6 +332,46 @@ static CK_RV q_Login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_P
 	}
 	if (user == CKU_USER)
 		note_login(rv);
+	else if (user == CKU_SO)
+		note_call("so ", rv);
+	return leave(rv);
+}
+
+/* pin-counter: a PIN change counts a wrong old PIN as a wrong login does, and is refused while locked; a
+ * new PIN set by the SO (C_InitPIN) fills the count again. IMZA_QUIRK_LOGINS gets a line for each:
+ * set-pin ok|wrong|locked..., init-pin ..., and so ... for the SO's C_Login. */
+static CK_RV q_SetPIN(CK_SESSION_HANDLE session, CK_UTF8CHAR_PTR old, CK_ULONG oldlen, CK_UTF8CHAR_PTR new,
+                      CK_ULONG newlen)
+{
+	CK_RV rv;
+
+	enter();
+	if (removed())
+		return leave(CKR_DEVICE_REMOVED);
+	if ((quirks & Q_PIN_COUNTER) && pin_wrong >= PIN_TRIES) {
+		rv = CKR_PIN_LOCKED;
+	} else {
+		rv = t->C_SetPIN(session, old, oldlen, new, newlen);
+		if ((quirks & Q_PIN_COUNTER) && rv == CKR_PIN_INCORRECT && ++pin_wrong >= PIN_TRIES)
+			rv = CKR_PIN_LOCKED;
+		if ((quirks & Q_PIN_COUNTER) && rv == CKR_OK)
+			pin_wrong = 0;
+	}
+	note_call("set-pin ", rv);
+	return leave(rv);
+}
+
+static CK_RV q_InitPIN(CK_SESSION_HANDLE session, CK_UTF8CHAR_PTR pin, CK_ULONG len)
+{
+	CK_RV rv;
+
+	enter();
+	if (removed())
+		return leave(CKR_DEVICE_REMOVED);
+	rv = t->C_InitPIN(session, pin, len);
+	if (rv == CKR_OK)
+		pin_wrong = 0;
+	note_call("init-pin ", rv);
 	return leave(rv);
 }
 
@@ -505,6 +551,8 @@ static CK_RV load(void)
 	q.C_GetSessionInfo = q_GetSessionInfo;
 	q.C_Login = q_Login;
 	q.C_Logout = q_Logout;
+	q.C_SetPIN = q_SetPIN;
+	q.C_InitPIN = q_InitPIN;
 	q.C_GetAttributeValue = q_GetAttributeValue;
 	q.C_FindObjectsInit = q_FindObjectsInit;
 	q.C_FindObjects = q_FindObjects;
