@@ -147,8 +147,9 @@ static const char *entry_check(const struct setup *s, const struct entry *e)
 	case K_MADE_DB:
 		return strcmp(e->arg, s->shared_db) == 0 ? NULL : "not the database setup makes";
 	case K_MADE_DIR:
-		return dir_setup_makes(s, e->arg) && clean_below(e->arg, s->home) ? NULL
-		                                                                     : "not a directory setup makes";
+		return dir_setup_makes(s, e->arg) && clean_below(e->arg, s->home)
+		               ? NULL
+		               : "not a directory setup makes";
 	default:
 		return "unknown";
 	}
@@ -364,10 +365,10 @@ static int record(struct setup *s, enum kind k, const char *arg)
 /* ---- NSS databases: pkcs11.txt, modutil ---- */
 
 struct modlist {
-	bool proxy;             /* p11-kit-proxy.so is one of the modules */
-	bool named;             /* a module is named MODNAME */
+	bool proxy; /* p11-kit-proxy.so is one of the modules */
+	bool named; /* a module is named MODNAME */
 	char named_lib[PATH_MAX];
-	char ours[256];         /* the name under which our library is there, "" if not */
+	char ours[256]; /* the name under which our library is there, "" if not */
 };
 
 static const char *base(const char *p)
@@ -404,7 +405,8 @@ static void modules_of(const struct setup *s, const char *db, struct modlist *m)
 	struct trust_buf b = {NULL, 0};
 
 	memset(m, 0, sizeof(*m));
-	if (join(path, sizeof(path), db, "pkcs11.txt") < 0 || trust_read_small_file(path, PKCS11_TXT_MAX, &b) < 0)
+	if (join(path, sizeof(path), db, "pkcs11.txt") < 0 ||
+	    trust_read_small_file(path, PKCS11_TXT_MAX, &b) < 0)
 		return;
 	for (char *line = b.data, *next; line; line = next) {
 		next = strchr(line, '\n');
@@ -463,7 +465,8 @@ static void p11kit_read(const char *path, struct p11kit_conf *c)
 			continue;
 		*v++ = '\0';
 		v += strspn(v, " \t");
-		for (size_t n = strlen(v); n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r'); n--)
+		for (size_t n = strlen(v); n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r');
+		     n--)
 			v[n - 1] = '\0';
 		if (strcmp(line, "module") == 0)
 			snprintf(c->module, sizeof(c->module), "%s", v);
@@ -516,8 +519,9 @@ static bool p11kit_loads_ours(const struct setup *s, char *ret_file, size_t cap)
 	}
 	for (size_t i = 0; i < n && !found; i++) {
 		const struct p11kit_conf *c = &conf[i];
-		bool ours = c->module[0] == '/' ? same_file(c->module, s->module)
-		                                : c->module[0] && strcmp(base(c->module), base(s->module)) == 0;
+		bool ours = c->module[0] == '/'
+		                    ? same_file(c->module, s->module)
+		                    : c->module[0] && strcmp(base(c->module), base(s->module)) == 0;
 
 		if (!ours || (c->has_enable_in && !lists_proxy(c->enable_in)) || lists_proxy(c->disable_in))
 			continue;
@@ -530,7 +534,8 @@ static bool p11kit_loads_ours(const struct setup *s, char *ret_file, size_t cap)
 static int modutil(const char *db, const char *what, const char *arg1, const char *arg2)
 {
 	char spec[PATH_MAX + 8];
-	char *argv[] = {MODUTIL, "-force", "-dbdir", spec, (char *)what, MODNAME, (char *)arg1, (char *)arg2, NULL};
+	char *argv[] = {MODUTIL, "-force",     "-dbdir",     spec, (char *)what,
+	                MODNAME, (char *)arg1, (char *)arg2, NULL};
 	struct trust_buf err = {NULL, 0};
 	int st;
 
@@ -551,8 +556,8 @@ static int add_module(struct setup *s, const char *db)
 
 	modules_of(s, db, &m);
 	if (m.ours[0]) {
-		printf("module %s already in sql:%s%s%s\n", MODNAME, db, strcmp(m.ours, MODNAME) ? " as " : "",
-		       strcmp(m.ours, MODNAME) ? m.ours : "");
+		printf("module %s already in sql:%s%s%s\n", MODNAME, db,
+		       strcmp(m.ours, MODNAME) ? " as " : "", strcmp(m.ours, MODNAME) ? m.ours : "");
 		return 0;
 	}
 	if (m.named) {
@@ -563,8 +568,8 @@ static int add_module(struct setup *s, const char *db)
 		return -1;
 	}
 	if (m.proxy && p11kit_loads_ours(s, file, sizeof(file))) {
-		printf("p11-kit-proxy loads %s in sql:%s (p11-kit's %s): module list left as it is\n", MODNAME,
-		       db, file);
+		printf("p11-kit-proxy loads %s in sql:%s (p11-kit's %s): module list left as it is\n",
+		       MODNAME, db, file);
 		return 0;
 	}
 	if (s->dry_run) {
@@ -614,7 +619,8 @@ static int make_shared_db(struct setup *s)
 			goto fail;
 		made_db = true;
 	}
-	if ((made_pki && record(s, K_MADE_DIR, pki) < 0) || (made_db && record(s, K_MADE_DIR, s->shared_db) < 0))
+	if ((made_pki && record(s, K_MADE_DIR, pki) < 0) ||
+	    (made_db && record(s, K_MADE_DIR, s->shared_db) < 0))
 		return -1;
 	if (trust_make_db(s->shared_db) < 0)
 		return -1;
@@ -900,12 +906,14 @@ static int undo_entry(struct setup *s, const struct entry *e)
 		if (!trust_is_db(e->arg))
 			return 0;
 		if (s->dry_run) {
-			printf("would delete the NSS database sql:%s that setup made, if nothing else is in it\n",
+			printf("would delete the NSS database sql:%s that setup made, if nothing else is in "
+			       "it\n",
 			       e->arg);
 			return 0;
 		}
 		if (!db_is_empty(s, e->arg)) {
-			printf("sql:%s, which setup made, now holds other certificates, keys or modules: kept\n",
+			printf("sql:%s, which setup made, now holds other certificates, keys or modules: "
+			       "kept\n",
 			       e->arg);
 			return 0;
 		}
@@ -974,8 +982,8 @@ static int do_undo(struct setup *s)
 		memcpy(s->e + s->n, dirs, ndirs * sizeof(dirs[0]));
 		s->n += ndirs;
 		state_save(s);
-		fprintf(stderr, "imzactl: %d change%s could not be undone; they stay recorded in %s\n", failed,
-		        failed == 1 ? "" : "s", s->state_file);
+		fprintf(stderr, "imzactl: %d change%s could not be undone; they stay recorded in %s\n",
+		        failed, failed == 1 ? "" : "s", s->state_file);
 		return 1;
 	}
 	if (unlink(s->state_file) < 0 && errno != ENOENT)
@@ -1003,7 +1011,8 @@ static void setup_usage(FILE *f)
 	        "usage: imzactl setup [--module PATH] [--config-dir DIR] [--dry-run]\n"
 	        "       imzactl setup --undo [--dry-run]\n"
 	        "setup registers imza's PKCS#11 module in the user's NSS databases (~/.pki/nssdb, made when\n"
-	        "missing; Chromium's snap; every Firefox profile), trusts imza's local CA there, and enables\n"
+	        "missing; Chromium's snap; every Firefox profile), trusts imza's local CA there, and "
+	        "enables\n"
 	        "imzad's user units. --module PATH: the module to register (default %s);\n"
 	        "--config-dir DIR: where imzad keeps ca.crt; --dry-run: say what would change, change\n"
 	        "nothing. --undo reverses exactly what setup recorded in $XDG_STATE_HOME/imza/setup.\n",
@@ -1018,12 +1027,9 @@ bool setup_is_command(const char *name)
 int setup_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	        {"undo", no_argument, NULL, 'u'},
-	        {"dry-run", no_argument, NULL, 'n'},
-	        {"module", required_argument, NULL, 'm'},
-	        {"config-dir", required_argument, NULL, 'c'},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
+	        {"undo", no_argument, NULL, 'u'},         {"dry-run", no_argument, NULL, 'n'},
+	        {"module", required_argument, NULL, 'm'}, {"config-dir", required_argument, NULL, 'c'},
+	        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	static struct setup s;
 	const char *module = NULL, *config = NULL;
@@ -1072,8 +1078,9 @@ int setup_main(int argc, char **argv)
 		return 1;
 	}
 	if (state_load(&s) < 0) {
-		fprintf(stderr, "imzactl: the setup record is not what imzactl setup writes: nothing %s; "
-		                "look at it, and delete it to start again\n",
+		fprintf(stderr,
+		        "imzactl: the setup record is not what imzactl setup writes: nothing %s; "
+		        "look at it, and delete it to start again\n",
 		        undo ? "undone" : "changed");
 		return 1;
 	}

@@ -285,7 +285,8 @@ static void firefox_profiles(struct trust_dbs *d, const char *inidir)
 	struct trust_buf b = {0};
 	char *line, *next;
 
-	if (path_join(ini, sizeof(ini), inidir, "profiles.ini") < 0 || trust_read_small_file(ini, INI_MAX, &b) < 0)
+	if (path_join(ini, sizeof(ini), inidir, "profiles.ini") < 0 ||
+	    trust_read_small_file(ini, INI_MAX, &b) < 0)
 		return;
 	for (line = b.data; line; line = next) {
 		size_t n;
