@@ -147,9 +147,11 @@ static const char *entry_check(const struct setup *s, const struct entry *e)
 	case K_MADE_DB:
 		return strcmp(e->arg, s->shared_db) == 0 ? NULL : "not the database setup makes";
 	case K_MADE_DIR:
-		return dir_setup_makes(s, e->arg) && clean_below(e->arg, s->home)
-		               ? NULL
-		               : "not a directory setup makes";
+		/* The state dir may be outside home ($XDG_STATE_HOME); every other one is below it. */
+		if (dir_setup_makes(s, e->arg) &&
+		    (clean_below(e->arg, s->home) || strcmp(e->arg, s->state_dir) == 0))
+			return NULL;
+		return "not a directory setup makes";
 	default:
 		return "unknown";
 	}
@@ -757,8 +759,12 @@ static int do_setup(struct setup *s, const char *config)
 		wake_imzad(cafile);
 	if (access(cafile, R_OK) == 0 || !s->dry_run) {
 		ca = trust_read_ca(cafile);
-		if (ca == NULL)
+		if (ca == NULL) {
+			fprintf(stderr,
+			        "imzactl: the CA is left out for now: run `imzactl setup` again once imzad "
+			        "has started\n");
 			failed++;
+		}
 	} else {
 		printf("%s is not there yet: imzad makes it when it first starts\n", cafile);
 	}

@@ -257,6 +257,25 @@ run_ctl setup --undo
 	fail "a database setup made that the user filled is kept"
 rm -f "$WORK/no-manager"
 
+# ---- the state dir outside HOME ($XDG_STATE_HOME); imzad has made no CA yet, then it has ----
+export HOME=$WORK/home3 XDG_STATE_HOME=$WORK/state3
+mkdir -p "$HOME" "$WORK/noconf"
+snapshot "$WORK/before3"
+run_ctl setup --module "$MOD" --config-dir "$WORK/noconf"
+[ "$rc" = 1 ] && said "imzad has not made its CA yet" && said "run \`imzactl setup\` again" &&
+	has_module "$HOME/.pki/nssdb" && ! has_ca "$HOME/.pki/nssdb" &&
+	pass "no CA yet: exit 1, the module is registered, the CA step is left for a second run" ||
+	fail "no CA yet: exit 1, the module registered, the CA left (exit $rc)"
+run_ctl setup --module "$MOD" --config-dir "$WORK/conf"
+[ "$rc" = 0 ] && said "added $NICK to sql:$HOME/.pki/nssdb" && ! said "added module" &&
+	pass "the second run adds only the CA" || fail "the second run adds only the CA (exit $rc)"
+run_ctl setup --undo
+snapshot "$WORK/after3-undo"
+[ "$rc" = 0 ] && [ ! -e "$XDG_STATE_HOME/imza" ] && pass "a state dir outside HOME is recorded, and removed by undo" ||
+	fail "a state dir outside HOME is recorded, and removed by undo (exit $rc)"
+same "$WORK/before3" "$WORK/after3-undo" "state dir outside HOME: after undo, exactly what it started with"
+unset XDG_STATE_HOME
+
 # ---- errors ----
 run_ctl setup --module "$WORK/nothing.so"
 [ "$rc" = 1 ] && said "no PKCS#11 module at $WORK/nothing.so" && pass "a missing module: exit 1, named" ||
