@@ -988,8 +988,8 @@ static int do_undo(struct setup *s)
 		memcpy(s->e + s->n, dirs, ndirs * sizeof(dirs[0]));
 		s->n += ndirs;
 		state_save(s);
-		fprintf(stderr, "imzactl: %d change%s could not be undone; they stay recorded in %s\n",
-		        failed, failed == 1 ? "" : "s", s->state_file);
+		fprintf(stderr, "imzactl: %d change%s could not be undone: still recorded in %s\n", failed,
+		        failed == 1 ? "" : "s", s->state_file);
 		return 1;
 	}
 	if (unlink(s->state_file) < 0 && errno != ENOENT)
