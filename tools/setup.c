@@ -636,7 +636,8 @@ fail:
 
 static char *first_line(struct trust_buf *b)
 {
-	char *d = b->data ? b->data : (char *)"";
+	static char none[1];
+	char *d = b->data ? b->data : none;
 
 	d[strcspn(d, "\r\n")] = '\0';
 	return d;
