@@ -51,8 +51,9 @@ struct entry {
 struct setup {
 	char home[PATH_MAX], home_real[PATH_MAX];
 	char state_dir[PATH_MAX], state_file[PATH_MAX];
-	char shared_db[PATH_MAX];
-	char module[PATH_MAX]; /* real path */
+	char chromium_db[PATH_MAX];                    /* the one Chromium uses (trust_chromium_db) */
+	char legacy_db[PATH_MAX], modern_db[PATH_MAX]; /* its two places */
+	char module[PATH_MAX];                         /* real path */
 	bool dry_run;
 	struct entry e[ENTRIES_MAX];
 	size_t n;
@@ -96,24 +97,21 @@ static bool clean_below(const char *p, const char *dir)
 	return true;
 }
 
+/* Is p dir itself or one of its parents strictly below home? */
+static bool on_path_below_home(const struct setup *s, const char *dir, const char *p)
+{
+	size_t hl = strlen(s->home), pl = strlen(p);
+
+	return strncmp(p, s->home, hl) == 0 && p[hl] == '/' && strncmp(dir, p, pl) == 0 &&
+	       (dir[pl] == '/' || dir[pl] == '\0');
+}
+
 /* The directories setup may make, and so the only ones undo may remove (rmdir: only when empty):
- * ~/.pki, ~/.pki/nssdb, the state dir and its parents below home. */
+ * Chromium's database in either of its places, the state dir, and their parents below home. */
 static bool dir_setup_makes(const struct setup *s, const char *p)
 {
-	char pki[PATH_MAX], d[PATH_MAX];
-	size_t hl = strlen(s->home);
-
-	if (join(pki, sizeof(pki), s->home, ".pki") == 0 && strcmp(p, pki) == 0)
-		return true;
-	if (strcmp(p, s->shared_db) == 0 || strcmp(p, s->state_dir) == 0)
-		return true;
-	snprintf(d, sizeof(d), "%s", s->state_dir);
-	for (char *slash = strrchr(d, '/'); slash && (size_t)(slash - d) > hl; slash = strrchr(d, '/')) {
-		*slash = '\0';
-		if (strncmp(d, s->home, hl) == 0 && d[hl] == '/' && strcmp(p, d) == 0)
-			return true;
-	}
-	return false;
+	return strcmp(p, s->state_dir) == 0 || on_path_below_home(s, s->state_dir, p) ||
+	       on_path_below_home(s, s->legacy_db, p) || on_path_below_home(s, s->modern_db, p);
 }
 
 /* Is the database entry's real path (symbolic links followed) below the real home? A path that no
@@ -145,7 +143,9 @@ static const char *entry_check(const struct setup *s, const struct entry *e)
 			return "leads out of the home directory";
 		return NULL;
 	case K_MADE_DB:
-		return strcmp(e->arg, s->shared_db) == 0 ? NULL : "not the database setup makes";
+		return strcmp(e->arg, s->legacy_db) == 0 || strcmp(e->arg, s->modern_db) == 0
+		               ? NULL
+		               : "not the database setup makes";
 	case K_MADE_DIR:
 		/* The state dir may be outside home ($XDG_STATE_HOME); every other one is below it. */
 		if (dir_setup_makes(s, e->arg) &&
@@ -272,35 +272,26 @@ static int state_load(struct setup *s)
 	return e;
 }
 
-/* Makes the state dir (0700) and the parents it lacks, recording the ones below home it made. */
+static void note_made_dir(const char *dir, void *arg)
+{
+	struct setup *s = arg;
+
+	if (dir_setup_makes(s, dir) && !recorded(s, K_MADE_DIR, dir) && s->n < ENTRIES_MAX) {
+		s->e[s->n].kind = K_MADE_DIR;
+		snprintf(s->e[s->n++].arg, PATH_MAX, "%s", dir);
+	}
+}
+
+/* Makes the state dir (0700) and the parents it lacks, recording the ones it made. */
 static int state_mkdir(struct setup *s)
 {
-	char d[PATH_MAX];
+	bool existed = is_dir(s->state_dir);
+	int e = trust_mkdirs(s->home, s->state_dir, note_made_dir, s);
 
-	snprintf(d, sizeof(d), "%s", s->state_dir);
-	for (char *p = d + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (!is_dir(d)) {
-			if (mkdir(d, 0700) < 0 && errno != EEXIST)
-				return -errno;
-			if (dir_setup_makes(s, d) && !recorded(s, K_MADE_DIR, d) && s->n < ENTRIES_MAX) {
-				s->e[s->n].kind = K_MADE_DIR;
-				snprintf(s->e[s->n++].arg, PATH_MAX, "%s", d);
-			}
-		}
-		*p = '/';
-	}
-	if (!is_dir(d)) {
-		if (mkdir(d, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		if (!recorded(s, K_MADE_DIR, d) && s->n < ENTRIES_MAX) {
-			s->e[s->n].kind = K_MADE_DIR;
-			snprintf(s->e[s->n++].arg, PATH_MAX, "%s", d);
-		}
-	}
-	return 0;
+	/* One outside home ($XDG_STATE_HOME) is recorded too: the record is in it. */
+	if (e == 0 && !existed)
+		note_made_dir(s->state_dir, s);
+	return e;
 }
 
 /* Writes the entries to a new file and renames it over the old one: a reader sees the old record or
@@ -594,42 +585,36 @@ static void warn_if_open(const char *db)
 		printf("  (Firefox has this profile open: it sees the change when it starts again)\n");
 }
 
-/* ~/.pki/nssdb when there is none: Chromium makes it at its first start, and reads it from then on;
- * made now, Chromium (and every other NSS program) finds the module and the CA there already. */
-static int make_shared_db(struct setup *s)
+/* Chromium's database when it has none: Chromium makes it at its first start and reads it from then
+ * on; made now, Chromium finds the module and the CA there already. */
+static int make_chromium_db(struct setup *s)
 {
-	char pki[PATH_MAX];
-	bool made_pki = false, made_db = false;
+	size_t before = s->n;
+	int e;
 
-	if (trust_is_db(s->shared_db))
+	if (trust_is_db(s->chromium_db))
 		return 0;
-	if (join(pki, sizeof(pki), s->home, ".pki") < 0)
-		return -1;
+	if (!clean_below(s->chromium_db, s->home)) {
+		printf("Chromium's database %s would be outside the home directory: not made\n",
+		       s->chromium_db);
+		return 0;
+	}
 	if (s->dry_run) {
-		printf("would make a new NSS database sql:%s (Chromium and other programs that use NSS read "
-		       "it)\n",
-		       s->shared_db);
+		printf("would make a new NSS database sql:%s (Chromium reads it)\n", s->chromium_db);
 		return 0;
 	}
-	if (!is_dir(pki)) {
-		if (mkdir(pki, 0700) < 0 && errno != EEXIST)
-			goto fail;
-		made_pki = true;
-	}
-	if (!is_dir(s->shared_db)) {
-		if (mkdir(s->shared_db, 0700) < 0 && errno != EEXIST)
-			goto fail;
-		made_db = true;
-	}
-	if ((made_pki && record(s, K_MADE_DIR, pki) < 0) ||
-	    (made_db && record(s, K_MADE_DIR, s->shared_db) < 0))
+	e = trust_mkdirs(s->home, s->chromium_db, note_made_dir, s);
+	if (e < 0) {
+		fprintf(stderr, "imzactl: cannot make %s: %s\n", s->chromium_db, strerror(-e));
+		if (s->n > before)
+			state_save(s);
 		return -1;
-	if (trust_make_db(s->shared_db) < 0)
+	}
+	if (s->n > before && state_save(s) < 0)
 		return -1;
-	return record(s, K_MADE_DB, s->shared_db);
-fail:
-	fprintf(stderr, "imzactl: cannot make %s: %s\n", s->shared_db, strerror(errno));
-	return -1;
+	if (trust_make_db(s->chromium_db) < 0)
+		return -1;
+	return record(s, K_MADE_DB, s->chromium_db);
 }
 
 /* ---- systemd user units ---- */
@@ -771,12 +756,12 @@ static int do_setup(struct setup *s, const char *config)
 	}
 
 	dbs.n = 0;
-	if (make_shared_db(s) < 0)
+	if (make_chromium_db(s) < 0)
 		failed++;
-	else if (s->dry_run && !trust_is_db(s->shared_db)) {
-		printf("would add module %s (%s) to sql:%s\n", MODNAME, s->module, s->shared_db);
+	else if (s->dry_run && !trust_is_db(s->chromium_db) && clean_below(s->chromium_db, s->home)) {
+		printf("would add module %s (%s) to sql:%s\n", MODNAME, s->module, s->chromium_db);
 		if (ca)
-			printf("would add imza local CA to sql:%s\n", s->shared_db);
+			printf("would add imza local CA to sql:%s\n", s->chromium_db);
 		changed++;
 	}
 	trust_find_dbs(s->home, &dbs);
@@ -1080,7 +1065,9 @@ int setup_main(int argc, char **argv)
 	if (strcmp(s.home, "/") == 0 || !clean_below(s.home, "") ||
 	    proto_xdg_dir("XDG_STATE_HOME", s.home, ".local/state", s.state_dir, sizeof(s.state_dir)) < 0 ||
 	    join(s.state_file, sizeof(s.state_file), s.state_dir, STATE_NAME) < 0 ||
-	    trust_shared_db(s.home, s.shared_db, sizeof(s.shared_db)) < 0) {
+	    trust_chromium_db(s.home, s.chromium_db, sizeof(s.chromium_db)) < 0 ||
+	    trust_legacy_db(s.home, s.legacy_db, sizeof(s.legacy_db)) < 0 ||
+	    trust_modern_db(s.home, s.modern_db, sizeof(s.modern_db)) < 0) {
 		fprintf(stderr, "imzactl: the home directory (%s) or the state dir is not usable\n", s.home);
 		return 1;
 	}

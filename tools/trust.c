@@ -463,9 +463,42 @@ int trust_untrust_db(const char *db)
 	return 1;
 }
 
-int trust_shared_db(const char *home, char *out, size_t cap)
+int trust_legacy_db(const char *home, char *out, size_t cap)
 {
 	return path_join(out, cap, home, ".pki/nssdb");
+}
+
+int trust_modern_db(const char *home, char *out, size_t cap)
+{
+	const char *data = getenv("XDG_DATA_HOME");
+	char base[PATH_MAX];
+
+	if (data && data[0] == '/') {
+		if (snprintf(base, sizeof(base), "%s", data) >= (int)sizeof(base))
+			return -ENAMETOOLONG;
+	} else if (path_join(base, sizeof(base), home, ".local/share") < 0) {
+		return -ENAMETOOLONG;
+	}
+	return path_join(out, cap, base, "pki/nssdb");
+}
+
+/* Chromium 146 and later keep the user's NSS database in $XDG_DATA_HOME/pki/nssdb, but go on with
+ * ~/.pki/nssdb (where older ones and NSS's "shared database" keep it) as long as that exists. Making
+ * ~/.pki/nssdb next to a modern one would hide the user's certificates from Chromium. */
+int trust_chromium_db(const char *home, char *out, size_t cap)
+{
+	char legacy[PATH_MAX];
+	struct stat st;
+
+	if (trust_legacy_db(home, legacy, sizeof(legacy)) < 0)
+		return -ENAMETOOLONG;
+	if (stat(legacy, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (strlen(legacy) >= cap)
+			return -ENAMETOOLONG;
+		memcpy(out, legacy, strlen(legacy) + 1);
+		return 0;
+	}
+	return trust_modern_db(home, out, cap);
 }
 
 bool trust_is_db(const char *dir)
@@ -489,26 +522,52 @@ int trust_make_db(const char *db)
 		return -1;
 	}
 	trust_buf_free(&err);
-	printf("made a new NSS database %s (Chromium and other programs that use NSS read it)\n", spec);
+	printf("made a new NSS database %s (Chromium reads it)\n", spec);
 	return 0;
 }
 
-/* ~/.pki/nssdb, which Chromium and other NSS programs read: made (empty, no password) when trust
- * finds none, so that they trust the CA from their next start. */
+int trust_mkdirs(const char *home, const char *dir, void (*made)(const char *dir, void *arg), void *arg)
+{
+	char d[PATH_MAX];
+	size_t hl = strlen(home);
+
+	if (snprintf(d, sizeof(d), "%s", dir) >= (int)sizeof(d))
+		return -ENAMETOOLONG;
+	for (char *p = d + 1;; p++) {
+		bool end = *p == '\0';
+		struct stat st;
+
+		if (*p != '/' && !end)
+			continue;
+		*p = '\0';
+		if (stat(d, &st) < 0) {
+			if (errno != ENOENT || mkdir(d, 0700) < 0)
+				return -errno;
+			if (made && strncmp(d, home, hl) == 0 && d[hl] == '/')
+				made(d, arg);
+		} else if (!S_ISDIR(st.st_mode)) {
+			return -ENOTDIR;
+		}
+		if (end)
+			return 0;
+		*p = '/';
+	}
+}
+
+/* Chromium's database, made (empty, no password) when trust finds none, so that Chromium and other
+ * NSS programs trust the CA from their next start. */
 static int shared_db(const char *home, bool create, struct trust_dbs *d)
 {
-	char pki[PATH_MAX], db[PATH_MAX];
+	char db[PATH_MAX];
+	int e;
 
-	if (path_join(pki, sizeof(pki), home, ".pki") < 0 || trust_shared_db(home, db, sizeof(db)) < 0)
+	if (trust_chromium_db(home, db, sizeof(db)) < 0)
 		return -1;
-	if (trust_is_db(db)) {
-		add_db(d, db);
+	if (trust_is_db(db) || !create)
 		return 0;
-	}
-	if (!create)
-		return 0;
-	if ((mkdir(pki, 0700) < 0 && errno != EEXIST) || (mkdir(db, 0700) < 0 && errno != EEXIST)) {
-		fprintf(stderr, "imzactl: cannot make %s: %s\n", db, strerror(errno));
+	e = trust_mkdirs(home, db, NULL, NULL);
+	if (e < 0) {
+		fprintf(stderr, "imzactl: cannot make %s: %s\n", db, strerror(-e));
 		return -1;
 	}
 	if (trust_make_db(db) < 0)
@@ -521,7 +580,10 @@ void trust_find_dbs(const char *home, struct trust_dbs *d)
 {
 	char sub[PATH_MAX];
 
-	if (trust_shared_db(home, sub, sizeof(sub)) == 0 && trust_is_db(sub))
+	/* Both of Chromium's places: the one it uses has the module and the CA whichever it is. */
+	if (trust_legacy_db(home, sub, sizeof(sub)) == 0 && trust_is_db(sub))
+		add_db(d, sub);
+	if (trust_modern_db(home, sub, sizeof(sub)) == 0 && trust_is_db(sub))
 		add_db(d, sub);
 	/* Chromium's snap keeps its own ~/.pki in the snap's data dir ("current" follows the revision). */
 	if (path_join(sub, sizeof(sub), home, "snap/chromium/current/.pki/nssdb") == 0 && trust_is_db(sub))

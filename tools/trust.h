@@ -46,12 +46,18 @@ int trust_home_dir(char *out, size_t cap);
 int trust_ca_file(const char *home, const char *config, char *out, size_t cap);
 X509 *trust_read_ca(const char *cafile);
 
-/* ~/.pki/nssdb (whether or not it exists). */
-int trust_shared_db(const char *home, char *out, size_t cap);
+/* Chromium's NSS database: ~/.pki/nssdb while that directory exists (older Chromium, and Chromium 146
+ * and later go on with it), else $XDG_DATA_HOME/pki/nssdb (~/.local/share/pki/nssdb), where Chromium
+ * 146 and later make it. trust_legacy_db and trust_modern_db are the two places. */
+int trust_chromium_db(const char *home, char *out, size_t cap);
+int trust_legacy_db(const char *home, char *out, size_t cap);
+int trust_modern_db(const char *home, char *out, size_t cap);
+/* mkdir -p dir, each new one 0700; made(dir, arg) for each one made below home. */
+int trust_mkdirs(const char *home, const char *dir, void (*made)(const char *dir, void *arg), void *arg);
 bool trust_is_db(const char *dir);
 /* Makes an empty NSS database (no password) in the existing directory db, and says so. */
 int trust_make_db(const char *db);
-/* The databases that exist: ~/.pki/nssdb, Chromium's snap, the Firefox profiles profiles.ini lists
+/* The databases that exist: Chromium's two places, Chromium's snap, the Firefox profiles profiles.ini lists
  * (Firefox's own, which Debian's firefox-esr shares, and the snap's). Appends to d. */
 void trust_find_dbs(const char *home, struct trust_dbs *d);
 /* Puts ca (read from cafile) in db with trust C,,: 1 added (dry_run: would add), 0 already there,

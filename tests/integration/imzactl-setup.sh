@@ -21,7 +21,7 @@ done
 
 export HOME=$WORK/home
 # The record goes to ~/.local/state/imza: inside the listing, so undo must take it away too.
-unset XDG_STATE_HOME XDG_CONFIG_HOME
+unset XDG_STATE_HOME XDG_CONFIG_HOME XDG_DATA_HOME
 # No imzad for the module or for setup to wake: a socket that does not exist.
 export XDG_RUNTIME_DIR=$WORK/run IMZA_SOCKET=$WORK/run/none.sock
 mkdir -p "$HOME" "$XDG_RUNTIME_DIR" "$WORK/conf" "$WORK/bin" "$WORK/units"
@@ -229,7 +229,8 @@ same "$WORK/before" "$WORK/after-undo" "after undo: exactly the files, modules a
 run_ctl setup --undo
 [ "$rc" = 0 ] && said "nothing to undo" && pass "a second undo: nothing to undo" || fail "a second undo: nothing to undo"
 
-# ---- a fresh HOME without ~/.pki/nssdb and without a user manager ----
+# ---- a fresh HOME without Chromium's database and without a user manager: setup makes the database
+# where Chromium 146 and later make it, never ~/.pki/nssdb (Chromium would take that one over) ----
 export HOME=$WORK/home2
 mkdir -p "$HOME"
 touch "$WORK/no-manager"
@@ -237,37 +238,41 @@ snapshot "$WORK/before2"
 run_ctl setup --module "$MOD" --config-dir "$WORK/conf"
 [ "$rc" = 0 ] && said "no systemd user manager here" && pass "no user manager: said, and setup goes on" ||
 	fail "no user manager: said, and setup goes on (exit $rc)"
-said "made a new NSS database sql:$HOME/.pki/nssdb" && has_module "$HOME/.pki/nssdb" && has_ca "$HOME/.pki/nssdb" &&
-	pass "~/.pki/nssdb is made, with the module and the CA" || fail "~/.pki/nssdb is made, with the module and the CA"
+NEW=$HOME/.local/share/pki/nssdb
+said "made a new NSS database sql:$NEW" && has_module "$NEW" && has_ca "$NEW" && [ ! -e "$HOME/.pki" ] &&
+	pass "~/.local/share/pki/nssdb is made, with the module and the CA; no ~/.pki" ||
+	fail "~/.local/share/pki/nssdb is made, with the module and the CA; no ~/.pki"
 run_ctl setup --undo
 snapshot "$WORK/after2-undo"
-[ "$rc" = 0 ] && said "deleted the NSS database sql:$HOME/.pki/nssdb that setup made" && [ ! -e "$HOME/.pki" ] &&
-	[ ! -e "$HOME/.local" ] && pass "undo deletes the database and the directories setup made" ||
+[ "$rc" = 0 ] && said "deleted the NSS database sql:$NEW that setup made" && [ ! -e "$HOME/.local" ] &&
+	pass "undo deletes the database and the directories setup made" ||
 	fail "undo deletes the database and the directories setup made"
 same "$WORK/before2" "$WORK/after2-undo" "fresh HOME: after undo, exactly what it started with"
 # A database setup made but the user then filled is kept.
 run_ctl setup --module "$MOD" --config-dir "$WORK/conf"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/u.key" -out "$WORK/u.crt" \
 	-days 3 -subj "/CN=user's own" >>"$LOG" 2>&1
-certutil -A -d "sql:$HOME/.pki/nssdb" -n "user's own" -t ,, -i "$WORK/u.crt" >>"$LOG" 2>&1
+certutil -A -d "sql:$NEW" -n "user's own" -t ,, -i "$WORK/u.crt" >>"$LOG" 2>&1
 run_ctl setup --undo
 [ "$rc" = 0 ] && said "now holds other certificates, keys or modules: kept" &&
-	certutil -L -d "sql:$HOME/.pki/nssdb" 2>>"$LOG" | grep -q "user's own" && ! has_module "$HOME/.pki/nssdb" &&
+	certutil -L -d "sql:$NEW" 2>>"$LOG" | grep -q "user's own" && ! has_module "$NEW" &&
 	pass "a database setup made that the user filled is kept, without imza's module" ||
 	fail "a database setup made that the user filled is kept"
 rm -f "$WORK/no-manager"
 
-# ---- the state dir outside HOME ($XDG_STATE_HOME); imzad has made no CA yet, then it has ----
+# ---- Chromium 146+ made its database; the state dir outside HOME ($XDG_STATE_HOME); imzad has made
+# no CA yet, then it has ----
 export HOME=$WORK/home3 XDG_STATE_HOME=$WORK/state3
 mkdir -p "$HOME" "$WORK/noconf"
+newdb "$HOME/.local/share/pki/nssdb"
 snapshot "$WORK/before3"
 run_ctl setup --module "$MOD" --config-dir "$WORK/noconf"
 [ "$rc" = 1 ] && said "imzad has not made its CA yet" && said "run \`imzactl setup\` again" &&
-	has_module "$HOME/.pki/nssdb" && ! has_ca "$HOME/.pki/nssdb" &&
+	has_module "$HOME/.local/share/pki/nssdb" && ! has_ca "$HOME/.local/share/pki/nssdb" && [ ! -e "$HOME/.pki" ] &&
 	pass "no CA yet: exit 1, the module is registered, the CA step is left for a second run" ||
 	fail "no CA yet: exit 1, the module registered, the CA left (exit $rc)"
 run_ctl setup --module "$MOD" --config-dir "$WORK/conf"
-[ "$rc" = 0 ] && said "added $NICK to sql:$HOME/.pki/nssdb" && ! said "added module" &&
+[ "$rc" = 0 ] && said "added $NICK to sql:$HOME/.local/share/pki/nssdb" && ! said "added module" &&
 	pass "the second run adds only the CA" || fail "the second run adds only the CA (exit $rc)"
 run_ctl setup --undo
 snapshot "$WORK/after3-undo"
