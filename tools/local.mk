@@ -8,3 +8,5 @@ tools_imzactl_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS) \
 	-DIMZA_PKCS11_MODULE='"$(pkcs11dir)/imza-pkcs11.so"'
 tools_imzactl_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
 tools_imzactl_LDADD = protocol/libimzaproto.a $(LIBCRYPTO_LIBS)
+# The administrators' examples that go with setup (where they go: their README).
+EXTRA_DIST += packaging/firefox-policy/policies.json packaging/firefox-policy/README.md

@@ -290,6 +290,27 @@ run_ctl setup --undo --module "$MOD"
 run_ctl setup extra
 [ "$rc" = 2 ] && pass "an extra argument is a usage error" || fail "an extra argument: exit 2 (got $rc)"
 
+# The administrators' Firefox policy uses only keys and types that the installed Firefox's own policy
+# schema (in its omni.ja) knows.
+OMNI=$(ls /usr/lib/firefox-esr/browser/omni.ja /usr/lib/firefox/browser/omni.ja 2>/dev/null | head -n 1)
+if [ -n "$OMNI" ]; then
+	check "packaging/firefox-policy/policies.json fits $OMNI's policy schema" python3 - "$OMNI" \
+		"$IMZA_SRCDIR/packaging/firefox-policy/policies.json" <<'PY'
+import json, sys, zipfile
+schema = json.loads(zipfile.ZipFile(sys.argv[1]).read("modules/policies/policies-schema.json"))["properties"]
+pol = json.load(open(sys.argv[2]))["policies"]
+assert set(pol) <= set(schema), set(pol) - set(schema)
+add = pol["SecurityDevices"]["Add"]
+assert set(pol["SecurityDevices"]) <= set(schema["SecurityDevices"]["properties"])
+assert add and all(isinstance(v, str) and v.startswith("/") for v in add.values())
+assert set(pol["Certificates"]) <= set(schema["Certificates"]["properties"])
+assert all(isinstance(v, str) for v in pol["Certificates"]["Install"])
+print("keys:", sorted(pol), "SecurityDevices.Add:", add)
+PY
+else
+	skip "the Firefox policy against Firefox's schema" "no Firefox omni.ja (package firefox-esr)"
+fi
+
 ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LOG" && pass "no sanitizer reports from imzactl" ||
 	fail "no sanitizer reports from imzactl"
 done_testing
