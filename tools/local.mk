@@ -9,4 +9,4 @@ tools_imzactl_CPPFLAGS = $(AM_CPPFLAGS) $(PROTOCOL_CPPFLAGS) \
 tools_imzactl_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS)
 tools_imzactl_LDADD = protocol/libimzaproto.a $(LIBCRYPTO_LIBS)
 # The administrators' examples that go with setup (where they go: their README).
-EXTRA_DIST += packaging/firefox-policy/policies.json packaging/firefox-policy/README.md
+EXTRA_DIST += packaging/firefox-policy/imza-module-and-ca.json packaging/ROLLOUT.md

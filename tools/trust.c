@@ -588,9 +588,18 @@ void trust_find_dbs(const char *home, struct trust_dbs *d)
 	/* Chromium's snap keeps its own ~/.pki in the snap's data dir ("current" follows the revision). */
 	if (path_join(sub, sizeof(sub), home, "snap/chromium/current/.pki/nssdb") == 0 && trust_is_db(sub))
 		add_db(d, sub);
-	/* Debian's firefox-esr keeps its profiles where Mozilla's firefox does. */
+	/* Debian's firefox-esr keeps its profiles where Mozilla's firefox does: ~/.mozilla/firefox, or,
+	 * for a user whose first Firefox was a recent one (153 does this), $XDG_CONFIG_HOME/mozilla/firefox. */
 	if (path_join(sub, sizeof(sub), home, ".mozilla/firefox") == 0)
 		firefox_profiles(d, sub);
+	if (proto_xdg_dir("XDG_CONFIG_HOME", home, ".config", sub, sizeof(sub)) == 0) {
+		char *slash = strrchr(sub, '/'); /* proto_xdg_dir ends in "/imza" */
+
+		if (slash && strlen(sub) + strlen("/mozilla/firefox") < sizeof(sub)) {
+			memcpy(slash, "/mozilla/firefox", strlen("/mozilla/firefox") + 1);
+			firefox_profiles(d, sub);
+		}
+	}
 	if (path_join(sub, sizeof(sub), home, "snap/firefox/common/.mozilla/firefox") == 0)
 		firefox_profiles(d, sub);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # imzactl setup / --undo on a fresh HOME with Chromium's ~/.pki/nssdb, Chromium's snap database, two
-# Firefox profiles, a snap Firefox profile and a profile where p11-kit-proxy loads imza: every database
+# Firefox profiles, one under ~/.config/mozilla, a snap Firefox profile and a profile where
+# p11-kit-proxy loads imza: every database
 # gets the module (but the proxy's) and the CA, the units are enabled (a fake systemctl records its
 # argv: the test never touches the real user manager), a second setup changes nothing, a tampered
 # record is refused, and --undo leaves exactly the files, modules and certificates it started with.
@@ -56,8 +57,10 @@ FF1=$FF/k3x9.default-release
 FF2=$FF/w0rk.work
 FFP=$FF/px11.proxy
 SNAPFF=$HOME/snap/firefox/common/.mozilla/firefox/a1b2.default
+# Where a recent Firefox (153) puts a new user's profiles.
+XFF=$HOME/.config/mozilla/firefox/x7y8.default-esr
 SNAPCR=$HOME/snap/chromium/current/.pki/nssdb
-for d in "$CHROMIUM" "$FF1" "$FF2" "$SNAPFF"; do newdb "$d"; done
+for d in "$CHROMIUM" "$FF1" "$FF2" "$SNAPFF" "$XFF"; do newdb "$d"; done
 mkdir -p "$HOME/snap/chromium/2345"
 ln -s 2345 "$HOME/snap/chromium/current"
 newdb "$SNAPCR"
@@ -66,7 +69,8 @@ newdb "$SNAPCR"
 	printf '[Profile1]\nName=work\nIsRelative=1\nPath=%s\n\n' "${FF2##*/}"
 } >"$FF/profiles.ini"
 printf '[Profile0]\nName=default\nIsRelative=1\nPath=a1b2.default\n' >"${SNAPFF%/*}/profiles.ini"
-DBS=("$CHROMIUM" "$SNAPCR" "$FF1" "$FF2" "$SNAPFF")
+printf '[Profile0]\nName=default-esr\nIsRelative=1\nPath=x7y8.default-esr\n' >"${XFF%/*}/profiles.ini"
+DBS=("$CHROMIUM" "$SNAPCR" "$FF1" "$FF2" "$SNAPFF" "$XFF")
 if [ -n "$PROXY" ]; then
 	# p11-kit knows imza (the user's module file), and this profile loads p11-kit-proxy.
 	mkdir -p "$HOME/.config/pkcs11/modules"
@@ -294,12 +298,16 @@ run_ctl setup extra
 # schema (in its omni.ja) knows.
 OMNI=$(ls /usr/lib/firefox-esr/browser/omni.ja /usr/lib/firefox/browser/omni.ja 2>/dev/null | head -n 1)
 if [ -n "$OMNI" ]; then
-	check "packaging/firefox-policy/policies.json fits $OMNI's policy schema" python3 - "$OMNI" \
-		"$IMZA_SRCDIR/packaging/firefox-policy/policies.json" <<'PY'
-import json, sys, zipfile
+	check "packaging/firefox-policy/imza-module-and-ca.json and ROLLOUT.md's example fit $OMNI's policy schema" python3 - "$OMNI" \
+		"$IMZA_SRCDIR/packaging/firefox-policy/imza-module-and-ca.json" "$IMZA_SRCDIR/packaging/ROLLOUT.md" <<'PY'
+import json, re, sys, zipfile
 schema = json.loads(zipfile.ZipFile(sys.argv[1]).read("modules/policies/policies-schema.json"))["properties"]
 pol = json.load(open(sys.argv[2]))["policies"]
 assert set(pol) <= set(schema), set(pol) - set(schema)
+# ROLLOUT.md's combined example: the same two policies, and LocalNetworkAccess's keys.
+example = json.loads(re.search(r"\n    (\{\n.*?\n    \})\n", open(sys.argv[3]).read(), re.S).group(1))["policies"]
+assert set(example) <= set(schema) and all(example[k] == v for k, v in pol.items()), example
+assert set(example["LocalNetworkAccess"]) <= set(schema["LocalNetworkAccess"]["properties"])
 add = pol["SecurityDevices"]["Add"]
 assert set(pol["SecurityDevices"]) <= set(schema["SecurityDevices"]["properties"])
 assert add and all(isinstance(v, str) and v.startswith("/") for v in add.values())
