@@ -285,6 +285,34 @@ snapshot "$WORK/after3-undo"
 same "$WORK/before3" "$WORK/after3-undo" "state dir outside HOME: after undo, exactly what it started with"
 unset XDG_STATE_HOME
 
+# ---- p11-kit's module file as the package installs it (the module's file name in p11-kit's module
+# dir, disable-in naming imza's own programs): the proxy loads imza; one that names the proxy in
+# disable-in does not, and then the profile gets the module ----
+if [ -n "$PROXY" ]; then
+	export HOME=$WORK/home4
+	P4=$HOME/.mozilla/firefox/p4.proxy
+	newdb "$P4"
+	printf '[Profile0]\nName=proxy\nIsRelative=1\nPath=p4.proxy\n' >"$HOME/.mozilla/firefox/profiles.ini"
+	mkdir -p "$HOME/.config/pkcs11/modules"
+	printf 'module: %s\ncritical: no\ndisable-in: imzad imza-backend\n' "${MOD##*/}" \
+		>"$HOME/.config/pkcs11/modules/imza.module"
+	modutil -force -dbdir "sql:$P4" -add p11-kit-proxy -libfile "$PROXY" </dev/null >>"$LOG" 2>&1
+	run_ctl setup --module "$MOD" --config-dir "$WORK/conf"
+	[ "$rc" = 0 ] && said "p11-kit-proxy loads imza in sql:$P4" && ! has_module "$P4" &&
+		pass "p11-kit's module file by file name, disable-in without the proxy: the proxy profile is left alone" ||
+		fail "p11-kit's module file by file name: the proxy profile is left alone (exit $rc)"
+	run_ctl setup --undo
+	printf 'module: %s\ndisable-in: p11-kit-proxy, imzad\n' "${MOD##*/}" >"$HOME/.config/pkcs11/modules/imza.module"
+	run_ctl setup --module "$MOD" --config-dir "$WORK/conf"
+	[ "$rc" = 0 ] && said "added module imza ($MOD) to sql:$P4" && has_module "$P4" &&
+		pass "disable-in naming p11-kit-proxy: the proxy profile gets the module" ||
+		fail "disable-in naming p11-kit-proxy: the proxy profile gets the module (exit $rc)"
+	run_ctl setup --undo
+	! has_module "$P4" && pass "... and undo takes it out again" || fail "... and undo takes it out again"
+else
+	skip "p11-kit's module file as packaged" "p11-kit-proxy.so missing (package p11-kit-modules)"
+fi
+
 # ---- errors ----
 run_ctl setup --module "$WORK/nothing.so"
 [ "$rc" = 1 ] && said "no PKCS#11 module at $WORK/nothing.so" && pass "a missing module: exit 1, named" ||
