@@ -2,7 +2,7 @@
 /* imzactl setup [--undo]: readies a user's desktop in one command: imza's module in each NSS database
  * (unless p11-kit-proxy loads it there already), the local CA trusted there (trust.c does that part),
  * and imzad's user units enabled. Each change is recorded in a state file so that --undo reverses
- * exactly those; that file is read back as untrusted input (see state_check). */
+ * exactly those; that file is read back as untrusted input (state_load, state_parse, entry_check). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -143,15 +143,20 @@ static const char *entry_check(const struct setup *s, const struct entry *e)
 			return "leads out of the home directory";
 		return NULL;
 	case K_MADE_DB:
-		return strcmp(e->arg, s->legacy_db) == 0 || strcmp(e->arg, s->modern_db) == 0
-		               ? NULL
-		               : "not the database setup makes";
+		if (strcmp(e->arg, s->legacy_db) != 0 && strcmp(e->arg, s->modern_db) != 0)
+			return "not the database setup makes";
+		if (!clean_below(e->arg, s->home) || !real_below_home(s, e->arg))
+			return "leads out of the home directory";
+		return NULL;
 	case K_MADE_DIR:
+		if (!dir_setup_makes(s, e->arg))
+			return "not a directory setup makes";
 		/* The state dir may be outside home ($XDG_STATE_HOME); every other one is below it. */
-		if (dir_setup_makes(s, e->arg) &&
-		    (clean_below(e->arg, s->home) || strcmp(e->arg, s->state_dir) == 0))
+		if (strcmp(e->arg, s->state_dir) == 0 && !clean_below(e->arg, s->home))
 			return NULL;
-		return "not a directory setup makes";
+		if (!clean_below(e->arg, s->home) || !real_below_home(s, e->arg))
+			return "leads out of the home directory";
+		return NULL;
 	default:
 		return "unknown";
 	}

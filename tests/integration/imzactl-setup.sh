@@ -184,6 +184,19 @@ tamper "a link out of HOME" "module $HOME/escape"
 tamper "a database setup never makes" "made-db $FF1"
 tamper "another unit" "unit dbus.service"
 tamper "an unknown entry" "rm -rf $HOME"
+# A directory setup makes, reached through a link out of HOME.
+mv "$HOME/.pki" "$WORK/pki.moved"
+ln -s "$WORK/pki.moved" "$HOME/.pki"
+# (Alone in the record: the good entries naming ~/.pki/nssdb would be refused through the link too.)
+for line in "made-db $HOME/.pki/nssdb" "made-dir $HOME/.pki/nssdb"; do
+	printf '%s\n%s\n' "imza-setup 1" "$line" >"$STATE"
+	run_ctl setup --undo
+	[ "$rc" = 1 ] && said "leads out of the home directory" && said "nothing undone" && has_module "$CHROMIUM" &&
+		pass "a record naming ${line%% *} ~/.pki/nssdb through a link out of HOME is refused" ||
+		fail "a record naming ${line%% *} ~/.pki/nssdb through a link out of HOME is refused (exit $rc)"
+done
+rm "$HOME/.pki"
+mv "$WORK/pki.moved" "$HOME/.pki"
 has_module "$WORK/outside" && pass "the database behind the link still has its module" ||
 	fail "the database behind the link still has its module"
 printf 'imza-setup 1\nmodule %s' "$FF1" >"$STATE"
