@@ -21,6 +21,7 @@
 #include "protocol/proto-hex.h"
 #include "protocol/rpc.h"
 #include "tools/imzactl.h"
+#include "tools/setup.h"
 #include "tools/trust.h"
 
 static void usage(FILE *f)
@@ -37,7 +38,9 @@ static void usage(FILE *f)
 	           "       imzactl [--socket PATH] records check\n"
 	           "       imzactl [--socket PATH] pin change|unblock [--card SLOT]\n"
 	           "       imzactl trust [--config-dir DIR]\n"
-	           "       imzactl untrust\n");
+	           "       imzactl untrust\n"
+	           "       imzactl setup [--module PATH] [--config-dir DIR] [--dry-run]\n"
+	           "       imzactl setup --undo [--dry-run]\n");
 }
 
 int admin_call_args(const char *path, uint32_t id, const struct proto_buf *args, struct proto_buf *resp,
@@ -403,6 +406,8 @@ int main(int argc, char **argv)
 	/* trust/untrust work on NSS databases, not through imzad: their own options, no socket. */
 	if (argc > 1 && trust_is_command(argv[1]))
 		return trust_main(argc - 1, argv + 1);
+	if (argc > 1 && setup_is_command(argv[1]))
+		return setup_main(argc - 1, argv + 1);
 	while ((opt = getopt_long(argc, argv, "+s:vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':

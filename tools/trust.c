@@ -32,29 +32,17 @@ extern char **environ;
 /* certutil's answers and profiles.ini are small; more than this is not worth reading. */
 #define OUT_MAX (1024 * 1024)
 #define INI_MAX (1024 * 1024)
-#define DBS_MAX 64
 /* A database never holds more certificates under our nickname than this (a bound for the loops). */
 #define NICK_MAX 64
 
-struct buf {
-	char *data; /* NUL-terminated */
-	size_t len;
-};
-
-struct dbs {
-	char path[DBS_MAX][PATH_MAX];
-	char real[DBS_MAX][PATH_MAX];
-	size_t n;
-};
-
-static void buf_free(struct buf *b)
+void trust_buf_free(struct trust_buf *b)
 {
 	free(b->data);
 	b->data = NULL;
 	b->len = 0;
 }
 
-static void buf_add(struct buf *b, const char *p, size_t n)
+static void buf_add(struct trust_buf *b, const char *p, size_t n)
 {
 	char *d;
 
@@ -72,11 +60,11 @@ static void buf_add(struct buf *b, const char *p, size_t n)
 /* Runs argv (found in PATH, no shell) with stdin from /dev/null, so that a database with a password
  * makes certutil fail instead of waiting for one. Its stdout and stderr go to out and err (NULL:
  * dropped). Returns its exit status, 256 + the signal that killed it, or -errno. */
-static int run(char *const argv[], struct buf *out, struct buf *err)
+int trust_run(char *const argv[], struct trust_buf *out, struct trust_buf *err)
 {
 	posix_spawn_file_actions_t fa;
 	struct pollfd p[2];
-	struct buf *dst[2] = {out, err};
+	struct trust_buf *dst[2] = {out, err};
 	int po[2], pe[2], r, status, open_fds = 2;
 	pid_t pid;
 
@@ -138,8 +126,8 @@ static int run(char *const argv[], struct buf *out, struct buf *err)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 256 + WTERMSIG(status);
 }
 
-/* certutil's reason, for our message: the last line it wrote to stderr, or its exit status. */
-static const char *reason(const struct buf *err, int status)
+/* A tool's reason, for our message: the last line it wrote to stderr, or its exit status. */
+const char *trust_reason(const struct trust_buf *err, const char *tool, int status)
 {
 	static char line[512];
 	const char *s = err->data ? err->data : "";
@@ -148,7 +136,7 @@ static const char *reason(const struct buf *err, int status)
 	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
 		n--;
 	if (n == 0) {
-		snprintf(line, sizeof(line), "certutil exited with status %d", status);
+		snprintf(line, sizeof(line), "%s exited with status %d", tool, status);
 		return line;
 	}
 	for (size_t i = n; i > 0; i--)
@@ -176,8 +164,7 @@ static bool is_file(const char *dir, const char *name)
 	return path_join(p, sizeof(p), dir, name) == 0 && stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* certutil in PATH, as posix_spawnp will look for it. */
-static bool have_certutil(void)
+bool trust_have_tool(const char *tool)
 {
 	const char *path = getenv("PATH");
 	char dir[PATH_MAX];
@@ -192,7 +179,7 @@ static bool have_certutil(void)
 
 			memcpy(dir, path, n);
 			dir[n] = '\0';
-			if (is_file(dir, CERTUTIL) && path_join(p, sizeof(p), dir, CERTUTIL) == 0 &&
+			if (is_file(dir, tool) && path_join(p, sizeof(p), dir, tool) == 0 &&
 			    access(p, X_OK) == 0)
 				return true;
 		}
@@ -203,7 +190,7 @@ static bool have_certutil(void)
 	return false;
 }
 
-static int home_dir(char *out, size_t cap)
+int trust_home_dir(char *out, size_t cap)
 {
 	const char *home = getenv("HOME");
 	struct passwd *pw;
@@ -225,7 +212,16 @@ static int config_dir(const char *home, char *out, size_t cap)
 	return proto_xdg_dir("XDG_CONFIG_HOME", home, ".config", out, cap);
 }
 
-static void add_db(struct dbs *d, const char *path)
+int trust_ca_file(const char *home, const char *config, char *out, size_t cap)
+{
+	char dir[PATH_MAX];
+
+	if (config == NULL && config_dir(home, dir, sizeof(dir)) < 0)
+		return -ENAMETOOLONG;
+	return path_join(out, cap, config ? config : dir, CA_FILE);
+}
+
+static void add_db(struct trust_dbs *d, const char *path)
 {
 	char real[PATH_MAX];
 
@@ -234,14 +230,14 @@ static void add_db(struct dbs *d, const char *path)
 	for (size_t i = 0; i < d->n; i++)
 		if (strcmp(d->real[i], real) == 0)
 			return;
-	if (d->n == DBS_MAX)
+	if (d->n == TRUST_DBS_MAX)
 		return;
 	snprintf(d->path[d->n], PATH_MAX, "%s", path);
 	snprintf(d->real[d->n], PATH_MAX, "%s", real);
 	d->n++;
 }
 
-static int read_small_file(const char *path, size_t max, struct buf *ret)
+int trust_read_small_file(const char *path, size_t max, struct trust_buf *ret)
 {
 	char chunk[4096];
 	size_t n;
@@ -260,7 +256,7 @@ static int read_small_file(const char *path, size_t max, struct buf *ret)
 }
 
 /* One [ProfileN] section of profiles.ini: the profile's dir, if it has a cert9.db. */
-static void add_profile(struct dbs *d, const char *inidir, const char *path, int relative)
+static void add_profile(struct trust_dbs *d, const char *inidir, const char *path, int relative)
 {
 	char full[PATH_MAX];
 
@@ -281,15 +277,16 @@ static void add_profile(struct dbs *d, const char *inidir, const char *path, int
 
 /* The profiles profiles.ini in inidir lists (Firefox's own [Install...] sections name them again and
  * are skipped). */
-static void firefox_profiles(struct dbs *d, const char *inidir)
+static void firefox_profiles(struct trust_dbs *d, const char *inidir)
 {
 	char ini[PATH_MAX], path[PATH_MAX] = "";
 	bool in_profile = false;
 	int relative = -1;
-	struct buf b = {0};
+	struct trust_buf b = {0};
 	char *line, *next;
 
-	if (path_join(ini, sizeof(ini), inidir, "profiles.ini") < 0 || read_small_file(ini, INI_MAX, &b) < 0)
+	if (path_join(ini, sizeof(ini), inidir, "profiles.ini") < 0 ||
+	    trust_read_small_file(ini, INI_MAX, &b) < 0)
 		return;
 	for (line = b.data; line; line = next) {
 		size_t n;
@@ -314,7 +311,7 @@ static void firefox_profiles(struct dbs *d, const char *inidir)
 	}
 	if (in_profile)
 		add_profile(d, inidir, path, relative);
-	buf_free(&b);
+	trust_buf_free(&b);
 }
 
 /* How many certificates the listing of a database shows under our nickname, and whether they all
@@ -353,12 +350,12 @@ static int count_nick(const char *listing, bool *ret_trusted)
 static bool holds_exactly(const char *spec, X509 *ca)
 {
 	char *argv[] = {CERTUTIL, "-L", "-d", (char *)spec, "-n", NICK, "-a", NULL};
-	struct buf out = {NULL, 0};
+	struct trust_buf out = {NULL, 0};
 	int total = 0, same = 0;
 	BIO *b = NULL;
 	X509 *x;
 
-	if (run(argv, &out, NULL) == 0 && out.data)
+	if (trust_run(argv, &out, NULL) == 0 && out.data)
 		b = BIO_new_mem_buf(out.data, (int)out.len);
 	while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL))) {
 		total++;
@@ -367,7 +364,7 @@ static bool holds_exactly(const char *spec, X509 *ca)
 	}
 	ERR_clear_error();
 	BIO_free(b);
-	buf_free(&out);
+	trust_buf_free(&out);
 	return total == 1 && same == 1;
 }
 
@@ -375,16 +372,16 @@ static bool holds_exactly(const char *spec, X509 *ca)
 static int list_db(const char *spec, bool *ret_trusted)
 {
 	char *argv[] = {CERTUTIL, "-L", "-d", (char *)spec, NULL};
-	struct buf out = {NULL, 0}, err = {NULL, 0};
-	int st = run(argv, &out, &err), n = -1;
+	struct trust_buf out = {NULL, 0}, err = {NULL, 0};
+	int st = trust_run(argv, &out, &err), n = -1;
 
 	if (st != 0)
 		fprintf(stderr, "imzactl: cannot read %s: %s\n", spec,
-		        st < 0 ? strerror(-st) : reason(&err, st));
+		        st < 0 ? strerror(-st) : trust_reason(&err, CERTUTIL, st));
 	else
 		n = count_nick(out.data ? out.data : "", ret_trusted);
-	buf_free(&out);
-	buf_free(&err);
+	trust_buf_free(&out);
+	trust_buf_free(&err);
 	return n;
 }
 
@@ -394,25 +391,25 @@ static int delete_nick(const char *spec, int n)
 	char *argv[] = {CERTUTIL, "-D", "-d", (char *)spec, "-n", NICK, NULL};
 
 	for (int i = 0; i < n && i < NICK_MAX; i++) {
-		struct buf err = {NULL, 0};
-		int st = run(argv, NULL, &err);
+		struct trust_buf err = {NULL, 0};
+		int st = trust_run(argv, NULL, &err);
 
 		if (st != 0) {
 			fprintf(stderr, "imzactl: cannot remove %s from %s: %s\n", NICK, spec,
-			        st < 0 ? strerror(-st) : reason(&err, st));
-			buf_free(&err);
+			        st < 0 ? strerror(-st) : trust_reason(&err, CERTUTIL, st));
+			trust_buf_free(&err);
 			return -1;
 		}
-		buf_free(&err);
+		trust_buf_free(&err);
 	}
 	return 0;
 }
 
-static int trust_db(const char *db, const char *cafile, X509 *ca)
+int trust_db(const char *db, const char *cafile, X509 *ca, bool dry_run)
 {
 	char spec[PATH_MAX + 8];
 	char *argv[] = {CERTUTIL, "-A", "-d", spec, "-n", NICK, "-t", "C,,", "-i", (char *)cafile, NULL};
-	struct buf err = {NULL, 0};
+	struct trust_buf err = {NULL, 0};
 	bool trusted = false;
 	int n, st;
 
@@ -424,30 +421,33 @@ static int trust_db(const char *db, const char *cafile, X509 *ca)
 		printf("%s already there in %s\n", NICK, spec);
 		return 0;
 	}
+	if (dry_run) {
+		printf("would add %s to %s%s\n", NICK, spec, n > 0 ? " (in place of an older one)" : "");
+		return 1;
+	}
 	/* An older CA (imzad renewed it), or ours with other trust: out first, or -A would add a second
 	 * certificate under the name, or fail. */
 	if (delete_nick(spec, n) < 0)
 		return -1;
-	st = run(argv, NULL, &err);
+	st = trust_run(argv, NULL, &err);
 	if (st != 0) {
 		fprintf(stderr, "imzactl: cannot add %s to %s: %s\n", NICK, spec,
-		        st < 0 ? strerror(-st) : reason(&err, st));
+		        st < 0 ? strerror(-st) : trust_reason(&err, CERTUTIL, st));
 		if (err.data && strstr(err.data, "SEC_ERROR_BAD_PASSWORD"))
 			fprintf(stderr,
 			        "imzactl: that database has a password (Firefox's primary password?): import "
 			        "%s "
 			        "in the browser's certificate settings instead\n",
 			        cafile);
-		buf_free(&err);
+		trust_buf_free(&err);
 		return -1;
 	}
-	buf_free(&err);
+	trust_buf_free(&err);
 	printf("added %s to %s%s\n", NICK, spec, n > 0 ? " (in place of an older one)" : "");
 	return 1;
 }
 
-/* 1 when something was removed, 0 when there was nothing, -1 on failure. */
-static int untrust_db(const char *db)
+int trust_untrust_db(const char *db)
 {
 	char spec[PATH_MAX + 8];
 	bool trusted;
@@ -463,42 +463,148 @@ static int untrust_db(const char *db)
 	return 1;
 }
 
-/* ~/.pki/nssdb, which Chromium and other NSS programs read: made (empty, no password) when trust
- * finds none, so that they trust the CA from their next start. */
-static int shared_db(const char *home, bool create, struct dbs *d)
+int trust_legacy_db(const char *home, char *out, size_t cap)
 {
-	char pki[PATH_MAX], db[PATH_MAX], spec[PATH_MAX + 8];
+	return path_join(out, cap, home, ".pki/nssdb");
+}
+
+int trust_modern_db(const char *home, char *out, size_t cap)
+{
+	const char *data = getenv("XDG_DATA_HOME");
+	char base[PATH_MAX];
+
+	if (data && data[0] == '/') {
+		if (snprintf(base, sizeof(base), "%s", data) >= (int)sizeof(base))
+			return -ENAMETOOLONG;
+	} else if (path_join(base, sizeof(base), home, ".local/share") < 0) {
+		return -ENAMETOOLONG;
+	}
+	return path_join(out, cap, base, "pki/nssdb");
+}
+
+/* Chromium 146 and later keep the user's NSS database in $XDG_DATA_HOME/pki/nssdb, but go on with
+ * ~/.pki/nssdb (where older ones and NSS's "shared database" keep it) as long as that exists. Making
+ * ~/.pki/nssdb next to a modern one would hide the user's certificates from Chromium. */
+int trust_chromium_db(const char *home, char *out, size_t cap)
+{
+	char legacy[PATH_MAX];
+	struct stat st;
+
+	if (trust_legacy_db(home, legacy, sizeof(legacy)) < 0)
+		return -ENAMETOOLONG;
+	if (stat(legacy, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (strlen(legacy) >= cap)
+			return -ENAMETOOLONG;
+		memcpy(out, legacy, strlen(legacy) + 1);
+		return 0;
+	}
+	return trust_modern_db(home, out, cap);
+}
+
+bool trust_is_db(const char *dir)
+{
+	return is_file(dir, "cert9.db");
+}
+
+int trust_make_db(const char *db)
+{
+	char spec[PATH_MAX + 8];
 	char *argv[] = {CERTUTIL, "-N", "-d", spec, "--empty-password", NULL};
-	struct buf err = {NULL, 0};
+	struct trust_buf err = {NULL, 0};
 	int st;
 
-	if (path_join(pki, sizeof(pki), home, ".pki") < 0 || path_join(db, sizeof(db), pki, "nssdb") < 0)
-		return -1;
-	if (is_file(db, "cert9.db")) {
-		add_db(d, db);
-		return 0;
-	}
-	if (!create)
-		return 0;
-	if ((mkdir(pki, 0700) < 0 && errno != EEXIST) || (mkdir(db, 0700) < 0 && errno != EEXIST)) {
-		fprintf(stderr, "imzactl: cannot make %s: %s\n", db, strerror(errno));
-		return -1;
-	}
 	snprintf(spec, sizeof(spec), "sql:%s", db);
-	st = run(argv, NULL, &err);
+	st = trust_run(argv, NULL, &err);
 	if (st != 0) {
 		fprintf(stderr, "imzactl: cannot make an NSS database in %s: %s\n", db,
-		        st < 0 ? strerror(-st) : reason(&err, st));
-		buf_free(&err);
+		        st < 0 ? strerror(-st) : trust_reason(&err, CERTUTIL, st));
+		trust_buf_free(&err);
 		return -1;
 	}
-	buf_free(&err);
-	printf("made a new NSS database %s (Chromium and other programs that use NSS read it)\n", spec);
+	trust_buf_free(&err);
+	printf("made a new NSS database %s (Chromium reads it)\n", spec);
+	return 0;
+}
+
+int trust_mkdirs(const char *home, const char *dir, void (*made)(const char *dir, void *arg), void *arg)
+{
+	char d[PATH_MAX];
+	size_t hl = strlen(home);
+
+	if (snprintf(d, sizeof(d), "%s", dir) >= (int)sizeof(d))
+		return -ENAMETOOLONG;
+	for (char *p = d + 1;; p++) {
+		bool end = *p == '\0';
+		struct stat st;
+
+		if (*p != '/' && !end)
+			continue;
+		*p = '\0';
+		if (stat(d, &st) < 0) {
+			if (errno != ENOENT || mkdir(d, 0700) < 0)
+				return -errno;
+			if (made && strncmp(d, home, hl) == 0 && d[hl] == '/')
+				made(d, arg);
+		} else if (!S_ISDIR(st.st_mode)) {
+			return -ENOTDIR;
+		}
+		if (end)
+			return 0;
+		*p = '/';
+	}
+}
+
+/* Chromium's database, made (empty, no password) when trust finds none, so that Chromium and other
+ * NSS programs trust the CA from their next start. */
+static int shared_db(const char *home, bool create, struct trust_dbs *d)
+{
+	char db[PATH_MAX];
+	int e;
+
+	if (trust_chromium_db(home, db, sizeof(db)) < 0)
+		return -1;
+	if (trust_is_db(db) || !create)
+		return 0;
+	e = trust_mkdirs(home, db, NULL, NULL);
+	if (e < 0) {
+		fprintf(stderr, "imzactl: cannot make %s: %s\n", db, strerror(-e));
+		return -1;
+	}
+	if (trust_make_db(db) < 0)
+		return -1;
 	add_db(d, db);
 	return 0;
 }
 
-static X509 *read_ca(const char *cafile)
+void trust_find_dbs(const char *home, struct trust_dbs *d)
+{
+	char sub[PATH_MAX];
+
+	/* Both of Chromium's places: the one it uses has the module and the CA whichever it is. */
+	if (trust_legacy_db(home, sub, sizeof(sub)) == 0 && trust_is_db(sub))
+		add_db(d, sub);
+	if (trust_modern_db(home, sub, sizeof(sub)) == 0 && trust_is_db(sub))
+		add_db(d, sub);
+	/* Chromium's snap keeps its own ~/.pki in the snap's data dir ("current" follows the revision). */
+	if (path_join(sub, sizeof(sub), home, "snap/chromium/current/.pki/nssdb") == 0 && trust_is_db(sub))
+		add_db(d, sub);
+	/* Debian's firefox-esr keeps its profiles where Mozilla's firefox does: ~/.mozilla/firefox, or,
+	 * for a user whose first Firefox was a recent one (153 does this), $XDG_CONFIG_HOME/mozilla/firefox. */
+	if (path_join(sub, sizeof(sub), home, ".mozilla/firefox") == 0)
+		firefox_profiles(d, sub);
+	if (proto_xdg_dir("XDG_CONFIG_HOME", home, ".config", sub, sizeof(sub)) == 0) {
+		char *slash = strrchr(sub, '/'); /* proto_xdg_dir ends in "/imza" */
+
+		if (slash && strlen(sub) + strlen("/mozilla/firefox") < sizeof(sub)) {
+			memcpy(slash, "/mozilla/firefox", strlen("/mozilla/firefox") + 1);
+			firefox_profiles(d, sub);
+		}
+	}
+	if (path_join(sub, sizeof(sub), home, "snap/firefox/common/.mozilla/firefox") == 0)
+		firefox_profiles(d, sub);
+}
+
+X509 *trust_read_ca(const char *cafile)
 {
 	FILE *f = fopen(cafile, "re");
 	X509 *x;
@@ -540,9 +646,9 @@ int trust_main(int argc, char **argv)
 	        {"help", no_argument, NULL, 'h'},
 	        {NULL, 0, NULL, 0},
 	};
-	static struct dbs dbs;
+	static struct trust_dbs dbs;
 	const bool untrust = strcmp(argv[0], "untrust") == 0;
-	char home[PATH_MAX], dir[PATH_MAX], cafile[PATH_MAX], sub[PATH_MAX];
+	char home[PATH_MAX], cafile[PATH_MAX];
 	const char *config = NULL;
 	int opt, failed = 0, changed = 0;
 	X509 *ca = NULL;
@@ -565,21 +671,17 @@ int trust_main(int argc, char **argv)
 		trust_usage(stderr);
 		return 2;
 	}
-	if (home_dir(home, sizeof(home)) < 0) {
+	if (trust_home_dir(home, sizeof(home)) < 0) {
 		fprintf(stderr, "imzactl: no home directory (HOME)\n");
 		return 1;
 	}
-	if (config == NULL && config_dir(home, dir, sizeof(dir)) < 0) {
+	if (trust_ca_file(home, config, cafile, sizeof(cafile)) < 0) {
 		fprintf(stderr, "imzactl: the config dir's path is too long\n");
 		return 1;
 	}
-	if (path_join(cafile, sizeof(cafile), config ? config : dir, CA_FILE) < 0) {
-		fprintf(stderr, "imzactl: the config dir's path is too long\n");
+	if (!untrust && (ca = trust_read_ca(cafile)) == NULL)
 		return 1;
-	}
-	if (!untrust && (ca = read_ca(cafile)) == NULL)
-		return 1;
-	if (!have_certutil()) {
+	if (!trust_have_tool(CERTUTIL)) {
 		fprintf(stderr,
 		        "imzactl: certutil not found: install libnss3-tools (Debian, Ubuntu) or nss-tools "
 		        "(Fedora)\n");
@@ -590,12 +692,9 @@ int trust_main(int argc, char **argv)
 	dbs.n = 0;
 	if (shared_db(home, !untrust, &dbs) < 0)
 		failed++;
-	if (path_join(sub, sizeof(sub), home, ".mozilla/firefox") == 0)
-		firefox_profiles(&dbs, sub);
-	if (path_join(sub, sizeof(sub), home, "snap/firefox/common/.mozilla/firefox") == 0)
-		firefox_profiles(&dbs, sub);
+	trust_find_dbs(home, &dbs);
 	for (size_t i = 0; i < dbs.n; i++) {
-		int r = untrust ? untrust_db(dbs.path[i]) : trust_db(dbs.path[i], cafile, ca);
+		int r = untrust ? trust_untrust_db(dbs.path[i]) : trust_db(dbs.path[i], cafile, ca, false);
 
 		if (r < 0)
 			failed++;

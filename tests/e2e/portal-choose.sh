@@ -56,10 +56,12 @@ demo_down() {
 }
 trap 'demo_down; x_down; tap_cleanup' EXIT
 
-# A private HOME: Chromium reads trust from $HOME/.pki/nssdb, and keeps nothing of the user's.
-export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_CACHE_HOME=$WORK/home/.cache
+# A private HOME: Chromium (146 and later) reads trust from $XDG_DATA_HOME/pki/nssdb when there is no
+# ~/.pki/nssdb, and keeps nothing of the user's.
+export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_CACHE_HOME=$WORK/home/.cache \
+	XDG_DATA_HOME=$WORK/home/.local/share
 mkdir -p "$HOME" "$WORK/files"
-check "imzactl trust puts the endpoint's CA into \$HOME/.pki/nssdb" "$CTL" trust --config-dir "$IMZA_STACK_DIR/config"
+check "imzactl trust puts the endpoint's CA into Chromium's \$XDG_DATA_HOME/pki/nssdb" "$CTL" trust --config-dir "$IMZA_STACK_DIR/config"
 "$IMZA_SRCDIR/web/demo-server" --port 0 --pidfile "$WORK/demo.pid" --quiet >"$WORK/demo.url" 2>>"$LOG" &
 demo_pid=$!
 for _ in $(seq 1 100); do [ -s "$WORK/demo.url" ] && break; sleep 0.05; done

@@ -39,11 +39,13 @@ demo_down() {
 }
 trap 'demo_down; tap_cleanup' EXIT
 
-# A private HOME: Chromium reads trust from $HOME/.pki/nssdb, and keeps nothing of the user's.
-export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_CACHE_HOME=$WORK/home/.cache TMPDIR=$WORK/tmp
+# A private HOME: Chromium (146 and later) reads trust from $XDG_DATA_HOME/pki/nssdb when there is no
+# ~/.pki/nssdb, and keeps nothing of the user's.
+export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_CACHE_HOME=$WORK/home/.cache \
+	XDG_DATA_HOME=$WORK/home/.local/share TMPDIR=$WORK/tmp
 mkdir -p "$HOME" "$TMPDIR"
-check "imzactl trust puts the endpoint's CA into \$HOME/.pki/nssdb" "$CTL" trust --config-dir "$IMZA_STACK_DIR/config"
-check_output "certutil lists it there, trusted for TLS servers" '^imza local CA +C,' certutil -L -d "sql:$HOME/.pki/nssdb"
+check "imzactl trust puts the endpoint's CA into Chromium's \$XDG_DATA_HOME/pki/nssdb" "$CTL" trust --config-dir "$IMZA_STACK_DIR/config"
+check_output "certutil lists it there, trusted for TLS servers" '^imza local CA +C,' certutil -L -d "sql:$XDG_DATA_HOME/pki/nssdb"
 
 "$IMZA_SRCDIR/web/demo-server" --port 0 --pidfile "$WORK/demo.pid" --quiet >"$WORK/demo.url" 2>>"$LOG" &
 demo_pid=$!

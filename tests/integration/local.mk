@@ -24,6 +24,7 @@ INTEGRATION_TESTS = \
 	tests/integration/https-peers.sh \
 	tests/integration/sign-queue.sh \
 	tests/integration/trust.sh \
+	tests/integration/imzactl-setup.sh \
 	tests/integration/tls.sh \
 	tests/integration/cache-tamper.sh \
 	tests/integration/records.sh \

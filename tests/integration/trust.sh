@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# imzactl trust / untrust under a private HOME: the CA goes into ~/.pki/nssdb (made when missing) and
+# imzactl trust / untrust under a private HOME: the CA goes into Chromium's database (made in
+# ~/.local/share/pki/nssdb when missing, as Chromium 146 and later do; ~/.pki/nssdb while it exists) and
 # into each Firefox profile with a cert9.db that profiles.ini lists (Firefox's own and the snap's),
 # trusted C,, and only once; a renewed CA replaces the old one; untrust takes it out again. No daemon.
 . "$(dirname "$0")/../lib/tap.sh"
@@ -16,7 +17,10 @@ fi
 export HOME=$WORK/home
 export XDG_CONFIG_HOME=$HOME/.config
 CONF=$XDG_CONFIG_HOME/imza
-NSSDB=$HOME/.pki/nssdb
+# Chromium's database where Chromium 146 and later make it (no XDG_DATA_HOME: under HOME).
+unset XDG_DATA_HOME
+NSSDB=$HOME/.local/share/pki/nssdb
+LEGACY=$HOME/.pki/nssdb
 FF=$HOME/.mozilla/firefox
 FF_REL=$FF/k3x9.default-release          # Path relative to profiles.ini
 FF_ABS=$WORK/elsewhere/work.profile      # IsRelative=0
@@ -90,8 +94,10 @@ cp "$CONF/ca.crt" "$WORK/first.crt"
 # ---- trust ----
 run_ctl trust
 [ "$rc" = 0 ] && pass "trust succeeds" || fail "trust succeeds (exit $rc)"
-said "made a new NSS database sql:$NSSDB" && pass "trust says it made ~/.pki/nssdb" ||
-	fail "trust says it made ~/.pki/nssdb"
+said "made a new NSS database sql:$NSSDB" && pass "trust says it made ~/.local/share/pki/nssdb" ||
+	fail "trust says it made ~/.local/share/pki/nssdb"
+[ ! -e "$HOME/.pki" ] && pass "trust makes no ~/.pki/nssdb (Chromium would take it over the one it has)" ||
+	fail "trust makes no ~/.pki/nssdb"
 for d in "$NSSDB" "$FF_REL" "$FF_ABS" "$FF_SNAP"; do
 	n=${d#"$WORK"/}
 	said "added $NICK to sql:$d" && pass "trust says it added the CA to $n" || fail "trust says it added the CA to $n"
@@ -170,6 +176,20 @@ run_ctl trust extra-argument
 [ "$rc" = 2 ] && pass "trust with an extra argument is a usage error" || fail "trust with an extra argument: exit 2 (got $rc)"
 [ "$(any_entries "$NSSDB")" = 0 ] && [ "$(any_entries "$FF_REL")" = 0 ] && pass "failed runs changed nothing" ||
 	fail "failed runs changed nothing"
+
+# ---- a ~/.pki/nssdb that exists is Chromium's: trust uses it, as well as the other ----
+mkdir -p "$LEGACY"
+certutil -N -d "sql:$LEGACY" --empty-password >>"$LOG" 2>&1 || bail "certutil -N $LEGACY"
+run_ctl trust
+[ "$rc" = 0 ] && [ "$(entries "$LEGACY")" = 1 ] && [ "$(entries "$NSSDB")" = 1 ] &&
+	pass "with ~/.pki/nssdb there, both of Chromium's places get the CA" || fail "both of Chromium's places get the CA"
+run_ctl untrust
+rm -rf "$HOME/.pki" "$NSSDB"
+mkdir -p "$LEGACY"
+run_ctl trust
+[ "$rc" = 0 ] && said "made a new NSS database sql:$LEGACY" && [ ! -e "$NSSDB" ] &&
+	pass "an empty ~/.pki/nssdb directory is Chromium's: the database is made there" ||
+	fail "an empty ~/.pki/nssdb directory is Chromium's: the database is made there"
 
 # No sanitizer report from imzactl in any run.
 ! grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LOG" && pass "no sanitizer reports from imzactl" ||
