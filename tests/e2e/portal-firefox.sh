@@ -4,8 +4,8 @@
 # a fresh profile set up as a user's would be (imza's local CA trusted, the module registered), the demo
 # portal on its own origin against the real stack, the declaration signed and the .p7s verified; then
 # what Firefox's Local Network Access does with a public page's requests to imza, and the administrator's
-# way through it (network.lna.skip-domains, the LocalNetworkAccess policy). Firefox runs headless; every
-# Firefox process (the parent and its content processes, one process group) is gone at the end.
+# way through it (network.lna.skip-domains, the LocalNetworkAccess policy). Firefox runs headless (as
+# root too, which it accepts); every Firefox process is gone at the end (see ff_left).
 # Screenshots: $IMZA_BUILDDIR/tests/e2e/artifacts/portal-firefox-*.png.
 . "$(dirname "$0")/../lib/tap.sh"
 
@@ -16,7 +16,7 @@ CTL=$IMZA_BUILDDIR/tools/imzactl
 
 # Missing, the test is skipped with the reason; under .ci/run (IMZA_NO_SKIP) that is a failure.
 [ "$FIREFOX" = /usr/bin/firefox-esr ] && need firefox-esr firefox-esr
-[ -x "$FIREFOX" ] || missing "$FIREFOX"
+[ -x "$FIREFOX" ] || missing "$FIREFOX (package firefox-esr)"
 need node nodejs
 need certutil libnss3-tools
 need modutil libnss3-tools
@@ -27,21 +27,27 @@ pass "node $(node --version), puppeteer-core $(node -p "require('$E2E/node_modul
 
 stack_up s
 
-# The demo portal on its own origin, and every Firefox the test started (each the leader of its own
-# process group, which its content processes share), stopped by pid whichever way this script ends.
+# The demo portal on its own origin, and every Firefox the test started, stopped by pid whichever way
+# this script ends. Each Firefox leads its own process group, which its content, socket, RDD and fork
+# server processes share; its crash helper has a session of its own and names the Firefox pid first.
 demo_pid=""
 FF_PIDS=$WORK/firefox.pids
 : >"$FF_PIDS"
-ff_left() { # the processes still in the groups of the Firefoxes this test started
+ff_left() { # the processes left of the Firefoxes this test started
 	local pgid
 	while read -r pgid; do
-		[ -n "$pgid" ] && pgrep -g "$pgid" 2>/dev/null
+		[ -n "$pgid" ] || continue
+		pgrep -g "$pgid"
+		pgrep -f -- "/crashhelper $pgid "
 	done <"$FF_PIDS"
+	return 0
 }
 ff_down() {
-	local pgid
+	local pgid pid
 	while read -r pgid; do
-		[ -n "$pgid" ] && kill -KILL -- "-$pgid" 2>/dev/null
+		[ -n "$pgid" ] || continue
+		kill -KILL -- "-$pgid" 2>/dev/null
+		for pid in $(pgrep -f -- "/crashhelper $pgid "); do kill -KILL "$pid" 2>/dev/null; done
 	done <"$FF_PIDS"
 	return 0
 }
@@ -78,7 +84,9 @@ mkdir -p "$HOME/.mozilla/firefox"
 "$FIREFOX" --headless -CreateProfile imza-e2e >>"$LOG" 2>&1
 PROFILE=$(sed -n 's/^Path=//p' "$HOME/.mozilla/firefox/profiles.ini" 2>/dev/null | head -n 1)
 PROFILE=$HOME/.mozilla/firefox/$PROFILE
-[ -n "${PROFILE##*/}" ] && [ -d "$PROFILE" ] || bail "firefox -CreateProfile made no profile under ~/.mozilla/firefox"
+if [ -z "${PROFILE##*/}" ] || [ ! -d "$PROFILE" ]; then
+	bail "firefox -CreateProfile made no profile under ~/.mozilla/firefox"
+fi
 ff_first_run() { # ff_first_run DIR: Firefox starts once in the profile and quits (60 s at most)
 	setsid "$FIREFOX" --headless --profile "$1" --screenshot "$WORK/first-run.png" about:blank >>"$LOG" 2>&1 &
 	local pid=$!
@@ -87,22 +95,29 @@ ff_first_run() { # ff_first_run DIR: Firefox starts once in the profile and quit
 	kill -0 "$pid" 2>/dev/null && kill -KILL -- "-$pid"
 	wait "$pid"
 }
-check "Firefox made the profile ${PROFILE#"$HOME"/} and its NSS database on its first run" \
-	eval 'ff_first_run "$PROFILE" && test -s "$PROFILE/cert9.db" && test -s "$PROFILE/pkcs11.txt"'
+ff_profile_made() { # ff_profile_made DIR: its first run wrote the NSS database
+	ff_first_run "$1" && test -s "$1/cert9.db" && test -s "$1/pkcs11.txt"
+}
+check "Firefox made the profile ${PROFILE#"$HOME"/} and its NSS database on its first run" ff_profile_made "$PROFILE"
 check "ff_profile_setup (imzactl trust, modutil) in the fresh HOME" ff_profile_setup
 check_output "the profile trusts imza's local CA for TLS servers" '^imza local CA +C,' certutil -L -d "sql:$PROFILE"
 check_output "the profile lists imza's module" "library name: $IMZA_MODULE" modutil -list -dbdir "sql:$PROFILE"
 
 # A user who first runs Firefox 147 or later gets the profile under $XDG_CONFIG_HOME/mozilla/firefox.
 # The setup must reach it too; `imzactl trust` does not look there yet (a TODO until `imzactl setup`).
+in_xhome() { # in_xhome COMMAND...: run in the second HOME
+	local -x HOME=$XHOME XDG_CONFIG_HOME=$XHOME/.config XDG_CACHE_HOME=$XHOME/.cache
+	"$@"
+}
 XHOME=$WORK/xdg-home
 mkdir -p "$XHOME"
-HOME=$XHOME XDG_CONFIG_HOME=$XHOME/.config XDG_CACHE_HOME=$XHOME/.cache "$FIREFOX" --headless -CreateProfile imza-e2e >>"$LOG" 2>&1
+in_xhome "$FIREFOX" --headless -CreateProfile imza-e2e >>"$LOG" 2>&1
 XPROFILE=$(sed -n 's/^Path=//p' "$XHOME/.config/mozilla/firefox/profiles.ini" 2>/dev/null | head -n 1)
 XPROFILE=$XHOME/.config/mozilla/firefox/$XPROFILE
+[ -n "${XPROFILE##*/}" ] || XPROFILE=$XHOME/.config/mozilla/firefox/none
 check "on a HOME without ~/.mozilla, Firefox $("$FIREFOX" --version | sed 's/.* //') makes its profile under ~/.config/mozilla/firefox" \
-	eval '[ -n "${XPROFILE##*/}" ] && HOME=$XHOME XDG_CONFIG_HOME=$XHOME/.config ff_first_run "$XPROFILE" && test -s "$XPROFILE/cert9.db"'
-if HOME=$XHOME XDG_CONFIG_HOME=$XHOME/.config ff_profile_setup >>"$LOG" 2>&1 &&
+	in_xhome ff_profile_made "$XPROFILE"
+if in_xhome ff_profile_setup >>"$LOG" 2>&1 &&
 	certutil -L -d "sql:$XPROFILE" 2>>"$LOG" | grep -Eq '^imza local CA +C,'; then
 	pass "the setup trusts imza's CA in a profile under ~/.config/mozilla/firefox # TODO imzactl setup"
 else
@@ -141,6 +156,7 @@ else
 	ff_down
 fi
 demo_down
-[ ! -e "$WORK/demo.pid" ] && pass "the demo server stopped and removed its pid file" ||
+if [ ! -e "$WORK/demo.pid" ]; then pass "the demo server stopped and removed its pid file"; else
 	fail "the demo server stopped and removed its pid file"
+fi
 done_testing
