@@ -5,7 +5,7 @@
 # portal on its own origin against the real stack, the declaration signed and the .p7s verified; then
 # what Firefox's Local Network Access does with a public page's requests to imza, and the administrator's
 # way through it (network.lna.skip-domains, the LocalNetworkAccess policy). Firefox runs headless (as
-# root too, which it accepts); every Firefox process is gone at the end (see ff_left).
+# root too, which headless Firefox accepts); every Firefox process is gone at the end (see ff_left).
 # Screenshots: $IMZA_BUILDDIR/tests/e2e/artifacts/portal-firefox-*.png.
 . "$(dirname "$0")/../lib/tap.sh"
 
@@ -78,8 +78,8 @@ ff_profile_setup() {
 }
 
 # The profile as a user's is: Firefox makes it (-CreateProfile) and has run once in it, which writes its
-# NSS database (cert9.db, pkcs11.txt). It goes under ~/.mozilla/firefox, where Firefox keeps the
-# profiles of everyone who used it before version 147; a new user's is under ~/.config (checked below).
+# NSS database (cert9.db, pkcs11.txt). It goes under ~/.mozilla/firefox, where Firefox keeps using the
+# profiles of everyone who had one there; a new user's is under ~/.config (checked below).
 mkdir -p "$HOME/.mozilla/firefox"
 "$FIREFOX" --headless -CreateProfile imza-e2e >>"$LOG" 2>&1
 PROFILE=$(sed -n 's/^Path=//p' "$HOME/.mozilla/firefox/profiles.ini" 2>/dev/null | head -n 1)
@@ -103,7 +103,7 @@ check "ff_profile_setup (imzactl trust, modutil) in the fresh HOME" ff_profile_s
 check_output "the profile trusts imza's local CA for TLS servers" '^imza local CA +C,' certutil -L -d "sql:$PROFILE"
 check_output "the profile lists imza's module" "library name: $IMZA_MODULE" modutil -list -dbdir "sql:$PROFILE"
 
-# A user who first runs Firefox 147 or later gets the profile under $XDG_CONFIG_HOME/mozilla/firefox.
+# A user who first runs a recent Firefox gets the profile under $XDG_CONFIG_HOME/mozilla/firefox.
 # The setup must reach it too; `imzactl trust` does not look there yet (a TODO until `imzactl setup`).
 in_xhome() { # in_xhome COMMAND...: run in the second HOME
 	local -x HOME=$XHOME XDG_CONFIG_HOME=$XHOME/.config XDG_CACHE_HOME=$XHOME/.cache
