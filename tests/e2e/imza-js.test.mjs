@@ -27,7 +27,7 @@ function response(status, body, headers = {}) {
 
 // Builds a window: {fetch: fn(url, init) -> Promise<Response>, permissions: {name: state} | 'none',
 // href, meta}. Returns {imza, calls, win}.
-function load({ fetch, permissions = {}, href = 'http://127.0.0.1:8000/demo/', meta = null } = {}) {
+function load({ fetch, permissions = {}, href = 'http://127.0.0.1:8000/demo/', meta = null, userAgent = undefined } = {}) {
 	const calls = [];
 	const queried = [];
 	const url = new URL(href);
@@ -43,6 +43,7 @@ function load({ fetch, permissions = {}, href = 'http://127.0.0.1:8000/demo/', m
 				? { getAttribute: (a) => (a === 'content' ? meta : null) } : null),
 		},
 		navigator: permissions === 'none' ? {} : {
+			userAgent,
 			permissions: {
 				query(desc) {
 					queried.push(desc.name);
@@ -282,6 +283,25 @@ test('permission denied → local_network_denied, whichever name the browser kno
 		assert.match(e.message, /LocalNetworkAccessAllowedForUrls/);
 		assert.equal(calls.length, 1, 'the request was tried once, not retried');
 	}
+});
+
+test('in Firefox, local_network_denied names Firefox\'s prompt and LocalNetworkAccess policy, not Chromium\'s', async () => {
+	const FIREFOX_UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0';
+	const { imza } = load({ fetch: failedFetch, permissions: { 'loopback-network': 'denied', 'local-network': 'prompt' },
+		href: 'https://portal.kamusm.gov.tr/bp/meb.go', userAgent: FIREFOX_UA });
+	const e = await rejection(imza.certificates());
+	assert.equal(e.code, 'local_network_denied');
+	assert.equal(e.messageTr, imza.messages.local_network_denied_firefox.tr);
+	assert.equal(e.messageEn, imza.messages.local_network_denied_firefox.en);
+	assert.match(e.message, /Device apps and services/);
+	assert.match(e.message, /LocalNetworkAccess ilkesindeki SkipDomains/);
+	assert.doesNotMatch(e.message, /LocalNetworkAccessAllowedForUrls|Site ayarları/);
+	// Chromium's user agent keeps Chromium's text.
+	const chromium = load({ fetch: failedFetch, permissions: { 'loopback-network': 'denied' },
+		href: 'https://portal.kamusm.gov.tr/bp/meb.go',
+		userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36' });
+	const c = await rejection(chromium.imza.certificates());
+	assert.equal(c.messageTr, chromium.imza.messages.local_network_denied.tr);
 });
 
 test('prompt followed by a failed fetch from a public page → local_network_denied', async () => {

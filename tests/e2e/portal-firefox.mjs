@@ -386,7 +386,7 @@ async function runLocalNetwork() {
 		assert(pinentryLog().length === 0, 'imza showed a dialog while Firefox held the request');
 	});
 	await f.check('Block (permissions.setPermission loopback-network denied, as the prompt\'s Block stores it): ' +
-		'Tekrar Dene fails at once, #error data-code local_network_denied with imza.js\'s explanation', async () => {
+		'Tekrar Dene fails at once, #error data-code local_network_denied with imza.js\'s explanation for Firefox', async () => {
 		await context.setPermission(PUBLIC_ORIGIN, { permission: { name: 'loopback-network' }, state: 'denied' });
 		const st = await permissionState(page);
 		assert(st === 'denied', 'loopback-network is ' + st);
@@ -394,8 +394,8 @@ async function runLocalNetwork() {
 		await page.locator('#error-retry').click();
 		const r = await certificatesOrError(page);
 		assert(r.error && r.error.code === 'local_network_denied', 'got ' + JSON.stringify(r));
-		const tr = await page.evaluate(() => window.imza.messages.local_network_denied.tr);
-		assert(r.error.message.includes(tr), 'the explanation is not imza.js\'s: ' + r.error.message);
+		const tr = await page.evaluate(() => window.imza.messages.local_network_denied_firefox.tr);
+		assert(r.error.message.includes(tr), 'the explanation is not imza.js\'s for Firefox: ' + r.error.message);
 		note('denied in ' + (Date.now() - t0) + ' ms');
 		await screenshot(page, 'portal-firefox-lna-denied.png');
 	});
