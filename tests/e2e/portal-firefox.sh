@@ -77,23 +77,28 @@ ff_profile_setup() {
 	done
 }
 
-# The profile as a user's is: Firefox makes it (-CreateProfile) and has run once in it, which writes its
-# NSS database (cert9.db, pkcs11.txt). It goes under ~/.mozilla/firefox, where Firefox keeps using the
-# profiles of everyone who had one there; a new user's is under ~/.config (checked below).
-mkdir -p "$HOME/.mozilla/firefox"
-"$FIREFOX" --headless -CreateProfile imza-e2e >>"$LOG" 2>&1
-PROFILE=$(sed -n 's/^Path=//p' "$HOME/.mozilla/firefox/profiles.ini" 2>/dev/null | head -n 1)
-PROFILE=$HOME/.mozilla/firefox/$PROFILE
-if [ -z "${PROFILE##*/}" ] || [ ! -d "$PROFILE" ]; then
-	bail "firefox -CreateProfile made no profile under ~/.mozilla/firefox"
-fi
-ff_first_run() { # ff_first_run DIR: Firefox starts once in the profile and quits (60 s at most)
-	setsid "$FIREFOX" --headless --profile "$1" --screenshot "$WORK/first-run.png" about:blank >>"$LOG" 2>&1 &
+# ff_run ARGS...: Firefox in a process group of its own (recorded for ff_left), 60 s at most.
+ff_run() {
+	setsid "$FIREFOX" "$@" >>"$LOG" 2>&1 &
 	local pid=$!
 	echo "$pid" >>"$FF_PIDS"
 	for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	kill -0 "$pid" 2>/dev/null && kill -KILL -- "-$pid"
 	wait "$pid"
+}
+
+# The profile as a user's is: Firefox makes it (-CreateProfile) and has run once in it, which writes its
+# NSS database (cert9.db, pkcs11.txt). It goes under ~/.mozilla/firefox, where Firefox keeps using the
+# profiles of everyone who had one there; a new user's is under ~/.config (checked below).
+mkdir -p "$HOME/.mozilla/firefox"
+ff_run --headless -CreateProfile imza-e2e
+PROFILE=$(sed -n 's/^Path=//p' "$HOME/.mozilla/firefox/profiles.ini" 2>/dev/null | head -n 1)
+PROFILE=$HOME/.mozilla/firefox/$PROFILE
+if [ -z "${PROFILE##*/}" ] || [ ! -d "$PROFILE" ]; then
+	bail "firefox -CreateProfile made no profile under ~/.mozilla/firefox"
+fi
+ff_first_run() { # ff_first_run DIR: Firefox starts once in the profile and quits
+	ff_run --headless --profile "$1" --screenshot "$WORK/first-run.png" about:blank
 }
 ff_profile_made() { # ff_profile_made DIR: its first run wrote the NSS database
 	ff_first_run "$1" && test -s "$1/cert9.db" && test -s "$1/pkcs11.txt"
@@ -111,7 +116,7 @@ in_xhome() { # in_xhome COMMAND...: run in the second HOME
 }
 XHOME=$WORK/xdg-home
 mkdir -p "$XHOME"
-in_xhome "$FIREFOX" --headless -CreateProfile imza-e2e >>"$LOG" 2>&1
+in_xhome ff_run --headless -CreateProfile imza-e2e
 XPROFILE=$(sed -n 's/^Path=//p' "$XHOME/.config/mozilla/firefox/profiles.ini" 2>/dev/null | head -n 1)
 XPROFILE=$XHOME/.config/mozilla/firefox/$XPROFILE
 [ -n "${XPROFILE##*/}" ] || XPROFILE=$XHOME/.config/mozilla/firefox/none
