@@ -277,12 +277,18 @@
 	}
 
 	// A fetch that failed without an answer: tell Local Network Access apart from "not running".
+	// A request that timed out from a public page while the permission still reads 'prompt' was held
+	// by the browser's question, not by imza: Firefox keeps it until the user answers (5 minutes).
 	function networkFailure(err, url) {
-		if (err && err.name === 'AbortError') {
+		var aborted = err && err.name === 'AbortError';
+		function plain() {
+			if (!aborted) {
+				return clientError('unreachable', err);
+			}
 			var t = new ImzaError('timeout', 'imza did not answer in time (' + timeoutMs + ' ms); ' +
 				'imza zamanında yanıt vermedi.', 0);
 			t.cause = err;
-			return Promise.resolve(t);
+			return t;
 		}
 		return localNetworkPermission().then(function (state) {
 			var gated = isLoopbackHost(hostOf(url)) && !pageIsLoopback();
@@ -291,10 +297,8 @@
 				d.permission = state;
 				return d;
 			}
-			return clientError('unreachable', err);
-		}, function () {
-			return clientError('unreachable', err);
-		});
+			return plain();
+		}, plain);
 	}
 
 	function errorFromResponse(res, body) {

@@ -362,6 +362,26 @@ test('info and certificates time out (AbortError → timeout); sign has no clien
 	assert.equal(calls[1].init.signal, undefined);
 });
 
+test('a request from a public page held past the timeout while the permission reads prompt (Firefox holds it ' +
+	'until the user answers) → local_network_denied; from a loopback page it stays timeout', async () => {
+	const hang = (u, init) => new Promise((resolve, reject) => {
+		init.signal.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' })));
+	});
+	const pub = load({ fetch: hang, permissions: { 'loopback-network': 'prompt' }, href: 'https://portal.kamusm.gov.tr/bp/meb.go',
+		userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0' });
+	pub.imza.configure({ timeout: 30 });
+	const e = await rejection(pub.imza.certificates());
+	assert.equal(e.code, 'local_network_denied');
+	assert.equal(e.permission, 'prompt');
+	assert.equal(e.messageTr, pub.imza.messages.local_network_denied_firefox.tr);
+	const local = load({ fetch: hang, permissions: { 'loopback-network': 'prompt' } });
+	local.imza.configure({ timeout: 30 });
+	assert.equal((await rejection(local.imza.certificates())).code, 'timeout');
+	const granted = load({ fetch: hang, permissions: { 'loopback-network': 'granted' }, href: 'https://portal.kamusm.gov.tr/' });
+	granted.imza.configure({ timeout: 30 });
+	assert.equal((await rejection(granted.imza.info())).code, 'timeout');
+});
+
 test('base64 helpers round-trip', () => {
 	const { imza } = load({ fetch: async () => response(200, {}) });
 	const bytes = new Uint8Array(70000).map((_, i) => (i * 7) & 0xff);
