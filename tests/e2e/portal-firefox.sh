@@ -5,7 +5,7 @@
 # portal on its own origin against the real stack, the declaration signed and the .p7s verified; then
 # what Firefox's Local Network Access does with a public page's requests to imza, and the administrator's
 # way through it (network.lna.skip-domains, the LocalNetworkAccess policy). Firefox runs headless (as
-# root too, which headless Firefox accepts); every Firefox process is gone at the end (see ff_left).
+# root too: Firefox neither refuses nor warns); every Firefox process is gone at the end (see ff_left).
 # Screenshots: $IMZA_BUILDDIR/tests/e2e/artifacts/portal-firefox-*.png.
 . "$(dirname "$0")/../lib/tap.sh"
 
