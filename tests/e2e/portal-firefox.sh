@@ -33,22 +33,20 @@ stack_up s
 demo_pid=""
 FF_PIDS=$WORK/firefox.pids
 : >"$FF_PIDS"
+# (Only processes of Firefox's own executable count, so a group id the kernel gave out again is left be.)
+FF_EXE=$(basename "$(readlink -f "$FIREFOX")")
 ff_left() { # the processes left of the Firefoxes this test started
 	local pgid
 	while read -r pgid; do
 		[ -n "$pgid" ] || continue
-		pgrep -g "$pgid"
+		pgrep -g "$pgid" -f -- "$FF_EXE"
 		pgrep -f -- "/crashhelper $pgid "
 	done <"$FF_PIDS"
 	return 0
 }
 ff_down() {
-	local pgid pid
-	while read -r pgid; do
-		[ -n "$pgid" ] || continue
-		kill -KILL -- "-$pgid" 2>/dev/null
-		for pid in $(pgrep -f -- "/crashhelper $pgid "); do kill -KILL "$pid" 2>/dev/null; done
-	done <"$FF_PIDS"
+	local pid
+	for pid in $(ff_left); do kill -KILL "$pid" 2>/dev/null; done
 	return 0
 }
 demo_down() {
