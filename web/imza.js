@@ -27,7 +27,8 @@
  *               unreachable           the endpoint did not answer: imza is not running, or the browser
  *                                     does not trust its local CA (`imzactl trust`)
  *               local_network_denied  the browser blocked a public page's request to loopback (Local
- *                                     Network Access, Chromium 142+): the user or the admin must allow it
+ *                                     Network Access, Chromium 142+, Firefox): the user or the admin must
+ *                                     allow it (in Firefox the text names Firefox's prompt and policy)
  *   .status     the HTTP status (0 when no answer came)
  *   .triesLeft  PIN tries left for pin_incorrect (-1 if unknown), else null
  *   .retryAfter seconds from Retry-After (busy), else null
@@ -92,8 +93,31 @@
 				'settings → "Local network access" (newer versions: "Apps on device") to "Allow" and reload ' +
 				'the page. On managed computers ask the administrator to list this site in the ' +
 				'LocalNetworkAccessAllowedForUrls (and LoopbackNetworkAllowedForUrls) policy.'
+		},
+		// The same code in Firefox, whose prompt, permission and policy have other names
+		// (packaging/firefox-policy/README.md).
+		local_network_denied_firefox: {
+			tr: 'Firefox bu sitenin bilgisayarınızdaki imza hizmetine erişmesini engelledi ya da sizin ' +
+				'onayınızı bekliyor (yerel ağ erişimi). Firefox sitenin "bu cihazdaki diğer uygulamalara ve ' +
+				'hizmetlere" erişmek istediğini sorduğunda "İzin ver" deyin. Site daha önce engellendiyse adres ' +
+				'çubuğunun solundaki izin simgesine tıklayıp "Device apps and services" engelini kaldırın ve ' +
+				'sayfayı yenileyin. Kurum bilgisayarlarında sistem yöneticinizden bu sitenin adını Firefox\'un ' +
+				'LocalNetworkAccess ilkesindeki SkipDomains listesine eklemesini isteyin.',
+			en: 'Firefox blocked this site\'s requests to imza on this computer, or is waiting for your answer ' +
+				'(Local Network Access). When Firefox asks whether the site may access other apps and ' +
+				'services on this device, choose "Allow". If the site was blocked before, click the ' +
+				'permissions icon left of the address bar, remove the block on "Device apps and services" ' +
+				'and reload the page. On managed computers ask the administrator to add this site\'s host ' +
+				'name to SkipDomains in Firefox\'s LocalNetworkAccess policy.'
 		}
 	};
+
+	// Firefox (and its forks, which keep "Firefox/" in the user agent): for the text of
+	// local_network_denied only.
+	function isFirefox() {
+		var ua = root && root.navigator && root.navigator.userAgent;
+		return typeof ua === 'string' && ua.indexOf('Firefox/') >= 0;
+	}
 
 	function ImzaError(code, message, status, triesLeft, retryAfter) {
 		var self;
@@ -117,7 +141,7 @@
 	ImzaError.prototype.name = 'ImzaError';
 
 	function clientError(code, cause) {
-		var t = TEXT[code];
+		var t = code === 'local_network_denied' && isFirefox() ? TEXT.local_network_denied_firefox : TEXT[code];
 		var e = new ImzaError(code, t.tr + '\n' + t.en, 0);
 		e.messageTr = t.tr;
 		e.messageEn = t.en;
@@ -253,12 +277,18 @@
 	}
 
 	// A fetch that failed without an answer: tell Local Network Access apart from "not running".
+	// A request that timed out from a public page while the permission still reads 'prompt' was held
+	// by the browser's question, not by imza: Firefox keeps it until the user answers (5 minutes).
 	function networkFailure(err, url) {
-		if (err && err.name === 'AbortError') {
+		var aborted = err && err.name === 'AbortError';
+		function plain() {
+			if (!aborted) {
+				return clientError('unreachable', err);
+			}
 			var t = new ImzaError('timeout', 'imza did not answer in time (' + timeoutMs + ' ms); ' +
 				'imza zamanında yanıt vermedi.', 0);
 			t.cause = err;
-			return Promise.resolve(t);
+			return t;
 		}
 		return localNetworkPermission().then(function (state) {
 			var gated = isLoopbackHost(hostOf(url)) && !pageIsLoopback();
@@ -267,10 +297,8 @@
 				d.permission = state;
 				return d;
 			}
-			return clientError('unreachable', err);
-		}, function () {
-			return clientError('unreachable', err);
-		});
+			return plain();
+		}, plain);
 	}
 
 	function errorFromResponse(res, body) {

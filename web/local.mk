@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The browser side: imza.js, the demo portal and its static server, the Chromium policy example, and
-# their tests (node for imza.js, python3 + curl for the server; each skips what is not installed).
+# The browser side: imza.js, the demo portal and its static server, the Chromium and Firefox policy
+# examples, and their tests (node for imza.js, python3 + curl for the server; each skips what is not
+# installed).
 EXTRA_DIST += web/imza.js web/demo-server web/demo/index.html web/demo/demo.css web/demo/demo.js \
 	web/demo/README.md packaging/chromium-policy/imza-local-network.json \
 	packaging/chromium-policy/README.md tests/e2e/README.md tests/e2e/package.json \
@@ -22,6 +23,12 @@ EXTRA_DIST += tests/e2e/portal-choose.mjs tests/e2e/portal-choose.sh tests/e2e/p
 TESTS += tests/e2e/portal-choose.sh tests/e2e/portal-module.sh
 tests/e2e/portal-choose.log: $(INTEGRATION_TESTS:.sh=.log) tests/e2e/portal.log
 tests/e2e/portal-module.log: $(INTEGRATION_TESTS:.sh=.log) tests/e2e/portal-choose.log
+# The portal in Firefox ESR over WebDriver BiDi (puppeteer-core), with its Local Network Access cases;
+# skipped without /usr/bin/firefox-esr. After the Chromium ones, for the same reason.
+EXTRA_DIST += tests/e2e/portal-firefox.mjs tests/e2e/portal-firefox.sh packaging/firefox-policy/imza-local-network.json \
+	packaging/firefox-policy/README.md
+TESTS += tests/e2e/portal-firefox.sh
+tests/e2e/portal-firefox.log: $(INTEGRATION_TESTS:.sh=.log) tests/e2e/portal-module.log
 clean-local: clean-e2e-artifacts
 clean-e2e-artifacts:
 	rm -rf tests/e2e/artifacts

@@ -27,7 +27,7 @@ function response(status, body, headers = {}) {
 
 // Builds a window: {fetch: fn(url, init) -> Promise<Response>, permissions: {name: state} | 'none',
 // href, meta}. Returns {imza, calls, win}.
-function load({ fetch, permissions = {}, href = 'http://127.0.0.1:8000/demo/', meta = null } = {}) {
+function load({ fetch, permissions = {}, href = 'http://127.0.0.1:8000/demo/', meta = null, userAgent = undefined } = {}) {
 	const calls = [];
 	const queried = [];
 	const url = new URL(href);
@@ -43,6 +43,7 @@ function load({ fetch, permissions = {}, href = 'http://127.0.0.1:8000/demo/', m
 				? { getAttribute: (a) => (a === 'content' ? meta : null) } : null),
 		},
 		navigator: permissions === 'none' ? {} : {
+			userAgent,
 			permissions: {
 				query(desc) {
 					queried.push(desc.name);
@@ -284,6 +285,25 @@ test('permission denied → local_network_denied, whichever name the browser kno
 	}
 });
 
+test('in Firefox, local_network_denied names Firefox\'s prompt and LocalNetworkAccess policy, not Chromium\'s', async () => {
+	const FIREFOX_UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0';
+	const { imza } = load({ fetch: failedFetch, permissions: { 'loopback-network': 'denied', 'local-network': 'prompt' },
+		href: 'https://portal.kamusm.gov.tr/bp/meb.go', userAgent: FIREFOX_UA });
+	const e = await rejection(imza.certificates());
+	assert.equal(e.code, 'local_network_denied');
+	assert.equal(e.messageTr, imza.messages.local_network_denied_firefox.tr);
+	assert.equal(e.messageEn, imza.messages.local_network_denied_firefox.en);
+	assert.match(e.message, /Device apps and services/);
+	assert.match(e.message, /LocalNetworkAccess ilkesindeki SkipDomains/);
+	assert.doesNotMatch(e.message, /LocalNetworkAccessAllowedForUrls|Site ayarları/);
+	// Chromium's user agent keeps Chromium's text.
+	const chromium = load({ fetch: failedFetch, permissions: { 'loopback-network': 'denied' },
+		href: 'https://portal.kamusm.gov.tr/bp/meb.go',
+		userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36' });
+	const c = await rejection(chromium.imza.certificates());
+	assert.equal(c.messageTr, chromium.imza.messages.local_network_denied.tr);
+});
+
 test('prompt followed by a failed fetch from a public page → local_network_denied', async () => {
 	const { imza, queried } = load({ fetch: failedFetch, permissions: { 'loopback-network': 'prompt' },
 		href: 'https://portal.kamusm.gov.tr/bp/meb.go' });
@@ -340,6 +360,26 @@ test('info and certificates time out (AbortError → timeout); sign has no clien
 	assert.equal(e.status, 0);
 	imza.sign({ certificate: CERT.id, text: 'x' }).catch(() => {});
 	assert.equal(calls[1].init.signal, undefined);
+});
+
+test('a request from a public page held past the timeout while the permission reads prompt (Firefox holds it ' +
+	'until the user answers) → local_network_denied; from a loopback page it stays timeout', async () => {
+	const hang = (u, init) => new Promise((resolve, reject) => {
+		init.signal.addEventListener('abort', () => reject(Object.assign(new Error('aborted'), { name: 'AbortError' })));
+	});
+	const pub = load({ fetch: hang, permissions: { 'loopback-network': 'prompt' }, href: 'https://portal.kamusm.gov.tr/bp/meb.go',
+		userAgent: 'Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0' });
+	pub.imza.configure({ timeout: 30 });
+	const e = await rejection(pub.imza.certificates());
+	assert.equal(e.code, 'local_network_denied');
+	assert.equal(e.permission, 'prompt');
+	assert.equal(e.messageTr, pub.imza.messages.local_network_denied_firefox.tr);
+	const local = load({ fetch: hang, permissions: { 'loopback-network': 'prompt' } });
+	local.imza.configure({ timeout: 30 });
+	assert.equal((await rejection(local.imza.certificates())).code, 'timeout');
+	const granted = load({ fetch: hang, permissions: { 'loopback-network': 'granted' }, href: 'https://portal.kamusm.gov.tr/' });
+	granted.imza.configure({ timeout: 30 });
+	assert.equal((await rejection(granted.imza.info())).code, 'timeout');
 });
 
 test('base64 helpers round-trip', () => {
