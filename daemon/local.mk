@@ -5,7 +5,7 @@ daemon_libimzad_a_SOURCES = \
 	daemon/card/apdu.c daemon/card/apdu.h \
 	daemon/card/tlv.c daemon/card/tlv.h \
 	daemon/card/piv.c daemon/card/piv.h \
-	daemon/mech.c daemon/mech.h \
+	daemon/mech.c daemon/mech.h daemon/mech-module.c daemon/mech-module.h \
 	daemon/card/token.c daemon/card/token.h \
 	daemon/card/card.h \
 	daemon/card/reader.c daemon/card/reader.h daemon/card/timespec.h \
