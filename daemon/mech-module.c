@@ -94,7 +94,8 @@ static void compose(struct token_mech *out, size_t cap, size_t *n, const struct 
 
 size_t mech_module_list(const struct token *t, struct token_mech *out, size_t cap)
 {
-	static const CK_MECHANISM_TYPE digests[] = {CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512};
+	static const CK_MECHANISM_TYPE digests[] = {CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384,
+	                                            CKM_SHA512};
 	struct mech_route r;
 	size_t n = 0;
 
@@ -117,7 +118,8 @@ size_t mech_module_list(const struct token *t, struct token_mech *out, size_t ca
 	for (size_t i = 0; i < n; i++) {
 		if (mech_find_verify(out[i].type) != NULL && (out[i].info.flags & CKF_SIGN))
 			out[i].info.flags |= CKF_VERIFY;
-		if ((out[i].type == CKM_RSA_PKCS || out[i].type == CKM_RSA_X_509) && (out[i].info.flags & CKF_SIGN))
+		if ((out[i].type == CKM_RSA_PKCS || out[i].type == CKM_RSA_X_509) &&
+		    (out[i].info.flags & CKF_SIGN))
 			out[i].info.flags |= CKF_VERIFY_RECOVER;
 	}
 	for (size_t i = 0; i < sizeof(digests) / sizeof(digests[0]); i++) {

@@ -176,9 +176,9 @@ static int job_run(struct reader_job *rj, struct reader_card *card)
 		}
 		if (j->use_mech) {
 			r = card->driver->mech_op
-			            ? card->driver->mech_op(&card->t, strcmp(j->op_name, "decrypt") == 0, &j->key,
-			                                    &j->cmech, pin, j->in, j->inlen, j->out, sizeof(j->out),
-			                                    &j->outlen, &j->module_rv)
+			            ? card->driver->mech_op(&card->t, strcmp(j->op_name, "decrypt") == 0,
+			                                    &j->key, &j->cmech, pin, j->in, j->inlen, j->out,
+			                                    sizeof(j->out), &j->outlen, &j->module_rv)
 			            : -ENOTSUP;
 			pin_secret_wipe(&j->op_pin);
 			return r;
@@ -1332,7 +1332,8 @@ static CK_RV op_init_module(struct session *sess, struct slot *s, const struct t
 	if (md && (md->family == MECH_ECDSA) != (o->key.type == CKK_EC))
 		return CKR_KEY_TYPE_INCONSISTENT;
 	if (decrypt && o->key.type != CKK_RSA &&
-	    (m->mechanism == CKM_RSA_PKCS || m->mechanism == CKM_RSA_PKCS_OAEP || m->mechanism == CKM_RSA_X_509))
+	    (m->mechanism == CKM_RSA_PKCS || m->mechanism == CKM_RSA_PKCS_OAEP ||
+	     m->mechanism == CKM_RSA_X_509))
 		return CKR_KEY_TYPE_INCONSISTENT;
 	if (!attr_bool(o, decrypt ? CKA_DECRYPT : CKA_SIGN))
 		return CKR_KEY_FUNCTION_NOT_PERMITTED;

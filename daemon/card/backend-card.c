@@ -153,11 +153,26 @@ static int get_attr(struct chan *c, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, 
 /* The standard mechanisms asked for one by one when a module's list cannot be had (its
  * C_GetMechanismList fails, or lists more than MECH_LIST_MAX). */
 static const CK_MECHANISM_TYPE mech_probe[] = {
-        CKM_RSA_PKCS,         CKM_RSA_X_509,           CKM_RSA_PKCS_OAEP,       CKM_RSA_PKCS_PSS,
-        CKM_SHA1_RSA_PKCS,    CKM_SHA224_RSA_PKCS,     CKM_SHA256_RSA_PKCS,     CKM_SHA384_RSA_PKCS,
-        CKM_SHA512_RSA_PKCS,  CKM_SHA1_RSA_PKCS_PSS,   CKM_SHA224_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS,
-        CKM_SHA384_RSA_PKCS_PSS, CKM_SHA512_RSA_PKCS_PSS, CKM_ECDSA,           CKM_ECDSA_SHA1,
-        CKM_ECDSA_SHA224,     CKM_ECDSA_SHA256,        CKM_ECDSA_SHA384,        CKM_ECDSA_SHA512,
+        CKM_RSA_PKCS,
+        CKM_RSA_X_509,
+        CKM_RSA_PKCS_OAEP,
+        CKM_RSA_PKCS_PSS,
+        CKM_SHA1_RSA_PKCS,
+        CKM_SHA224_RSA_PKCS,
+        CKM_SHA256_RSA_PKCS,
+        CKM_SHA384_RSA_PKCS,
+        CKM_SHA512_RSA_PKCS,
+        CKM_SHA1_RSA_PKCS_PSS,
+        CKM_SHA224_RSA_PKCS_PSS,
+        CKM_SHA256_RSA_PKCS_PSS,
+        CKM_SHA384_RSA_PKCS_PSS,
+        CKM_SHA512_RSA_PKCS_PSS,
+        CKM_ECDSA,
+        CKM_ECDSA_SHA1,
+        CKM_ECDSA_SHA224,
+        CKM_ECDSA_SHA256,
+        CKM_ECDSA_SHA384,
+        CKM_ECDSA_SHA512,
 };
 
 /* The raw RSA operations' way in, from the token's mechanisms. */
@@ -208,7 +223,8 @@ static int read_mechs(struct chan *c, struct token *tok)
 			continue;
 		if (tok->nmechs == TOKEN_MECH_MAX) {
 			if (!said)
-				log_info("%s: more than %d signing and decryption mechanisms: the first ones kept",
+				log_info("%s: more than %d signing and decryption mechanisms: the first ones "
+				         "kept",
 				         c->name, TOKEN_MECH_MAX);
 			said = true;
 			continue;
@@ -637,9 +653,9 @@ static void drop_operation(struct chan *c)
 
 /* One operation in the module: its Init, its context login when the key needs the PIN at each use
  * (pin: the PIN given for this operation), then the operation. */
-static int one_shot(struct chan *c, bool decrypt, const CK_MECHANISM *mech, CK_OBJECT_HANDLE key,
-                    bool always, const struct pin_secret *pin, const uint8_t *in, size_t inlen, uint8_t *out,
-                    size_t cap, size_t *ret_len, CK_RV *ret_rv)
+static int one_shot(struct chan *c, bool decrypt, const CK_MECHANISM *mech, CK_OBJECT_HANDLE key, bool always,
+                    const struct pin_secret *pin, const uint8_t *in, size_t inlen, uint8_t *out, size_t cap,
+                    size_t *ret_len, CK_RV *ret_rv)
 {
 	CK_MECHANISM m = *mech;
 	CK_ULONG n = cap;
@@ -764,8 +780,8 @@ static int drv_decrypt(struct apdu_transport *t, const struct token_key_info *ke
 /* An operation with the mechanism m, as mech_op defines it: the parameters given to the module as
  * the application gave them (the OAEP label and a vendor mechanism's bytes from the job's copy). */
 static int drv_mech_op(struct apdu_transport *t, bool decrypt, const struct token_key_info *key,
-                       const struct card_mech *m, const struct pin_secret *pin, const uint8_t *in, size_t inlen,
-                       uint8_t *out, size_t cap, size_t *ret_len, CK_RV *ret_rv)
+                       const struct card_mech *m, const struct pin_secret *pin, const uint8_t *in,
+                       size_t inlen, uint8_t *out, size_t cap, size_t *ret_len, CK_RV *ret_rv)
 {
 	struct chan *c = chan_of(t);
 	CK_RSA_PKCS_OAEP_PARAMS oaep = m->oaep;
@@ -804,8 +820,8 @@ static int drv_mech_op(struct apdu_transport *t, bool decrypt, const struct toke
 		*ret_rv = CKR_OK;
 		e = key_handle(c, key->keyref, &h);
 		if (e == 0)
-			e = one_shot(c, decrypt, &mech, h, c->key_always[key->keyref], pin, in, inlen, out, cap,
-			             ret_len, ret_rv);
+			e = one_shot(c, decrypt, &mech, h, c->key_always[key->keyref], pin, in, inlen, out,
+			             cap, ret_len, ret_rv);
 		if (e != -ESTALE)
 			break;
 		c->keys[key->keyref] = 0;

@@ -98,8 +98,8 @@ struct card_driver {
 	 * C_*Init or operation failed) leaves its CK_RV in *ret_rv, for the application. NULL: only the raw
 	 * operations above. */
 	int (*mech_op)(struct apdu_transport *t, bool decrypt, const struct token_key_info *key,
-	               const struct card_mech *m, const struct pin_secret *pin, const uint8_t *in, size_t inlen,
-	               uint8_t *out, size_t cap, size_t *ret_len, CK_RV *ret_rv);
+	               const struct card_mech *m, const struct pin_secret *pin, const uint8_t *in,
+	               size_t inlen, uint8_t *out, size_t cap, size_t *ret_len, CK_RV *ret_rv);
 	/* ECDH with the EC key of key and the peer's uncompressed point (checked on the key's curve
 	 * before): out gets the shared secret's x-coordinate (field-sized). NULL: not through imza. */
 	int (*derive_op)(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *point,

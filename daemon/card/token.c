@@ -546,7 +546,8 @@ bool token_mech_kept(CK_MECHANISM_TYPE type, CK_FLAGS flags)
 	/* RSA (PKCS#1, X.509, OAEP, PSS, X9.31 and their hashing forms, SHA-2 and SHA-3), ECDSA and its
 	 * hashing forms, and whatever the vendor defines: imza's keys are RSA and EC, and a vendor's own
 	 * mechanism is the module's to judge. */
-	return type <= CKM_SHA1_RSA_PKCS_PSS || (type >= CKM_SHA256_RSA_PKCS && type <= CKM_SHA224_RSA_PKCS_PSS) ||
+	return type <= CKM_SHA1_RSA_PKCS_PSS ||
+	       (type >= CKM_SHA256_RSA_PKCS && type <= CKM_SHA224_RSA_PKCS_PSS) ||
 	       (type >= 0x60 && type <= 0x67) || (type >= CKM_ECDSA && type <= 0x104a) ||
 	       type >= CKM_VENDOR_DEFINED;
 }

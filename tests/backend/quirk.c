@@ -477,9 +477,11 @@ static const char *sha_name(CK_ULONG v, bool mgf)
 	static const struct {
 		CK_ULONG hash, mgf;
 		const char *name;
-	} names[] = {{CKM_SHA_1, CKG_MGF1_SHA1, "SHA1"},       {CKM_SHA224, CKG_MGF1_SHA224, "SHA224"},
-	         {CKM_SHA256, CKG_MGF1_SHA256, "SHA256"}, {CKM_SHA384, CKG_MGF1_SHA384, "SHA384"},
-	         {CKM_SHA512, CKG_MGF1_SHA512, "SHA512"}};
+	} names[] = {{CKM_SHA_1, CKG_MGF1_SHA1, "SHA1"},
+	             {CKM_SHA224, CKG_MGF1_SHA224, "SHA224"},
+	             {CKM_SHA256, CKG_MGF1_SHA256, "SHA256"},
+	             {CKM_SHA384, CKG_MGF1_SHA384, "SHA384"},
+	             {CKM_SHA512, CKG_MGF1_SHA512, "SHA512"}};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if ((mgf ? names[i].mgf : names[i].hash) == v)
