@@ -74,6 +74,9 @@ struct op {
 	bool module;
 	struct mech_route route;
 	struct card_mech cmech;
+	/* A passed-through PSS or OAEP whose parameters imza can apply itself, on a module with
+	 * CKM_RSA_X_509: if the module refuses them, imza's block or unpadding over its raw RSA. */
+	bool raw_fallback;
 	uint8_t result[512]; /* a result kept for a buffer-too-small retry (decrypt; a module's signature) */
 	size_t result_len;
 	bool have_result;

@@ -114,6 +114,10 @@ struct p11_job {
 	bool use_mech;
 	struct card_mech cmech;
 	CK_RV module_rv;
+	/* The module refusing cmech's parameters: imza's PSS block (pss) or unpadding (oaep, below) over
+	 * its raw RSA instead (op's raw_fallback). */
+	bool raw_fallback;
+	struct mech_pss pss;
 	uint8_t out[1024];
 	size_t outlen;
 	uint8_t *rnd; /* C_GenerateRandom's bytes: rnd_len of them, for out[rnd_off..] of rnd_total */
@@ -142,6 +146,30 @@ struct p11_job {
 	void (*pin_done)(void *ud, int r, const struct pin_change *c);
 	void *pin_ud;
 };
+
+/* A module that refused the PSS or OAEP parameters it lists the mechanism for (SoftHSM's OAEP takes
+ * SHA-1 only): imza's PSS block over the hash, or the ciphertext, through its CKM_RSA_X_509, as on a
+ * PIV card; decrypt_finish then removes the OAEP padding (use_mech off). */
+static int raw_fallback(struct p11_job *j, struct reader_card *card, const struct pin_secret *pin)
+{
+	static const struct mech_desc pss = {CKM_RSA_PKCS_PSS, MECH_RSA_PSS, NULL};
+	uint8_t block[TOKEN_KEY_BYTES_MAX];
+	int r;
+
+	j->use_mech = false;
+	j->module_rv = CKR_OK;
+	if (strcmp(j->op_name, "decrypt") == 0)
+		return card->driver->decrypt_op(&card->t, &j->key, pin, j->in, j->inlen, j->out,
+		                                sizeof(j->out), &j->outlen);
+	if (j->key.size > sizeof(block))
+		return -EINVAL;
+	r = mech_rsa_block(&pss, &j->pss, j->in, j->inlen, block, j->key.size);
+	if (r == 0)
+		r = card->driver->private_op(&card->t, &j->key, pin, block, j->key.size, j->out,
+		                             sizeof(j->out), &j->outlen);
+	explicit_bzero(block, sizeof(block));
+	return r;
+}
 
 static int job_run(struct reader_job *rj, struct reader_card *card)
 {
@@ -180,6 +208,8 @@ static int job_run(struct reader_job *rj, struct reader_card *card)
 			                                    &j->key, &j->cmech, pin, j->in, j->inlen, j->out,
 			                                    sizeof(j->out), &j->outlen, &j->module_rv)
 			            : -ENOTSUP;
+			if (r == CARD_E_MECH_REFUSED && j->raw_fallback)
+				r = raw_fallback(j, card, pin);
 			pin_secret_wipe(&j->op_pin);
 			return r;
 		}
@@ -1322,8 +1352,9 @@ static CK_RV op_init_module(struct session *sess, struct slot *s, const struct t
 	struct mech_oaep oaep = {0};
 	struct mech_pss pss = {0};
 	struct mech_route route;
+	const struct token_mech *x509;
 	struct card_mech cm;
-	bool has_pss = false;
+	bool has_pss = false, fallback = false;
 	CK_RV rv;
 
 	if (mech_module_route(s->token, m->mechanism, decrypt, &route) < 0)
@@ -1352,6 +1383,20 @@ static CK_RV op_init_module(struct session *sess, struct slot *s, const struct t
 		if (rv != CKR_OK)
 			return rv;
 	}
+	/* PSS and OAEP the module is given: if it refuses their parameters at its Init and imza can apply
+	 * them, imza's own over the module's raw RSA (raw_fallback of the job). */
+	x509 = token_mech(s->token, CKM_RSA_X_509);
+	if (x509 && (x509->info.flags & (decrypt ? CKF_DECRYPT : CKF_SIGN)) && route.kind != MECH_ROUTE_RAW &&
+	    o->key.type == CKK_RSA) {
+		if (!decrypt && md && md->family == MECH_RSA_PSS &&
+		    (has_pss || mech_pss_params(md, m, o->key.size, &pss) == 0)) {
+			has_pss = true;
+			fallback = true;
+		}
+		if (decrypt && m->mechanism == CKM_RSA_PKCS_OAEP &&
+		    oaep_params(m, o->key.size, &oaep) == CKR_OK)
+			fallback = true;
+	}
 	if (route.kind != MECH_ROUTE_PASS) {
 		cm.type = route.card_type;
 		if (!(route.kind == MECH_ROUTE_HASH && has_pss)) {
@@ -1362,6 +1407,7 @@ static CK_RV op_init_module(struct session *sess, struct slot *s, const struct t
 	if (op_begin(&sess->op, kind) < 0)
 		return CKR_HOST_MEMORY;
 	sess->op->module = true;
+	sess->op->raw_fallback = fallback;
 	sess->op->route = route;
 	sess->op->cmech = cm;
 	sess->op->pss = pss;
@@ -1769,6 +1815,8 @@ static CK_RV submit_private(void *ctx, struct session *sess, struct slot *s, con
 	if (!dv && sess->op->module && sess->op->route.kind != MECH_ROUTE_RAW) {
 		j->use_mech = true;
 		j->cmech = sess->op->cmech;
+		j->raw_fallback = sess->op->raw_fallback;
+		j->pss = sess->op->pss;
 	}
 	if (finish == decrypt_finish) {
 		j->dec_type = sess->op->type;

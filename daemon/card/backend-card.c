@@ -669,6 +669,10 @@ static int one_shot(struct chan *c, bool decrypt, const CK_MECHANISM *mech, CK_O
 	            : CALL(c, &rv, C_SignInit, c->session, &m, key);
 	if (e == 0 && rv != CKR_OK && ret_rv)
 		*ret_rv = rv;
+	/* Refused before the key was used: the caller may take another way. */
+	if (e == 0 &&
+	    (rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID || rv == CKR_ARGUMENTS_BAD))
+		return CARD_E_MECH_REFUSED;
 	if (e < 0 || rv != CKR_OK)
 		return call_err(e, rv);
 	if (always) {

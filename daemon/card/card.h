@@ -21,6 +21,9 @@
 #define CARD_E_PIN_FORMAT (-ERANGE)
 /* A PIN or PUK of the right length with a character the card cannot hold (pin.c's pin_format): no try. */
 #define CARD_E_PIN_INVALID (-EILSEQ)
+/* mech_op: the module refused the mechanism or its parameters at its Init (nothing was done with the
+ * key). */
+#define CARD_E_MECH_REFUSED (-ENOPROTOOPT)
 
 /* The two secrets a card's holder knows. */
 enum card_ref { CARD_REF_PIN, CARD_REF_PUK };

@@ -279,11 +279,11 @@ cases = {
     PyKCS11.CKM_RSA_PKCS_OAEP: [(PyKCS11.RSAOAEPMechanism(PyKCS11.CKM_SHA_1, PyKCS11.CKG_MGF1_SHA1),
                                  padding.OAEP(padding.MGF1(hashes.SHA1()), hashes.SHA1(), None), "OAEP SHA-1")],
 }
-# A module whose OAEP takes other hashes and a label (no-raw-rsa's), or imza's own unpadding over raw RSA.
-if "no-raw-rsa" in quirks or PyKCS11.CKM_RSA_PKCS_OAEP not in module_list:
-    cases[PyKCS11.CKM_RSA_PKCS_OAEP].append(
-        (PyKCS11.RSAOAEPMechanism(PyKCS11.CKM_SHA256, PyKCS11.CKG_MGF1_SHA256, label_bytes),
-         padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), label_bytes), "OAEP SHA-256 with a label"))
+# A module whose OAEP takes other hashes and a label (no-raw-rsa's), or (SoftHSM's takes SHA-1 only) imza's
+# own unpadding over the module's raw RSA.
+cases[PyKCS11.CKM_RSA_PKCS_OAEP].append(
+    (PyKCS11.RSAOAEPMechanism(PyKCS11.CKM_SHA256, PyKCS11.CKG_MGF1_SHA256, label_bytes),
+     padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), label_bytes), "OAEP SHA-256 with a label"))
 decrypters = sorted(t for t in got if got[t][1])
 done, bad = [], []
 for t in decrypters:
@@ -319,12 +319,20 @@ if "no-raw-rsa" in quirks:
     check(rv == PyKCS11.CKR_MECHANISM_INVALID, "no-raw-rsa: C_DecryptInit with CKM_RSA_X_509 is CKR_MECHANISM_INVALID (%s)"
           % rvname(rv))
 
-# A parameter set the module refuses: its own answer (SoftHSM: the PSS hash and MGF must match).
+# A parameter set the module refuses (SoftHSM: the PSS hash and MGF must match): its own answer, unless
+# imza can apply it itself over the module's CKM_RSA_X_509.
 m = PyKCS11.RSA_PSS_Mechanism(PyKCS11.CKM_RSA_PKCS_PSS, PyKCS11.CKM_SHA256, PyKCS11.CKG_MGF1_SHA1, 32)
-rv, _ = sign(m, keys[1], hashlib.sha256(msg).digest())
-check(rv == PyKCS11.CKR_ARGUMENTS_BAD,
-      "CKM_RSA_PKCS_PSS with SHA-256 and MGF1-SHA1, which the module refuses: the module's CKR_ARGUMENTS_BAD (%s)"
-      % rvname(rv))
+h = hashlib.sha256(msg).digest()
+rv, sig = sign(m, keys[1], h)
+if "no-raw-rsa" in quirks:
+    check(rv == PyKCS11.CKR_ARGUMENTS_BAD,
+          "CKM_RSA_PKCS_PSS with SHA-256 and MGF1-SHA1, which the module refuses: the module's CKR_ARGUMENTS_BAD (%s)"
+          % rvname(rv))
+else:
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA1()), salt_length=32)
+    check(rv == PyKCS11.CKR_OK and verified(lambda x: pubs[1].verify(x, h, pss, utils.Prehashed(hashes.SHA256())), sig),
+          "CKM_RSA_PKCS_PSS with SHA-256 and MGF1-SHA1, which the module refuses: imza's block over its raw RSA, "
+          "OpenSSL verifies (%s)" % rvname(rv))
 if "no-raw-rsa" in quirks:
     m = PyKCS11.RSAOAEPMechanism(PyKCS11.CKM_SHA256, PyKCS11.CKG_MGF1_SHA256, label_bytes)
     ct = pubs[2].encrypt(secret, padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), b"another label"))
@@ -332,9 +340,9 @@ if "no-raw-rsa" in quirks:
     check(rv == PyKCS11.CKR_ENCRYPTED_DATA_INVALID,
           "OAEP with a label other than the ciphertext's: the module's CKR_ENCRYPTED_DATA_INVALID (%s)" % rvname(rv))
 else:
-    m = PyKCS11.RSAOAEPMechanism(PyKCS11.CKM_SHA256, PyKCS11.CKG_MGF1_SHA256)
-    ct = pubs[2].encrypt(secret, padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None))
+    m = PyKCS11.RSAOAEPMechanism(PyKCS11.CKM_MD5, PyKCS11.CKG_MGF1_SHA1)
+    ct = pubs[2].encrypt(secret, padding.OAEP(padding.MGF1(hashes.SHA1()), hashes.SHA1(), None))
     rv, _ = decrypt(m, ct)
     check(rv == PyKCS11.CKR_ARGUMENTS_BAD,
-          "OAEP SHA-256, which the module's own OAEP refuses: the module's CKR_ARGUMENTS_BAD (%s)" % rvname(rv))
+          "OAEP with MD5, which neither the module nor imza takes: the module's CKR_ARGUMENTS_BAD (%s)" % rvname(rv))
 s.logout()
