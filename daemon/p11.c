@@ -159,8 +159,10 @@ static int raw_fallback(struct p11_job *j, struct reader_card *card, const struc
 	j->use_mech = false;
 	j->module_rv = CKR_OK;
 	if (strcmp(j->op_name, "decrypt") == 0)
-		return card->driver->decrypt_op(&card->t, &j->key, pin, j->in, j->inlen, j->out,
-		                                sizeof(j->out), &j->outlen);
+		return card->driver->decrypt_op
+		               ? card->driver->decrypt_op(&card->t, &j->key, pin, j->in, j->inlen, j->out,
+		                                          sizeof(j->out), &j->outlen)
+		               : -ENOTSUP;
 	if (j->key.size > sizeof(block))
 		return -EINVAL;
 	r = mech_rsa_block(&pss, &j->pss, j->in, j->inlen, block, j->key.size);
