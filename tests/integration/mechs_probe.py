@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """mechs_probe.py IMZA_MODULE VENDOR_MODULE LABEL PIN DIR QUIRKS: a module token's mechanisms through imza
-against the module's own (VENDOR_MODULE loaded directly, with the same IMZA_QUIRKS), with PyKCS11 and
-OpenSSL (python3-cryptography). Prints "ok - ..." / "not ok - ..." lines (run_checks); writes imza's list
+against the module's own (VENDOR_MODULE loaded directly, with the same IMZA_QUIRKS), with PyKCS11; the
+openssl command verifies each signature and encrypts what is decrypted. Prints "ok - ..." / "not ok - ..." lines (run_checks); writes imza's list
 (type and flags, one a line) to DIR/list.
 
 What imza must list for a module token (docs/BACKENDS.md): the module's own sign and decrypt mechanisms
@@ -12,13 +12,11 @@ Keys of tests/backend/softhsm-token: 01 RSA-2048, 02 RSA-3072 (decryption), 03 E
 """
 import hashlib
 import os
+import subprocess
 import sys
 
 import PyKCS11
 from PyKCS11 import LowLevel
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
 imza_mod, vendor_mod, label, pin, d, quirks = sys.argv[1:7]
 quirks = quirks.split(",") if quirks else []
@@ -78,8 +76,6 @@ HASH_CKM = {"sha1": PyKCS11.CKM_SHA_1, "sha224": PyKCS11.CKM_SHA224, "sha256": P
             "sha384": PyKCS11.CKM_SHA384, "sha512": PyKCS11.CKM_SHA512}
 MGF = {"sha1": PyKCS11.CKG_MGF1_SHA1, "sha224": PyKCS11.CKG_MGF1_SHA224, "sha256": PyKCS11.CKG_MGF1_SHA256,
        "sha384": PyKCS11.CKG_MGF1_SHA384, "sha512": PyKCS11.CKG_MGF1_SHA512}
-HASHES = {"sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
-          "sha512": hashes.SHA512}
 
 
 def served_type(t):
@@ -156,8 +152,61 @@ s = lib.openSession(slot)
 s.login(pin)
 keys = {i: s.findObjects([(PyKCS11.CKA_CLASS, PyKCS11.CKO_PRIVATE_KEY), (PyKCS11.CKA_ID, (i,))])[0]
         for i in (1, 2, 3)}
-pubs = {i: serialization.load_pem_public_key(open("%s/%02d.pub.pem" % (d, i), "rb").read()) for i in (1, 2, 3)}
+pubs = {i: "%s/%02d.pub.pem" % (d, i) for i in (1, 2, 3)}
 msg = "Başvuru beyanı: mekanizma denemesi.".encode()
+
+
+def put(name, data):
+    path = "%s/%s" % (d, name)
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def ossl(*args, data=None):
+    """(exit status, stdout) of the openssl command."""
+    r = subprocess.run(("openssl",) + args, input=data, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    return r.returncode, r.stdout
+
+
+def verify_hashed(kid, h, sig, data, opts=()):
+    """openssl pkeyutl -verify of sig over the hash h of data (the signature's digest named)."""
+    hv = hashlib.new(h, data).digest()
+    opt = ["-pkeyopt", "digest:" + h] + [x for o in opts for x in ("-pkeyopt", o)]
+    return ossl("pkeyutl", "-verify", "-pubin", "-inkey", pubs[kid], "-in", put("tbs", hv), "-sigfile",
+                put("sig", sig), *opt)[0] == 0
+
+
+def pkcs1(h):
+    return lambda sig: verify_hashed(1, h, sig, msg)
+
+
+def pss(h, mgf, salt, data):
+    return lambda sig: verify_hashed(1, h, sig, data, ("rsa_padding_mode:pss", "rsa_pss_saltlen:%d" % salt,
+                                                       "rsa_mgf1_md:" + mgf))
+
+
+def der_len(n):
+    return bytes([n]) if n < 128 else bytes([0x81, n])
+
+
+def der_int(b):
+    b = b.lstrip(b"\0") or b"\0"
+    if b[0] & 0x80:
+        b = b"\0" + b
+    return b"\x02" + der_len(len(b)) + b
+
+
+def ecdsa(h):
+    def v(sig):
+        body = der_int(sig[:len(sig) // 2]) + der_int(sig[len(sig) // 2:])
+        return verify_hashed(3, h, b"\x30" + der_len(len(body)) + body, msg)
+    return v
+
+
+def encrypt(kid, data, opts=()):
+    opt = [x for o in opts for x in ("-pkeyopt", o)]
+    return ossl("pkeyutl", "-encrypt", "-pubin", "-inkey", pubs[kid], "-in", put("plain", data), *opt)[1]
 
 
 def rsa_block(n_bytes, payload):
@@ -172,38 +221,27 @@ def digest_info(h, data):
 def mechanism(t):
     """The mechanism object, the key id and what to give C_Sign for type t, and a verifier of the result."""
     if t in RSA_HASHED or t == VENDOR:
-        h = RSA_HASHED.get(t, "sha256")
-        return PyKCS11.Mechanism(t, None), 1, msg, lambda sig: pubs[1].verify(sig, msg, padding.PKCS1v15(),
-                                                                             HASHES[h]())
+        return PyKCS11.Mechanism(t, None), 1, msg, pkcs1(RSA_HASHED.get(t, "sha256"))
     if t in PSS_HASHED or t == PyKCS11.CKM_RSA_PKCS_PSS:
         h = PSS_HASHED.get(t, "sha256")
-        hl = HASHES[h].digest_size
+        hl = hashlib.new(h).digest_size
         m = PyKCS11.RSA_PSS_Mechanism(t, HASH_CKM[h], MGF[h], hl)
         data = msg if t in PSS_HASHED else hashlib.new(h, msg).digest()
-        pss = padding.PSS(mgf=padding.MGF1(HASHES[h]()), salt_length=hl)
-        if t in PSS_HASHED:
-            return m, 1, data, lambda sig: pubs[1].verify(sig, msg, pss, HASHES[h]())
-        return m, 1, data, lambda sig: pubs[1].verify(sig, data, pss, utils.Prehashed(HASHES[h]()))
+        return m, 1, data, pss(h, h, hl, msg)
     if t == PyKCS11.CKM_RSA_PKCS:
-        di = digest_info("sha256", msg)
-        return PyKCS11.Mechanism(t, None), 1, di, \
-            lambda sig: pubs[1].verify(sig, msg, padding.PKCS1v15(), hashes.SHA256())
+        return PyKCS11.Mechanism(t, None), 1, digest_info("sha256", msg), pkcs1("sha256")
     if t == PyKCS11.CKM_RSA_X_509:
         block = rsa_block(256, digest_info("sha256", msg))
 
         def raw(sig):
-            n = pubs[1].public_numbers()
-            if pow(int.from_bytes(sig, "big"), n.e, n.n) != int.from_bytes(block, "big"):
-                raise InvalidSignature()
+            rc, out = ossl("pkeyutl", "-verifyrecover", "-pubin", "-inkey", pubs[1], "-pkeyopt",
+                           "rsa_padding_mode:none", "-in", put("sig", sig))
+            return rc == 0 and out.rjust(256, b"\0") == block
         return PyKCS11.Mechanism(t, None), 1, block, raw
     if t in ECDSA_HASHED or t == PyKCS11.CKM_ECDSA:
         h = ECDSA_HASHED.get(t, "sha256")
         data = msg if t in ECDSA_HASHED else hashlib.sha256(msg).digest()
-
-        def ecv(sig):
-            der = utils.encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
-            pubs[3].verify(der, msg, ec.ECDSA(HASHES[h]()))
-        return PyKCS11.Mechanism(t, None), 3, data, ecv
+        return PyKCS11.Mechanism(t, None), 3, data, ecdsa(h)
     return None
 
 
@@ -229,11 +267,7 @@ def sign(mech, key, data, parts=None):
 
 
 def verified(verify, sig):
-    try:
-        verify(sig)
-        return True
-    except (InvalidSignature, ValueError):
-        return False
+    return len(sig) > 0 and verify(sig)
 
 
 signers = sorted(t for t in got if got[t][0])
@@ -249,6 +283,11 @@ for t in signers:
         bad.append("%s (%s)" % (name(t), rvname(rv)))
 check(not bad, "each of the %d listed sign mechanisms signs through imza and OpenSSL verifies (failed: %s)"
       % (len(signers), bad))
+mech, kid, data, verify = mechanism(PyKCS11.CKM_SHA256_RSA_PKCS)
+rv, sig = sign(mech, keys[kid], data)
+check(rv == PyKCS11.CKR_OK and verified(verify, sig) and not verified(verify, bytes([sig[0] ^ 1]) + sig[1:])
+      and not verified(ecdsa("sha256"), bytes(64)),
+      "the checks can fail: OpenSSL refuses a signature with one bit changed, and a zero ECDSA signature")
 
 if "vendor-mech" in quirks:
     mech, kid, data, verify = mechanism(VENDOR)
@@ -257,7 +296,7 @@ if "vendor-mech" in quirks:
           "the vendor mechanism in two C_SignUpdate parts: a SHA-256 PKCS#1 v1.5 signature (%s)" % rvname(rv))
 big = bytes(range(256)) * 64
 rv, sig = sign(PyKCS11.Mechanism(PyKCS11.CKM_SHA256_RSA_PKCS, None), keys[1], None, [big, big])
-check(rv == PyKCS11.CKR_OK and verified(lambda x: pubs[1].verify(x, big + big, padding.PKCS1v15(), hashes.SHA256()), sig),
+check(rv == PyKCS11.CKR_OK and verified(lambda x: verify_hashed(1, "sha256", x, big + big), sig),
       "CKM_SHA256_RSA_PKCS over 32 KiB in two parts: hashed by imza, the signature verifies (%s)" % rvname(rv))
 
 
@@ -275,22 +314,22 @@ def decrypt(mech, ct):
 secret = b"gizli anahtar 0123456789"
 label_bytes = b"imza etiketi"
 cases = {
-    PyKCS11.CKM_RSA_PKCS: [(PyKCS11.Mechanism(PyKCS11.CKM_RSA_PKCS, None), padding.PKCS1v15(), "PKCS#1 v1.5")],
+    PyKCS11.CKM_RSA_PKCS: [(PyKCS11.Mechanism(PyKCS11.CKM_RSA_PKCS, None), (), "PKCS#1 v1.5")],
     PyKCS11.CKM_RSA_PKCS_OAEP: [(PyKCS11.RSAOAEPMechanism(PyKCS11.CKM_SHA_1, PyKCS11.CKG_MGF1_SHA1),
-                                 padding.OAEP(padding.MGF1(hashes.SHA1()), hashes.SHA1(), None), "OAEP SHA-1")],
+                                 ("rsa_padding_mode:oaep",), "OAEP SHA-1")],
 }
 # A module whose OAEP takes other hashes and a label (no-raw-rsa's), or (SoftHSM's takes SHA-1 only) imza's
 # own unpadding over the module's raw RSA.
 cases[PyKCS11.CKM_RSA_PKCS_OAEP].append(
     (PyKCS11.RSAOAEPMechanism(PyKCS11.CKM_SHA256, PyKCS11.CKG_MGF1_SHA256, label_bytes),
-     padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), label_bytes), "OAEP SHA-256 with a label"))
+     ("rsa_padding_mode:oaep", "rsa_oaep_md:sha256", "rsa_mgf1_md:sha256", "rsa_oaep_label:" + label_bytes.hex()),
+     "OAEP SHA-256 with a label"))
 decrypters = sorted(t for t in got if got[t][1])
 done, bad = [], []
 for t in decrypters:
     if t == PyKCS11.CKM_RSA_X_509:
-        n = pubs[2].public_numbers()
         block = b"\x00" + b"\x42" * 383
-        ct = pow(int.from_bytes(block, "big"), n.e, n.n).to_bytes(384, "big")
+        ct = encrypt(2, block, ("rsa_padding_mode:none",))
         rv, out = decrypt(PyKCS11.Mechanism(t, None), ct)
         (done if rv == PyKCS11.CKR_OK and out.rjust(384, b"\0") == block else bad).append("RSA-X-509")
         continue
@@ -298,7 +337,7 @@ for t in decrypters:
         bad.append("%s (no test for it)" % name(t))
         continue
     for mech, pad, what in cases[t]:
-        rv, out = decrypt(mech, pubs[2].encrypt(secret, pad))
+        rv, out = decrypt(mech, encrypt(2, secret, pad))
         (done if rv == PyKCS11.CKR_OK and out == secret else bad).append("%s %s" % (what, rvname(rv)))
 check(decrypters and not bad, "each of the %d listed decrypt mechanisms gives back what OpenSSL encrypted (%s; failed: %s)"
       % (len(decrypters), ", ".join(done), bad))
@@ -329,19 +368,19 @@ if "no-raw-rsa" in quirks:
           "CKM_RSA_PKCS_PSS with SHA-256 and MGF1-SHA1, which the module refuses: the module's CKR_ARGUMENTS_BAD (%s)"
           % rvname(rv))
 else:
-    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA1()), salt_length=32)
-    check(rv == PyKCS11.CKR_OK and verified(lambda x: pubs[1].verify(x, h, pss, utils.Prehashed(hashes.SHA256())), sig),
+    check(rv == PyKCS11.CKR_OK and verified(pss("sha256", "sha1", 32, msg), sig),
           "CKM_RSA_PKCS_PSS with SHA-256 and MGF1-SHA1, which the module refuses: imza's block over its raw RSA, "
           "OpenSSL verifies (%s)" % rvname(rv))
 if "no-raw-rsa" in quirks:
     m = PyKCS11.RSAOAEPMechanism(PyKCS11.CKM_SHA256, PyKCS11.CKG_MGF1_SHA256, label_bytes)
-    ct = pubs[2].encrypt(secret, padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), b"another label"))
+    ct = encrypt(2, secret, ("rsa_padding_mode:oaep", "rsa_oaep_md:sha256", "rsa_mgf1_md:sha256",
+                             "rsa_oaep_label:" + b"another label".hex()))
     rv, _ = decrypt(m, ct)
     check(rv == PyKCS11.CKR_ENCRYPTED_DATA_INVALID,
           "OAEP with a label other than the ciphertext's: the module's CKR_ENCRYPTED_DATA_INVALID (%s)" % rvname(rv))
 else:
     m = PyKCS11.RSAOAEPMechanism(PyKCS11.CKM_MD5, PyKCS11.CKG_MGF1_SHA1)
-    ct = pubs[2].encrypt(secret, padding.OAEP(padding.MGF1(hashes.SHA1()), hashes.SHA1(), None))
+    ct = encrypt(2, secret, ("rsa_padding_mode:oaep",))
     rv, _ = decrypt(m, ct)
     check(rv == PyKCS11.CKR_ARGUMENTS_BAD,
           "OAEP with MD5, which neither the module nor imza takes: the module's CKR_ARGUMENTS_BAD (%s)" % rvname(rv))
