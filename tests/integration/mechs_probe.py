@@ -294,6 +294,10 @@ if "vendor-mech" in quirks:
     rv, sig = sign(mech, keys[1], None, [msg[:10], msg[10:]])
     check(rv == PyKCS11.CKR_OK and verified(verify, sig),
           "the vendor mechanism in two C_SignUpdate parts: a SHA-256 PKCS#1 v1.5 signature (%s)" % rvname(rv))
+    rv = s.lib.C_SignInit(s.session, PyKCS11.Mechanism(VENDOR, bytes(600)).to_native(), keys[1])
+    check(rv == PyKCS11.CKR_MECHANISM_PARAM_INVALID,
+          "the vendor mechanism with 600 bytes of parameters (more than a job carries): "
+          "CKR_MECHANISM_PARAM_INVALID at C_SignInit (%s)" % rvname(rv))
 big = bytes(range(256)) * 64
 rv, sig = sign(PyKCS11.Mechanism(PyKCS11.CKM_SHA256_RSA_PKCS, None), keys[1], None, [big, big])
 check(rv == PyKCS11.CKR_OK and verified(lambda x: verify_hashed(1, "sha256", x, big + big), sig),
