@@ -11,6 +11,8 @@
 
 #include "protocol/rpc.h"
 #include "daemon/mech.h"
+#include "daemon/mech-module.h"
+#include "daemon/card/card.h"
 #include "daemon/card/pin.h"
 #include "daemon/card/reader.h"
 #include "daemon/card/token.h"
@@ -67,7 +69,15 @@ struct op {
 	/* Its PIN, for a card that wants it inside the operation (a vendor module's own context login):
 	 * locked, handed to the operation's job, wiped at the end. */
 	struct pin_secret context_pin;
-	uint8_t result[512]; /* decrypt result kept for a buffer-too-small retry */
+	/* A vendor module's token (mech-module.h): how the operation reaches the module, and the mechanism
+	 * it is given (not the raw route's: that one goes as on a PIV card). */
+	bool module;
+	struct mech_route route;
+	struct card_mech cmech;
+	/* A passed-through PSS or OAEP whose parameters imza can apply itself, on a module with
+	 * CKM_RSA_X_509: if the module refuses them, imza's block or unpadding over its raw RSA. */
+	bool raw_fallback;
+	uint8_t result[512]; /* a result kept for a buffer-too-small retry (decrypt; a module's signature) */
 	size_t result_len;
 	bool have_result;
 	/* find */

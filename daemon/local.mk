@@ -5,7 +5,7 @@ daemon_libimzad_a_SOURCES = \
 	daemon/card/apdu.c daemon/card/apdu.h \
 	daemon/card/tlv.c daemon/card/tlv.h \
 	daemon/card/piv.c daemon/card/piv.h \
-	daemon/mech.c daemon/mech.h \
+	daemon/mech.c daemon/mech.h daemon/mech-module.c daemon/mech-module.h \
 	daemon/card/token.c daemon/card/token.h \
 	daemon/card/card.h \
 	daemon/card/reader.c daemon/card/reader.h daemon/card/timespec.h \
@@ -57,7 +57,7 @@ check_PROGRAMS += tests/unit/test-mech
 TESTS += tests/unit/test-mech
 tests_unit_test_mech_SOURCES = tests/unit/test-mech.c
 tests_unit_test_mech_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) $(LIBCRYPTO_CFLAGS) $(P11KIT_CFLAGS)
-tests_unit_test_mech_LDADD = daemon/libimzad.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
+tests_unit_test_mech_LDADD = daemon/libimzad.a protocol/libimzaproto.a $(CMOCKA_LIBS) $(LIBCRYPTO_LIBS)
 
 check_PROGRAMS += tests/unit/test-token
 TESTS += tests/unit/test-token

@@ -153,6 +153,12 @@ static int digest_info(const char *name, const uint8_t *hash, size_t hlen, uint8
 	return 0;
 }
 
+int mech_digest_info(const char *digest_name, const uint8_t *hash, size_t hlen, uint8_t *out, size_t cap,
+                     size_t *ret_len)
+{
+	return digest_info(digest_name, hash, hlen, out, cap, ret_len);
+}
+
 /* EMSA-PSS of a hash. digest_name, when set, is the mechanism's own digest that params must name. */
 static int pss_block(const char *digest_name, const struct mech_pss *pss, const uint8_t *hash, size_t hlen,
                      uint8_t *block, size_t modlen)

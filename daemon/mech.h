@@ -67,6 +67,9 @@ int mech_rsa_block(const struct mech_desc *m, const struct mech_pss *pss, const 
 /* The same for a hashing mechanism whose digest the caller computed (multi-part operations). */
 int mech_block_from_hash(const struct mech_desc *m, const struct mech_pss *pss, const uint8_t *hash,
                          size_t hlen, uint8_t *out, size_t size);
+/* The DER DigestInfo of a hash made with the OpenSSL digest digest_name (what CKM_RSA_PKCS signs). */
+int mech_digest_info(const char *digest_name, const uint8_t *hash, size_t hlen, uint8_t *out, size_t cap,
+                     size_t *ret_len);
 /* Builds the curve-sized input for the card's ECDSA (hash truncated or left-padded). */
 int mech_ec_input(const struct mech_desc *m, const uint8_t *data, size_t len, uint8_t *out, size_t fieldlen);
 /* Converts the card's DER ECDSA-Sig-Value to PKCS#11's r || s, each fieldlen bytes. */

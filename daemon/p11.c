@@ -116,8 +116,17 @@ struct p11_job {
 	/* A private-key operation's: the PIN of its context-specific login (the operation's, handed on). */
 	struct pin_secret op_pin;
 	struct token_key_info key;
-	uint8_t in[512];
+	uint8_t in[OP_DATA_MAX];
 	size_t inlen;
+	/* A vendor module's mechanism for the operation (the driver's mech_op), and the module's own
+	 * answer when it refused it (for the application). */
+	bool use_mech;
+	struct card_mech cmech;
+	CK_RV module_rv;
+	/* The module refusing cmech's parameters: imza's PSS block (pss) or unpadding (oaep, below) over
+	 * its raw RSA instead (op's raw_fallback). */
+	bool raw_fallback;
+	struct mech_pss pss;
 	uint8_t out[1024];
 	size_t outlen;
 	uint8_t *rnd; /* C_GenerateRandom's bytes: rnd_len of them, for out[rnd_off..] of rnd_total */
@@ -147,6 +156,32 @@ struct p11_job {
 	void *pin_ud;
 };
 
+/* A module that refused the PSS or OAEP parameters it lists the mechanism for (SoftHSM's OAEP takes
+ * SHA-1 only): imza's PSS block over the hash, or the ciphertext, through its CKM_RSA_X_509, as on a
+ * PIV card; decrypt_finish then removes the OAEP padding (use_mech off). */
+static int raw_fallback(struct p11_job *j, struct reader_card *card, const struct pin_secret *pin)
+{
+	static const struct mech_desc pss = {CKM_RSA_PKCS_PSS, MECH_RSA_PSS, NULL};
+	uint8_t block[TOKEN_KEY_BYTES_MAX];
+	int r;
+
+	j->use_mech = false;
+	j->module_rv = CKR_OK;
+	if (strcmp(j->op_name, "decrypt") == 0)
+		return card->driver->decrypt_op
+		               ? card->driver->decrypt_op(&card->t, &j->key, pin, j->in, j->inlen, j->out,
+		                                          sizeof(j->out), &j->outlen)
+		               : -ENOTSUP;
+	if (j->key.size > sizeof(block))
+		return -EINVAL;
+	r = mech_rsa_block(&pss, &j->pss, j->in, j->inlen, block, j->key.size);
+	if (r == 0)
+		r = card->driver->private_op(&card->t, &j->key, pin, block, j->key.size, j->out,
+		                             sizeof(j->out), &j->outlen);
+	explicit_bzero(block, sizeof(block));
+	return r;
+}
+
 static int job_run(struct reader_job *rj, struct reader_card *card)
 {
 	struct p11_job *j = (struct p11_job *)rj;
@@ -175,6 +210,17 @@ static int job_run(struct reader_job *rj, struct reader_card *card)
 			            ? card->driver->derive_op(&card->t, &j->key, j->in, j->inlen, j->out,
 			                                      sizeof(j->out), &j->outlen)
 			            : -ENOTSUP;
+			pin_secret_wipe(&j->op_pin);
+			return r;
+		}
+		if (j->use_mech) {
+			r = card->driver->mech_op
+			            ? card->driver->mech_op(&card->t, strcmp(j->op_name, "decrypt") == 0,
+			                                    &j->key, &j->cmech, pin, j->in, j->inlen, j->out,
+			                                    sizeof(j->out), &j->outlen, &j->module_rv)
+			            : -ENOTSUP;
+			if (r == CARD_E_MECH_REFUSED && j->raw_fallback)
+				r = raw_fallback(j, card, pin);
 			pin_secret_wipe(&j->op_pin);
 			return r;
 		}
@@ -460,7 +506,9 @@ static CK_RV p_GetTokenInfo(void *ctx, CK_SLOT_ID id, CK_TOKEN_INFO_PTR info)
 static CK_RV p_GetMechanismList(void *ctx, CK_SLOT_ID id, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
 {
 	struct slot *s = slot_get(DMN(ctx), id);
+	struct token_mech mods[MECH_MODULE_LIST_MAX];
 	CK_ULONG n = (CK_ULONG)(mech_sign_count + mech_other_count);
+	bool module;
 
 	if (s == NULL)
 		return CKR_SLOT_ID_INVALID;
@@ -468,13 +516,18 @@ static CK_RV p_GetMechanismList(void *ctx, CK_SLOT_ID id, CK_MECHANISM_TYPE_PTR 
 		return CKR_TOKEN_NOT_PRESENT;
 	if (count == NULL)
 		return CKR_ARGUMENTS_BAD;
+	/* A module's token: what its module can serve (mech-module.h); imza's own cards: imza's table. */
+	module = token_module_mechs(s->token);
+	if (module)
+		n = (CK_ULONG)mech_module_list(s->token, mods, MECH_MODULE_LIST_MAX);
 	if (list && *count < n) {
 		*count = n;
 		return CKR_BUFFER_TOO_SMALL;
 	}
 	for (CK_ULONG i = 0; list && i < n; i++)
-		list[i] =
-		        i < mech_sign_count ? mech_sign_table[i].type : mech_other_table[i - mech_sign_count];
+		list[i] = module                ? mods[i].type
+		          : i < mech_sign_count ? mech_sign_table[i].type
+		                                : mech_other_table[i - mech_sign_count];
 	*count = n;
 	return CKR_OK;
 }
@@ -491,6 +544,17 @@ static CK_RV p_GetMechanismInfo(void *ctx, CK_SLOT_ID id, CK_MECHANISM_TYPE type
 	if (info == NULL)
 		return CKR_ARGUMENTS_BAD;
 	memset(info, 0, sizeof(*info));
+	if (token_module_mechs(s->token)) {
+		struct token_mech mods[MECH_MODULE_LIST_MAX];
+		size_t n = mech_module_list(s->token, mods, MECH_MODULE_LIST_MAX);
+
+		for (size_t i = 0; i < n; i++)
+			if (mods[i].type == type) {
+				*info = mods[i].info;
+				return CKR_OK;
+			}
+		return CKR_MECHANISM_INVALID;
+	}
 	/* Digests and verification are imzad's (p11-soft.c): no CKF_HW on what only they do. */
 	if (mech_hash_name(type) != NULL) {
 		info->flags = CKF_DIGEST;
@@ -1245,6 +1309,130 @@ static CK_RV oaep_params(const CK_MECHANISM *m, size_t modlen, struct mech_oaep 
 	return CKR_OK;
 }
 
+/* The mechanism for a vendor module in host form, bounded and copied (it outlives the call): no
+ * parameters, PSS's, OAEP's with its label, or a mechanism's opaque bytes as the wire carries them.
+ * Parameters of another kind (ECDH's, GCM's, ones the wire cannot carry) are not for a signature or a
+ * decryption with a private key. */
+static CK_RV card_mech_of(const CK_MECHANISM *m, struct card_mech *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->type = m->mechanism;
+	if (m->pParameter == NULL && m->ulParameterLen == 0)
+		return CKR_OK;
+	if (m->pParameter == NULL)
+		return CKR_MECHANISM_PARAM_INVALID;
+	switch (proto_mech_param_kind(m->mechanism)) {
+	case PROTO_MECH_PARAM_PSS:
+		if (m->ulParameterLen != sizeof(ret->pss))
+			return CKR_MECHANISM_PARAM_INVALID;
+		memcpy(&ret->pss, m->pParameter, sizeof(ret->pss));
+		ret->param = CARD_MECH_PSS;
+		return CKR_OK;
+	case PROTO_MECH_PARAM_OAEP:
+		if (m->ulParameterLen != sizeof(ret->oaep))
+			return CKR_MECHANISM_PARAM_INVALID;
+		memcpy(&ret->oaep, m->pParameter, sizeof(ret->oaep));
+		if (ret->oaep.ulSourceDataLen > sizeof(ret->bytes) ||
+		    (ret->oaep.ulSourceDataLen > 0 && ret->oaep.pSourceData == NULL))
+			return CKR_MECHANISM_PARAM_INVALID;
+		if (ret->oaep.ulSourceDataLen > 0)
+			memcpy(ret->bytes, ret->oaep.pSourceData, ret->oaep.ulSourceDataLen);
+		ret->bytes_len = ret->oaep.ulSourceDataLen;
+		ret->oaep.pSourceData = NULL;
+		ret->param = CARD_MECH_OAEP;
+		return CKR_OK;
+	case PROTO_MECH_PARAM_BYTES:
+		if (m->ulParameterLen > sizeof(ret->bytes))
+			return CKR_MECHANISM_PARAM_INVALID;
+		memcpy(ret->bytes, m->pParameter, m->ulParameterLen);
+		ret->bytes_len = m->ulParameterLen;
+		ret->param = CARD_MECH_BYTES;
+		return CKR_OK;
+	default:
+		return CKR_MECHANISM_PARAM_INVALID;
+	}
+}
+
+/* C_SignInit and C_DecryptInit on a vendor module's token: a mechanism its module serves
+ * (mech_module_route), nothing of imza's own table beyond what the module has. */
+static CK_RV op_init_module(struct session *sess, struct slot *s, const struct token_object *o,
+                            const CK_MECHANISM *m, CK_OBJECT_HANDLE key, enum op_kind kind)
+{
+	bool decrypt = kind == OP_DECRYPT;
+	const struct mech_desc *md = decrypt ? NULL : mech_find(m->mechanism);
+	struct mech_oaep oaep = {0};
+	struct mech_pss pss = {0};
+	struct mech_route route;
+	const struct token_mech *x509;
+	struct card_mech cm;
+	bool has_pss = false, fallback = false;
+	CK_RV rv;
+
+	if (mech_module_route(s->token, m->mechanism, decrypt, &route) < 0)
+		return CKR_MECHANISM_INVALID;
+	/* The key type a mechanism imza knows needs; a vendor's is the module's to judge. */
+	if (md && (md->family == MECH_ECDSA) != (o->key.type == CKK_EC))
+		return CKR_KEY_TYPE_INCONSISTENT;
+	if (decrypt && o->key.type != CKK_RSA &&
+	    (m->mechanism == CKM_RSA_PKCS || m->mechanism == CKM_RSA_PKCS_OAEP ||
+	     m->mechanism == CKM_RSA_X_509))
+		return CKR_KEY_TYPE_INCONSISTENT;
+	if (!attr_bool(o, decrypt ? CKA_DECRYPT : CKA_SIGN))
+		return CKR_KEY_FUNCTION_NOT_PERMITTED;
+	rv = card_mech_of(m, &cm);
+	if (rv != CKR_OK)
+		return rv;
+	/* What imza makes itself (the PSS block or the hash the module's PSS signs, the OAEP unpadding)
+	 * takes only parameters imza can apply; what is passed through is the module's to judge. */
+	if (md && md->family == MECH_RSA_PSS && route.kind != MECH_ROUTE_PASS) {
+		if (mech_pss_params(md, m, o->key.size, &pss) < 0)
+			return CKR_MECHANISM_PARAM_INVALID;
+		has_pss = true;
+	}
+	if (decrypt && route.kind == MECH_ROUTE_RAW && m->mechanism == CKM_RSA_PKCS_OAEP) {
+		rv = oaep_params(m, o->key.size, &oaep);
+		if (rv != CKR_OK)
+			return rv;
+	}
+	/* PSS and OAEP the module is given: if it refuses their parameters at its Init and imza can apply
+	 * them, imza's own over the module's raw RSA (raw_fallback of the job). */
+	x509 = token_mech(s->token, CKM_RSA_X_509);
+	if (x509 && (x509->info.flags & (decrypt ? CKF_DECRYPT : CKF_SIGN)) && route.kind != MECH_ROUTE_RAW &&
+	    o->key.type == CKK_RSA) {
+		if (!decrypt && md && md->family == MECH_RSA_PSS &&
+		    (has_pss || mech_pss_params(md, m, o->key.size, &pss) == 0)) {
+			has_pss = true;
+			fallback = true;
+		}
+		if (decrypt && m->mechanism == CKM_RSA_PKCS_OAEP &&
+		    oaep_params(m, o->key.size, &oaep) == CKR_OK)
+			fallback = true;
+	}
+	if (route.kind != MECH_ROUTE_PASS) {
+		cm.type = route.card_type;
+		if (!(route.kind == MECH_ROUTE_HASH && has_pss)) {
+			cm.param = CARD_MECH_NONE;
+			cm.bytes_len = 0;
+		}
+	}
+	if (op_begin(&sess->op, kind) < 0)
+		return CKR_HOST_MEMORY;
+	sess->op->module = true;
+	sess->op->raw_fallback = fallback;
+	sess->op->route = route;
+	sess->op->cmech = cm;
+	sess->op->pss = pss;
+	sess->op->has_pss = has_pss;
+	if (oaep.label_len > 0)
+		memcpy(sess->op->label, oaep.label, oaep.label_len);
+	sess->op->oaep = oaep;
+	sess->op->oaep.label = oaep.label_len > 0 ? sess->op->label : NULL;
+	sess->op->type = m->mechanism;
+	sess->op->mech = md;
+	sess->op->key = key;
+	return CKR_OK;
+}
+
 static CK_RV op_init(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key,
                      enum op_kind kind)
 {
@@ -1271,6 +1459,8 @@ static CK_RV op_init(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJE
 		return CKR_KEY_HANDLE_INVALID;
 	if (!visible(a, s, o))
 		return CKR_USER_NOT_LOGGED_IN;
+	if (token_module_mechs(s->token))
+		return op_init_module(sess, s, o, m, key, kind);
 	if (kind == OP_DECRYPT) {
 		if (m->mechanism != CKM_RSA_PKCS && m->mechanism != CKM_RSA_X_509 &&
 		    m->mechanism != CKM_RSA_PKCS_OAEP)
@@ -1329,7 +1519,8 @@ static CK_RV p_DecryptInit(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, C
  * for raw ones. */
 static CK_RV op_update(struct op *op, const uint8_t *data, size_t len)
 {
-	if (op->mech->digest) {
+	/* A module's mechanism passed through: the module hashes, if it does, over all of it. */
+	if (op->mech && op->mech->digest && !(op->module && op->route.kind == MECH_ROUTE_PASS)) {
 		if (op->md_ctx == NULL) {
 			EVP_MD *md = EVP_MD_fetch(NULL, op->mech->digest, NULL);
 
@@ -1412,6 +1603,28 @@ static void audit_private(struct p11_job *j, int r, CK_RV rv)
 		            (long long)j->pid);
 }
 
+/* A module's refusal that is the operation's own (its mechanism, parameters, data or key), given to the
+ * application as the module said it; anything else (a lost token, a login) as imza's own answer. */
+static bool module_own_rv(CK_RV rv)
+{
+	switch (rv) {
+	case CKR_ARGUMENTS_BAD:
+	case CKR_MECHANISM_INVALID:
+	case CKR_MECHANISM_PARAM_INVALID:
+	case CKR_DATA_INVALID:
+	case CKR_DATA_LEN_RANGE:
+	case CKR_ENCRYPTED_DATA_INVALID:
+	case CKR_ENCRYPTED_DATA_LEN_RANGE:
+	case CKR_KEY_TYPE_INCONSISTENT:
+	case CKR_KEY_FUNCTION_NOT_PERMITTED:
+	case CKR_KEY_SIZE_RANGE:
+	case CKR_FUNCTION_NOT_SUPPORTED:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void sign_finish(struct p11_job *j, int r)
 {
 	struct call *c = j->call;
@@ -1427,7 +1640,27 @@ static void sign_finish(struct p11_job *j, int r)
 		/* The card no longer holds this application's login (another logged in, or reset). */
 		a->login_seq[slot_index(j->d, s)] = 0;
 	}
-	if (r == 0 && j->key.type == CKK_EC) {
+	if (r < 0 && module_own_rv(j->module_rv))
+		rv = j->module_rv;
+	if (r == 0 && j->use_mech) {
+		/* The module's output as it is; one longer than the call's buffer waits for its retry. */
+		struct op *op = sess && sess->op && sess->op->kind == OP_SIGN ? sess->op : NULL;
+
+		if (j->outlen <= out->out.cap) {
+			memcpy(out->out.p, j->out, j->outlen);
+			*out->out.n = j->outlen;
+		} else if (op && j->outlen <= sizeof(op->result)) {
+			memcpy(op->result, j->out, j->outlen);
+			op->result_len = j->outlen;
+			op->have_result = true;
+			*out->out.n = j->outlen;
+			call_complete(c, CKR_BUFFER_TOO_SMALL);
+			audit_private(j, r, CKR_BUFFER_TOO_SMALL);
+			return;
+		} else {
+			rv = CKR_DEVICE_ERROR;
+		}
+	} else if (r == 0 && j->key.type == CKK_EC) {
 		uint8_t raw[132];
 
 		if (mech_ec_der_to_raw(j->out, j->outlen, raw, j->key.size) < 0) {
@@ -1459,6 +1692,14 @@ static int unpad(struct p11_job *j, uint8_t *plain, size_t cap, size_t *ret_len)
 	size_t k = j->key.size;
 	int e;
 
+	/* Passed through: the module's plaintext as it is (the module removed its padding). */
+	if (j->use_mech) {
+		if (j->outlen > cap)
+			return -EPROTO;
+		memcpy(plain, j->out, j->outlen);
+		*ret_len = j->outlen;
+		return 0;
+	}
 	if (k > sizeof(block) || k > cap || j->outlen > k || j->outlen == 0)
 		return -EPROTO;
 	memset(block, 0, k - j->outlen);
@@ -1491,6 +1732,8 @@ static void decrypt_finish(struct p11_job *j, int r)
 
 	if (r == CARD_E_NOT_LOGGED_IN && a && s)
 		a->login_seq[slot_index(j->d, s)] = 0;
+	if (r < 0 && module_own_rv(j->module_rv))
+		rv = j->module_rv;
 	if (r == 0 && sess) {
 		/* The operation may have been ended meanwhile (C_DecryptInit with no mechanism from another
 		 * thread of the application): the result then has nowhere to wait for a retry. */
@@ -1580,6 +1823,12 @@ static CK_RV submit_private(void *ctx, struct session *sess, struct slot *s, con
 	memcpy(j->in, in, inlen);
 	j->inlen = inlen;
 	j->op_name = finish == decrypt_finish ? "decrypt" : finish == derive_finish ? "derive" : "sign";
+	if (!dv && sess->op->module && sess->op->route.kind != MECH_ROUTE_RAW) {
+		j->use_mech = true;
+		j->cmech = sess->op->cmech;
+		j->raw_fallback = sess->op->raw_fallback;
+		j->pss = sess->op->pss;
+	}
 	if (finish == decrypt_finish) {
 		j->dec_type = sess->op->type;
 		j->oaep = sess->op->oaep;
@@ -1605,6 +1854,46 @@ static CK_RV submit_private(void *ctx, struct session *sess, struct slot *s, con
 	 * through the loop, after this). */
 	audit_private_begin(j);
 	return CKR_IMZA_PENDING;
+}
+
+/* A module's signature other than the raw route's: the data as collected (passed through), or the
+ * hash imza made, as the DigestInfo for the module's CKM_RSA_PKCS, the field-sized hash for its
+ * CKM_ECDSA, the hash for its CKM_RSA_PKCS_PSS. */
+static CK_RV sign_module(void *ctx, struct session *sess, struct slot *s, const struct token_object *o)
+{
+	struct op *op = sess->op;
+	uint8_t hash[EVP_MAX_MD_SIZE], in[EVP_MAX_MD_SIZE + 32];
+	unsigned int hlen = 0;
+	size_t inlen = 0;
+	CK_RV rv;
+	int e = 0;
+
+	if (op->route.kind == MECH_ROUTE_PASS)
+		return submit_private(ctx, sess, s, o, op->data, op->data_len, sign_finish, NULL);
+	if (op->md_ctx == NULL && (rv = op_update(op, (const uint8_t *)"", 0)) != CKR_OK) {
+		op_end(&sess->op);
+		return rv;
+	}
+	if (EVP_DigestFinal_ex(op->md_ctx, hash, &hlen) != 1) {
+		op_end(&sess->op);
+		return CKR_FUNCTION_FAILED;
+	}
+	if (op->route.kind == MECH_ROUTE_DIGESTINFO) {
+		e = mech_digest_info(op->mech->digest, hash, hlen, in, sizeof(in), &inlen);
+	} else if (op->route.card_type == CKM_ECDSA) {
+		const struct mech_desc raw = {CKM_ECDSA, MECH_ECDSA, NULL};
+
+		inlen = o->key.size;
+		e = inlen <= sizeof(in) ? mech_ec_input(&raw, hash, hlen, in, inlen) : -EINVAL;
+	} else {
+		memcpy(in, hash, hlen);
+		inlen = hlen;
+	}
+	if (e < 0) {
+		op_end(&sess->op);
+		return CKR_FUNCTION_FAILED;
+	}
+	return submit_private(ctx, sess, s, o, in, inlen, sign_finish, NULL);
 }
 
 /* Signs what the operation has collected (plus data, for single-part C_Sign). */
@@ -1634,6 +1923,17 @@ static CK_RV sign_common(void *ctx, CK_SESSION_HANDLE h, const uint8_t *data, si
 	}
 	o = token_object(s->token, op->key);
 	need = out_len(&o->key);
+	/* A module's signature longer than the buffer of the call that made it (sign_finish). */
+	if (op->have_result) {
+		if (sig == NULL || *siglen < op->result_len) {
+			*siglen = op->result_len;
+			return sig == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
+		}
+		memcpy(sig, op->result, op->result_len);
+		*siglen = op->result_len;
+		op_end(&sess->op);
+		return CKR_OK;
+	}
 	/* PKCS#11 2.40 §5.2: a length query or a short buffer leaves the operation going. */
 	if (sig == NULL) {
 		*siglen = need;
@@ -1650,6 +1950,8 @@ static CK_RV sign_common(void *ctx, CK_SESSION_HANDLE h, const uint8_t *data, si
 			return rv;
 		}
 	}
+	if (op->module && op->route.kind != MECH_ROUTE_RAW)
+		return sign_module(ctx, sess, s, o);
 	if (op->mech->digest) {
 		uint8_t hash[EVP_MAX_MD_SIZE];
 		unsigned int hlen = 0;
@@ -1745,6 +2047,20 @@ static CK_RV p_Decrypt(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG 
 		*outlen = op->result_len;
 		op_end(&sess->op);
 		return CKR_OK;
+	}
+	/* A vendor's own mechanism takes what its module takes (within a job's input); RSA's take one
+	 * ciphertext of the modulus' size. */
+	if (op->module && op->route.kind == MECH_ROUTE_PASS && op->type != CKM_RSA_PKCS &&
+	    op->type != CKM_RSA_PKCS_OAEP && op->type != CKM_RSA_X_509) {
+		if (inlen == 0 || inlen > OP_DATA_MAX) {
+			op_end(&sess->op);
+			return CKR_ENCRYPTED_DATA_LEN_RANGE;
+		}
+		if (out == NULL) {
+			*outlen = o->key.size;
+			return CKR_OK;
+		}
+		return submit_private(ctx, sess, s, o, in, inlen, decrypt_finish, NULL);
 	}
 	if (inlen != o->key.size || inlen < 11) {
 		op_end(&sess->op);

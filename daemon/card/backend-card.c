@@ -30,7 +30,8 @@ struct chan {
 	struct backend *b;
 	CK_SLOT_ID slot;
 	CK_SESSION_HANDLE session;
-	bool raw_rsa; /* the module lists CKM_RSA_X_509 */
+	/* The module lists CKM_RSA_X_509 for signing, for decryption (the raw operations' way in). */
+	bool raw_sign, raw_decrypt;
 	/* The private keys of the token model, by keyref: their CKA_ID, and their handle once known (a
 	 * module shows private keys only after the login: found by CKA_ID then). */
 	uint8_t key_id[KEYS_MAX][TOKEN_ID_MAX];
@@ -146,13 +147,94 @@ static int get_attr(struct chan *c, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_TYPE type, 
 	return 0;
 }
 
-/* Whether the module has CKM_RSA_X_509 (its info answered; a list could be longer than any buffer). */
-static bool lists_raw_rsa(struct chan *c)
-{
-	CK_MECHANISM_INFO info;
-	CK_RV rv = CKR_OK;
+/* The longest mechanism list asked for: a module's list is peer input, and every entry costs a call. */
+#define MECH_LIST_MAX 512
 
-	return CALL(c, &rv, C_GetMechanismInfo, c->slot, CKM_RSA_X_509, &info) == 0 && rv == CKR_OK;
+/* The standard mechanisms asked for one by one when a module's list cannot be had (its
+ * C_GetMechanismList fails, or lists more than MECH_LIST_MAX). */
+static const CK_MECHANISM_TYPE mech_probe[] = {
+        CKM_RSA_PKCS,
+        CKM_RSA_X_509,
+        CKM_RSA_PKCS_OAEP,
+        CKM_RSA_PKCS_PSS,
+        CKM_SHA1_RSA_PKCS,
+        CKM_SHA224_RSA_PKCS,
+        CKM_SHA256_RSA_PKCS,
+        CKM_SHA384_RSA_PKCS,
+        CKM_SHA512_RSA_PKCS,
+        CKM_SHA1_RSA_PKCS_PSS,
+        CKM_SHA224_RSA_PKCS_PSS,
+        CKM_SHA256_RSA_PKCS_PSS,
+        CKM_SHA384_RSA_PKCS_PSS,
+        CKM_SHA512_RSA_PKCS_PSS,
+        CKM_ECDSA,
+        CKM_ECDSA_SHA1,
+        CKM_ECDSA_SHA224,
+        CKM_ECDSA_SHA256,
+        CKM_ECDSA_SHA384,
+        CKM_ECDSA_SHA512,
+};
+
+/* The raw RSA operations' way in, from the token's mechanisms. */
+static void raw_from(struct chan *c, const struct token *tok)
+{
+	const struct token_mech *m = token_mech(tok, CKM_RSA_X_509);
+
+	c->raw_sign = m != NULL && (m->info.flags & CKF_SIGN);
+	c->raw_decrypt = m != NULL && (m->info.flags & CKF_DECRYPT);
+}
+
+/* The module's signing and decryption mechanisms for the token (token_mech_kept), at most
+ * TOKEN_MECH_MAX, each with its info, its flags cut to what imza passes on. */
+static int read_mechs(struct chan *c, struct token *tok)
+{
+	CK_MECHANISM_TYPE *list = calloc(MECH_LIST_MAX, sizeof(*list));
+	CK_ULONG n = MECH_LIST_MAX;
+	CK_RV rv = CKR_OK;
+	bool said = false;
+	int e;
+
+	if (list == NULL)
+		return -ENOMEM;
+	e = CALL(c, &rv, C_GetMechanismList, c->slot, list, &n);
+	if (e < 0) {
+		free(list);
+		return CARD_E_REMOVED;
+	}
+	if (rv != CKR_OK || n > MECH_LIST_MAX) {
+		log_debug("%s: the module's mechanism list not had (rv 0x%lx): its standard ones asked for",
+		          c->name, (unsigned long)rv);
+		n = sizeof(mech_probe) / sizeof(mech_probe[0]);
+		memcpy(list, mech_probe, sizeof(mech_probe));
+	}
+	tok->nmechs = 0;
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_MECHANISM_INFO info;
+
+		/* A type imza would not keep whatever its flags costs no call; nor does one twice. */
+		if (!token_mech_kept(list[i], CKF_SIGN) || token_mech(tok, list[i]) != NULL)
+			continue;
+		e = CALL(c, &rv, C_GetMechanismInfo, c->slot, list[i], &info);
+		if (e < 0) {
+			free(list);
+			return CARD_E_REMOVED;
+		}
+		if (rv != CKR_OK || !token_mech_kept(list[i], info.flags))
+			continue;
+		if (tok->nmechs == TOKEN_MECH_MAX) {
+			if (!said)
+				log_info("%s: more than %d signing and decryption mechanisms: the first ones "
+				         "kept",
+				         c->name, TOKEN_MECH_MAX);
+			said = true;
+			continue;
+		}
+		info.flags &= TOKEN_MECH_FLAGS;
+		tok->mechs[tok->nmechs++] = (struct token_mech){list[i], info};
+	}
+	free(list);
+	raw_from(c, tok);
+	return 0;
 }
 
 /* Whether the module shows an object of class cls with this CKA_ID (its handle in *ret, 0 if not). */
@@ -280,7 +362,6 @@ static int open_token(struct chan *c)
 	e = CALL(c, &rv, C_OpenSession, c->slot, CKF_SERIAL_SESSION, NULL, NULL, &c->session);
 	if (e < 0 || rv != CKR_OK)
 		return call_err(e, rv);
-	c->raw_rsa = lists_raw_rsa(c);
 	return 0;
 }
 
@@ -384,7 +465,9 @@ static int read_token(struct chan *c, const CK_TOKEN_INFO *ti, struct token **re
 	                      : ti->flags & CKF_USER_PIN_FINAL_TRY ? 1
 	                                                           : -1;
 	tok->pin_count_low = (ti->flags & CKF_USER_PIN_COUNT_LOW) != 0;
-	e = find_certs(c, certs, &n, tok->guid);
+	e = read_mechs(c, tok);
+	if (e == 0)
+		e = find_certs(c, certs, &n, tok->guid);
 	for (CK_ULONG i = 0; e == 0 && i < n; i++)
 		e = add_pair(c, tok, certs[i]);
 	if (e < 0) {
@@ -421,6 +504,7 @@ static int drv_check_token(struct apdu_transport *t, const struct token *cached,
 		return e;
 	if (memcmp(hash, cached->guid, sizeof(hash)) != 0 || !keys_from(c, cached))
 		return read_token(c, &c->token_info, ret_fresh);
+	raw_from(c, cached);
 	*ret_fresh = NULL;
 	return 0;
 }
@@ -709,11 +793,11 @@ static void drop_operation(struct chan *c)
 
 /* One operation in the module: its Init, its context login when the key needs the PIN at each use
  * (pin: the PIN given for this operation), then the operation. */
-static int one_shot(struct chan *c, bool decrypt, CK_MECHANISM_TYPE type, CK_OBJECT_HANDLE key, bool always,
+static int one_shot(struct chan *c, bool decrypt, const CK_MECHANISM *mech, CK_OBJECT_HANDLE key, bool always,
                     const struct pin_secret *pin, const uint8_t *in, size_t inlen, uint8_t *out, size_t cap,
-                    size_t *ret_len)
+                    size_t *ret_len, CK_RV *ret_rv)
 {
-	CK_MECHANISM m = {type, NULL, 0};
+	CK_MECHANISM m = *mech;
 	CK_ULONG n = cap;
 	CK_RV rv = CKR_OK;
 	int e;
@@ -723,6 +807,12 @@ static int one_shot(struct chan *c, bool decrypt, CK_MECHANISM_TYPE type, CK_OBJ
 		return CARD_E_NOT_LOGGED_IN;
 	e = decrypt ? CALL(c, &rv, C_DecryptInit, c->session, &m, key)
 	            : CALL(c, &rv, C_SignInit, c->session, &m, key);
+	if (e == 0 && rv != CKR_OK && ret_rv)
+		*ret_rv = rv;
+	/* Refused before the key was used: the caller may take another way. */
+	if (e == 0 &&
+	    (rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID || rv == CKR_ARGUMENTS_BAD))
+		return CARD_E_MECH_REFUSED;
 	if (e < 0 || rv != CKR_OK)
 		return call_err(e, rv);
 	if (always) {
@@ -736,6 +826,8 @@ static int one_shot(struct chan *c, bool decrypt, CK_MECHANISM_TYPE type, CK_OBJ
 	}
 	e = decrypt ? CALL_LONG(c, &rv, C_Decrypt, c->session, (CK_BYTE_PTR)in, inlen, out, &n)
 	            : CALL_LONG(c, &rv, C_Sign, c->session, (CK_BYTE_PTR)in, inlen, out, &n);
+	if (e == 0 && rv != CKR_OK && ret_rv)
+		*ret_rv = rv;
 	if (e < 0 || rv != CKR_OK)
 		return call_err(e, rv);
 	*ret_len = n;
@@ -767,6 +859,8 @@ static int private_op_once(struct chan *c, bool decrypt, const struct token_key_
                            const struct pin_secret *pin, const uint8_t *in, size_t inlen, uint8_t *out,
                            size_t cap, size_t *ret_len)
 {
+	static const CK_MECHANISM ecdsa = {CKM_ECDSA, NULL, 0}, x509 = {CKM_RSA_X_509, NULL, 0},
+	                          pkcs1 = {CKM_RSA_PKCS, NULL, 0};
 	uint8_t raw[2 * 66];
 	size_t n = 0, plen;
 	const uint8_t *payload;
@@ -781,18 +875,19 @@ static int private_op_once(struct chan *c, bool decrypt, const struct token_key_
 	if (key->type == CKK_EC) {
 		if (decrypt)
 			return -EOPNOTSUPP;
-		e = one_shot(c, false, CKM_ECDSA, h, always, pin, in, inlen, raw, sizeof(raw), &n);
+		e = one_shot(c, false, &ecdsa, h, always, pin, in, inlen, raw, sizeof(raw), &n, NULL);
 		if (e == 0 && (n == 0 || n % 2 != 0))
 			e = -EIO;
 		return e < 0 ? e : ec_raw_to_der(raw, n, out, cap, ret_len);
 	}
-	if (c->raw_rsa)
-		return one_shot(c, decrypt, CKM_RSA_X_509, h, always, pin, in, inlen, out, cap, ret_len);
-	/* Without raw RSA: a PKCS#1 v1.5 signature is made from its DigestInfo; PSS and decryption cannot. */
+	if (decrypt ? c->raw_decrypt : c->raw_sign)
+		return one_shot(c, decrypt, &x509, h, always, pin, in, inlen, out, cap, ret_len, NULL);
+	/* Without raw RSA (the signing window's signatures): a PKCS#1 v1.5 signature is made from its
+	 * DigestInfo. PKCS#11 applications reach the module's own mechanisms through mech_op. */
 	payload = decrypt ? NULL : pkcs1_type1_payload(in, inlen, &plen);
 	if (payload == NULL)
 		return -EOPNOTSUPP;
-	return one_shot(c, false, CKM_RSA_PKCS, h, always, pin, payload, plen, out, cap, ret_len);
+	return one_shot(c, false, &pkcs1, h, always, pin, payload, plen, out, cap, ret_len, NULL);
 }
 
 static int private_op(struct apdu_transport *t, bool decrypt, const struct token_key_info *key,
@@ -824,6 +919,58 @@ static int drv_decrypt(struct apdu_transport *t, const struct token_key_info *ke
                        size_t cap, size_t *ret_len)
 {
 	return private_op(t, true, key, pin, in, inlen, out, cap, ret_len);
+}
+
+/* An operation with the mechanism m, as mech_op defines it: the parameters given to the module as
+ * the application gave them (the OAEP label and a vendor mechanism's bytes from the job's copy). */
+static int drv_mech_op(struct apdu_transport *t, bool decrypt, const struct token_key_info *key,
+                       const struct card_mech *m, const struct pin_secret *pin, const uint8_t *in,
+                       size_t inlen, uint8_t *out, size_t cap, size_t *ret_len, CK_RV *ret_rv)
+{
+	struct chan *c = chan_of(t);
+	CK_RSA_PKCS_OAEP_PARAMS oaep = m->oaep;
+	CK_MECHANISM mech = {m->type, NULL, 0};
+	CK_OBJECT_HANDLE h;
+	int e = 0;
+
+	switch (m->param) {
+	case CARD_MECH_NONE:
+		break;
+	case CARD_MECH_PSS:
+		mech.pParameter = (void *)&m->pss;
+		mech.ulParameterLen = sizeof(m->pss);
+		break;
+	case CARD_MECH_OAEP:
+		if (m->bytes_len > sizeof(m->bytes))
+			return -EINVAL;
+		oaep.pSourceData = m->bytes_len ? (void *)m->bytes : NULL;
+		oaep.ulSourceDataLen = m->bytes_len;
+		mech.pParameter = &oaep;
+		mech.ulParameterLen = sizeof(oaep);
+		break;
+	case CARD_MECH_BYTES:
+		if (m->bytes_len > sizeof(m->bytes))
+			return -EINVAL;
+		mech.pParameter = (void *)m->bytes;
+		mech.ulParameterLen = m->bytes_len;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (key->keyref >= c->nkeys)
+		return -EINVAL;
+	/* A handle the module no longer knows (renumbered): found again, once. */
+	for (int i = 0; i < 2; i++) {
+		*ret_rv = CKR_OK;
+		e = key_handle(c, key->keyref, &h);
+		if (e == 0)
+			e = one_shot(c, decrypt, &mech, h, c->key_always[key->keyref], pin, in, inlen, out,
+			             cap, ret_len, ret_rv);
+		if (e != -ESTALE)
+			break;
+		c->keys[key->keyref] = 0;
+	}
+	return e == -ESTALE ? -EIO : e;
 }
 
 /* After the login: the private keys are found (their handles, and whether each needs the PIN at each
@@ -858,6 +1005,7 @@ const struct card_driver backend_card_driver = {
         .logout = drv_logout,
         .private_op = drv_sign,
         .decrypt_op = drv_decrypt,
+        .mech_op = drv_mech_op,
         .pin_always_keys = drv_pin_always_keys,
 };
 

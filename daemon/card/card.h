@@ -21,6 +21,9 @@
 #define CARD_E_PIN_FORMAT (-ERANGE)
 /* A PIN or PUK of the right length with a character the card cannot hold (pin.c's pin_format): no try. */
 #define CARD_E_PIN_INVALID (-EILSEQ)
+/* mech_op: the module refused the mechanism or its parameters at its Init (nothing was done with the
+ * key). */
+#define CARD_E_MECH_REFUSED (-ENOPROTOOPT)
 
 /* The two secrets a card's holder knows. */
 enum card_ref { CARD_REF_PIN, CARD_REF_PUK };
@@ -29,6 +32,20 @@ struct card_pin_status {
 	bool verified;
 	int tries_left; /* -1 unknown */
 	int tries_max;
+};
+
+/* A mechanism for a vendor module's private-key operation, as the application gave it or as imza
+ * composed it (mech-module.h), its parameters in host form and copied (the OAEP label, a vendor
+ * mechanism's bytes: at most CARD_MECH_PARAM_MAX). */
+#define CARD_MECH_PARAM_MAX 512
+enum card_mech_param { CARD_MECH_NONE, CARD_MECH_PSS, CARD_MECH_OAEP, CARD_MECH_BYTES };
+struct card_mech {
+	CK_MECHANISM_TYPE type;
+	enum card_mech_param param;
+	CK_RSA_PKCS_PSS_PARAMS pss;
+	CK_RSA_PKCS_OAEP_PARAMS oaep; /* its pSourceData is bytes below when given (unused here) */
+	uint8_t bytes[CARD_MECH_PARAM_MAX];
+	size_t bytes_len;
 };
 
 struct card_driver {
@@ -78,6 +95,14 @@ struct card_driver {
 	int (*decrypt_op)(struct apdu_transport *t, const struct token_key_info *key,
 	                  const struct pin_secret *pin, const uint8_t *in, size_t inlen, uint8_t *out,
 	                  size_t cap, size_t *ret_len);
+	/* A signature (decrypt false) or decryption with mechanism m through a vendor module: in is the
+	 * module's input (the application's data, or what imza made of it), out its output as the module
+	 * gives it (an RSA signature, ECDSA's r || s, the plaintext). A refusal of the module's own (its
+	 * C_*Init or operation failed) leaves its CK_RV in *ret_rv, for the application. NULL: only the raw
+	 * operations above. */
+	int (*mech_op)(struct apdu_transport *t, bool decrypt, const struct token_key_info *key,
+	               const struct card_mech *m, const struct pin_secret *pin, const uint8_t *in,
+	               size_t inlen, uint8_t *out, size_t cap, size_t *ret_len, CK_RV *ret_rv);
 	/* ECDH with the EC key of key and the peer's uncompressed point (checked on the key's curve
 	 * before): out gets the shared secret's x-coordinate (field-sized). NULL: not through imza. */
 	int (*derive_op)(struct apdu_transport *t, const struct token_key_info *key, const uint8_t *point,

@@ -522,3 +522,32 @@ bool token_match(const struct token_object *o, const CK_ATTRIBUTE *tmpl, size_t 
 	}
 	return true;
 }
+
+bool token_module_mechs(const struct token *t)
+{
+	return t->module[0] != '\0' || strcmp(t->driver, "module") == 0;
+}
+
+const struct token_mech *token_mech(const struct token *t, CK_MECHANISM_TYPE type)
+{
+	for (size_t i = 0; i < t->nmechs && i < TOKEN_MECH_MAX; i++)
+		if (t->mechs[i].type == type)
+			return &t->mechs[i];
+	return NULL;
+}
+
+bool token_mech_kept(CK_MECHANISM_TYPE type, CK_FLAGS flags)
+{
+	if (!(flags & (CKF_SIGN | CKF_DECRYPT)))
+		return false;
+	/* MD2 and MD5 are broken for signatures (chosen-prefix collisions): never offered through imza. */
+	if (type == CKM_MD2_RSA_PKCS || type == CKM_MD5_RSA_PKCS)
+		return false;
+	/* RSA (PKCS#1, X.509, OAEP, PSS, X9.31 and their hashing forms, SHA-2 and SHA-3), ECDSA and its
+	 * hashing forms, and whatever the vendor defines: imza's keys are RSA and EC, and a vendor's own
+	 * mechanism is the module's to judge. */
+	return type <= CKM_SHA1_RSA_PKCS_PSS ||
+	       (type >= CKM_SHA256_RSA_PKCS && type <= CKM_SHA224_RSA_PKCS_PSS) ||
+	       (type >= 0x60 && type <= 0x67) || (type >= CKM_ECDSA && type <= 0x104a) ||
+	       type >= CKM_VENDOR_DEFINED;
+}

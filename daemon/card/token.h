@@ -12,6 +12,19 @@
 
 #define TOKEN_MAX_OBJECTS 32
 #define TOKEN_ID_MAX 64
+/* The signing and decryption mechanisms a vendor module's token keeps (the first ones it lists). */
+#define TOKEN_MECH_MAX 64
+
+/* One mechanism of a vendor module's token, as the module's C_GetMechanismInfo gave it (its flags cut to
+ * TOKEN_MECH_FLAGS). */
+struct token_mech {
+	CK_MECHANISM_TYPE type;
+	CK_MECHANISM_INFO info;
+};
+/* The flags of a module's mechanism that imza passes on: the hardware, signing and decryption, and the
+ * EC ones (CKF_EC_F_P .. CKF_EC_CURVENAME). */
+#define TOKEN_MECH_EC_FLAGS 0x07f00000UL
+#define TOKEN_MECH_FLAGS (CKF_HW | CKF_SIGN | CKF_DECRYPT | TOKEN_MECH_EC_FLAGS)
 
 struct token_attr {
 	CK_ATTRIBUTE_TYPE type;
@@ -61,7 +74,20 @@ struct token {
 	bool unchecked;
 	/* The vendor module that serves the token (its path), empty for imza's own drivers. Not stored. */
 	char module[240];
+	/* A module's token: its signing and decryption mechanisms as the module lists them (at most
+	 * TOKEN_MECH_MAX, each type once, each with CKF_SIGN or CKF_DECRYPT). Served for the token instead
+	 * of imza's own table (mech-module.h). imza's own drivers keep none. */
+	struct token_mech mechs[TOKEN_MECH_MAX];
+	size_t nmechs;
 };
+
+/* Whether a token's mechanisms are its module's (mechs above), not imza's own table. */
+bool token_module_mechs(const struct token *t);
+/* Whether a token keeps a module's mechanism with these flags: one that signs or decrypts, a standard
+ * one of the key types imza serves (RSA, ECDSA; MD2- and MD5-based ones left out) or a vendor's. */
+bool token_mech_kept(CK_MECHANISM_TYPE type, CK_FLAGS flags);
+/* The module's mechanism of this type on the token, or NULL. */
+const struct token_mech *token_mech(const struct token *t, CK_MECHANISM_TYPE type);
 
 /* Per key slot: what the driver knows before the certificate is parsed. */
 struct token_slot_desc {

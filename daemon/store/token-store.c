@@ -8,6 +8,7 @@
  *   bytes label  bytes serial  raw guid[16]  u32 pin_tries_left  u32 pin_tries_max  (UINT32_MAX: -1)
  *   count objects, each: u64 class  u8 is_private  u64 key type  u64 key size  u8 card_alg  u8 keyref
  *                        u8 key flags  count attributes, each: u64 type  bytes value
+ *   count mechanisms (a module's token), each: u64 type  u64 min key size  u64 max key size  u64 flags
  * Attribute values are stored in host form as token.c keeps them (CK_ULONG, CK_BBOOL); the probe makes a
  * cache file carried to a host with another CK_ULONG width or byte order read as stale, not as garbage
  * attribute values. */
@@ -27,6 +28,7 @@
 /* The fewest bytes an object and an attribute take, for proto_get_count. */
 #define OBJ_MIN_BYTES (8 + 1 + 8 + 8 + 1 + 1 + 1 + 4)
 #define ATTR_MIN_BYTES (8 + 4)
+#define MECH_BYTES (4 * 8)
 
 static int put_pin_count(struct proto_buf *w, int v)
 {
@@ -42,6 +44,12 @@ bool token_key_info_ok(const struct token_key_info *k)
 	if (k->type == CKK_EC)
 		return k->size <= TOKEN_EC_FIELD_BYTES_MAX;
 	return false;
+}
+
+/* A module's mechanism as a token keeps it: signing or decryption, no flag beyond what imza passes. */
+static bool mech_ok(const struct token_mech *m)
+{
+	return (m->info.flags & (CKF_SIGN | CKF_DECRYPT)) != 0 && (m->info.flags & ~TOKEN_MECH_FLAGS) == 0;
 }
 
 int token_serialize(const struct token *t, struct proto_buf *w)
@@ -82,6 +90,19 @@ int token_serialize(const struct token *t, struct proto_buf *w)
 			proto_put_u64(w, o->attrs[j].type);
 			proto_put_bytes(w, o->attrs[j].value, o->attrs[j].len);
 		}
+	}
+	if (t->nmechs > TOKEN_MECH_MAX)
+		return proto_buf_fail(w, -EINVAL);
+	proto_put_u32(w, (uint32_t)t->nmechs);
+	for (size_t i = 0; i < t->nmechs; i++) {
+		const struct token_mech *m = &t->mechs[i];
+
+		if (!mech_ok(m))
+			return proto_buf_fail(w, -EINVAL);
+		proto_put_u64(w, m->type);
+		proto_put_u64(w, m->info.ulMinKeySize);
+		proto_put_u64(w, m->info.ulMaxKeySize);
+		proto_put_u64(w, m->info.flags);
 	}
 	return w->error;
 }
@@ -199,6 +220,32 @@ static int get_object(struct proto_reader *r, struct token_object *o)
 	return get_attrs(r, o);
 }
 
+/* The module's mechanisms: bounded, each type once (token_mech answers with the first), each one a
+ * token could have kept. */
+static int get_mechs(struct proto_reader *r, struct token *t)
+{
+	uint32_t n = 0;
+
+	if (proto_get_count(r, MECH_BYTES, &n) < 0)
+		return r->error;
+	if (n > TOKEN_MECH_MAX)
+		return proto_reader_fail(r, -EBADMSG);
+	for (uint32_t i = 0; i < n; i++) {
+		struct token_mech m = {0};
+
+		get_ulong(r, &m.type);
+		get_ulong(r, &m.info.ulMinKeySize);
+		get_ulong(r, &m.info.ulMaxKeySize);
+		get_ulong(r, &m.info.flags);
+		if (r->error)
+			return r->error;
+		if (!mech_ok(&m) || token_mech(t, m.type) != NULL)
+			return proto_reader_fail(r, -EBADMSG);
+		t->mechs[t->nmechs++] = m;
+	}
+	return 0;
+}
+
 int token_deserialize(const uint8_t *p, size_t len, struct token **ret)
 {
 	CK_ULONG probe = HOST_PROBE;
@@ -241,6 +288,8 @@ int token_deserialize(const uint8_t *p, size_t len, struct token **ret)
 		t->objs[i].handle = (CK_OBJECT_HANDLE)(i + 1);
 		get_object(&r, &t->objs[i]);
 	}
+	if (r.error == 0)
+		get_mechs(&r, t);
 	e = proto_reader_end(&r);
 	if (e < 0) {
 		token_free(t);

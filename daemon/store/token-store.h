@@ -16,8 +16,9 @@
  * whole PIV card (four certificates and their keys) serialises to some tens of KiB. */
 /* The blob layout's version; 2: a private key that needs no PIN (PIV 9E) has CKA_PRIVATE false, so the
  * blobs of version 1 (9E private) are read again from the card; 3: a PIV card's RSA-1024, 3072 and
- * 4096 keys are kept (an older blob of the same certificates lacks them). */
-#define TOKEN_BLOB_VERSION 3
+ * 4096 keys are kept (an older blob of the same certificates lacks them); 4: a module's token keeps its
+ * signing and decryption mechanisms (at most TOKEN_MECH_MAX). */
+#define TOKEN_BLOB_VERSION 4
 #define TOKEN_STORE_MAX_ATTRS 128
 #define TOKEN_STORE_MAX_BLOB (1024 * 1024)
 /* One attribute value: a certificate is the largest (a PIV object is at most 9 KiB); a value near the

@@ -10,10 +10,10 @@ dist_check_SCRIPTS += tests/backend/softhsm-token
 check_LTLIBRARIES = tests/backend/quirk-pkcs11.la
 tests_backend_quirk_pkcs11_la_SOURCES = tests/backend/quirk.c
 tests_backend_quirk_pkcs11_la_CPPFLAGS = $(AM_CPPFLAGS) $(P11KIT_CFLAGS)
-tests_backend_quirk_pkcs11_la_CFLAGS = $(BASE_CFLAGS) $(WARN_CFLAGS) -pthread -fvisibility=hidden
+tests_backend_quirk_pkcs11_la_CFLAGS = $(BASE_CFLAGS) $(WARN_CFLAGS) $(LIBCRYPTO_CFLAGS) -pthread -fvisibility=hidden
 tests_backend_quirk_pkcs11_la_LDFLAGS = -module -avoid-version -shared -no-undefined -rpath /nowhere \
 	-export-symbols-regex '^C_GetFunctionList$$' -pthread
-tests_backend_quirk_pkcs11_la_LIBADD = -ldl
+tests_backend_quirk_pkcs11_la_LIBADD = -ldl $(LIBCRYPTO_LIBS)
 
 TESTS += tests/integration/backend-fixtures.sh
 EXTRA_DIST += tests/integration/backend-fixtures.sh tests/integration/quirk_probe.py
@@ -67,6 +67,10 @@ EXTRA_DIST += tests/integration/backend-setpin.sh
 # A module key that needs the PIN at each use (CKU_CONTEXT_SPECIFIC): tests/integration/backend-context.sh.
 TESTS += tests/integration/backend-context.sh
 EXTRA_DIST += tests/integration/backend-context.sh tests/integration/context_probe.py
+
+# A module token's mechanisms are the module's: tests/integration/backend-mechs.sh.
+TESTS += tests/integration/backend-mechs.sh
+EXTRA_DIST += tests/integration/backend-mechs.sh tests/integration/mechs_probe.py
 
 # The quirky module behind imzad, a hang included: tests/integration/backend-quirks.sh.
 TESTS += tests/integration/backend-quirks.sh

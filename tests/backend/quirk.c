@@ -19,6 +19,12 @@
  *     pin-counter       the user PIN has PIN_TRIES tries: C_GetTokenInfo says CKF_USER_PIN_COUNT_LOW after
  *                       a wrong one, CKF_USER_PIN_FINAL_TRY at the last, CKF_USER_PIN_LOCKED (and C_Login
  *                       CKR_PIN_LOCKED) when none is left; a right PIN fills the count again
+ *     no-raw-rsa        the module neither lists nor takes CKM_RSA_X_509 (many cards' modules do not); its
+ *                       CKM_RSA_PKCS_OAEP takes any SHA-1..SHA-512 hash and MGF1 and a label, as a module
+ *                       whose card does OAEP would (SoftHSM's own takes SHA-1 without a label only: the
+ *                       quirk decrypts raw underneath and removes the OAEP padding itself)
+ *     vendor-mech       the module lists a mechanism of its own, VENDOR_MECH with CKF_SIGN, that it serves
+ *                       as CKM_SHA256_RSA_PKCS
  *   IMZA_QUIRK_LOGINS=FILE   each C_Login(CKU_USER) adds a line to FILE: its answer (ok, wrong, locked...);
  *                       C_SetPIN, C_InitPIN and the SO's C_Login add "set-pin ", "init-pin " or "so " and theirs
  *   IMZA_QUIRK_CONTEXT_REFUSE=FILE  while FILE exists, context-specific's C_Login(CKU_CONTEXT_SPECIFIC)
@@ -30,6 +36,7 @@
  *                            reports each change of it as an event on the first slot
  *
  * Test code: it trusts its environment, and prints one line only when it aborts on purpose. */
+#define OPENSSL_SUPPRESS_DEPRECATED 1 /* RSA_padding_check_PKCS1_OAEP_mgf1 for no-raw-rsa's OAEP */
 #include <dlfcn.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -38,6 +45,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
 
 #include "protocol/pkcs11-3.h"
 
@@ -52,7 +62,12 @@ enum {
 	Q_CONTEXT_SPECIFIC = 1 << 5,
 	Q_HOSTILE_STRINGS = 1 << 6,
 	Q_PIN_COUNTER = 1 << 7,
+	Q_NO_RAW_RSA = 1 << 8,
+	Q_VENDOR_MECH = 1 << 9,
 };
+
+/* vendor-mech: the module's own mechanism ("IMZA" in the vendor range). */
+#define VENDOR_MECH (CKM_VENDOR_DEFINED | 0x494d5a41UL)
 
 /* pin-counter: the user PIN's tries, and the wrong PINs given since the last right one. */
 #define PIN_TRIES 3
@@ -134,6 +149,8 @@ static void read_env(void)
 	        {"context-specific", Q_CONTEXT_SPECIFIC},
 	        {"hostile-strings", Q_HOSTILE_STRINGS},
 	        {"pin-counter", Q_PIN_COUNTER},
+	        {"no-raw-rsa", Q_NO_RAW_RSA},
+	        {"vendor-mech", Q_VENDOR_MECH},
 	};
 
 	quirks = 0;
@@ -422,9 +439,19 @@ static CK_RV q_SignInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_OBJ
 {
 	CK_RV rv;
 
+	CK_MECHANISM m;
+
 	enter();
 	if (removed())
 		return leave(CKR_DEVICE_REMOVED);
+	if (mech && mech->mechanism == CKM_RSA_X_509 && (quirks & Q_NO_RAW_RSA))
+		return leave(CKR_MECHANISM_INVALID);
+	if (mech && mech->mechanism == VENDOR_MECH) {
+		if (!(quirks & Q_VENDOR_MECH))
+			return leave(CKR_MECHANISM_INVALID);
+		m = (CK_MECHANISM){CKM_SHA256_RSA_PKCS, NULL, 0};
+		mech = &m;
+	}
 	rv = t->C_SignInit(session, mech, key);
 	if (rv == CKR_OK && (quirks & Q_CONTEXT_SPECIFIC))
 		cs_session = session;
@@ -485,17 +512,95 @@ PASS(FindObjects, (CK_SESSION_HANDLE s, CK_OBJECT_HANDLE_PTR o, CK_ULONG m, CK_U
 PASS(FindObjectsFinal, (CK_SESSION_HANDLE s), (s))
 #undef PASS
 
+/* no-raw-rsa's OAEP: the session decrypting, its hash, MGF and label (a test module: one at a time). */
+static CK_SESSION_HANDLE oaep_session = CK_INVALID_HANDLE;
+static const char *oaep_md, *oaep_mgf;
+static unsigned char oaep_label[512];
+static size_t oaep_label_len;
+
+static const char *sha_name(CK_ULONG v, bool mgf)
+{
+	static const struct {
+		CK_ULONG hash, mgf;
+		const char *name;
+	} names[] = {{CKM_SHA_1, CKG_MGF1_SHA1, "SHA1"},
+	             {CKM_SHA224, CKG_MGF1_SHA224, "SHA224"},
+	             {CKM_SHA256, CKG_MGF1_SHA256, "SHA256"},
+	             {CKM_SHA384, CKG_MGF1_SHA384, "SHA384"},
+	             {CKM_SHA512, CKG_MGF1_SHA512, "SHA512"}};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((mgf ? names[i].mgf : names[i].hash) == v)
+			return names[i].name;
+	return NULL;
+}
+
 static CK_RV q_DecryptInit(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 {
+	CK_MECHANISM raw = {CKM_RSA_X_509, NULL, 0};
 	CK_RV rv;
 
 	enter();
 	if (removed())
 		return leave(CKR_DEVICE_REMOVED);
-	rv = t->C_DecryptInit(session, mech, key);
+	if (mech && mech->mechanism == CKM_RSA_X_509 && (quirks & Q_NO_RAW_RSA))
+		return leave(CKR_MECHANISM_INVALID);
+	if (mech && mech->mechanism == CKM_RSA_PKCS_OAEP && (quirks & Q_NO_RAW_RSA)) {
+		const CK_RSA_PKCS_OAEP_PARAMS *p = mech->pParameter;
+
+		if (p == NULL || mech->ulParameterLen != sizeof(*p) || sha_name(p->hashAlg, false) == NULL ||
+		    sha_name(p->mgf, true) == NULL || p->source != CKZ_DATA_SPECIFIED ||
+		    p->ulSourceDataLen > sizeof(oaep_label) || (p->ulSourceDataLen && p->pSourceData == NULL))
+			return leave(CKR_MECHANISM_PARAM_INVALID);
+		rv = t->C_DecryptInit(session, &raw, key);
+		if (rv == CKR_OK) {
+			oaep_session = session;
+			oaep_md = sha_name(p->hashAlg, false);
+			oaep_mgf = sha_name(p->mgf, true);
+			oaep_label_len = p->ulSourceDataLen;
+			if (oaep_label_len)
+				memcpy(oaep_label, p->pSourceData, oaep_label_len);
+		}
+	} else {
+		rv = t->C_DecryptInit(session, mech, key);
+	}
 	if (rv == CKR_OK && (quirks & Q_CONTEXT_SPECIFIC))
 		cs_session = session;
 	return leave(rv);
+}
+
+/* no-raw-rsa's OAEP: the raw block from the real module, its padding removed here. */
+static CK_RV oaep_decrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
+                          CK_ULONG_PTR outlen)
+{
+	unsigned char block[512], plain[512];
+	CK_ULONG n = sizeof(block);
+	EVP_MD *md, *mgf;
+	CK_RV rv;
+	int len;
+
+	if (out == NULL)
+		return t->C_Decrypt(session, in, inlen, NULL, outlen);
+	oaep_session = CK_INVALID_HANDLE;
+	rv = t->C_Decrypt(session, in, inlen, block, &n);
+	if (rv != CKR_OK)
+		return rv;
+	md = EVP_MD_fetch(NULL, oaep_md, NULL);
+	mgf = EVP_MD_fetch(NULL, oaep_mgf, NULL);
+	len = md && mgf ? RSA_padding_check_PKCS1_OAEP_mgf1(plain, (int)sizeof(plain), block, (int)n, (int)n,
+	                                                    oaep_label, (int)oaep_label_len, md, mgf)
+	                : -1;
+	EVP_MD_free(md);
+	EVP_MD_free(mgf);
+	if (len < 0)
+		return CKR_ENCRYPTED_DATA_INVALID;
+	if (*outlen < (CK_ULONG)len) {
+		*outlen = (CK_ULONG)len;
+		return CKR_BUFFER_TOO_SMALL;
+	}
+	memcpy(out, plain, (size_t)len);
+	*outlen = (CK_ULONG)len;
+	return CKR_OK;
 }
 
 static CK_RV q_Decrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
@@ -506,15 +611,56 @@ static CK_RV q_Decrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR in, CK_ULONG inlen
 		return leave(CKR_DEVICE_REMOVED);
 	if (needs_cs_login(session))
 		return leave(CKR_USER_NOT_LOGGED_IN);
+	if (session == oaep_session)
+		return leave(oaep_decrypt(session, in, inlen, out, outlen));
 	return leave(t->C_Decrypt(session, in, inlen, out, outlen));
 }
 
 static CK_RV q_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
 {
+	CK_MECHANISM_TYPE all[512];
+	CK_ULONG n = sizeof(all) / sizeof(all[0]) - 1, k = 0;
+	CK_RV rv;
+
 	enter();
 	if (removed())
 		return leave(CKR_TOKEN_NOT_PRESENT);
-	return leave(t->C_GetMechanismList(slot, list, count));
+	if (!(quirks & (Q_NO_RAW_RSA | Q_VENDOR_MECH)))
+		return leave(t->C_GetMechanismList(slot, list, count));
+	rv = t->C_GetMechanismList(slot, all, &n);
+	if (rv != CKR_OK)
+		return leave(rv);
+	for (CK_ULONG i = 0; i < n; i++)
+		if (!(all[i] == CKM_RSA_X_509 && (quirks & Q_NO_RAW_RSA)))
+			all[k++] = all[i];
+	if (quirks & Q_VENDOR_MECH)
+		all[k++] = VENDOR_MECH;
+	if (list && *count < k) {
+		*count = k;
+		return leave(CKR_BUFFER_TOO_SMALL);
+	}
+	if (list)
+		memcpy(list, all, k * sizeof(all[0]));
+	*count = k;
+	return leave(CKR_OK);
+}
+
+static CK_RV q_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE type, CK_MECHANISM_INFO_PTR info)
+{
+	CK_RV rv;
+
+	enter();
+	if (removed())
+		return leave(CKR_TOKEN_NOT_PRESENT);
+	if (type == CKM_RSA_X_509 && (quirks & Q_NO_RAW_RSA))
+		return leave(CKR_MECHANISM_INVALID);
+	if (type == VENDOR_MECH && (quirks & Q_VENDOR_MECH)) {
+		rv = t->C_GetMechanismInfo(slot, CKM_SHA256_RSA_PKCS, info);
+		if (rv == CKR_OK)
+			info->flags = CKF_SIGN;
+		return leave(rv);
+	}
+	return leave(t->C_GetMechanismInfo(slot, type, info));
 }
 
 static CK_RV q_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list);
@@ -545,6 +691,7 @@ static CK_RV load(void)
 	q.C_GetSlotInfo = q_GetSlotInfo;
 	q.C_GetTokenInfo = q_GetTokenInfo;
 	q.C_GetMechanismList = q_GetMechanismList;
+	q.C_GetMechanismInfo = q_GetMechanismInfo;
 	q.C_WaitForSlotEvent = q_WaitForSlotEvent;
 	q.C_OpenSession = q_OpenSession;
 	q.C_CloseSession = q_CloseSession;

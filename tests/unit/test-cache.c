@@ -920,7 +920,8 @@ static void blob_object(struct proto_buf *w, uint8_t is_private, uint8_t flags, 
 	proto_put_u32(w, nattrs);
 }
 
-static void expect_blob(struct proto_buf *w, int want)
+/* Decodes a blob that ends here, its mechanisms written by the caller. */
+static void expect_blob_raw(struct proto_buf *w, int want)
 {
 	struct token *t = NULL;
 
@@ -933,6 +934,89 @@ static void expect_blob(struct proto_buf *w, int want)
 		assert_null(t);
 	}
 	proto_buf_free(w);
+}
+
+/* The same for a blob whose objects end it: no mechanisms (a PIV card's). */
+static void expect_blob(struct proto_buf *w, int want)
+{
+	proto_put_u32(w, 0);
+	expect_blob_raw(w, want);
+}
+
+/* A blob of no objects with a module's mechanisms: n of them, each of type base + i with flags. */
+static void blob_mechs(struct proto_buf *w, uint32_t n, CK_MECHANISM_TYPE base, uint64_t flags)
+{
+	blob_header(w, TOKEN_BLOB_VERSION, 0);
+	proto_put_u32(w, n);
+	for (uint32_t i = 0; i < n; i++) {
+		proto_put_u64(w, base + i);
+		proto_put_u64(w, 1024);
+		proto_put_u64(w, 4096);
+		proto_put_u64(w, flags);
+	}
+}
+
+/* A module's token keeps its signing and decryption mechanisms in its blob, and reads them back; a
+ * tampered blob with more than TOKEN_MECH_MAX, a type twice, a flag imza never keeps, one that neither
+ * signs nor decrypts, or a count the bytes cannot fill is refused; the writer keeps the same bounds. */
+static void test_module_mechanisms_round_trip_and_are_bounded(void **state)
+{
+	struct token *t = make_token("x", guid), *back = NULL;
+	struct proto_buf w;
+	uint8_t pad[64] = {0};
+
+	t->mechs[0] = (struct token_mech){CKM_RSA_PKCS, {1024, 4096, CKF_HW | CKF_SIGN | CKF_DECRYPT}};
+	t->mechs[1] = (struct token_mech){CKM_ECDSA, {256, 384, CKF_SIGN | CKF_EC_F_P}};
+	t->mechs[2] = (struct token_mech){CKM_VENDOR_DEFINED | 0x494d5a41, {2048, 2048, CKF_SIGN}};
+	t->nmechs = 3;
+	proto_buf_init(&w, TOKEN_STORE_MAX_BLOB);
+	assert_int_equal(token_serialize(t, &w), 0);
+	assert_int_equal(token_deserialize(w.data, w.len, &back), 0);
+	assert_int_equal(back->nmechs, 3);
+	assert_memory_equal(back->mechs, t->mechs, 3 * sizeof(t->mechs[0]));
+	token_free(back);
+	proto_buf_free(&w);
+
+	blob_mechs(&w, TOKEN_MECH_MAX, CKM_VENDOR_DEFINED, CKF_SIGN);
+	expect_blob_raw(&w, 0);
+	blob_mechs(&w, TOKEN_MECH_MAX + 1, CKM_VENDOR_DEFINED, CKF_SIGN); /* too many, bytes enough */
+	expect_blob_raw(&w, -EBADMSG);
+	blob_mechs(&w, 1, CKM_RSA_PKCS, CKF_SIGN | CKF_DERIVE); /* a flag imza does not pass on */
+	expect_blob_raw(&w, -EBADMSG);
+	blob_mechs(&w, 1, CKM_RSA_PKCS, CKF_HW); /* neither signs nor decrypts */
+	expect_blob_raw(&w, -EBADMSG);
+	blob_mechs(&w, 1, CKM_RSA_PKCS, (uint64_t)1 << 40); /* beyond any flag */
+	expect_blob_raw(&w, -EBADMSG);
+	blob_mechs(&w, 2, CKM_RSA_PKCS, CKF_SIGN);
+	proto_put_u64(&w, CKM_RSA_PKCS); /* trailing bytes */
+	expect_blob_raw(&w, -EBADMSG);
+	blob_header(&w, TOKEN_BLOB_VERSION, 0); /* the same type twice */
+	proto_put_u32(&w, 2);
+	for (int i = 0; i < 2; i++) {
+		proto_put_u64(&w, CKM_RSA_PKCS);
+		proto_put_u64(&w, 0);
+		proto_put_u64(&w, 0);
+		proto_put_u64(&w, CKF_SIGN);
+	}
+	expect_blob_raw(&w, -EBADMSG);
+	blob_header(&w, TOKEN_BLOB_VERSION, 0); /* a count the bytes cannot fill */
+	proto_put_u32(&w, 1000000);
+	proto_put_raw(&w, pad, sizeof(pad));
+	expect_blob_raw(&w, -EBADMSG);
+	blob_header(&w, TOKEN_BLOB_VERSION, 0); /* no mechanism count at all (a version 3 layout) */
+	expect_blob_raw(&w, -EBADMSG);
+
+	/* The writer: no more than TOKEN_MECH_MAX, no flag beyond what imza passes. */
+	t->nmechs = TOKEN_MECH_MAX + 1;
+	proto_buf_init(&w, TOKEN_STORE_MAX_BLOB);
+	assert_int_equal(token_serialize(t, &w), -EINVAL);
+	proto_buf_free(&w);
+	t->nmechs = 1;
+	t->mechs[0].info.flags |= CKF_DERIVE;
+	proto_buf_init(&w, TOKEN_STORE_MAX_BLOB);
+	assert_int_equal(token_serialize(t, &w), -EINVAL);
+	proto_buf_free(&w);
+	token_free(t);
 }
 
 /* A key object with the given type and size, and one attribute of len bytes. */
@@ -1087,6 +1171,7 @@ int main(void)
 	        cmocka_unit_test(test_every_truncation_of_a_blob_fails_cleanly),
 	        cmocka_unit_test(test_random_and_mutated_blobs_never_crash),
 	        cmocka_unit_test(test_blob_limits_and_fields_are_checked),
+	        cmocka_unit_test(test_module_mechanisms_round_trip_and_are_bounded),
 	        cmocka_unit_test(test_tampered_key_size_and_value_length_are_refused),
 	};
 

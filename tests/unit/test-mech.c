@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -14,6 +15,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "daemon/mech-module.h"
 #include "daemon/mech.h"
 
 static EVP_PKEY *rsa_key, *ec_key;
@@ -363,6 +365,108 @@ static void test_unknown_mechanism_is_not_found(void **state)
 	assert_int_equal(mech_sign_count, 18);
 }
 
+/* A module token with the given mechanisms (type, flags). */
+static struct token *module_token(const CK_MECHANISM_TYPE *types, const CK_FLAGS *flags, size_t n)
+{
+	static const uint8_t guid[16];
+	struct token *t = token_new("m", guid);
+
+	assert_non_null(t);
+	snprintf(t->driver, sizeof(t->driver), "module");
+	for (size_t i = 0; i < n; i++)
+		t->mechs[t->nmechs++] = (struct token_mech){types[i], {1024, 4096, flags[i]}};
+	return t;
+}
+
+static CK_FLAGS listed(const struct token *t, CK_MECHANISM_TYPE type)
+{
+	struct token_mech out[MECH_MODULE_LIST_MAX];
+	size_t n = mech_module_list(t, out, MECH_MODULE_LIST_MAX);
+
+	for (size_t i = 0; i < n; i++)
+		if (out[i].type == type)
+			return out[i].info.flags | 0x80000000UL; /* listed, whatever its flags */
+	return 0;
+}
+
+static void expect_route(const struct token *t, CK_MECHANISM_TYPE type, bool decrypt, int want_e,
+                         enum mech_route_kind kind, CK_MECHANISM_TYPE card)
+{
+	struct mech_route r;
+
+	assert_int_equal(mech_module_route(t, type, decrypt, &r), want_e);
+	if (want_e == 0) {
+		assert_int_equal(r.kind, kind);
+		assert_int_equal(r.card_type, card);
+	}
+}
+
+/* A module with no raw RSA (the quirky module's no-raw-rsa): PSS through its PSS, decryption through its
+ * PKCS#1 and OAEP, hashing mechanisms composed by imza; no CKM_RSA_X_509, no raw PKCS#1 over it. */
+static void test_module_without_raw_rsa_is_served_through_its_own_mechanisms(void **state)
+{
+	static const CK_MECHANISM_TYPE types[] = {CKM_RSA_PKCS, CKM_RSA_PKCS_OAEP, CKM_RSA_PKCS_PSS,
+	                                          CKM_SHA256_RSA_PKCS, CKM_ECDSA};
+	static const CK_FLAGS flags[] = {CKF_SIGN | CKF_DECRYPT | CKF_HW, CKF_DECRYPT, CKF_SIGN, CKF_SIGN,
+	                                 CKF_SIGN | CKF_EC_F_P};
+	struct token *t = module_token(types, flags, 5);
+
+	(void)state;
+	expect_route(t, CKM_SHA256_RSA_PKCS, false, 0, MECH_ROUTE_DIGESTINFO, CKM_RSA_PKCS);
+	expect_route(t, CKM_SHA384_RSA_PKCS_PSS, false, 0, MECH_ROUTE_HASH, CKM_RSA_PKCS_PSS);
+	expect_route(t, CKM_RSA_PKCS_PSS, false, 0, MECH_ROUTE_PASS, CKM_RSA_PKCS_PSS);
+	expect_route(t, CKM_ECDSA_SHA256, false, 0, MECH_ROUTE_HASH, CKM_ECDSA);
+	expect_route(t, CKM_RSA_PKCS_OAEP, true, 0, MECH_ROUTE_PASS, CKM_RSA_PKCS_OAEP);
+	expect_route(t, CKM_RSA_PKCS, true, 0, MECH_ROUTE_PASS, CKM_RSA_PKCS);
+	expect_route(t, CKM_RSA_X_509, false, -ENOENT, 0, 0);
+	expect_route(t, CKM_RSA_X_509, true, -ENOENT, 0, 0);
+	expect_route(t, CKM_RSA_PKCS_PSS, true, -ENOENT, 0, 0);
+	expect_route(t, CKM_SHA256_HMAC, false, -ENOENT, 0, 0);
+	assert_int_equal(listed(t, CKM_RSA_X_509), 0);
+	assert_int_equal(listed(t, CKM_ECDH1_DERIVE), 0);
+	assert_true(listed(t, CKM_SHA512_RSA_PKCS_PSS) & CKF_SIGN);
+	assert_true(listed(t, CKM_ECDSA_SHA1) & CKF_EC_F_P);
+	assert_true(listed(t, CKM_SHA256) & CKF_DIGEST);
+	/* The module's own flags, with what imza verifies in software. */
+	assert_int_equal(listed(t, CKM_RSA_PKCS) & ~0x80000000UL,
+	                 CKF_SIGN | CKF_DECRYPT | CKF_HW | CKF_VERIFY | CKF_VERIFY_RECOVER);
+	token_free(t);
+}
+
+/* A module with raw RSA only: every RSA mechanism imza knows over it, nothing else; a vendor mechanism
+ * is passed through; MD5 and secret-key mechanisms are never kept. */
+static void test_module_with_raw_rsa_only_and_a_vendor_mechanism(void **state)
+{
+	static const CK_MECHANISM_TYPE types[] = {CKM_RSA_X_509, CKM_VENDOR_DEFINED | 0x494d5a41};
+	static const CK_FLAGS flags[] = {CKF_SIGN | CKF_DECRYPT, CKF_SIGN};
+	struct token *t = module_token(types, flags, 2);
+
+	(void)state;
+	expect_route(t, CKM_SHA256_RSA_PKCS, false, 0, MECH_ROUTE_RAW, CKM_RSA_X_509);
+	expect_route(t, CKM_RSA_PKCS, false, 0, MECH_ROUTE_RAW, CKM_RSA_X_509);
+	expect_route(t, CKM_RSA_PKCS_PSS, false, 0, MECH_ROUTE_RAW, CKM_RSA_X_509);
+	expect_route(t, CKM_RSA_PKCS_OAEP, true, 0, MECH_ROUTE_RAW, CKM_RSA_X_509);
+	expect_route(t, CKM_RSA_X_509, true, 0, MECH_ROUTE_PASS, CKM_RSA_X_509);
+	expect_route(t, CKM_VENDOR_DEFINED | 0x494d5a41, false, 0, MECH_ROUTE_PASS,
+	             CKM_VENDOR_DEFINED | 0x494d5a41);
+	expect_route(t, CKM_VENDOR_DEFINED | 0x494d5a41, true, -ENOENT, 0, 0);
+	expect_route(t, CKM_ECDSA_SHA256, false, -ENOENT, 0, 0);
+	assert_int_equal(listed(t, CKM_ECDSA), 0);
+	assert_true(listed(t, CKM_RSA_PKCS) & CKF_DECRYPT);
+	assert_true(listed(t, CKM_VENDOR_DEFINED | 0x494d5a41) & CKF_SIGN);
+
+	assert_false(token_mech_kept(CKM_MD5_RSA_PKCS, CKF_SIGN));
+	assert_false(token_mech_kept(CKM_MD2_RSA_PKCS, CKF_SIGN));
+	assert_false(token_mech_kept(CKM_SHA256_HMAC, CKF_SIGN));
+	assert_false(token_mech_kept(CKM_DSA, CKF_SIGN));
+	assert_false(token_mech_kept(CKM_AES_CBC, CKF_DECRYPT));
+	assert_false(token_mech_kept(CKM_RSA_PKCS, CKF_ENCRYPT | CKF_VERIFY));
+	assert_true(token_mech_kept(CKM_SHA224_RSA_PKCS_PSS, CKF_SIGN));
+	assert_true(token_mech_kept(CKM_ECDSA_SHA512, CKF_SIGN));
+	assert_true(token_mech_kept(CKM_VENDOR_DEFINED, CKF_DECRYPT));
+	token_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -380,6 +484,8 @@ int main(void)
 	        cmocka_unit_test(test_verify_ecdsa_raw_r_s),
 	        cmocka_unit_test(test_verify_recover_gives_back_what_was_signed),
 	        cmocka_unit_test(test_unknown_mechanism_is_not_found),
+	        cmocka_unit_test(test_module_without_raw_rsa_is_served_through_its_own_mechanisms),
+	        cmocka_unit_test(test_module_with_raw_rsa_only_and_a_vendor_mechanism),
 	};
 
 	return cmocka_run_group_tests_name("mech", tests, setup, teardown);

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# A module token's mechanisms are the module's (docs/BACKENDS.md, "Mechanisms"): imza lists what the module
+# can serve, its own sign and decrypt mechanisms as it lists them, vendor ones included, plus what imza
+# composes over them and its software digests, and nothing the module cannot serve. Each listed signing
+# mechanism signs and OpenSSL verifies, each decryption gives back what OpenSSL encrypted, an unlisted one
+# is CKR_MECHANISM_INVALID at Init, a parameter set the module refuses gets the module's answer
+# (tests/integration/mechs_probe.py, against the module's own list read directly). Twice: through the
+# quirky module with no-raw-rsa (no CKM_RSA_X_509: PSS and decryption through the module's own PSS,
+# PKCS#1 and OAEP) and vendor-mech (a vendor-defined mechanism), and SoftHSM as it is. A token listed from
+# the card cache after a restart shows the same list with no mechanism call reaching the module.
+. "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/backend.sh"
+
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+hsm_up openssl
+host_env "$PY" -c 'import PyKCS11' 2>>"$LOG" || missing "PyKCS11 (python3-pykcs11)"
+export IMZA_QUIRKS=no-raw-rsa,vendor-mech IMZA_BACKEND_CALLS=1
+printf 'module = %s\n' "$QUIRK" >"$WORK/imzad.conf"
+export IMZA_IMZAD_ARGS="--config $WORK/imzad.conf --backend $BACKEND"
+stack_up s
+M=$IMZA_MODULE
+ILOG=$IMZA_STACK_DIR/imzad.log
+D=$WORK/mechs
+mkdir -p "$D"
+cp "$WORK"/hsm/0?.pub.pem "$D/"
+listed() {
+	for _ in $(seq 1 150); do
+		host_env pkcs11-tool --module "$M" -L 2>/dev/null | grep -q "token label *: $SOFTHSM_LABEL" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+restart() {
+	"$STACK" daemon "$IMZA_STACK_DIR" stop >>"$LOG" 2>&1
+	echo "--- test marker ---" >>"$ILOG"
+	"$STACK" daemon "$IMZA_STACK_DIR" start >>"$LOG" 2>&1
+}
+since_marker() { sed -n '/^--- test marker ---$/h; /^--- test marker ---$/!H; ${x;p}' "$ILOG"; }
+calls() {
+	local line n=0 c
+	line=$(since_marker | grep 'imza-backend\[[0-9]*\]: calls' | tail -n 1)
+	for c in "$@"; do
+		n=$((n + $(sed -n "s/.* $c=\([0-9]*\).*/\1/p" <<<"$line" | head -n 1 | grep . || echo 0)))
+	done
+	echo "$n"
+}
+probe() { run_checks host_env "$PY" "$IMZA_SRCDIR/tests/integration/mechs_probe.py" "$M" "$1" "$SOFTHSM_LABEL" "$SOFTHSM_PIN" "$D" "$2"; }
+
+listed || bail "the module's token is not listed"
+note "through the quirky module with $IMZA_QUIRKS"
+probe "$QUIRK" "$IMZA_QUIRKS"
+cp "$D/list" "$D/list.read"
+[ "$(calls C_GetMechanismList)" -gt 0 ] && pass "the token was read with the module's mechanism list ($(calls C_GetMechanismList C_GetMechanismInfo) mechanism calls)" ||
+	fail "the token was read with the module's mechanism list"
+
+# From the card cache: the same list, and no mechanism or object call reaches the module for it.
+restart
+listed || bail "the token is not listed after the restart"
+MECHS_LIST_ONLY=1 host_env "$PY" "$IMZA_SRCDIR/tests/integration/mechs_probe.py" "$M" "$QUIRK" "$SOFTHSM_LABEL" "$SOFTHSM_PIN" "$D" "$IMZA_QUIRKS" >>"$LOG" 2>&1
+n=$(calls C_GetMechanismList C_GetMechanismInfo C_FindObjectsInit C_GetAttributeValue)
+since_marker | grep -q "card \"$SOFTHSM_LABEL *\" ([0-9]* objects, from the cache)" &&
+	pass "restarted: imzad served the token from the card cache" || fail "restarted: imzad served the token from the card cache"
+cmp -s "$D/list" "$D/list.read" && [ -s "$D/list" ] && pass "restarted: the cached token lists the same $(wc -l <"$D/list") mechanisms with the same flags" ||
+	fail "restarted: the cached token lists the same mechanisms ($(diff "$D/list.read" "$D/list" | tr '\n' ' '))"
+[ "$n" = 0 ] && pass "restarted: no mechanism or object call reached the module for that listing" ||
+	fail "restarted: no mechanism or object call reached the module for that listing ($n)"
+
+# SoftHSM as it is: CKM_RSA_X_509 there, its OAEP SHA-1 only, no ECDSA with a hash.
+printf 'module = %s\n' "$SOFTHSM_MODULE" >"$WORK/imzad.conf"
+unset IMZA_QUIRKS
+restart
+listed || bail "the SoftHSM token is not listed"
+note "SoftHSM directly"
+probe "$SOFTHSM_MODULE" ""
+
+done_testing
