@@ -16,3 +16,18 @@ packaging/p11-kit/imza.module: packaging/p11-kit/imza.module.in Makefile
 	$(AM_V_GEN)$(MKDIR_P) packaging/p11-kit && \
 		sed -e 's|@P11KIT_MODULE_NAME[@]|$(P11KIT_MODULE_NAME)|g' \
 			$(srcdir)/packaging/p11-kit/imza.module.in >$@
+
+# The install layout (make install/uninstall into a DESTDIR) and the units (systemd-analyze verify and
+# security).
+PACKAGING_TESTS = tests/integration/install.sh tests/integration/units.sh
+TESTS += $(PACKAGING_TESTS)
+EXTRA_DIST += $(PACKAGING_TESTS)
+
+# The directories make install uses, for tests/integration/install.sh (one NAME=VALUE a line).
+print-install-dirs:
+	@echo 'prefix=$(prefix)'; echo 'bindir=$(bindir)'; echo 'pkglibexecdir=$(pkglibexecdir)'; \
+	echo 'pkcs11dir=$(pkcs11dir)'; echo 'p11kitmoduledir=$(p11kitmoduledir)'; \
+	echo 'p11_module_path=$(P11_MODULE_PATH)'; \
+	echo 'p11_module_configs=$(P11_MODULE_CONFIGS)'; echo 'systemduserunitdir=$(systemduserunitdir)'; \
+	echo 'mandir=$(mandir)'; echo 'localedir=$(localedir)'
+.PHONY: print-install-dirs

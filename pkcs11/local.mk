@@ -10,9 +10,10 @@
 # there: a dlopen'ed module needs no libtool archive, and a .la in a directory that every PKCS#11 host
 # scans is clutter (Debian policy forbids it for modules).
 pkcs11_LTLIBRARIES = pkcs11/imza-pkcs11.la
-install-exec-hook: install-pkcs11-drop-la
+install-data-hook: install-pkcs11-drop-la
 install-pkcs11-drop-la:
 	rm -f $(DESTDIR)$(pkcs11dir)/imza-pkcs11.la
+# (pkcs11dir is a data directory to automake: the hook runs after install-data.)
 # libtool's uninstall finds the .so through the installed .la, which is gone: remove the .so by name.
 uninstall-hook: uninstall-pkcs11-so
 uninstall-pkcs11-so:
