@@ -149,7 +149,8 @@ static void sort_listen_fds(int n, char **names, int *ret_unix_fd)
 		if (taken && strcmp(name, LISTEN_NAME_RPC) == 0)
 			named_by_units = true;
 		if (!taken)
-			log_warning("ignoring socket %d (\"%s\") from systemd: not one imzad serves", fd, name);
+			log_warning("ignoring socket %d (\"%s\") from systemd: not one imzad serves", fd,
+			            name);
 		else
 			log_debug("socket %d (\"%s\") from systemd: %s", fd, name, is_unix ? "RPC" : "HTTPS");
 	}
@@ -417,7 +418,8 @@ int main(int argc, char **argv)
 	/* Started by the units without imzad-https.socket's sockets (the port is another user's, or the
 	 * unit is masked): no endpoint. Binding the port here would take it from that unit's next start. */
 	if (cfg.https && named_by_units && n_https_fds == 0) {
-		log_warning("systemd passed no HTTPS socket (imzad-https.socket not running): no HTTPS endpoint");
+		log_warning(
+		        "systemd passed no HTTPS socket (imzad-https.socket not running): no HTTPS endpoint");
 		cfg.https = false;
 	}
 	/* Without the endpoint (port taken, config dir unusable) the applications on the socket are still
