@@ -58,6 +58,8 @@ grep -qx "ExecStart=$bindir/imzad" "$D$systemduserunitdir/imzad.service" && pass
 strings "$D$bindir/imzad" >"$WORK/strings"
 grep -q "^$pkglibexecdir/imza-backend\$" "$WORK/strings" && pass "imzad runs $pkglibexecdir/imza-backend" ||
 	fail "imzad runs $pkglibexecdir/imza-backend"
+grep -q "^$bindir/imza-prompt\$" "$WORK/strings" && pass "imzad starts $bindir/imza-prompt (before the PATH's)" ||
+	fail "imzad starts $bindir/imza-prompt (before the PATH's)"
 strings "$D$bindir/imza-prompt" >"$WORK/strings"
 grep -qx "$localedir" "$WORK/strings" && pass "imza-prompt reads its catalog from $localedir" ||
 	fail "imza-prompt reads its catalog from $localedir"
