@@ -108,7 +108,7 @@ else
 	stack_up s
 	check_output "p11-kit list-modules shows imza from the installed imza.module" '^imza: ' \
 		host_env in_place p11-kit list-modules
-	check_output "p11tool --list-tokens sees the card through it (no --provider)" 'Module: *imza-pkcs11.so' \
+	check_output "p11tool --list-tokens sees the card through it (no --provider)" 'Module: .*imza-pkcs11\.so' \
 		host_env in_place p11tool --list-tokens
 	# disable-in: p11-kit keeps the module out of a program named imza-backend (the name is what counts).
 	# The same program under another name does load it.
