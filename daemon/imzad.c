@@ -422,6 +422,10 @@ int main(int argc, char **argv)
 		        "systemd passed no HTTPS socket (imzad-https.socket not running): no HTTPS endpoint");
 		cfg.https = false;
 	}
+	/* systemd still listens on them: a browser's connection waits there unanswered until it gives up. */
+	if (!cfg.https && n_https_fds > 0)
+		log_warning("https = no, yet systemd passed HTTPS sockets: they go unanswered "
+		            "(systemctl --user mask imzad-https.socket)");
 	/* Without the endpoint (port taken, config dir unusable) the applications on the socket are still
 	 * served: imzad says why and goes on. */
 	if (cfg.https && start_https(&d, &cfg, cdir, &https) < 0)

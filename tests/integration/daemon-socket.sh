@@ -103,6 +103,16 @@ else
 	pass "nor does it bind the configured port ($bport) itself"
 fi
 stop_pids
+# HTTPS switched off while imzad-https.socket still listens: imzad says those sockets go unanswered.
+aport=$((40000 + RANDOM % 20000))
+systemd-socket-activate -E PCSCLITE_CSOCK_NAME -E XDG_CONFIG_HOME -E XDG_STATE_HOME -l "$WORK/act5.sock" \
+	-l "127.0.0.1:$aport" --fdname=imzad:https "$IMZAD" --no-https >"$WORK/imzad8.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do [ -S "$WORK/act5.sock" ] && break; sleep 0.05; done
+for _ in $(seq 1 50); do "$CTL" --socket "$WORK/act5.sock" status 2>/dev/null | grep -q 'card: AHMET' && break; sleep 0.1; done
+check_output "--no-https with sockets from imzad-https.socket: imzad says they go unanswered" \
+	'yet systemd passed HTTPS sockets.*mask imzad-https.socket' cat "$WORK/imzad8.log"
+stop_pids
 # systemd's notify protocol: READY=1 once serving, then WATCHDOG=1 at half the watchdog interval.
 /usr/bin/python3 - "$WORK/notify" >"$WORK/notify.out" 2>&1 <<'PY' &
 import socket, sys, time
