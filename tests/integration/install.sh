@@ -103,20 +103,31 @@ else
 	echo "$out" >>"$LOG"
 	echo "$out" | grep -q 'ekran yok' && pass "the installed imza-prompt speaks Turkish from $localedir" ||
 		fail "the installed imza-prompt speaks Turkish from $localedir"
+	# p11-kit and GnuTLS hang with libasan preloaded (a library constructor or destructor waits for
+	# glibc's locale lock; even `p11-kit --help`), so host_env cannot serve here: an ASan-built module
+	# is loaded without the preload, its runtime starting late (verify_asan_link_order=0), leaks not
+	# counted.
+	p11_host() {
+		if nm -D "$D$pkcs11dir/imza-pkcs11.so" 2>/dev/null | grep __asan_init >/dev/null; then
+			ASAN_OPTIONS="verify_asan_link_order=0:detect_leaks=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" "$@"
+		else
+			"$@"
+		fi
+	}
 	# p11-kit reads the installed imza.module from its own directory and loads the installed module;
 	# p11tool (GnuTLS) lists the card's token through it, with no --provider. Against the test stack.
 	stack_up s
 	check_output "p11-kit list-modules shows imza from the installed imza.module" '^imza: ' \
-		host_env in_place p11-kit list-modules
+		p11_host in_place p11-kit list-modules
 	check_output "p11tool --list-tokens sees the card through it (no --provider)" 'Module: .*imza-pkcs11\.so' \
-		host_env in_place p11tool --list-tokens
+		p11_host in_place p11tool --list-tokens
 	# disable-in: p11-kit keeps the module out of a program named imza-backend (the name is what counts).
 	# The same program under another name does load it.
 	cp "$(command -v p11-kit)" "$WORK/imza-backend"
 	cp "$(command -v p11-kit)" "$WORK/p11-kit-copy"
 	check_output "a copy of p11-kit under another name loads imza" '^imza: ' \
-		host_env in_place "$WORK/p11-kit-copy" list-modules
-	out=$(host_env in_place "$WORK/imza-backend" list-modules 2>&1)
+		p11_host in_place "$WORK/p11-kit-copy" list-modules
+	out=$(p11_host in_place "$WORK/imza-backend" list-modules 2>&1)
 	echo "$out" >>"$LOG"
 	! echo "$out" | grep -q '^imza: ' && pass "no imza module inside a program called imza-backend (disable-in)" ||
 		fail "no imza module inside a program called imza-backend (disable-in)"
