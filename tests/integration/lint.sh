@@ -11,7 +11,7 @@ if [ "$(git rev-parse --show-toplevel 2>/dev/null)" = "$(pwd -P)" ]; then
 	mapfile -t files < <(git ls-files '*.c' '*.h')
 else
 	mapfile -t files < <(find . \( -path ./_build -o -path ./_inst -o -name node_modules -o -name .git \) -prune -o \
-		-type f \( -name '*.c' -o -name '*.h' \) ! -name config.h -print | sed 's|^\./||' | sort)
+		-type f \( -name '*.c' -o -name '*.h' \) ! -path ./config.h -print | sed 's|^\./||' | sort)
 fi
 [ ${#files[@]} -gt 0 ] || bail "no C files found"
 bad=$(grep -nE '\b(strcpy|sprintf|strcat|gets|atoi|vsprintf)[[:space:]]*\(' "${files[@]}" /dev/null || true)
