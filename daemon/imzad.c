@@ -109,26 +109,68 @@ static char bound_path[PATH_MAX];
 /* Sockets systemd passed for the HTTPS endpoint (TCP), beside the Unix one. */
 static int https_fds[4];
 static size_t n_https_fds;
+/* systemd passed the RPC socket by its name: the units are the split ones, and the HTTPS socket is
+ * imzad-https.socket's to give (see main). */
+static bool named_by_units;
+
+/* The names the units give their sockets (FileDescriptorName=): imzad.socket's is "imzad", the RPC socket
+ * of the PKCS#11 module and imzactl; imzad-https.socket's is "https". Two units, so that a port another
+ * user holds fails only imzad-https.socket and the RPC socket still comes. A socket with another name
+ * (none given: systemd says "unknown" or the unit's name) is told by its kind, as before the split. */
+#define LISTEN_NAME_RPC "imzad"
+#define LISTEN_NAME_HTTPS "https"
+
+static bool take_https_fd(int fd)
+{
+	if (sd_is_socket_inet(fd, 0, SOCK_STREAM, 1, 0) <= 0 ||
+	    n_https_fds >= sizeof(https_fds) / sizeof(https_fds[0]))
+		return false;
+	https_fds[n_https_fds++] = fd;
+	return true;
+}
+
+/* Sorts the sockets systemd passed: *ret_unix_fd the RPC socket, https_fds the endpoint's. */
+static void sort_listen_fds(int n, char **names, int *ret_unix_fd)
+{
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		const char *name = names ? names[i] : "unknown";
+		bool is_unix = sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0;
+		bool taken;
+
+		if (strcmp(name, LISTEN_NAME_HTTPS) == 0)
+			taken = take_https_fd(fd);
+		else if (strcmp(name, LISTEN_NAME_RPC) == 0)
+			taken = *ret_unix_fd < 0 && is_unix;
+		else
+			taken = (*ret_unix_fd < 0 && is_unix) || take_https_fd(fd);
+		if (taken && is_unix)
+			*ret_unix_fd = fd;
+		if (taken && strcmp(name, LISTEN_NAME_RPC) == 0)
+			named_by_units = true;
+		if (!taken)
+			log_warning("ignoring socket %d (\"%s\") from systemd: not one imzad serves", fd,
+			            name);
+		else
+			log_debug("socket %d (\"%s\") from systemd: %s", fd, name, is_unix ? "RPC" : "HTTPS");
+	}
+}
 
 /* The listening socket: handed over by systemd, or bound here. */
 static int get_listener(const char *path, int *ret_fd)
 {
 	char def[PATH_MAX];
 	bool private_dir = path == NULL;
-	int n = sd_listen_fds(1), unix_fd = -1;
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names), unix_fd = -1;
 
 	if (n > 0) {
-		for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + n; fd++) {
-			if (unix_fd < 0 && sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0)
-				unix_fd = fd;
-			else if (sd_is_socket_inet(fd, 0, SOCK_STREAM, 1, 0) > 0 &&
-			         n_https_fds < sizeof(https_fds) / sizeof(https_fds[0]))
-				https_fds[n_https_fds++] = fd;
-			else
-				log_warning("ignoring socket %d from systemd: not one imzad serves", fd);
-		}
+		sort_listen_fds(n, names, &unix_fd);
+		for (int i = 0; names && i < n; i++)
+			free(names[i]);
+		free(names);
 		if (unix_fd < 0) {
-			log_error("systemd passed no listening Unix stream socket");
+			log_error("systemd passed no listening Unix stream socket (\"" LISTEN_NAME_RPC "\")");
 			return -EINVAL;
 		}
 		*ret_fd = unix_fd;
@@ -373,6 +415,17 @@ int main(int argc, char **argv)
 		goto out;
 	if (signsvc_new(&d, cfg.pinentry, &d.signsvc) < 0)
 		goto out;
+	/* Started by the units without imzad-https.socket's sockets (the port is another user's, or the
+	 * unit is masked): no endpoint. Binding the port here would take it from that unit's next start. */
+	if (cfg.https && named_by_units && n_https_fds == 0) {
+		log_warning(
+		        "systemd passed no HTTPS socket (imzad-https.socket not running): no HTTPS endpoint");
+		cfg.https = false;
+	}
+	/* systemd still listens on them: a browser's connection waits there unanswered until it gives up. */
+	if (!cfg.https && n_https_fds > 0)
+		log_warning("https = no, yet systemd passed HTTPS sockets: they go unanswered "
+		            "(systemctl --user mask imzad-https.socket)");
 	/* Without the endpoint (port taken, config dir unusable) the applications on the socket are still
 	 * served: imzad says why and goes on. */
 	if (cfg.https && start_https(&d, &cfg, cdir, &https) < 0)

@@ -40,7 +40,9 @@ daemon_libimzad_a_SOURCES = \
 	daemon/web/site.c daemon/web/site.h \
 	daemon/web/peeruid.c daemon/web/peeruid.h \
 	daemon/web/https.c daemon/web/https.h
-daemon_libimzad_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol
+# The imza-prompt installed with this imzad (daemon/ui/dialog.c tries it before the PATH).
+daemon_libimzad_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/protocol \
+	-DIMZA_PROMPT_INSTALLED='"$(bindir)/imza-prompt"'
 daemon_libimzad_a_CFLAGS = $(AM_CFLAGS) $(LIBCRYPTO_CFLAGS) $(PCSC_CFLAGS) $(P11KIT_CFLAGS) $(LIBEVENT_CFLAGS) \
 	$(LIBSYSTEMD_CFLAGS) $(SQLITE_CFLAGS) $(LIBEVENT_HTTPS_CFLAGS) $(JANSSON_CFLAGS) $(LIBASSUAN_CFLAGS) \
 	$(LIBSSL_CFLAGS) $(LIBPSL_CFLAGS)

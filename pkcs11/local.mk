@@ -6,8 +6,19 @@
 # and from protocol/local.mk (included before this file): PROTOCOL_CPPFLAGS, protocol/libimzaproto.a
 # (built -fPIC for this module).
 
-pkcs11dir = $(libdir)/pkcs11
+# pkcs11dir comes from configure (p11-kit's module directory, or --with-pkcs11dir). Only the .so goes
+# there: a dlopen'ed module needs no libtool archive, and a .la in a directory that every PKCS#11 host
+# scans is clutter (Debian policy forbids it for modules).
 pkcs11_LTLIBRARIES = pkcs11/imza-pkcs11.la
+install-data-hook: install-pkcs11-drop-la
+install-pkcs11-drop-la:
+	rm -f $(DESTDIR)$(pkcs11dir)/imza-pkcs11.la
+# (pkcs11dir is a data directory to automake: the hook runs after install-data.)
+# libtool's uninstall finds the .so through the installed .la, which is gone: remove the .so by name.
+uninstall-hook: uninstall-pkcs11-so
+uninstall-pkcs11-so:
+	rm -f $(DESTDIR)$(pkcs11dir)/imza-pkcs11.so
+.PHONY: install-pkcs11-drop-la uninstall-pkcs11-so
 pkcs11_imza_pkcs11_la_SOURCES = \
 	pkcs11/conn.c \
 	pkcs11/lock.c \

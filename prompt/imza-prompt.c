@@ -445,7 +445,9 @@ int main(int argc, char **argv)
 	g_set_prgname("imza-prompt");
 	g_set_application_name("imza");
 	if (!gtk_init_check()) {
-		fprintf(stderr, "imza-prompt: no display (DISPLAY or WAYLAND_DISPLAY)\n");
+		/* Translated: a user who starts the window by hand reads it (and the install test checks with it
+		 * that an installed imza-prompt finds its catalog). */
+		fprintf(stderr, "imza-prompt: %s\n", gettext("no display (DISPLAY or WAYLAND_DISPLAY)"));
 		return 1;
 	}
 	assuan_set_gpg_err_source(GPG_ERR_SOURCE_PINENTRY);

@@ -39,7 +39,13 @@
  * preflight is needed and the first visit of a site reaches imza's consent dialog.
  *
  * Base URL: imza.configure({url}) wins; else the page's ?imza= parameter; else <meta name="imza-url"
- * content="...">; else https://127.0.0.1:38443.
+ * content="...">; else the default ports, in this order: https://127.0.0.1:38443, :38444, :38445.
+ * Loopback ports are shared by every user of the computer: when another user's imza holds 38443, this
+ * user's imza listens on the next one (imzad-https.socket, docs/INSTALL.md). A port that gives no answer
+ * at all (refused, or a TLS certificate the browser does not trust: another user's imza) sends the same
+ * request to the next port; the port that answered is tried first from then on. No other failure moves
+ * on: an HTTP answer, a timeout, or the browser's Local Network Access block. (A request is sent again
+ * only when no answer came; a signature can only be made by an imza that answers.)
  */
 (function (root, factory) {
 	'use strict';
@@ -53,7 +59,13 @@
 	'use strict';
 
 	var VERSION = '0.1.0';
-	var DEFAULT_URL = 'https://127.0.0.1:38443';
+	// Keep in step with imzad's default https_port (38443), imzad-https.socket and imzad.conf(5).
+	var DEFAULT_PORTS = [38443, 38444, 38445];
+	var DEFAULT_URLS = [];
+	for (var dp = 0; dp < DEFAULT_PORTS.length; dp++) {
+		DEFAULT_URLS.push('https://127.0.0.1:' + DEFAULT_PORTS[dp]);
+	}
+	var DEFAULT_URL = DEFAULT_URLS[0];
 	// Permission names of Local Network Access, newest first. Chromium 142 shipped 'local-network-access';
 	// later versions split it into 'loopback-network' (127.0.0.1, ::1, localhost) and 'local-network'.
 	var LNA_PERMISSIONS = ['loopback-network', 'local-network-access', 'local-network'];
@@ -169,6 +181,7 @@
 	}
 
 	var explicitUrl = null;
+	var foundUrl = null; // the default URL that answered last
 	var timeoutMs = 15000; // for info() and certificates(); sign() waits for the user and has none
 
 	function cleanUrl(u) {
@@ -202,8 +215,28 @@
 		return c ? c : null;
 	}
 
+	function givenUrl() {
+		return explicitUrl || pageUrl() || metaUrl();
+	}
+
 	function baseUrl() {
-		return cleanUrl(explicitUrl || pageUrl() || metaUrl() || DEFAULT_URL);
+		return cleanUrl(givenUrl() || foundUrl || DEFAULT_URL);
+	}
+
+	// The base URLs a request tries in order: the one given, else the defaults (the last that answered
+	// first).
+	function baseUrls() {
+		var given = givenUrl();
+		if (given) {
+			return [cleanUrl(given)];
+		}
+		var list = foundUrl ? [foundUrl] : [];
+		for (var i = 0; i < DEFAULT_URLS.length; i++) {
+			if (DEFAULT_URLS[i] !== foundUrl) {
+				list.push(DEFAULT_URLS[i]);
+			}
+		}
+		return list;
 	}
 
 	function hostOf(u) {
@@ -328,64 +361,83 @@
 	}
 
 	function request(method, path, payload, useTimeout) {
-		var url = baseUrl() + path;
 		var fetchFn = root && root.fetch;
 		if (typeof fetchFn !== 'function') {
 			return Promise.reject(new ImzaError('internal', 'fetch() is not available in this browser', 0));
 		}
-		var init = {
-			method: method,
-			mode: 'cors',
-			credentials: 'omit',
-			cache: 'no-store',
-			redirect: 'error'
-		};
-		if (isLoopbackHost(hostOf(url))) {
-			init.targetAddressSpace = 'loopback'; // Chromium's Local Network Access hint; ignored elsewhere
-		}
-		if (payload !== undefined) {
-			// text/plain keeps the request "simple": no preflight. imzad parses the body as JSON.
-			init.headers = {'Content-Type': 'text/plain;charset=UTF-8'};
-			init.body = JSON.stringify(payload);
-		}
-		var timer = null;
-		if (useTimeout && timeoutMs > 0 && typeof root.AbortController === 'function') {
-			var ac = new root.AbortController();
-			init.signal = ac.signal;
-			timer = root.setTimeout(function () {
-				ac.abort();
-			}, timeoutMs);
-		}
-		function done() {
-			if (timer !== null) {
-				root.clearTimeout(timer);
-				timer = null;
+		var bases = baseUrls();
+		var defaults = !givenUrl();
+		var at = 0;
+		function attempt() {
+			var base = bases[at];
+			var url = base + path;
+			var init = {
+				method: method,
+				mode: 'cors',
+				credentials: 'omit',
+				cache: 'no-store',
+				redirect: 'error'
+			};
+			if (isLoopbackHost(hostOf(url))) {
+				init.targetAddressSpace = 'loopback'; // Chromium's Local Network Access hint; ignored elsewhere
 			}
-		}
-		var p;
-		try {
-			p = Promise.resolve(fetchFn.call(root, url, init));
-		} catch (e) {
-			p = Promise.reject(e);
-		}
-		return p.then(function (res) {
-			return res.text().then(function (body) {
+			if (payload !== undefined) {
+				// text/plain keeps the request "simple": no preflight. imzad parses the body as JSON.
+				init.headers = {'Content-Type': 'text/plain;charset=UTF-8'};
+				init.body = JSON.stringify(payload);
+			}
+			var timer = null;
+			if (useTimeout && timeoutMs > 0 && typeof root.AbortController === 'function') {
+				var ac = new root.AbortController();
+				init.signal = ac.signal;
+				timer = root.setTimeout(function () {
+					ac.abort();
+				}, timeoutMs);
+			}
+			function done() {
+				if (timer !== null) {
+					root.clearTimeout(timer);
+					timer = null;
+				}
+			}
+			var p;
+			try {
+				p = Promise.resolve(fetchFn.call(root, url, init));
+			} catch (e) {
+				p = Promise.reject(e);
+			}
+			return p.then(function (res) {
+				if (defaults) {
+					foundUrl = base;
+				}
+				return res.text().then(function (body) {
+					done();
+					if (res.status < 200 || res.status > 299) {
+						throw errorFromResponse(res, body);
+					}
+					try {
+						return JSON.parse(body);
+					} catch (e) {
+						throw new ImzaError('internal', 'imza answered with something that is not JSON', res.status);
+					}
+				});
+			}, function (err) {
 				done();
-				if (res.status < 200 || res.status > 299) {
-					throw errorFromResponse(res, body);
-				}
-				try {
-					return JSON.parse(body);
-				} catch (e) {
-					throw new ImzaError('internal', 'imza answered with something that is not JSON', res.status);
-				}
+				return networkFailure(err, url).then(function (e) {
+					// Nothing answered there: the next default port, if any. (A timeout or the browser's
+					// block would be the same on every port.)
+					if (e.code === 'unreachable' && at + 1 < bases.length) {
+						at++;
+						return attempt();
+					}
+					if (defaults) {
+						foundUrl = null; // the next request looks again from the first port
+					}
+					throw e;
+				});
 			});
-		}, function (err) {
-			done();
-			return networkFailure(err, url).then(function (e) {
-				throw e;
-			});
-		});
+		}
+		return attempt();
 	}
 
 	function bytesToBase64(bytes) {
@@ -466,6 +518,7 @@
 	return {
 		version: VERSION,
 		defaultUrl: DEFAULT_URL,
+		defaultUrls: DEFAULT_URLS.slice(),
 		ImzaError: ImzaError,
 		configure: configure,
 		url: baseUrl,

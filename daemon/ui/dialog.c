@@ -504,13 +504,23 @@ static int resolve_program(const char *name, char *buf, size_t cap)
 	return -ENOENT;
 }
 
-/* imza-prompt instead of rq's pinentry when prompt.h wants it and it is installed. */
+#ifndef IMZA_PROMPT_INSTALLED
+#define IMZA_PROMPT_INSTALLED "/usr/bin/imza-prompt"
+#endif
+
+/* imza-prompt instead of rq's pinentry when prompt.h wants it and it is installed. The default name is
+ * first the imza-prompt installed beside this imzad (bindir: their commands go together, and a service's
+ * PATH may not hold a --prefix of one's choosing), then the one on the PATH. */
 static bool pick_prompt(const struct dialog_request **rq, struct dialog_request *alt,
                         char path[static PATH_MAX])
 {
 	const char *want = prompt_wanted();
 
-	if (want == NULL || resolve_program(want, path, PATH_MAX) < 0)
+	if (want == NULL)
+		return false;
+	if (strcmp(want, "imza-prompt") == 0 && is_executable(IMZA_PROMPT_INSTALLED))
+		snprintf(path, PATH_MAX, "%s", IMZA_PROMPT_INSTALLED);
+	else if (resolve_program(want, path, PATH_MAX) < 0)
 		return false;
 	*alt = **rq;
 	alt->program = path;

@@ -347,6 +347,57 @@ test('base URL: configure() > ?imza= > <meta name="imza-url"> > default', async 
 	assert.equal(t.calls[2].init.targetAddressSpace, undefined);
 });
 
+// Default ports (web/imza.js, docs/INSTALL.md, imzad.conf(5)): a port with no answer moves on to the next.
+const refusedOn = (ports, answer) => async (u) => {
+	if (ports.some((p) => u.startsWith(`https://127.0.0.1:${p}/`))) {
+		throw new TypeError('Failed to fetch');
+	}
+	return answer(u);
+};
+const INFO = { name: 'imza', version: '0.1.0', api: 1, granted: true };
+
+test('default ports: 38443, 38444, 38445 in that order', () => {
+	const { imza } = load({ fetch: async () => response(200, INFO) });
+	assert.deepEqual(plain(imza.defaultUrls),
+		['https://127.0.0.1:38443', 'https://127.0.0.1:38444', 'https://127.0.0.1:38445']);
+	assert.equal(imza.defaultUrl, 'https://127.0.0.1:38443');
+});
+
+test('first port refused → the next one is used, and tried first from then on', async () => {
+	const { imza, calls } = load({ fetch: refusedOn([38443], async () => response(200, INFO)) });
+	assert.deepEqual(plain(await imza.info()), INFO);
+	assert.deepEqual(calls.map((c) => c.url), ['https://127.0.0.1:38443/v1/info', 'https://127.0.0.1:38444/v1/info']);
+	assert.equal(imza.url(), 'https://127.0.0.1:38444');
+	await imza.certificates().catch(() => {});
+	assert.equal(calls[2].url, 'https://127.0.0.1:38444/v1/certificates');
+	assert.equal(calls.length, 3);
+});
+
+test('sign on the second port: sent once there, after the refused first', async () => {
+	const { imza, calls } = load({
+		fetch: refusedOn([38443], async () => response(200, { signature: 'AA==', format: 'cades-bes', detached: false, certificate: 'AA==' })),
+	});
+	await imza.sign({ text: 'x' });
+	assert.deepEqual(calls.map((c) => `${c.init.method} ${c.url}`),
+		['POST https://127.0.0.1:38443/v1/sign', 'POST https://127.0.0.1:38444/v1/sign']);
+});
+
+test('every default port refused → unreachable after trying each once, in order', async () => {
+	const { imza, calls } = load({ fetch: failedFetch, href: 'https://portal.kamusm.gov.tr/bp/meb.go', permissions: {} });
+	const e = await rejection(imza.info());
+	assert.equal(e.code, 'unreachable');
+	assert.deepEqual(calls.map((c) => c.url), plain(imza.defaultUrls).map((u) => `${u}/v1/info`));
+});
+
+test('no moving on after an HTTP answer, nor from a URL the page gave', async () => {
+	let t = load({ fetch: async () => response(403, { error: 'origin_denied', message: 'no' }) });
+	assert.equal((await rejection(t.imza.info())).code, 'origin_denied');
+	assert.equal(t.calls.length, 1);
+	t = load({ fetch: failedFetch, meta: 'https://127.0.0.1:38443' });
+	assert.equal((await rejection(t.imza.info())).code, 'unreachable');
+	assert.equal(t.calls.length, 1);
+});
+
 test('info and certificates time out (AbortError → timeout); sign has no client timeout', async () => {
 	const hang = (u, init) => new Promise((resolve, reject) => {
 		if (init.signal) {

@@ -70,6 +70,49 @@ for _ in $(seq 1 50); do "$CTL" --socket "$WORK/act2.sock" status 2>/dev/null | 
 check_output "activated with a TCP socket as well: the HTTPS endpoint answers on it" '"name": *"imza"' \
 	curl -sS -m 10 --cacert "$XDG_CONFIG_HOME/imza/ca.crt" "https://127.0.0.1:$aport/v1/info"
 stop_pids
+# The units' sockets by name (FileDescriptorName=: imzad.socket's "imzad", imzad-https.socket's "https"),
+# in whatever order they come: each is served as what its name says.
+aport=$((40000 + RANDOM % 20000))
+systemd-socket-activate -E PCSCLITE_CSOCK_NAME -E XDG_CONFIG_HOME -E XDG_STATE_HOME -l "127.0.0.1:$aport" \
+	-l "$WORK/act3.sock" --fdname=https:imzad "$IMZAD" --verbose >"$WORK/imzad6.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do [ -S "$WORK/act3.sock" ] && break; sleep 0.05; done
+for _ in $(seq 1 50); do "$CTL" --socket "$WORK/act3.sock" status 2>/dev/null | grep -q 'card: AHMET' && break; sleep 0.1; done
+check_output "named sockets, HTTPS first: the one named imzad serves imzactl" 'card: AHMET' \
+	"$CTL" --socket "$WORK/act3.sock" status
+check_output "named sockets, HTTPS first: the one named https serves the endpoint" '"name": *"imza"' \
+	curl -sS -m 10 --cacert "$XDG_CONFIG_HOME/imza/ca.crt" "https://127.0.0.1:$aport/v1/info"
+stop_pids
+# A TCP socket under the RPC socket's name is not taken for HTTPS, and with the units' names but no
+# https socket (imzad-https.socket failed: another user holds the port) imzad does not bind the port
+# itself (it would take it from that unit's next start): PKCS#11 only.
+aport=$((40000 + RANDOM % 20000))
+bport=$((aport + 1))
+systemd-socket-activate -E PCSCLITE_CSOCK_NAME -E XDG_CONFIG_HOME -E XDG_STATE_HOME -l "$WORK/act4.sock" \
+	-l "127.0.0.1:$aport" --fdname=imzad:imzad "$IMZAD" --https-port "$bport" >"$WORK/imzad7.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do [ -S "$WORK/act4.sock" ] && break; sleep 0.05; done
+for _ in $(seq 1 50); do "$CTL" --socket "$WORK/act4.sock" status 2>/dev/null | grep -q 'card: AHMET' && break; sleep 0.1; done
+check_output "no https socket: PKCS#11 still served" 'card: AHMET' "$CTL" --socket "$WORK/act4.sock" status
+check_output "a TCP socket named imzad is refused by name" 'ignoring socket [0-9]+ \("imzad"\)' cat "$WORK/imzad7.log"
+check_output "no https socket from the units: imzad says it runs without the endpoint" \
+	'no HTTPS socket.*no HTTPS endpoint' cat "$WORK/imzad7.log"
+if curl -sS -m 3 -k "https://127.0.0.1:$bport/v1/info" >>"$LOG" 2>&1; then
+	fail "nor does it bind the configured port ($bport) itself"
+else
+	pass "nor does it bind the configured port ($bport) itself"
+fi
+stop_pids
+# HTTPS switched off while imzad-https.socket still listens: imzad says those sockets go unanswered.
+aport=$((40000 + RANDOM % 20000))
+systemd-socket-activate -E PCSCLITE_CSOCK_NAME -E XDG_CONFIG_HOME -E XDG_STATE_HOME -l "$WORK/act5.sock" \
+	-l "127.0.0.1:$aport" --fdname=imzad:https "$IMZAD" --no-https >"$WORK/imzad8.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do [ -S "$WORK/act5.sock" ] && break; sleep 0.05; done
+for _ in $(seq 1 50); do "$CTL" --socket "$WORK/act5.sock" status 2>/dev/null | grep -q 'card: AHMET' && break; sleep 0.1; done
+check_output "--no-https with sockets from imzad-https.socket: imzad says they go unanswered" \
+	'yet systemd passed HTTPS sockets.*mask imzad-https.socket' cat "$WORK/imzad8.log"
+stop_pids
 # systemd's notify protocol: READY=1 once serving, then WATCHDOG=1 at half the watchdog interval.
 /usr/bin/python3 - "$WORK/notify" >"$WORK/notify.out" 2>&1 <<'PY' &
 import socket, sys, time

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""spdx.py [--add] DIR: every source file git tracks in DIR (C, headers, scripts, makefiles, units, web
+"""spdx.py [--add] DIR: every source file git tracks in DIR (every one in a release tree) (C, headers, scripts, makefiles, units, web
 files, suppressions, translations; not the fuzz corpora, JSON or prose) names imza's licence in an SPDX
 line within its first three lines. Prints the files that do not and exits 1; with --add, adds the line
 (after a #! or <!DOCTYPE> line) and prints what it changed."""
@@ -32,11 +32,33 @@ def kind(root, f):
     return None
 
 
+# A release tree (make dist) has no git: there every file counts, less what the autotools generate and
+# what a build or make distcheck adds.
+SKIP_TOP = {"build-aux", "m4", "autom4te.cache", "_build", "_inst", ".git"}
+SKIP_ANY = {"node_modules", ".deps", ".libs"}
+GENERATED = {"configure", "aclocal.m4", "config.status", "config.log", "libtool", "Makefile", "Makefile.in",
+             "config.h", "config.h.in"}
+
+
+def source_files(root):
+    """The files git tracks when root is the top of a git checkout, else every source file in root."""
+    top = subprocess.run(["git", "-C", root, "rev-parse", "--show-toplevel"], capture_output=True,
+                         text=True)
+    if top.returncode == 0 and os.path.realpath(top.stdout.strip()) == os.path.realpath(root):
+        return subprocess.run(["git", "-C", root, "ls-files"], capture_output=True, text=True,
+                              check=True).stdout.split()
+    files = []
+    for d, dirs, names in os.walk(root):
+        rel = os.path.relpath(d, root)
+        dirs[:] = [x for x in dirs if x not in SKIP_ANY and not (rel == "." and x in SKIP_TOP)]
+        files += [os.path.normpath(os.path.join(rel, n)) for n in names if n not in GENERATED]
+    return files
+
+
 def main():
     add = "--add" in sys.argv[1:]
     root = [a for a in sys.argv[1:] if a != "--add"][0]
-    files = subprocess.run(["git", "-C", root, "ls-files"], capture_output=True, text=True,
-                           check=True).stdout.split()
+    files = source_files(root)
     missing = []
     for f in files:
         k = kind(root, f)
