@@ -130,10 +130,9 @@ note "rpmlint -r imza.rpmlintrc imza.spec $(for r in "${rpms[@]}"; do printf '%s
 sed 's/^/#   /' <<<"$rlint"
 grep -Eq '^[0-9]+ packages and [0-9]+ specfiles checked; 0 errors' <<<"$rlint" &&
 	pass "rpmlint: no errors" || fail "rpmlint: no errors"
-[ -f "$rpmtop/RPMS/x86_64/imza-pkcs11-$version-1.x86_64.rpm" ] || [ "$(uname -m)" != x86_64 ] &&
-	check_output "the module's RPM holds the module in libdir/pkcs11 and the p11-kit module file" \
-		'pkcs11/imza-pkcs11\.so.*p11-kit/modules/imza\.module|p11-kit/modules/imza\.module.*pkcs11/imza-pkcs11\.so' \
-		sh -c "rpm -qlp '$rpmtop'/RPMS/*/imza-pkcs11-*.rpm | tr '\n' ' '"
+rpmlibdir=$(rpm --eval '%{_libdir}')
+check_output "imza-pkcs11's RPM holds $rpmlibdir/pkcs11/imza-pkcs11.so" "^$rpmlibdir/pkcs11/imza-pkcs11\.so\$" \
+	rpm -qlp "$rpmtop"/RPMS/*/imza-pkcs11-"$version"-*.rpm
 
 # ---- install ----
 # The listing leaves out what is not the system's: the kernel's and runtime file systems, temporary
@@ -210,9 +209,10 @@ t0=$SECONDS
 if purge; then pass "apt-get purge -y imza imza-pkcs11 ($(elapsed))"; else fail "apt-get purge -y imza imza-pkcs11"; fi
 installed=""
 still=""
+cut -d' ' -f4- "$WORK/before.list" >"$WORK/before.paths"
 while IFS= read -r f; do
-	grep -qF " $f" "$WORK/before.list" && continue
-	[ -e "$f" ] || [ -L "$f" ] && still+=" $f"
+	grep -qxF "$f" "$WORK/before.paths" && continue
+	{ [ -e "$f" ] || [ -L "$f" ]; } && still+=" $f"
 done <"$WORK/dpkg-L.list"
 [ -z "$still" ] && pass "no file of dpkg -L is left after the purge" || fail "no file of dpkg -L is left after the purge:$still"
 listing >"$WORK/after.list"
