@@ -71,13 +71,23 @@ trap 'exit 130' INT TERM HUP
 
 # ---- the release tarball ----
 dist=$WORK/dist
+mkdir -p "$dist"
 check "make distdir: the release tarball's files" make -C "$IMZA_BUILDDIR" distdir distdir="$dist/imza-$version"
+[ -d "$dist/imza-$version" ] || bail "make distdir failed"
 tarball=$dist/imza-$version.tar.xz
 tar -C "$dist" -cJf "$tarball" "imza-$version" 2>>"$LOG" || bail "tar of the release tree failed"
 rm -rf "${dist:?}/imza-$version"
 for f in debian/control debian/rules packaging/rpm/imza.spec; do
 	tar -tJf "$tarball" "imza-$version/$f" >/dev/null 2>&1 || bail "$f is not in the release tarball"
 done
+# Every packaging file the checkout tracks is in the tarball (a file left out of EXTRA_DIST is a package
+# built without it).
+if git -C "$IMZA_SRCDIR" rev-parse --git-dir >/dev/null 2>&1; then
+	tar -tJf "$tarball" | sed "s|^imza-$version/||" | LC_ALL=C sort >"$WORK/tarball.list"
+	gone=$(git -C "$IMZA_SRCDIR" ls-files debian packaging/rpm tests/packaging | LC_ALL=C sort | comm -23 - "$WORK/tarball.list" | tr '\n' ' ')
+	[ -z "$gone" ] && pass "every tracked file of debian/, packaging/rpm/ and tests/packaging/ is in the tarball" ||
+		fail "every tracked file of debian/, packaging/rpm/ and tests/packaging/ is in the tarball; not: $gone"
+fi
 debversion=$(tar -xJOf "$tarball" "imza-$version/debian/changelog" | sed -n '1s/^imza (\([^)]*\)).*/\1/p')
 specversion=$(tar -xJOf "$tarball" "imza-$version/packaging/rpm/imza.spec" | sed -n 's/^Version: *//p')
 [ "${debversion%-*}" = "$version" ] && pass "debian/changelog's version $debversion is configure's $version" ||
@@ -139,9 +149,12 @@ check_output "imza-pkcs11's RPM holds $rpmlibdir/pkcs11/imza-pkcs11.so" "^$rpmli
 
 # ---- install ----
 # The listing leaves out what is not the system's: the kernel's and runtime file systems, temporary
-# files (the builds and the test stack are there), this source and build tree, and apt's and dpkg's own
-# databases and caches (package lists, the archive cache, its records of what is installed).
-exclude=(/proc /sys /dev /tmp /run /var/tmp /var/cache/apt /var/lib/apt /var/lib/dpkg "$WORK" "$IMZA_SRCDIR" "$IMZA_BUILDDIR")
+# files (the builds and the test stack are there), this source and build tree, apt's and dpkg's own
+# databases and caches (package lists, the archive cache, its records of what is installed), and
+# man-db's cache of formatted pages (reading a page writes one, as the checks below do; man-db's daily
+# job deletes them after 6 days, and its trigger adds CACHEDIR.TAG files there).
+exclude=(/proc /sys /dev /tmp /run /var/tmp /var/cache/apt /var/lib/apt /var/lib/dpkg /var/cache/man
+	"$WORK" "$IMZA_SRCDIR" "$IMZA_BUILDDIR")
 # shellcheck disable=SC2206
 exclude+=(${IMZA_DEB_SMOKE_EXCLUDE:-})
 listing() {
@@ -160,9 +173,9 @@ grep -E 'newly installed|^E: ' <<<"$out" | sed 's/^/# /'
 [ $rc = 0 ] && grep -q '^0 upgraded, 2 newly installed, 0 to remove' <<<"$out" &&
 	pass "apt-get install ./imza_*.deb ./imza-pkcs11_*.deb installs those two and nothing else ($(elapsed))" ||
 	bail "apt-get install of the .debs failed (exit $rc)"
-dpkg -L imza imza-pkcs11 | LC_ALL=C sort -u >"$WORK/dpkg-L.list"
+dpkg -L imza imza-pkcs11 | grep -vxE '|/\.' | LC_ALL=C sort -u >"$WORK/dpkg-L.list"
 note "dpkg -L imza imza-pkcs11:"
-grep -vxE '/\.|/usr|/usr/(bin|lib|libexec|share|share/doc|share/man|share/man/man[0-9]|share/locale|share/locale/[^/]+|share/locale/[^/]+/LC_MESSAGES)' \
+grep -vxE '/usr|/usr/(bin|lib|libexec|share|share/doc|share/man|share/man/man[0-9]|share/locale|share/locale/[^/]+|share/locale/[^/]+/LC_MESSAGES)' \
 	"$WORK/dpkg-L.list" | sed 's/^/#   /'
 check_output "imza-pkcs11 is Multi-Arch: same, imza Multi-Arch: foreign" '^imza foreign imza-pkcs11 same$' \
 	sh -c "dpkg-query -W -f='\${Package} \${Multi-Arch} ' imza imza-pkcs11 | sed 's/ \$//'"
@@ -185,7 +198,9 @@ enabled=$(find /etc/systemd/user /etc/systemd/system -name 'imza*' 2>/dev/null |
 # ---- the installed files at work ----
 export XDG_RUNTIME_DIR=$WORK/runtime
 mkdir -m 0700 "$XDG_RUNTIME_DIR"
-check_output "p11-kit list-modules shows imza (no daemon: no token)" '^module: imza$' p11-kit list-modules
+# p11-kit 0.24 prints "NAME: MODULE" for each module and its tokens indented below it.
+check_output "p11-kit list-modules shows imza: imza-pkcs11.so (before any imzad runs)" '^imza: imza-pkcs11\.so$' \
+	p11-kit list-modules
 IMZA_STACK_IMZAD=/usr/bin/imzad IMZA_STACK_IMZACTL=/usr/bin/imzactl IMZA_STACK_MODULE=$module stack_up s
 read -r pid _ <"$IMZA_STACK_DIR/pids/imzad"
 exe=$(readlink "/proc/$pid/exe")
@@ -197,8 +212,8 @@ sed 's/^/#   /' <<<"$out"
 grep -q 'token label *: ' <<<"$out" && grep -q 'Imza Virtual A' <<<"$out" &&
 	pass "pkcs11-tool --module $module -L lists the virtual card's token" ||
 	fail "pkcs11-tool --module $module -L lists the virtual card's token"
-check_output "p11-kit list-modules shows imza with the card's token" 'token: ' \
-	sh -c 'p11-kit list-modules | sed -n "/^module: imza\$/,/^module: /p"'
+check_output "p11-kit list-modules shows imza with the card's token" '^ +token: AHMET YILMAZ' \
+	sh -c 'p11-kit list-modules | awk "/^imza: / { on = 1; print; next } /^[^ ]/ { on = 0 } on"'
 check_output "the installed imzactl talks to the installed imzad" '^  card: [^n]' /usr/bin/imzactl status
 for page in imzactl imzad imzad.conf imza-prompt imza-pkcs11; do
 	out=$(MANWIDTH=80 man --warnings "$page" 2>"$WORK/man.err")

@@ -21,4 +21,5 @@ check-packages:
 EXTRA_DIST += tests/packaging/deb-smoke.sh \
 	packaging/rpm/imza.spec packaging/rpm/imza.rpmlintrc \
 	debian/changelog debian/control debian/copyright debian/rules debian/source/format \
-	debian/imza.install debian/imza-pkcs11.install
+	debian/imza.install debian/imza-pkcs11.install debian/imza.lintian-overrides \
+	debian/imza-pkcs11.lintian-overrides
