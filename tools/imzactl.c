@@ -246,7 +246,8 @@ static int cmd_pin(const char *path, int argc, char **argv)
 		printf("several cards: name one with --card SLOT (see `imzactl status`)\n");
 		break;
 	case PROTO_PIN_R_NOT_SUPPORTED:
-		printf("this card's PIN cannot be changed through imza (its driver or module has no way to)\n");
+		printf("this card's PIN cannot be changed through imza (its driver or module has no way "
+		       "to)\n");
 		break;
 	case PROTO_PIN_R_BUSY:
 		printf("another PIN dialog is open: finish it first\n");
