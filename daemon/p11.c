@@ -1896,6 +1896,22 @@ static CK_RV sign_module(void *ctx, struct session *sess, struct slot *s, const 
 	return submit_private(ctx, sess, s, o, in, inlen, sign_finish, NULL);
 }
 
+/* The result an operation kept for the caller's retry with a larger buffer (the card is not asked
+ * again): its length told (PKCS#11 §5.2: the operation goes on), or handed over (the operation ends). */
+static CK_RV kept_result(struct session *sess, CK_BYTE_PTR out, CK_ULONG_PTR outlen)
+{
+	struct op *op = sess->op;
+
+	if (out == NULL || *outlen < op->result_len) {
+		*outlen = op->result_len;
+		return out == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
+	}
+	memcpy(out, op->result, op->result_len);
+	*outlen = op->result_len;
+	op_end(&sess->op);
+	return CKR_OK;
+}
+
 /* Signs what the operation has collected (plus data, for single-part C_Sign). */
 static CK_RV sign_common(void *ctx, CK_SESSION_HANDLE h, const uint8_t *data, size_t len, CK_BYTE_PTR sig,
                          CK_ULONG_PTR siglen, bool final)
@@ -1924,16 +1940,8 @@ static CK_RV sign_common(void *ctx, CK_SESSION_HANDLE h, const uint8_t *data, si
 	o = token_object(s->token, op->key);
 	need = out_len(&o->key);
 	/* A module's signature longer than the buffer of the call that made it (sign_finish). */
-	if (op->have_result) {
-		if (sig == NULL || *siglen < op->result_len) {
-			*siglen = op->result_len;
-			return sig == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
-		}
-		memcpy(sig, op->result, op->result_len);
-		*siglen = op->result_len;
-		op_end(&sess->op);
-		return CKR_OK;
-	}
+	if (op->have_result)
+		return kept_result(sess, sig, siglen);
 	/* PKCS#11 2.40 §5.2: a length query or a short buffer leaves the operation going. */
 	if (sig == NULL) {
 		*siglen = need;
@@ -2038,16 +2046,8 @@ static CK_RV p_Decrypt(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG 
 		return CKR_ARGUMENTS_BAD;
 	}
 	o = token_object(s->token, op->key);
-	if (op->have_result) {
-		if (out == NULL || *outlen < op->result_len) {
-			*outlen = op->result_len;
-			return out == NULL ? CKR_OK : CKR_BUFFER_TOO_SMALL;
-		}
-		memcpy(out, op->result, op->result_len);
-		*outlen = op->result_len;
-		op_end(&sess->op);
-		return CKR_OK;
-	}
+	if (op->have_result)
+		return kept_result(sess, out, outlen);
 	/* A vendor's own mechanism takes what its module takes (within a job's input); RSA's take one
 	 * ciphertext of the modulus' size. */
 	if (op->module && op->route.kind == MECH_ROUTE_PASS && op->type != CKM_RSA_PKCS &&

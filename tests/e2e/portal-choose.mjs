@@ -12,6 +12,7 @@ import { chromium } from 'playwright-core';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { assert, notOk, ok } from './tap.mjs';
 import { EXPECTED_CONTENT, walkToSigning } from './portal-walk.mjs';
 
 const E = process.env;
@@ -27,20 +28,6 @@ const WORK = E.PORTAL_WORK;
 const SIGNER = E.PORTAL_SIGNER || 'AHMET YILMAZ'; // the qualified certificate's holder, whom the user chooses
 const SIGN_MS = 120000; // the user (the shell) chooses, types the PIN and signs
 
-function ok(name) {
-	console.log('ok - ' + name);
-}
-
-function notOk(name, why) {
-	console.error('## ' + name + ': ' + (why && why.stack ? why.stack : String(why)));
-	console.log('not ok - ' + name);
-}
-
-function assert(cond, msg) {
-	if (!cond) {
-		throw new Error(msg);
-	}
-}
 
 let broken = null;
 async function check(name, fn) {

@@ -23,6 +23,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { assert, note, notOk, ok, reporter } from './tap.mjs';
 import { EXPECTED_CONTENT, walkToSigning as walk } from './portal-walk.mjs';
 
 const NEED = ['DEMO_URL', 'IMZA_HTTPS_URL', 'IMZA_TEST_CA', 'IMZA_CARD_DIR', 'IMZA_PINENTRY_SCRIPT',
@@ -53,58 +54,7 @@ const QUALIFIED_ID = crypto.createHash('sha256').update(fs.readFileSync(path.joi
 
 /* ---------------------------------------------------------------- reporting */
 
-let shots = 0;
-const ok = (name) => console.log('ok - ' + name);
-const note = (s) => console.log(s); // portal-firefox.sh keeps any other line as a TAP comment
-
-function notOk(name, why) {
-	console.error('## ' + name + ': ' + (why && why.stack ? why.stack : String(why)));
-	console.log('not ok - ' + name);
-}
-
-function assert(cond, msg) {
-	if (!cond) {
-		throw new Error(msg);
-	}
-}
-
-async function screenshot(page, file) {
-	const p = path.join(ART, file);
-	try {
-		await page.screenshot({ path: p, fullPage: true });
-		note('screenshot: ' + p);
-	} catch (e) {
-		console.error('## screenshot ' + p + ': ' + e.message);
-	}
-}
-
-// A run of checks on one page: once one fails, the later ones fail as not reached.
-class Flow {
-	constructor(name, page) {
-		this.name = name;
-		this.page = page;
-		this.broken = null;
-	}
-
-	async check(name, fn) {
-		if (this.broken) {
-			notOk(name, 'not reached: "' + this.broken + '" failed before it');
-			return false;
-		}
-		try {
-			await fn();
-			ok(name);
-			return true;
-		} catch (e) {
-			this.broken = name;
-			notOk(name, e);
-			if (this.page) {
-				await screenshot(this.page, 'portal-firefox-fail-' + this.name + '-' + ++shots + '.png');
-			}
-			return false;
-		}
-	}
-}
+const { screenshot, Flow } = reporter(ART, 'portal-firefox');
 
 /* ---------------------------------------------------------------- the stack's side */
 

@@ -18,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { assert, note, notOk, ok, reporter } from './tap.mjs';
 import { EXPECTED_CONTENT, walkToSigning as walk } from './portal-walk.mjs';
 
 const NEED = ['DEMO_URL', 'IMZA_HTTPS_URL', 'IMZA_TEST_CA', 'IMZA_CARD_DIR', 'IMZA_PINENTRY_SCRIPT',
@@ -51,66 +52,7 @@ const QUALIFIED_ID = crypto.createHash('sha256').update(fs.readFileSync(path.joi
 
 /* ---------------------------------------------------------------- reporting */
 
-let shots = 0;
-
-function ok(name) {
-	console.log('ok - ' + name);
-}
-
-function notOk(name, why) {
-	// stderr goes to the test's log, whose tail portal.sh prints under the "not ok" line.
-	console.error('## ' + name + ': ' + (why && why.stack ? why.stack : String(why)));
-	console.log('not ok - ' + name);
-}
-
-function note(s) {
-	console.log(s); // portal.sh keeps any other line as a TAP comment
-}
-
-async function screenshot(page, file) {
-	const p = path.join(ART, file);
-	try {
-		await page.screenshot({ path: p, fullPage: true, timeout: 10000 });
-		note('screenshot: ' + p);
-	} catch (e) {
-		console.error('## screenshot ' + p + ': ' + e.message);
-	}
-}
-
-// A run of checks on one page: once a check fails, the later ones cannot be judged and fail as not
-// reached (a flow never just reports fewer checks).
-class Flow {
-	constructor(name, page) {
-		this.name = name;
-		this.page = page;
-		this.broken = null;
-	}
-
-	async check(name, fn) {
-		if (this.broken) {
-			notOk(name, 'not reached: "' + this.broken + '" failed before it');
-			return false;
-		}
-		try {
-			await fn();
-			ok(name);
-			return true;
-		} catch (e) {
-			this.broken = name;
-			notOk(name, e);
-			if (this.page) {
-				await screenshot(this.page, 'portal-fail-' + this.name + '-' + ++shots + '.png');
-			}
-			return false;
-		}
-	}
-}
-
-function assert(cond, msg) {
-	if (!cond) {
-		throw new Error(msg);
-	}
-}
+const { screenshot, Flow } = reporter(ART, 'portal', { timeout: 10000 });
 
 /* ---------------------------------------------------------------- the stack's side */
 
