@@ -61,6 +61,9 @@ def tamper(blob, key_size):
         out += struct.pack(">QBQQBBBI", cls, priv, ktype, ksize, alg, ref, flags, len(attrs))
         for t, v in attrs:
             out += struct.pack(">QI", t, len(v)) + v
+    # A module token's mechanisms (none for a PIV card), copied as they are.
+    nmechs = r.u32()
+    out += struct.pack(">I", nmechs) + r.raw(nmechs * 4 * 8)
     assert r.i == len(blob), "trailing bytes"
     return bytes(out), hits
 

@@ -13,6 +13,9 @@ need openssl openssl
 
 CTL=$IMZA_BUILDDIR/tools/imzactl
 MOD=$IMZA_BUILDDIR/pkcs11/.libs/imza-pkcs11.so
+# host_env looks at it: in a sanitizer build, modutil and certutil (setup's too) load the ASan-built
+# module from the databases, and need the ASan runtime first.
+export IMZA_MODULE=$MOD
 NICK="imza local CA"
 [ -x "$CTL" ] && [ -e "$MOD" ] || bail "build first: no $CTL or $MOD"
 PROXY=""
@@ -50,7 +53,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W
 	-addext basicConstraints=critical,CA:TRUE,pathlen:0 -addext keyUsage=critical,keyCertSign,cRLSign \
 	>>"$LOG" 2>&1 || bail "openssl req"
 
-newdb() { mkdir -p "$1" && certutil -N -d "sql:$1" --empty-password >>"$LOG" 2>&1 || bail "certutil -N $1"; }
+newdb() { mkdir -p "$1" && host_env certutil -N -d "sql:$1" --empty-password >>"$LOG" 2>&1 || bail "certutil -N $1"; }
 CHROMIUM=$HOME/.pki/nssdb
 FF=$HOME/.mozilla/firefox
 FF1=$FF/k3x9.default-release
@@ -76,7 +79,7 @@ if [ -n "$PROXY" ]; then
 	mkdir -p "$HOME/.config/pkcs11/modules"
 	printf 'module: %s\n' "$MOD" >"$HOME/.config/pkcs11/modules/imza.module"
 	newdb "$FFP"
-	modutil -force -dbdir "sql:$FFP" -add p11-kit-proxy -libfile "$PROXY" </dev/null >>"$LOG" 2>&1 ||
+	host_env modutil -force -dbdir "sql:$FFP" -add p11-kit-proxy -libfile "$PROXY" </dev/null >>"$LOG" 2>&1 ||
 		bail "modutil -add p11-kit-proxy"
 	printf '[Profile2]\nName=proxy\nIsRelative=1\nPath=%s\n\n' "${FFP##*/}" >>"$FF/profiles.ini"
 fi
@@ -87,17 +90,17 @@ snapshot() {
 		find "$HOME" -printf '%P %y %m\n' | sort
 		for d in "${DBS[@]}" ${PROXY:+"$FFP"}; do
 			echo "== ${d#"$HOME"/}"
-			modutil -list -dbdir "sql:$d" </dev/null 2>&1
-			certutil -L -d "sql:$d" 2>&1
+			host_env modutil -list -dbdir "sql:$d" </dev/null 2>&1
+			host_env certutil -L -d "sql:$d" 2>&1
 		done
 	} >"$1"
 }
-modules() { modutil -rawlist -dbdir "sql:$1" </dev/null 2>>"$LOG"; }
+modules() { host_env modutil -rawlist -dbdir "sql:$1" </dev/null 2>>"$LOG"; }
 has_module() { modules "$1" | grep -q "name=\"imza\""; }
-has_ca() { certutil -L -d "sql:$1" 2>>"$LOG" | grep -Eq "^$NICK +C,, *\$"; }
+has_ca() { host_env certutil -L -d "sql:$1" 2>>"$LOG" | grep -Eq "^$NICK +C,, *\$"; }
 run_ctl() {
 	echo "## imzactl $*" >>"$LOG"
-	out=$("$CTL" "$@" 2>&1)
+	out=$(host_env "$CTL" "$@" 2>&1)
 	rc=$?
 	echo "$out" >>"$LOG"
 }
@@ -126,7 +129,7 @@ run_ctl setup --module "$MOD" --config-dir "$WORK/conf"
 [ "$rc" = 0 ] && pass "setup succeeds" || fail "setup succeeds (exit $rc)"
 for d in "${DBS[@]}"; do
 	n=${d#"$HOME"/}
-	has_module "$d" && modutil -list -dbdir "sql:$d" </dev/null 2>>"$LOG" | grep -qF "library name: $MOD" &&
+	has_module "$d" && host_env modutil -list -dbdir "sql:$d" </dev/null 2>>"$LOG" | grep -qF "library name: $MOD" &&
 		said "added module imza ($MOD) to sql:$d" && pass "module imza in $n, and said" ||
 		fail "module imza in $n, and said"
 	has_ca "$d" && said "added $NICK to sql:$d" && pass "CA trusted C,, in $n, and said" ||
@@ -166,7 +169,7 @@ cmp -s "$STATE" "$WORK/state1" && pass "second setup left the record as it was" 
 mv "$STATE" "$WORK/state.good"
 mkdir -p "$WORK/outside"
 newdb "$WORK/outside"
-modutil -force -dbdir "sql:$WORK/outside" -add imza -libfile "$MOD" </dev/null >>"$LOG" 2>&1
+host_env modutil -force -dbdir "sql:$WORK/outside" -add imza -libfile "$MOD" </dev/null >>"$LOG" 2>&1
 ln -s "$WORK/outside" "$HOME/escape"
 tamper() {
 	local what=$1 line=$2
@@ -223,8 +226,8 @@ cp "$FF/profiles.ini" "$WORK/profiles.ini"
 LATE=$FF/l4te.later
 newdb "$LATE"
 printf '[Profile9]\nName=later\nIsRelative=1\nPath=%s\n' "${LATE##*/}" >>"$FF/profiles.ini"
-modutil -force -dbdir "sql:$LATE" -add imza -libfile "$MOD" </dev/null >>"$LOG" 2>&1
-certutil -A -d "sql:$LATE" -n "$NICK" -t C,, -i "$WORK/conf/ca.crt" >>"$LOG" 2>&1
+host_env modutil -force -dbdir "sql:$LATE" -add imza -libfile "$MOD" </dev/null >>"$LOG" 2>&1
+host_env certutil -A -d "sql:$LATE" -n "$NICK" -t C,, -i "$WORK/conf/ca.crt" >>"$LOG" 2>&1
 
 # ---- undo ----
 lines=$(wc -l <"$WORK/systemctl.argv")
@@ -269,10 +272,10 @@ same "$WORK/before2" "$WORK/after2-undo" "fresh HOME: after undo, exactly what i
 run_ctl setup --module "$MOD" --config-dir "$WORK/conf"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/u.key" -out "$WORK/u.crt" \
 	-days 3 -subj "/CN=user's own" >>"$LOG" 2>&1
-certutil -A -d "sql:$NEW" -n "user's own" -t ,, -i "$WORK/u.crt" >>"$LOG" 2>&1
+host_env certutil -A -d "sql:$NEW" -n "user's own" -t ,, -i "$WORK/u.crt" >>"$LOG" 2>&1
 run_ctl setup --undo
 [ "$rc" = 0 ] && said "now holds other certificates, keys or modules: kept" &&
-	certutil -L -d "sql:$NEW" 2>>"$LOG" | grep -q "user's own" && ! has_module "$NEW" &&
+	host_env certutil -L -d "sql:$NEW" 2>>"$LOG" | grep -q "user's own" && ! has_module "$NEW" &&
 	pass "a database setup made that the user filled is kept, without imza's module" ||
 	fail "a database setup made that the user filled is kept"
 rm -f "$WORK/no-manager"
@@ -309,7 +312,7 @@ if [ -n "$PROXY" ]; then
 	mkdir -p "$HOME/.config/pkcs11/modules"
 	printf 'module: %s\ncritical: no\ndisable-in: imzad imza-backend\n' "${MOD##*/}" \
 		>"$HOME/.config/pkcs11/modules/imza.module"
-	modutil -force -dbdir "sql:$P4" -add p11-kit-proxy -libfile "$PROXY" </dev/null >>"$LOG" 2>&1
+	host_env modutil -force -dbdir "sql:$P4" -add p11-kit-proxy -libfile "$PROXY" </dev/null >>"$LOG" 2>&1
 	run_ctl setup --module "$MOD" --config-dir "$WORK/conf"
 	[ "$rc" = 0 ] && said "p11-kit-proxy loads imza in sql:$P4" && ! has_module "$P4" &&
 		pass "p11-kit's module file by file name, disable-in without the proxy: the proxy profile is left alone" ||

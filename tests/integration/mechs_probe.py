@@ -294,7 +294,9 @@ if "vendor-mech" in quirks:
     rv, sig = sign(mech, keys[1], None, [msg[:10], msg[10:]])
     check(rv == PyKCS11.CKR_OK and verified(verify, sig),
           "the vendor mechanism in two C_SignUpdate parts: a SHA-256 PKCS#1 v1.5 signature (%s)" % rvname(rv))
-    rv = s.lib.C_SignInit(s.session, PyKCS11.Mechanism(VENDOR, bytes(600)).to_native(), keys[1])
+    # The Mechanism holds the parameters' buffer its native form points to: it must outlive the call.
+    big_params = PyKCS11.Mechanism(VENDOR, bytes(600))
+    rv = s.lib.C_SignInit(s.session, big_params.to_native(), keys[1])
     check(rv == PyKCS11.CKR_MECHANISM_PARAM_INVALID,
           "the vendor mechanism with 600 bytes of parameters (more than a job carries): "
           "CKR_MECHANISM_PARAM_INVALID at C_SignInit (%s)" % rvname(rv))
