@@ -16,7 +16,7 @@
 
 E2E=$IMZA_SRCDIR/tests/e2e
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-[ -x "$CHROMIUM" ] || CHROMIUM=chromium-is-missing
+[ -x "$CHROMIUM" ] || missing "$CHROMIUM (package chromium)"
 [ -f "$E2E/node_modules/playwright-core/package.json" ] || {
 	missing "$E2E/node_modules/playwright-core (npm ci --prefix tests/e2e)"
 }
