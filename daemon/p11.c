@@ -1353,6 +1353,22 @@ static CK_RV card_mech_of(const CK_MECHANISM *m, struct card_mech *ret)
 	}
 }
 
+/* What a private-key operation keeps from its Init: the mechanism, the key, and OAEP's parameters (when
+ * oaep is given) with the label copied into the operation. */
+static void op_set(struct op *op, CK_MECHANISM_TYPE type, const struct mech_desc *md, CK_OBJECT_HANDLE key,
+                   const struct mech_oaep *oaep)
+{
+	if (oaep) {
+		if (oaep->label_len > 0)
+			memcpy(op->label, oaep->label, oaep->label_len);
+		op->oaep = *oaep;
+		op->oaep.label = oaep->label_len > 0 ? op->label : NULL;
+	}
+	op->type = type;
+	op->mech = md;
+	op->key = key;
+}
+
 /* C_SignInit and C_DecryptInit on a vendor module's token: a mechanism its module serves
  * (mech_module_route), nothing of imza's own table beyond what the module has. */
 static CK_RV op_init_module(struct session *sess, struct slot *s, const struct token_object *o,
@@ -1423,13 +1439,7 @@ static CK_RV op_init_module(struct session *sess, struct slot *s, const struct t
 	sess->op->cmech = cm;
 	sess->op->pss = pss;
 	sess->op->has_pss = has_pss;
-	if (oaep.label_len > 0)
-		memcpy(sess->op->label, oaep.label, oaep.label_len);
-	sess->op->oaep = oaep;
-	sess->op->oaep.label = oaep.label_len > 0 ? sess->op->label : NULL;
-	sess->op->type = m->mechanism;
-	sess->op->mech = md;
-	sess->op->key = key;
+	op_set(sess->op, m->mechanism, md, key, &oaep);
 	return CKR_OK;
 }
 
@@ -1493,15 +1503,8 @@ static CK_RV op_init(void *ctx, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJE
 		sess->op->pss = pss;
 		sess->op->has_pss = true;
 	}
-	if (kind == OP_DECRYPT && m->mechanism == CKM_RSA_PKCS_OAEP) {
-		if (oaep.label_len > 0)
-			memcpy(sess->op->label, oaep.label, oaep.label_len);
-		sess->op->oaep = oaep;
-		sess->op->oaep.label = oaep.label_len > 0 ? sess->op->label : NULL;
-	}
-	sess->op->type = m->mechanism;
-	sess->op->mech = md;
-	sess->op->key = key;
+	op_set(sess->op, m->mechanism, md, key,
+	       kind == OP_DECRYPT && m->mechanism == CKM_RSA_PKCS_OAEP ? &oaep : NULL);
 	return CKR_OK;
 }
 
