@@ -2356,21 +2356,30 @@ static int random_submit(struct daemon *d, struct slot *s, uint64_t app_id, stru
 	return 0;
 }
 
+/* C_GenerateRandom's and C_SeedRandom's common part: the buffer first (PKCS#11 3.0 §5.15), then the
+ * session, then whether its token has the card's generator. */
+static CK_RV rng_session(void *ctx, CK_SESSION_HANDLE h, const void *buf, CK_ULONG len, struct slot **ret)
+{
+	struct session *sess;
+	CK_RV rv;
+
+	if (buf == NULL && len > 0)
+		return CKR_ARGUMENTS_BAD;
+	rv = get_session(ctx, h, &sess, ret);
+	if (rv != CKR_OK)
+		return rv;
+	return token_flags((*ret)->token) & CKF_RNG ? CKR_OK : CKR_RANDOM_NO_RNG;
+}
+
 /* Random bytes from the card's generator (the token says CKF_RNG), never from imzad's: an application
  * that asks the token for them gets the card's. No login needed. */
 static CK_RV p_GenerateRandom(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG len)
 {
-	struct session *sess;
 	struct slot *s;
-	CK_RV rv;
+	CK_RV rv = rng_session(ctx, h, out, len, &s);
 
-	if (out == NULL && len > 0)
-		return CKR_ARGUMENTS_BAD;
-	rv = get_session(ctx, h, &sess, &s);
 	if (rv != CKR_OK)
 		return rv;
-	if (!(token_flags(s->token) & CKF_RNG))
-		return CKR_RANDOM_NO_RNG;
 	if (len == 0)
 		return CKR_OK;
 	/* len is at most the frame's cap: the request decoder allocated that much already. */
@@ -2382,16 +2391,10 @@ static CK_RV p_GenerateRandom(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR out, C
 /* The card's generator takes no seed. */
 static CK_RV p_SeedRandom(void *ctx, CK_SESSION_HANDLE h, CK_BYTE_PTR seed, CK_ULONG len)
 {
-	struct session *sess;
 	struct slot *s;
-	CK_RV rv;
+	CK_RV rv = rng_session(ctx, h, seed, len, &s);
 
-	if (seed == NULL && len > 0)
-		return CKR_ARGUMENTS_BAD;
-	rv = get_session(ctx, h, &sess, &s);
-	if (rv != CKR_OK)
-		return rv;
-	return (token_flags(s->token) & CKF_RNG) ? CKR_RANDOM_SEED_NOT_SUPPORTED : CKR_RANDOM_NO_RNG;
+	return rv != CKR_OK ? rv : CKR_RANDOM_SEED_NOT_SUPPORTED;
 }
 
 const struct rpc_server_ops p11_ops = {
