@@ -18,11 +18,11 @@
 // process group, which the script checks is gone at the end), FIREFOX_MODULE (loaded, or absent in a
 // sanitizer build).
 import puppeteer from 'puppeteer-core';
-import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pinentryLog, pinentryScript, verifyP7s } from './stack.mjs';
 import { assert, note, notOk, ok, reporter } from './tap.mjs';
 import { EXPECTED_CONTENT, walkToSigning as walk } from './portal-walk.mjs';
 
@@ -55,33 +55,6 @@ const QUALIFIED_ID = crypto.createHash('sha256').update(fs.readFileSync(path.joi
 /* ---------------------------------------------------------------- reporting */
 
 const { screenshot, Flow } = reporter(ART, 'portal-firefox');
-
-/* ---------------------------------------------------------------- the stack's side */
-
-function pinentryScript(...lines) {
-	fs.writeFileSync(E.IMZA_PINENTRY_SCRIPT, lines.join('\n') + '\n');
-}
-
-function pinentryLog() {
-	const raw = fs.existsSync(E.IMZA_PINENTRY_LOG) ? fs.readFileSync(E.IMZA_PINENTRY_LOG, 'utf8') : '';
-	return raw.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
-}
-
-function openssl(args) {
-	const r = spawnSync('openssl', args, { timeout: 30000, maxBuffer: 16 << 20 });
-	if (r.error) {
-		throw r.error;
-	}
-	return r;
-}
-
-// openssl cms -verify accepts the file against the card's CA, and its content is exactly `content`.
-function verifyP7s(file, content) {
-	const r = openssl(['cms', '-verify', '-inform', 'DER', '-in', file, '-CAfile', E.IMZA_TEST_CA, '-purpose', 'any']);
-	assert(r.status === 0, 'openssl cms -verify failed (exit ' + r.status + '): ' + r.stderr.toString());
-	assert(r.stdout.equals(Buffer.from(content, 'utf8')), 'the signed content differs from #signed-content:\n' +
-		r.stdout.toString('utf8'));
-}
 
 /* ---------------------------------------------------------------- Firefox */
 

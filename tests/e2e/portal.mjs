@@ -14,10 +14,10 @@
 // IMZA_PINENTRY_SCRIPT, IMZA_PINENTRY_LOG, IMZA_PIN, IMZA_SOCKET, IMZA_CTL, PORTAL_ARTIFACTS, PORTAL_WORK;
 // CHROMIUM (default /usr/bin/chromium). Node 18 or later.
 import { chromium } from 'playwright-core';
-import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { openssl, pinentryLog, pinentryScript, verifyP7s } from './stack.mjs';
 import { assert, note, notOk, ok, reporter } from './tap.mjs';
 import { EXPECTED_CONTENT, walkToSigning as walk } from './portal-walk.mjs';
 
@@ -56,15 +56,6 @@ const { screenshot, Flow } = reporter(ART, 'portal', { timeout: 10000 });
 
 /* ---------------------------------------------------------------- the stack's side */
 
-function pinentryScript(...lines) {
-	fs.writeFileSync(E.IMZA_PINENTRY_SCRIPT, lines.join('\n') + '\n');
-}
-
-function pinentryLog() {
-	const raw = fs.existsSync(E.IMZA_PINENTRY_LOG) ? fs.readFileSync(E.IMZA_PINENTRY_LOG, 'utf8') : '';
-	return raw.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
-}
-
 // The card's own PIN counter, from the virtual card's state file: imzad's count (imzactl status) is only
 // what imzad believes.
 function pinTries() {
@@ -74,23 +65,6 @@ function pinTries() {
 		throw new Error('the card\'s state file has no pin_tries: ' + state);
 	}
 	return Number(m[1]);
-}
-
-function openssl(args) {
-	const r = spawnSync('openssl', args, { timeout: 30000, maxBuffer: 16 << 20 });
-	if (r.error) {
-		throw r.error;
-	}
-	return r;
-}
-
-// openssl cms -verify accepts the file against the card's CA, and its content is exactly `content`.
-function verifyP7s(file, content) {
-	const r = openssl(['cms', '-verify', '-inform', 'DER', '-in', file, '-CAfile', E.IMZA_TEST_CA, '-purpose', 'any']);
-	assert(r.status === 0, 'openssl cms -verify failed (exit ' + r.status + '): ' + r.stderr.toString());
-	const want = Buffer.from(content, 'utf8');
-	assert(r.stdout.equals(want), 'the signed content differs from #signed-content:\n--- signed (' + r.stdout.length +
-		' bytes)\n' + r.stdout.toString('utf8') + '\n--- page (' + want.length + ' bytes)\n' + content);
 }
 
 /* ---------------------------------------------------------------- the portal */
