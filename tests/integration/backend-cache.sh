@@ -15,7 +15,6 @@ export IMZA_IMZAD_ARGS="--config $WORK/imzad.conf --backend $BACKEND" IMZA_BACKE
 stack_up s
 M=$IMZA_MODULE
 CTL=$IMZA_BUILDDIR/tools/imzactl
-ILOG=$IMZA_STACK_DIR/imzad.log
 imza() { host_env pkcs11-tool --module "$M" "$@"; }
 listing() { imza --token-label "$SOFTHSM_LABEL" -O 2>&1; }
 listed() {
@@ -25,23 +24,7 @@ listed() {
 	done
 	return 1
 }
-restart() {
-	"$STACK" daemon "$IMZA_STACK_DIR" stop >>"$LOG" 2>&1
-	"$@"
-	echo "--- test marker ---" >>"$ILOG"
-	"$STACK" daemon "$IMZA_STACK_DIR" start >>"$LOG" 2>&1
-}
-since_marker() { sed -n '/^--- test marker ---$/h; /^--- test marker ---$/!H; ${x;p}' "$ILOG"; }
-# calls NAME...: the sum of these calls in the helper's last count line since the marker.
-calls() {
-	local line n=0 c
-	line=$(since_marker | grep 'imza-backend\[[0-9]*\]: calls' | tail -n 1)
-	for c in "$@"; do
-		n=$((n + $(sed -n "s/.* $c=\([0-9]*\).*/\1/p" <<<"$line" | head -n 1 | grep . || echo 0)))
-	done
-	echo "$n"
-}
-objcalls() { calls C_FindObjectsInit C_FindObjects C_FindObjectsFinal C_GetAttributeValue; }
+objcalls() { helper_calls C_FindObjectsInit C_FindObjects C_FindObjectsFinal C_GetAttributeValue; }
 
 listed && pass "the SoftHSM token is listed" || bail "the SoftHSM token is not listed; see the log"
 full=$(listing)
@@ -52,7 +35,7 @@ n=$(objcalls)
 check_output "it is in the card cache beside the PIV card" '^2 cards cached' "$CTL" cache list
 
 t0=$(date +%s%N)
-restart
+imzad_restart
 listed
 warm=$(listing)
 n=$(objcalls)
@@ -80,7 +63,7 @@ sleep 0.5
 	fail "then it read the token in the background and found it unchanged"
 # The check compares the certificates' hash with the cached model's: one search (the certificates), no
 # key looked for.
-n=$(calls C_FindObjectsInit)
+n=$(helper_calls C_FindObjectsInit)
 [ "$n" = 1 ] && pass "the check searched the certificates only (1 C_FindObjectsInit, no key search)" ||
 	fail "the check searched the certificates only ($n C_FindObjectsInit)"
 printf 'imza cached module token' >"$WORK/data"
@@ -105,7 +88,7 @@ reissue() {
 		pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "$SOFTHSM_LABEL" --login --pin "$SOFTHSM_PIN" \
 			--write-object "$WORK/new01.der" --type cert --id 01 --label nitelikli-rsa2048
 }
-restart reissue >>"$LOG" 2>&1
+imzad_restart reissue >>"$LOG" 2>&1
 listed
 ok=0
 for _ in $(seq 1 60); do
@@ -131,7 +114,7 @@ for rowid, blob in db.execute("SELECT rowid, token FROM cards WHERE driver = 'mo
 db.commit()
 EOF
 }
-restart tamper
+imzad_restart tamper
 listed
 again=$(listing)
 [ "$again" = "$full" ] && pass "a tampered cache entry: the token is read from the module, the listing is whole" ||

@@ -21,7 +21,6 @@ printf 'module = %s\n' "$QUIRK" >"$WORK/imzad.conf"
 export IMZA_IMZAD_ARGS="--config $WORK/imzad.conf --backend $BACKEND"
 stack_up s
 M=$IMZA_MODULE
-ILOG=$IMZA_STACK_DIR/imzad.log
 D=$WORK/mechs
 mkdir -p "$D"
 cp "$WORK"/hsm/0?.pub.pem "$D/"
@@ -32,34 +31,20 @@ listed() {
 	done
 	return 1
 }
-restart() {
-	"$STACK" daemon "$IMZA_STACK_DIR" stop >>"$LOG" 2>&1
-	echo "--- test marker ---" >>"$ILOG"
-	"$STACK" daemon "$IMZA_STACK_DIR" start >>"$LOG" 2>&1
-}
-since_marker() { sed -n '/^--- test marker ---$/h; /^--- test marker ---$/!H; ${x;p}' "$ILOG"; }
-calls() {
-	local line n=0 c
-	line=$(since_marker | grep 'imza-backend\[[0-9]*\]: calls' | tail -n 1)
-	for c in "$@"; do
-		n=$((n + $(sed -n "s/.* $c=\([0-9]*\).*/\1/p" <<<"$line" | head -n 1 | grep . || echo 0)))
-	done
-	echo "$n"
-}
 probe() { run_checks host_env "$PY" "$IMZA_SRCDIR/tests/integration/mechs_probe.py" "$M" "$1" "$SOFTHSM_LABEL" "$SOFTHSM_PIN" "$D" "$2"; }
 
 listed || bail "the module's token is not listed"
 note "through the quirky module with $IMZA_QUIRKS"
 probe "$QUIRK" "$IMZA_QUIRKS"
 cp "$D/list" "$D/list.read"
-[ "$(calls C_GetMechanismList)" -gt 0 ] && pass "the token was read with the module's mechanism list ($(calls C_GetMechanismList C_GetMechanismInfo) mechanism calls)" ||
+[ "$(helper_calls C_GetMechanismList)" -gt 0 ] && pass "the token was read with the module's mechanism list ($(helper_calls C_GetMechanismList C_GetMechanismInfo) mechanism calls)" ||
 	fail "the token was read with the module's mechanism list"
 
 # From the card cache: the same list, and no mechanism or object call reaches the module for it.
-restart
+imzad_restart
 listed || bail "the token is not listed after the restart"
 MECHS_LIST_ONLY=1 host_env "$PY" "$IMZA_SRCDIR/tests/integration/mechs_probe.py" "$M" "$QUIRK" "$SOFTHSM_LABEL" "$SOFTHSM_PIN" "$D" "$IMZA_QUIRKS" >>"$LOG" 2>&1
-n=$(calls C_GetMechanismList C_GetMechanismInfo C_FindObjectsInit C_GetAttributeValue)
+n=$(helper_calls C_GetMechanismList C_GetMechanismInfo C_FindObjectsInit C_GetAttributeValue)
 since_marker | grep -q "card \"$SOFTHSM_LABEL *\" ([0-9]* objects, from the cache)" &&
 	pass "restarted: imzad served the token from the card cache" || fail "restarted: imzad served the token from the card cache"
 cmp -s "$D/list" "$D/list.read" && [ -s "$D/list" ] && pass "restarted: the cached token lists the same $(wc -l <"$D/list") mechanisms with the same flags" ||
@@ -70,7 +55,7 @@ cmp -s "$D/list" "$D/list.read" && [ -s "$D/list" ] && pass "restarted: the cach
 # SoftHSM as it is: CKM_RSA_X_509 there, its OAEP SHA-1 only, no ECDSA with a hash.
 printf 'module = %s\n' "$SOFTHSM_MODULE" >"$WORK/imzad.conf"
 unset IMZA_QUIRKS
-restart
+imzad_restart
 listed || bail "the SoftHSM token is not listed"
 note "SoftHSM directly"
 probe "$SOFTHSM_MODULE" ""

@@ -23,3 +23,24 @@ hsm_up() {
 	. "$WORK/hsm/env"
 	export SOFTHSM2_CONF
 }
+
+# imzad_restart [COMMAND...]: imzad of the stack stopped, COMMAND run meanwhile (changing the cache or the
+# token), a marker written to imzad's log, imzad started again; since_marker prints the log after the
+# last marker.
+imzad_restart() {
+	"$STACK" daemon "$IMZA_STACK_DIR" stop >>"$LOG" 2>&1
+	"$@"
+	echo "--- test marker ---" >>"$IMZA_STACK_DIR/imzad.log"
+	"$STACK" daemon "$IMZA_STACK_DIR" start >>"$LOG" 2>&1
+}
+since_marker() { sed -n '/^--- test marker ---$/h; /^--- test marker ---$/!H; ${x;p}' "$IMZA_STACK_DIR/imzad.log"; }
+# helper_calls NAME...: the sum of these calls in the helper's last count line since the marker
+# (IMZA_BACKEND_CALLS=1 makes imza-backend log its counts).
+helper_calls() {
+	local line n=0 c
+	line=$(since_marker | grep 'imza-backend\[[0-9]*\]: calls' | tail -n 1)
+	for c in "$@"; do
+		n=$((n + $(sed -n "s/.* $c=\([0-9]*\).*/\1/p" <<<"$line" | head -n 1 | grep . || echo 0)))
+	done
+	echo "$n"
+}
