@@ -12,7 +12,7 @@ struct event_base;
 
 /* Event priorities of imzad's loop: everything at the default (the middle one) runs before the
  * clients' requests, which are served round-robin between applications (server.c). */
-#define SERVER_PRIORITIES 5
+#define SERVER_PRIORITIES 7
 /* imzad's event loop: SERVER_PRIORITIES priorities, and a look for new events after a few client
  * requests, however many are ready. server_new needs a loop made by this. */
 int server_event_base_new(struct event_base **ret);

@@ -29,6 +29,29 @@ bool rpc_call_carries_pin(uint32_t id)
 	       id == RPC_CALL_C_SetPIN;
 }
 
+/* The private-key operations and the logins that lead to them: what a person waits on. */
+bool rpc_call_uses_key(uint32_t id)
+{
+	switch (id) {
+	case RPC_CALL_C_Login:
+	case RPC_CALL_C_LoginUser:
+	case RPC_CALL_C_SignInit:
+	case RPC_CALL_C_Sign:
+	case RPC_CALL_C_SignUpdate:
+	case RPC_CALL_C_SignFinal:
+	case RPC_CALL_C_SignRecoverInit:
+	case RPC_CALL_C_SignRecover:
+	case RPC_CALL_C_DecryptInit:
+	case RPC_CALL_C_Decrypt:
+	case RPC_CALL_C_DecryptUpdate:
+	case RPC_CALL_C_DecryptFinal:
+	case RPC_CALL_C_DeriveKey:
+		return true;
+	default:
+		return false;
+	}
+}
+
 void rpc_request_arena_init(struct proto_arena *a, uint32_t id)
 {
 	if (rpc_call_carries_pin(id))

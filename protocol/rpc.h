@@ -287,6 +287,10 @@ const struct rpc_call_desc *rpc_call_find(uint32_t id);
 /* Whether a request of this call carries a PIN (C_Login, C_LoginUser, C_InitPIN, C_SetPIN): the daemon
  * decodes those into locked memory, the module wipes their frame once sent. */
 bool rpc_call_carries_pin(uint32_t id);
+/* Whether this call is a private-key operation or a login (C_Login, C_LoginUser, C_SignInit and the
+ * C_Sign family, C_SignRecover*, C_DecryptInit and the C_Decrypt family, C_DeriveKey): imzad reads an
+ * application's next request ahead of the listing calls after one of these (server.c). */
+bool rpc_call_uses_key(uint32_t id);
 /* The arena a request of this call is decoded into: locked pages for a PIN call, heap otherwise. */
 void rpc_request_arena_init(struct proto_arena *a, uint32_t id);
 

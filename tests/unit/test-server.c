@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -26,12 +27,26 @@
 #include "protocol/rpc.h"
 
 #define BUSY_CONNS 6
+/* More listing applications than the loop reads between two looks for new events (READS_PER_POLL). */
+#define LISTERS 12
 
 struct fixture {
 	char dir[64], path[128];
 	struct daemon d;
+	struct server_handlers h;
 	struct server *srv;
 };
+
+/* The kinds of the applications whose calls the server started, in its order. */
+static int started[64];
+static size_t nstarted;
+
+static void record_call_start(struct app *a)
+{
+	if (nstarted < sizeof(started) / sizeof(started[0]))
+		started[nstarted++] = a->kind;
+	app_call_start(a);
+}
 
 static int setup(void **state)
 {
@@ -46,7 +61,10 @@ static int setup(void **state)
 	assert_int_equal(server_event_base_new(&fx->d.base), 0);
 	assert_int_equal(server_bind(fx->path, true, &fd), 0);
 	assert_int_equal(imzad_wire(&fx->d), 0);
-	assert_int_equal(server_new(&fx->d, &imzad_handlers, fd, 64, &fx->srv), 0);
+	fx->h = imzad_handlers;
+	fx->h.call_start = record_call_start;
+	nstarted = 0;
+	assert_int_equal(server_new(&fx->d, &fx->h, fd, 64, &fx->srv), 0);
 	*state = fx;
 	return 0;
 }
@@ -82,6 +100,51 @@ static void send_hello(int fd, enum proto_client_kind kind)
 	h.pid = (uint32_t)getpid();
 	snprintf(h.app_name, sizeof(h.app_name), "test-server");
 	assert_int_equal(proto_hello_encode(&w, &h), 0);
+	assert_int_equal(proto_send_frame(fd, w.data, w.len), 0);
+	proto_buf_free(&w);
+}
+
+/* A connection whose peer is another process (a child that connects and exits): another application
+ * for the server, which tells them apart by the connecting pid. */
+static int client_connect_from_child(struct fixture *fx)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), st = -1;
+	pid_t pid;
+
+	assert_true(fd >= 0);
+	memcpy(sa.sun_path, fx->path, strlen(fx->path) + 1);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : 1);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	return fd;
+}
+
+/* A call that uses a key, with a session handle nobody has: the answer is an error, the call counts. */
+static void send_key_call(int fd, uint32_t id)
+{
+	const struct rpc_call_desc *d = rpc_call_find(id);
+	struct proto_buf w = PROTO_BUF_INIT(PROTO_FRAME_BUF_MAX);
+	union rpc_arg args[RPC_KINDS_MAX] = {0};
+	CK_MECHANISM m = {CKM_ECDSA, NULL, 0};
+	CK_BYTE data[32] = {0}, sig[64];
+	CK_ULONG siglen = sizeof(sig);
+
+	assert_non_null(d);
+	args[0].ul = 77;
+	if (id == RPC_CALL_C_SignInit) {
+		args[1].mech = &m;
+		args[2].ul = 1;
+	} else {
+		args[1].buf.p = data;
+		args[1].buf.n = sizeof(data);
+		args[2].out.p = sig;
+		args[2].out.n = &siglen;
+	}
+	assert_int_equal(rpc_request_encode(d, args, &w), 0);
 	assert_int_equal(proto_send_frame(fd, w.data, w.len), 0);
 	proto_buf_free(&w);
 }
@@ -194,6 +257,79 @@ static void test_lone_app_is_served_on_every_connection(void **state)
 	}
 }
 
+/* A signer among many listing applications: after its C_SignInit, its C_Sign is read ahead of the
+ * listing requests that were in their sockets before it (before, it waited for all of them: with 200
+ * listing programs, a round of them for each call of a signature). */
+static void test_key_call_is_read_ahead_of_listing(void **state)
+{
+	struct fixture *fx = *state;
+	int lister[LISTERS], signer, all[LISTERS + 1];
+	for (int i = 0; i < LISTERS; i++) {
+		lister[i] = all[i] = client_connect_from_child(fx);
+		send_hello(lister[i], PROTO_CLIENT_PKCS11);
+	}
+	signer = all[LISTERS] = client_connect(fx);
+	send_hello(signer, PROTO_CLIENT_CLI);
+	run_until_answered(fx, all, LISTERS + 1);
+	for (int i = 0; i <= LISTERS; i++)
+		take_reply(all[i]);
+	send_key_call(signer, RPC_CALL_C_SignInit);
+	run_until_answered(fx, &signer, 1);
+	take_reply(signer);
+
+	for (int i = 0; i < LISTERS; i++)
+		send_getinfo(lister[i]);
+	send_key_call(signer, RPC_CALL_C_Sign);
+	nstarted = 0;
+	/* The listing requests are all answered all the same; the signer's was started first. */
+	run_until_answered(fx, all, LISTERS + 1);
+	assert_int_equal(nstarted, LISTERS + 1);
+	assert_int_equal(started[0], PROTO_CLIENT_CLI);
+	for (size_t i = 1; i < nstarted; i++)
+		assert_int_equal(started[i], PROTO_CLIENT_PKCS11);
+	for (int i = 0; i <= LISTERS; i++) {
+		take_reply(all[i]);
+		close(all[i]);
+	}
+}
+
+/* Reading ahead has a cap: an application with many connections that each call C_SignInit in a loop
+ * has at most AHEAD_MAX_IN_ROW (4) of them read before a listing request that waits is read. */
+static void test_reading_ahead_leaves_listing_its_share(void **state)
+{
+	struct fixture *fx = *state;
+	int busy[2 * BUSY_CONNS], lister, all[2 * BUSY_CONNS + 1];
+
+	for (int i = 0; i < 2 * BUSY_CONNS; i++) {
+		busy[i] = all[i] = client_connect(fx);
+		send_hello(busy[i], PROTO_CLIENT_CLI);
+	}
+	lister = all[2 * BUSY_CONNS] = client_connect_from_child(fx);
+	send_hello(lister, PROTO_CLIENT_PKCS11);
+	run_until_answered(fx, all, 2 * BUSY_CONNS + 1);
+	for (int i = 0; i <= 2 * BUSY_CONNS; i++)
+		take_reply(all[i]);
+	for (int i = 0; i < 2 * BUSY_CONNS; i++) {
+		send_key_call(busy[i], RPC_CALL_C_SignInit);
+		run_until_answered(fx, &busy[i], 1);
+		take_reply(busy[i]);
+	}
+
+	send_getinfo(lister);
+	for (int i = 0; i < 2 * BUSY_CONNS; i++)
+		send_key_call(busy[i], RPC_CALL_C_SignInit);
+	nstarted = 0;
+	run_until_answered(fx, all, 2 * BUSY_CONNS + 1);
+	assert_int_equal(nstarted, 2 * BUSY_CONNS + 1);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(started[i], PROTO_CLIENT_CLI);
+	assert_int_equal(started[4], PROTO_CLIENT_PKCS11);
+	for (int i = 0; i <= 2 * BUSY_CONNS; i++) {
+		take_reply(all[i]);
+		close(all[i]);
+	}
+}
+
 /* One call on fd, answered by the loop; its results written into args. */
 static CK_RV call_on(struct fixture *fx, int fd, uint32_t id, union rpc_arg *args)
 {
@@ -285,6 +421,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_app_with_many_connections_gets_one_call_per_round, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_lone_app_is_served_on_every_connection, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_key_call_is_read_ahead_of_listing, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_reading_ahead_leaves_listing_its_share, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_session_with_no_operation_holds_no_operation_state,
 	                                        setup, teardown),
 	};
