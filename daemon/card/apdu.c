@@ -77,7 +77,7 @@ static int transmit_one(struct apdu_transport *t, const struct apdu_cmd *c, bool
 #define RESP_MAX (APDU_LE_MAX + 2)
 
 static int exchange_in(struct apdu_transport *t, const struct apdu_cmd *c, bool ext, uint8_t *resp,
-                       uint8_t *out, size_t cap, size_t *ret_len, uint16_t *ret_sw)
+                       size_t rcap, uint8_t *out, size_t cap, size_t *ret_len, uint16_t *ret_sw)
 {
 	struct apdu_cmd step = *c;
 	size_t total = 0, len;
@@ -98,7 +98,7 @@ static int exchange_in(struct apdu_transport *t, const struct apdu_cmd *c, bool 
 			                        .data = c->data + off,
 			                        .lc = SHORT_LC_MAX};
 
-			r = transmit_one(t, &part, false, resp, RESP_MAX, &len, &sw);
+			r = transmit_one(t, &part, false, resp, rcap, &len, &sw);
 			if (r < 0)
 				return r;
 			if (sw != 0x9000) {
@@ -117,7 +117,7 @@ static int exchange_in(struct apdu_transport *t, const struct apdu_cmd *c, bool 
 	for (;;) {
 		if (++steps > MAX_STEPS)
 			return -EPROTO;
-		r = transmit_one(t, &step, ext, resp, RESP_MAX, &len, &sw);
+		r = transmit_one(t, &step, ext, resp, rcap, &len, &sw);
 		if (r < 0)
 			return r;
 		if ((sw >> 8) == 0x6C && step.ins != 0xC0 && steps == 1) {
@@ -141,18 +141,26 @@ static int exchange_in(struct apdu_transport *t, const struct apdu_cmd *c, bool 
 }
 
 /* The response buffer is the exchange's own, in heap: a buffer per thread (_Thread_local) would be zeroed
- * and kept resident in every thread of imzad, not only in the readers' that use it. */
+ * and kept resident in every thread of imzad, not only in the readers' that use it. It is as large as
+ * one answer that fits the caller's cap can be (a larger one is an error either way), at least a
+ * GET RESPONSE piece: a signature's 1 KiB rather than 64 KiB. A 64 KiB block came from mmap (imzad
+ * sets the threshold at 32 KiB) with its page faults, its wipe and the unmap's TLB shootdown in every
+ * APDU: most of a signature's CPU in imzad's reader thread. */
 static int exchange(struct apdu_transport *t, const struct apdu_cmd *c, bool ext, uint8_t *out, size_t cap,
                     size_t *ret_len, uint16_t *ret_sw)
 {
-	uint8_t *resp = malloc(RESP_MAX);
+	size_t rcap = (cap > 256 ? cap : 256) + 2;
+	uint8_t *resp;
 	int r;
 
+	if (rcap > RESP_MAX)
+		rcap = RESP_MAX;
+	resp = malloc(rcap);
 	if (resp == NULL)
 		return -ENOMEM;
-	r = exchange_in(t, c, ext, resp, out, cap, ret_len, ret_sw);
+	r = exchange_in(t, c, ext, resp, rcap, out, cap, ret_len, ret_sw);
 	/* Responses carry decrypted data and signatures. */
-	explicit_bzero(resp, RESP_MAX);
+	explicit_bzero(resp, rcap);
 	free(resp);
 	return r;
 }
