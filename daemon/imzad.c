@@ -33,6 +33,7 @@
 #include "daemon/ui/prompt.h"
 #include "daemon/server.h"
 #include "daemon/web/sign.h"
+#include "protocol/proto-arena.h"
 #include "protocol/proto-client.h"
 
 static void usage(FILE *f)
@@ -234,6 +235,8 @@ static void tune_malloc(void)
 	mallopt(M_ARENA_MAX, 1);
 	mallopt(M_MMAP_THRESHOLD, 32 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 64 * 1024);
+	/* A PIN's locked pages are kept for the next one rather than mapped and unmapped for each. */
+	proto_secret_pages_keep(4);
 }
 
 static int make_tls(void *dir, SSL_CTX **ret)

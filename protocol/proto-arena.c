@@ -3,7 +3,9 @@
  * proto-arena.h). Small allocations share blocks; a large one gets a block of its own. */
 #include "proto-arena.h"
 
+#include <pthread.h>
 #include <stdalign.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,10 +35,74 @@ void proto_arena_init_locked(struct proto_arena *a, size_t max)
 	a->locked = true;
 }
 
+/* Wiped secret mappings kept for reuse (proto_secret_pages_keep): each new one is a system call to map,
+ * one to lock and one to advise, and its unmapping a TLB shootdown on every CPU that runs one of the
+ * process's threads (imzad's loop and its readers' threads): per C_Login, tens of microseconds. */
+#define SECRET_KEEP_MAX 8
+static struct {
+	void *p;
+	size_t len;
+	bool locked;
+} kept[SECRET_KEEP_MAX];
+static size_t nkept;
+static atomic_uint keep_max;
+static pthread_mutex_t keep_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void proto_secret_pages_keep(unsigned n)
+{
+	atomic_store(&keep_max, n < SECRET_KEEP_MAX ? n : SECRET_KEEP_MAX);
+}
+
+static bool take_kept(size_t len, void **ret, bool *ret_locked)
+{
+	bool found = false;
+
+	if (atomic_load(&keep_max) == 0)
+		return false;
+	pthread_mutex_lock(&keep_lock);
+	for (size_t i = nkept; i-- > 0;) {
+		if (kept[i].len == len) {
+			*ret = kept[i].p;
+			*ret_locked = kept[i].locked;
+			kept[i] = kept[--nkept];
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&keep_lock);
+	return found;
+}
+
+/* p is wiped already. */
+static bool put_kept(void *p, size_t len)
+{
+	bool put = false;
+
+	if (atomic_load(&keep_max) == 0)
+		return false;
+	pthread_mutex_lock(&keep_lock);
+	if (nkept < atomic_load(&keep_max)) {
+		kept[nkept].p = p;
+		kept[nkept].len = len;
+		kept[nkept].locked = true;
+		nkept++;
+		put = true;
+	}
+	pthread_mutex_unlock(&keep_lock);
+	return put;
+}
+
 void *proto_secret_pages_new(size_t len, bool *ret_locked)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p;
 	bool locked;
+
+	if (take_kept(len, &p, &locked)) {
+		if (ret_locked)
+			*ret_locked = locked;
+		return p;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
 		return NULL;
@@ -53,6 +119,10 @@ void proto_secret_pages_free(void *p, size_t len)
 	if (p == NULL)
 		return;
 	explicit_bzero(p, len);
+	/* Only a locked mapping is kept (locking it again costs no page and says whether it is); one
+	 * the lock fails for (RLIMIT_MEMLOCK) goes, as before. */
+	if (atomic_load(&keep_max) > 0 && syscall(SYS_mlock, p, len) == 0 && put_kept(p, len))
+		return;
 	(void)syscall(SYS_munlock, p, len);
 	munmap(p, len);
 }

@@ -32,6 +32,11 @@ struct proto_arena {
  * mapping could be made. The daemon's PIN pages (daemon/card/pin.c) are these too. */
 void *proto_secret_pages_new(size_t len, bool *ret_locked);
 void proto_secret_pages_free(void *p, size_t len);
+/* Keeps up to n (at most 8) freed mappings, wiped and still locked, for the next ones of the same
+ * length, instead of unmapping them: for imzad, which makes one or two for every C_Login. 0 (the
+ * default, and the module's: it must not hold locked memory in the application after C_Finalize)
+ * unmaps each at once. */
+void proto_secret_pages_keep(unsigned n);
 
 void proto_arena_init(struct proto_arena *a, size_t max);
 /* For a message that carries a secret (a PIN): every block is mmap'ed pages, mlock'ed (best effort:

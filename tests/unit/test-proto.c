@@ -1292,6 +1292,44 @@ static void test_pin_frame_is_received_into_locked_memory_and_wiped(void **state
 	close(sv[1]);
 }
 
+/* imzad keeps a few freed secret mappings for the next ones (proto_secret_pages_keep): one comes back
+ * wiped, locked and no-dump, for a request of its length only; with keeping off (the module's default)
+ * a freed mapping is unmapped at once. */
+static void test_kept_secret_pages_come_back_wiped_and_locked(void **state)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	unsigned char vec;
+	uint8_t *p, *q, *r;
+	bool locked = false;
+
+	proto_secret_pages_keep(1);
+	p = proto_secret_pages_new(page, NULL);
+	assert_non_null(p);
+	memset(p, 0xA5, page);
+	proto_secret_pages_free(p, page);
+	/* Another length is not served from it. */
+	r = proto_secret_pages_new(2 * page, NULL);
+	assert_non_null(r);
+	assert_ptr_not_equal(r, p);
+	q = proto_secret_pages_new(page, &locked);
+	assert_ptr_equal(q, p);
+	assert_int_equal(locked, can_lock());
+	for (size_t i = 0; i < page; i++)
+		if (q[i] != 0)
+			fail_msg("byte %zu of a kept page is not wiped", i);
+	expect_secret_memory(q);
+	proto_secret_pages_free(r, 2 * page);
+
+	proto_secret_pages_keep(0);
+	proto_secret_pages_free(q, page);
+	/* Unmapped: mincore refuses an address with no mapping. */
+	assert_int_equal(mincore(q, page, &vec), -1);
+	assert_int_equal(errno, ENOMEM);
+	p = proto_secret_pages_new(2 * page, NULL);
+	assert_non_null(p);
+	proto_secret_pages_free(p, 2 * page);
+}
+
 /* Connections receive into the loop's one locked page, which holds nothing once a frame is done: a
  * thousand idle connections hold no page each. A connection that reads while another's frame is still
  * in it gets a locked page of its own for that frame. */
@@ -1453,6 +1491,7 @@ int main(void)
 	        cmocka_unit_test(test_large_frame_is_received_into_heap_and_eof_is_told),
 	        cmocka_unit_test(test_request_and_the_next_come_in_one_receive_and_both_are_served),
 	        cmocka_unit_test(test_connections_share_one_locked_page_wiped_after_each_frame),
+	        cmocka_unit_test(test_kept_secret_pages_come_back_wiped_and_locked),
 	        cmocka_unit_test(test_writer_encodes_fixed_width_big_endian),
 	        cmocka_unit_test(test_integers_round_trip_at_their_limits),
 	        cmocka_unit_test(test_writer_past_its_max_fails_and_error_is_sticky),
