@@ -185,11 +185,10 @@ static int helper_start(struct backend *b)
 	return 0;
 }
 
-/* Under call_lock: n bytes from the helper, all by the deadline. 0, -ETIMEDOUT, -ECONNRESET (EOF) or
- * -errno. The socket is only read once poll says it holds something: no read waits past the deadline. */
-static int read_by(int fd, uint8_t *p, size_t n, struct timespec deadline)
+/* Under call_lock: what the helper has sent, at least one byte and at most cap, by the deadline. */
+static int read_some(int fd, uint8_t *p, size_t cap, struct timespec deadline, size_t *ret_n)
 {
-	while (n > 0) {
+	for (;;) {
 		struct pollfd pf = {.fd = fd, .events = POLLIN};
 		long left = ms_between(now_mono(), deadline);
 		ssize_t got;
@@ -202,7 +201,7 @@ static int read_by(int fd, uint8_t *p, size_t n, struct timespec deadline)
 			return -errno;
 		if (k <= 0)
 			continue;
-		got = recv(fd, p, n, MSG_DONTWAIT);
+		got = recv(fd, p, cap, MSG_DONTWAIT);
 		if (got == 0)
 			return -ECONNRESET;
 		if (got < 0) {
@@ -210,38 +209,67 @@ static int read_by(int fd, uint8_t *p, size_t n, struct timespec deadline)
 				continue;
 			return -errno;
 		}
+		*ret_n = (size_t)got;
+		return 0;
+	}
+}
+
+/* Under call_lock: n bytes from the helper, all by the deadline. 0, -ETIMEDOUT, -ECONNRESET (EOF) or
+ * -errno. The socket is only read once poll says it holds something: no read waits past the deadline. */
+static int read_by(int fd, uint8_t *p, size_t n, struct timespec deadline)
+{
+	while (n > 0) {
+		size_t got = 0;
+		int e = read_some(fd, p, n, deadline, &got);
+
+		if (e < 0)
+			return e;
 		p += got;
-		n -= (size_t)got;
+		n -= got;
 	}
 	return 0;
 }
 
-/* Under call_lock: one answer, whole: its first byte by deadline, all of it within BACKEND_TAIL_MS of
- * that byte, nothing after it (the helper speaks only when asked). The header is checked against the
- * cap before anything is allocated. 0, -ETIMEDOUT (no answer), -EAGAIN (half of one), -EMSGSIZE or
- * -EBADMSG (a bad header), -EPROTO (bytes past the answer), -ECONNRESET (EOF) or -errno. */
+/* Under call_lock: one answer, whole: its first bytes by deadline, all of it within BACKEND_TAIL_MS of
+ * them, nothing after it (the helper speaks only when asked). A usual answer (a signature, an attribute)
+ * comes in one receive with its header; the rest of a larger one is read exactly. The header is
+ * checked against the cap before anything is allocated. Bytes that come after the answer in the same
+ * receive are told here; later ones by the next call's look before it sends. 0, -ETIMEDOUT (no
+ * answer), -EAGAIN (half of one), -EMSGSIZE or -EBADMSG (a bad header), -EPROTO (bytes past the
+ * answer), -ECONNRESET (EOF) or -errno. */
 static int recv_answer(int fd, struct proto_buf *resp, struct timespec deadline)
 {
-	uint8_t hdr[PROTO_FRAME_HEADER], extra;
+	uint8_t first[PROTO_FRAME_HEADER + PROTO_RECV_FIRST];
 	struct timespec tail;
-	uint32_t len;
+	size_t n = 0, got = 0;
+	uint32_t len = 0;
 	uint8_t *p;
 	int e;
 
 	proto_buf_reset(resp);
-	e = read_by(fd, hdr, 1, deadline);
+	e = read_some(fd, first, sizeof(first), deadline, &n);
 	if (e < 0)
 		return e;
 	tail = timespec_after_ms(now_mono(), BACKEND_TAIL_MS);
-	e = read_by(fd, hdr + 1, sizeof(hdr) - 1, tail);
+	if (n < PROTO_FRAME_HEADER) {
+		e = read_by(fd, first + n, PROTO_FRAME_HEADER - n, tail);
+		n = PROTO_FRAME_HEADER;
+	}
 	if (e == 0)
-		e = proto_frame_need(hdr, &len);
+		e = proto_frame_need(first, &len);
+	if (n > PROTO_FRAME_HEADER)
+		got = n - PROTO_FRAME_HEADER;
+	if (e == 0 && got > len)
+		e = -EPROTO;
 	if (e == 0)
 		e = proto_buf_reserve(resp, len, &p);
-	if (e == 0)
-		e = read_by(fd, p, len, tail);
-	if (e == 0 && recv(fd, &extra, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
-		e = -EPROTO;
+	if (e == 0) {
+		memcpy(p, first + PROTO_FRAME_HEADER, got);
+		if (got < len)
+			e = read_by(fd, p + got, len - got, tail);
+	}
+	/* Answers carry decrypted data. */
+	explicit_bzero(first, n);
 	if (e < 0)
 		proto_buf_reset(resp);
 	return e == -ETIMEDOUT ? -EAGAIN : e;
