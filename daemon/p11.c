@@ -429,8 +429,9 @@ static void pin_look_finish(struct p11_job *j, int r)
 /* Another program (OpenSC, a second imza) may have lowered the card's PIN counter or filled it again:
  * imza's token flags follow within a second. An empty VERIFY on the reader's worker (it costs no try,
  * and like every job it runs in imza's own PC/SC transaction, never inside another program's), at most
- * once a second per card and one at a time; the caller is answered from the model at once and the next
- * call sees the card's count. Not for a token served from the cache and not yet checked (its check reads
+ * once a second per card and one at a time, at C_GetTokenInfo (the one call that shows the flags); the
+ * caller is answered from the model at once and the next call sees the card's count. A C_Login's VERIFY
+ * counts as a look (it tells the counter too). Not for a token served from the cache and not yet checked (its check reads
  * the counter, and must not be brought forward), nor for a vendor module's token. */
 static void pin_look(struct daemon *d, struct slot *s)
 {
@@ -635,7 +636,6 @@ static CK_RV p_OpenSession(void *ctx, CK_SLOT_ID id, CK_FLAGS flags, CK_VOID_PTR
 	/* PKCS#11 3.0 §5.6: no read-only session while the SO is logged in. */
 	if (!(flags & CKF_RW_SESSION) && so_logged_in(a, s))
 		return CKR_SESSION_READ_WRITE_SO_EXISTS;
-	pin_look(a->d, s);
 	for (size_t i = 0; i < APP_MAX_SESSIONS; i++) {
 		if (a->sessions[i])
 			continue;
@@ -713,8 +713,11 @@ static void login_finish(struct p11_job *j, int r)
 			/* A failed VERIFY leaves the card's login state unknown: no one holds it now. */
 			s->owner_app = 0;
 		}
-		if (r != CARD_E_PIN_FORMAT)
+		if (r != CARD_E_PIN_FORMAT) {
 			pin_note_result(s->token, r, j->tries);
+			/* The VERIFY told the card's counter: as good as a look. */
+			clock_gettime(CLOCK_MONOTONIC, &s->pin_looked);
+		}
 		for (size_t i = 0; r == 0 && i < j->nalways; i++)
 			token_set_pin_always(s->token, j->always[i]);
 	}
