@@ -195,6 +195,23 @@ static void run_until_answered(struct fixture *fx, const int *fds, size_t n)
 	fail_msg("no reply after 1000 turns of the loop");
 }
 
+/* A connection that has sent its HELLO: from this process, or from a child (another application). */
+static int connect_as(struct fixture *fx, enum proto_client_kind kind, bool apart)
+{
+	int fd = apart ? client_connect_from_child(fx) : client_connect(fx);
+
+	send_hello(fd, kind);
+	return fd;
+}
+
+/* The HELLOs of fds answered, and the answers taken. */
+static void hello_answered(struct fixture *fx, const int *fds, size_t n)
+{
+	run_until_answered(fx, fds, n);
+	for (size_t i = 0; i < n; i++)
+		take_reply(fds[i]);
+}
+
 /* An application with many connections, each with a request ready, and another application with one:
  * the second is answered before the first's second request, however the socket events are ordered
  * (before round-robin between applications, all six of the busy one's requests went first). */
@@ -205,15 +222,10 @@ static void test_app_with_many_connections_gets_one_call_per_round(void **state)
 	size_t busy_answered = 0;
 	int turn;
 
-	for (int i = 0; i < BUSY_CONNS; i++) {
-		busy[i] = all[i] = client_connect(fx);
-		send_hello(busy[i], PROTO_CLIENT_PKCS11);
-	}
-	other = all[BUSY_CONNS] = client_connect(fx);
-	send_hello(other, PROTO_CLIENT_CLI);
-	run_until_answered(fx, all, BUSY_CONNS + 1);
-	for (int i = 0; i <= BUSY_CONNS; i++)
-		take_reply(all[i]);
+	for (int i = 0; i < BUSY_CONNS; i++)
+		busy[i] = all[i] = connect_as(fx, PROTO_CLIENT_PKCS11, false);
+	other = all[BUSY_CONNS] = connect_as(fx, PROTO_CLIENT_CLI, false);
+	hello_answered(fx, all, BUSY_CONNS + 1);
 
 	/* The busy application's requests are all in the sockets before the other's. */
 	for (int i = 0; i < BUSY_CONNS; i++)
@@ -264,15 +276,11 @@ static void test_key_call_is_read_ahead_of_listing(void **state)
 {
 	struct fixture *fx = *state;
 	int lister[LISTERS], signer, all[LISTERS + 1];
-	for (int i = 0; i < LISTERS; i++) {
-		lister[i] = all[i] = client_connect_from_child(fx);
-		send_hello(lister[i], PROTO_CLIENT_PKCS11);
-	}
-	signer = all[LISTERS] = client_connect(fx);
-	send_hello(signer, PROTO_CLIENT_CLI);
-	run_until_answered(fx, all, LISTERS + 1);
-	for (int i = 0; i <= LISTERS; i++)
-		take_reply(all[i]);
+
+	for (int i = 0; i < LISTERS; i++)
+		lister[i] = all[i] = connect_as(fx, PROTO_CLIENT_PKCS11, true);
+	signer = all[LISTERS] = connect_as(fx, PROTO_CLIENT_CLI, false);
+	hello_answered(fx, all, LISTERS + 1);
 	send_key_call(signer, RPC_CALL_C_SignInit);
 	run_until_answered(fx, &signer, 1);
 	take_reply(signer);
@@ -300,15 +308,10 @@ static void test_reading_ahead_leaves_listing_its_share(void **state)
 	struct fixture *fx = *state;
 	int busy[2 * BUSY_CONNS], lister, all[2 * BUSY_CONNS + 1];
 
-	for (int i = 0; i < 2 * BUSY_CONNS; i++) {
-		busy[i] = all[i] = client_connect(fx);
-		send_hello(busy[i], PROTO_CLIENT_CLI);
-	}
-	lister = all[2 * BUSY_CONNS] = client_connect_from_child(fx);
-	send_hello(lister, PROTO_CLIENT_PKCS11);
-	run_until_answered(fx, all, 2 * BUSY_CONNS + 1);
-	for (int i = 0; i <= 2 * BUSY_CONNS; i++)
-		take_reply(all[i]);
+	for (int i = 0; i < 2 * BUSY_CONNS; i++)
+		busy[i] = all[i] = connect_as(fx, PROTO_CLIENT_CLI, false);
+	lister = all[2 * BUSY_CONNS] = connect_as(fx, PROTO_CLIENT_PKCS11, true);
+	hello_answered(fx, all, 2 * BUSY_CONNS + 1);
 	for (int i = 0; i < 2 * BUSY_CONNS; i++) {
 		send_key_call(busy[i], RPC_CALL_C_SignInit);
 		run_until_answered(fx, &busy[i], 1);
