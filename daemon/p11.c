@@ -1547,6 +1547,24 @@ static CK_RV op_update(struct op *op, const uint8_t *data, size_t len)
 	return CKR_OK;
 }
 
+/* The hash of a hashing mechanism's data (a single-part signature over empty data still needs the
+ * digest context); the operation ends when it cannot be made. */
+static CK_RV op_digest_final(struct session *sess, uint8_t hash[EVP_MAX_MD_SIZE], unsigned int *hlen)
+{
+	struct op *op = sess->op;
+	CK_RV rv;
+
+	if (op->md_ctx == NULL && (rv = op_update(op, (const uint8_t *)"", 0)) != CKR_OK) {
+		op_end(&sess->op);
+		return rv;
+	}
+	if (EVP_DigestFinal_ex(op->md_ctx, hash, hlen) != 1) {
+		op_end(&sess->op);
+		return CKR_FUNCTION_FAILED;
+	}
+	return CKR_OK;
+}
+
 /* One audit row per private-key operation that reached the card, whatever its outcome: written on
  * disk as the operation goes to the card (its wait overlaps the card's work), its outcome written over
  * it when the answer has gone (records.h, audit_begin). The records being unusable does not stop
@@ -1876,14 +1894,8 @@ static CK_RV sign_module(void *ctx, struct session *sess, struct slot *s, const 
 
 	if (op->route.kind == MECH_ROUTE_PASS)
 		return submit_private(ctx, sess, s, o, op->data, op->data_len, sign_finish, NULL);
-	if (op->md_ctx == NULL && (rv = op_update(op, (const uint8_t *)"", 0)) != CKR_OK) {
-		op_end(&sess->op);
+	if ((rv = op_digest_final(sess, hash, &hlen)) != CKR_OK)
 		return rv;
-	}
-	if (EVP_DigestFinal_ex(op->md_ctx, hash, &hlen) != 1) {
-		op_end(&sess->op);
-		return CKR_FUNCTION_FAILED;
-	}
 	if (op->route.kind == MECH_ROUTE_DIGESTINFO) {
 		e = mech_digest_info(op->mech->digest, hash, hlen, in, sizeof(in), &inlen);
 	} else if (op->route.card_type == CKM_ECDSA) {
@@ -1970,15 +1982,8 @@ static CK_RV sign_common(void *ctx, CK_SESSION_HANDLE h, const uint8_t *data, si
 		uint8_t hash[EVP_MAX_MD_SIZE];
 		unsigned int hlen = 0;
 
-		/* A single-part sign over empty data still needs the digest context. */
-		if (op->md_ctx == NULL && (rv = op_update(op, (const uint8_t *)"", 0)) != CKR_OK) {
-			op_end(&sess->op);
+		if ((rv = op_digest_final(sess, hash, &hlen)) != CKR_OK)
 			return rv;
-		}
-		if (EVP_DigestFinal_ex(op->md_ctx, hash, &hlen) != 1) {
-			op_end(&sess->op);
-			return CKR_FUNCTION_FAILED;
-		}
 		e = mech_block_from_hash(op->mech, op->has_pss ? &op->pss : NULL, hash, hlen, block,
 		                         o->key.size);
 	} else if (o->key.type == CKK_EC) {
