@@ -10,8 +10,8 @@
 . "$(dirname "$0")/../lib/backend.sh"
 
 hsm_up pkcs11-tool sqlite3 python3
-printf 'module = %s\n' "$SOFTHSM_MODULE" >"$WORK/imzad.conf"
-export IMZA_IMZAD_ARGS="--config $WORK/imzad.conf --backend $BACKEND" IMZA_BACKEND_CALLS=1
+imzad_module "$SOFTHSM_MODULE"
+export IMZA_BACKEND_CALLS=1
 stack_up s
 M=$IMZA_MODULE
 CTL=$IMZA_BUILDDIR/tools/imzactl

@@ -17,8 +17,7 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 hsm_up pkcs11-tool
 export IMZA_QUIRKS=context-specific IMZA_QUIRK_CONTEXT_REFUSE=$WORK/refuse
-printf 'module = %s\n' "$QUIRK" >"$WORK/imzad.conf"
-export IMZA_IMZAD_ARGS="--config $WORK/imzad.conf --backend $BACKEND"
+imzad_module "$QUIRK"
 https_stack_up
 M=$IMZA_MODULE
 imza() { host_env pkcs11-tool --module "$M" "$@"; }

@@ -17,8 +17,7 @@ mkdir -p "$WORK/trig"
 export IMZA_QUIRK_CRASH=$WORK/trig/crash IMZA_QUIRK_REMOVED=$WORK/trig/removed
 # (The sanitizer build's helper would catch the SIGSEGV and exit 1: let it die of it as a plain build does.)
 export ASAN_OPTIONS=handle_segv=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}
-printf 'module = %s\n' "$QUIRK" >"$WORK/imzad.conf"
-export IMZA_IMZAD_ARGS="--config $WORK/imzad.conf --backend $BACKEND"
+imzad_module "$QUIRK"
 https_stack_up
 M=$IMZA_MODULE
 imza() { host_env pkcs11-tool --module "$M" "$@"; }

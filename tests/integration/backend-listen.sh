@@ -13,8 +13,7 @@ hsm_up "$PY"
 "$PY" -c 'import PyKCS11' 2>/dev/null || missing "PyKCS11 (package python3-pykcs11)"
 mkdir -p "$WORK/trig"
 export IMZA_QUIRK_REMOVED=$WORK/trig/removed IMZA_BACKEND_CALLS=1
-printf 'module = %s\n' "$QUIRK" >"$WORK/imzad.conf"
-export IMZA_IMZAD_ARGS="--config $WORK/imzad.conf --backend $BACKEND"
+imzad_module "$QUIRK"
 stack_up s
 M=$IMZA_MODULE
 ILOG=$IMZA_STACK_DIR/imzad.log

@@ -17,8 +17,7 @@ PY=/usr/bin/python3
 hsm_up openssl
 host_env "$PY" -c 'import PyKCS11' 2>>"$LOG" || missing "PyKCS11 (python3-pykcs11)"
 export IMZA_QUIRKS=no-raw-rsa,vendor-mech IMZA_BACKEND_CALLS=1
-printf 'module = %s\n' "$QUIRK" >"$WORK/imzad.conf"
-export IMZA_IMZAD_ARGS="--config $WORK/imzad.conf --backend $BACKEND"
+imzad_module "$QUIRK"
 stack_up s
 M=$IMZA_MODULE
 D=$WORK/mechs
@@ -53,7 +52,7 @@ cmp -s "$D/list" "$D/list.read" && [ -s "$D/list" ] && pass "restarted: the cach
 	fail "restarted: no mechanism or object call reached the module for that listing ($n)"
 
 # SoftHSM as it is: CKM_RSA_X_509 there, its OAEP SHA-1 only, no ECDSA with a hash.
-printf 'module = %s\n' "$SOFTHSM_MODULE" >"$WORK/imzad.conf"
+imzad_module "$SOFTHSM_MODULE"
 unset IMZA_QUIRKS
 imzad_restart
 listed || bail "the SoftHSM token is not listed"

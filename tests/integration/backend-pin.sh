@@ -12,8 +12,7 @@
 hsm_up pkcs11-tool
 export IMZA_QUIRKS=pin-counter IMZA_QUIRK_LOGINS=$WORK/logins
 : >"$WORK/logins"
-printf 'module = %s\n' "$QUIRK" >"$WORK/imzad.conf"
-export IMZA_IMZAD_ARGS="--config $WORK/imzad.conf --backend $BACKEND"
+imzad_module "$QUIRK"
 https_stack_up
 M=$IMZA_MODULE
 imza() { host_env pkcs11-tool --module "$M" "$@"; }

@@ -10,9 +10,8 @@
 hsm_up pkcs11-tool
 mkdir -p "$WORK/trig"
 export IMZA_QUIRKS=no-os-locking,single-thread,no-wait,v220,short-list IMZA_QUIRK_HANG=$WORK/trig/hang
-printf 'module = %s\n' "$QUIRK" >"$WORK/imzad.conf"
 # --verbose: imzad says at debug level when a new application's slot list waited out the modules' look.
-export IMZA_IMZAD_ARGS="--config $WORK/imzad.conf --backend $BACKEND --verbose"
+imzad_module "$QUIRK" --verbose
 stack_up s
 M=$IMZA_MODULE
 imza() { host_env pkcs11-tool --module "$M" "$@"; }

@@ -13,8 +13,7 @@
 hsm_up pkcs11-tool
 export IMZA_QUIRKS=pin-counter IMZA_QUIRK_LOGINS=$WORK/calls
 : >"$WORK/calls"
-printf 'module = %s\n' "$QUIRK" >"$WORK/imzad.conf"
-export IMZA_IMZAD_ARGS="--config $WORK/imzad.conf --backend $BACKEND"
+imzad_module "$QUIRK"
 stack_up s
 CTL=$IMZA_BUILDDIR/tools/imzactl
 imza() { host_env pkcs11-tool --module "$IMZA_MODULE" --token-label "$SOFTHSM_LABEL" "$@" 2>&1; }

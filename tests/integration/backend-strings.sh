@@ -11,8 +11,7 @@
 
 hsm_up pkcs11-tool
 export IMZA_QUIRKS=hostile-strings
-printf 'module = %s\n' "$QUIRK" >"$WORK/imzad.conf"
-export IMZA_IMZAD_ARGS="--config $WORK/imzad.conf --backend $BACKEND"
+imzad_module "$QUIRK"
 stack_up s
 M=$IMZA_MODULE
 imza() { host_env pkcs11-tool --module "$M" "$@"; }

@@ -24,6 +24,14 @@ hsm_up() {
 	export SOFTHSM2_CONF
 }
 
+# imzad_module MODULE [ARG...]: imzad's configuration ($WORK/imzad.conf) names MODULE as its one module,
+# and the stack starts imzad with it, the helper from the build and each ARG.
+imzad_module() {
+	printf 'module = %s\n' "$1" >"$WORK/imzad.conf"
+	shift
+	export IMZA_IMZAD_ARGS="--config $WORK/imzad.conf --backend $BACKEND${*:+ $*}"
+}
+
 # imzad_restart [COMMAND...]: imzad of the stack stopped, COMMAND run meanwhile (changing the cache or the
 # token), a marker written to imzad's log, imzad started again; since_marker prints the log after the
 # last marker.
