@@ -14,7 +14,7 @@ EXTRA_DIST += $(WEB_TESTS)
 # (needs tests/e2e/node_modules, from `npm ci --prefix tests/e2e`, and /usr/bin/chromium; fails without).
 # It runs after the integration tests, so that Chromium's load does not skew their timing checks; alone:
 # tests/e2e/portal.sh (IMZA_BUILDDIR=... for a build elsewhere). Screenshots in tests/e2e/artifacts/.
-EXTRA_DIST += tests/e2e/portal.mjs tests/e2e/portal.sh tests/e2e/portal-walk.mjs tests/e2e/tap.mjs tests/e2e/stack.mjs
+EXTRA_DIST += tests/lib/demo.sh tests/e2e/portal.mjs tests/e2e/portal.sh tests/e2e/portal-walk.mjs tests/e2e/tap.mjs tests/e2e/stack.mjs
 TESTS += tests/e2e/portal.sh
 tests/e2e/portal.log: $(INTEGRATION_TESTS:.sh=.log)
 # The demo's default path: no certificate in the request, the user chooses the qualified one in

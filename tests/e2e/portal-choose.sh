@@ -11,6 +11,7 @@
 # Screenshots: $IMZA_BUILDDIR/tests/e2e/artifacts/prompt-portal[-module]-*.png and
 # portal[-module]-choose-success.png.
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/demo.sh"
 . "$(dirname "$0")/../lib/https.sh"
 . "$(dirname "$0")/../lib/xsession.sh"
 
@@ -46,15 +47,8 @@ else
 	QDER=$WORK/s/card1/9c.crt.der QNAME="AHMET YILMAZ" QWHERE="card B's 9C" SHOTS=portal
 fi
 
-demo_pid="" node_pid=""
-demo_down() {
-	[ -n "$node_pid" ] && kill -TERM "$node_pid" 2>/dev/null
-	[ -n "$demo_pid" ] || return 0
-	kill -TERM "$demo_pid" 2>/dev/null
-	wait "$demo_pid" 2>/dev/null
-	demo_pid=""
-}
-trap 'demo_down; x_down; tap_cleanup' EXIT
+node_pid=""
+trap '[ -n "$node_pid" ] && kill -TERM "$node_pid" 2>/dev/null; demo_down; x_down; tap_cleanup' EXIT
 
 # A private HOME: Chromium (146 and later) reads trust from $XDG_DATA_HOME/pki/nssdb when there is no
 # ~/.pki/nssdb, and keeps nothing of the user's.
@@ -62,12 +56,8 @@ export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config XDG_CACHE_HOME=$WORK/h
 	XDG_DATA_HOME=$WORK/home/.local/share
 mkdir -p "$HOME" "$WORK/files"
 check "imzactl trust puts the endpoint's CA into Chromium's \$XDG_DATA_HOME/pki/nssdb" "$CTL" trust --config-dir "$IMZA_STACK_DIR/config"
-"$IMZA_SRCDIR/web/demo-server" --port 0 --pidfile "$WORK/demo.pid" --quiet >"$WORK/demo.url" 2>>"$LOG" &
-demo_pid=$!
-for _ in $(seq 1 100); do [ -s "$WORK/demo.url" ] && break; sleep 0.05; done
-DEMO_URL=$(head -n 1 "$WORK/demo.url")
+demo_up
 DEMO_ORIGIN=${DEMO_URL%/demo/}
-[[ $DEMO_URL =~ ^http://127\.0\.0\.1:[0-9]+/demo/$ ]] || bail "no demo server ('$DEMO_URL')"
 # no_grant ORIGIN: imzactl lists the stored answers (its summary line says it did), none for ORIGIN.
 no_grant() {
 	local g

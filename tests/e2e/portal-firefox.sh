@@ -8,6 +8,7 @@
 # root too: Firefox neither refuses nor warns); every Firefox process is gone at the end (see ff_left).
 # Screenshots: $IMZA_BUILDDIR/tests/e2e/artifacts/portal-firefox-*.png.
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/demo.sh"
 
 E2E=$IMZA_SRCDIR/tests/e2e
 FIREFOX=${FIREFOX:-/usr/bin/firefox-esr}
@@ -30,7 +31,6 @@ stack_up s
 # The demo portal on its own origin, and every Firefox the test started, stopped by pid whichever way
 # this script ends. Each Firefox leads its own process group, which its content, socket, RDD and fork
 # server processes share; its crash helper has a session of its own and names the Firefox pid first.
-demo_pid=""
 FF_PIDS=$WORK/firefox.pids
 : >"$FF_PIDS"
 # (Only processes of Firefox's own executable count, so a group id the kernel gave out again is left be.)
@@ -48,12 +48,6 @@ ff_down() {
 	local pid
 	for pid in $(ff_left); do kill -KILL "$pid" 2>/dev/null; done
 	return 0
-}
-demo_down() {
-	[ -n "$demo_pid" ] || return 0
-	kill -TERM "$demo_pid" 2>/dev/null
-	wait "$demo_pid" 2>/dev/null
-	demo_pid=""
 }
 trap 'ff_down; demo_down; tap_cleanup' EXIT
 
@@ -133,15 +127,7 @@ else
 	fail "imzactl setup trusts imza's CA in a profile under ~/.config/mozilla/firefox"
 fi
 
-"$IMZA_SRCDIR/web/demo-server" --port 0 --pidfile "$WORK/demo.pid" --quiet >"$WORK/demo.url" 2>>"$LOG" &
-demo_pid=$!
-for _ in $(seq 1 100); do [ -s "$WORK/demo.url" ] && break; sleep 0.05; done
-DEMO_URL=$(head -n 1 "$WORK/demo.url")
-if [[ $DEMO_URL =~ ^http://127\.0\.0\.1:[0-9]+/demo/$ ]]; then pass "the demo portal is served on its own origin ($DEMO_URL)"; else
-	fail "the demo portal is served on its own origin (got '$DEMO_URL')"
-	done_testing
-	exit 0
-fi
+demo_up
 
 rm -f "$ART"/portal-firefox-*.png
 mkdir -p "$ART" "$WORK/files"

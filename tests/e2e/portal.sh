@@ -7,6 +7,7 @@
 # cancelled and wrong-PIN screens. Chromium trusts the endpoint through `imzactl trust` in a private HOME,
 # never through --ignore-certificate-errors. Screenshots: $IMZA_BUILDDIR/tests/e2e/artifacts/.
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/demo.sh"
 
 E2E=$IMZA_SRCDIR/tests/e2e
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -29,14 +30,7 @@ pass "node $(node --version), playwright-core $(node -p "require('$E2E/node_modu
 
 stack_up s
 
-# The demo portal on its own origin, stopped by pid whichever way this script ends.
-demo_pid=""
-demo_down() {
-	[ -n "$demo_pid" ] || return 0
-	kill -TERM "$demo_pid" 2>/dev/null
-	wait "$demo_pid" 2>/dev/null
-	demo_pid=""
-}
+# The demo portal on its own origin (tests/lib/demo.sh), stopped by pid whichever way this script ends.
 trap 'demo_down; tap_cleanup' EXIT
 
 # A private HOME: Chromium (146 and later) reads trust from $XDG_DATA_HOME/pki/nssdb when there is no
@@ -47,15 +41,7 @@ mkdir -p "$HOME" "$TMPDIR"
 check "imzactl trust puts the endpoint's CA into Chromium's \$XDG_DATA_HOME/pki/nssdb" "$CTL" trust --config-dir "$IMZA_STACK_DIR/config"
 check_output "certutil lists it there, trusted for TLS servers" '^imza local CA +C,' certutil -L -d "sql:$XDG_DATA_HOME/pki/nssdb"
 
-"$IMZA_SRCDIR/web/demo-server" --port 0 --pidfile "$WORK/demo.pid" --quiet >"$WORK/demo.url" 2>>"$LOG" &
-demo_pid=$!
-for _ in $(seq 1 100); do [ -s "$WORK/demo.url" ] && break; sleep 0.05; done
-DEMO_URL=$(head -n 1 "$WORK/demo.url")
-if [[ $DEMO_URL =~ ^http://127\.0\.0\.1:[0-9]+/demo/$ ]]; then pass "the demo portal is served on its own origin ($DEMO_URL)"; else
-	fail "the demo portal is served on its own origin (got '$DEMO_URL')"
-	done_testing
-	exit 0
-fi
+demo_up
 
 rm -f "$ART"/portal-*.png
 mkdir -p "$ART" "$WORK/files"
