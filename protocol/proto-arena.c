@@ -35,14 +35,14 @@ void proto_arena_init_locked(struct proto_arena *a, size_t max)
 	a->locked = true;
 }
 
-/* Wiped secret mappings kept for reuse (proto_secret_pages_keep): each new one is a system call to map,
- * one to lock and one to advise, and its unmapping a TLB shootdown on every CPU that runs one of the
- * process's threads (imzad's loop and its readers' threads): per C_Login, tens of microseconds. */
+/* Wiped secret mappings kept for reuse (proto_secret_pages_keep), every one of them locked: each new one
+ * is a system call to map, one to lock and one to advise, and its unmapping a TLB shootdown on every CPU
+ * that runs one of the process's threads (imzad's loop and its readers' threads): per C_Login, tens of
+ * microseconds. */
 #define SECRET_KEEP_MAX 8
 static struct {
 	void *p;
 	size_t len;
-	bool locked;
 } kept[SECRET_KEEP_MAX];
 static size_t nkept;
 static atomic_uint keep_max;
@@ -53,7 +53,7 @@ void proto_secret_pages_keep(unsigned n)
 	atomic_store(&keep_max, n < SECRET_KEEP_MAX ? n : SECRET_KEEP_MAX);
 }
 
-static bool take_kept(size_t len, void **ret, bool *ret_locked)
+static bool take_kept(size_t len, void **ret)
 {
 	bool found = false;
 
@@ -63,7 +63,6 @@ static bool take_kept(size_t len, void **ret, bool *ret_locked)
 	for (size_t i = nkept; i-- > 0;) {
 		if (kept[i].len == len) {
 			*ret = kept[i].p;
-			*ret_locked = kept[i].locked;
 			kept[i] = kept[--nkept];
 			found = true;
 			break;
@@ -73,18 +72,15 @@ static bool take_kept(size_t len, void **ret, bool *ret_locked)
 	return found;
 }
 
-/* p is wiped already. */
+/* p is wiped and locked already. */
 static bool put_kept(void *p, size_t len)
 {
 	bool put = false;
 
-	if (atomic_load(&keep_max) == 0)
-		return false;
 	pthread_mutex_lock(&keep_lock);
 	if (nkept < atomic_load(&keep_max)) {
 		kept[nkept].p = p;
 		kept[nkept].len = len;
-		kept[nkept].locked = true;
 		nkept++;
 		put = true;
 	}
@@ -97,9 +93,9 @@ void *proto_secret_pages_new(size_t len, bool *ret_locked)
 	void *p;
 	bool locked;
 
-	if (take_kept(len, &p, &locked)) {
+	if (take_kept(len, &p)) {
 		if (ret_locked)
-			*ret_locked = locked;
+			*ret_locked = true;
 		return p;
 	}
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
