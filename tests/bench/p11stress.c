@@ -3,8 +3,14 @@
  * each list slots, read the token info, open sessions, find objects and read every object's value in a loop, while one more
  * process logs in and signs in a loop, for S seconds. Prints per-call latency percentiles and the
  * error count; exits 1 on any error or if a worker hangs past the deadline.
- *   p11stress MODULE PIN PROCESSES THREADS SECONDS  (PROCESSES 0: the signer alone, idle) */
+ * Every worker connects (and the signer logs in) first; the clock starts when all are ready, so the
+ * figures are of the load, not of 200 processes starting at once, and the listers go on a little past
+ * the signer's end, so that its last calls are under the same load too.
+ *   p11stress MODULE PIN PROCESSES THREADS SECONDS  (PROCESSES 0: the signer alone, idle)
+ * P11STRESS_SIGNER_MODULE=PATH: the signer loads that module instead (a baseline: another module on the
+ * same card, signing beside the listers). */
 #include <dlfcn.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,8 +33,11 @@ struct sample {
 };
 
 static CK_FUNCTION_LIST_PTR f;
-static double deadline;
 static const char *pin;
+static int secs;
+/* A worker writes a byte to ready_fd once set up, then waits for go_fd's end (main closes it). */
+static int ready_fd = -1, go_fd = -1;
+#define LISTERS_GO_ON 0.25 /* seconds past the signer's end */
 
 struct worker {
 	pthread_t t;
@@ -53,10 +62,29 @@ static void note(struct worker *w, int kind, double t0, CK_RV rv)
 		w->s[w->n++] = (struct sample){(unsigned char)kind, (float)((now() - t0) * 1e6)};
 }
 
+/* Says this worker is set up, waits for every other, and gives its deadline. */
+static double ready_go(double extra)
+{
+	char b = 1;
+	ssize_t r;
+
+	if (write(ready_fd, &b, 1) != 1)
+		return 0;
+	do
+		r = read(go_fd, &b, 1);
+	while (r > 0);
+	return now() + secs + extra;
+}
+
 static void *lister(void *arg)
 {
 	struct worker *w = arg;
+	CK_ULONG n0 = 0;
+	double deadline;
 
+	/* Connected before the clock starts. */
+	f->C_GetSlotList(CK_TRUE, NULL, &n0);
+	deadline = ready_go(LISTERS_GO_ON);
 	while (now() < deadline) {
 		CK_SLOT_ID slots[8];
 		CK_ULONG n = 8, found = 0;
@@ -111,6 +139,7 @@ static void *signer(void *arg)
 	CK_ATTRIBUTE t[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, &id, 1}};
 	CK_OBJECT_HANDLE key;
 	CK_MECHANISM m = {CKM_ECDSA_SHA256, NULL, 0};
+	double deadline;
 
 	if (f->C_GetSlotList(CK_TRUE, &slot, &n) != CKR_OK ||
 	    f->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK ||
@@ -118,9 +147,11 @@ static void *signer(void *arg)
 	    f->C_FindObjectsInit(s, t, 2) != CKR_OK || f->C_FindObjects(s, &key, 1, &found) != CKR_OK ||
 	    found != 1) {
 		w->errors++;
+		ready_go(0);
 		return NULL;
 	}
 	f->C_FindObjectsFinal(s);
+	deadline = ready_go(0);
 	while (now() < deadline) {
 		CK_BYTE sig[128];
 		CK_ULONG len = sizeof(sig);
@@ -143,8 +174,11 @@ static int run_process(const char *module, int threads, int sign, int fd)
 	struct worker *w = calloc((size_t)threads, sizeof(*w));
 	unsigned long errors = 0;
 
-	if (gfl == NULL || gfl(&f) != CKR_OK || f->C_Initialize(&args) != CKR_OK || w == NULL)
+	if (gfl == NULL || gfl(&f) != CKR_OK || f->C_Initialize(&args) != CKR_OK || w == NULL) {
+		for (int i = 0; i < threads; i++)
+			ready_go(0);
 		return 1;
+	}
 	for (int i = 0; i < threads; i++) {
 		w[i].s = malloc(sizeof(struct sample) * MAX_SAMPLES);
 		pthread_create(&w[i].t, NULL, sign ? signer : lister, &w[i]);
@@ -171,7 +205,8 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	int procs, threads, secs, fds[2], failed = 0;
+	int procs, threads, fds[2], ready[2], go[2], failed = 0, want;
+	const char *signer_module;
 	size_t cap = 1 << 20, n[K_COUNT] = {0};
 	float *v[K_COUNT];
 	pid_t *pids;
@@ -184,18 +219,37 @@ int main(int argc, char **argv)
 	secs = (int)strtol(argv[5], NULL, 10);
 	if (procs < 0 || procs > 200 || threads < 1 || threads > 64 || secs < 1 || secs > 600)
 		return 2;
-	deadline = now() + secs;
+	signer_module = getenv("P11STRESS_SIGNER_MODULE");
 	pids = calloc((size_t)procs + 1, sizeof(*pids));
-	if (pipe(fds) < 0 || pids == NULL)
+	if (pipe(fds) < 0 || pipe(ready) < 0 || pipe(go) < 0 || pids == NULL)
 		return 1;
+	ready_fd = ready[1];
+	go_fd = go[0];
 	for (int i = 0; i <= procs; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0) {
 			close(fds[0]);
-			_exit(run_process(argv[1], i == procs ? 1 : threads, i == procs, fds[1]));
+			close(ready[0]);
+			close(go[1]);
+			_exit(run_process(i == procs && signer_module ? signer_module : argv[1],
+			                  i == procs ? 1 : threads, i == procs, fds[1]));
 		}
 	}
 	close(fds[1]);
+	close(ready[1]);
+	close(go[0]);
+	/* Every worker's byte, or a minute without one (a worker that cannot say it: its error counts). */
+	want = procs * threads + 1;
+	while (want > 0) {
+		struct pollfd p = {.fd = ready[0], .events = POLLIN};
+		char b[256];
+		ssize_t r;
+
+		if (poll(&p, 1, 60000) <= 0 || (r = read(ready[0], b, sizeof(b))) <= 0)
+			break;
+		want -= (int)r;
+	}
+	close(go[1]);
 	for (int k = 0; k < K_COUNT; k++)
 		v[k] = malloc(cap * sizeof(float));
 	for (;;) {
