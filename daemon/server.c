@@ -2,11 +2,12 @@
 /* imzad's RPC server (see server.h). Frames are read by hand rather than through a bufferevent so a
  * request (which may carry a PIN) lives in one buffer of ours that is wiped after use: one locked,
  * no-dump page that the loop's connections share for every frame that can carry a PIN (proto_rx: frames
- * are handled one at a time), and a PIN call is decoded into a locked arena. Replies go out through an
- * evbuffer. A client that sends garbage, oversized frames or stops reading loses its own
- * connection and nothing else. Applications are served round-robin: one call each per round, whatever
- * their number of connections, and below every other event of the loop; an application's next call
- * after one that used a key is read ahead of the round (PRIO_AHEAD). */
+ * are handled one at a time), and a PIN call is decoded into a locked arena. A reply goes straight to
+ * the socket when nothing of the client's is queued; what the socket does not take waits in an
+ * evbuffer, and later replies queue behind it. A client that sends garbage, oversized frames or stops
+ * reading loses its own connection and nothing else. Applications are served round-robin: one call
+ * each per round, whatever their number of connections, and below every other event of the loop; an
+ * application's next call after one that used a key is read ahead of the round (PRIO_AHEAD). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -155,7 +156,26 @@ static void flush_out(struct client *c)
 /* Sends one frame whose payload is w's bytes after the header reserved by proto_frame_begin. */
 static void send_frame(struct client *c, struct proto_buf *w)
 {
-	if (proto_frame_end(w) < 0 || evbuffer_add(c->out, w->data, w->len) < 0) {
+	size_t sent = 0;
+
+	if (proto_frame_end(w) < 0) {
+		proto_buf_free(w);
+		client_free(c, "reply too large");
+		return;
+	}
+	if (evbuffer_get_length(c->out) == 0) {
+		/* Nothing queued before it: straight to the socket, and only what it did not take is queued
+		 * (most replies go whole: no copy into the evbuffer, no writev). */
+		ssize_t n = send(c->fd, w->data, w->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			proto_buf_free(w);
+			client_free(c, "write failed");
+			return;
+		}
+		sent = n > 0 ? (size_t)n : 0;
+	}
+	if (sent < w->len && evbuffer_add(c->out, w->data + sent, w->len - sent) < 0) {
 		proto_buf_free(w);
 		client_free(c, "reply too large");
 		return;

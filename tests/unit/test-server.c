@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -354,6 +355,83 @@ static CK_RV call_on(struct fixture *fx, int fd, uint32_t id, union rpc_arg *arg
 /* A session holds no operation state while no operation runs (a thousand applications each with an
  * idle session must stay small): C_FindObjectsInit makes it, C_FindObjectsFinal frees it, and a
  * session closed in the middle of a search takes its state along. */
+/* Replies sent straight to the socket while nothing is queued, and queued behind what it did not take:
+ * an application that sends thousands of requests at once and reads nothing meanwhile fills imzad's
+ * side of the socket, and every reply still comes whole and in order once it reads (C_GetInfo and
+ * C_GetSessionInfo alternated: their replies differ in length, so a reply sent past a queued one, or
+ * into the middle of one, would show as a wrong id or a frame that does not parse). */
+#define PIPELINED 4000
+static void test_replies_queued_behind_a_full_socket_keep_their_order(void **state)
+{
+	struct fixture *fx = *state;
+	int fd = connect_as(fx, PROTO_CLIENT_PKCS11, false);
+	uint8_t *all = malloc(PIPELINED * 64);
+	size_t len = 0, off = 0, got = 0, replies = 0;
+	int turns = 0, in_socket = 0;
+
+	assert_non_null(all);
+	hello_answered(fx, &fd, 1);
+	for (int i = 0; i < PIPELINED; i++) {
+		const struct rpc_call_desc *d =
+		        rpc_call_find(i % 2 ? RPC_CALL_C_GetSessionInfo : RPC_CALL_C_GetInfo);
+		struct proto_buf w = PROTO_BUF_INIT(PROTO_FRAME_MAX);
+		union rpc_arg args[RPC_KINDS_MAX] = {0};
+		CK_INFO info;
+		CK_SESSION_INFO si;
+
+		args[0].ul = 77;
+		if (i % 2)
+			args[1].session_info = &si;
+		else
+			args[0].info = &info;
+		proto_frame_begin(&w);
+		assert_int_equal(rpc_request_encode(d, args, &w), 0);
+		assert_int_equal(proto_frame_end(&w), 0);
+		assert_true(len + w.len <= PIPELINED * 64);
+		memcpy(all + len, w.data, w.len);
+		len += w.len;
+		proto_buf_free(&w);
+	}
+	/* Sent in pieces as the loop takes them (this process is both ends), nothing read. */
+	while (off < len) {
+		ssize_t n = send(fd, all + off, len - off, MSG_DONTWAIT);
+
+		if (n > 0)
+			off += (size_t)n;
+		else
+			assert_true(errno == EAGAIN);
+		event_base_loop(fx->d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	}
+	free(all);
+	for (int turn = 0; turn < 4 * PIPELINED; turn++)
+		event_base_loop(fx->d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	assert_int_equal(ioctl(fd, FIONREAD, &in_socket), 0);
+	while (got < PIPELINED && turns++ < 100 * PIPELINED) {
+		struct proto_buf b = PROTO_BUF_INIT(PROTO_FRAME_MAX);
+		struct proto_reader r;
+		uint32_t id;
+		uint64_t rv;
+
+		if (!has_reply(fd)) {
+			event_base_loop(fx->d.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+			continue;
+		}
+		assert_int_equal(proto_recv_frame(fd, &b), 0);
+		replies += PROTO_FRAME_HEADER + b.len;
+		proto_reader_init(&r, b.data, b.len);
+		assert_int_equal(proto_get_u32(&r, &id), 0);
+		assert_int_equal(id, got % 2 ? RPC_CALL_C_GetSessionInfo : RPC_CALL_C_GetInfo);
+		assert_int_equal(proto_get_u64(&r, &rv), 0);
+		assert_int_equal(rv, got % 2 ? CKR_SESSION_HANDLE_INVALID : CKR_OK);
+		proto_buf_free(&b);
+		got++;
+	}
+	assert_int_equal(got, PIPELINED);
+	/* More than the socket held had waited on imzad's side: the queued path ran. */
+	assert_true((size_t)in_socket < replies);
+	close(fd);
+}
+
 static void test_session_with_no_operation_holds_no_operation_state(void **state)
 {
 	static const uint8_t guid[16] = {1};
@@ -426,6 +504,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_lone_app_is_served_on_every_connection, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_key_call_is_read_ahead_of_listing, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_reading_ahead_leaves_listing_its_share, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_replies_queued_behind_a_full_socket_keep_their_order,
+	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_session_with_no_operation_holds_no_operation_state,
 	                                        setup, teardown),
 	};
