@@ -293,6 +293,137 @@ static void test_check_token_says_same_for_the_same_bytes_and_reads_a_changed_ca
 	token_free(cached);
 }
 
+/* ---- a card whose every answer the test writes: piv_challenge against hostile or unusual cards ---- */
+
+#define SCRIPT_MAX 8
+struct script {
+	const char *resp[SCRIPT_MAX]; /* hex, SW included */
+	size_t n, pos;
+	uint8_t p1[SCRIPT_MAX]; /* what each command asked for */
+};
+
+static int scripted_transmit(void *ctx, const uint8_t *cmd, size_t len, uint8_t *resp, size_t *resp_len)
+{
+	struct script *s = ctx;
+	size_t n = 0;
+
+	if (s->pos >= s->n)
+		return -EIO; /* asked more often than the card answers */
+	assert_true(len >= 4);
+	assert_int_equal(cmd[1], 0x87);
+	s->p1[s->pos] = cmd[2];
+	for (const char *h = s->resp[s->pos]; h[0] && h[1]; h += 2) {
+		assert_true(n < *resp_len);
+		sscanf(h, "%2hhx", &resp[n++]);
+	}
+	*resp_len = n;
+	s->pos++;
+	return 0;
+}
+
+static int challenge(struct script *s, uint8_t *out, size_t len)
+{
+	struct apdu_transport t = {.transmit = scripted_transmit, .ctx = s};
+
+	return piv_challenge(&t, out, len);
+}
+
+/* 8-byte blocks (a 3DES management key): 20 bytes take three, the last one cut, nothing written past
+ * the 20. */
+static void test_challenge_joins_blocks_and_writes_no_more_than_asked(void **state)
+{
+	struct script s = {.resp = {"7C0A81080102030405060708"
+	                            "9000",
+	                            "7C0A81081112131415161718"
+	                            "9000",
+	                            "7C0A81082122232425262728"
+	                            "9000"},
+	                   .n = 3};
+	uint8_t out[24], want[20] = {1,    2,    3,    4,    5,    6,    7,    8,    0x11, 0x12,
+	                             0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x21, 0x22, 0x23, 0x24};
+
+	(void)state;
+	memset(out, 0xEE, sizeof(out));
+	assert_int_equal(challenge(&s, out, 20), 0);
+	assert_int_equal(s.pos, 3);
+	assert_memory_equal(out, want, 20);
+	for (size_t i = 20; i < sizeof(out); i++)
+		assert_int_equal(out[i], 0xEE);
+}
+
+/* An AES management key: "wrong P1/P2" (6A86) for 3DES, then the next algorithm, kept for the next
+ * block. */
+static void test_challenge_finds_the_cards_algorithm_once(void **state)
+{
+	struct script s = {.resp = {"6A86",
+	                            "7C1281100102030405060708090A0B0C0D0E0F10"
+	                            "9000",
+	                            "7C1281101112131415161718191A1B1C1D1E1F20"
+	                            "9000"},
+	                   .n = 3};
+	uint8_t out[32];
+
+	(void)state;
+	assert_int_equal(challenge(&s, out, sizeof(out)), 0);
+	assert_int_equal(s.pos, 3);
+	assert_int_equal(s.p1[0], 0x00);
+	assert_int_equal(s.p1[1], 0x03);
+	assert_int_equal(s.p1[2], 0x03);
+	assert_int_equal(out[0], 0x01);
+	assert_int_equal(out[31], 0x20);
+}
+
+/* Cards that must not hang the card's thread or fill the output with what they did not give: every
+ * algorithm refused (five tries, then an error); a challenge of no bytes (without the check the loop
+ * would ask forever); a template longer than the answer; an answer larger than the 64 bytes a
+ * challenge can take (refused by the APDU layer, not cut). */
+static void test_challenge_from_hostile_cards_fails_and_stops(void **state)
+{
+	static const struct {
+		const char *resp[SCRIPT_MAX];
+		size_t n, apdus;
+	} cases[] = {
+	        {{"6A86", "6A86", "6A86", "6A86", "6A86",
+	          "7C0A81080102030405060708"
+	          "9000"},
+	         6,
+	         5},
+	        {{"7C028100"
+	          "9000",
+	          "7C028100"
+	          "9000"},
+	         2,
+	         1},
+	        {{"7C0A8108010203"
+	          "9000"},
+	         1,
+	         1},
+	        {{"7C0281FF"
+	          "9000"},
+	         1,
+	         1},
+	        {{"7C448142"
+	          "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+	          "00000000000000000000000000000000000000000000"
+	          "9000"},
+	         1,
+	         1},
+	};
+	uint8_t out[16];
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct script s = {.n = cases[k].n};
+
+		memcpy(s.resp, cases[k].resp, sizeof(s.resp));
+		memset(out, 0xEE, sizeof(out));
+		assert_true(challenge(&s, out, sizeof(out)) < 0);
+		assert_int_equal(s.pos, cases[k].apdus);
+		for (size_t i = 0; i < sizeof(out); i++)
+			assert_int_equal(out[i], 0xEE);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +438,9 @@ int main(void)
 	                test_check_token_says_same_for_the_same_bytes_and_reads_a_changed_card, setup,
 	                teardown),
 	        cmocka_unit_test_setup_teardown(test_short_pin_never_reaches_card, setup, teardown),
+	        cmocka_unit_test(test_challenge_joins_blocks_and_writes_no_more_than_asked),
+	        cmocka_unit_test(test_challenge_finds_the_cards_algorithm_once),
+	        cmocka_unit_test(test_challenge_from_hostile_cards_fails_and_stops),
 	};
 
 	return cmocka_run_group_tests_name("piv-driver", tests, group_setup, group_teardown);
