@@ -431,8 +431,9 @@ static void pin_look_finish(struct p11_job *j, int r)
  * and like every job it runs in imza's own PC/SC transaction, never inside another program's), at most
  * once a second per card and one at a time, at C_GetTokenInfo (the one call that shows the flags); the
  * caller is answered from the model at once and the next call sees the card's count. A C_Login's VERIFY
- * counts as a look (it tells the counter too). Not for a token served from the cache and not yet checked (its check reads
- * the counter, and must not be brought forward), nor for a vendor module's token. */
+ * counts as a look (it tells the counter too). Not for a token served from the cache and not yet
+ * checked (its check reads the counter, and must not be brought forward), nor for a vendor module's
+ * token. */
 static void pin_look(struct daemon *d, struct slot *s)
 {
 	const struct card_driver *drv = native_driver(s);

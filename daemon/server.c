@@ -138,6 +138,12 @@ static void update_events(struct client *c)
 	}
 }
 
+/* A write that failed only because the socket is full (or was interrupted): try again later. */
+static bool write_would_wait(int e)
+{
+	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
+}
+
 static void flush_out(struct client *c)
 {
 	while (evbuffer_get_length(c->out) > 0) {
@@ -145,7 +151,7 @@ static void flush_out(struct client *c)
 
 		if (n > 0)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		if (n < 0 && write_would_wait(errno))
 			break;
 		client_free(c, "write failed");
 		return;
@@ -156,31 +162,27 @@ static void flush_out(struct client *c)
 /* Sends one frame whose payload is w's bytes after the header reserved by proto_frame_begin. */
 static void send_frame(struct client *c, struct proto_buf *w)
 {
+	const char *why = NULL;
 	size_t sent = 0;
 
 	if (proto_frame_end(w) < 0) {
-		proto_buf_free(w);
-		client_free(c, "reply too large");
-		return;
-	}
-	if (evbuffer_get_length(c->out) == 0) {
+		why = "reply too large";
+	} else if (evbuffer_get_length(c->out) == 0) {
 		/* Nothing queued before it: straight to the socket, and only what it did not take is queued
 		 * (most replies go whole: no copy into the evbuffer, no writev). */
 		ssize_t n = send(c->fd, w->data, w->len, MSG_DONTWAIT | MSG_NOSIGNAL);
 
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			proto_buf_free(w);
-			client_free(c, "write failed");
-			return;
-		}
+		if (n < 0 && !write_would_wait(errno))
+			why = "write failed";
 		sent = n > 0 ? (size_t)n : 0;
 	}
-	if (sent < w->len && evbuffer_add(c->out, w->data + sent, w->len - sent) < 0) {
-		proto_buf_free(w);
-		client_free(c, "reply too large");
+	if (why == NULL && sent < w->len && evbuffer_add(c->out, w->data + sent, w->len - sent) < 0)
+		why = "reply too large";
+	proto_buf_free(w);
+	if (why) {
+		client_free(c, why);
 		return;
 	}
-	proto_buf_free(w);
 	flush_out(c);
 }
 
